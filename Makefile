@@ -1,0 +1,44 @@
+# Two entry points for a fresh machine (see README):
+#   make demo   installs everything, then deploys the suite on a local Anvil and plays a scenario
+#   make test   installs everything, then runs the linters and the test suite on Anvil
+# Installs are stamped: a second run reuses .venv and node_modules and starts at once.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+export PYTHONWARNINGS := ignore
+
+.PHONY: demo test lint unit bench setup clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup
+	ape run demo
+
+lint: setup
+	ruff check .
+	ruff format --check .
+	mypy
+
+unit: setup
+	ape test tests
+
+test: lint unit
+
+bench: setup
+	ape run bench_gas
+
+clean:
+	rm -rf $(VENV) node_modules .build

@@ -1,0 +1,546 @@
+# pragma version ~=0.4.3
+"""
+@title StakedVVV (sVVV)
+@custom:contract-name StakedVVV
+@license GNU Affero General Public License v3.0 only
+@notice Stake VVV 1:1 for a non-transferable sVVV balance that earns VVV
+        emissions pro rata, per second.
+        - One reward-per-token accumulator: every action is O(1), whatever
+          the number of stakers.
+        - The stakers' emission rate comes from the EmissionsController and
+          is cached here with the time until which it is valid (the next
+          scheduled change or stale-report deadline); past that time the
+          next action integrates the exact amount from the controller.
+        - `initiateUnstake` moves stake into a single per-account cooldown
+          bucket (a new request adds and restarts the timer); cooling
+          tokens earn nothing; `finalizeUnstake` pays them after the wait.
+        - Locked stake (behind DIEM) earns `10_000 - LOCKED_TREASURY_BPS`
+          of the normal rate; the rest accrues to the treasury.
+        - Rewards are minted on claim: this contract is the VVV minter, and
+          it mints no more than the controller emitted to stakers.
+          Emissions for seconds in which nothing is staked are not minted,
+          and rounding always leaves dust unminted.
+        Function names follow the real deployment on Base.
+@custom:security Amounts in cooldown are held here and owed in full; the
+                 treasury's share is minted only through `releaseTreasury`.
+"""
+
+from ethereum.ercs import IERC20
+
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
+
+from interfaces import IEmissionsController
+from interfaces import IVVV
+
+initializes: ownable
+initializes: ownable_2step[ownable := ownable]
+
+exports: (
+    ownable.owner,
+    ownable_2step.pending_owner,
+    ownable_2step.transfer_ownership,
+    ownable_2step.accept_ownership,
+)
+
+
+BPS: public(constant(uint256)) = 10_000
+# @dev Scale of the reward-per-token accumulator. Above any stake total, so
+#      that a staker's rounding loss is under 1 wei per accrual step.
+PRECISION: public(constant(uint256)) = 10**36
+MASK_64: constant(uint256) = 2**64 - 1
+MASK_128: constant(uint256) = 2**128 - 1
+MAX_COOLDOWN: constant(uint256) = 365 * 86_400
+
+name: public(constant(String[25])) = "Staked VVV"
+symbol: public(constant(String[5])) = "sVVV"
+decimals: public(constant(uint8)) = 18
+
+
+VVV: public(immutable(address))
+CONTROLLER: public(immutable(address))
+# @dev Seconds between `initiateUnstake` and `finalizeUnstake`.
+cooldownDuration: public(immutable(uint256))
+# @dev Share of a locked stake's yield that goes to the treasury (bps).
+LOCKED_TREASURY_BPS: public(immutable(uint256))
+
+
+struct LockedStake:
+    sVVVLockedAmount: uint256
+    outstandingDiemAmount: uint256
+
+
+# @dev Accumulated stakers' emission per staked wei, scaled by PRECISION.
+rewardPerTokenStored: public(uint256)
+# @dev Packed: last accrual time (bits 0-63), time until which the cached
+#      rate holds (bits 64-127), cached stakers' rate in wei/s (128-255).
+_accrualState: uint256
+# @dev Packed: total staked (bits 0-127), total locked (bits 128-255).
+_totals: uint256
+# @dev Treasury's cut of locked stakes' yield, accrued since deploy.
+lockedCutAccrued: public(uint256)
+# @dev VVV minted to the treasury so far.
+treasuryMinted: public(uint256)
+# @dev 1 + VVV held for accounts in cooldown (the 1 keeps the slot warm).
+_coolingDown: uint256
+
+# @dev Packed per account: stake (bits 0-127) and rewards accrued but not
+#      claimed as of its last update (bits 128-255). One slot, so an action
+#      reads and writes one word, and the slot stays non-zero while staked.
+_accounts: HashMap[address, uint256]
+userRewardPerTokenPaid: public(HashMap[address, uint256])
+lockedStakes: public(HashMap[address, LockedStake])
+# @dev Packed: amount cooling down (bits 0-191), unlock time (192-255).
+#      The unlock time stays after finalizing, so the slot stays warm.
+_cooldowns: HashMap[address, uint256]
+
+# @dev Stake that makes an account Pro.
+proThreshold: public(uint256)
+
+
+event Staked:
+    sender: indexed(address)
+    recipient: indexed(address)
+    amount: uint256
+
+
+event UnstakeInitiated:
+    account: indexed(address)
+    amount: uint256
+    coolingDown: uint256
+    unlockTime: uint256
+
+
+event UnstakeFinalized:
+    account: indexed(address)
+    amount: uint256
+
+
+event RewardsClaimed:
+    account: indexed(address)
+    amount: uint256
+    restaked: bool
+
+
+event TreasuryReleased:
+    treasury: indexed(address)
+    amount: uint256
+
+
+event ProThresholdChanged:
+    threshold: uint256
+
+
+@deploy
+def __init__(
+    vvv: address,
+    controller: address,
+    cooldown_duration: uint256,
+    locked_treasury_bps: uint256,
+    pro_threshold: uint256,
+):
+    """
+    @param vvv The VVV token; this contract must become its minter.
+    @param controller The EmissionsController.
+    @param cooldown_duration Unstake cooldown in seconds (7 days by default).
+    @param locked_treasury_bps Treasury's share of locked yield (2_000).
+    @param pro_threshold Stake (wei) that makes an account Pro.
+    """
+    ownable.__init__()
+    ownable_2step.__init__()
+    assert vvv != empty(address) and controller != empty(address), "sVVV: zero address"
+    assert cooldown_duration <= MAX_COOLDOWN, "sVVV: cooldown too long"
+    assert locked_treasury_bps <= BPS, "sVVV: bps above 100%"
+    VVV = vvv
+    CONTROLLER = controller
+    cooldownDuration = cooldown_duration
+    LOCKED_TREASURY_BPS = locked_treasury_bps
+    self.proThreshold = pro_threshold
+    self._coolingDown = 1
+    # Cache expired: the first accrual asks the controller.
+    self._accrualState = block.timestamp
+
+
+################################################################
+#                         STAKER ACTIONS                       #
+################################################################
+
+
+@external
+@nonreentrant
+def stake(recipient: address, amount: uint256):
+    """
+    @dev Stakes `amount` VVV of the caller for `recipient`, 1:1 in sVVV.
+    @param recipient Who receives the sVVV.
+    @param amount VVV in wei, approved to this contract.
+    """
+    assert amount > 0, "sVVV: zero amount"
+    assert recipient != empty(address), "sVVV: zero recipient"
+    rpt: uint256 = self._accrue()
+    account: uint256 = self._update_account(recipient, rpt)
+    assert (account & MASK_128) + amount <= MASK_128, "sVVV: stake overflow"
+    self._accounts[recipient] = account + amount
+    self._add_stake(amount)
+    extcall IVVV(VVV).transferFrom(msg.sender, self, amount)
+    log IERC20.Transfer(sender=empty(address), receiver=recipient, value=amount)
+    log Staked(sender=msg.sender, recipient=recipient, amount=amount)
+
+
+@external
+@nonreentrant
+def initiateUnstake(amount: uint256):
+    """
+    @dev Moves `amount` of the caller's unlocked stake into cooldown. The
+         bucket adds to what is already cooling and the timer restarts.
+    @param amount sVVV in wei.
+    """
+    assert amount > 0, "sVVV: zero amount"
+    staked: uint256 = self._accounts[msg.sender] & MASK_128
+    assert amount <= staked, "sVVV: amount exceeds stake"
+    locked: uint256 = self.lockedStakes[msg.sender].sVVVLockedAmount
+    assert amount <= staked - locked, "sVVV: stake is locked"
+    rpt: uint256 = self._accrue()
+    account: uint256 = self._update_account(msg.sender, rpt)
+    self._accounts[msg.sender] = account - amount
+    self._totals -= amount
+    cooling: uint256 = (self._cooldowns[msg.sender] & (2**192 - 1)) + amount
+    unlock: uint256 = block.timestamp + cooldownDuration
+    self._cooldowns[msg.sender] = (unlock << 192) | cooling
+    self._coolingDown += amount
+    log IERC20.Transfer(sender=msg.sender, receiver=empty(address), value=amount)
+    log UnstakeInitiated(account=msg.sender, amount=amount, coolingDown=cooling, unlockTime=unlock)
+
+
+@external
+@nonreentrant
+def finalizeUnstake():
+    """
+    @dev Pays out the caller's cooldown bucket once its timer has run out.
+    """
+    packed: uint256 = self._cooldowns[msg.sender]
+    amount: uint256 = packed & (2**192 - 1)
+    assert amount > 0, "sVVV: nothing to finalize"
+    assert block.timestamp >= packed >> 192, "sVVV: cooldown active"
+    self._cooldowns[msg.sender] = packed ^ amount
+    self._coolingDown -= amount
+    extcall IVVV(VVV).transfer(msg.sender, amount)
+    log UnstakeFinalized(account=msg.sender, amount=amount)
+
+
+@external
+@nonreentrant
+def claim():
+    """
+    @dev Mints the caller's accrued rewards to the caller.
+    """
+    amount: uint256 = self._take_rewards(msg.sender)
+    extcall IVVV(VVV).mint(msg.sender, amount)
+    log RewardsClaimed(account=msg.sender, amount=amount, restaked=False)
+
+
+@external
+@nonreentrant
+def claimAndStake():
+    """
+    @dev Stakes the caller's accrued rewards for the caller in one call.
+    """
+    amount: uint256 = self._take_rewards(msg.sender)
+    account: uint256 = self._accounts[msg.sender]
+    assert (account & MASK_128) + amount <= MASK_128, "sVVV: stake overflow"
+    self._accounts[msg.sender] = account + amount
+    self._add_stake(amount)
+    extcall IVVV(VVV).mint(self, amount)
+    log IERC20.Transfer(sender=empty(address), receiver=msg.sender, value=amount)
+    log RewardsClaimed(account=msg.sender, amount=amount, restaked=True)
+
+
+@external
+@nonreentrant
+def releaseTreasury():
+    """
+    @dev Mints to the treasury its share of emissions and of locked yield
+         not yet minted. Anyone may call.
+    """
+    rpt: uint256 = self._accrue()
+    due: uint256 = (
+        staticcall IEmissionsController(CONTROLLER).treasuryEmitted()
+        + self.lockedCutAccrued
+        - self.treasuryMinted
+    )
+    assert due > 0, "sVVV: nothing to release"
+    self.treasuryMinted += due
+    treasury: address = staticcall IEmissionsController(CONTROLLER).treasury()
+    extcall IVVV(VVV).mint(treasury, due)
+    log TreasuryReleased(treasury=treasury, amount=due)
+
+
+################################################################
+#                     CONTROLLER AND OWNER                     #
+################################################################
+
+
+@external
+@nonreentrant
+def checkpoint():
+    """
+    @dev Called by the controller before any change of rate or split:
+         accrues under the old config and drops the cached rate.
+    """
+    assert msg.sender == CONTROLLER, "sVVV: not controller"
+    self._accrue()
+    # Keep the accrual time, expire the cache.
+    self._accrualState = block.timestamp
+
+
+@external
+def setProThreshold(threshold: uint256):
+    """
+    @dev Sets the stake that makes an account Pro.
+    @param threshold Stake in wei.
+    """
+    ownable._check_owner()
+    self.proThreshold = threshold
+    log ProThresholdChanged(threshold=threshold)
+
+
+################################################################
+#                     NON-TRANSFERABLE ERC-20                  #
+################################################################
+
+
+@view
+@external
+def totalSupply() -> uint256:
+    """
+    @dev sVVV in existence: all stake not in cooldown, locked included.
+    """
+    return self._totals & MASK_128
+
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    raise "sVVV: non-transferable"
+
+
+@external
+def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    raise "sVVV: non-transferable"
+
+
+@external
+def approve(spender: address, amount: uint256) -> bool:
+    raise "sVVV: non-transferable"
+
+
+@view
+@external
+def allowance(owner: address, spender: address) -> uint256:
+    return 0
+
+
+################################################################
+#                            VIEWS                             #
+################################################################
+
+
+@view
+@external
+def totalStaked() -> uint256:
+    return self._totals & MASK_128
+
+
+@view
+@external
+def totalLocked() -> uint256:
+    return self._totals >> 128
+
+
+@view
+@external
+def pendingRewards(account: address) -> uint256:
+    """
+    @dev Rewards `account` would receive by claiming now, to the wei.
+    """
+    rpt: uint256 = 0
+    cut: uint256 = 0
+    last: uint256 = 0
+    valid_until: uint256 = 0
+    rate: uint256 = 0
+    rpt, cut, last, valid_until, rate = self._accrued_view()
+    packed: uint256 = self._accounts[account]
+    return (packed >> 128) + self._earned(account, packed & MASK_128, rpt)
+
+
+@view
+@external
+def cooldowns(account: address) -> (uint256, uint256):
+    """
+    @dev The account's cooldown bucket: amount and unlock time.
+    """
+    packed: uint256 = self._cooldowns[account]
+    amount: uint256 = packed & (2**192 - 1)
+    if amount == 0:
+        return 0, 0
+    return amount, packed >> 192
+
+
+@view
+@external
+def rewardRate() -> uint256:
+    """
+    @dev Stakers' emission in wei per second as of the last accrual.
+    """
+    return self._accrualState >> 128
+
+
+@view
+@external
+def treasuryReleasable() -> uint256:
+    """
+    @dev What `releaseTreasury` would mint now.
+    """
+    rpt: uint256 = 0
+    cut: uint256 = 0
+    last: uint256 = 0
+    valid_until: uint256 = 0
+    rate: uint256 = 0
+    rpt, cut, last, valid_until, rate = self._accrued_view()
+    return (
+        staticcall IEmissionsController(CONTROLLER).treasuryEmitted()
+        + self.lockedCutAccrued
+        + cut
+        - self.treasuryMinted
+    )
+
+
+@view
+@external
+def isPro(account: address) -> bool:
+    """
+    @dev True when the account's stake reaches the Pro threshold.
+    """
+    return self.proThreshold > 0 and self._accounts[account] & MASK_128 >= self.proThreshold
+
+
+@view
+@external
+def balanceOf(account: address) -> uint256:
+    """
+    @dev The account's sVVV: its stake, locked included, cooldown excluded.
+    """
+    return self._accounts[account] & MASK_128
+
+
+@view
+@external
+def rewards(account: address) -> uint256:
+    """
+    @dev Rewards accrued as of the account's last update (see pendingRewards).
+    """
+    return self._accounts[account] >> 128
+
+
+@view
+@external
+def totalCoolingDown() -> uint256:
+    """
+    @dev VVV held here for accounts in cooldown.
+    """
+    return self._coolingDown - 1
+
+
+################################################################
+#                           INTERNAL                           #
+################################################################
+
+
+@internal
+def _accrue() -> uint256:
+    rpt: uint256 = 0
+    cut: uint256 = 0
+    last: uint256 = 0
+    valid_until: uint256 = 0
+    rate: uint256 = 0
+    rpt, cut, last, valid_until, rate = self._accrued_view()
+    if last == block.timestamp:
+        return rpt
+    self.rewardPerTokenStored = rpt
+    if cut > 0:
+        self.lockedCutAccrued += cut
+    self._accrualState = (rate << 128) | (valid_until << 64) | block.timestamp
+    return rpt
+
+
+@view
+@internal
+def _accrued_view() -> (uint256, uint256, uint256, uint256, uint256):
+    # Accumulator and treasury cut as of now, with the previous accrual
+    # time and the rate cache to store: (rpt, cut, last, valid_until, rate).
+    state: uint256 = self._accrualState
+    last: uint256 = state & MASK_64
+    rpt: uint256 = self.rewardPerTokenStored
+    if last == block.timestamp:
+        return rpt, 0, last, 0, 0
+    valid_until: uint256 = (state >> 64) & MASK_64
+    rate: uint256 = state >> 128
+    amount: uint256 = 0
+    if block.timestamp <= valid_until:
+        amount = (block.timestamp - last) * rate
+    else:
+        amount, rate, valid_until = staticcall IEmissionsController(CONTROLLER).accrual(
+            last, block.timestamp
+        )
+    totals: uint256 = self._totals
+    staked: uint256 = totals & MASK_128
+    cut: uint256 = 0
+    if staked > 0 and amount > 0:
+        delta: uint256 = amount * PRECISION // staked
+        rpt += delta
+        locked: uint256 = totals >> 128
+        if locked > 0:
+            cut = locked * delta * LOCKED_TREASURY_BPS // (BPS * PRECISION)
+    return rpt, cut, last, valid_until, rate
+
+
+@view
+@internal
+def _earned(account: address, staked: uint256, rpt: uint256) -> uint256:
+    # Rewards since the account's last update: full rate on unlocked
+    # stake, (1 - treasury cut) on locked stake; each part rounded down.
+    delta: uint256 = rpt - self.userRewardPerTokenPaid[account]
+    if delta == 0 or staked == 0:
+        return 0
+    locked: uint256 = self.lockedStakes[account].sVVVLockedAmount
+    return (staked - locked) * delta // PRECISION + locked * delta * (
+        BPS - LOCKED_TREASURY_BPS
+    ) // (BPS * PRECISION)
+
+
+@internal
+def _update_account(account: address, rpt: uint256) -> uint256:
+    # Folds rewards earned since the last update into the packed word and
+    # returns it (the caller writes it back with its stake change).
+    packed: uint256 = self._accounts[account]
+    earned: uint256 = self._earned(account, packed & MASK_128, rpt)
+    if self.userRewardPerTokenPaid[account] != rpt:
+        self.userRewardPerTokenPaid[account] = rpt
+    rewards: uint256 = (packed >> 128) + earned
+    assert rewards <= MASK_128, "sVVV: rewards overflow"
+    return (rewards << 128) | (packed & MASK_128)
+
+
+@internal
+def _add_stake(amount: uint256):
+    totals: uint256 = self._totals
+    assert (totals & MASK_128) + amount <= MASK_128, "sVVV: total overflow"
+    self._totals = totals + amount
+
+
+@internal
+def _take_rewards(account: address) -> uint256:
+    rpt: uint256 = self._accrue()
+    packed: uint256 = self._update_account(account, rpt)
+    amount: uint256 = packed >> 128
+    assert amount > 0, "sVVV: nothing to claim"
+    self._accounts[account] = packed & MASK_128
+    return amount

@@ -1,0 +1,206 @@
+"""The deploy config: PROTOCOL.md's defaults in `config/default.yaml`, validated.
+
+Every mistake is reported as a `ConfigError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from venice_sdk.units import AmountError, parse_units
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+BPS = 10_000
+
+
+class ConfigError(ValueError):
+    """A deploy config that cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class GenesisAllocation:
+    name: str
+    to: str  # a role spec: "deployer", "treasury", "test:N" or an address
+    amount: int  # wei
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    source: Path
+    roles: dict[str, str]
+    genesis: list[GenesisAllocation]
+    max_annual: int
+    annual_rate: int
+    schedule: list[tuple[int, int]]  # (start timestamp, annual wei)
+    split_curve: list[tuple[int, int]]
+    max_report_age: int
+    stale_staker_bps: int
+    cooldown: int
+    locked_treasury_bps: int
+    pro_threshold: int
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read(path: Path, depth: int = 0) -> dict[str, Any]:
+    if depth > 4:
+        raise ConfigError(f"{path}: 'extends' nests too deep")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    parent = data.pop("extends", None)
+    if parent is not None:
+        data = _merge(_read(path.parent / str(parent), depth + 1), data)
+    return data
+
+
+class _Reader:
+    def __init__(self, path: Path, data: dict[str, Any]):
+        self.path = path
+        self.data = data
+
+    def fail(self, where: str, why: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {why}")
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise self.fail(dotted, "missing")
+            node = node[part]
+        return node
+
+    def tokens(self, where: str, value: Any) -> int:
+        try:
+            return parse_units(str(value))
+        except AmountError as exc:
+            raise self.fail(where, str(exc)) from None
+
+    def integer(self, where: str, value: Any, lo: int = 0, hi: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, f"expected a whole number, got {value!r}")
+        if value < lo or (hi is not None and value > hi):
+            bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            raise self.fail(where, f"{value} is out of range ({bound})")
+        return value
+
+    def timestamp(self, where: str, value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        try:
+            parsed = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise self.fail(where, f"{value!r} is neither a unix time nor an ISO date") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return int(parsed.timestamp())
+
+
+def load_config(path: Path | str | None = None) -> DeployConfig:
+    """Load and validate a deploy config (default: `config/default.yaml`)."""
+    source = Path(path) if path is not None else DEFAULT_CONFIG
+    r = _Reader(source, _read(source))
+
+    roles = r.get("roles")
+    if not isinstance(roles, dict):
+        raise r.fail("roles", "expected a mapping of role -> account")
+    for role in ("owner", "treasury", "oracle"):
+        if role not in roles:
+            raise r.fail(f"roles.{role}", "missing")
+
+    genesis_raw = r.get("genesis")
+    if not isinstance(genesis_raw, list) or not genesis_raw:
+        raise r.fail("genesis", "expected a non-empty list of {name, to, amount}")
+    if len(genesis_raw) > 16:
+        raise r.fail("genesis", "at most 16 allocations")
+    genesis = []
+    for i, item in enumerate(genesis_raw):
+        where = f"genesis[{i}]"
+        if not isinstance(item, dict) or not {"to", "amount"} <= item.keys():
+            raise r.fail(where, "expected {name, to, amount}")
+        amount = r.tokens(f"{where}.amount", item["amount"])
+        if amount == 0:
+            raise r.fail(f"{where}.amount", "must be positive")
+        genesis.append(GenesisAllocation(str(item.get("name", i)), str(item["to"]), amount))
+
+    max_annual = r.tokens("emissions.max_annual", r.get("emissions.max_annual"))
+    if max_annual == 0:
+        raise r.fail("emissions.max_annual", "must be positive")
+    annual_rate = r.tokens("emissions.annual_rate", r.get("emissions.annual_rate"))
+    if annual_rate > max_annual:
+        raise r.fail("emissions.annual_rate", "is above emissions.max_annual")
+
+    schedule = []
+    for i, item in enumerate(r.get("emissions.schedule") or []):
+        where = f"emissions.schedule[{i}]"
+        if not isinstance(item, dict) or not {"start", "annual"} <= item.keys():
+            raise r.fail(where, "expected {start, annual}")
+        annual = r.tokens(f"{where}.annual", item["annual"])
+        if annual > max_annual:
+            raise r.fail(f"{where}.annual", "is above emissions.max_annual")
+        schedule.append((r.timestamp(f"{where}.start", item["start"]), annual))
+    if len(schedule) > 16:
+        raise r.fail("emissions.schedule", "at most 16 entries")
+    starts = [s for s, _ in schedule]
+    if len(set(starts)) != len(starts):
+        raise r.fail("emissions.schedule", "two entries start at the same time")
+
+    curve_raw = r.get("emissions.split_curve")
+    if not isinstance(curve_raw, list) or not 2 <= len(curve_raw) <= 8:
+        raise r.fail("emissions.split_curve", "expected 2 to 8 [utilization_bps, staker_bps]")
+    curve = []
+    for i, point in enumerate(curve_raw):
+        where = f"emissions.split_curve[{i}]"
+        if not isinstance(point, list | tuple) or len(point) != 2:
+            raise r.fail(where, "expected [utilization_bps, staker_bps]")
+        curve.append(
+            (r.integer(where, point[0], 0, BPS), r.integer(where, point[1], 0, BPS))
+        )
+    if curve[0][0] != 0 or curve[-1][0] != BPS:
+        raise r.fail("emissions.split_curve", "must start at 0 and end at 10000 utilization")
+    if any(b[0] <= a[0] for a, b in zip(curve, curve[1:], strict=False)):
+        raise r.fail("emissions.split_curve", "utilization must strictly increase")
+
+    return DeployConfig(
+        source=source,
+        roles={k: str(v) for k, v in roles.items()},
+        genesis=genesis,
+        max_annual=max_annual,
+        annual_rate=annual_rate,
+        schedule=sorted(schedule),
+        split_curve=curve,
+        max_report_age=r.integer(
+            "emissions.max_report_age", r.get("emissions.max_report_age"), 3_600, 30 * 86_400
+        ),
+        stale_staker_bps=r.integer(
+            "emissions.stale_staker_bps", r.get("emissions.stale_staker_bps"), 0, BPS
+        ),
+        cooldown=r.integer("staking.cooldown", r.get("staking.cooldown"), 0, 365 * 86_400),
+        locked_treasury_bps=r.integer(
+            "staking.locked_treasury_bps", r.get("staking.locked_treasury_bps"), 0, BPS
+        ),
+        pro_threshold=r.tokens("staking.pro_threshold", r.get("staking.pro_threshold")),
+        raw=r.data,
+    )
