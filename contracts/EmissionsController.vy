@@ -224,9 +224,9 @@ def scheduleRate(start: uint256, annual_rate: uint256):
     assert start > block.timestamp, "emissions: start not in future"
     assert start < NO_BREAK, "emissions: start too far"
     assert annual_rate <= MAX_ANNUAL_EMISSION, "emissions: rate above cap"
-    n: uint256 = len(self._schedule)
-    assert n < MAX_SCHEDULE, "emissions: schedule full"
+    # Checkpoint first: it folds entries that have started, freeing room.
     self._checkpoint()
+    assert len(self._schedule) < MAX_SCHEDULE, "emissions: schedule full"
     # Insert keeping the order latest-first; bounded by MAX_SCHEDULE.
     updated: DynArray[ScheduledRate, MAX_SCHEDULE] = []
     placed: bool = False

@@ -386,11 +386,29 @@ def cooldowns(account: address) -> (uint256, uint256):
 
 @view
 @external
+def lastAccrual() -> uint256:
+    """
+    @dev Time of the last accrual of the accumulator.
+    """
+    return self._accrualState & MASK_64
+
+
+@view
+@external
 def rewardRate() -> uint256:
     """
-    @dev Stakers' emission in wei per second as of the last accrual.
+    @dev Stakers' emission in wei per second, now.
     """
-    return self._accrualState >> 128
+    state: uint256 = self._accrualState
+    if block.timestamp <= (state >> 64) & MASK_64:
+        return state >> 128
+    amount: uint256 = 0
+    rate: uint256 = 0
+    valid_until: uint256 = 0
+    amount, rate, valid_until = staticcall IEmissionsController(CONTROLLER).accrual(
+        block.timestamp, block.timestamp
+    )
+    return rate
 
 
 @view

@@ -53,9 +53,7 @@ def config():
 
 @pytest.fixture(scope="session")
 def suite(owner, treasury, oracle, config) -> Suite:
-    return deploy_suite(
-        owner, config, {"treasury": treasury.address, "oracle": oracle.address}
-    )
+    return deploy_suite(owner, config, {"treasury": treasury.address, "oracle": oracle.address})
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -175,12 +176,10 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
         where = f"emissions.split_curve[{i}]"
         if not isinstance(point, list | tuple) or len(point) != 2:
             raise r.fail(where, "expected [utilization_bps, staker_bps]")
-        curve.append(
-            (r.integer(where, point[0], 0, BPS), r.integer(where, point[1], 0, BPS))
-        )
+        curve.append((r.integer(where, point[0], 0, BPS), r.integer(where, point[1], 0, BPS)))
     if curve[0][0] != 0 or curve[-1][0] != BPS:
         raise r.fail("emissions.split_curve", "must start at 0 and end at 10000 utilization")
-    if any(b[0] <= a[0] for a, b in zip(curve, curve[1:], strict=False)):
+    if any(b[0] <= a[0] for a, b in pairwise(curve)):
         raise r.fail("emissions.split_curve", "utilization must strictly increase")
 
     return DeployConfig(

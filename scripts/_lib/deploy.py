@@ -128,7 +128,7 @@ def _is_live(data: dict[str, Any]) -> bool:
         try:
             if chain.provider.get_code(entry["address"]):
                 return True
-        except Exception:  # noqa: BLE001 - an unreadable entry is not live
+        except Exception:  # an unreadable entry is not live
             continue
     return False
 
@@ -152,7 +152,9 @@ def write_manifest(
     contracts = {
         name: {
             "address": str(contract.address),
-            "abi": [abi.model_dump(mode="json", by_alias=True) for abi in contract.contract_type.abi],
+            "abi": [
+                abi.model_dump(mode="json", by_alias=True) for abi in contract.contract_type.abi
+            ],
         }
         for name, contract in suite.contracts().items()
     }

@@ -1,0 +1,115 @@
+"""Fast transactions and calls for the suite, straight through web3 on the same node.
+
+ape prepares each transaction with several round trips (gas estimate, fee data, trace); for
+the thousands of transactions of the stateful tests, the gas benchmarks' populations and the
+simulator, this binds the same deployed contracts to plain web3 against the same provider and
+sends from the node's unlocked dev accounts. Nothing here is used against a live network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from ape import chain
+from ape.contracts import ContractInstance
+from eth_abi import decode as abi_decode
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError
+
+TX_GAS = 3_000_000
+
+
+class Reverted(Exception):
+    """A transaction that reverted; `reason` is the contract's revert string."""
+
+    def __init__(self, reason: str, gas_used: int = 0):
+        super().__init__(reason)
+        self.reason = reason
+        self.gas_used = gas_used
+
+
+@dataclass
+class Receipt:
+    gas_used: int
+    block_number: int
+    timestamp: int
+    logs: list[Any]
+
+
+_CLIENTS: dict[str, Web3] = {}
+
+
+def web3() -> Web3:
+    """A lean client for the node ape is connected to: no middleware (no per-call chain-id
+    validation round trip) and no proxy lookups from the environment on every request."""
+    uri = str(chain.provider.http_uri)  # type: ignore[attr-defined]
+    client = _CLIENTS.get(uri)
+    if client is None:
+        session = requests.Session()
+        session.trust_env = False
+        client = Web3(Web3.HTTPProvider(uri, session=session), middleware=[])
+        _CLIENTS[uri] = client
+    return client
+
+
+def bind(contract: ContractInstance) -> Contract:
+    """The same deployed contract as a web3 contract object."""
+    abi = [entry.model_dump(mode="json", by_alias=True) for entry in contract.contract_type.abi]
+    return web3().eth.contract(address=str(contract.address), abi=abi)
+
+
+def revert_reason(exc: Exception) -> str:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    if isinstance(exc, ContractLogicError) and exc.message:
+        text = exc.message
+    for prefix in ("execution reverted: ", "execution reverted:"):
+        if text.startswith(prefix):
+            return text[len(prefix) :].strip()
+    return text.strip()
+
+
+def send(fn: ContractFunction, sender: str, timestamp: int | None = None) -> Receipt:
+    """Send from an unlocked dev account, mined at `timestamp` if given.
+
+    A revert still mines (with a fixed gas limit, no estimate) and raises `Reverted` with the
+    reason, read by replaying the call on the state it ran against.
+    """
+    w3 = web3()
+    if timestamp is not None:
+        w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+    tx_hash = fn.transact({"from": sender, "gas": TX_GAS})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
+    block = w3.eth.get_block(receipt["blockNumber"])
+    if receipt["status"] != 1:
+        raise Reverted(_traced_reason(tx_hash.hex()), receipt["gasUsed"])
+    return Receipt(
+        gas_used=receipt["gasUsed"],
+        block_number=receipt["blockNumber"],
+        timestamp=block["timestamp"],
+        logs=list(receipt["logs"]),
+    )
+
+
+def _traced_reason(tx_hash: str) -> str:
+    """The revert string of a mined, failed transaction, from the node's call tracer."""
+    if not tx_hash.startswith("0x"):
+        tx_hash = "0x" + tx_hash
+    trace = web3().provider.make_request(  # type: ignore[arg-type]
+        "debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}]
+    )
+    output = str(trace.get("result", {}).get("output") or "")
+    if output.startswith("0x08c379a0"):
+        data = bytes.fromhex(output[10:])
+        (reason,) = abi_decode(["string"], data)
+        return str(reason)
+    return "reverted without a reason" if output in ("", "0x") else f"custom error {output[:10]}"
+
+
+def mine(timestamp: int) -> None:
+    w3 = web3()
+    w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]

@@ -1,0 +1,89 @@
+"""Receipt gas of every user-facing operation, measured on the connected Anvil.
+
+Shared by `ape run bench_gas` (which prints the table) and the gas tests (which hold the
+targets). Each figure is the median of several runs of the operation in its steady state.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from ape import accounts, chain
+from eth_utils import to_checksum_address
+
+from scripts._lib.config import load_config
+from scripts._lib.deploy import Suite, deploy_suite
+from scripts._lib.fast import bind, mine, send
+
+VVV = 10**18
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Target:
+    operation: str
+    target: int  # the issue's ceiling
+    anchor: int  # the reference implementation's figure
+    anchor_name: str
+
+
+TARGETS = {
+    "VVV transfer (existing holder)": Target("transfer", 34_200, 34_513, "OpenZeppelin 5 ERC-20"),
+    "sVVV stake (steady state)": Target("stake", 89_410, 89_410, "Synthetix stake"),
+    "sVVV claim (repeat)": Target("claim", 76_545, 76_545, "Synthetix getReward"),
+    "sVVV initiateUnstake (repeat)": Target("initiate", 84_713, 84_713, "Synthetix withdraw"),
+    "sVVV initiateUnstake (first ever)": Target("initiate1", 84_713, 84_713, "Synthetix withdraw"),
+    "sVVV finalizeUnstake": Target("finalize", 84_713, 84_713, "Synthetix withdraw"),
+    "sVVV claimAndStake": Target("compound", 89_410, 89_410, "Synthetix stake"),
+}
+
+
+def _median(values: list[int]) -> int:
+    return int(statistics.median(values))
+
+
+def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -> dict[str, int]:
+    """Median receipt gas per operation with `prior_stakers` other stakers in the pool."""
+    deployer = accounts.test_accounts[0]
+    user, other = accounts.test_accounts[8], accounts.test_accounts[9]
+    if suite is None:
+        suite = deploy_suite(deployer, load_config(), {"treasury": "test:1", "oracle": "test:2"})
+    vvv, staking = bind(suite.vvv), bind(suite.staking)
+    v, s = vvv.functions, staking.functions
+    d = deployer.address
+    send(v.approve(staking.address, 2**256 - 1), d)
+    # A population of prior stakers, staked by the deployer on their behalf.
+    for i in range(prior_stakers):
+        recipient = to_checksum_address((0x1000 + i).to_bytes(20, "big"))
+        send(s.stake(recipient, 1_000 * VVV + i), d)
+    for account in (user, other):
+        send(v.transfer(account.address, 1_000_000 * VVV), d)
+        send(v.approve(staking.address, 2**256 - 1), account.address)
+    u = user.address
+    now = chain.blocks.head.timestamp
+
+    def at(seconds: int) -> int:
+        nonlocal now
+        now += seconds
+        return now
+
+    out: dict[str, list[int]] = {name: [] for name in TARGETS}
+    send(s.stake(u, 10_000 * VVV), u, at(1))
+    first = send(s.initiateUnstake(VVV), u, at(3_600))
+    out["sVVV initiateUnstake (first ever)"].append(first.gas_used)
+    for _ in range(runs):
+        out["VVV transfer (existing holder)"].append(
+            send(v.transfer(other.address, VVV), u, at(1)).gas_used
+        )
+        # Steady state: time has passed, the staker has rewards accrued and stakes more.
+        send(s.stake(u, VVV), u, at(3_600))
+        out["sVVV stake (steady state)"].append(send(s.stake(u, VVV), u, at(3_600)).gas_used)
+        out["sVVV claim (repeat)"].append(send(s.claim(), u, at(3_600)).gas_used)
+        out["sVVV claimAndStake"].append(send(s.claimAndStake(), u, at(3_600)).gas_used)
+        out["sVVV initiateUnstake (repeat)"].append(
+            send(s.initiateUnstake(VVV), u, at(3_600)).gas_used
+        )
+        mine(at(8 * DAY))
+        out["sVVV finalizeUnstake"].append(send(s.finalizeUnstake(), u, at(1)).gas_used)
+    return {name: _median(values) for name, values in out.items()}

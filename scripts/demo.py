@@ -1,0 +1,178 @@
+"""The main job: deploy the suite on a local Anvil and play a short staking scenario.
+
+    ape run demo
+
+ape-foundry starts Anvil and stops it at the end. Stakers stake, time passes, they claim,
+compound, start an unstake, wait out the cooldown and finalize; the oracle reports
+utilization and the emissions split moves along its curve (and falls back when the report
+goes stale). A summary of balances, rewards, APR, supply and the treasury's take follows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import click
+from ape import accounts, chain
+from ape.cli import ConnectedProviderCommand
+from ape.logging import logger
+from rich.console import Console
+from rich.table import Table
+
+from scripts._lib.config import load_config
+from scripts._lib.deploy import deploy_suite, write_manifest
+from venice_sdk.units import format_units
+
+DAY = 86_400
+VVV = 10**18
+YEAR = 31_536_000
+
+console = Console(width=120)
+
+
+def fmt(amount: int, places: int = 2) -> str:
+    return format_units(amount, 18, places)
+
+
+def pct(numerator: int, denominator: int) -> str:
+    if denominator == 0:
+        return "n/a"
+    return f"{Decimal(numerator) * 100 / Decimal(denominator):.2f}%"
+
+
+@click.command(cls=ConnectedProviderCommand)
+@click.option(
+    "--config", "config_path", default=None, help="Deploy config (default: config/default.yaml)."
+)
+def cli(config_path: str | None) -> None:
+    """Deploy the suite on a local Anvil and play a short staking scenario."""
+    config = load_config(config_path)
+    logger.set_level("WARNING")  # the story below says what each transaction does
+    deployer, treasury, oracle = accounts.test_accounts[0:3]
+    alice, bob, carol, dave = accounts.test_accounts[3:7]
+    names = {
+        alice.address: "alice",
+        bob.address: "bob",
+        carol.address: "carol",
+        dave.address: "dave",
+    }
+
+    console.rule("[bold]Venice token suite: local demo")
+    suite = deploy_suite(deployer, config, {"treasury": "test:1", "oracle": "test:2"})
+    vvv, controller, staking = suite.vvv, suite.controller, suite.staking
+    manifest = write_manifest(suite, config, force=True)
+    deployed = Table(title=f"Deployed on chain {chain.chain_id} (manifest {manifest.name})")
+    deployed.add_column("contract")
+    deployed.add_column("address")
+    for name, contract in suite.contracts().items():
+        deployed.add_row(name, str(contract.address))
+    console.print(deployed)
+    genesis_supply = vvv.totalSupply()
+
+    def log(day: float, text: str) -> None:
+        console.print(f"[dim]day {day:>5.1f}[/dim]  {text}")
+
+    start = chain.blocks.head.timestamp
+
+    def day_now() -> float:
+        return (chain.blocks.head.timestamp - start) / DAY
+
+    def warp(days: float) -> None:
+        chain.mine(timestamp=chain.pending_timestamp + int(days * DAY))
+
+    def split_text() -> str:
+        stakers = controller.currentStakerBps()
+        stale = " (stale report: fallback)" if controller.isReportStale() else ""
+        return f"stakers {stakers / 100:.0f}% / treasury {(10_000 - stakers) / 100:.0f}%{stale}"
+
+    # Stakers get VVV from the deployer's genesis share and stake.
+    plan = {alice: 20_000_000, bob: 8_000_000, carol: 2_500_000, dave: 60}
+    for account, amount in plan.items():
+        vvv.transfer(account, amount * VVV, sender=deployer)
+        vvv.approve(staking, amount * VVV, sender=account)
+        staking.stake(account, amount * VVV, sender=account)
+        log(day_now(), f"{names[account.address]} stakes {amount:,} VVV")
+
+    log(day_now(), f"no utilization report yet: {split_text()}")
+    controller.reportUtilization(2_000, sender=oracle)
+    log(day_now(), f"oracle reports 20% utilization: {split_text()}")
+    warp(7)
+
+    reward = staking.pendingRewards(alice)
+    staking.claim(sender=alice)
+    log(day_now(), f"alice claims {fmt(reward)} VVV")
+    reward = staking.pendingRewards(bob)
+    staking.claimAndStake(sender=bob)
+    log(day_now(), f"bob compounds {fmt(reward)} VVV into his stake")
+
+    controller.reportUtilization(5_000, sender=oracle)
+    log(day_now(), f"oracle reports 50% utilization: {split_text()}")
+    warp(1)
+
+    staking.initiateUnstake(1_000_000 * VVV, sender=carol)
+    amount, unlock = staking.cooldowns(carol)
+    log(day_now(), f"carol starts unstaking {fmt(amount)} VVV (7-day cooldown)")
+    warp(3)
+    left = unlock - chain.blocks.head.timestamp
+    log(day_now(), f"carol cannot finalize yet: her cooldown has {left // 3600} hours left")
+
+    controller.reportUtilization(9_500, sender=oracle)
+    log(day_now(), f"oracle reports 95% utilization: {split_text()}")
+    warp(4.5)
+    log(day_now(), f"no report for 4.5 days: {split_text()}")
+    before = vvv.balanceOf(carol)
+    staking.finalizeUnstake(sender=carol)
+    log(day_now(), f"carol finalizes and receives {fmt(vvv.balanceOf(carol) - before)} VVV")
+    controller.reportUtilization(3_000, sender=oracle)
+    log(day_now(), f"oracle reports 30% utilization: {split_text()}")
+    warp(2)
+    for account in (alice, bob, carol, dave):
+        if staking.pendingRewards(account) > 0:
+            staking.claim(sender=account)
+    released = staking.treasuryReleasable()
+    staking.releaseTreasury(sender=dave)
+    log(day_now(), f"anyone releases the treasury's share: {fmt(released)} VVV minted to it")
+
+    # ---- summary ---------------------------------------------------------------------
+    table = Table(title=f"Stakers after {day_now():.1f} days")
+    for column in ("account", "staked", "pending", "VVV balance", "Pro"):
+        table.add_column(column, justify="right" if column != "account" else "left")
+    for account in (alice, bob, carol, dave):
+        table.add_row(
+            names[account.address],
+            fmt(staking.balanceOf(account)),
+            fmt(staking.pendingRewards(account)),
+            fmt(vvv.balanceOf(account)),
+            "yes" if staking.isPro(account) else "no",
+        )
+    console.print(table)
+
+    total_staked = staking.totalStaked()
+    rate = staking.rewardRate()
+    supply = vvv.totalSupply()
+    emitted = controller.emitted()
+    treasury_emitted = controller.treasuryEmitted()
+    econ = Table(title="Token economy")
+    econ.add_column("metric")
+    econ.add_column("value", justify="right")
+    econ.add_row("genesis supply", fmt(genesis_supply, 0))
+    econ.add_row("VVV total supply now", fmt(supply))
+    econ.add_row("minted since genesis", fmt(supply - genesis_supply))
+    econ.add_row("emitted by the schedule", fmt(emitted))
+    econ.add_row("  to stakers", fmt(controller.stakerEmitted()))
+    econ.add_row(
+        "  to the treasury (its take)",
+        f"{fmt(treasury_emitted)} ({pct(treasury_emitted, emitted)})",
+    )
+    econ.add_row("treasury VVV balance", fmt(vvv.balanceOf(treasury)))
+    econ.add_row("total staked", fmt(total_staked))
+    econ.add_row("staking ratio", pct(total_staked, supply))
+    econ.add_row("annual emission rate", fmt(controller.currentAnnualRate(), 0))
+    econ.add_row("current split", split_text())
+    econ.add_row("stakers' APR now", pct(rate * YEAR, total_staked))
+    console.print(econ)
+    console.print(
+        "Emissions stream per second and are minted only when claimed or released; "
+        "the gap between 'emitted' and 'minted' is what stakers and the treasury have yet "
+        "to collect, plus seconds with nothing staked."
+    )

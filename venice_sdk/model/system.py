@@ -1,0 +1,164 @@
+"""The token economy as one model: VVV balances and supply, emissions and staking.
+
+Addresses are plain strings; the staking contract's own VVV balance is held under `STAKING`.
+Controller changes checkpoint the staking model first, as the contracts do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from venice_sdk.model.emissions import EmissionsModel, check_curve, check_stale, curve_at, require
+from venice_sdk.model.staking import StakingModel
+
+STAKING = "staking"
+
+
+@dataclass
+class SystemModel:
+    emissions: EmissionsModel
+    staking: StakingModel
+    treasury: str
+    balances: dict[str, int] = field(default_factory=dict)
+    genesis: int = 0
+    minted: int = 0  # emissions minted after genesis
+    burned: int = 0
+    claimed: int = 0  # rewards paid to stakers (claim and claimAndStake)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        now: int,
+        genesis: dict[str, int],
+        treasury: str,
+        max_annual: int,
+        annual_rate: int,
+        curve: list[tuple[int, int]],
+        max_report_age: int,
+        stale_staker_bps: int,
+        cooldown: int,
+        locked_treasury_bps: int,
+        pro_threshold: int,
+        schedule: list[tuple[int, int]] | None = None,
+    ) -> SystemModel:
+        emissions = EmissionsModel(
+            max_annual=max_annual,
+            annual_rate=annual_rate,
+            curve=list(curve),
+            max_report_age=max_report_age,
+            stale_staker_bps=stale_staker_bps,
+            last_checkpoint=now,
+        )
+        staking = StakingModel(
+            emissions=emissions,
+            cooldown=cooldown,
+            locked_treasury_bps=locked_treasury_bps,
+            pro_threshold=pro_threshold,
+            last_update=now,
+        )
+        model = cls(emissions=emissions, staking=staking, treasury=treasury)
+        for holder, amount in genesis.items():
+            model.balances[holder] = model.balances.get(holder, 0) + amount
+            model.genesis += amount
+        for start, annual in schedule or []:
+            model.schedule_rate(now, start, annual)
+        return model
+
+    # --- VVV -----------------------------------------------------------------------------
+
+    @property
+    def total_supply(self) -> int:
+        return self.genesis + self.minted - self.burned
+
+    def balance(self, holder: str) -> int:
+        return self.balances.get(holder, 0)
+
+    def _move(self, sender: str, receiver: str, amount: int) -> None:
+        require(self.balance(sender) >= amount, "erc20: transfer amount exceeds balance")
+        self.balances[sender] = self.balance(sender) - amount
+        self.balances[receiver] = self.balance(receiver) + amount
+
+    def _mint(self, receiver: str, amount: int) -> None:
+        self.balances[receiver] = self.balance(receiver) + amount
+        self.minted += amount
+
+    def transfer(self, sender: str, receiver: str, amount: int) -> None:
+        self._move(sender, receiver, amount)
+
+    def burn(self, holder: str, amount: int) -> None:
+        require(self.balance(holder) >= amount, "erc20: burn amount exceeds balance")
+        self.balances[holder] = self.balance(holder) - amount
+        self.burned += amount
+
+    # --- staking -------------------------------------------------------------------------
+
+    def stake(self, now: int, sender: str, recipient: str, amount: int) -> None:
+        require(amount > 0, "sVVV: zero amount")
+        require(self.balance(sender) >= amount, "erc20: transfer amount exceeds balance")
+        self.staking.stake(now, recipient, amount)
+        self._move(sender, STAKING, amount)
+
+    def initiate_unstake(self, now: int, account: str, amount: int) -> None:
+        self.staking.initiate_unstake(now, account, amount)
+
+    def finalize_unstake(self, now: int, account: str) -> int:
+        amount = self.staking.finalize_unstake(now, account)
+        self._move(STAKING, account, amount)
+        return amount
+
+    def claim(self, now: int, account: str) -> int:
+        amount = self.staking.claim(now, account)
+        self._mint(account, amount)
+        self.claimed += amount
+        return amount
+
+    def claim_and_stake(self, now: int, account: str) -> int:
+        amount = self.staking.claim_and_stake(now, account)
+        self._mint(STAKING, amount)
+        self.claimed += amount
+        return amount
+
+    def release_treasury(self, now: int) -> int:
+        amount = self.staking.release_treasury(now)
+        self._mint(self.treasury, amount)
+        return amount
+
+    # --- governance and oracle -----------------------------------------------------------
+
+    def set_annual_rate(self, now: int, annual: int) -> None:
+        self.emissions.check_annual_rate(annual)
+        self.staking.checkpoint(now)
+        self.emissions.set_annual_rate(now, annual)
+
+    def schedule_rate(self, now: int, start: int, annual: int) -> None:
+        self.emissions.check_schedule(now, start, annual)
+        self.staking.checkpoint(now)
+        self.emissions.schedule_rate(now, start, annual)
+
+    def cancel_scheduled_rate(self, now: int, start: int) -> None:
+        # The contract checkpoints, then looks for the entry among those not yet started.
+        require(
+            any(s == start and s > now for s, _ in self.emissions.schedule),
+            "emissions: not scheduled",
+        )
+        self.staking.checkpoint(now)
+        self.emissions.cancel_scheduled_rate(now, start)
+
+    def set_split_curve(self, now: int, curve: list[tuple[int, int]]) -> None:
+        check_curve(curve)
+        self.staking.checkpoint(now)
+        self.emissions.set_split_curve(now, curve)
+
+    def set_stale_fallback(self, now: int, max_report_age: int, stale_staker_bps: int) -> None:
+        check_stale(max_report_age, stale_staker_bps)
+        self.staking.checkpoint(now)
+        self.emissions.set_stale_fallback(now, max_report_age, stale_staker_bps)
+
+    def report_utilization(self, now: int, utilization_bps: int) -> None:
+        self.emissions.check_report(utilization_bps)
+        self.staking.checkpoint(now)
+        self.emissions.report_utilization(now, utilization_bps)
+
+    def staker_bps_for(self, utilization_bps: int) -> int:
+        return curve_at(self.emissions.curve, utilization_bps)
