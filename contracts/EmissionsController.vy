@@ -55,7 +55,7 @@ MAX_SCHEDULE: public(constant(uint256)) = 16
 MIN_REPORT_AGE: public(constant(uint256)) = 3_600
 MAX_REPORT_AGE: public(constant(uint256)) = 30 * 86_400
 # @dev "No further breakpoint" marker returned by `accrual`.
-NO_BREAK: constant(uint256) = 2**64 - 1
+NO_BREAK: constant(uint256) = 2**40 - 1
 
 
 # @dev Hard cap on the annual emission rate, fixed at deploy.

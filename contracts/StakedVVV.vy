@@ -30,7 +30,9 @@ from ethereum.ercs import IERC20
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 
+from interfaces import IDIEM
 from interfaces import IEmissionsController
+from interfaces import IMintCurve
 from interfaces import IVVV
 
 initializes: ownable
@@ -48,7 +50,9 @@ BPS: public(constant(uint256)) = 10_000
 # @dev Scale of the reward-per-token accumulator. Above any stake total, so
 #      that a staker's rounding loss is under 1 wei per accrual step.
 PRECISION: public(constant(uint256)) = 10**36
+MASK_40: constant(uint256) = 2**40 - 1
 MASK_64: constant(uint256) = 2**64 - 1
+MASK_112: constant(uint256) = 2**112 - 1
 MASK_128: constant(uint256) = 2**128 - 1
 MAX_COOLDOWN: constant(uint256) = 365 * 86_400
 
@@ -65,20 +69,15 @@ cooldownDuration: public(immutable(uint256))
 LOCKED_TREASURY_BPS: public(immutable(uint256))
 
 
-struct LockedStake:
-    sVVVLockedAmount: uint256
-    outstandingDiemAmount: uint256
-
-
 # @dev Accumulated stakers' emission per staked wei, scaled by PRECISION.
 rewardPerTokenStored: public(uint256)
-# @dev Packed: last accrual time (bits 0-63), time until which the cached
-#      rate holds (bits 64-127), cached stakers' rate in wei/s (128-255).
+# @dev Packed, one word read and written per action: last accrual time
+#      (bits 0-39), time until which the cached rate holds (40-79), cached
+#      stakers' rate in wei/s (80-143), and the treasury's cut of locked
+#      stakes' yield accrued since deploy (144-255).
 _accrualState: uint256
 # @dev Packed: total staked (bits 0-127), total locked (bits 128-255).
 _totals: uint256
-# @dev Treasury's cut of locked stakes' yield, accrued since deploy.
-lockedCutAccrued: public(uint256)
 # @dev VVV minted to the treasury so far.
 treasuryMinted: public(uint256)
 # @dev 1 + VVV held for accounts in cooldown (the 1 keeps the slot warm).
@@ -89,13 +88,21 @@ _coolingDown: uint256
 #      reads and writes one word, and the slot stays non-zero while staked.
 _accounts: HashMap[address, uint256]
 userRewardPerTokenPaid: public(HashMap[address, uint256])
-lockedStakes: public(HashMap[address, LockedStake])
+# @dev Packed per account: sVVV locked behind DIEM (bits 0-127) and the
+#      DIEM outstanding against it (128-255). See `lockedStakes`.
+_locks: HashMap[address, uint256]
 # @dev Packed: amount cooling down (bits 0-191), unlock time (192-255).
 #      The unlock time stays after finalizing, so the slot stays warm.
 _cooldowns: HashMap[address, uint256]
 
 # @dev Stake that makes an account Pro.
 proThreshold: public(uint256)
+
+# @dev The DIEM token and its mint curve; set once by the owner.
+diem: public(address)
+mintCurve: public(address)
+# @dev DIEM minted against locks and not burned (== DIEM totalSupply).
+totalDiemOutstanding: public(uint256)
 
 
 event Staked:
@@ -129,6 +136,27 @@ event TreasuryReleased:
 
 event ProThresholdChanged:
     threshold: uint256
+
+
+event DiemMinted:
+    account: indexed(address)
+    sVVVLocked: uint256
+    diemMinted: uint256
+    sVVVLockedAmount: uint256
+    outstandingDiemAmount: uint256
+
+
+event DiemBurned:
+    account: indexed(address)
+    diemBurned: uint256
+    sVVVReleased: uint256
+    sVVVLockedAmount: uint256
+    outstandingDiemAmount: uint256
+
+
+event DiemSet:
+    diem: indexed(address)
+    mintCurve: indexed(address)
 
 
 @deploy
@@ -197,7 +225,7 @@ def initiateUnstake(amount: uint256):
     assert amount > 0, "sVVV: zero amount"
     staked: uint256 = self._accounts[msg.sender] & MASK_128
     assert amount <= staked, "sVVV: amount exceeds stake"
-    locked: uint256 = self.lockedStakes[msg.sender].sVVVLockedAmount
+    locked: uint256 = self._locks[msg.sender] & MASK_128
     assert amount <= staked - locked, "sVVV: stake is locked"
     rpt: uint256 = self._accrue()
     account: uint256 = self._update_account(msg.sender, rpt)
@@ -261,10 +289,10 @@ def releaseTreasury():
     @dev Mints to the treasury its share of emissions and of locked yield
          not yet minted. Anyone may call.
     """
-    rpt: uint256 = self._accrue()
+    self._accrue()
     due: uint256 = (
         staticcall IEmissionsController(CONTROLLER).treasuryEmitted()
-        + self.lockedCutAccrued
+        + (self._accrualState >> 144)
         - self.treasuryMinted
     )
     assert due > 0, "sVVV: nothing to release"
@@ -275,8 +303,121 @@ def releaseTreasury():
 
 
 ################################################################
+#                             DIEM                             #
+################################################################
+
+
+@external
+@nonreentrant
+def mintDiem(sVVVAmountToLock: uint256, minDiemAmountOut: uint256) -> uint256:
+    """
+    @dev Locks `sVVVAmountToLock` of the caller's unlocked stake and mints
+         DIEM along the curve at the current DIEM supply.
+    @param sVVVAmountToLock sVVV in wei.
+    @param minDiemAmountOut Slippage bound: revert if fewer DIEM would be minted.
+    @return DIEM minted (wei).
+    """
+    assert sVVVAmountToLock > 0, "sVVV: zero amount"
+    diem_out: uint256 = staticcall IMintCurve(self._curve()).quoteMint(
+        self.totalDiemOutstanding, sVVVAmountToLock
+    )
+    assert diem_out > 0, "sVVV: mints no DIEM"
+    assert diem_out >= minDiemAmountOut, "sVVV: slippage"
+    self._lock(msg.sender, sVVVAmountToLock, diem_out)
+    return diem_out
+
+
+@external
+@nonreentrant
+def mintExactDiem(diemAmount: uint256, maxSVVVAmountIn: uint256) -> uint256:
+    """
+    @dev Mints exactly `diemAmount` DIEM, locking what the curve asks.
+    @param diemAmount DIEM in wei.
+    @param maxSVVVAmountIn Slippage bound: revert if more sVVV would be locked.
+    @return sVVV locked (wei).
+    """
+    assert diemAmount > 0, "sVVV: zero amount"
+    cost: uint256 = staticcall IMintCurve(self._curve()).quoteCost(
+        self.totalDiemOutstanding, diemAmount
+    )
+    assert cost <= maxSVVVAmountIn, "sVVV: slippage"
+    self._lock(msg.sender, cost, diemAmount)
+    return cost
+
+
+@external
+@nonreentrant
+def burnDiem(diemAmount: uint256) -> uint256:
+    """
+    @dev Burns `diemAmount` of the caller's DIEM against its own lock and
+         releases `diemAmount * locked / outstanding` sVVV (rounded down;
+         all of it when the last outstanding DIEM is burned).
+    @param diemAmount DIEM in wei, at most the caller's outstanding DIEM.
+    @return sVVV released (wei).
+    """
+    assert diemAmount > 0, "sVVV: zero amount"
+    packed: uint256 = self._locks[msg.sender]
+    locked: uint256 = packed & MASK_128
+    outstanding: uint256 = packed >> 128
+    assert outstanding > 0, "sVVV: no DIEM outstanding"
+    assert diemAmount <= outstanding, "sVVV: burn exceeds outstanding"
+    released: uint256 = locked
+    if diemAmount < outstanding:
+        released = diemAmount * locked // outstanding
+    rpt: uint256 = self._accrue()
+    self._accounts[msg.sender] = self._update_account(msg.sender, rpt)
+    locked -= released
+    outstanding -= diemAmount
+    self._locks[msg.sender] = (outstanding << 128) | locked
+    self._totals -= released << 128
+    self.totalDiemOutstanding -= diemAmount
+    extcall IDIEM(self.diem).burn(msg.sender, diemAmount)
+    log DiemBurned(
+        account=msg.sender,
+        diemBurned=diemAmount,
+        sVVVReleased=released,
+        sVVVLockedAmount=locked,
+        outstandingDiemAmount=outstanding,
+    )
+    return released
+
+
+@view
+@external
+def getDiemAmountOut(sVVVAmount: uint256) -> uint256:
+    """
+    @dev DIEM that `mintDiem(sVVVAmount, 0)` would mint in this block.
+    """
+    return staticcall IMintCurve(self._curve()).quoteMint(self.totalDiemOutstanding, sVVVAmount)
+
+
+@view
+@external
+def getSVVVAmountIn(diemAmount: uint256) -> uint256:
+    """
+    @dev sVVV that `mintExactDiem(diemAmount, ...)` would lock in this block.
+    """
+    return staticcall IMintCurve(self._curve()).quoteCost(self.totalDiemOutstanding, diemAmount)
+
+
+################################################################
 #                     CONTROLLER AND OWNER                     #
 ################################################################
+
+
+@external
+def setDiem(diem: address, mint_curve: address):
+    """
+    @dev Wires the DIEM token and its mint curve, once.
+    @param diem The DIEM token (its minter must be this contract).
+    @param mint_curve The MintCurve.
+    """
+    ownable._check_owner()
+    assert self.diem == empty(address), "sVVV: DIEM already set"
+    assert diem != empty(address) and mint_curve != empty(address), "sVVV: zero address"
+    self.diem = diem
+    self.mintCurve = mint_curve
+    log DiemSet(diem=diem, mintCurve=mint_curve)
 
 
 @external
@@ -288,8 +429,8 @@ def checkpoint():
     """
     assert msg.sender == CONTROLLER, "sVVV: not controller"
     self._accrue()
-    # Keep the accrual time, expire the cache.
-    self._accrualState = block.timestamp
+    # Keep the accrual time and the treasury's cut; expire the rate cache.
+    self._accrualState = (self._accrualState >> 144 << 144) | block.timestamp
 
 
 @external
@@ -362,11 +503,8 @@ def pendingRewards(account: address) -> uint256:
     @dev Rewards `account` would receive by claiming now, to the wei.
     """
     rpt: uint256 = 0
-    cut: uint256 = 0
-    last: uint256 = 0
-    valid_until: uint256 = 0
-    rate: uint256 = 0
-    rpt, cut, last, valid_until, rate = self._accrued_view()
+    state: uint256 = 0
+    rpt, state = self._accrued_view()
     packed: uint256 = self._accounts[account]
     return (packed >> 128) + self._earned(account, packed & MASK_128, rpt)
 
@@ -390,7 +528,29 @@ def lastAccrual() -> uint256:
     """
     @dev Time of the last accrual of the accumulator.
     """
-    return self._accrualState & MASK_64
+    return self._accrualState & MASK_40
+
+
+@view
+@external
+def lockedCutAccrued() -> uint256:
+    """
+    @dev The treasury's cut of locked stakes' yield accrued since deploy.
+    """
+    rpt: uint256 = 0
+    state: uint256 = 0
+    rpt, state = self._accrued_view()
+    return state >> 144
+
+
+@view
+@external
+def lockedStakes(account: address) -> (uint256, uint256):
+    """
+    @dev (sVVVLockedAmount, outstandingDiemAmount), as on the real deployment.
+    """
+    packed: uint256 = self._locks[account]
+    return packed & MASK_128, packed >> 128
 
 
 @view
@@ -400,8 +560,8 @@ def rewardRate() -> uint256:
     @dev Stakers' emission in wei per second, now.
     """
     state: uint256 = self._accrualState
-    if block.timestamp <= (state >> 64) & MASK_64:
-        return state >> 128
+    if block.timestamp <= (state >> 40) & MASK_40:
+        return (state >> 80) & MASK_64
     amount: uint256 = 0
     rate: uint256 = 0
     valid_until: uint256 = 0
@@ -418,15 +578,11 @@ def treasuryReleasable() -> uint256:
     @dev What `releaseTreasury` would mint now.
     """
     rpt: uint256 = 0
-    cut: uint256 = 0
-    last: uint256 = 0
-    valid_until: uint256 = 0
-    rate: uint256 = 0
-    rpt, cut, last, valid_until, rate = self._accrued_view()
+    state: uint256 = 0
+    rpt, state = self._accrued_view()
     return (
         staticcall IEmissionsController(CONTROLLER).treasuryEmitted()
-        + self.lockedCutAccrued
-        + cut
+        + (state >> 144)
         - self.treasuryMinted
     )
 
@@ -475,32 +631,26 @@ def totalCoolingDown() -> uint256:
 @internal
 def _accrue() -> uint256:
     rpt: uint256 = 0
-    cut: uint256 = 0
-    last: uint256 = 0
-    valid_until: uint256 = 0
-    rate: uint256 = 0
-    rpt, cut, last, valid_until, rate = self._accrued_view()
-    if last == block.timestamp:
-        return rpt
-    self.rewardPerTokenStored = rpt
-    if cut > 0:
-        self.lockedCutAccrued += cut
-    self._accrualState = (rate << 128) | (valid_until << 64) | block.timestamp
+    state: uint256 = 0
+    rpt, state = self._accrued_view()
+    if state != self._accrualState:
+        self.rewardPerTokenStored = rpt
+        self._accrualState = state
     return rpt
 
 
 @view
 @internal
-def _accrued_view() -> (uint256, uint256, uint256, uint256, uint256):
-    # Accumulator and treasury cut as of now, with the previous accrual
-    # time and the rate cache to store: (rpt, cut, last, valid_until, rate).
+def _accrued_view() -> (uint256, uint256):
+    # The accumulator and the packed accrual state as of now.
     state: uint256 = self._accrualState
-    last: uint256 = state & MASK_64
+    last: uint256 = state & MASK_40
     rpt: uint256 = self.rewardPerTokenStored
     if last == block.timestamp:
-        return rpt, 0, last, 0, 0
-    valid_until: uint256 = (state >> 64) & MASK_64
-    rate: uint256 = state >> 128
+        return rpt, state
+    valid_until: uint256 = (state >> 40) & MASK_40
+    rate: uint256 = (state >> 80) & MASK_64
+    cut: uint256 = state >> 144
     amount: uint256 = 0
     if block.timestamp <= valid_until:
         amount = (block.timestamp - last) * rate
@@ -508,16 +658,18 @@ def _accrued_view() -> (uint256, uint256, uint256, uint256, uint256):
         amount, rate, valid_until = staticcall IEmissionsController(CONTROLLER).accrual(
             last, block.timestamp
         )
+        assert rate <= MASK_64, "sVVV: rate too large"
+        valid_until = min(valid_until, MASK_40)
     totals: uint256 = self._totals
     staked: uint256 = totals & MASK_128
-    cut: uint256 = 0
     if staked > 0 and amount > 0:
         delta: uint256 = amount * PRECISION // staked
         rpt += delta
         locked: uint256 = totals >> 128
         if locked > 0:
-            cut = locked * delta * LOCKED_TREASURY_BPS // (BPS * PRECISION)
-    return rpt, cut, last, valid_until, rate
+            cut += locked * delta * LOCKED_TREASURY_BPS // (BPS * PRECISION)
+            assert cut <= MASK_112, "sVVV: cut overflow"
+    return rpt, (cut << 144) | (rate << 80) | (valid_until << 40) | block.timestamp
 
 
 @view
@@ -528,7 +680,7 @@ def _earned(account: address, staked: uint256, rpt: uint256) -> uint256:
     delta: uint256 = rpt - self.userRewardPerTokenPaid[account]
     if delta == 0 or staked == 0:
         return 0
-    locked: uint256 = self.lockedStakes[account].sVVVLockedAmount
+    locked: uint256 = self._locks[account] & MASK_128
     return (staked - locked) * delta // PRECISION + locked * delta * (
         BPS - LOCKED_TREASURY_BPS
     ) // (BPS * PRECISION)
@@ -545,6 +697,40 @@ def _update_account(account: address, rpt: uint256) -> uint256:
     rewards: uint256 = (packed >> 128) + earned
     assert rewards <= MASK_128, "sVVV: rewards overflow"
     return (rewards << 128) | (packed & MASK_128)
+
+
+@view
+@internal
+def _curve() -> address:
+    curve: address = self.mintCurve
+    assert curve != empty(address), "sVVV: DIEM not set"
+    return curve
+
+
+@internal
+def _lock(account: address, svvv: uint256, diem_out: uint256):
+    # Locks stake behind newly minted DIEM; the account's earnings up to now
+    # are settled at the old lock first.
+    staked: uint256 = self._accounts[account] & MASK_128
+    packed: uint256 = self._locks[account]
+    locked: uint256 = packed & MASK_128
+    assert svvv <= staked - locked, "sVVV: not enough unlocked stake"
+    rpt: uint256 = self._accrue()
+    self._accounts[account] = self._update_account(account, rpt)
+    locked += svvv
+    outstanding: uint256 = (packed >> 128) + diem_out
+    assert outstanding <= MASK_128, "sVVV: outstanding overflow"
+    self._locks[account] = (outstanding << 128) | locked
+    self._totals += svvv << 128
+    self.totalDiemOutstanding += diem_out
+    extcall IDIEM(self.diem).mint(account, diem_out)
+    log DiemMinted(
+        account=account,
+        sVVVLocked=svvv,
+        diemMinted=diem_out,
+        sVVVLockedAmount=locked,
+        outstandingDiemAmount=outstanding,
+    )
 
 
 @internal

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from venice_sdk.model.curve import MAX_PUNITIVE, MODES, default_rates
 from venice_sdk.units import AmountError, parse_units
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +47,10 @@ class DeployConfig:
     cooldown: int
     locked_treasury_bps: int
     pro_threshold: int
+    diem_cooldown: int
+    curve_rates: list[int]
+    launch_mode: int
+    punitive_multiplier: int
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -182,6 +188,22 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
     if any(b[0] <= a[0] for a, b in pairwise(curve)):
         raise r.fail("emissions.split_curve", "utilization must strictly increase")
 
+    curve_raw = r.get("diem.curve")
+    if not isinstance(curve_raw, dict) or not {"base", "power", "target"} <= curve_raw.keys():
+        raise r.fail("diem.curve", "expected {base, power, target}")
+    try:
+        base, power, target = (Decimal(str(curve_raw[k])) for k in ("base", "power", "target"))
+    except InvalidOperation:
+        raise r.fail("diem.curve", "base, power and target must be numbers") from None
+    if base <= 0 or power < 0 or target <= 0:
+        raise r.fail("diem.curve", "base and target must be positive, power not negative")
+    rates = default_rates(base, power, target)
+    if len(rates) < 2:
+        raise r.fail("diem.curve", "the curve passes 1e9 sVVV per DIEM within 500 DIEM")
+    mode = str(r.get("diem.launch_mode"))
+    if mode not in MODES:
+        raise r.fail("diem.launch_mode", f"'{mode}' is not one of {', '.join(MODES)}")
+
     return DeployConfig(
         source=source,
         roles={k: str(v) for k, v in roles.items()},
@@ -201,5 +223,11 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
             "staking.locked_treasury_bps", r.get("staking.locked_treasury_bps"), 0, BPS
         ),
         pro_threshold=r.tokens("staking.pro_threshold", r.get("staking.pro_threshold")),
+        diem_cooldown=r.integer("diem.cooldown", r.get("diem.cooldown"), 0, 30 * 86_400),
+        curve_rates=rates,
+        launch_mode=MODES[mode],
+        punitive_multiplier=r.integer(
+            "diem.punitive_multiplier", r.get("diem.punitive_multiplier"), 2, MAX_PUNITIVE
+        ),
         raw=r.data,
     )

@@ -20,7 +20,7 @@ from eth_utils import is_address, to_checksum_address
 from scripts._lib.config import PROJECT_ROOT, ConfigError, DeployConfig
 
 DEPLOYMENTS = PROJECT_ROOT / "deployments"
-CONTRACT_NAMES = ("VVV", "EmissionsController", "StakedVVV")
+CONTRACT_NAMES = ("VVV", "EmissionsController", "StakedVVV", "MintCurve", "DIEM")
 
 
 class ManifestError(RuntimeError):
@@ -34,6 +34,8 @@ class Suite:
     vvv: ContractInstance
     controller: ContractInstance
     staking: ContractInstance
+    curve: ContractInstance
+    diem: ContractInstance
     roles: dict[str, str] = field(default_factory=dict)
     block: int = 0
 
@@ -42,6 +44,8 @@ class Suite:
             "VVV": self.vvv,
             "EmissionsController": self.controller,
             "StakedVVV": self.staking,
+            "MintCurve": self.curve,
+            "DIEM": self.diem,
         }
 
 
@@ -101,18 +105,25 @@ def deploy_suite(
         config.pro_threshold,
         sender=deployer,
     )
+    curve = project.MintCurve.deploy(
+        config.curve_rates, config.launch_mode, config.punitive_multiplier, sender=deployer
+    )
+    diem = project.DIEM.deploy(staking.address, config.diem_cooldown, sender=deployer)
     vvv.setMinter(staking.address, sender=deployer)
     controller.setStaking(staking.address, sender=deployer)
+    staking.setDiem(diem.address, curve.address, sender=deployer)
     for start, annual in config.schedule:
         controller.scheduleRate(start, annual, sender=deployer)
     if roles["owner"] != deployer.address:
         # Two-step handover: the owner must call accept_ownership on each.
-        for contract in (controller, staking):
+        for contract in (controller, staking, curve):
             contract.transfer_ownership(roles["owner"], sender=deployer)
     return Suite(
         vvv=vvv,
         controller=controller,
         staking=staking,
+        curve=curve,
+        diem=diem,
         roles=roles,
         block=chain.blocks.head.number or 0,
     )
@@ -200,6 +211,8 @@ def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
         vvv=project.VVV.at(addresses["VVV"]),
         controller=project.EmissionsController.at(addresses["EmissionsController"]),
         staking=project.StakedVVV.at(addresses["StakedVVV"]),
+        curve=project.MintCurve.at(addresses["MintCurve"]),
+        diem=project.DIEM.at(addresses["DIEM"]),
         roles=data.get("roles", {}),
         block=int(data.get("block", 0)),
     )

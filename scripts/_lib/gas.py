@@ -33,9 +33,18 @@ TARGETS = {
     "sVVV stake (steady state)": Target("stake", 89_410, 89_410, "Synthetix stake"),
     "sVVV claim (repeat)": Target("claim", 76_545, 76_545, "Synthetix getReward"),
     "sVVV initiateUnstake (repeat)": Target("initiate", 84_713, 84_713, "Synthetix withdraw"),
-    "sVVV initiateUnstake (first ever)": Target("initiate1", 84_713, 84_713, "Synthetix withdraw"),
+    "sVVV initiateUnstake (account's first)": Target(
+        "initiate1", 84_713, 84_713, "Synthetix withdraw"
+    ),
     "sVVV finalizeUnstake": Target("finalize", 84_713, 84_713, "Synthetix withdraw"),
     "sVVV claimAndStake": Target("compound", 89_410, 89_410, "Synthetix stake"),
+    "sVVV mintDiem": Target("mintDiem", 150_000, 150_000, "issue target"),
+    "sVVV burnDiem": Target("burnDiem", 120_000, 120_000, "issue target"),
+    "DIEM stake (repeat)": Target("diemStake", 60_000, 60_000, "issue target"),
+    "DIEM stake (new staker)": Target("diemStake1", 60_000, 60_000, "issue target"),
+    "DIEM transfer (existing holder)": Target(
+        "diemTransfer", 34_200, 34_513, "OpenZeppelin 5 ERC-20"
+    ),
 }
 
 
@@ -49,14 +58,19 @@ def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -
     user, other = accounts.test_accounts[8], accounts.test_accounts[9]
     if suite is None:
         suite = deploy_suite(deployer, load_config(), {"treasury": "test:1", "oracle": "test:2"})
-    vvv, staking = bind(suite.vvv), bind(suite.staking)
-    v, s = vvv.functions, staking.functions
+    vvv, staking, diem = bind(suite.vvv), bind(suite.staking), bind(suite.diem)
+    v, s, dm = vvv.functions, staking.functions, diem.functions
     d = deployer.address
     send(v.approve(staking.address, 2**256 - 1), d)
     # A population of prior stakers, staked by the deployer on their behalf.
     for i in range(prior_stakers):
         recipient = to_checksum_address((0x1000 + i).to_bytes(20, "big"))
         send(s.stake(recipient, 1_000 * VVV + i), d)
+    # Prior DIEM minters: the deployer mints DIEM in as many locks as there are stakers.
+    send(s.stake(d, 100_000 * VVV), d)
+    for _ in range(min(prior_stakers, 200)):
+        send(s.mintDiem(100 * VVV, 0), d)
+    send(dm.stake(VVV // 10), d)  # the DIEM staking pool is not empty
     for account in (user, other):
         send(v.transfer(account.address, 1_000_000 * VVV), d)
         send(v.approve(staking.address, 2**256 - 1), account.address)
@@ -71,7 +85,7 @@ def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -
     out: dict[str, list[int]] = {name: [] for name in TARGETS}
     send(s.stake(u, 10_000 * VVV), u, at(1))
     first = send(s.initiateUnstake(VVV), u, at(3_600))
-    out["sVVV initiateUnstake (first ever)"].append(first.gas_used)
+    out["sVVV initiateUnstake (account's first)"].append(first.gas_used)
     for _ in range(runs):
         out["VVV transfer (existing holder)"].append(
             send(v.transfer(other.address, VVV), u, at(1)).gas_used
@@ -86,4 +100,13 @@ def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -
         )
         mine(at(8 * DAY))
         out["sVVV finalizeUnstake"].append(send(s.finalizeUnstake(), u, at(1)).gas_used)
+        out["sVVV mintDiem"].append(send(s.mintDiem(1_000 * VVV, 1), u, at(3_600)).gas_used)
+        out["sVVV burnDiem"].append(send(s.burnDiem(VVV), u, at(3_600)).gas_used)
+        first = not out["DIEM stake (new staker)"]  # the account's first DIEM stake
+        gas = send(dm.stake(VVV // 10), u, at(1)).gas_used
+        out["DIEM stake (new staker)" if first else "DIEM stake (repeat)"].append(gas)
+        out["DIEM transfer (existing holder)"].append(
+            send(dm.transfer(other.address, VVV // 100), u, at(1)).gas_used
+        )
+    out["DIEM stake (repeat)"].append(send(dm.stake(VVV // 10), u, at(1)).gas_used)
     return {name: _median(values) for name, values in out.items()}

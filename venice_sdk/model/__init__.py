@@ -7,6 +7,8 @@ every revert the contracts make for a user mistake is raised as `ModelRevert` wi
 reason string.
 """
 
+from venice_sdk.model.curve import MintCurveModel, default_rates
+from venice_sdk.model.diem import DiemModel
 from venice_sdk.model.emissions import (
     BPS,
     SECONDS_PER_YEAR,
@@ -21,8 +23,11 @@ __all__ = [
     "PRECISION",
     "SECONDS_PER_YEAR",
     "Account",
+    "DiemModel",
     "EmissionsModel",
+    "MintCurveModel",
     "ModelRevert",
     "StakingModel",
     "SystemModel",
+    "default_rates",
 ]

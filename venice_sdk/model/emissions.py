@@ -11,7 +11,7 @@ MAX_CURVE_POINTS = 8
 MAX_SCHEDULE = 16
 MIN_REPORT_AGE = 3_600
 MAX_REPORT_AGE = 30 * 86_400
-NO_BREAK = 2**64 - 1
+NO_BREAK = 2**40 - 1
 
 
 class ModelRevert(Exception):

@@ -35,6 +35,7 @@ class StakingModel:
     locked_cut_accrued: int = 0
     treasury_minted: int = 0
     total_cooling: int = 0
+    total_diem_outstanding: int = 0
     accounts: dict[str, Account] = field(default_factory=dict)
 
     def account(self, address: str) -> Account:
@@ -159,6 +160,36 @@ class StakingModel:
         self.account(address).staked += amount
         self.total_staked += amount
         return amount
+
+    def lock(self, now: int, address: str, svvv: int, diem_out: int) -> None:
+        """Lock `svvv` of the account's stake behind `diem_out` newly minted DIEM."""
+        a = self.account(address)
+        require(svvv <= a.staked - a.locked, "sVVV: not enough unlocked stake")
+        self._update(a, self.accrue(now))
+        a.locked += svvv
+        a.outstanding_diem += diem_out
+        self.total_locked += svvv
+        self.total_diem_outstanding += diem_out
+
+    def check_burn(self, address: str, diem_amount: int) -> int:
+        """The sVVV a burn of `diem_amount` releases (reverting as the contract does)."""
+        a = self.account(address)
+        require(diem_amount > 0, "sVVV: zero amount")
+        require(a.outstanding_diem > 0, "sVVV: no DIEM outstanding")
+        require(diem_amount <= a.outstanding_diem, "sVVV: burn exceeds outstanding")
+        if diem_amount == a.outstanding_diem:
+            return a.locked
+        return diem_amount * a.locked // a.outstanding_diem
+
+    def unlock(self, now: int, address: str, diem_amount: int) -> int:
+        released = self.check_burn(address, diem_amount)
+        a = self.account(address)
+        self._update(a, self.accrue(now))
+        a.locked -= released
+        a.outstanding_diem -= diem_amount
+        self.total_locked -= released
+        self.total_diem_outstanding -= diem_amount
+        return released
 
     def release_treasury(self, now: int) -> int:
         """Returns the VVV minted to the treasury."""

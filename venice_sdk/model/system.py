@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from venice_sdk.model.curve import OPEN, MintCurveModel
+from venice_sdk.model.diem import DiemModel
 from venice_sdk.model.emissions import EmissionsModel, check_curve, check_stale, curve_at, require
 from venice_sdk.model.staking import StakingModel
 
@@ -19,6 +21,8 @@ class SystemModel:
     emissions: EmissionsModel
     staking: StakingModel
     treasury: str
+    curve: MintCurveModel | None = None
+    diem: DiemModel = field(default_factory=lambda: DiemModel(cooldown=86_400))
     balances: dict[str, int] = field(default_factory=dict)
     genesis: int = 0
     minted: int = 0  # emissions minted after genesis
@@ -41,6 +45,10 @@ class SystemModel:
         locked_treasury_bps: int,
         pro_threshold: int,
         schedule: list[tuple[int, int]] | None = None,
+        curve_rates: list[int] | None = None,
+        launch_mode: int = OPEN,
+        punitive_multiplier: int = 100,
+        diem_cooldown: int = 86_400,
     ) -> SystemModel:
         emissions = EmissionsModel(
             max_annual=max_annual,
@@ -57,7 +65,16 @@ class SystemModel:
             pro_threshold=pro_threshold,
             last_update=now,
         )
-        model = cls(emissions=emissions, staking=staking, treasury=treasury)
+        mint_curve = None
+        if curve_rates is not None:
+            mint_curve = MintCurveModel(curve_rates, launch_mode, punitive_multiplier)
+        model = cls(
+            emissions=emissions,
+            staking=staking,
+            treasury=treasury,
+            curve=mint_curve,
+            diem=DiemModel(cooldown=diem_cooldown),
+        )
         for holder, amount in genesis.items():
             model.balances[holder] = model.balances.get(holder, 0) + amount
             model.genesis += amount
@@ -123,6 +140,41 @@ class SystemModel:
         amount = self.staking.release_treasury(now)
         self._mint(self.treasury, amount)
         return amount
+
+    # --- DIEM ----------------------------------------------------------------------------
+
+    def _curve(self) -> MintCurveModel:
+        require(self.curve is not None, "sVVV: DIEM not set")
+        assert self.curve is not None
+        return self.curve
+
+    def quote_mint(self, svvv: int) -> int:
+        return self._curve().quote_mint(self.staking.total_diem_outstanding, svvv)
+
+    def quote_cost(self, diem_amount: int) -> int:
+        return self._curve().quote_cost(self.staking.total_diem_outstanding, diem_amount)
+
+    def mint_diem(self, now: int, account: str, svvv: int, min_out: int) -> int:
+        require(svvv > 0, "sVVV: zero amount")
+        out = self.quote_mint(svvv)
+        require(out > 0, "sVVV: mints no DIEM")
+        require(out >= min_out, "sVVV: slippage")
+        self.staking.lock(now, account, svvv, out)
+        self.diem.mint(account, out)
+        return out
+
+    def mint_exact_diem(self, now: int, account: str, diem_amount: int, max_in: int) -> int:
+        require(diem_amount > 0, "sVVV: zero amount")
+        cost = self.quote_cost(diem_amount)
+        require(cost <= max_in, "sVVV: slippage")
+        self.staking.lock(now, account, cost, diem_amount)
+        self.diem.mint(account, diem_amount)
+        return cost
+
+    def burn_diem(self, now: int, account: str, diem_amount: int) -> int:
+        released = self.staking.unlock(now, account, diem_amount)
+        self.diem.burn(account, diem_amount)
+        return released
 
     # --- governance and oracle -----------------------------------------------------------
 

@@ -1,0 +1,227 @@
+# pragma version ~=0.4.3
+"""
+@title DIEM: tokenized daily compute
+@custom:contract-name DIEM
+@license GNU Affero General Public License v3.0 only
+@notice ERC-20 with EIP-2612 permit (snekmate), transferable and tradeable.
+        1 staked DIEM = $1 of API credit per day, forever.
+        - Minted and burned only by the staking contract (sVVV), which locks
+          stake for it: `StakedVVV.mintDiem` / `burnDiem`.
+        - Staking lives on the token itself, with the real deployment's
+          names: `stake`, `initiateUnstake` (one cooldown bucket per account;
+          a new request adds and restarts the timer), `unstake`,
+          `stakedInfos`, `totalStaked`, `cooldownDuration`. Staked and
+          cooling DIEM sit in this contract's own balance, so they cannot be
+          transferred, and every change emits an event an inference server
+          can index.
+        - Tokens sent to this contract by transfer are refused, so no
+          donation can change anyone's stake accounting.
+"""
+
+
+from snekmate.auth import ownable
+from snekmate.tokens import erc20
+
+initializes: ownable
+initializes: erc20[ownable := ownable]
+
+exports: (
+    erc20.approve,
+    erc20.permit,
+    erc20.nonces,
+    erc20.DOMAIN_SEPARATOR,
+    erc20.eip712Domain,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.totalSupply,
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+)
+
+
+MASK_104: constant(uint256) = 2**104 - 1
+MAX_COOLDOWN: constant(uint256) = 30 * 86_400
+
+
+# @dev The staking contract: the only minter and burner.
+STAKING: public(immutable(address))
+# @dev Seconds between `initiateUnstake` and `unstake` (1 day by default).
+cooldownDuration: public(immutable(uint256))
+
+
+# @dev Packed per account: staked (bits 0-103), cooling (104-207),
+#      cooldown end (208-255).
+_stakes: HashMap[address, uint256]
+# @dev DIEM in cooldown across all accounts.
+totalCoolingDown: public(uint256)
+
+
+event Staked:
+    account: indexed(address)
+    amount: uint256
+    amountStaked: uint256
+
+
+event UnstakeInitiated:
+    account: indexed(address)
+    amount: uint256
+    amountStaked: uint256
+    coolDownAmount: uint256
+    coolDownEnd: uint256
+
+
+event Unstaked:
+    account: indexed(address)
+    amount: uint256
+
+
+@deploy
+def __init__(staking: address, cooldown_duration: uint256):
+    """
+    @param staking The StakedVVV contract (mints and burns DIEM).
+    @param cooldown_duration DIEM unstake cooldown in seconds.
+    """
+    ownable.__init__()
+    erc20.__init__("Diem", "DIEM", 18, "Diem", "1")
+    erc20.is_minter[msg.sender] = False
+    ownable._transfer_ownership(empty(address))
+    assert staking != empty(address), "DIEM: zero staking"
+    assert cooldown_duration <= MAX_COOLDOWN, "DIEM: cooldown too long"
+    STAKING = staking
+    cooldownDuration = cooldown_duration
+
+
+################################################################
+#                           TRANSFERS                          #
+################################################################
+
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    """
+    @dev ERC-20 transfer; this contract itself cannot receive (use `stake`).
+    """
+    assert to != self, "DIEM: use stake()"
+    erc20._transfer(msg.sender, to, amount)
+    return True
+
+
+@external
+def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    """
+    @dev ERC-20 transferFrom; this contract itself cannot receive.
+    """
+    assert to != self, "DIEM: use stake()"
+    erc20._spend_allowance(owner, msg.sender, amount)
+    erc20._transfer(owner, to, amount)
+    return True
+
+
+################################################################
+#                            STAKING                           #
+################################################################
+
+
+@external
+@nonreentrant
+def stake(amount: uint256):
+    """
+    @dev Stakes `amount` of the caller's DIEM: it earns daily credit.
+    @param amount DIEM in wei.
+    """
+    assert amount > 0, "DIEM: zero amount"
+    packed: uint256 = self._stakes[msg.sender]
+    staked: uint256 = (packed & MASK_104) + amount
+    assert staked <= MASK_104, "DIEM: stake overflow"
+    erc20._transfer(msg.sender, self, amount)
+    self._stakes[msg.sender] = (packed & ~MASK_104) | staked
+    log Staked(account=msg.sender, amount=amount, amountStaked=staked)
+
+
+@external
+@nonreentrant
+def initiateUnstake(amount: uint256):
+    """
+    @dev Moves `amount` of staked DIEM into the cooldown bucket; it stops
+         counting for credit now. The bucket adds and the timer restarts.
+    @param amount DIEM in wei.
+    """
+    assert amount > 0, "DIEM: zero amount"
+    packed: uint256 = self._stakes[msg.sender]
+    staked: uint256 = packed & MASK_104
+    assert amount <= staked, "DIEM: amount exceeds stake"
+    cooling: uint256 = ((packed >> 104) & MASK_104) + amount
+    end: uint256 = block.timestamp + cooldownDuration
+    self._stakes[msg.sender] = (end << 208) | (cooling << 104) | (staked - amount)
+    self.totalCoolingDown += amount
+    log UnstakeInitiated(
+        account=msg.sender,
+        amount=amount,
+        amountStaked=staked - amount,
+        coolDownAmount=cooling,
+        coolDownEnd=end,
+    )
+
+
+@external
+@nonreentrant
+def unstake():
+    """
+    @dev Returns the caller's cooled-down DIEM to its balance.
+    """
+    packed: uint256 = self._stakes[msg.sender]
+    cooling: uint256 = (packed >> 104) & MASK_104
+    assert cooling > 0, "DIEM: nothing to unstake"
+    assert block.timestamp >= packed >> 208, "DIEM: cooldown active"
+    self._stakes[msg.sender] = packed & ~(MASK_104 << 104)
+    self.totalCoolingDown -= cooling
+    erc20._transfer(self, msg.sender, cooling)
+    log Unstaked(account=msg.sender, amount=cooling)
+
+
+@view
+@external
+def stakedInfos(account: address) -> (uint256, uint256, uint256):
+    """
+    @dev (amountStaked, coolDownEnd, coolDownAmount), as on the real DIEM.
+    """
+    packed: uint256 = self._stakes[account]
+    cooling: uint256 = (packed >> 104) & MASK_104
+    end: uint256 = 0
+    if cooling > 0:
+        end = packed >> 208
+    return packed & MASK_104, end, cooling
+
+
+@view
+@external
+def totalStaked() -> uint256:
+    """
+    @dev DIEM staked across all accounts, cooldown excluded.
+    """
+    return erc20.balanceOf[self] - self.totalCoolingDown
+
+
+################################################################
+#                        STAKING CONTRACT                      #
+################################################################
+
+
+@external
+def mint(to: address, amount: uint256):
+    """
+    @dev Mints DIEM for a lock. Only the staking contract.
+    """
+    assert msg.sender == STAKING, "DIEM: not staking"
+    erc20._mint(to, amount)
+
+
+@external
+def burn(owner: address, amount: uint256):
+    """
+    @dev Burns DIEM from `owner`'s free balance to release its lock. Only
+         the staking contract.
+    """
+    assert msg.sender == STAKING, "DIEM: not staking"
+    erc20._burn(owner, amount)
