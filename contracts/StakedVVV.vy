@@ -560,7 +560,8 @@ def rewardRate() -> uint256:
     @dev Stakers' emission in wei per second, now.
     """
     state: uint256 = self._accrualState
-    if block.timestamp <= (state >> 40) & MASK_40:
+    # At the cache's horizon itself the new rate is in force.
+    if block.timestamp < (state >> 40) & MASK_40:
         return (state >> 80) & MASK_64
     amount: uint256 = 0
     rate: uint256 = 0

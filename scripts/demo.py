@@ -80,6 +80,11 @@ def cli(config_path: str | None) -> None:
     def warp(days: float) -> None:
         chain.mine(timestamp=chain.pending_timestamp + int(days * DAY))
 
+    def curve_text() -> str:
+        supply = suite.diem.totalSupply()
+        rate = suite.curve.rateAt(supply)
+        return f"supply {fmt(supply, 0)} DIEM, next DIEM costs {fmt(rate)} sVVV"
+
     def split_text() -> str:
         stakers = controller.currentStakerBps()
         stale = " (stale report: fallback)" if controller.isReportStale() else ""
@@ -105,6 +110,21 @@ def cli(config_path: str | None) -> None:
     staking.claimAndStake(sender=bob)
     log(day_now(), f"bob compounds {fmt(reward)} VVV into his stake")
 
+    # DIEM: alice locks stake for perpetual daily compute and stakes it for credit.
+    diem = suite.diem
+    lock = 1_000_000 * VVV
+    quote = staking.getDiemAmountOut(lock)
+    staking.mintDiem(lock, quote * 995 // 1_000, sender=alice)
+    log(day_now(), f"alice locks {fmt(lock, 0)} sVVV and mints {fmt(quote)} DIEM ({curve_text()})")
+    cost = staking.getSVVVAmountIn(500 * VVV)
+    staking.mintExactDiem(500 * VVV, cost * 1_005 // 1_000, sender=carol)
+    log(day_now(), f"carol mints exactly 500 DIEM for {fmt(cost)} sVVV ({curve_text()})")
+    diem.stake(10_000 * VVV, sender=alice)
+    diem.transfer(dave, 200 * VVV, sender=carol)
+    diem.stake(200 * VVV, sender=dave)
+    log(day_now(), "alice stakes 10,000 DIEM ($10,000 of API credit a day); carol sells 200 DIEM")
+    log(day_now(), "to dave, who stakes them ($200 a day) but has no lock to release")
+
     controller.reportUtilization(5_000, sender=oracle)
     log(day_now(), f"oracle reports 50% utilization: {split_text()}")
     warp(1)
@@ -129,20 +149,43 @@ def cli(config_path: str | None) -> None:
     for account in (alice, bob, carol, dave):
         if staking.pendingRewards(account) > 0:
             staking.claim(sender=account)
+    burn = diem.balanceOf(alice) // 2  # from her unstaked DIEM
+    released_svvv = staking.burnDiem(burn, sender=alice).return_value
+    log(
+        day_now(),
+        f"alice burns {fmt(burn)} DIEM and gets {fmt(released_svvv)} sVVV unlocked",
+    )
+    diem.initiateUnstake(200 * VVV, sender=dave)
+    log(day_now(), "dave starts unstaking his 200 DIEM (1-day cooldown); his credit stops now")
     released = staking.treasuryReleasable()
     staking.releaseTreasury(sender=dave)
     log(day_now(), f"anyone releases the treasury's share: {fmt(released)} VVV minted to it")
 
     # ---- summary ---------------------------------------------------------------------
     table = Table(title=f"Stakers after {day_now():.1f} days")
-    for column in ("account", "staked", "pending", "VVV balance", "Pro"):
+    columns = (
+        "account",
+        "staked",
+        "locked",
+        "pending",
+        "VVV balance",
+        "DIEM staked",
+        "credit/day",
+        "Pro",
+    )
+    for column in columns:
         table.add_column(column, justify="right" if column != "account" else "left")
     for account in (alice, bob, carol, dave):
+        staked_diem = diem.stakedInfos(account)[0]
+        credit = staked_diem // VVV if staked_diem >= VVV // 10 else 0
         table.add_row(
             names[account.address],
             fmt(staking.balanceOf(account)),
+            fmt(staking.lockedStakes(account)[0]),
             fmt(staking.pendingRewards(account)),
             fmt(vvv.balanceOf(account)),
+            fmt(staked_diem),
+            f"${credit:,}",
             "yes" if staking.isPro(account) else "no",
         )
     console.print(table)
@@ -170,6 +213,11 @@ def cli(config_path: str | None) -> None:
     econ.add_row("annual emission rate", fmt(controller.currentAnnualRate(), 0))
     econ.add_row("current split", split_text())
     econ.add_row("stakers' APR now", pct(rate * YEAR, total_staked))
+    econ.add_row("locked sVVV (earning 80%)", fmt(staking.totalLocked()))
+    econ.add_row("treasury's 20% of locked yield", fmt(staking.lockedCutAccrued()))
+    econ.add_row("DIEM supply", fmt(diem.totalSupply()))
+    econ.add_row("DIEM staked (credit $/day)", fmt(diem.totalStaked()))
+    econ.add_row("mint curve position", curve_text())
     console.print(econ)
     console.print(
         "Emissions stream per second and are minted only when claimed or released; "

@@ -7,6 +7,8 @@ import pytest
 
 from scripts._lib.config import load_config
 from scripts._lib.deploy import Suite, deploy_suite
+from scripts._lib.fast import bind
+from venice_sdk.model import SystemModel
 
 VVV = 10**18
 
@@ -80,3 +82,49 @@ def fund(vvv, staking, owner):
         vvv.approve(staking, 2**256 - 1, sender=account)
 
     return _fund
+
+
+@pytest.fixture
+def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
+    """Four funded stakers and a model of the suite as deployed, for the state machines."""
+    vvv, controller, staking = suite.vvv, suite.controller, suite.staking
+    stakers = [accounts[i] for i in (3, 4, 5, 7)]
+    for a in stakers:
+        vvv.transfer(a, 1_000_000 * VVV, sender=owner)
+        vvv.approve(staking, 2**256 - 1, sender=a)
+    head = chain.blocks.head.timestamp
+    holders = [owner, oracle, treasury, *stakers]
+    model = SystemModel.create(
+        now=controller.lastCheckpoint(),
+        genesis={a.address: vvv.balanceOf(a) for a in holders},
+        treasury=treasury.address,
+        max_annual=config.max_annual,
+        annual_rate=controller.annualRate(),
+        curve=config.split_curve,
+        max_report_age=config.max_report_age,
+        stale_staker_bps=config.stale_staker_bps,
+        cooldown=config.cooldown,
+        locked_treasury_bps=config.locked_treasury_bps,
+        pro_threshold=config.pro_threshold,
+        curve_rates=config.curve_rates,
+        launch_mode=config.launch_mode,
+        punitive_multiplier=config.punitive_multiplier,
+        diem_cooldown=config.diem_cooldown,
+    )
+    # Genesis as seen now (after funding); staking's accumulator starts at its last accrual.
+    assert vvv.totalSupply() == model.genesis
+    model.staking.last_update = staking.lastAccrual()
+    assert head >= model.staking.last_update
+    return {
+        "chain": chain,
+        "vvv": bind(vvv),
+        "controller": bind(controller),
+        "staking": bind(staking),
+        "diem": bind(suite.diem),
+        "curve": bind(suite.curve),
+        "owner": owner,
+        "oracle": oracle,
+        "treasury": treasury,
+        "stakers": stakers,
+        "model": model,
+    }

@@ -10,7 +10,6 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ape import accounts, chain, project
 from ape.api import AccountAPI
@@ -133,8 +132,12 @@ def manifest_path(chain_id: int, directory: Path = DEPLOYMENTS) -> Path:
     return directory / f"{chain_id}.json"
 
 
-def _is_live(data: dict[str, Any]) -> bool:
-    """True when the chain still has code at the manifest's addresses."""
+def manifest_is_live(path: Path) -> bool:
+    """True when the chain still has code at the addresses the manifest at `path` records."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
     for entry in data.get("contracts", {}).values():
         try:
             if chain.provider.get_code(entry["address"]):
@@ -144,22 +147,28 @@ def _is_live(data: dict[str, Any]) -> bool:
     return False
 
 
+def check_manifest_replaceable(directory: Path = DEPLOYMENTS, force: bool = False) -> None:
+    """Refuse, before any gas is spent, to replace the manifest of a live deployment.
+
+    Check before deploying: after a deploy on a restarted dev chain, the same deployer at the
+    same nonces lands on the old manifest's addresses, which then look live.
+    """
+    path = manifest_path(chain.chain_id, directory)
+    if not force and path.exists() and manifest_is_live(path):
+        raise ManifestError(
+            f"{path} describes a deployment that is live on chain {chain.chain_id}; "
+            "pass --force to replace it (keep a copy first)"
+        )
+
+
 def write_manifest(
     suite: Suite, config: DeployConfig, directory: Path = DEPLOYMENTS, force: bool = False
 ) -> Path:
-    """Write `deployments/<chain_id>.json`; refuse to replace a live one unless forced."""
+    """Write `deployments/<chain_id>.json`; refuse to replace a live one unless forced
+    (callers that deploy check with `check_manifest_replaceable` first, then force)."""
     chain_id = chain.chain_id
     path = manifest_path(chain_id, directory)
-    if path.exists() and not force:
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if _is_live(old):
-            raise ManifestError(
-                f"{path} describes a deployment that is live on chain {chain_id}; "
-                "pass --force to replace it (keep a copy first)"
-            )
+    check_manifest_replaceable(directory, force)
     contracts = {
         name: {
             "address": str(contract.address),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from venice_sdk.model.curve import OPEN, MintCurveModel
+from venice_sdk.model.curve import OPEN, MintCurveModel, default_rates
 from venice_sdk.model.diem import DiemModel
 from venice_sdk.model.emissions import EmissionsModel, check_curve, check_stale, curve_at, require
 from venice_sdk.model.staking import StakingModel
@@ -81,6 +81,25 @@ class SystemModel:
         for start, annual in schedule or []:
             model.schedule_rate(now, start, annual)
         return model
+
+    @classmethod
+    def with_defaults(cls, *, now: int, genesis: dict[str, int], treasury: str) -> SystemModel:
+        """A model with PROTOCOL.md's defaults (those of `config/default.yaml`)."""
+        unit = 10**18
+        return cls.create(
+            now=now,
+            genesis=genesis,
+            treasury=treasury,
+            max_annual=14_000_000 * unit,
+            annual_rate=14_000_000 * unit,
+            curve=[(0, 8_000), (5_000, 2_000), (10_000, 8_000)],
+            max_report_age=2 * 86_400,
+            stale_staker_bps=8_000,
+            cooldown=7 * 86_400,
+            locked_treasury_bps=2_000,
+            pro_threshold=100 * unit,
+            curve_rates=default_rates(),
+        )
 
     # --- VVV -----------------------------------------------------------------------------
 

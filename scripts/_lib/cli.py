@@ -1,0 +1,135 @@
+"""What the command-line scripts share: the signing account, output, and user mistakes.
+
+A user mistake (a bad amount, a missing manifest, a reverted transaction) is printed as one
+`error: ...` line on stderr and exits with code 1, never as a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import requests
+from ape import accounts, chain
+from ape.api import AccountAPI
+from ape.cli import ConnectedProviderCommand
+from ape.exceptions import AccountsError, ProviderError, TransactionError, VirtualMachineError
+from eth_utils import to_hex
+from rich.console import Console
+from rich.markup import escape
+
+from scripts._lib.config import ConfigError
+from scripts._lib.deploy import DEPLOYMENTS, ManifestError
+from venice_sdk.units import AmountError
+
+# Chain ids of the development nodes (Anvil, Hardhat; geth --dev) whose test accounts
+# are public: only there does a command sign with a default account.
+DEV_CHAIN_IDS = frozenset({31_337, 1_337})
+
+# soft_wrap: a message is never broken across lines, so it can be grepped and tested.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UserError(RuntimeError):
+    """A mistake the user can fix; the message says what was wrong and what to do."""
+
+
+class TransactionReverted(UserError):
+    """A transaction the checks let through but the contract refused."""
+
+
+def is_dev_chain() -> bool:
+    """True on ape's local network or on a development node reached by its URI."""
+    return chain.provider.network.name == "local" or chain.chain_id in DEV_CHAIN_IDS
+
+
+def resolve_signer(account: AccountAPI | None) -> AccountAPI:
+    """The account given by `--account`, else the first test account on a development chain.
+
+    On any other chain there is no safe default and the user must name one: a command never
+    prompts.
+    """
+    if account is not None:
+        return account
+    if is_dev_chain():
+        return accounts.test_accounts[0]
+    raise UserError(
+        f"no account given for chain {chain.chain_id}: pass --account ALIAS "
+        "(see `ape accounts list`); only a local development chain defaults to test account 0"
+    )
+
+
+# Gas added on top of the estimate (see `send`); only what is used is paid for.
+GAS_HEADROOM = 100_000
+
+
+def send(method: Any, *args: Any, sender: AccountAPI) -> Any:
+    """Send `method(*args)` from `sender`; a revert becomes `TransactionReverted` with the reason.
+
+    The gas limit is estimated against the pending block, plus headroom: a StakedVVV action
+    costs tens of thousands of gas more in a new second than in the second of the last
+    accrual (the accrual writes storage), and nodes (Anvil, geth) estimate against the latest
+    block by default, so a plain estimate taken after another staking action falls short.
+    """
+    gas = None
+    try:
+        request = {
+            "from": str(sender.address),
+            "to": str(method.contract.address),
+            "data": to_hex(method.encode_input(*args)),
+        }
+        estimate = chain.provider.web3.eth.estimate_gas(request, "pending")
+        gas = min(estimate * 5 // 4 + GAS_HEADROOM, chain.blocks.head.gas_limit)
+    except Exception:  # ape estimates again below and explains any revert
+        pass
+    try:
+        if gas is None:
+            return method(*args, sender=sender)
+        return method(*args, sender=sender, gas=gas)
+    except VirtualMachineError as exc:
+        reason = getattr(exc, "revert_message", None) or str(exc) or type(exc).__name__
+        raise TransactionReverted(f"the transaction reverted: {reason}") from None
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    raise SystemExit(1)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the user's mistakes into one line and exit code 1."""
+    try:
+        yield
+    except (UserError, ConfigError, ManifestError, AmountError, AccountsError) as exc:
+        fail(str(exc))
+    except TransactionError as exc:
+        # Not caught by a check: a node refusing the transaction (wrong chain id, no funds).
+        fail(f"transaction failed: {exc}")
+
+
+class NodeCommand(ConnectedProviderCommand):
+    """ape's `ConnectedProviderCommand`, except that a node it cannot reach (not started yet,
+    a typo in the URI) is reported in one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ProviderError, requests.ConnectionError) as exc:
+            # ape reports an unreachable `node` URI as a requests ConnectionError subclass.
+            fail(f"cannot use the network: {exc} Is the node running (e.g. `anvil`)?")
+
+
+def deployments_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--deployments",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEPLOYMENTS,
+        envvar="VENICE_DEPLOYMENTS",
+        show_default=False,
+        help="Folder of the manifests, one <chain_id>.json per network (default: deployments/).",
+    )

@@ -1,0 +1,169 @@
+"""Mint, burn and stake DIEM: `ape run diem <subcommand> [--network ...] [--account ...]`.
+
+    ape run diem quote 1000                     # DIEM minted for locking 1,000 sVVV now
+    ape run diem quote 10 --diem                # sVVV locked to mint exactly 10 DIEM
+    ape run diem mint 1000                      # lock 1,000 sVVV, at most 0.5% fewer DIEM
+    ape run diem mint 10 --diem --slippage 1    # exactly 10 DIEM, at most 1% more sVVV
+    ape run diem burn 5                         # burn 5 DIEM, release part of the lock
+    ape run diem stake 10                       # staked DIEM: $1 of API credit per day each
+    ape run diem unstake 4                      # start the 1-day cooldown
+    ape run diem finalize                       # back to the wallet after the cooldown
+    ape run diem status [ADDRESS]               # the position and the mint curve
+
+Quotes come from the contracts (`getDiemAmountOut`, `getSVVVAmountIn`). Contract addresses
+come from `deployments/<chain_id>.json` (`ape run deploy` writes it). On a local development
+chain the default account is test account 0; elsewhere pass `--account`. The checks and
+messages live in `scripts/_lib/diem.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from ape.api import AccountAPI
+from ape.cli import account_option
+from rich.table import Table
+
+from scripts._lib import diem
+from scripts._lib.cli import (
+    NodeCommand,
+    console,
+    deployments_option,
+    resolve_signer,
+    user_errors,
+)
+from scripts._lib.deploy import load_suite
+from scripts._lib.staker import Outcome, parse_address, parse_amount
+
+# A negative amount ("-5") reaches the amount check instead of reading as an unknown option.
+AMOUNT_COMMAND = {
+    "cls": NodeCommand,
+    "context_settings": {"ignore_unknown_options": True},
+}
+
+
+@click.group()
+def cli() -> None:
+    """Mint DIEM by locking sVVV, burn it to unlock, stake it for daily API credit."""
+
+
+def _done(outcome: Outcome) -> None:
+    console.print(outcome.message)
+
+
+def _diem_flag() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--diem",
+        "exact_diem",
+        is_flag=True,
+        help="AMOUNT is DIEM (exact output) instead of sVVV to lock.",
+    )
+
+
+@cli.command(**AMOUNT_COMMAND)
+@click.argument("amount")
+@_diem_flag()
+@deployments_option()
+def quote(amount: str, exact_diem: bool, deployments: Path):
+    """DIEM minted for locking AMOUNT sVVV now (or, with --diem, sVVV locked for AMOUNT DIEM)."""
+    with user_errors():
+        wei = parse_amount(amount)
+        suite = load_suite(deployments)
+        result = diem.quote_diem(suite, wei) if exact_diem else diem.quote_svvv(suite, wei)
+        console.print(result.message)
+
+
+@cli.command(**AMOUNT_COMMAND)
+@click.argument("amount")
+@_diem_flag()
+@click.option(
+    "--slippage",
+    metavar="PCT",
+    default="0.5",
+    show_default=True,
+    help="How far the price may move before the mint is sent back, in percent.",
+)
+@account_option(prompt=False)
+@deployments_option()
+def mint(
+    amount: str,
+    exact_diem: bool,
+    slippage: str,
+    account: AccountAPI | None,
+    deployments: Path,
+):
+    """Lock AMOUNT sVVV for DIEM (or, with --diem, mint exactly AMOUNT DIEM)."""
+    with user_errors():
+        wei = parse_amount(amount)
+        bps = diem.parse_slippage(slippage)
+        suite = load_suite(deployments)
+        signer = resolve_signer(account)
+        if exact_diem:
+            _done(diem.mint_exact(suite, signer, wei, bps))
+        else:
+            _done(diem.mint(suite, signer, wei, bps))
+
+
+@cli.command(**AMOUNT_COMMAND)
+@click.argument("amount")
+@account_option(prompt=False)
+@deployments_option()
+def burn(amount: str, account: AccountAPI | None, deployments: Path):
+    """Burn AMOUNT of the DIEM you minted, releasing its share of your locked sVVV."""
+    with user_errors():
+        wei = parse_amount(amount)
+        suite = load_suite(deployments)
+        _done(diem.burn(suite, resolve_signer(account), wei))
+
+
+@cli.command(**AMOUNT_COMMAND)
+@click.argument("amount")
+@account_option(prompt=False)
+@deployments_option()
+def stake(amount: str, account: AccountAPI | None, deployments: Path):
+    """Stake AMOUNT DIEM: each staked DIEM is $1 of API credit per day."""
+    with user_errors():
+        wei = parse_amount(amount)
+        suite = load_suite(deployments)
+        _done(diem.stake(suite, resolve_signer(account), wei))
+
+
+@cli.command(**AMOUNT_COMMAND)
+@click.argument("amount")
+@account_option(prompt=False)
+@deployments_option()
+def unstake(amount: str, account: AccountAPI | None, deployments: Path):
+    """Start unstaking AMOUNT DIEM: it cools down for a day, then `finalize` returns it."""
+    with user_errors():
+        wei = parse_amount(amount)
+        suite = load_suite(deployments)
+        _done(diem.unstake(suite, resolve_signer(account), wei))
+
+
+@cli.command(cls=NodeCommand)
+@account_option(prompt=False)
+@deployments_option()
+def finalize(account: AccountAPI | None, deployments: Path):
+    """Return the DIEM whose cooldown is over to the wallet."""
+    with user_errors():
+        _done(diem.finalize(load_suite(deployments), resolve_signer(account)))
+
+
+@cli.command(cls=NodeCommand)
+@click.argument("address", required=False)
+@account_option(prompt=False)
+@deployments_option()
+def status(address: str | None, account: AccountAPI | None, deployments: Path):
+    """Show the DIEM position of ADDRESS (default: the account) and the mint curve."""
+    with user_errors():
+        suite = load_suite(deployments)
+        who = parse_address(address) if address else str(resolve_signer(account).address)
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for label, value in diem.status_rows(diem.read_status(suite, who)):
+            table.add_row(label, value)
+        console.print(table)

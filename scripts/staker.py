@@ -1,0 +1,117 @@
+"""Stake VVV and manage the stake: `ape run staker <subcommand> [--network ...] [--account ...]`.
+
+    ape run staker stake 100.5                  # approve if needed, stake for yourself
+    ape run staker stake 50 --for 0xABC...      # stake for someone else
+    ape run staker unstake 20                   # start the 7-day cooldown
+    ape run staker finalize                     # withdraw once the cooldown is over
+    ape run staker claim                        # rewards to your wallet
+    ape run staker compound                     # rewards restaked
+    ape run staker status [ADDRESS]             # the position
+
+Contract addresses come from `deployments/<chain_id>.json` (`ape run deploy` writes it). On a
+local development chain the default account is test account 0; elsewhere pass `--account`.
+The checks and messages live in `scripts/_lib/staker.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from ape.api import AccountAPI
+from ape.cli import account_option
+from rich.table import Table
+
+from scripts._lib import staker
+from scripts._lib.cli import (
+    NodeCommand,
+    console,
+    deployments_option,
+    resolve_signer,
+    user_errors,
+)
+from scripts._lib.deploy import load_suite
+
+# A negative amount ("-5") reaches the amount check instead of reading as an unknown option.
+AMOUNT_COMMAND = {
+    "cls": NodeCommand,
+    "context_settings": {"ignore_unknown_options": True},
+}
+
+
+@click.group()
+def cli() -> None:
+    """Stake VVV for sVVV, unstake, claim rewards and read a position."""
+
+
+def _done(outcome: staker.Outcome) -> None:
+    console.print(outcome.message)
+
+
+@cli.command(**AMOUNT_COMMAND)
+@click.argument("amount")
+@click.option("--for", "recipient", metavar="ADDRESS", help="Stake for this address.")
+@account_option(prompt=False)
+@deployments_option()
+def stake(amount: str, recipient: str | None, account: AccountAPI | None, deployments: Path):
+    """Stake AMOUNT VVV, like 100.5; approves exactly AMOUNT if the allowance is short."""
+    with user_errors():
+        wei = staker.parse_amount(amount)
+        suite = load_suite(deployments)
+        _done(staker.stake(suite, resolve_signer(account), wei, recipient))
+
+
+@cli.command(**AMOUNT_COMMAND)
+@click.argument("amount")
+@account_option(prompt=False)
+@deployments_option()
+def unstake(amount: str, account: AccountAPI | None, deployments: Path):
+    """Start unstaking AMOUNT sVVV: it cools down, then `finalize` pays it out."""
+    with user_errors():
+        wei = staker.parse_amount(amount)
+        suite = load_suite(deployments)
+        _done(staker.unstake(suite, resolve_signer(account), wei))
+
+
+@cli.command(cls=NodeCommand)
+@account_option(prompt=False)
+@deployments_option()
+def finalize(account: AccountAPI | None, deployments: Path):
+    """Withdraw the VVV whose cooldown is over."""
+    with user_errors():
+        _done(staker.finalize(load_suite(deployments), resolve_signer(account)))
+
+
+@cli.command(cls=NodeCommand)
+@account_option(prompt=False)
+@deployments_option()
+def claim(account: AccountAPI | None, deployments: Path):
+    """Claim the staking rewards to the wallet."""
+    with user_errors():
+        _done(staker.claim(load_suite(deployments), resolve_signer(account)))
+
+
+@cli.command(cls=NodeCommand)
+@account_option(prompt=False)
+@deployments_option()
+def compound(account: AccountAPI | None, deployments: Path):
+    """Claim the staking rewards and stake them in one transaction."""
+    with user_errors():
+        _done(staker.compound(load_suite(deployments), resolve_signer(account)))
+
+
+@cli.command(cls=NodeCommand)
+@click.argument("address", required=False)
+@account_option(prompt=False)
+@deployments_option()
+def status(address: str | None, account: AccountAPI | None, deployments: Path):
+    """Show the position of ADDRESS (default: the account)."""
+    with user_errors():
+        suite = load_suite(deployments)
+        who = staker.parse_address(address) if address else str(resolve_signer(account).address)
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for label, value in staker.status_rows(staker.read_status(suite, who)):
+            table.add_row(label, value)
+        console.print(table)
