@@ -17,12 +17,12 @@ from ape import accounts, chain
 from ape.api import AccountAPI
 from ape.cli import ConnectedProviderCommand
 from ape.exceptions import AccountsError, ProviderError, TransactionError, VirtualMachineError
-from eth_utils import to_hex
 from rich.console import Console
 from rich.markup import escape
 
 from scripts._lib.config import ConfigError
 from scripts._lib.deploy import DEPLOYMENTS, ManifestError
+from scripts._lib.tx import transact
 from venice_sdk.units import AmountError
 
 # Chain ids of the development nodes (Anvil, Hardhat; geth --dev) whose test accounts
@@ -63,33 +63,11 @@ def resolve_signer(account: AccountAPI | None) -> AccountAPI:
     )
 
 
-# Gas added on top of the estimate (see `send`); only what is used is paid for.
-GAS_HEADROOM = 100_000
-
-
 def send(method: Any, *args: Any, sender: AccountAPI) -> Any:
-    """Send `method(*args)` from `sender`; a revert becomes `TransactionReverted` with the reason.
-
-    The gas limit is estimated against the pending block, plus headroom: a StakedVVV action
-    costs tens of thousands of gas more in a new second than in the second of the last
-    accrual (the accrual writes storage), and nodes (Anvil, geth) estimate against the latest
-    block by default, so a plain estimate taken after another staking action falls short.
-    """
-    gas = None
+    """Send `method(*args)` from `sender` with gas headroom (see `transact`); a revert becomes
+    `TransactionReverted` with the contract's reason."""
     try:
-        request = {
-            "from": str(sender.address),
-            "to": str(method.contract.address),
-            "data": to_hex(method.encode_input(*args)),
-        }
-        estimate = chain.provider.web3.eth.estimate_gas(request, "pending")
-        gas = min(estimate * 5 // 4 + GAS_HEADROOM, chain.blocks.head.gas_limit)
-    except Exception:  # ape estimates again below and explains any revert
-        pass
-    try:
-        if gas is None:
-            return method(*args, sender=sender)
-        return method(*args, sender=sender, gas=gas)
+        return transact(method, *args, sender=sender)
     except VirtualMachineError as exc:
         reason = getattr(exc, "revert_message", None) or str(exc) or type(exc).__name__
         raise TransactionReverted(f"the transaction reverted: {reason}") from None

@@ -17,6 +17,7 @@ from ape.contracts import ContractInstance
 from eth_utils import is_address, to_checksum_address
 
 from scripts._lib.config import PROJECT_ROOT, ConfigError, DeployConfig
+from scripts._lib.tx import transact
 
 DEPLOYMENTS = PROJECT_ROOT / "deployments"
 CONTRACT_NAMES = ("VVV", "EmissionsController", "StakedVVV", "MintCurve", "DIEM")
@@ -108,15 +109,17 @@ def deploy_suite(
         config.curve_rates, config.launch_mode, config.punitive_multiplier, sender=deployer
     )
     diem = project.DIEM.deploy(staking.address, config.diem_cooldown, sender=deployer)
-    vvv.setMinter(staking.address, sender=deployer)
-    controller.setStaking(staking.address, sender=deployer)
-    staking.setDiem(diem.address, curve.address, sender=deployer)
+    # Wiring goes through `transact`: setStaking and scheduleRate checkpoint the staking
+    # contract, which costs more in the next block than a latest-block estimate says.
+    transact(vvv.setMinter, staking.address, sender=deployer)
+    transact(controller.setStaking, staking.address, sender=deployer)
+    transact(staking.setDiem, diem.address, curve.address, sender=deployer)
     for start, annual in config.schedule:
-        controller.scheduleRate(start, annual, sender=deployer)
+        transact(controller.scheduleRate, start, annual, sender=deployer)
     if roles["owner"] != deployer.address:
         # Two-step handover: the owner must call accept_ownership on each.
         for contract in (controller, staking, curve):
-            contract.transfer_ownership(roles["owner"], sender=deployer)
+            transact(contract.transfer_ownership, roles["owner"], sender=deployer)
     return Suite(
         vvv=vvv,
         controller=controller,
