@@ -110,6 +110,7 @@ def quoteMint(supply: uint256, svvv_in: uint256) -> uint256:
     config: uint256 = self._config
     mode: uint8 = convert((config >> 16) & 255, uint8)
     assert mode != CLOSED, "curve: minting closed"
+    assert svvv_in <= MASK_128, "curve: amount too large"
     credited: uint256 = svvv_in
     if mode == PUNITIVE:
         credited = svvv_in // (config >> 24)

@@ -340,6 +340,8 @@ def mintExactDiem(diemAmount: uint256, maxSVVVAmountIn: uint256) -> uint256:
     cost: uint256 = staticcall IMintCurve(self._curve()).quoteCost(
         self.totalDiemOutstanding, diemAmount
     )
+    # A curve of rates under 1 sVVV per DIEM could quote dust for free: never mint unlocked.
+    assert cost > 0, "sVVV: locks no sVVV"
     assert cost <= maxSVVVAmountIn, "sVVV: slippage"
     self._lock(msg.sender, cost, diemAmount)
     return cost

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from scripts._lib import diem
 from scripts._lib.cli import (
+    AMOUNT_COMMAND,
     NodeCommand,
     console,
     deployments_option,
@@ -37,12 +38,6 @@ from scripts._lib.cli import (
 )
 from scripts._lib.deploy import load_suite
 from scripts._lib.staker import Outcome, parse_address, parse_amount
-
-# A negative amount ("-5") reaches the amount check instead of reading as an unknown option.
-AMOUNT_COMMAND = {
-    "cls": NodeCommand,
-    "context_settings": {"ignore_unknown_options": True},
-}
 
 
 @click.group()

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from scripts._lib import staker
 from scripts._lib.cli import (
+    AMOUNT_COMMAND,
     NodeCommand,
     console,
     deployments_option,
@@ -31,12 +32,6 @@ from scripts._lib.cli import (
     user_errors,
 )
 from scripts._lib.deploy import load_suite
-
-# A negative amount ("-5") reaches the amount check instead of reading as an unknown option.
-AMOUNT_COMMAND = {
-    "cls": NodeCommand,
-    "context_settings": {"ignore_unknown_options": True},
-}
 
 
 @click.group()

@@ -74,6 +74,16 @@ def staking(suite):
 
 
 @pytest.fixture(scope="session")
+def diem(suite):
+    return suite.diem
+
+
+@pytest.fixture(scope="session")
+def curve(suite):
+    return suite.curve
+
+
+@pytest.fixture(scope="session")
 def fund(vvv, staking, owner):
     """Give an account VVV from the deployer's genesis share and approve the staking contract."""
 

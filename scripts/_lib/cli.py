@@ -102,6 +102,14 @@ class NodeCommand(ConnectedProviderCommand):
             fail(f"cannot use the network: {exc} Is the node running (e.g. `anvil`)?")
 
 
+# Commands taking an amount: a negative amount ("-5") reaches the amount check instead of
+# reading as an unknown option.
+AMOUNT_COMMAND: dict[str, Any] = {
+    "cls": NodeCommand,
+    "context_settings": {"ignore_unknown_options": True},
+}
+
+
 def deployments_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--deployments",

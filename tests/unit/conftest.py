@@ -146,16 +146,6 @@ def contract_events(receipt, contract) -> list[tuple[str, dict]]:
 
 
 @pytest.fixture(scope="session")
-def diem(suite):
-    return suite.diem
-
-
-@pytest.fixture(scope="session")
-def curve(suite):
-    return suite.curve
-
-
-@pytest.fixture(scope="session")
 def storage_roots(chain, vvv, controller, staking, diem, curve):
     """Storage roots (eth_getProof) of the five contracts: equal roots mean every stored
     value of the suite (balances, allowances, config, accumulators, locks, DIEM stakes,

@@ -9,6 +9,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from tests.unit.conftest import VVV, ZERO, contract_events
+from tests.unit.permit import sign_permit
 
 GENESIS_SUPPLY = 100_000_000 * VVV
 MAX_UINT = 2**256 - 1
@@ -149,44 +150,8 @@ def test_burn_from__without_allowance__reverts(vvv, owner, alice, attacker):
 # ------------------------------------------------------------------ EIP-2612 permit
 
 
-def _domain(vvv, chain) -> dict:
-    return {
-        "name": "Venice Token",
-        "version": "1",
-        "chainId": chain.chain_id,
-        "verifyingContract": vvv.address,
-    }
-
-
 def _sign_permit(vvv, chain, key, owner, spender, value, nonce, deadline):
-    message = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": _domain(vvv, chain),
-        "message": {
-            "owner": owner,
-            "spender": spender,
-            "value": value,
-            "nonce": nonce,
-            "deadline": deadline,
-        },
-    }
-    signed = Account.sign_typed_data(key, full_message=message)
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+    return sign_permit("Venice Token", vvv, chain, key, owner, spender, value, nonce, deadline)
 
 
 @pytest.fixture

@@ -122,6 +122,7 @@ class MintCurveModel:
 
     def quote_mint(self, supply: int, svvv_in: int) -> int:
         require(self.mode != CLOSED, "curve: minting closed")
+        require(svvv_in <= MASK_128, "curve: amount too large")
         credited = svvv_in // self.punitive_multiplier if self.mode == PUNITIVE else svvv_in
         return self.inverse(self.cost_to(supply) + credited, supply) - supply
 

@@ -185,6 +185,7 @@ class SystemModel:
     def mint_exact_diem(self, now: int, account: str, diem_amount: int, max_in: int) -> int:
         require(diem_amount > 0, "sVVV: zero amount")
         cost = self.quote_cost(diem_amount)
+        require(cost > 0, "sVVV: locks no sVVV")
         require(cost <= max_in, "sVVV: slippage")
         self.staking.lock(now, account, cost, diem_amount)
         self.diem.mint(account, diem_amount)
