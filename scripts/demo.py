@@ -21,6 +21,7 @@ from rich.table import Table
 
 from scripts._lib.config import load_config
 from scripts._lib.deploy import deploy_suite, write_manifest
+from venice_sdk.model.diem import daily_credit
 from venice_sdk.units import format_units
 
 DAY = 86_400
@@ -177,7 +178,7 @@ def cli(config_path: str | None) -> None:
         table.add_column(column, justify="right" if column != "account" else "left")
     for account in (alice, bob, carol, dave):
         staked_diem = diem.stakedInfos(account)[0]
-        credit = staked_diem // VVV if staked_diem >= VVV // 10 else 0
+        credit = daily_credit(staked_diem) // VVV
         table.add_row(
             names[account.address],
             fmt(staking.balanceOf(account)),

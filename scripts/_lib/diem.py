@@ -29,13 +29,13 @@ from scripts._lib.staker import (
     format_time,
     human,
 )
+from venice_sdk.model.diem import MIN_CREDIT_STAKE, daily_credit
+from venice_sdk.model.staking import burn_release as released_by_burn
 from venice_sdk.units import format_units
 
 BPS = 10_000
 UNIT = 10**18
 DEFAULT_SLIPPAGE_BPS = 50  # 0.5%
-# Below this much staked DIEM no credit can be spent (PROTOCOL.md: at least 0.1 DIEM).
-MIN_CREDIT_STAKE = UNIT // 10
 CLOSED, PUNITIVE, OPEN = 0, 1, 2
 MODE_NAMES = {CLOSED: "closed", PUNITIVE: "punitive", OPEN: "open"}
 
@@ -488,12 +488,6 @@ def mint_exact(
     return Outcome(_minted_message(suite, account, locked, diem), [receipt])
 
 
-def released_by_burn(locked: int, outstanding: int, amount: int) -> int:
-    """sVVV that burning `amount` DIEM releases from a lock of `locked` sVVV behind
-    `outstanding` DIEM: pro rata, rounded down, and all of it for the last DIEM."""
-    return locked if amount >= outstanding else amount * locked // outstanding
-
-
 def burn(suite: Suite, account: AccountAPI, amount: int) -> Outcome:
     """Burn `amount` wei of the account's DIEM against its own lock (`burnDiem`), releasing
     `amount * locked // outstanding` sVVV (all of it when burning everything outstanding)."""
@@ -604,7 +598,7 @@ class Status:
     @property
     def daily_credit(self) -> int:
         """USD (18 decimals) of API credit per day: 1 staked DIEM = $1, none below 0.1 DIEM."""
-        return self.diem_staked if self.diem_staked >= MIN_CREDIT_STAKE else 0
+        return daily_credit(self.diem_staked)
 
     @property
     def to_the_end(self) -> int:

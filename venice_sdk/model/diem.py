@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from venice_sdk.model.emissions import require
 
 DIEM = "diem"  # the DIEM contract's own balance holds staked and cooling DIEM
+# No credit can be spent below this much staked DIEM (PROTOCOL.md: at least 0.1 DIEM).
+MIN_CREDIT_STAKE = 10**17
+
+
+def daily_credit(staked: int) -> int:
+    """USD (18 decimals) of API credit per day: 1 staked DIEM = $1, none below 0.1 DIEM."""
+    return staked if staked >= MIN_CREDIT_STAKE else 0
 
 
 @dataclass

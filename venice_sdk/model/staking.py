@@ -9,6 +9,12 @@ from venice_sdk.model.emissions import BPS, EmissionsModel, require
 PRECISION = 10**36
 
 
+def burn_release(locked: int, outstanding: int, amount: int) -> int:
+    """sVVV that burning `amount` DIEM releases from a lock of `locked` sVVV behind
+    `outstanding` DIEM: pro rata, rounded down, and all of it for the last DIEM."""
+    return locked if amount >= outstanding else amount * locked // outstanding
+
+
 @dataclass
 class Account:
     staked: int = 0
@@ -177,9 +183,7 @@ class StakingModel:
         require(diem_amount > 0, "sVVV: zero amount")
         require(a.outstanding_diem > 0, "sVVV: no DIEM outstanding")
         require(diem_amount <= a.outstanding_diem, "sVVV: burn exceeds outstanding")
-        if diem_amount == a.outstanding_diem:
-            return a.locked
-        return diem_amount * a.locked // a.outstanding_diem
+        return burn_release(a.locked, a.outstanding_diem, diem_amount)
 
     def unlock(self, now: int, address: str, diem_amount: int) -> int:
         released = self.check_burn(address, diem_amount)
