@@ -1,26 +1,33 @@
-"""The main job: deploy the suite on a local Anvil and play a short staking scenario.
+"""The main job: deploy the suite on a local Anvil and play a short scenario.
 
     ape run demo
 
-ape-foundry starts Anvil and stops it at the end. Stakers stake, time passes, they claim,
-compound, start an unstake, wait out the cooldown and finalize; the oracle reports
-utilization and the emissions split moves along its curve (and falls back when the report
-goes stale). A summary of balances, rewards, APR, supply and the treasury's take follows.
+ape-foundry starts Anvil and stops it at the end. An airdrop opens and some claim (one into
+sVVV); stakers stake, time passes, they claim, compound, mint and stake DIEM, start an
+unstake, wait out the cooldown and finalize; the oracle reports utilization and the emissions
+split moves along its curve (and falls back when the report goes stale); subscriptions are
+paid in USDC and the keeper routes their burn part (and platform revenue) through a Uniswap V2
+buyback that burns VVV; the unclaimed airdrop is burned. A summary follows.
 """
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from decimal import Decimal
 
 import click
 from ape import accounts, chain
 from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
+from eth_utils import to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
+from scripts._lib.airdrop import AirdropTree
 from scripts._lib.config import load_config
-from scripts._lib.deploy import deploy_suite, write_manifest
+from scripts._lib.deploy import deploy_airdrop, deploy_suite, write_manifest
+from scripts._lib.value import run_keeper
 from venice_sdk.model.diem import daily_credit
 from venice_sdk.units import format_units
 
@@ -61,6 +68,21 @@ def cli(config_path: str | None) -> None:
     console.rule("[bold]Venice token suite: local demo")
     suite = deploy_suite(deployer, config, {"treasury": "test:1", "oracle": "test:2"})
     vvv, controller, staking = suite.vvv, suite.controller, suite.staking
+    # The airdrop: the four stakers and 96 others, with a 10-day window for the demo.
+    rng = random.Random(2024)
+    drops = {alice: 5_000, bob: 2_500, carol: 1_000, dave: 100}
+    tree = AirdropTree(
+        [(a.address, amount * VVV) for a, amount in drops.items()]
+        + [(to_checksum_address(rng.randbytes(20)), rng.randint(1, 500) * VVV) for _ in range(96)]
+    )
+    suite.airdrop = deploy_airdrop(
+        deployer,
+        vvv,
+        staking,
+        tree.root,
+        tree.total,
+        replace(config, airdrop_window=10 * DAY),
+    )
     manifest = write_manifest(suite, config, force=True)
     deployed = Table(title=f"Deployed on chain {chain.chain_id} (manifest {manifest.name})")
     deployed.add_column("contract")
@@ -69,6 +91,7 @@ def cli(config_path: str | None) -> None:
         deployed.add_row(name, str(contract.address))
     console.print(deployed)
     genesis_supply = vvv.totalSupply()
+    usdc, subs, burner = suite.usdc, suite.subscriptions, suite.burner
 
     def log(day: float, text: str) -> None:
         console.print(f"[dim]day {day:>5.1f}[/dim]  {text}")
@@ -90,6 +113,15 @@ def cli(config_path: str | None) -> None:
         stakers = controller.currentStakerBps()
         stale = " (stale report: fallback)" if controller.isReportStale() else ""
         return f"stakers {stakers / 100:.0f}% / treasury {(10_000 - stakers) / 100:.0f}%{stale}"
+
+    airdrop = suite.airdrop
+    airdrop.claim(5_000 * VVV, tree.proof(alice.address), False, sender=alice)
+    airdrop.claim(100 * VVV, tree.proof(dave.address), True, sender=dave)
+    log(
+        day_now(),
+        f"airdrop of {fmt(tree.total, 0)} VVV to {len(tree)} accounts opens for 10 days: "
+        "alice claims 5,000 VVV, dave claims 100 straight into sVVV",
+    )
 
     # Stakers get VVV from the deployer's genesis share and stake.
     plan = {alice: 20_000_000, bob: 8_000_000, carol: 2_500_000, dave: 60}
@@ -126,6 +158,26 @@ def cli(config_path: str | None) -> None:
     log(day_now(), "alice stakes 10,000 DIEM ($10,000 of API credit a day); carol sells 200 DIEM")
     log(day_now(), "to dave, who stakes them ($200 a day) but has no lock to release")
 
+    # Subscriptions in USDC: the burn part of each goes to the buyback-burner.
+    for payer, tier, periods, recipient in (
+        (bob, 0, 3, bob),
+        (carol, 2, 1, dave),
+        (alice, 1, 12, alice),
+    ):
+        price, _ = subs.tiers(tier)
+        usdc.mint(payer, price * periods, sender=deployer)
+        usdc.approve(subs, price * periods, sender=payer)
+        subs.subscribe(tier, periods, recipient, sender=payer)
+    log(
+        day_now(),
+        "bob buys 3 months of Pro ($54, $6 to burn), carol gifts dave a month of Max ($200, "
+        "$10 to burn), alice a year of Pro+ ($816, $60 to burn)",
+    )
+    platform = 20_000 * 10**6
+    usdc.mint(treasury, platform, sender=deployer)
+    usdc.transfer(burner, platform, sender=treasury)
+    log(day_now(), "the treasury sends $20,000 of the month's revenue to the buyback-burner")
+
     controller.reportUtilization(5_000, sender=oracle)
     log(day_now(), f"oracle reports 50% utilization: {split_text()}")
     warp(1)
@@ -161,6 +213,26 @@ def cli(config_path: str | None) -> None:
     released = staking.treasuryReleasable()
     staking.releaseTreasury(sender=dave)
     log(day_now(), f"anyone releases the treasury's share: {fmt(released)} VVV minted to it")
+
+    # The keeper, as cron runs it: first the TWAP is stale (no observation for days), so it
+    # records one and waits; half an hour later it buys back and burns.
+    supply_before = vvv.totalSupply()
+    revenue = usdc.balanceOf(burner)
+    for _ in range(2):
+        outcome = run_keeper(suite, deployer, threshold=1_000 * 10**6, slippage_bps=300)
+        log(day_now(), f"keeper: {outcome.message}")
+        if outcome.action == "bought":
+            break
+        chain.mine(timestamp=chain.pending_timestamp + burner.minTwapWindow() + 1)
+    bought_burned = supply_before - vvv.totalSupply()
+    log(
+        day_now(),
+        f"subscription and platform revenue of ${(revenue - usdc.balanceOf(burner)) // 10**6:,} "
+        f"bought and burned {fmt(bought_burned)} VVV",
+    )
+    chain.mine(timestamp=max(chain.pending_timestamp, airdrop.DEADLINE() + 1))
+    unclaimed = airdrop.burnUnclaimed(sender=dave).return_value
+    log(day_now(), f"the airdrop window has closed: dave burns the unclaimed {fmt(unclaimed)} VVV")
 
     # ---- summary ---------------------------------------------------------------------
     table = Table(title=f"Stakers after {day_now():.1f} days")
@@ -216,6 +288,11 @@ def cli(config_path: str | None) -> None:
     econ.add_row("stakers' APR now", pct(rate * YEAR, total_staked))
     econ.add_row("locked sVVV (earning 80%)", fmt(staking.totalLocked()))
     econ.add_row("treasury's 20% of locked yield", fmt(staking.lockedCutAccrued()))
+    econ.add_row("burned by buybacks", fmt(burner.totalBurned()))
+    econ.add_row("burned: unclaimed airdrop", fmt(unclaimed))
+    econ.add_row("subscriptions paid (USDC)", f"${subs.totalPaid() / 10**6:,.2f}")
+    econ.add_row("  of it to burn", f"${subs.totalBurnPart() / 10**6:,.2f}")
+    econ.add_row("buyback USDC spent", f"${burner.totalSpent() / 10**6:,.2f}")
     econ.add_row("DIEM supply", fmt(diem.totalSupply()))
     econ.add_row("DIEM staked (credit $/day)", fmt(diem.totalStaked()))
     econ.add_row("mint curve position", curve_text())

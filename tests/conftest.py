@@ -84,6 +84,49 @@ def curve(suite):
 
 
 @pytest.fixture(scope="session")
+def usdc(suite):
+    return suite.usdc
+
+
+@pytest.fixture(scope="session")
+def router(suite):
+    return suite.router
+
+
+@pytest.fixture(scope="session")
+def pair(suite):
+    return suite.pair
+
+
+@pytest.fixture(scope="session")
+def burner(suite):
+    return suite.burner
+
+
+@pytest.fixture(scope="session")
+def subscriptions(suite):
+    return suite.subscriptions
+
+
+@pytest.fixture(scope="session")
+def keeper(owner):
+    """The buyback keeper: the deploy config's default, the deployer."""
+    return owner
+
+
+@pytest.fixture(scope="session")
+def fund_usdc(usdc, owner):
+    """Mint test USDC to an account and approve a spender."""
+
+    def _fund(account, amount: int, spender=None) -> None:
+        usdc.mint(account, amount, sender=owner)
+        if spender is not None:
+            usdc.approve(spender, 2**256 - 1, sender=account)
+
+    return _fund
+
+
+@pytest.fixture(scope="session")
 def fund(vvv, staking, owner):
     """Give an account VVV from the deployer's genesis share and approve the staking contract."""
 
@@ -106,7 +149,11 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
     holders = [owner, oracle, treasury, *stakers]
     model = SystemModel.create(
         now=controller.lastCheckpoint(),
-        genesis={a.address: vvv.balanceOf(a) for a in holders},
+        # The VVV/USDC pool holds the deploy's liquidity seed.
+        genesis={
+            **{a.address: vvv.balanceOf(a) for a in holders},
+            suite.pair.address: vvv.balanceOf(suite.pair),
+        },
         treasury=treasury.address,
         max_annual=config.max_annual,
         annual_rate=controller.annualRate(),
@@ -136,5 +183,6 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
         "oracle": oracle,
         "treasury": treasury,
         "stakers": stakers,
+        "pool": suite.pair.address,
         "model": model,
     }

@@ -17,3 +17,17 @@ def test_gas__within_targets_and_independent_of_pool_size(chain):
     for name, target in TARGETS.items():
         assert small[name] <= target.target, f"{name}: {small[name]} > {target.target}"
         assert large[name] == small[name], f"{name}: {large[name]} != {small[name]}"
+
+
+def test_gas__value_capture_within_targets(chain, suite):
+    from scripts._lib.gas import VALUE_EXTRAS, VALUE_TARGETS, measure_value_capture
+
+    snapshot = chain.snapshot()
+    try:
+        figures = measure_value_capture(suite, runs=3, claims=500)
+    finally:
+        chain.restore(snapshot)
+    for name, target in VALUE_TARGETS.items():
+        assert figures[name] <= target.target, f"{name}: {figures[name]} > {target.target}"
+    for name in VALUE_EXTRAS:
+        assert figures[name] > 0

@@ -68,6 +68,7 @@ class StakingMachine(RuleBasedStateMachine):
         self.diem_address = c["diem"].address
         self.owner, self.oracle, self.treasury = c["owner"], c["oracle"], c["treasury"]
         self.stakers = c["stakers"]
+        self.pool_address = c["pool"]
         self.snapshot = self.chain.snapshot()
         self.model: SystemModel = copy.deepcopy(c["model"])
         self.now = self.chain.blocks.head.timestamp
@@ -283,7 +284,7 @@ class StakingMachine(RuleBasedStateMachine):
         supply = self.vvv.totalSupply().call()
         m = self.model
         assert supply == m.total_supply == m.genesis + m.minted - m.burned
-        holders = {self.staking_address: STAKING} | {
+        holders = {self.staking_address: STAKING, self.pool_address: self.pool_address} | {
             a.address: a.address for a in (self.owner, self.oracle, self.treasury, *self.stakers)
         }
         total = 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from eth_utils import is_address
 
 from venice_sdk.model.curve import MAX_PUNITIVE, MODES, default_rates
 from venice_sdk.units import AmountError, parse_units
@@ -20,10 +21,19 @@ from venice_sdk.units import AmountError, parse_units
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
 BPS = 10_000
+USDC_DECIMALS = 6
+MAX_TIERS = 4
 
 
 class ConfigError(ValueError):
     """A deploy config that cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    price: int  # USDC base units per 30 days
+    burn: int  # USDC base units of it that buy VVV to burn
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,18 @@ class DeployConfig:
     curve_rates: list[int]
     launch_mode: int
     punitive_multiplier: int
+    usdc: str  # "local" or an address
+    router: str  # "local" or an address
+    pool_seed_vvv: int
+    pool_seed_usdc: int
+    buyback_max_amount_in: int
+    buyback_max_deviation_bps: int
+    buyback_max_slippage_bps: int
+    buyback_min_twap_window: int
+    buyback_max_twap_age: int
+    tiers: list[Tier]
+    airdrop_window: int
+    airdrop_csv: Path | None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -103,6 +125,12 @@ class _Reader:
         except AmountError as exc:
             raise self.fail(where, str(exc)) from None
 
+    def usdc(self, where: str, value: Any) -> int:
+        try:
+            return parse_units(str(value), USDC_DECIMALS)
+        except AmountError as exc:
+            raise self.fail(where, str(exc)) from None
+
     def integer(self, where: str, value: Any, lo: int = 0, hi: int | None = None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(where, f"expected a whole number, got {value!r}")
@@ -110,6 +138,12 @@ class _Reader:
             bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
             raise self.fail(where, f"{value} is out of range ({bound})")
         return value
+
+    def address_or_local(self, where: str, value: Any) -> str:
+        text = str(value).strip()
+        if text == "local" or is_address(text):
+            return text
+        raise self.fail(where, f"{text!r} is neither 'local' nor a 0x address")
 
     def timestamp(self, where: str, value: Any) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -204,6 +238,29 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
     if mode not in MODES:
         raise r.fail("diem.launch_mode", f"'{mode}' is not one of {', '.join(MODES)}")
 
+    tiers_raw = r.get("value_capture.tiers")
+    if not isinstance(tiers_raw, list) or not 1 <= len(tiers_raw) <= MAX_TIERS:
+        raise r.fail("value_capture.tiers", f"expected 1 to {MAX_TIERS} {{name, price, burn}}")
+    tiers = []
+    for i, item in enumerate(tiers_raw):
+        where = f"value_capture.tiers[{i}]"
+        if not isinstance(item, dict) or not {"price", "burn"} <= item.keys():
+            raise r.fail(where, "expected {name, price, burn}")
+        price = r.usdc(f"{where}.price", item["price"])
+        burn = r.usdc(f"{where}.burn", item["burn"])
+        if price == 0:
+            raise r.fail(f"{where}.price", "must be positive")
+        if burn > price:
+            raise r.fail(f"{where}.burn", "is above the price")
+        tiers.append(Tier(str(item.get("name", i)), price, burn))
+    min_window = r.integer(
+        "value_capture.buyback.min_twap_window",
+        r.get("value_capture.buyback.min_twap_window"),
+        60,
+        7 * 86_400,
+    )
+    csv = (r.data.get("airdrop") or {}).get("csv")
+
     return DeployConfig(
         source=source,
         roles={k: str(v) for k, v in roles.items()},
@@ -229,5 +286,36 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
         punitive_multiplier=r.integer(
             "diem.punitive_multiplier", r.get("diem.punitive_multiplier"), 2, MAX_PUNITIVE
         ),
+        usdc=r.address_or_local("value_capture.usdc", r.get("value_capture.usdc")),
+        router=r.address_or_local("value_capture.router", r.get("value_capture.router")),
+        pool_seed_vvv=r.tokens("value_capture.pool_seed.vvv", r.get("value_capture.pool_seed.vvv")),
+        pool_seed_usdc=r.usdc(
+            "value_capture.pool_seed.usdc", r.get("value_capture.pool_seed.usdc")
+        ),
+        buyback_max_amount_in=r.usdc(
+            "value_capture.buyback.max_amount_in", r.get("value_capture.buyback.max_amount_in")
+        ),
+        buyback_max_deviation_bps=r.integer(
+            "value_capture.buyback.max_deviation_bps",
+            r.get("value_capture.buyback.max_deviation_bps"),
+            1,
+            2_000,
+        ),
+        buyback_max_slippage_bps=r.integer(
+            "value_capture.buyback.max_slippage_bps",
+            r.get("value_capture.buyback.max_slippage_bps"),
+            1,
+            2_000,
+        ),
+        buyback_min_twap_window=min_window,
+        buyback_max_twap_age=r.integer(
+            "value_capture.buyback.max_twap_age",
+            r.get("value_capture.buyback.max_twap_age"),
+            2 * min_window,
+            7 * 86_400,
+        ),
+        tiers=tiers,
+        airdrop_window=r.integer("airdrop.window", r.get("airdrop.window"), 3_600, 365 * 86_400),
+        airdrop_csv=(source.parent / str(csv)) if csv else None,
         raw=r.data,
     )

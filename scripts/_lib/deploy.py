@@ -17,10 +17,24 @@ from ape.contracts import ContractInstance
 from eth_utils import is_address, to_checksum_address
 
 from scripts._lib.config import PROJECT_ROOT, ConfigError, DeployConfig
+from scripts._lib.dex import container as dex_container
+from scripts._lib.dex import deploy_dex
 from scripts._lib.tx import transact
 
 DEPLOYMENTS = PROJECT_ROOT / "deployments"
-CONTRACT_NAMES = ("VVV", "EmissionsController", "StakedVVV", "MintCurve", "DIEM")
+CONTRACT_NAMES = (
+    "VVV",
+    "EmissionsController",
+    "StakedVVV",
+    "MintCurve",
+    "DIEM",
+    "USDC",
+    "UniswapV2Router02",
+    "UniswapV2Pair",
+    "BuybackBurner",
+    "Subscriptions",
+)
+OPTIONAL_NAMES = ("AirdropDistributor",)
 
 
 class ManifestError(RuntimeError):
@@ -36,17 +50,31 @@ class Suite:
     staking: ContractInstance
     curve: ContractInstance
     diem: ContractInstance
+    usdc: ContractInstance
+    router: ContractInstance
+    pair: ContractInstance
+    burner: ContractInstance
+    subscriptions: ContractInstance
+    airdrop: ContractInstance | None = None
     roles: dict[str, str] = field(default_factory=dict)
     block: int = 0
 
     def contracts(self) -> dict[str, ContractInstance]:
-        return {
+        named = {
             "VVV": self.vvv,
             "EmissionsController": self.controller,
             "StakedVVV": self.staking,
             "MintCurve": self.curve,
             "DIEM": self.diem,
+            "USDC": self.usdc,
+            "UniswapV2Router02": self.router,
+            "UniswapV2Pair": self.pair,
+            "BuybackBurner": self.burner,
+            "Subscriptions": self.subscriptions,
         }
+        if self.airdrop is not None:
+            named["AirdropDistributor"] = self.airdrop
+        return named
 
 
 def resolve_role(spec: str, deployer: AccountAPI, roles: dict[str, str], depth: int = 0) -> str:
@@ -73,7 +101,9 @@ def deploy_suite(
     config: DeployConfig,
     role_overrides: dict[str, str] | None = None,
 ) -> Suite:
-    """Deploy VVV, the EmissionsController and StakedVVV, and wire them."""
+    """Deploy VVV, the EmissionsController, StakedVVV, the mint curve and DIEM, wire them,
+    then the value capture (USDC, the DEX and its pool, the buyback-burner, subscriptions)
+    and, when the config names a CSV, the airdrop."""
     role_specs = {**config.roles, **(role_overrides or {})}
     roles = {name: resolve_role(spec, deployer, role_specs) for name, spec in role_specs.items()}
     now = chain.pending_timestamp
@@ -116,9 +146,39 @@ def deploy_suite(
     transact(staking.setDiem, diem.address, curve.address, sender=deployer)
     for start, annual in config.schedule:
         transact(controller.scheduleRate, start, annual, sender=deployer)
+
+    usdc, router, pair = _market(deployer, config, vvv)
+    burner = project.BuybackBurner.deploy(
+        vvv.address,
+        usdc.address,
+        router.address,
+        roles.get("keeper", str(deployer.address)),
+        config.buyback_max_amount_in,
+        config.buyback_max_deviation_bps,
+        config.buyback_max_slippage_bps,
+        config.buyback_min_twap_window,
+        config.buyback_max_twap_age,
+        sender=deployer,
+    )
+    subscriptions = project.Subscriptions.deploy(
+        usdc.address,
+        staking.address,
+        roles["treasury"],
+        burner.address,
+        [t.price for t in config.tiers],
+        [t.burn for t in config.tiers],
+        sender=deployer,
+    )
+    airdrop = None
+    if config.airdrop_csv is not None:
+        from scripts._lib.airdrop import AirdropTree, read_csv
+
+        tree = AirdropTree(read_csv(config.airdrop_csv))
+        airdrop = deploy_airdrop(deployer, vvv, staking, tree.root, tree.total, config)
+
     if roles["owner"] != deployer.address:
         # Two-step handover: the owner must call accept_ownership on each.
-        for contract in (controller, staking, curve):
+        for contract in (controller, staking, curve, burner, subscriptions):
             transact(contract.transfer_ownership, roles["owner"], sender=deployer)
     return Suite(
         vvv=vvv,
@@ -126,9 +186,97 @@ def deploy_suite(
         staking=staking,
         curve=curve,
         diem=diem,
+        usdc=usdc,
+        router=router,
+        pair=pair,
+        burner=burner,
+        subscriptions=subscriptions,
+        airdrop=airdrop,
         roles=roles,
         block=chain.blocks.head.number or 0,
     )
+
+
+def _market(
+    deployer: AccountAPI, config: DeployConfig, vvv: ContractInstance
+) -> tuple[ContractInstance, ContractInstance, ContractInstance]:
+    """USDC, the router and the VVV/USDC pair: deployed and seeded ("local"), or the live
+    ones the config names."""
+    if config.router == "local":
+        if config.usdc != "local":
+            raise ConfigError(
+                f"{config.source}: value_capture.router is 'local', which seeds its pool with "
+                "test USDC: value_capture.usdc must be 'local' too"
+            )
+        usdc = project.TestUSDC.deploy(sender=deployer)
+        dex = deploy_dex(deployer)
+        router = dex.router
+        deadline = chain.pending_timestamp + 3_600
+        seed_vvv, seed_usdc = config.pool_seed_vvv, config.pool_seed_usdc
+        if seed_vvv == 0 or seed_usdc == 0:
+            raise ConfigError(f"{config.source}: value_capture.pool_seed must be positive")
+        if vvv.balanceOf(deployer) < seed_vvv:
+            raise ConfigError(
+                f"{config.source}: value_capture.pool_seed.vvv is more than the deployer's "
+                "genesis share"
+            )
+        transact(usdc.mint, deployer.address, seed_usdc, sender=deployer)
+        transact(usdc.approve, router.address, seed_usdc, sender=deployer)
+        transact(vvv.approve, router.address, seed_vvv, sender=deployer)
+        transact(
+            router.addLiquidity,
+            vvv.address,
+            usdc.address,
+            seed_vvv,
+            seed_usdc,
+            seed_vvv,
+            seed_usdc,
+            deployer.address,
+            deadline,
+            sender=deployer,
+        )
+    else:
+        usdc_address = config.usdc
+        if usdc_address == "local":
+            usdc_address = str(project.TestUSDC.deploy(sender=deployer).address)
+        for what, address in (("usdc", usdc_address), ("router", config.router)):
+            if not chain.provider.get_code(address):
+                raise ConfigError(
+                    f"{config.source}: value_capture.{what} {address} has no code on chain "
+                    f"{chain.chain_id}"
+                )
+        usdc = project.TestUSDC.at(usdc_address)
+        router = dex_container("UniswapV2Router02").at(config.router)
+    factory = dex_container("UniswapV2Factory").at(router.factory())
+    pair_address = factory.getPair(vvv.address, usdc.address)
+    if int(pair_address, 16) == 0:
+        raise ConfigError(
+            f"{config.source}: the router's factory has no VVV/USDC pair: create and seed the "
+            "pool first (addLiquidity), then deploy the buyback-burner"
+        )
+    return usdc, router, dex_container("UniswapV2Pair").at(pair_address)
+
+
+def deploy_airdrop(
+    deployer: AccountAPI,
+    vvv: ContractInstance,
+    staking: ContractInstance,
+    root: str,
+    total: int,
+    config: DeployConfig,
+) -> ContractInstance:
+    """Deploy the airdrop for a tree and fund it with the tree's total from the deployer."""
+    if vvv.balanceOf(deployer) < total:
+        raise ConfigError(
+            f"the airdrop needs {total} wei of VVV and the deployer holds "
+            f"{vvv.balanceOf(deployer)}: lower the amounts or fund the deployer"
+        )
+    deadline = chain.pending_timestamp + config.airdrop_window
+    airdrop = project.AirdropDistributor.deploy(
+        vvv.address, staking.address, root, deadline, sender=deployer
+    )
+    transact(vvv.transfer, airdrop.address, total, sender=deployer)
+    return airdrop
 
 
 def manifest_path(chain_id: int, directory: Path = DEPLOYMENTS) -> Path:
@@ -211,6 +359,13 @@ def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
     try:
         data = json.loads(path.read_text())
         addresses = {name: data["contracts"][name]["address"] for name in CONTRACT_NAMES}
+        addresses.update(
+            {
+                name: data["contracts"][name]["address"]
+                for name in OPTIONAL_NAMES
+                if name in data["contracts"]
+            }
+        )
     except (OSError, ValueError, KeyError) as exc:
         raise ManifestError(f"{path} is not a valid manifest ({exc}); redeploy") from None
     for name, address in addresses.items():
@@ -225,6 +380,33 @@ def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
         staking=project.StakedVVV.at(addresses["StakedVVV"]),
         curve=project.MintCurve.at(addresses["MintCurve"]),
         diem=project.DIEM.at(addresses["DIEM"]),
+        usdc=project.TestUSDC.at(addresses["USDC"]),
+        router=dex_container("UniswapV2Router02").at(addresses["UniswapV2Router02"]),
+        pair=dex_container("UniswapV2Pair").at(addresses["UniswapV2Pair"]),
+        burner=project.BuybackBurner.at(addresses["BuybackBurner"]),
+        subscriptions=project.Subscriptions.at(addresses["Subscriptions"]),
+        airdrop=project.AirdropDistributor.at(addresses["AirdropDistributor"])
+        if "AirdropDistributor" in addresses
+        else None,
         roles=data.get("roles", {}),
         block=int(data.get("block", 0)),
     )
+
+
+def record_in_manifest(
+    name: str, contract: ContractInstance, directory: Path = DEPLOYMENTS
+) -> Path:
+    """Add (or replace) one contract in the connected chain's manifest."""
+    path = manifest_path(chain.chain_id, directory)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"cannot update {path} ({exc}); deploy the suite first") from None
+    data.setdefault("contracts", {})[name] = {
+        "address": str(contract.address),
+        "abi": [abi.model_dump(mode="json", by_alias=True) for abi in contract.contract_type.abi],
+    }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+    return path

@@ -6,6 +6,7 @@ targets). Each figure is the median of several runs of the operation in its stea
 
 from __future__ import annotations
 
+import random
 import statistics
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from eth_utils import to_checksum_address
 
 from scripts._lib.config import load_config
 from scripts._lib.deploy import Suite, deploy_suite
-from scripts._lib.fast import bind, mine, send
+from scripts._lib.fast import bind, mine, send, web3
 
 VVV = 10**18
 DAY = 86_400
@@ -113,3 +114,89 @@ def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -
         )
     out["DIEM stake (repeat)"].append(send(dm.stake(VVV // 10), u, at(1)).gas_used)
     return {name: _median(values) for name, values in out.items()}
+
+
+VALUE_TARGETS = {
+    "Airdrop claim (40,000 leaves, median of a claim campaign)": Target(
+        "claim", 85_000, 85_000, "issue target (Uniswap MerkleDistributor)"
+    ),
+    "Subscribe (new subscriber)": Target("subscribe", 110_000, 110_000, "issue target"),
+    "Subscribe (extend)": Target("subscribe", 110_000, 110_000, "issue target"),
+    "Buyback (Uniswap V2 swap + burn)": Target("buyback", 190_000, 190_000, "issue target"),
+}
+# Reported beside the targets, without one of their own.
+VALUE_EXTRAS = (
+    "Airdrop claim (first in its bitmap word)",
+    "Airdrop claim (word already used)",
+    "Airdrop claim into sVVV",
+)
+
+
+def measure_value_capture(
+    suite: Suite, runs: int = 5, leaves: int = 40_000, claims: int = 1_000
+) -> dict[str, int]:
+    """Median receipt gas of the value-capture operations: a campaign of `claims` claims in
+    random order from a `leaves`-leaf airdrop (by impersonated claimants; one in ten into
+    sVVV), subscriptions, and keeper buybacks on Uniswap V2.
+
+    A claim's gas depends on whether an earlier claim already set a bit in its 256-leaf
+    bitmap word (zero to non-zero storage costs 17,100 more), so the campaign's median is the
+    figure a claimant meets; the first-in-word and later-in-word medians are shown too."""
+    from scripts._lib.airdrop import AirdropTree, claim_key
+    from scripts._lib.deploy import deploy_airdrop
+
+    w3 = web3()
+    deployer = accounts.test_accounts[0]
+    d = deployer.address
+    rng = random.Random(leaves)
+    entries = [
+        (to_checksum_address(rng.randbytes(20)), rng.randint(1, 100) * VVV) for _ in range(leaves)
+    ]
+    tree = AirdropTree(entries)
+    airdrop = bind(
+        deploy_airdrop(deployer, suite.vvv, suite.staking, tree.root, tree.total, load_config())
+    )
+    out: dict[str, list[int]] = {name: [] for name in (*VALUE_TARGETS, *VALUE_EXTRAS)}
+    used_words: set[int] = set()
+    for i, (address, amount) in enumerate(rng.sample(entries, claims)):
+        w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
+        w3.provider.make_request("anvil_setBalance", [address, hex(10**18)])  # type: ignore[arg-type]
+        proof = tree.proof(address)
+        stake = i % 10 == 9
+        gas = send(airdrop.functions.claim(amount, proof, stake), address).gas_used
+        word = claim_key(address, amount, proof) >> 8
+        if stake:
+            out["Airdrop claim into sVVV"].append(gas)
+        else:
+            out["Airdrop claim (40,000 leaves, median of a claim campaign)"].append(gas)
+            fresh = word not in used_words
+            out[
+                f"Airdrop claim ({'first in its bitmap word' if fresh else 'word already used'})"
+            ].append(gas)
+        used_words.add(word)
+
+    usdc, subs, burner = bind(suite.usdc), bind(suite.subscriptions), bind(suite.burner)
+    for i in range(runs):
+        # A fresh subscriber each run (impersonated), then an extension by the same.
+        who = to_checksum_address((0x5000 + i).to_bytes(20, "big"))
+        w3.provider.make_request("anvil_impersonateAccount", [who])  # type: ignore[arg-type]
+        w3.provider.make_request("anvil_setBalance", [who, hex(10**18)])  # type: ignore[arg-type]
+        send(usdc.functions.mint(who, 1_000 * 10**6), d)
+        send(usdc.functions.approve(subs.address, 2**256 - 1), who)
+        out["Subscribe (new subscriber)"].append(
+            send(subs.functions.subscribe(0, 1, who), who).gas_used
+        )
+        out["Subscribe (extend)"].append(send(subs.functions.subscribe(0, 1, who), who).gas_used)
+
+    send(usdc.functions.mint(burner.address, 100_000 * 10**6), d)
+    window = burner.functions.minTwapWindow().call()
+    now = chain.blocks.head.timestamp
+    for _ in range(runs):
+        now += window + 1
+        mine(now)
+        amount = 1_000 * 10**6
+        _, floor = burner.functions.quote(amount).call()
+        now += 1
+        receipt = send(burner.functions.buyback(amount, floor, now + 600), d, now)
+        out["Buyback (Uniswap V2 swap + burn)"].append(receipt.gas_used)
+    return {name: _median(values) for name, values in out.items() if values}

@@ -18,7 +18,7 @@ MAX_UINT = 2**256 - 1
 # ------------------------------------------------------------------ genesis and metadata
 
 
-def test_genesis__allocation_minted_per_config(vvv, config, owner, treasury):
+def test_genesis__allocation_minted_per_config(vvv, config, owner, treasury, pair):
     # The deploy fixture resolves "deployer" to the owner account and the treasury
     # role to the treasury account.
     who = {"deployer": owner.address, "treasury": treasury.address}
@@ -26,10 +26,14 @@ def test_genesis__allocation_minted_per_config(vvv, config, owner, treasury):
     for allocation in config.genesis:
         address = who[allocation.to]
         expected[address] = expected.get(address, 0) + allocation.amount
+    # The deploy seeds the VVV/USDC pool from the deployer's share.
+    expected[owner.address] -= config.pool_seed_vvv
+    assert vvv.balanceOf(pair) == config.pool_seed_vvv
     for address, amount in expected.items():
         assert vvv.balanceOf(address) == amount
-    # The default split, written out: 50M + 10M + 5M to the deployer, 35M to the treasury.
-    assert vvv.balanceOf(owner) == 65_000_000 * VVV
+    # The default split, written out: 50M + 10M + 5M to the deployer (1M of it seeds the
+    # pool), 35M to the treasury.
+    assert vvv.balanceOf(owner) + vvv.balanceOf(pair) == 65_000_000 * VVV
     assert vvv.balanceOf(treasury) == 35_000_000 * VVV
 
 

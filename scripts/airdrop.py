@@ -1,0 +1,155 @@
+"""The airdrop: `ape run airdrop <subcommand>`.
+
+    ape run airdrop build allocations.csv --out airdrop.json   # root + every proof
+    ape run airdrop deploy airdrop.json [--window 3888000]     # distributor, funded
+    ape run airdrop claim airdrop.json [--stake]               # claim (into sVVV)
+    ape run airdrop burn                                       # after the deadline
+    ape run airdrop status [ADDRESS]
+
+`build` reads `address,amount` rows (whole VVV; a header row, blank lines and # comments
+allowed) and refuses bad addresses, zero amounts and duplicates with the line number. The
+JSON holds the root, each claimant's amount and proof, and OpenZeppelin's StandardMerkleTree
+dump, so OZ's JavaScript library loads the same tree.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from ape import chain
+from ape.api import AccountAPI
+from ape.cli import account_option
+from rich.table import Table
+
+from scripts._lib import value
+from scripts._lib.airdrop import AirdropInputError, AirdropTree, read_csv
+from scripts._lib.cli import (
+    NodeCommand,
+    UserError,
+    console,
+    deployments_option,
+    resolve_signer,
+    user_errors,
+)
+from scripts._lib.config import load_config
+from scripts._lib.deploy import deploy_airdrop, load_suite, record_in_manifest
+from scripts._lib.staker import format_time, parse_address
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group()
+def cli() -> None:
+    """Build an airdrop tree, deploy it, claim, and burn what is left."""
+
+
+@cli.command()
+@click.argument("csv_path", metavar="CSV", type=FILE)
+@click.option("--out", type=FILE, default=Path("airdrop.json"), show_default=True)
+def build(csv_path: Path, out: Path):
+    """Build the tree of CSV (address,amount) and write the root and every proof to --out."""
+    with user_errors():
+        if not csv_path.is_file():
+            raise UserError(f"{csv_path} does not exist")
+        try:
+            tree = AirdropTree(read_csv(csv_path))
+        except AirdropInputError as exc:
+            raise UserError(f"{csv_path}: {exc}") from None
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(json.dumps(tree.to_json(), indent=1) + "\n")
+        tmp.replace(out)
+    console.print(
+        f"{len(tree):,} claims, {value.vvv(tree.total)} in total; root {tree.root}; "
+        f"written to {out}"
+    )
+
+
+@cli.command(cls=NodeCommand)
+@click.argument("tree_path", metavar="FILE", type=FILE)
+@click.option("--window", type=int, default=None, help="Seconds to claim (default: config).")
+@account_option(prompt=False)
+@deployments_option()
+def deploy(tree_path: Path, window: int | None, account: AccountAPI | None, deployments: Path):
+    """Deploy a distributor for FILE, fund it from the account and record it."""
+    with user_errors():
+        tree = value.load_tree(tree_path)
+        suite = load_suite(deployments)
+        config = load_config()
+        if window is not None:
+            if not 3_600 <= window <= 365 * 86_400:
+                raise UserError(f"bad --window {window}: give 3600 to 31536000 seconds")
+            from dataclasses import replace
+
+            config = replace(config, airdrop_window=window)
+        deployer = resolve_signer(account)
+        airdrop = deploy_airdrop(deployer, suite.vvv, suite.staking, tree.root, tree.total, config)
+        record_in_manifest("AirdropDistributor", airdrop, deployments)
+    console.print(
+        f"AirdropDistributor at {airdrop.address}, holding {value.vvv(tree.total)}; claims close "
+        f"{format_time(int(airdrop.DEADLINE()))}."
+    )
+
+
+@cli.command(cls=NodeCommand)
+@click.argument("tree_path", metavar="FILE", type=FILE)
+@click.option("--stake", is_flag=True, help="Receive sVVV (staked) instead of VVV.")
+@account_option(prompt=False)
+@deployments_option()
+def claim(tree_path: Path, stake: bool, account: AccountAPI | None, deployments: Path):
+    """Claim the account's allocation in FILE."""
+    with user_errors():
+        tree = value.load_tree(tree_path)
+        suite = load_suite(deployments)
+        outcome = value.claim_airdrop(suite, resolve_signer(account), tree, stake)
+    console.print(outcome.message)
+
+
+@cli.command(cls=NodeCommand)
+@account_option(prompt=False)
+@deployments_option()
+def burn(account: AccountAPI | None, deployments: Path):
+    """After the deadline, burn what was not claimed (anyone may)."""
+    with user_errors():
+        outcome = value.burn_unclaimed(load_suite(deployments), resolve_signer(account))
+    console.print(outcome.message)
+
+
+@cli.command(cls=NodeCommand)
+@click.argument("address", required=False)
+@click.option("--tree", "tree_path", type=FILE, help="The airdrop file, to show a claim.")
+@account_option(prompt=False)
+@deployments_option()
+def status(
+    address: str | None, tree_path: Path | None, account: AccountAPI | None, deployments: Path
+):
+    """The airdrop's window and balance, and ADDRESS's claim when --tree is given."""
+    with user_errors():
+        suite = load_suite(deployments)
+        airdrop = value.airdrop_contract(suite)
+        deadline = int(airdrop.DEADLINE())
+        rows = [
+            ("distributor", str(airdrop.address)),
+            ("unclaimed", value.vvv(int(suite.vvv.balanceOf(airdrop)))),
+            (
+                "window",
+                f"{'open' if chain.pending_timestamp <= deadline else 'closed'}, "
+                f"ends {format_time(deadline)}",
+            ),
+        ]
+        if tree_path is not None:
+            tree = value.load_tree(tree_path)
+            who = parse_address(address) if address else str(resolve_signer(account).address)
+            if who in tree:
+                amount, proof = tree.amount(who), tree.proof(who)
+                done = airdrop.isClaimed(who, amount, proof)
+                rows.append((who, f"{value.vvv(amount)}, {'claimed' if done else 'not claimed'}"))
+            else:
+                rows.append((who, "no allocation"))
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for label, text in rows:
+            table.add_row(label, text)
+    console.print(table)

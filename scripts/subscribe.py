@@ -1,0 +1,78 @@
+"""Subscriptions: `ape run subscribe <subcommand> [--network ...] [--account ...]`.
+
+    ape run subscribe pay pro 3                  # 3 x 30 days of Pro, approving the USDC
+    ape run subscribe pay max 1 --for 0xABC...   # a gift
+    ape run subscribe tiers                      # prices and the USD each period burns
+    ape run subscribe status [ADDRESS]           # Pro, and why (stake or subscription)
+
+Pay in USDC; the burn part of each payment goes to the buyback-burner, the rest to the
+treasury. Checks and messages live in `scripts/_lib/value.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from ape.api import AccountAPI
+from ape.cli import account_option
+from rich.table import Table
+
+from scripts._lib import value
+from scripts._lib.cli import NodeCommand, console, deployments_option, resolve_signer, user_errors
+from scripts._lib.deploy import load_suite
+from scripts._lib.staker import parse_address
+
+
+@click.group()
+def cli() -> None:
+    """Subscribe to a tier (or gift one) and read who is Pro."""
+
+
+@cli.command(cls=NodeCommand)
+@click.argument("tier")
+@click.argument("periods", type=int, default=1)
+@click.option("--for", "recipient", metavar="ADDRESS", help="Gift it to this address.")
+@account_option(prompt=False)
+@deployments_option()
+def pay(
+    tier: str, periods: int, recipient: str | None, account: AccountAPI | None, deployments: Path
+):
+    """Pay for PERIODS x 30 days (default 1) of TIER: pro, pro+ or max."""
+    with user_errors():
+        suite = load_suite(deployments)
+        index = value.parse_tier(suite, tier)
+        outcome = value.subscribe(suite, resolve_signer(account), index, periods, recipient)
+    console.print(outcome.message)
+
+
+@cli.command(cls=NodeCommand)
+@deployments_option()
+def tiers(deployments: Path):
+    """The tiers on offer: price per 30 days and the part that buys VVV to burn."""
+    with user_errors():
+        suite = load_suite(deployments)
+        table = Table("tier", "name", "price / 30 days", "burned / 30 days", box=None)
+        names = {i: n for n, i in value.TIER_NAMES.items()}
+        for index in range(4):
+            price, burn = suite.subscriptions.tiers(index)
+            if price:
+                table.add_row(str(index), names.get(index, "-"), value.usd(price), value.usd(burn))
+    console.print(table)
+
+
+@cli.command(cls=NodeCommand)
+@click.argument("address", required=False)
+@account_option(prompt=False)
+@deployments_option()
+def status(address: str | None, account: AccountAPI | None, deployments: Path):
+    """Whether ADDRESS (default: the account) is Pro, and why."""
+    with user_errors():
+        suite = load_suite(deployments)
+        who = parse_address(address) if address else str(resolve_signer(account).address)
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for label, text in value.pro_rows(value.pro_status(suite, who)):
+            table.add_row(label, text)
+    console.print(table)
