@@ -146,10 +146,10 @@ def contract_events(receipt, contract) -> list[tuple[str, dict]]:
 
 
 @pytest.fixture(scope="session")
-def storage_roots(chain, vvv, controller, staking, diem, curve):
-    """Storage roots (eth_getProof) of the five contracts: equal roots mean every stored
-    value of the suite (balances, allowances, config, accumulators, locks, DIEM stakes,
-    the mint curve) is unchanged."""
+def storage_roots(chain, vvv, controller, staking, diem, curve, usdc, pair, burner, subscriptions):
+    """Storage roots (eth_getProof) of the suite's contracts and its pool: equal roots mean
+    every stored value (balances, allowances, config, accumulators, locks, DIEM stakes, the
+    mint curve, revenue, price observations, tiers and expiries) is unchanged."""
     web3 = chain.provider.web3
     contracts = (
         ("vvv", vvv),
@@ -157,6 +157,10 @@ def storage_roots(chain, vvv, controller, staking, diem, curve):
         ("staking", staking),
         ("diem", diem),
         ("curve", curve),
+        ("usdc", usdc),
+        ("pair", pair),
+        ("burner", burner),
+        ("subscriptions", subscriptions),
     )
 
     def _roots() -> dict[str, bytes]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import ape
 import pytest
+from ape import project
 
 from tests.unit.conftest import VVV
 
@@ -123,6 +124,44 @@ PRIVILEGED = [
     # DIEM: the staking contract only (no account at all)
     Privileged("diem", "mint", lambda e: [e["attacker"], VVV], frozenset(), "DIEM: not staking"),
     Privileged("diem", "burn", lambda e: [e["alice"], 1], frozenset(), "DIEM: not staking"),
+    # BuybackBurner: the keeper buys back; the owner sets keepers, limits and recovers
+    Privileged(
+        "burner",
+        "buyback",
+        lambda e: [100 * 10**6, e["floor"], e["deadline"]],
+        frozenset({"owner"}),  # the deploy config's keeper is the deployer
+        "buyback: not keeper",
+    ),
+    Privileged(
+        "burner", "setKeeper", lambda e: [e["attacker"], True], frozenset({"owner"}), NOT_OWNER
+    ),
+    Privileged("burner", "setLimits", lambda e: [1, 1, 1], frozenset({"owner"}), NOT_OWNER),
+    Privileged("burner", "setTwapWindow", lambda e: [60, 120], frozenset({"owner"}), NOT_OWNER),
+    Privileged(
+        "burner",
+        "recoverToken",
+        lambda e: [e["stray"], e["attacker"], 1],
+        frozenset({"owner"}),
+        NOT_OWNER,
+    ),
+    Privileged(
+        "burner", "transfer_ownership", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
+    ),
+    # Subscriptions: the owner sets tiers, the treasury and the burner
+    Privileged("subscriptions", "setTier", lambda e: [0, 1, 0], frozenset({"owner"}), NOT_OWNER),
+    Privileged(
+        "subscriptions", "setTreasury", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
+    ),
+    Privileged(
+        "subscriptions", "setBurner", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
+    ),
+    Privileged(
+        "subscriptions",
+        "transfer_ownership",
+        lambda e: [e["attacker"]],
+        frozenset({"owner"}),
+        NOT_OWNER,
+    ),
     # VVV: the deployer once (already spent at deploy), the minter (StakedVVV) only
     Privileged("vvv", "setMinter", lambda e: [e["attacker"]], frozenset(), "VVV: not deployer"),
     Privileged("vvv", "mint", lambda e: [e["attacker"], VVV], frozenset(), "VVV: not minter"),
@@ -137,7 +176,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def env(chain, controller, fund, staking, owner, alice, attacker):
+def env(chain, controller, fund, staking, owner, alice, attacker, burner, fund_usdc):
     """A suite with a staker and a pending scheduled rate, so that every call has an
     effect an unauthorised caller could have produced. Module-scoped: set up once, and
     each test runs from (and is reverted to) this state."""
@@ -146,7 +185,19 @@ def env(chain, controller, fund, staking, owner, alice, attacker):
     staking.mintDiem(450 * VVV, 0, sender=alice)  # about 5 DIEM that a burn could take
     start = chain.blocks.head.timestamp + FAR
     controller.scheduleRate(start, 2 * VVV, sender=owner)
-    return {"alice": alice, "attacker": attacker, "start": start}
+    # Revenue and a usable TWAP, so a keeper's buyback would go through; a stray token.
+    fund_usdc(burner, 1_000 * 10**6)
+    chain.mine(timestamp=chain.pending_timestamp + burner.minTwapWindow() + 1)
+    stray = project.TestUSDC.deploy(sender=owner)
+    stray.mint(burner, 10, sender=owner)
+    return {
+        "alice": alice,
+        "attacker": attacker,
+        "start": start,
+        "floor": burner.quote(100 * 10**6)[1],
+        "deadline": chain.pending_timestamp + 3_000,
+        "stray": stray,
+    }
 
 
 def _readable(controller, staking, vvv, diem, curve) -> tuple:
@@ -190,6 +241,16 @@ def test_matrix__covers_every_privileged_function():
         ("curve", "transfer_ownership"),
         ("diem", "mint"),
         ("diem", "burn"),
+        ("burner", "buyback"),
+        ("burner", "setKeeper"),
+        ("burner", "setLimits"),
+        ("burner", "setTwapWindow"),
+        ("burner", "recoverToken"),
+        ("burner", "transfer_ownership"),
+        ("subscriptions", "setTier"),
+        ("subscriptions", "setTreasury"),
+        ("subscriptions", "setBurner"),
+        ("subscriptions", "transfer_ownership"),
     }
 
 
@@ -215,6 +276,10 @@ def test_privileged__unauthorised_caller__reverts(
         ("staking", "setProThreshold", [1]),
         ("curve", "setLaunchMode", [1, 100]),
         ("curve", "setCurve", [[VVV, 2 * VVV]]),
+        ("burner", "setKeeper", ["attacker", True]),
+        ("burner", "setLimits", [1, 1, 1]),
+        ("subscriptions", "setTier", [0, 1, 0]),
+        ("subscriptions", "setTreasury", ["attacker"]),
     ],
 )
 def test_privileged__allowed_caller_succeeds(
