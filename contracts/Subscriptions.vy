@@ -141,6 +141,8 @@ def subscribe(tier: uint256, periods: uint256, recipient: address) -> uint256:
     offset: uint256 = 64 * tier
     expiries: uint256 = self._expiries[recipient]
     expiry: uint256 = max((expiries >> offset) & MASK_64, block.timestamp) + periods * PERIOD
+    # Kept in 64 bits beside the other tiers' expiries: never let it spill into them.
+    assert expiry <= MASK_64, "subs: expiry too far"
     self._expiries[recipient] = (expiries & ~(MASK_64 << offset)) | (expiry << offset)
     totals: uint256 = self._totals
     self._totals = (
