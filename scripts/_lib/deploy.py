@@ -33,6 +33,7 @@ CONTRACT_NAMES = (
     "UniswapV2Pair",
     "BuybackBurner",
     "Subscriptions",
+    "EntitlementsLens",
 )
 OPTIONAL_NAMES = ("AirdropDistributor",)
 
@@ -55,6 +56,7 @@ class Suite:
     pair: ContractInstance
     burner: ContractInstance
     subscriptions: ContractInstance
+    lens: ContractInstance
     airdrop: ContractInstance | None = None
     roles: dict[str, str] = field(default_factory=dict)
     block: int = 0
@@ -71,6 +73,7 @@ class Suite:
             "UniswapV2Pair": self.pair,
             "BuybackBurner": self.burner,
             "Subscriptions": self.subscriptions,
+            "EntitlementsLens": self.lens,
         }
         if self.airdrop is not None:
             named["AirdropDistributor"] = self.airdrop
@@ -169,6 +172,9 @@ def deploy_suite(
         [t.burn for t in config.tiers],
         sender=deployer,
     )
+    lens = project.EntitlementsLens.deploy(
+        staking.address, diem.address, subscriptions.address, sender=deployer
+    )
     airdrop = None
     if config.airdrop_csv is not None:
         from scripts._lib.airdrop import AirdropTree, read_csv
@@ -191,6 +197,7 @@ def deploy_suite(
         pair=pair,
         burner=burner,
         subscriptions=subscriptions,
+        lens=lens,
         airdrop=airdrop,
         roles=roles,
         block=chain.blocks.head.number or 0,
@@ -385,6 +392,7 @@ def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
         pair=dex_container("UniswapV2Pair").at(addresses["UniswapV2Pair"]),
         burner=project.BuybackBurner.at(addresses["BuybackBurner"]),
         subscriptions=project.Subscriptions.at(addresses["Subscriptions"]),
+        lens=project.EntitlementsLens.at(addresses["EntitlementsLens"]),
         airdrop=project.AirdropDistributor.at(addresses["AirdropDistributor"])
         if "AirdropDistributor" in addresses
         else None,

@@ -1,0 +1,111 @@
+# pragma version ~=0.4.3
+"""
+@title EntitlementsLens
+@custom:contract-name EntitlementsLens
+@license GNU Affero General Public License v3.0 only
+@notice A read-only view for inference servers: everything that decides what
+        a batch of wallets may use, in one `eth_call` (up to 1,000 wallets),
+        at one block. It holds no state and no funds, and nothing calls it
+        on-chain.
+"""
+
+
+interface IStaking:
+    def balanceOf(account: address) -> uint256: view
+    def lockedStakes(account: address) -> (uint256, uint256): view
+    def cooldowns(account: address) -> (uint256, uint256): view
+    def pendingRewards(account: address) -> uint256: view
+    def isPro(account: address) -> bool: view
+    def totalStaked() -> uint256: view
+    def proThreshold() -> uint256: view
+
+
+interface IDiem:
+    def stakedInfos(account: address) -> (uint256, uint256, uint256): view
+    def totalStaked() -> uint256: view
+
+
+interface ISubscriptions:
+    def proUntil(account: address) -> uint256: view
+
+
+MAX_BATCH: public(constant(uint256)) = 1_000
+
+
+struct Account:
+    staked: uint256
+    locked: uint256
+    cooling: uint256
+    unlockTime: uint256
+    pendingRewards: uint256
+    proByStake: bool
+    proUntil: uint256
+    diemStaked: uint256
+    diemCooling: uint256
+    diemCooldownEnd: uint256
+
+
+struct Totals:
+    blockNumber: uint256
+    blockTimestamp: uint256
+    totalStaked: uint256
+    proThreshold: uint256
+    diemTotalStaked: uint256
+
+
+STAKING: public(immutable(address))
+DIEM: public(immutable(address))
+SUBSCRIPTIONS: public(immutable(address))
+
+
+@deploy
+def __init__(staking: address, diem: address, subscriptions: address):
+    assert staking != empty(address) and diem != empty(address), "lens: zero address"
+    assert subscriptions != empty(address), "lens: zero address"
+    STAKING = staking
+    DIEM = diem
+    SUBSCRIPTIONS = subscriptions
+
+
+@view
+@external
+def entitlements(
+    accounts: DynArray[address, MAX_BATCH]
+) -> (Totals, DynArray[Account, MAX_BATCH]):
+    """
+    @dev The totals and each account's entitlement inputs, at this block.
+    """
+    out: DynArray[Account, MAX_BATCH] = []
+    for account: address in accounts:
+        locked: uint256 = 0
+        outstanding: uint256 = 0
+        locked, outstanding = staticcall IStaking(STAKING).lockedStakes(account)
+        cooling: uint256 = 0
+        unlock: uint256 = 0
+        cooling, unlock = staticcall IStaking(STAKING).cooldowns(account)
+        diem_staked: uint256 = 0
+        diem_end: uint256 = 0
+        diem_cooling: uint256 = 0
+        diem_staked, diem_end, diem_cooling = staticcall IDiem(DIEM).stakedInfos(account)
+        out.append(
+            Account(
+                staked=staticcall IStaking(STAKING).balanceOf(account),
+                locked=locked,
+                cooling=cooling,
+                unlockTime=unlock,
+                pendingRewards=staticcall IStaking(STAKING).pendingRewards(account),
+                proByStake=staticcall IStaking(STAKING).isPro(account),
+                proUntil=staticcall ISubscriptions(SUBSCRIPTIONS).proUntil(account),
+                diemStaked=diem_staked,
+                diemCooling=diem_cooling,
+                diemCooldownEnd=diem_end,
+            )
+        )
+    totals: Totals = Totals(
+        blockNumber=block.number,
+        blockTimestamp=block.timestamp,
+        totalStaked=staticcall IStaking(STAKING).totalStaked(),
+        proThreshold=staticcall IStaking(STAKING).proThreshold(),
+        diemTotalStaked=staticcall IDiem(DIEM).totalStaked(),
+    )
+    return totals, out
