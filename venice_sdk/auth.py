@@ -98,7 +98,7 @@ class AuthError(Exception):
     """A refused authentication step; ``code`` is stable and machine-readable."""
 
     def __init__(self, code: AuthErrorCode, message: str) -> None:
-        super().__init__(message)
+        super().__init__(code, message)  # both in args, so the error pickles across processes
         self.code: AuthErrorCode = code
         self.message = message
 
@@ -334,11 +334,10 @@ class RedisChallengeStore(ChallengeStore):
 
 
 def _consume(store: ChallengeStore, key: str, ttl: float) -> bool:
-    """Take ``key`` once; on success leave a "used" marker so a replay is named as one."""
-    if store.take(key) is None:
-        return False
+    """Take ``key`` once; leave a "used" marker first, so a replay, even one racing the winner
+    between its read and its take, is refused as a replay rather than as unknown."""
     store.put("used:" + key, "1", ttl)
-    return True
+    return store.take(key) is not None
 
 
 def _missing_code(store: ChallengeStore, key: str) -> AuthErrorCode:
@@ -446,6 +445,7 @@ class WalletChallenges:
                 "bad_signature",
                 f"the signature is not {checksummed}'s over the issued challenge text",
             )
+        self.store.put("used:" + key, "1", self.ttl_seconds + _GRACE_SECONDS)  # see _consume
         taken = self.store.take(key)
         if taken is None:
             raise AuthError("nonce_replayed", "this challenge was used by a concurrent request")
@@ -457,7 +457,6 @@ class WalletChallenges:
             raise AuthError(
                 "unknown_challenge", "the challenge was superseded by a newer one: sign that one"
             )
-        self.store.put("used:" + key, "1", self.ttl_seconds + _GRACE_SECONDS)
         return checksummed
 
 
@@ -767,7 +766,7 @@ class ApiKeyStore:
         with self._connect() as db:
             rows = db.execute(
                 f"SELECT {self._COLUMNS} FROM api_keys WHERE address = ?"
-                " ORDER BY created_at, key_id",
+                " ORDER BY created_at, rowid",
                 (checksummed,),
             ).fetchall()
         return [self._record(tuple(row)) for row in rows]
