@@ -249,10 +249,13 @@ def run_keeper(
     if reason is not None:
         observed = _observe(suite, keeper, dry_run)
         older, _, newer, _ = (int(x) for x in burner.observations())
-        ready = max(newer, older) + int(burner.minTwapWindow())
+        window = int(burner.minTwapWindow())
         what = "recorded a price observation" if observed else "no observation is due yet"
-        if dry_run:
+        if dry_run and chain.pending_timestamp - newer >= window:
+            # A real run would record one now, and the next window would start from it.
             what = "would record a price observation"
+            newer = chain.pending_timestamp
+        ready = max(newer, older) + window
         return KeeperOutcome(
             "observed" if observed else "waiting",
             f"The TWAP is not usable yet ({reason}); {what}. Run again after "
