@@ -141,12 +141,16 @@ def status(
         if tree_path is not None:
             tree = value.load_tree(tree_path)
             who = parse_address(address) if address else str(resolve_signer(account).address)
+            # The address as a value, not a label: a label column is cut to fit the width.
+            rows.append(("account", who))
             if who in tree:
                 amount, proof = tree.amount(who), tree.proof(who)
                 done = airdrop.isClaimed(who, amount, proof)
-                rows.append((who, f"{value.vvv(amount)}, {'claimed' if done else 'not claimed'}"))
+                rows.append(
+                    ("allocation", f"{value.vvv(amount)}, {'claimed' if done else 'not claimed'}")
+                )
             else:
-                rows.append((who, "no allocation"))
+                rows.append(("allocation", "none"))
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")

@@ -29,6 +29,11 @@ PERIOD = 30 * 86_400
 MAX_PERIODS = 36
 # The keeper's buyback deadline: long enough to be mined, short enough to be stale soon.
 KEEPER_DEADLINE = 600
+# The burner's price views depend on block.timestamp. The keeper decides (`twap_problem`) for
+# the pending block, where its transaction lands, so it reads the prices there too: at the
+# latest block (minutes old on an idle chain) the TWAP window may still be too short and the
+# view reverts, though the buyback itself would pass.
+PENDING = "pending"
 
 
 def usd(amount: int) -> str:
@@ -187,15 +192,15 @@ def plan_buyback(suite: Suite, revenue: int, slippage_bps: int) -> BuybackPlan:
     (never below the contract's floor). Larger revenue is bought over several runs."""
     burner, router = suite.burner, suite.router
     path = [suite.usdc.address, suite.vvv.address]
-    twap = int(burner.twapPrice())
-    spot = int(burner.spotPrice())
+    twap = int(burner.twapPrice(block_id=PENDING))
+    spot = int(burner.spotPrice(block_id=PENDING))
 
     def minimum(amount: int) -> int:
-        twap_out, floor = (int(x) for x in burner.quote(amount))
+        twap_out, floor = (int(x) for x in burner.quote(amount, block_id=PENDING))
         return max(-(-twap_out * (BPS - slippage_bps) // BPS), floor)
 
     def fits(amount: int) -> bool:
-        return int(router.getAmountsOut(amount, path)[1]) >= minimum(amount)
+        return int(router.getAmountsOut(amount, path, block_id=PENDING)[1]) >= minimum(amount)
 
     amount = min(revenue, int(burner.maxAmountIn()))
     if not fits(amount):
@@ -207,8 +212,8 @@ def plan_buyback(suite: Suite, revenue: int, slippage_bps: int) -> BuybackPlan:
         amount = low
     if amount == 0:
         return BuybackPlan(0, 0, 0, 0, spot, twap)
-    twap_out = int(burner.quote(amount)[0])
-    expected = int(router.getAmountsOut(amount, path)[1])
+    twap_out = int(burner.quote(amount, block_id=PENDING)[0])
+    expected = int(router.getAmountsOut(amount, path, block_id=PENDING)[1])
     return BuybackPlan(amount, twap_out, minimum(amount), expected, spot, twap)
 
 
@@ -249,10 +254,13 @@ def run_keeper(
     if reason is not None:
         observed = _observe(suite, keeper, dry_run)
         older, _, newer, _ = (int(x) for x in burner.observations())
-        ready = max(newer, older) + int(burner.minTwapWindow())
+        window = int(burner.minTwapWindow())
         what = "recorded a price observation" if observed else "no observation is due yet"
-        if dry_run:
+        if dry_run and chain.pending_timestamp - newer >= window:
+            # A real run would record one now, and the next window would start from it.
             what = "would record a price observation"
+            newer = chain.pending_timestamp
+        ready = max(newer, older) + window
         return KeeperOutcome(
             "observed" if observed else "waiting",
             f"The TWAP is not usable yet ({reason}); {what}. Run again after "
@@ -261,7 +269,8 @@ def run_keeper(
         )
 
     bound_bps = int(burner.maxDeviationBps())
-    twap, spot = int(burner.twapPrice()), int(burner.spotPrice())
+    twap = int(burner.twapPrice(block_id=PENDING))
+    spot = int(burner.spotPrice(block_id=PENDING))
     if abs(spot - twap) * BPS > bound_bps * twap:
         deviation = abs(spot - twap) * BPS / twap
         return KeeperOutcome(
