@@ -89,7 +89,7 @@ def subscribe(
     balance = usdc.balanceOf(payer)
     if balance < cost:
         raise UserError(
-            f"{periods} period(s) cost {usd(cost)} and {payer.address} holds {usd(balance)} USDC"
+            f"{periods} period(s) cost {usd(cost)} and {payer.address} holds {usd(balance)} in USDC"
         )
     receipts = []
     if usdc.allowance(payer, subs) < cost:
@@ -297,7 +297,7 @@ def run_keeper(
     receipt = send(burner.buyback, plan.amount_in, plan.min_out, deadline, sender=keeper)
     burned = supply - int(suite.vvv.totalSupply())
     left = revenue - plan.amount_in
-    rest = f"; {usd(left)} of revenue left for the next run" if left >= threshold > 0 else ""
+    rest = f"; {usd(left)} of revenue left for the next run" if left > 0 else ""
     return KeeperOutcome(
         "bought",
         f"Bought back {usd(plan.amount_in)} of VVV and burned {vvv(burned)} "
