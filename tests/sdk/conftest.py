@@ -1,0 +1,89 @@
+"""Fixtures for the SDK's plain-pytest tests: no chain, its own redis-server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sdk.redis_server import RedisServer
+from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
+
+NO_REDIS = "redis-server is not installed (run scripts/ensure_redis.sh)"
+
+
+class FakeClock:
+    """A settable clock: ``clock.now = ...`` moves time for the ledger."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+#: 2025-06-01 12:00:00 UTC
+NOON = 20_240 * 86_400 + 43_200
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOON)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session (append-only, fsync always), killed at the end."""
+    if shutil.which("redis-server") is None:
+        pytest.skip(NO_REDIS)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session server's URL, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_ledger(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., CreditLedger]]:
+    """A factory for ledgers of the parametrized backend sharing one store."""
+    made: list[CreditLedger] = []
+    url = request.getfixturevalue("redis_url") if backend == "redis" else None
+
+    def make(clock: FakeClock | None = None) -> CreditLedger:
+        ledger: CreditLedger
+        if url is not None:
+            ledger = RedisLedger(url, clock=clock)
+        else:
+            ledger = SQLiteLedger(tmp_path / "ledger.db", clock=clock)
+        made.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in made:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(make_ledger: Callable[..., CreditLedger], clock: FakeClock) -> CreditLedger:
+    return make_ledger(clock)

@@ -1,0 +1,153 @@
+"""Redis going away mid-run: committed debits survive, none is applied twice or half-way."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sdk.conftest import NO_REDIS, FakeClock
+from tests.sdk.redis_server import RedisServer
+from venice_sdk.ledger import _DEBIT_LUA, LedgerUnavailable, RedisLedger
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
+
+redis = pytest.importorskip("redis")
+WALLET = "0x00000000000000000000000000000000000000bb"
+LIMIT = 10**12
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Any:
+    """A redis-server of this test's own, so it can be killed and restarted."""
+    srv = RedisServer(tmp_path / "redis")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("how", ["shutdown", "sigkill"])
+def test_restart_keeps_committed_debits(server: RedisServer, clock: FakeClock, how: str) -> None:
+    ledger = RedisLedger(server.url, clock=clock, retry_for=0.3)
+    assert ledger.debit(WALLET, 100, 1_000).allowed
+    assert ledger.debit(WALLET, 250, 1_000).allowed
+    server.shutdown() if how == "shutdown" else server.kill()
+
+    # Down: a clear error, after retrying for retry_for seconds.
+    with pytest.raises(LedgerUnavailable, match="redis unreachable"):
+        ledger.debit(WALLET, 1, 1_000)
+    with pytest.raises(LedgerUnavailable):
+        ledger.spent(WALLET)
+
+    server.start()  # same port, same directory: the append-only file is replayed
+    # The same ledger object reconnects by itself; the script cache is empty now (EVAL fallback).
+    assert ledger.spent(WALLET) == 350
+    outcome = ledger.debit(WALLET, 650, 1_000)
+    assert outcome.allowed and outcome.spent == 1_000
+    assert not ledger.debit(WALLET, 1, 1_000).allowed
+    ledger.close()
+
+
+def test_kill_during_a_stream_of_debits_loses_and_doubles_nothing(
+    server: RedisServer, clock: FakeClock
+) -> None:
+    """A thread debits non-stop while the server is SIGKILLed and restarted twice."""
+    ledger = RedisLedger(server.url, clock=clock, retry_for=15.0, socket_timeout=2.0)
+    acked: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def debit_forever() -> None:
+        cost = 0
+        while not stop.is_set():
+            cost = cost % 97 + 1
+            try:
+                outcome = ledger.debit(WALLET, cost, LIMIT)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            assert outcome.allowed
+            acked.append(cost)
+
+    thread = threading.Thread(target=debit_forever)
+    thread.start()
+    try:
+        for _ in range(2):
+            time.sleep(0.5)
+            before = len(acked)
+            server.kill()
+            time.sleep(0.3)
+            server.start()
+            time.sleep(0.5)
+            assert len(acked) > before, "no debit went through after the restart"
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not errors, errors
+    assert len(acked) > 100
+    # Every acknowledged debit is there exactly once: none lost to the kill, none applied
+    # twice by a retry whose first reply was lost.
+    assert ledger.spent(WALLET) == sum(acked)
+    ledger.close()
+
+
+class LosesReplies(redis.Redis):  # type: ignore[misc]
+    """A client whose first script call runs on the server but whose reply is 'lost'."""
+
+    lose = 1
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        result = super().execute_command(*args, **options)
+        if args[0] in ("EVALSHA", "EVAL") and self.lose:
+            self.lose -= 1
+            raise redis.ConnectionError("connection reset (reply lost)")
+        return result
+
+
+@pytest.mark.parametrize("script_cached", [False, True])
+def test_a_retried_debit_whose_reply_was_lost_counts_once(
+    redis_url: str, clock: FakeClock, script_cached: bool
+) -> None:
+    client = LosesReplies.from_url(redis_url)
+    if script_cached:
+        client.script_load(_DEBIT_LUA)
+    else:
+        client.script_flush()
+    ledger = RedisLedger(client, clock=clock)
+    outcome = ledger.debit(WALLET, 40, 100)
+    assert client.lose == 0, "the reply was not lost: the test tests nothing"
+    assert outcome.allowed and outcome.spent == 40
+    assert ledger.spent(WALLET) == 40  # not 80
+    last = ledger.debit(WALLET, 60, 100)
+    assert last.allowed and last.spent == 100
+    ledger.close()
+
+
+def test_a_batch_retried_after_a_lost_reply_counts_once(redis_url: str, clock: FakeClock) -> None:
+    ledger = RedisLedger(redis_url, clock=clock)
+    real_pipeline = ledger.client.pipeline
+    lost = [True]
+
+    def pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        def execute(*a: Any, **k: Any) -> Any:
+            result = real_execute(*a, **k)
+            if lost[0]:
+                lost[0] = False
+                raise redis.ConnectionError("reply lost")
+            return result
+
+        pipe.execute = execute
+        return pipe
+
+    ledger.client.pipeline = pipeline  # type: ignore[method-assign]
+    results = ledger.debit_many([(WALLET, 10, 100), ("key_c", 5, 5), (WALLET, 95, 100)])
+    assert [r.allowed for r in results] == [True, True, False]
+    assert ledger.spent(WALLET) == 10 and ledger.spent("key_c") == 5
+    ledger.close()
