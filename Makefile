@@ -11,9 +11,13 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export PYTHONWARNINGS := ignore
 
-.PHONY: demo test lint unit bench setup clean
+.PHONY: demo test lint unit bench setup clean redis
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed redis
+
+# The SDK's Redis tests start their own redis-server; install the Debian package if missing.
+redis:
+	scripts/ensure_redis.sh
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

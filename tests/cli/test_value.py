@@ -571,7 +571,9 @@ def test_subscribe__not_enough_usdc_says_the_amounts(sub, manifests, usdc, alice
 
     result = sub(manifests, "pay", "pro", "3", "--account", "TEST::3")
 
-    one_error_line(result, f"error: 3 period(s) cost $54.00 and {alice.address} holds $10.00 in USDC")
+    one_error_line(
+        result, f"error: 3 period(s) cost $54.00 and {alice.address} holds $10.00 in USDC"
+    )
     assert usdc.balanceOf(alice) == 10 * USDC and alice.nonce == 0
 
 

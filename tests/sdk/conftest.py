@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,3 +88,17 @@ def make_ledger(
 @pytest.fixture
 def ledger(make_ledger: Callable[..., CreditLedger], clock: FakeClock) -> CreditLedger:
     return make_ledger(clock)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _auth_redis_url(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Point the auth tests' Redis rows (VENICE_TEST_REDIS_URL) at the session's server."""
+    if os.environ.get("VENICE_TEST_REDIS_URL") or shutil.which("redis-server") is None:
+        yield
+        return
+    server = request.getfixturevalue("redis_server")
+    os.environ["VENICE_TEST_REDIS_URL"] = server.url
+    try:
+        yield
+    finally:
+        os.environ.pop("VENICE_TEST_REDIS_URL", None)

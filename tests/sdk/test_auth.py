@@ -3,7 +3,8 @@
 
     python -m pytest -p no:ape_test tests/sdk/test_auth.py -q
 
-The Redis rows run when VENICE_TEST_REDIS_URL points at a reachable server, else skip.
+The Redis rows use the redis-server the test session starts (tests/sdk/conftest.py), or
+VENICE_TEST_REDIS_URL when set.
 """
 
 from __future__ import annotations
