@@ -81,7 +81,15 @@ def serve(args: argparse.Namespace) -> int:
         SiweVerifier(args.domain, chain_id=chain_id, store=store),
         keys,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
     return 0
 
 

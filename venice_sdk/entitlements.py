@@ -187,6 +187,13 @@ class EntitlementClient:
             return entry[2]
         return self.get_many([address])[0]
 
+    def cached(self, address: str) -> Entitlement | None:
+        """The cached entitlement if still fresh, else None (never reads the chain)."""
+        entry = self._cache.get(address)
+        if entry is not None and entry[0] > self.clock():
+            return entry[2]
+        return None
+
     def get_many(self, addresses: Sequence[str]) -> list[Entitlement]:
         """Entitlements of many wallets; misses read in batches of up to 1,000 per call."""
         now = self.clock()

@@ -12,9 +12,11 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from venice_sdk.auth import ApiKeyStore, AuthError, SiweVerifier, WalletChallenges
 from venice_sdk.entitlements import Entitlement, EntitlementError
@@ -66,6 +68,33 @@ def entitlement_json(e: Entitlement) -> dict[str, Any]:
     }
 
 
+class _Metrics:
+    """Request count and latency per route, as a plain ASGI middleware (cheap per request)."""
+
+    def __init__(self, app: ASGIApp, latency: Histogram, requests: Counter):
+        self.app, self.latency, self.requests = app, latency, requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            name = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(name).observe(time.perf_counter() - start)
+            self.requests.labels(name, str(status)).inc()
+
+
 def create_app(
     gate: Gatekeeper,
     challenges: WalletChallenges,
@@ -91,15 +120,7 @@ def create_app(
         "venice_authorize_total", "authorize decisions by reason", ["reason"], registry=registry
     )
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Any) -> Any:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        latency.labels(name).observe(time.perf_counter() - start)
-        requests.labels(name, str(response.status_code)).inc()
-        return response
+    app.add_middleware(_Metrics, latency=latency, requests=requests)
 
     @app.exception_handler(AuthError)
     async def auth_error(_: Request, exc: AuthError) -> JSONResponse:
@@ -123,8 +144,13 @@ def create_app(
         return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain")
 
     @app.get("/v1/entitlements/{address}")
-    def entitlements(address: str) -> dict[str, Any]:
-        return entitlement_json(gate.client.get(address))
+    async def entitlements(address: str) -> JSONResponse:
+        # The hot path: a fresh cached entry answers on the event loop; a miss reads the chain
+        # in the thread pool, so a slow node never blocks other requests.
+        entitlement = gate.client.cached(address)
+        if entitlement is None:
+            entitlement = await run_in_threadpool(gate.client.get, address)
+        return JSONResponse(entitlement_json(entitlement))
 
     @app.post("/v1/authorize")
     def authorize(body: AuthorizeRequest) -> dict[str, Any]:
