@@ -26,6 +26,7 @@ from venice_sdk.ledger import CreditLedger
 from venice_sdk.pricing import PriceBook, UnknownModel
 
 KEY_PREFIX = "vvk_"
+ACTIVITY_RESOLUTION = 3_600  # seconds between activity writes for one wallet
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class Gatekeeper:
     ):
         self.client, self.ledger, self.prices = client, ledger, prices
         self.keys, self.vcu = keys, vcu
+        # Activity is kept per hour per wallet: VCU mode only asks "a call in the last 7 days",
+        # so one write an hour per wallet (not one per request) is enough.
+        self._active_marked: dict[str, float] = {}
 
     def credit(self, address: str) -> tuple[int, str, bool, bool]:
         """(daily limit in micro-USD, its source, Pro, stale) of a wallet."""
@@ -132,7 +136,10 @@ class Gatekeeper:
             remaining_cap = key_debit.remaining
         debit = self.ledger.debit(address, cost, wallet_limit)
         if debit.allowed:
-            self.ledger.record_activity(address)
+            now = float(self.ledger.clock())
+            if now - self._active_marked.get(address, float("-inf")) >= ACTIVITY_RESOLUTION:
+                self.ledger.record_activity(address)
+                self._active_marked[address] = now
         remaining = (
             debit.remaining if remaining_cap is None else min(remaining_cap, debit.remaining)
         )

@@ -1,0 +1,330 @@
+"""Who is this wallet and what may it use: entitlements read from the contracts, cached.
+
+`EntitlementClient.from_manifest("deployments/31337.json", "http://127.0.0.1:8545")` binds the
+deployed `EntitlementsLens`, which returns everything for up to 1,000 wallets in one `eth_call`
+at one block. `get(address)` answers from a cache in well under a microsecond while the entry is
+fresh (`ttl` seconds); a miss reads the chain. If the node fails (timeout, HTTP error, malformed
+JSON), an entry up to `grace` seconds past its TTL is served marked `stale`; past that the
+client fails closed with `EntitlementUnavailable` (code "rpc_unavailable"), or, if built with
+`fail_open=True`, returns an empty `Entitlement` marked `degraded` so the caller decides.
+
+Reads happen at `block_tag` ("latest", "safe", "finalized") or `confirmations` blocks behind the
+head, so a shallow reorg never reaches the cache; `poll_events()` drops the entries of wallets
+whose stake, lock, DIEM stake or subscription changed, so a change shows within a block.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, cast
+
+from eth_utils.address import is_address, to_checksum_address
+from web3 import Web3
+from web3.types import BlockIdentifier
+
+# 1 staked DIEM = $1 of API credit a day; credit needs at least 0.1 DIEM staked.
+MIN_CREDIT_STAKE = 10**17
+WEI_PER_MICRO_USD = 10**12  # DIEM wei per micro-USD (1e-6 USD, the USDC base unit)
+MAX_BATCH = 1_000
+# Contracts whose events name (as an indexed topic) a wallet whose entitlement changed: stakes,
+# unstakes, locks, DIEM stakes and subscriptions.
+WATCHED_CONTRACTS = ("StakedVVV", "DIEM", "Subscriptions")
+
+
+class EntitlementError(Exception):
+    """A request the client refuses; `code` is machine-readable."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class EntitlementUnavailable(EntitlementError):
+    """The chain could not be read and no fresh-enough answer is cached (fail closed)."""
+
+
+def load_abi(name: str) -> list[dict[str, Any]]:
+    """An ABI shipped with the package (`venice_sdk/abi/<name>.json`)."""
+    text = resources.files("venice_sdk").joinpath("abi", f"{name}.json").read_text()
+    return cast(list[dict[str, Any]], json.loads(text))
+
+
+def daily_credit_micros(diem_staked: int) -> int:
+    """Today's API credit in micro-USD for `diem_staked` DIEM wei (none under 0.1 DIEM)."""
+    return diem_staked // WEI_PER_MICRO_USD if diem_staked >= MIN_CREDIT_STAKE else 0
+
+
+def canonical(address: str) -> str:
+    """The checksummed address, or EntitlementError("malformed_address")."""
+    if not isinstance(address, str) or not is_address(address):
+        raise EntitlementError(
+            "malformed_address", f"{address!r} is not an address (0x and 40 hex digits)"
+        )
+    return str(to_checksum_address(address))
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """One wallet's entitlement inputs at `block`. Token amounts in wei, credit in micro-USD."""
+
+    address: str
+    block: int
+    timestamp: int
+    staked: int
+    locked: int
+    cooling: int
+    unlock_time: int
+    pending_rewards: int
+    pro_by_stake: bool
+    pro_until: int
+    diem_staked: int
+    diem_cooling: int
+    diem_cooldown_end: int
+    total_staked: int
+    stale: bool = False
+    degraded: bool = False
+    reason: str = ""
+
+    @property
+    def pro_by_subscription(self) -> bool:
+        return self.pro_until > self.timestamp
+
+    @property
+    def is_pro(self) -> bool:
+        return self.pro_by_stake or self.pro_by_subscription
+
+    @property
+    def pro_reason(self) -> str:
+        """ "stake", "subscription", "stake+subscription" or ""."""
+        parts = [
+            r
+            for r, on in (("stake", self.pro_by_stake), ("subscription", self.pro_by_subscription))
+            if on
+        ]
+        return "+".join(parts)
+
+    @property
+    def daily_credit(self) -> int:
+        """Today's USD credit from staked DIEM, micro-USD."""
+        return daily_credit_micros(self.diem_staked)
+
+    def vcu_allocation(self, active_stake: int, capacity: int) -> int:
+        """VCU mode: this wallet's share of the daily `capacity` among active stakers, whose
+        stakes (this one's included) total `active_stake`; rounded down."""
+        if active_stake <= 0 or self.staked <= 0:
+            return 0
+        return capacity * min(self.staked, active_stake) // active_stake
+
+    @classmethod
+    def empty(cls, address: str, reason: str) -> Entitlement:
+        return cls(address, 0, 0, 0, 0, 0, 0, 0, False, 0, 0, 0, 0, 0, degraded=True, reason=reason)
+
+
+class EntitlementClient:
+    """Entitlements of wallets, read in batches through `EntitlementsLens`, cached."""
+
+    def __init__(
+        self,
+        web3: Web3,
+        lens_address: str,
+        *,
+        contracts: dict[str, str] | None = None,
+        ttl: float = 2.0,
+        grace: float = 60.0,
+        block_tag: str = "latest",
+        confirmations: int = 0,
+        fail_open: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if ttl < 0 or grace < 0 or confirmations < 0:
+            raise ValueError("ttl, grace and confirmations must not be negative")
+        if block_tag not in ("latest", "safe", "finalized", "pending"):
+            raise ValueError(f"block_tag {block_tag!r}: use latest, safe, finalized or pending")
+        self.web3 = web3
+        self.lens = web3.eth.contract(
+            address=to_checksum_address(lens_address), abi=load_abi("EntitlementsLens")
+        )
+        self.contracts = dict(contracts or {})
+        self.ttl, self.grace = ttl, grace
+        self.block_tag, self.confirmations = block_tag, confirmations
+        self.fail_open = fail_open
+        self.clock = clock
+        # address (as asked, and checksummed) -> (fresh until, usable until, entitlement)
+        self._cache: dict[str, tuple[float, float, Entitlement]] = {}
+        self._last_event_block: int | None = None
+        self.rpc_calls = 0
+
+    @classmethod
+    def from_manifest(
+        cls, manifest_path: str | Path, rpc_url: str, *, timeout: float = 5.0, **options: Any
+    ) -> EntitlementClient:
+        """Bind the deployment recorded in a manifest written by `ape run deploy`."""
+        path = Path(manifest_path)
+        try:
+            data = json.loads(path.read_text())
+            addresses = {name: entry["address"] for name, entry in data["contracts"].items()}
+            lens = addresses["EntitlementsLens"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EntitlementError(
+                "bad_manifest",
+                f"{path} is not a deployment manifest with an EntitlementsLens: {exc}",
+            ) from None
+        web3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        return cls(web3, lens, contracts=addresses, **options)
+
+    # --- the hot path ----------------------------------------------------------------------
+
+    def get(self, address: str) -> Entitlement:
+        """The wallet's entitlement: from the cache while fresh, else from the chain."""
+        entry = self._cache.get(address)
+        if entry is not None and entry[0] > self.clock():
+            return entry[2]
+        return self.get_many([address])[0]
+
+    def cached(self, address: str) -> Entitlement | None:
+        """The cached entitlement if still fresh, else None (never reads the chain)."""
+        entry = self._cache.get(address)
+        if entry is not None and entry[0] > self.clock():
+            return entry[2]
+        return None
+
+    def get_many(self, addresses: Sequence[str]) -> list[Entitlement]:
+        """Entitlements of many wallets; misses read in batches of up to 1,000 per call."""
+        now = self.clock()
+        keys = [canonical(a) if a not in self._cache else a for a in addresses]
+        out: dict[str, Entitlement] = {}
+        missing: list[str] = []
+        for asked, key in zip(addresses, keys, strict=True):
+            entry = self._cache.get(key) or self._cache.get(asked)
+            if entry is not None and entry[0] > now:
+                out[asked] = entry[2]
+            else:
+                missing.append(canonical(asked))
+        if missing:
+            unique = list(dict.fromkeys(missing))
+            try:
+                fetched = self._fetch(unique)
+            except EntitlementUnavailable as exc:
+                fetched = self._fallback(unique, exc, now)
+            else:
+                now = self.clock()
+                for entitlement in fetched.values():
+                    self._store(entitlement.address, entitlement, now)
+            for asked in addresses:
+                if asked not in out:
+                    entitlement = fetched[canonical(asked)]
+                    out[asked] = entitlement
+                    if (
+                        not entitlement.stale
+                        and not entitlement.degraded
+                        and asked != entitlement.address
+                    ):
+                        self._store(asked, entitlement, now)
+        return [out[a] for a in addresses]
+
+    def invalidate(self, addresses: Iterable[str] | None = None) -> None:
+        """Forget cached entries (all of them when `addresses` is None)."""
+        if addresses is None:
+            self._cache.clear()
+            return
+        drop = {canonical(a).lower() for a in addresses}
+        for key in [k for k in self._cache if k.lower() in drop]:
+            del self._cache[key]
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _block(self) -> BlockIdentifier:
+        if self.confirmations == 0:
+            return cast(BlockIdentifier, self.block_tag)
+        self.rpc_calls += 1
+        head = self.web3.eth.block_number
+        return max(0, head - self.confirmations)
+
+    def _fetch(self, addresses: list[str]) -> dict[str, Entitlement]:
+        result: dict[str, Entitlement] = {}
+        try:
+            block = self._block()
+            for start in range(0, len(addresses), MAX_BATCH):
+                batch = addresses[start : start + MAX_BATCH]
+                self.rpc_calls += 1
+                totals, accounts = self.lens.functions.entitlements(batch).call(
+                    block_identifier=block
+                )
+                number, timestamp, total_staked = int(totals[0]), int(totals[1]), int(totals[2])
+                for address, row in zip(batch, accounts, strict=True):
+                    result[address] = Entitlement(
+                        address=address,
+                        block=number,
+                        timestamp=timestamp,
+                        staked=int(row[0]),
+                        locked=int(row[1]),
+                        cooling=int(row[2]),
+                        unlock_time=int(row[3]),
+                        pending_rewards=int(row[4]),
+                        pro_by_stake=bool(row[5]),
+                        pro_until=int(row[6]),
+                        diem_staked=int(row[7]),
+                        diem_cooling=int(row[8]),
+                        diem_cooldown_end=int(row[9]),
+                        total_staked=total_staked,
+                    )
+        except Exception as exc:  # any transport, HTTP or decoding failure of the node
+            raise EntitlementUnavailable(
+                "rpc_unavailable",
+                f"cannot read entitlements from the node: {type(exc).__name__}: {exc}",
+            ) from exc
+        return result
+
+    def _store(self, key: str, entitlement: Entitlement, now: float) -> None:
+        self._cache[key] = (now + self.ttl, now + self.ttl + self.grace, entitlement)
+
+    def _fallback(
+        self, addresses: list[str], error: EntitlementUnavailable, now: float
+    ) -> dict[str, Entitlement]:
+        """Stale-while-error within the grace, then fail closed (or open, if configured)."""
+        out: dict[str, Entitlement] = {}
+        for address in addresses:
+            entry = self._cache.get(address)
+            if entry is not None and entry[1] > now:
+                out[address] = replace(entry[2], stale=True, reason=error.code)
+            elif self.fail_open:
+                out[address] = Entitlement.empty(address, error.code)
+            else:
+                raise error
+        return out
+
+    # --- invalidation from events ------------------------------------------------------------
+
+    def poll_events(self) -> int:
+        """Drop the cached entries of wallets named by the contracts' events since the last
+        poll (first call: from the head). Returns how many wallets were invalidated."""
+        head = self.web3.eth.block_number
+        if self._last_event_block is None:
+            self._last_event_block = head
+            return 0
+        if head <= self._last_event_block:
+            return 0
+        sources = [self.contracts[name] for name in WATCHED_CONTRACTS if name in self.contracts]
+        logs = self.web3.eth.get_logs(
+            {
+                "fromBlock": self._last_event_block + 1,
+                "toBlock": head,
+                "address": [to_checksum_address(a) for a in sources],
+            }
+        )
+        self._last_event_block = head
+        touched: set[str] = set()
+        for log in logs:
+            for topic in log["topics"][1:3]:
+                raw = bytes(topic)
+                if raw[:12] == b"\x00" * 12:
+                    touched.add("0x" + raw[12:].hex())
+        if touched:
+            self.invalidate(touched)
+        return len(touched)

@@ -1,0 +1,33 @@
+"""A pure-Python mirror of the contracts' integer math.
+
+One source of truth for the math outside the chain: the stateful tests hold it beside the
+contracts and assert they agree after every step, and the simulator runs it as its fast
+backend. Every function follows the Vyper code line by line (same rounding, same order), and
+every revert the contracts make for a user mistake is raised as `ModelRevert` with the same
+reason string.
+"""
+
+from venice_sdk.model.curve import MintCurveModel, default_rates
+from venice_sdk.model.diem import DiemModel
+from venice_sdk.model.emissions import (
+    BPS,
+    SECONDS_PER_YEAR,
+    EmissionsModel,
+    ModelRevert,
+)
+from venice_sdk.model.staking import PRECISION, Account, StakingModel
+from venice_sdk.model.system import SystemModel
+
+__all__ = [
+    "BPS",
+    "PRECISION",
+    "SECONDS_PER_YEAR",
+    "Account",
+    "DiemModel",
+    "EmissionsModel",
+    "MintCurveModel",
+    "ModelRevert",
+    "StakingModel",
+    "SystemModel",
+    "default_rates",
+]

@@ -1,0 +1,212 @@
+"""The sidecar: entitlements, authorize and wallet sign-in over HTTP, for inference servers not
+written in Python. `venice-sdk serve` runs it; FastAPI serves its OpenAPI spec at /openapi.json.
+
+Token amounts are decimal strings of wei (they overflow JavaScript numbers), money is integer
+micro-USD. A refused request is a 200 with `allowed: false` and a reason; malformed input is a
+422 (FastAPI's validation) or a 400 with a `code`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from venice_sdk.auth import ApiKeyStore, AuthError, SiweVerifier, WalletChallenges
+from venice_sdk.entitlements import Entitlement, EntitlementError
+from venice_sdk.gate import Gatekeeper
+
+
+class AuthorizeRequest(BaseModel):
+    who: str = Field(description="A wallet address or an API key (vvk_...)")
+    model: str
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    images: int = Field(0, ge=0)
+
+
+class ChallengeRequest(BaseModel):
+    address: str
+
+
+class KeyRequest(BaseModel):
+    address: str
+    signature: str
+    daily_limit_micros: int | None = Field(None, ge=0)
+    label: str | None = None
+
+
+class SiweRequest(BaseModel):
+    message: str
+    signature: str
+
+
+def entitlement_json(e: Entitlement) -> dict[str, Any]:
+    return {
+        "address": e.address,
+        "block": e.block,
+        "timestamp": e.timestamp,
+        "staked": str(e.staked),
+        "locked": str(e.locked),
+        "cooling": str(e.cooling),
+        "unlock_time": e.unlock_time,
+        "pending_rewards": str(e.pending_rewards),
+        "pro": e.is_pro,
+        "pro_reason": e.pro_reason,
+        "pro_until": e.pro_until,
+        "diem_staked": str(e.diem_staked),
+        "diem_cooling": str(e.diem_cooling),
+        "daily_credit_micros": e.daily_credit,
+        "stale": e.stale,
+        "degraded": e.degraded,
+    }
+
+
+class _Metrics:
+    """Request count and latency per route, as a plain ASGI middleware (cheap per request)."""
+
+    def __init__(self, app: ASGIApp, latency: Histogram, requests: Counter):
+        self.app, self.latency, self.requests = app, latency, requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            name = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(name).observe(time.perf_counter() - start)
+            self.requests.labels(name, str(status)).inc()
+
+
+def create_app(
+    gate: Gatekeeper,
+    challenges: WalletChallenges,
+    siwe: SiweVerifier,
+    keys: ApiKeyStore,
+) -> FastAPI:
+    app = FastAPI(
+        title="venice_sdk sidecar",
+        version="0.1.0",
+        description="Entitlement checks, credit metering and wallet sign-in for inference servers.",
+    )
+    registry = CollectorRegistry()
+    requests = Counter(
+        "venice_requests_total",
+        "Requests by route and outcome",
+        ["route", "outcome"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "venice_request_seconds", "Request latency by route", ["route"], registry=registry
+    )
+    decisions = Counter(
+        "venice_authorize_total", "authorize decisions by reason", ["reason"], registry=registry
+    )
+
+    app.add_middleware(_Metrics, latency=latency, requests=requests)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(_: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=400)
+
+    @app.exception_handler(EntitlementError)
+    async def entitlement_error(_: Request, exc: EntitlementError) -> JSONResponse:
+        status = 503 if exc.code == "rpc_unavailable" else 400
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=status)
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        try:
+            block = gate.client.web3.eth.block_number
+        except Exception as exc:
+            return JSONResponse({"ok": False, "reason": f"node: {type(exc).__name__}"}, 503)
+        return JSONResponse({"ok": True, "block": block})
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain")
+
+    @app.get("/v1/entitlements/{address}")
+    async def entitlements(address: str) -> JSONResponse:
+        # The hot path: a fresh cached entry answers on the event loop; a miss reads the chain
+        # in the thread pool, so a slow node never blocks other requests.
+        entitlement = gate.client.cached(address)
+        if entitlement is None:
+            entitlement = await run_in_threadpool(gate.client.get, address)
+        return JSONResponse(entitlement_json(entitlement))
+
+    @app.post("/v1/authorize")
+    def authorize(body: AuthorizeRequest) -> dict[str, Any]:
+        decision = gate.authorize(
+            body.who, body.model, body.input_tokens, body.output_tokens, body.images
+        )
+        decisions.labels(decision.reason).inc()
+        return {
+            "allowed": decision.allowed,
+            "reason": decision.reason,
+            "address": decision.address,
+            "cost_micros": decision.cost,
+            "spent_micros": decision.spent,
+            "remaining_micros": decision.remaining,
+            "daily_limit_micros": decision.daily_limit,
+            "source": decision.source,
+            "pro": decision.pro,
+            "stale": decision.stale,
+        }
+
+    @app.post("/v1/auth/challenge")
+    def challenge(body: ChallengeRequest) -> dict[str, Any]:
+        issued = challenges.issue_challenge(body.address)
+        return {
+            "address": issued.address,
+            "message": issued.message,
+            "expires_at": issued.expires_at,
+        }
+
+    @app.post("/v1/auth/keys")
+    def issue_key(body: KeyRequest) -> dict[str, Any]:
+        address = challenges.verify_challenge(body.address, body.signature)
+        issued = keys.issue(
+            address,
+            lambda a: gate.client.get(a).staked > 0,
+            daily_limit_micros=body.daily_limit_micros,
+            label=body.label,
+        )
+        return {"key": issued.key, "key_id": issued.key_id, "address": address}
+
+    @app.delete("/v1/auth/keys")
+    def revoke_key(authorization: str = Header(...)) -> dict[str, Any]:
+        key = authorization.removeprefix("Bearer ").strip()
+        record = keys.revoke(keys.resolve(key).key_id)
+        return {"revoked": record.key_id}
+
+    @app.get("/v1/auth/siwe/nonce")
+    def siwe_nonce() -> dict[str, str]:
+        return {"nonce": siwe.nonce()}
+
+    @app.post("/v1/auth/siwe")
+    def siwe_verify(body: SiweRequest) -> dict[str, str]:
+        return {"address": siwe.verify(body.message, body.signature)}
+
+    @app.exception_handler(ValueError)
+    async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"code": "bad_request", "message": str(exc)}, status_code=400)
+
+    return app
