@@ -20,7 +20,7 @@ from venice_sdk.auth import (
     WalletChallenges,
 )
 from venice_sdk.entitlements import EntitlementClient
-from venice_sdk.gate import Gatekeeper, VcuPolicy
+from venice_sdk.gate import ActiveStake, Gatekeeper, VcuPolicy
 from venice_sdk.ledger import SQLiteLedger
 from venice_sdk.pricing import PriceBook
 from venice_sdk.service import create_app
@@ -117,6 +117,33 @@ def test_authorize__vcu_mode_shares_capacity_among_active_stake(parts, suite, fu
     decision = gate.authorize(bob.address, "painter", images=1)
     assert decision.allowed and decision.source == "vcu"
     assert decision.daily_limit == 50 * USD  # half the active stake: half the capacity
+
+
+def test_vcu__active_stake_counts_only_wallets_seen_in_the_last_7_days(
+    parts, suite, fund, bob, carol
+):
+    for account, amount in ((bob, 300 * VVV), (carol, 100 * VVV)):
+        fund(account, amount)
+        suite.staking.stake(account, amount, sender=account)
+    ledger, clock = parts["ledger"], parts["clock"]
+    active = ActiveStake(parts["client"], ledger)
+    ledger.record_activity(carol.address)
+    clock.now += 8 * 86_400  # carol's call is now 8 days old
+    ledger.record_activity(bob.address)
+    assert active() == 300 * VVV  # bob only
+    gate = Gatekeeper(
+        parts["client"],
+        ledger,
+        PriceBook.from_dict(PRICES),
+        vcu=VcuPolicy(capacity_micros=90 * USD, active_stake=active),
+    )
+    assert gate.authorize(bob.address, "painter", images=1).daily_limit == 90 * USD
+    # carol calls again: she is active from the next day's refresh, and bob's share halves...
+    ledger.record_activity(carol.address)
+    assert active() == 300 * VVV  # ...not before 00:00 UTC
+    clock.now = (int(clock.now) // 86_400 + 1) * 86_400
+    assert active() == 400 * VVV
+    assert gate.authorize(bob.address, "painter", images=1).daily_limit == 90 * USD * 3 // 4
 
 
 def test_api_key__issued_to_a_staker_by_signature_and_capped_by_its_own_limit(parts, diem_staker):

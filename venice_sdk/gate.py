@@ -53,6 +53,27 @@ class VcuPolicy:
     active_stake: Callable[[], int]
 
 
+class ActiveStake:
+    """The stake of wallets active in the last 7 days, for `VcuPolicy`: read once per UTC day
+    (the real system refreshes allocations at 00:00 UTC) from the ledger's active wallets, in
+    batches of 1,000 per `eth_call`."""
+
+    def __init__(self, client: EntitlementClient, ledger: CreditLedger):
+        self.client, self.ledger = client, ledger
+        self._day: int | None = None
+        self._total = 0
+
+    def __call__(self) -> int:
+        day = self.ledger.today()
+        if day != self._day:
+            wallets = [a for a in self.ledger.active_list() if not a.startswith(KEY_PREFIX)]
+            total = 0
+            for start in range(0, len(wallets), 1_000):
+                total += sum(e.staked for e in self.client.get_many(wallets[start : start + 1_000]))
+            self._day, self._total = day, total
+        return self._total
+
+
 class Gatekeeper:
     def __init__(
         self,

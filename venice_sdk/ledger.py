@@ -226,6 +226,16 @@ class CreditLedger(ABC):
     def _count_active(self, since: float) -> int:
         """Accounts whose last call is after ``since``."""
 
+    def active_list(self, window: int = ACTIVITY_WINDOW) -> list[str]:
+        """The accounts that made a call in the last ``window`` seconds (VCU mode reads their
+        stakes once a day to share the capacity)."""
+        self._check_window(window)
+        return self._list_active(float(self.clock()) - window)
+
+    @abstractmethod
+    def _list_active(self, since: float) -> list[str]:
+        """Accounts whose last call is after ``since``."""
+
     def _check_window(self, window: int) -> None:
         if not 0 < window <= self.activity_retention:
             raise ValueError(
@@ -382,6 +392,17 @@ class SQLiteLedger(CreditLedger):
     def _count_active(self, since: float) -> int:
         row = self._read("SELECT count(*) FROM activity WHERE last_seen > ?", (since,))
         return int(row[0]) if row else 0
+
+    def _list_active(self, since: float) -> list[str]:
+        try:
+            rows = (
+                self._conn()
+                .execute("SELECT account FROM activity WHERE last_seen > ?", (since,))
+                .fetchall()
+            )
+        except sqlite3.OperationalError as exc:
+            raise LedgerUnavailable(f"ledger {self.path}: {exc}") from exc
+        return [str(row[0]) for row in rows]
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> Any:
         try:
@@ -580,6 +601,13 @@ class RedisLedger(CreditLedger):
             lambda: self.client.zcount(self._activity_key, f"({since!r}", "+inf"),
         )
         return int(count)
+
+    def _list_active(self, since: float) -> list[str]:
+        members = self._retrying(
+            "listing activity",
+            lambda: self.client.zrangebyscore(self._activity_key, f"({since!r}", "+inf"),
+        )
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
     def close(self) -> None:
         """Close the client's connections."""

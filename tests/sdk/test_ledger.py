@@ -210,3 +210,17 @@ def test_redis_keys_expire(redis_url: str, clock: FakeClock) -> None:
     assert len(client.keys("*:t:*")) == 1
     client.close()
     ledger.close()
+
+
+def test_active_list_names_the_wallets_seen_in_the_window(
+    ledger: CreditLedger, clock: FakeClock
+) -> None:
+    a, b, c = ("0x" + ch * 40 for ch in "abc")
+    ledger.record_activity(a)
+    clock.now += 3 * 86_400
+    ledger.record_activity(b)
+    clock.now += 5 * 86_400  # a: 8 days ago, b: 5 days ago
+    ledger.record_activity(c)
+    assert sorted(ledger.active_list()) == [b, c]
+    assert sorted(ledger.active_list(window=86_400)) == [c]
+    assert ledger.active_accounts() == len(ledger.active_list()) == 2
