@@ -3,8 +3,10 @@
 Deploys the suite on a local Anvil, gives 64 wallets staked DIEM (credit), then runs 1 and 8
 worker processes, each with its own EntitlementClient (from the manifest, cache warmed with one
 batched read), price book and ledger, calling `authorize(wallet, model, 900, 300)` on random
-wallets for `--seconds`: SQLite (fsync per commit, and WAL NORMAL) and Redis (appendfsync
-always, and everysec). Prints authorizations per second, median of 3 runs, beside the issue's
+wallets for `--seconds`, one request per call and, with 8 workers, 32 concurrent requests per
+`authorize_many` call (the wallets' debits in one transaction or one Redis pipeline of atomic
+scripts): SQLite (fsync per commit, and WAL NORMAL) and Redis (appendfsync always, and
+everysec). Prints authorizations per second, median of 3 runs, beside the issue's
 targets (8 workers: SQLite >= 5,000/s, Redis >= 10,000/s) and the Redis/SQLite ratio.
 """
 
@@ -34,6 +36,7 @@ from scripts.bench_ledger import start_redis
 console = Console(width=110)
 VVV = 10**18
 TARGETS = {"sqlite": 5_000, "redis": 10_000}
+BATCH = 32  # concurrent requests decided together by authorize_many
 
 
 def run(args: dict[str, Any], workers: int) -> float:
@@ -106,31 +109,44 @@ def cli(seconds: float, runs: int) -> None:
                 client = redis.Redis.from_url(redis_url)
                 client.config_set("appendfsync", sync)
                 client.close()
-            for workers in (1, 8):
+            for workers, batch in ((1, 1), (8, 1), (8, BATCH)):
                 rates = []
                 for _ in range(runs):
                     args = {**base, "backend": backend, "sync": sync, "target": target}
-                    rates.append(run({**args, "seconds": seconds}, workers))
-                figures[(backend, sync, workers)] = statistics.median(rates)
+                    rates.append(run({**args, "seconds": seconds, "batch": batch}, workers))
+                figures[(backend, sync, workers * batch)] = statistics.median(rates)
     finally:
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
 
     table = Table(title=f"authorize per second (median of {runs} runs of {seconds:g} s)")
-    for column in ("backend", "durability", "1 worker", "8 workers", "target (8)", "ok"):
+    columns = ("backend", "durability", "1 worker", "8 workers", f"8 x {BATCH} batched")
+    for column in (*columns, "target (8)", "ok"):
         table.add_column(column, justify="left" if column in ("backend", "durability") else "right")
     for backend, sync, _ in settings:
         one, eight = figures[(backend, sync, 1)], figures[(backend, sync, 8)]
-        ok = eight >= TARGETS[backend]
+        batched = figures[(backend, sync, 8 * BATCH)]
+        target = TARGETS[backend]
+        ok_text = "yes" if eight >= target else "batched" if batched >= target else "[red]NO[/red]"
         table.add_row(
             backend,
             sync,
             f"{one:,.0f}",
             f"{eight:,.0f}",
+            f"{batched:,.0f}",
             f">= {TARGETS[backend]:,}",
-            "yes" if ok else "[red]NO[/red]",
+            ok_text,
         )
     console.print(table)
+    console.print(
+        "ok: yes = one request per call meets the target; batched = only authorize_many does."
+    )
     for sqlite_sync, redis_sync in (("FULL", "always"), ("NORMAL", "everysec")):
         ratio = figures[("redis", redis_sync, 8)] / figures[("sqlite", sqlite_sync, 8)]
-        console.print(f"Redis ({redis_sync}) / SQLite ({sqlite_sync}), 8 workers: {ratio:.2f}x")
+        batched_ratio = (
+            figures[("redis", redis_sync, 8 * BATCH)] / figures[("sqlite", sqlite_sync, 8 * BATCH)]
+        )
+        console.print(
+            f"Redis ({redis_sync}) / SQLite ({sqlite_sync}), 8 workers: {ratio:.2f}x single, "
+            f"{batched_ratio:.2f}x batched"
+        )

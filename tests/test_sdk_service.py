@@ -96,6 +96,22 @@ def test_authorize__debits_staked_diem_credit_until_it_runs_out(parts, diem_stak
     assert gate.authorize(diem_staker.address, "small", 0, 1_000_000).allowed
 
 
+def test_authorize_many__decides_a_batch_as_one_by_one_would(parts, diem_staker, bob):
+    gate = parts["gate"]
+    a = diem_staker.address
+    batch = [(a, "small", 0, 1_000_000, 0)] * 5
+    batch += [(a, "nope", 1, 0, 0), (bob.address, "small", 1, 0, 0), ("0x12", "small", 1, 0, 0)]
+    batch += [(a, "small", 0, 1_000_000, 0)] * 5
+    decisions = gate.authorize_many(batch)
+    assert [d.reason for d in decisions] == ["ok"] * 5 + [
+        "unknown_model",
+        "no_credit",
+        "malformed_address",
+    ] + ["ok"] * 3 + ["insufficient_credit"] * 2
+    assert [d.spent for d in decisions if d.allowed] == [250_000 * k for k in range(1, 9)]
+    assert parts["ledger"].spent(a) == 2 * USD
+
+
 def test_authorize__refusals_name_their_reason(parts, diem_staker, bob):
     gate = parts["gate"]
     assert gate.authorize(diem_staker.address, "no-such-model", 10).reason == "unknown_model"

@@ -28,9 +28,15 @@ def authorize_worker(args: dict[str, Any], ready: Any, go: Any, out: Any) -> Non
     go.wait()
     until = time.time() + args["seconds"]
     done = 0
+    batch = int(args.get("batch", 1))
     while time.time() < until:
-        decision = gate.authorize(rng.choice(wallets), "qwen3-4b", 900, 300)
-        if not decision.allowed:
-            raise RuntimeError(f"refused: {decision.reason}")
-        done += 1
+        if batch == 1:
+            decisions = [gate.authorize(rng.choice(wallets), "qwen3-4b", 900, 300)]
+        else:
+            requests = [(rng.choice(wallets), "qwen3-4b", 900, 300, 0) for _ in range(batch)]
+            decisions = gate.authorize_many(requests)
+        for decision in decisions:
+            if not decision.allowed:
+                raise RuntimeError(f"refused: {decision.reason}")
+        done += len(decisions)
     out.put(done)
