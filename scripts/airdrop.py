@@ -21,7 +21,6 @@ import click
 from ape import chain
 from ape.api import AccountAPI
 from ape.cli import account_option
-from rich.table import Table
 
 from scripts._lib import value
 from scripts._lib.airdrop import AirdropInputError, AirdropTree, read_csv
@@ -30,6 +29,7 @@ from scripts._lib.cli import (
     UserError,
     console,
     deployments_option,
+    print_rows,
     resolve_signer,
     user_errors,
 )
@@ -151,9 +151,4 @@ def status(
                 )
             else:
                 rows.append(("allocation", "none"))
-        table = Table(show_header=False, box=None, pad_edge=False)
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for label, text in rows:
-            table.add_row(label, text)
-    console.print(table)
+    print_rows(rows)

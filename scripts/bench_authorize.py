@@ -30,7 +30,7 @@ from rich.table import Table
 from scripts._lib.bench_workers import authorize_worker
 from scripts._lib.config import PROJECT_ROOT, load_config
 from scripts._lib.deploy import deploy_suite, write_manifest
-from scripts._lib.fast import bind, send
+from scripts._lib.fast import bind, impersonate, send
 from scripts.bench_ledger import start_redis
 
 console = Console(width=110)
@@ -86,10 +86,8 @@ def cli(seconds: float, runs: int) -> None:
     for account in accounts.test_accounts[:8]:
         send(diem.functions.stake(100 * VVV), account.address)
     # The impersonated wallets stake through Anvil.
-    web3 = bind(suite.vvv).w3
     for w in wallets[8:]:
-        web3.provider.make_request("anvil_impersonateAccount", [w])
-        web3.provider.make_request("anvil_setBalance", [w, hex(10**18)])
+        impersonate(w)
         send(diem.functions.stake(100 * VVV), w)
 
     redis_proc, redis_url = start_redis(work)

@@ -10,7 +10,6 @@ for cached entitlements on loopback.
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,14 +28,9 @@ from rich.table import Table
 
 from scripts._lib.config import PROJECT_ROOT, load_config
 from scripts._lib.deploy import deploy_suite, write_manifest
+from scripts.bench_ledger import free_port
 
 console = Console(width=110)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @click.command(cls=ConnectedProviderCommand)

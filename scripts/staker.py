@@ -20,7 +20,6 @@ from pathlib import Path
 import click
 from ape.api import AccountAPI
 from ape.cli import account_option
-from rich.table import Table
 
 from scripts._lib import staker
 from scripts._lib.cli import (
@@ -28,6 +27,7 @@ from scripts._lib.cli import (
     NodeCommand,
     console,
     deployments_option,
+    print_rows,
     resolve_signer,
     user_errors,
 )
@@ -104,9 +104,4 @@ def status(address: str | None, account: AccountAPI | None, deployments: Path):
     with user_errors():
         suite = load_suite(deployments)
         who = staker.parse_address(address) if address else str(resolve_signer(account).address)
-        table = Table(show_header=False, box=None, pad_edge=False)
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for label, value in staker.status_rows(staker.read_status(suite, who)):
-            table.add_row(label, value)
-        console.print(table)
+        print_rows(staker.status_rows(staker.read_status(suite, who)))

@@ -19,7 +19,14 @@ from ape.cli import account_option
 from rich.table import Table
 
 from scripts._lib import value
-from scripts._lib.cli import NodeCommand, console, deployments_option, resolve_signer, user_errors
+from scripts._lib.cli import (
+    NodeCommand,
+    console,
+    deployments_option,
+    print_rows,
+    resolve_signer,
+    user_errors,
+)
 from scripts._lib.deploy import load_suite
 from scripts._lib.staker import parse_address
 
@@ -70,9 +77,5 @@ def status(address: str | None, account: AccountAPI | None, deployments: Path):
     with user_errors():
         suite = load_suite(deployments)
         who = parse_address(address) if address else str(resolve_signer(account).address)
-        table = Table(show_header=False, box=None, pad_edge=False)
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for label, text in value.pro_rows(value.pro_status(suite, who)):
-            table.add_row(label, text)
-    console.print(table)
+        rows = value.pro_rows(value.pro_status(suite, who))
+    print_rows(rows)

@@ -27,9 +27,9 @@ from eth_utils.address import is_address, to_checksum_address
 from web3 import Web3
 from web3.types import BlockIdentifier
 
-# 1 staked DIEM = $1 of API credit a day; credit needs at least 0.1 DIEM staked.
-MIN_CREDIT_STAKE = 10**17
-WEI_PER_MICRO_USD = 10**12  # DIEM wei per micro-USD (1e-6 USD, the USDC base unit)
+from venice_sdk.model.diem import daily_credit
+
+WEI_PER_MICRO_USD = 10**12  # USD wei (18 decimals) per micro-USD (1e-6 USD, USDC's unit)
 MAX_BATCH = 1_000
 # Contracts whose events name (as an indexed topic) a wallet whose entitlement changed: stakes,
 # unstakes, locks, DIEM stakes and subscriptions.
@@ -56,8 +56,9 @@ def load_abi(name: str) -> list[dict[str, Any]]:
 
 
 def daily_credit_micros(diem_staked: int) -> int:
-    """Today's API credit in micro-USD for `diem_staked` DIEM wei (none under 0.1 DIEM)."""
-    return diem_staked // WEI_PER_MICRO_USD if diem_staked >= MIN_CREDIT_STAKE else 0
+    """Today's API credit in micro-USD for `diem_staked` DIEM wei (the model's rule: $1 per
+    staked DIEM, none under 0.1 DIEM), rounded down."""
+    return daily_credit(diem_staked) // WEI_PER_MICRO_USD
 
 
 def canonical(address: str) -> str:
@@ -182,10 +183,7 @@ class EntitlementClient:
 
     def get(self, address: str) -> Entitlement:
         """The wallet's entitlement: from the cache while fresh, else from the chain."""
-        entry = self._cache.get(address)
-        if entry is not None and entry[0] > self.clock():
-            return entry[2]
-        return self.get_many([address])[0]
+        return self.cached(address) or self.get_many([address])[0]
 
     def cached(self, address: str) -> Entitlement | None:
         """The cached entitlement if still fresh, else None (never reads the chain)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from venice_sdk.auth import ApiKeyStore, AuthError
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
-from venice_sdk.ledger import CreditLedger
+from venice_sdk.ledger import CreditLedger, Debit
 from venice_sdk.pricing import PriceBook, UnknownModel
 
 KEY_PREFIX = "vvk_"
@@ -45,6 +45,19 @@ class Decision:
 
 # A request: (wallet or API key, model, input tokens, output tokens, images).
 Request = tuple[str, str, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """A request that passed its checks: its cost and the credit it may draw on."""
+
+    address: str
+    cost: int
+    wallet_limit: int  # the wallet's credit today
+    limit: int  # the same, capped by the key's own limit
+    source: str
+    pro: bool
+    stale: bool
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,7 @@ class Gatekeeper:
         images: int = 0,
     ) -> Decision:
         key_limit: int | None = None
-        account = who
+        address = who
         if who.startswith(KEY_PREFIX):
             if self.keys is None:
                 return Decision(False, "unknown_key")
@@ -121,62 +134,21 @@ class Gatekeeper:
                 record = self.keys.resolve(who)
             except AuthError as exc:
                 return Decision(False, exc.code)
-            address, key_limit, account = record.address, record.daily_limit_micros, record.key_id
-        else:
-            address = who
-        try:
-            cost = self.prices.price(model, input_tokens, output_tokens, images)
-        except UnknownModel:
-            return Decision(False, "unknown_model", address=address)
-        except ValueError:
-            return Decision(False, "bad_request", address=address)
-        try:
-            limit, source, pro, stale = self.credit(address)
-        except EntitlementError as exc:
-            return Decision(False, exc.code, address=address)
-        wallet_limit = limit
-        if key_limit is not None:
-            limit = min(limit, key_limit)
-        if limit == 0:
-            return Decision(False, "no_credit", address=address, cost=cost, pro=pro, stale=stale)
+            address, key_limit = record.address, record.daily_limit_micros
+        priced = self._price(address, model, input_tokens, output_tokens, images, key_limit)
+        if isinstance(priced, Decision):
+            return priced
         remaining_cap: int | None = None
         if key_limit is not None:
             # A key's own per-day limit is metered per key, before the wallet's credit. If the
             # wallet then refuses, the key keeps the charge: in the protocol's favour, and the
             # wallet has no credit left today anyway.
-            key_debit = self.ledger.debit(account, cost, key_limit)
+            key_debit = self.ledger.debit(record.key_id, priced.cost, key_limit)
             if not key_debit.allowed:
-                return Decision(
-                    False,
-                    "key_limit_reached",
-                    address=address,
-                    cost=cost,
-                    spent=key_debit.spent,
-                    remaining=key_debit.remaining,
-                    daily_limit=limit,
-                    source=source,
-                    pro=pro,
-                    stale=stale,
-                )
+                return self._decide(priced, key_debit, "key_limit_reached")
             remaining_cap = key_debit.remaining
-        debit = self.ledger.debit(address, cost, wallet_limit)
-        if debit.allowed:
-            self._mark_active(address)
-        remaining = (
-            debit.remaining if remaining_cap is None else min(remaining_cap, debit.remaining)
-        )
-        return Decision(
-            debit.allowed,
-            "ok" if debit.allowed else "insufficient_credit",
-            address=address,
-            cost=cost,
-            spent=debit.spent,
-            remaining=remaining,
-            daily_limit=limit,
-            source=source,
-            pro=pro,
-            stale=stale,
-        )
+        debit = self.ledger.debit(address, priced.cost, priced.wallet_limit)
+        return self._decide(priced, debit, remaining_cap=remaining_cap)
 
     def authorize_many(self, requests: Sequence[Request]) -> list[Decision]:
         """Decide a batch of concurrent requests at once, in order, as `authorize` would one by
@@ -184,48 +156,70 @@ class Gatekeeper:
         pipeline of atomic scripts), which is what a server answering many requests at a time
         should use. Requests by API key are decided one by one (their key limit comes first)."""
         decisions: list[Decision | None] = [None] * len(requests)
-        batch: list[tuple[int, str, int, int, str, bool, bool]] = []
-        for i, request in enumerate(requests):
-            who, model, input_tokens, output_tokens, images = request
+        batch: list[tuple[int, _Priced]] = []
+        for i, (who, model, input_tokens, output_tokens, images) in enumerate(requests):
             if who.startswith(KEY_PREFIX):
                 decisions[i] = self.authorize(who, model, input_tokens, output_tokens, images)
                 continue
-            try:
-                cost = self.prices.price(model, input_tokens, output_tokens, images)
-            except UnknownModel:
-                decisions[i] = Decision(False, "unknown_model", address=who)
-                continue
-            except ValueError:
-                decisions[i] = Decision(False, "bad_request", address=who)
-                continue
-            try:
-                limit, source, pro, stale = self.credit(who)
-            except EntitlementError as exc:
-                decisions[i] = Decision(False, exc.code, address=who)
-                continue
-            if limit == 0:
-                decisions[i] = Decision(
-                    False, "no_credit", address=who, cost=cost, pro=pro, stale=stale
-                )
-                continue
-            batch.append((i, who, cost, limit, source, pro, stale))
-        debits = self.ledger.debit_many([(who, cost, limit) for _, who, cost, limit, *_ in batch])
-        for (i, who, cost, limit, source, pro, stale), debit in zip(batch, debits, strict=True):
-            if debit.allowed:
-                self._mark_active(who)
-            decisions[i] = Decision(
-                debit.allowed,
-                "ok" if debit.allowed else "insufficient_credit",
-                address=who,
-                cost=cost,
-                spent=debit.spent,
-                remaining=debit.remaining,
-                daily_limit=limit,
-                source=source,
-                pro=pro,
-                stale=stale,
-            )
+            priced = self._price(who, model, input_tokens, output_tokens, images, None)
+            if isinstance(priced, Decision):
+                decisions[i] = priced
+            else:
+                batch.append((i, priced))
+        debits = self.ledger.debit_many([(p.address, p.cost, p.wallet_limit) for _, p in batch])
+        for (i, priced), debit in zip(batch, debits, strict=True):
+            decisions[i] = self._decide(priced, debit)
         return [d for d in decisions if d is not None]
+
+    def _price(
+        self,
+        address: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        images: int,
+        key_limit: int | None,
+    ) -> _Priced | Decision:
+        """The request's cost and the credit it may draw on, or the refusal."""
+        try:
+            cost = self.prices.price(model, input_tokens, output_tokens, images)
+        except UnknownModel:
+            return Decision(False, "unknown_model", address=address)
+        except ValueError:
+            return Decision(False, "bad_request", address=address)
+        try:
+            wallet_limit, source, pro, stale = self.credit(address)
+        except EntitlementError as exc:
+            return Decision(False, exc.code, address=address)
+        limit = wallet_limit if key_limit is None else min(wallet_limit, key_limit)
+        if limit == 0:
+            return Decision(False, "no_credit", address=address, cost=cost, pro=pro, stale=stale)
+        return _Priced(address, cost, wallet_limit, limit, source, pro, stale)
+
+    def _decide(
+        self,
+        priced: _Priced,
+        debit: Debit,
+        refusal: str = "insufficient_credit",
+        remaining_cap: int | None = None,
+    ) -> Decision:
+        if debit.allowed:
+            self._mark_active(priced.address)
+        remaining = (
+            debit.remaining if remaining_cap is None else min(remaining_cap, debit.remaining)
+        )
+        return Decision(
+            debit.allowed,
+            "ok" if debit.allowed else refusal,
+            address=priced.address,
+            cost=priced.cost,
+            spent=debit.spent,
+            remaining=remaining,
+            daily_limit=priced.limit,
+            source=priced.source,
+            pro=priced.pro,
+            stale=priced.stale,
+        )
 
     def _mark_active(self, address: str) -> None:
         now = float(self.ledger.clock())

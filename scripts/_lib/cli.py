@@ -6,7 +6,7 @@ A user mistake (a bad amount, a missing manifest, a reverted transaction) is pri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,6 +19,7 @@ from ape.cli import ConnectedProviderCommand
 from ape.exceptions import AccountsError, ProviderError, TransactionError, VirtualMachineError
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from scripts._lib.config import ConfigError
 from scripts._lib.deploy import DEPLOYMENTS, ManifestError
@@ -71,6 +72,16 @@ def send(method: Any, *args: Any, sender: AccountAPI) -> Any:
     except VirtualMachineError as exc:
         reason = getattr(exc, "revert_message", None) or str(exc) or type(exc).__name__
         raise TransactionReverted(f"the transaction reverted: {reason}") from None
+
+
+def print_rows(rows: Iterable[tuple[str, str]]) -> None:
+    """A status: bold labels beside their values, folded rather than cut when narrow."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print(table)
 
 
 def fail(message: str) -> NoReturn:

@@ -113,3 +113,10 @@ def mine(timestamp: int) -> None:
     w3 = web3()
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def impersonate(address: str) -> None:
+    """Let `send` sign for `address` (Anvil impersonation) and give it 1 ETH for gas."""
+    w3 = web3()
+    w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
+    w3.provider.make_request("anvil_setBalance", [address, hex(10**18)])  # type: ignore[arg-type]

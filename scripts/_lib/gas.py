@@ -15,7 +15,7 @@ from eth_utils import to_checksum_address
 
 from scripts._lib.config import load_config
 from scripts._lib.deploy import Suite, deploy_suite
-from scripts._lib.fast import bind, mine, send, web3
+from scripts._lib.fast import bind, impersonate, mine, send
 
 VVV = 10**18
 DAY = 86_400
@@ -145,7 +145,6 @@ def measure_value_capture(
     from scripts._lib.airdrop import AirdropTree, claim_key
     from scripts._lib.deploy import deploy_airdrop
 
-    w3 = web3()
     deployer = accounts.test_accounts[0]
     d = deployer.address
     rng = random.Random(leaves)
@@ -159,8 +158,7 @@ def measure_value_capture(
     out: dict[str, list[int]] = {name: [] for name in (*VALUE_TARGETS, *VALUE_EXTRAS)}
     used_words: set[int] = set()
     for i, (address, amount) in enumerate(rng.sample(entries, claims)):
-        w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
-        w3.provider.make_request("anvil_setBalance", [address, hex(10**18)])  # type: ignore[arg-type]
+        impersonate(address)
         proof = tree.proof(address)
         stake = i % 10 == 9
         gas = send(airdrop.functions.claim(amount, proof, stake), address).gas_used
@@ -179,8 +177,7 @@ def measure_value_capture(
     for i in range(runs):
         # A fresh subscriber each run (impersonated), then an extension by the same.
         who = to_checksum_address((0x5000 + i).to_bytes(20, "big"))
-        w3.provider.make_request("anvil_impersonateAccount", [who])  # type: ignore[arg-type]
-        w3.provider.make_request("anvil_setBalance", [who, hex(10**18)])  # type: ignore[arg-type]
+        impersonate(who)
         send(usdc.functions.mint(who, 1_000 * 10**6), d)
         send(usdc.functions.approve(subs.address, 2**256 - 1), who)
         out["Subscribe (new subscriber)"].append(

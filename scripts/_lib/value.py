@@ -18,11 +18,11 @@ from ape.api import AccountAPI
 
 from scripts._lib.airdrop import AirdropFormatError, AirdropTree
 from scripts._lib.cli import UserError, send
+from scripts._lib.config import USDC_DECIMALS
 from scripts._lib.deploy import Suite
 from scripts._lib.staker import Outcome, format_duration, format_time, parse_address
 from venice_sdk.units import AmountError, format_units, parse_units
 
-USDC_DECIMALS = 6
 BPS = 10_000
 Q112 = 2**112
 PERIOD = 30 * 86_400
