@@ -1,0 +1,399 @@
+"""The `model` backend: the pure-Python mirror of the contracts (`venice_sdk.model`), stepped
+through the same actions at the same timestamps as the chain backend.
+
+Every action takes the next second, as a transaction mined in its own block would, and raises
+`ActionFailed` with the contract's revert reason when the model refuses it. Each action checks
+everything before it changes anything, so a refused action leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scripts._lib.config import DeployConfig
+from venice_sdk.model import ModelRevert, SystemModel
+from venice_sdk.model.curve import OPEN
+from venice_sdk.model.emissions import BPS, require
+from venice_sdk.model.value import (
+    AirdropModel,
+    BurnerModel,
+    PairModel,
+    SubscriptionsModel,
+    TokenLedger,
+)
+
+DEADLINE_DELAY = 600
+
+
+class ActionFailed(Exception):
+    """An agent's action that the contracts refuse; `reason` is the revert reason."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Roles:
+    """Who is who: addresses on the chain, the same strings in the model."""
+
+    deployer: str  # owner, keeper and USDC minter
+    treasury: str
+    oracle: str
+    pair: str
+    burner: str
+    subscriptions: str
+    airdrop: str
+    diem: str
+
+
+class ModelBackend:
+    name = "model"
+
+    def __init__(
+        self,
+        system: SystemModel,
+        usdc: TokenLedger,
+        pair: PairModel,
+        burner: BurnerModel,
+        subs: SubscriptionsModel,
+        roles: Roles,
+        clock: int,
+        airdrop: AirdropModel | None = None,
+    ):
+        self.system, self.usdc, self.pair, self.burner, self.subs = system, usdc, pair, burner, subs
+        self.roles = roles
+        self.airdrop = airdrop
+        self.clock = clock
+        self.transactions = 0
+
+    # --- construction --------------------------------------------------------------------
+
+    @classmethod
+    def fresh(cls, config: DeployConfig, start: int) -> ModelBackend:
+        """The suite as `deploy_suite` leaves it on a local network, every deploy transaction
+        at `start`: genesis as configured, the pool seeded by the deployer, both observations
+        of the burner at `start`."""
+        roles = Roles(
+            deployer="deployer",
+            treasury="treasury",
+            oracle="oracle",
+            pair="pair",
+            burner="burner",
+            subscriptions="subscriptions",
+            airdrop="airdrop",
+            diem="diem",
+        )
+        genesis: dict[str, int] = {}
+        for allocation in config.genesis:
+            holder = roles.treasury if allocation.to == "treasury" else roles.deployer
+            genesis[holder] = genesis.get(holder, 0) + allocation.amount
+        system = SystemModel.create(
+            now=start,
+            genesis=genesis,
+            treasury=roles.treasury,
+            max_annual=config.max_annual,
+            annual_rate=config.annual_rate,
+            curve=config.split_curve,
+            max_report_age=config.max_report_age,
+            stale_staker_bps=config.stale_staker_bps,
+            cooldown=config.cooldown,
+            locked_treasury_bps=config.locked_treasury_bps,
+            pro_threshold=config.pro_threshold,
+            curve_rates=config.curve_rates,
+            launch_mode=config.launch_mode,
+            punitive_multiplier=config.punitive_multiplier,
+            diem_cooldown=config.diem_cooldown,
+        )
+        system.transfer(roles.deployer, roles.pair, config.pool_seed_vvv)
+        usdc = TokenLedger()
+        usdc.mint(roles.pair, config.pool_seed_usdc)
+        pair = PairModel(config.pool_seed_usdc, config.pool_seed_vvv, 0, start & 0xFFFFFFFF)
+        burner = BurnerModel(
+            max_amount_in=config.buyback_max_amount_in,
+            max_deviation_bps=config.buyback_max_deviation_bps,
+            max_slippage_bps=config.buyback_max_slippage_bps,
+            min_twap_window=config.buyback_min_twap_window,
+            max_twap_age=config.buyback_max_twap_age,
+            older=(start, 0),
+            newer=(start, 0),
+        )
+        subs = SubscriptionsModel([(t.price, t.burn) for t in config.tiers])
+        return cls(system, usdc, pair, burner, subs, roles, start)
+
+    # --- the clock -----------------------------------------------------------------------
+
+    def warp(self, timestamp: int) -> None:
+        """The next action happens at `timestamp` (or the next second, if that has passed)."""
+        self.clock = max(self.clock, timestamp - 1)
+
+    def mark(self, timestamp: int) -> None:
+        """Close the day at `timestamp`: reads from now on are as of then."""
+        self.clock = max(self.clock + 1, timestamp)
+
+    def _tx(self) -> int:
+        self.clock += 1
+        self.transactions += 1
+        return self.clock
+
+    def _run(self, action):  # type: ignore[no-untyped-def]
+        now = self._tx()
+        try:
+            return action(now)
+        except ModelRevert as exc:
+            raise ActionFailed(exc.reason) from None
+
+    # --- setup (before day 0) ------------------------------------------------------------
+
+    def add_agent(self, agent: str, vvv: int, usdc: int, kind: str) -> None:
+        """Fund an agent (approvals are implicit in the model)."""
+        if vvv:
+            self.system.transfer(self.roles.deployer, agent, vvv)
+        if usdc:
+            self.usdc.mint(agent, usdc)
+
+    def open_airdrop(self, allocations: dict[str, int], window: int) -> int:
+        """Fund the airdrop from the deployer; claims close `window` seconds from now."""
+        self.system.transfer(self.roles.deployer, self.roles.airdrop, sum(allocations.values()))
+        self.airdrop = AirdropModel(dict(allocations), self.clock + window)
+        return self.airdrop.deadline
+
+    # --- staking -------------------------------------------------------------------------
+
+    def stake(self, agent: str, amount: int) -> None:
+        self._run(lambda now: self.system.stake(now, agent, agent, amount))
+
+    def initiate_unstake(self, agent: str, amount: int) -> None:
+        self._run(lambda now: self.system.initiate_unstake(now, agent, amount))
+
+    def finalize_unstake(self, agent: str) -> int:
+        return int(self._run(lambda now: self.system.finalize_unstake(now, agent)))
+
+    def claim(self, agent: str) -> int:
+        return int(self._run(lambda now: self.system.claim(now, agent)))
+
+    def claim_and_stake(self, agent: str) -> int:
+        return int(self._run(lambda now: self.system.claim_and_stake(now, agent)))
+
+    def release_treasury(self) -> int:
+        return int(self._run(lambda now: self.system.release_treasury(now)))
+
+    # --- DIEM ----------------------------------------------------------------------------
+
+    def mint_diem(self, agent: str, svvv: int, min_out: int) -> int:
+        return int(self._run(lambda now: self.system.mint_diem(now, agent, svvv, min_out)))
+
+    def burn_diem(self, agent: str, amount: int) -> int:
+        return int(self._run(lambda now: self.system.burn_diem(now, agent, amount)))
+
+    def diem_stake(self, agent: str, amount: int) -> None:
+        self._run(lambda now: self.system.diem.stake(now, agent, amount))
+
+    def diem_transfer(self, sender: str, receiver: str, amount: int) -> None:
+        self._run(lambda now: self.system.diem.transfer(sender, receiver, amount))
+
+    # --- tokens and the pool -------------------------------------------------------------
+
+    def usdc_transfer(self, sender: str, receiver: str, amount: int) -> None:
+        self._run(lambda now: self.usdc.move(sender, receiver, amount))
+
+    def sell_vvv(self, agent: str, amount: int, min_out: int) -> int:
+        def action(now: int) -> int:
+            out = self.pair.usdc_for_vvv(amount)
+            require(out >= min_out, "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT")
+            self.system.transfer(agent, self.roles.pair, amount)
+            self.usdc.move(self.roles.pair, agent, out)
+            self.pair.swap_vvv_for_usdc(now, amount)
+            return out
+
+        return int(self._run(action))
+
+    # --- value capture -------------------------------------------------------------------
+
+    def subscribe(self, payer: str, tier: int, periods: int, recipient: str) -> int:
+        def action(now: int) -> int:
+            cost, burn = self.subs.quote(tier, periods)
+            require(self.usdc.balance(payer) >= cost, "subs: not enough USDC")
+            expiry = self.subs.subscribe(now, recipient, tier, periods)
+            if burn:
+                self.usdc.move(payer, self.roles.burner, burn)
+            if cost > burn:
+                self.usdc.move(payer, self.roles.treasury, cost - burn)
+            return expiry
+
+        return int(self._run(action))
+
+    def deposit_revenue(self, amount: int) -> None:
+        self._run(lambda now: self.usdc.mint(self.roles.burner, amount))
+
+    def keeper_update(self) -> bool:
+        return bool(self._run(lambda now: self.burner.observe(now, self.pair.current(now)[0])))
+
+    def buyback(self, amount_in: int, min_out: int) -> int:
+        def action(now: int) -> int:
+            cumulative, _ = self.burner.check(
+                now,
+                self.pair,
+                self.usdc.balance(self.roles.burner),
+                amount_in,
+                min_out,
+                now + DEADLINE_DELAY,
+            )
+            self.burner.observe(now, cumulative)
+            bought = self.pair.swap_usdc_for_vvv(now, amount_in)
+            self.usdc.move(self.roles.burner, self.roles.pair, amount_in)
+            self.system.transfer(self.roles.pair, self.roles.burner, bought)
+            burned = self.system.balance(self.roles.burner)
+            self.system.burn(self.roles.burner, burned)
+            self.burner.total_spent += amount_in
+            self.burner.total_bought += bought
+            self.burner.total_burned += burned
+            return burned
+
+        return int(self._run(action))
+
+    def airdrop_claim(self, agent: str, amount: int, stake: bool) -> None:
+        def action(now: int) -> None:
+            assert self.airdrop is not None
+            got = self.airdrop.check_claim(now, agent)
+            require(got == amount, "airdrop: invalid proof")
+            if stake:
+                self.system.stake(now, self.roles.airdrop, agent, amount)
+            else:
+                self.system.transfer(self.roles.airdrop, agent, amount)
+            self.airdrop.claim(now, agent)
+
+        self._run(action)
+
+    def airdrop_burn(self) -> int:
+        def action(now: int) -> int:
+            assert self.airdrop is not None
+            require(now > self.airdrop.deadline, "airdrop: claim window open")
+            amount = self.system.balance(self.roles.airdrop)
+            require(amount > 0, "airdrop: nothing to burn")
+            self.system.burn(self.roles.airdrop, amount)
+            self.airdrop.burned += amount
+            return amount
+
+        return int(self._run(action))
+
+    # --- governance and the oracle -------------------------------------------------------
+
+    def report_utilization(self, bps: int) -> None:
+        self._run(lambda now: self.system.report_utilization(now, bps))
+
+    def set_annual_rate(self, annual: int) -> None:
+        self._run(lambda now: self.system.set_annual_rate(now, annual))
+
+    def set_split_curve(self, curve: list[tuple[int, int]]) -> None:
+        self._run(lambda now: self.system.set_split_curve(now, curve))
+
+    def set_mint_curve(self, rates: list[int]) -> None:
+        self._run(lambda now: self.system._curve().set_curve(rates))
+
+    def set_launch_mode(self, mode: int) -> None:
+        curve = self.system._curve()
+        self._run(lambda now: curve.set_launch_mode(mode, curve.punitive_multiplier))
+
+    def set_tier(self, tier: int, price: int, burn: int) -> None:
+        def action(now: int) -> None:
+            require(tier < 4, "subs: unknown tier")
+            require(burn <= price, "subs: burn above price")
+            while len(self.subs.tiers) <= tier:
+                self.subs.tiers.append((0, 0))
+            self.subs.tiers[tier] = (price, burn)
+
+        self._run(action)
+
+    # --- reads (as of the last action) ---------------------------------------------------
+
+    def vvv_balance(self, holder: str) -> int:
+        return self.system.balance(holder)
+
+    def usdc_balance(self, holder: str) -> int:
+        return self.usdc.balance(holder)
+
+    def diem_balance(self, holder: str) -> int:
+        return self.system.diem.balance(holder)
+
+    def stake_of(self, agent: str) -> tuple[int, int, int]:
+        """(staked, locked, cooling)."""
+        a = self.system.staking.account(agent)
+        return a.staked, a.locked, a.cooling
+
+    def pending(self, agent: str) -> int:
+        return self.system.staking.pending_rewards(agent, self.clock)
+
+    def quote_mint(self, svvv: int) -> int:
+        """DIEM that locking `svvv` mints now; 0 when the curve refuses."""
+        try:
+            return self.system.quote_mint(svvv)
+        except ModelRevert:
+            return 0
+
+    def launch_open(self) -> bool:
+        curve = self.system.curve
+        return curve is not None and curve.mode == OPEN
+
+    def pool_usdc_for_vvv(self, vvv: int) -> int:
+        return self.pair.usdc_for_vvv(vvv)
+
+    def pool_vvv_for_usdc(self, usdc: int) -> int:
+        return self.pair.vvv_for_usdc(usdc)
+
+    def buyback_floor(self, amount_in: int) -> int | None:
+        """The least min-out a buyback of `amount_in` would accept at the next second, or
+        None while the TWAP is unusable or the spot strays from it."""
+        now = self.clock + 1
+        try:
+            cumulative, spot = self.pair.current(now)
+            twap = self.burner.twap(now, cumulative)
+        except ModelRevert:
+            return None
+        if abs(spot - twap) * BPS > twap * self.burner.max_deviation_bps:
+            return None
+        return self.burner.floor(amount_in, twap)
+
+    def metrics(self) -> dict[str, int]:
+        """The day's aggregate state, as of the clock."""
+        s, now = self.system, self.clock
+        e = s.emissions
+        return {
+            "supply": s.total_supply,
+            "burned": s.burned,
+            "emitted": e.emitted(now),
+            "staked": s.staking.total_staked,
+            "locked": s.staking.total_locked,
+            "cooling": s.staking.total_cooling,
+            "annual_rate": e.annual_at(now),
+            "staker_bps": e.staker_bps_at(now),
+            "diem_supply": s.diem.total_supply,
+            "diem_staked": s.diem.total_staked,
+            "mint_rate": s.curve.rate_at(s.staking.total_diem_outstanding) if s.curve else 0,
+            "treasury_vvv": s.balance(self.roles.treasury),
+            "treasury_usdc": self.usdc.balance(self.roles.treasury),
+            "pool_vvv": self.pair.reserve_vvv,
+            "pool_usdc": self.pair.reserve_usdc,
+            "burner_usdc": self.usdc.balance(self.roles.burner),
+            "buyback_burned": self.burner.total_burned,
+            "subs_paid": self.subs.total_paid,
+            "airdrop_vvv": s.balance(self.roles.airdrop),
+        }
+
+    def account_state(self, agent: str) -> tuple[int, ...]:
+        """Everything one agent holds, for the daily equivalence check."""
+        s = self.system
+        a = s.staking.account(agent)
+        d = s.diem.stake_of(agent)
+        return (
+            s.balance(agent),
+            self.usdc.balance(agent),
+            s.diem.balance(agent),
+            a.staked,
+            a.locked,
+            a.outstanding_diem,
+            a.cooling,
+            s.staking.pending_rewards(agent, self.clock),
+            d.staked,
+            d.cooling,
+        )
