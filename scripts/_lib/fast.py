@@ -83,15 +83,26 @@ def send(fn: ContractFunction, sender: str, timestamp: int | None = None) -> Rec
         w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
     tx_hash = fn.transact({"from": sender, "gas": TX_GAS})
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
-    block = w3.eth.get_block(receipt["blockNumber"])
     if receipt["status"] != 1:
         raise Reverted(_traced_reason(tx_hash.hex()), receipt["gasUsed"])
+    if timestamp is None:  # the node chose it: ask (otherwise it is the one we set)
+        timestamp = int(w3.eth.get_block(receipt["blockNumber"])["timestamp"])
     return Receipt(
         gas_used=receipt["gasUsed"],
         block_number=receipt["blockNumber"],
-        timestamp=block["timestamp"],
+        timestamp=timestamp,
         logs=list(receipt["logs"]),
     )
+
+
+def call_many(calls: list[ContractFunction]) -> list[Any]:
+    """Many view calls in one JSON-RPC batch, at the latest block."""
+    if not calls:
+        return []
+    with web3().batch_requests() as batch:
+        for fn in calls:
+            batch.add(fn)
+        return list(batch.execute())
 
 
 def _traced_reason(tx_hash: str) -> str:

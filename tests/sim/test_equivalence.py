@@ -55,9 +55,10 @@ def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, conf
             assert model_metrics[key] == value, (
                 f"day {day}: {key} chain {value} model {model_metrics[key]}"
             )
+        addresses = [a.address for a in chain_run.agents]
+        chain_states = chain_engine.b.account_states(addresses)
         for agent in chain_run.agents:
-            want = chain_engine.b.account_state(agent.address)
-            got = model.account_state(agent.address)
+            want, got = chain_states[agent.address], model.account_state(agent.address)
             for name, w, g in zip(FIELDS, want, got, strict=True):
                 assert g == w, (
                     f"day {day}: agent {agent.index} ({agent.kind}) {name}: chain {w} model {g}"

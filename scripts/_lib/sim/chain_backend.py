@@ -15,7 +15,7 @@ from ape.api import AccountAPI
 from scripts._lib.airdrop import AirdropTree
 from scripts._lib.config import DeployConfig
 from scripts._lib.deploy import Suite, deploy_airdrop
-from scripts._lib.fast import Reverted, bind, impersonate, mine, send, web3
+from scripts._lib.fast import Reverted, bind, call_many, impersonate, mine, send, web3
 from scripts._lib.sim.model_backend import DEADLINE_DELAY, ActionFailed, ModelBackend, Roles
 from venice_sdk.model import SystemModel
 from venice_sdk.model.curve import OPEN
@@ -298,52 +298,104 @@ class ChainBackend:
         return ModelBackend.buyback_floor(probe, amount_in)
 
     def metrics(self) -> dict[str, int]:
+        """The day's aggregate state, read in one batch at the last block."""
         c, s, d = self.controller.functions, self.staking.functions, self.diem.functions
-        r0, r1, _ = self._call(self.pair.functions.getReserves())
-        pool_usdc, pool_vvv = (r0, r1) if self.usdc_is_token0 else (r1, r0)
-        burned = int(self._call(self.burner.functions.totalBurned()))
-        airdrop = self.roles.airdrop
+        v, u, r = self.vvv.functions, self.usdc.functions, self.roles
+        airdrop = [v.balanceOf(r.airdrop)] if r.airdrop else []
+        values = call_many(
+            [
+                v.totalSupply(),
+                c.emitted(),
+                s.totalStaked(),
+                s.totalLocked(),
+                s.totalCoolingDown(),
+                c.currentAnnualRate(),
+                c.currentStakerBps(),
+                d.totalSupply(),
+                d.totalStaked(),
+                s.totalDiemOutstanding(),
+                v.balanceOf(r.treasury),
+                u.balanceOf(r.treasury),
+                self.pair.functions.getReserves(),
+                u.balanceOf(r.burner),
+                self.burner.functions.totalBurned(),
+                self.subs.functions.totalPaid(),
+                *airdrop,
+            ]
+        )
+        (
+            supply,
+            emitted,
+            staked,
+            locked,
+            cooling,
+            annual,
+            staker_bps,
+            diem_supply,
+            diem_staked,
+            outstanding,
+            treasury_vvv,
+            treasury_usdc,
+            reserves,
+            burner_usdc,
+            burned,
+            paid,
+        ) = values[:16]
+        pool_usdc, pool_vvv = reserves[:2] if self.usdc_is_token0 else reserves[1::-1]
         return {
-            "supply": int(self._call(self.vvv.functions.totalSupply())),
+            "supply": supply,
             "burned": burned + self.airdrop_burned,
-            "emitted": int(self._call(c.emitted())),
-            "staked": int(self._call(s.totalStaked())),
-            "locked": int(self._call(s.totalLocked())),
-            "cooling": int(self._call(s.totalCoolingDown())),
-            "annual_rate": int(self._call(c.currentAnnualRate())),
-            "staker_bps": int(self._call(c.currentStakerBps())),
-            "diem_supply": int(self._call(d.totalSupply())),
-            "diem_staked": int(self._call(d.totalStaked())),
-            "mint_rate": int(
-                self._call(self.curve.functions.rateAt(self._call(s.totalDiemOutstanding())))
-            ),
-            "treasury_vvv": self.vvv_balance(self.roles.treasury),
-            "treasury_usdc": self.usdc_balance(self.roles.treasury),
-            "pool_vvv": int(pool_vvv),
-            "pool_usdc": int(pool_usdc),
-            "burner_usdc": self.usdc_balance(self.roles.burner),
+            "emitted": emitted,
+            "staked": staked,
+            "locked": locked,
+            "cooling": cooling,
+            "annual_rate": annual,
+            "staker_bps": staker_bps,
+            "diem_supply": diem_supply,
+            "diem_staked": diem_staked,
+            "mint_rate": int(self._call(self.curve.functions.rateAt(outstanding))),
+            "treasury_vvv": treasury_vvv,
+            "treasury_usdc": treasury_usdc,
+            "pool_vvv": pool_vvv,
+            "pool_usdc": pool_usdc,
+            "burner_usdc": burner_usdc,
             "buyback_burned": burned,
-            "subs_paid": int(self._call(self.subs.functions.totalPaid())),
-            "airdrop_vvv": self.vvv_balance(airdrop) if airdrop else 0,
+            "subs_paid": paid,
+            "airdrop_vvv": values[16] if airdrop else 0,
         }
 
-    def account_state(self, agent: str) -> tuple[int, ...]:
-        s = self.staking.functions
-        locked, outstanding = self._call(s.lockedStakes(agent))
-        cooling, _ = self._call(s.cooldowns(agent))
-        diem_staked, _, diem_cooling = self._call(self.diem.functions.stakedInfos(agent))
-        return (
-            self.vvv_balance(agent),
-            self.usdc_balance(agent),
-            self.diem_balance(agent),
-            int(self._call(s.balanceOf(agent))),
-            int(locked),
-            int(outstanding),
-            int(cooling),
-            self.pending(agent),
-            int(diem_staked),
-            int(diem_cooling),
-        )
+    def account_states(self, agents: list[str]) -> dict[str, tuple[int, ...]]:
+        """Everything each agent holds (as `ModelBackend.account_state`), in one batch."""
+        s, d = self.staking.functions, self.diem.functions
+        calls = []
+        for a in agents:
+            calls += [
+                self.vvv.functions.balanceOf(a),
+                self.usdc.functions.balanceOf(a),
+                d.balanceOf(a),
+                s.balanceOf(a),
+                s.lockedStakes(a),
+                s.cooldowns(a),
+                s.pendingRewards(a),
+                d.stakedInfos(a),
+            ]
+        values = call_many(calls)
+        states = {}
+        for i, a in enumerate(agents):
+            vvv, usdc, diem, staked, lock, cooldown, pending, infos = values[8 * i : 8 * i + 8]
+            states[a] = (
+                vvv,
+                usdc,
+                diem,
+                staked,
+                lock[0],
+                lock[1],
+                cooldown[0],
+                pending,
+                infos[0],
+                infos[2],
+            )
+        return states
 
     # --- the model of this deployment ----------------------------------------------------
 

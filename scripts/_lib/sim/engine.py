@@ -161,7 +161,7 @@ class Engine:
             run.states.append(
                 {
                     "metrics": b.metrics(),
-                    "accounts": {a.address: b.account_state(a.address) for a in run.agents},
+                    "accounts": b.account_states([a.address for a in run.agents]),
                 }
             )
         return row

@@ -380,6 +380,9 @@ class ModelBackend:
             "airdrop_vvv": s.balance(self.roles.airdrop),
         }
 
+    def account_states(self, agents: list[str]) -> dict[str, tuple[int, ...]]:
+        return {a: self.account_state(a) for a in agents}
+
     def account_state(self, agent: str) -> tuple[int, ...]:
         """Everything one agent holds, for the daily equivalence check."""
         s = self.system
