@@ -239,7 +239,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
             # pydantic reports union branches as extra path parts; keep what the file has.
-            loc = tuple(p for p in loc if p in _keys(lines) or isinstance(p, int))
+            keep = _keys(lines)
+            if error["type"] == "missing":
+                keep.add(loc[-1])  # the field the file lacks
+            loc = tuple(p for p in loc if p in keep or isinstance(p, int))
             line = index.find(loc)
             field = ".".join(str(p) for p in loc) or "(top level)"
             message = str(error["msg"]).removeprefix("Value error, ")
