@@ -8,7 +8,7 @@ import pytest
 from scripts._lib.config import load_config
 from scripts._lib.deploy import Suite, deploy_suite
 from scripts._lib.fast import bind
-from venice_sdk.model import SystemModel
+from scripts._lib.sim.model_backend import system_model
 
 VVV = 10**18
 
@@ -147,7 +147,8 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
         vvv.approve(staking, 2**256 - 1, sender=a)
     head = chain.blocks.head.timestamp
     holders = [owner, oracle, treasury, *stakers]
-    model = SystemModel.create(
+    model = system_model(
+        config,
         now=controller.lastCheckpoint(),
         # The VVV/USDC pool holds the deploy's liquidity seed.
         genesis={
@@ -155,18 +156,7 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
             suite.pair.address: vvv.balanceOf(suite.pair),
         },
         treasury=treasury.address,
-        max_annual=config.max_annual,
         annual_rate=controller.annualRate(),
-        curve=config.split_curve,
-        max_report_age=config.max_report_age,
-        stale_staker_bps=config.stale_staker_bps,
-        cooldown=config.cooldown,
-        locked_treasury_bps=config.locked_treasury_bps,
-        pro_threshold=config.pro_threshold,
-        curve_rates=config.curve_rates,
-        launch_mode=config.launch_mode,
-        punitive_multiplier=config.punitive_multiplier,
-        diem_cooldown=config.diem_cooldown,
     )
     # Genesis as seen now (after funding); staking's accumulator starts at its last accrual.
     assert vvv.totalSupply() == model.genesis

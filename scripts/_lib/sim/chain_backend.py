@@ -16,8 +16,13 @@ from scripts._lib.airdrop import AirdropTree
 from scripts._lib.config import DeployConfig
 from scripts._lib.deploy import Suite, deploy_airdrop
 from scripts._lib.fast import Reverted, bind, call_many, impersonate, mine, send, web3
-from scripts._lib.sim.model_backend import DEADLINE_DELAY, ActionFailed, ModelBackend, Roles
-from venice_sdk.model import SystemModel
+from scripts._lib.sim.model_backend import (
+    DEADLINE_DELAY,
+    ActionFailed,
+    ModelBackend,
+    Roles,
+    system_model,
+)
 from venice_sdk.model.curve import OPEN
 from venice_sdk.model.value import (
     AirdropModel,
@@ -403,22 +408,13 @@ class ChainBackend:
         """A model backend in exactly this chain's state (after setup, before day 0), for a
         run side by side. `holders` are every address holding VVV."""
         cfg = self.config
-        system = SystemModel.create(
+        system = system_model(
+            cfg,
             now=int(self._call(self.controller.functions.lastCheckpoint())),
             genesis={h: self.vvv_balance(h) for h in holders},
             treasury=self.roles.treasury,
-            max_annual=cfg.max_annual,
             annual_rate=int(self._call(self.controller.functions.annualRate())),
-            curve=cfg.split_curve,
-            max_report_age=cfg.max_report_age,
-            stale_staker_bps=cfg.stale_staker_bps,
-            cooldown=cfg.cooldown,
-            locked_treasury_bps=cfg.locked_treasury_bps,
-            pro_threshold=cfg.pro_threshold,
-            curve_rates=cfg.curve_rates,
             launch_mode=int(self._call(self.curve.functions.launchMode())),
-            punitive_multiplier=cfg.punitive_multiplier,
-            diem_cooldown=cfg.diem_cooldown,
         )
         assert system.total_supply == int(self._call(self.vvv.functions.totalSupply())), (
             "every VVV holder must be listed"

@@ -47,6 +47,36 @@ class Roles:
     diem: str
 
 
+def system_model(
+    config: DeployConfig,
+    *,
+    now: int,
+    genesis: dict[str, int],
+    treasury: str,
+    annual_rate: int | None = None,
+    launch_mode: int | None = None,
+) -> SystemModel:
+    """The model of a suite deployed with `config`: genesis balances as given, the rate and
+    launch mode as configured unless the chain says otherwise."""
+    return SystemModel.create(
+        now=now,
+        genesis=genesis,
+        treasury=treasury,
+        max_annual=config.max_annual,
+        annual_rate=config.annual_rate if annual_rate is None else annual_rate,
+        curve=config.split_curve,
+        max_report_age=config.max_report_age,
+        stale_staker_bps=config.stale_staker_bps,
+        cooldown=config.cooldown,
+        locked_treasury_bps=config.locked_treasury_bps,
+        pro_threshold=config.pro_threshold,
+        curve_rates=config.curve_rates,
+        launch_mode=config.launch_mode if launch_mode is None else launch_mode,
+        punitive_multiplier=config.punitive_multiplier,
+        diem_cooldown=config.diem_cooldown,
+    )
+
+
 class ModelBackend:
     name = "model"
 
@@ -88,23 +118,7 @@ class ModelBackend:
         for allocation in config.genesis:
             holder = roles.treasury if allocation.to == "treasury" else roles.deployer
             genesis[holder] = genesis.get(holder, 0) + allocation.amount
-        system = SystemModel.create(
-            now=start,
-            genesis=genesis,
-            treasury=roles.treasury,
-            max_annual=config.max_annual,
-            annual_rate=config.annual_rate,
-            curve=config.split_curve,
-            max_report_age=config.max_report_age,
-            stale_staker_bps=config.stale_staker_bps,
-            cooldown=config.cooldown,
-            locked_treasury_bps=config.locked_treasury_bps,
-            pro_threshold=config.pro_threshold,
-            curve_rates=config.curve_rates,
-            launch_mode=config.launch_mode,
-            punitive_multiplier=config.punitive_multiplier,
-            diem_cooldown=config.diem_cooldown,
-        )
+        system = system_model(config, now=start, genesis=genesis, treasury=roles.treasury)
         system.transfer(roles.deployer, roles.pair, config.pool_seed_vvv)
         usdc = TokenLedger()
         usdc.mint(roles.pair, config.pool_seed_usdc)
