@@ -15,6 +15,7 @@ from scripts._lib.gas import (
     SNAPSHOT_RUNS,
     SNAPSHOT_VALUE_RUNS,
     TARGETS,
+    TRANSFER_FLOOR,
     VALUE_EXTRAS,
     VALUE_TARGETS,
     compare_with_snapshot,
@@ -75,3 +76,18 @@ def test_gas__no_regression_above_the_snapshot(pool_figures, value_figures, requ
     request.config.stash[GAS_REPORT] = report
     failing = [r.operation for r in rows if r.regressed] + stale
     assert not failing, "\n".join(report)
+
+
+def test_snapshot_compare__fails_above_two_percent_and_reports_improvements():
+    rows = compare_with_snapshot(
+        {"at limit": 1_020, "above": 1_021, "lower": 900, "new op": 5},
+        {"at limit": 1_000, "above": 1_000, "lower": 1_000, "gone": 7},
+    )
+    assert [r.operation for r in rows if r.regressed] == ["above", "new op"]
+    assert [r.operation for r in rows if r.improved] == ["lower"]
+    report = "\n".join(snapshot_report(rows, ["gone"]))
+    assert "REGRESSION: above: 1,000 -> 1,021 (+2.10%)" in report
+    assert "improved: lower: 1,000 -> 900 (-10.00%); lower the snapshot with" in report
+    assert "NOT IN SNAPSHOT: new op" in report and "STALE: gone" in report
+    # Each figure against the transfer floor: 1,021 / 33,388.
+    assert f"{1_021 / TRANSFER_FLOOR:.3f}" in report
