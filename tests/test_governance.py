@@ -13,7 +13,6 @@ import ape
 import pytest
 import yaml
 from ape import chain
-from click.testing import CliRunner
 
 from scripts._lib.config import ANYONE, DEFAULT_CONFIG, ConfigError, Governance, load_config
 from scripts._lib.deploy import (
@@ -27,6 +26,7 @@ from scripts._lib.deploy import (
 )
 from scripts._lib.fast import Reverted, bind, send
 from scripts.deploy import cli as deploy
+from tests.cli.conftest import run_command
 
 VVV = 10**18
 DELAY = 2 * 86_400
@@ -100,9 +100,11 @@ class Governed(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def governed(tmp_path_factory) -> Governed:
+def governed(tmp_path_factory, owner, alice, bob, attacker) -> Governed:
     """`ape run deploy` with a timelock config: alice (test:3) proposes and cancels, bob
-    (test:4) executes; the suite as the commands bind it from the manifest written."""
+    (test:4) executes; the suite as the commands bind it from the manifest written. (It asks
+    for the session accounts the module uses: one first requested later makes ape set up
+    the module's fixtures again.)"""
     directory = tmp_path_factory.mktemp("governed")
     governance = {
         "timelock": True,
@@ -111,11 +113,7 @@ def governed(tmp_path_factory) -> Governed:
         "executors": ["test:4"],
     }
     config = _config(directory, governance, roles={"treasury": "test:1", "oracle": "test:2"})
-    result = CliRunner(mix_stderr=False).invoke(
-        deploy,
-        ["--config", str(config), "--deployments", str(directory)],
-        obj={"provider": chain.provider},
-    )
+    result = run_command(deploy, directory, "--config", str(config))
     assert result.exit_code == 0, result.stderr
     return Governed(load_suite(directory), manifest_path(chain.chain_id, directory), result.stdout)
 
