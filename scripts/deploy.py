@@ -69,6 +69,13 @@ def cli(config_path: Path | None, force: bool, account: AccountAPI | None, deplo
     for role, address in suite.roles.items():
         roles.add_row(role, address)
     console.print(roles)
+    if suite.governance:
+        g = suite.governance
+        console.print(
+            f"Governance: the Timelock owns every owned contract; changes wait "
+            f"{g['min_delay']:,} s; proposers {', '.join(g['proposers'])}; "
+            f"executors {', '.join(g['executors'])}"
+        )
     console.print(f"Manifest: {_shown(path)}")
     if getattr(chain.provider, "process", None) is not None:
         console.print(

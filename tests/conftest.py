@@ -11,6 +11,16 @@ from scripts._lib.fast import bind
 from scripts._lib.sim.model_backend import system_model
 
 VVV = 10**18
+# The gas table tests/test_gas.py leaves for the end of the run.
+GAS_REPORT = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    report = config.stash.get(GAS_REPORT, None)
+    if report:
+        terminalreporter.section("gas against gas-snapshot.json")
+        for line in report:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,12 @@ DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
 BPS = 10_000
 USDC_DECIMALS = 6
 MAX_TIERS = 4
+# The timelock's delay: long enough for holders to see a proposal and react, short enough
+# that governance can still fix a parameter within the month.
+MIN_TIMELOCK_DELAY = 3_600
+MAX_TIMELOCK_DELAY = 30 * 86_400
+# An executor spec that opens execution of ready operations to everyone (the zero address).
+ANYONE = "anyone"
 
 
 class ConfigError(ValueError):
@@ -41,6 +47,14 @@ class GenesisAllocation:
     name: str
     to: str  # a role spec: "deployer", "treasury", "test:N" or an address
     amount: int  # wei
+
+
+@dataclass(frozen=True)
+class Governance:
+    timelock: bool  # hand every owned contract to a Timelock
+    min_delay: int  # seconds from schedule to execute
+    proposers: list[str]  # role specs (also cancellers)
+    executors: list[str]  # role specs, or ANYONE
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,7 @@ class DeployConfig:
     tiers: list[Tier]
     airdrop_window: int
     airdrop_csv: Path | None
+    governance: Governance
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -144,6 +159,32 @@ class _Reader:
         if text == "local" or is_address(text):
             return text
         raise self.fail(where, f"{text!r} is neither 'local' nor a 0x address")
+
+    def role_specs(self, where: str, roles: dict[str, Any], anyone: bool) -> list[str]:
+        """A non-empty list of accounts: role names, "deployer", "test:N", 0x addresses (and
+        "anyone" where `anyone`); resolved to addresses at deploy."""
+        value = self.get(where)
+        accepted = "role names, 'deployer', 'test:N' or 0x addresses"
+        if anyone:
+            accepted += f", or '{ANYONE}'"
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, f"expected a non-empty list of {accepted}")
+        if len(value) > 16:
+            raise self.fail(where, "at most 16 accounts")
+        specs = []
+        for i, item in enumerate(value):
+            spec = str(item).strip()
+            known = (
+                spec in roles
+                or spec == "deployer"
+                or is_address(spec)
+                or (spec.startswith("test:") and spec[5:].isdigit())
+                or (anyone and spec == ANYONE)
+            )
+            if not known:
+                raise self.fail(f"{where}[{i}]", f"{spec!r} is not one of {accepted}")
+            specs.append(spec)
+        return specs
 
     def timestamp(self, where: str, value: Any) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -261,6 +302,29 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
     )
     csv = (r.data.get("airdrop") or {}).get("csv")
 
+    timelock = r.get("governance.timelock")
+    if not isinstance(timelock, bool):
+        raise r.fail("governance.timelock", f"expected true or false, got {timelock!r}")
+    governance = Governance(
+        timelock=timelock,
+        min_delay=r.integer(
+            "governance.min_delay",
+            r.get("governance.min_delay"),
+            MIN_TIMELOCK_DELAY,
+            MAX_TIMELOCK_DELAY,
+        ),
+        proposers=r.role_specs("governance.proposers", roles, anyone=False),
+        executors=r.role_specs("governance.executors", roles, anyone=True),
+    )
+    usdc = r.address_or_local("value_capture.usdc", r.get("value_capture.usdc"))
+    router = r.address_or_local("value_capture.router", r.get("value_capture.router"))
+    if not timelock and router != "local":
+        raise r.fail(
+            "governance.timelock",
+            "must be true in a config for a live market (value_capture.router is an address): "
+            "a live deploy hands every owned contract to the timelock",
+        )
+
     return DeployConfig(
         source=source,
         roles={k: str(v) for k, v in roles.items()},
@@ -286,8 +350,8 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
         punitive_multiplier=r.integer(
             "diem.punitive_multiplier", r.get("diem.punitive_multiplier"), 2, MAX_PUNITIVE
         ),
-        usdc=r.address_or_local("value_capture.usdc", r.get("value_capture.usdc")),
-        router=r.address_or_local("value_capture.router", r.get("value_capture.router")),
+        usdc=usdc,
+        router=router,
         pool_seed_vvv=r.tokens("value_capture.pool_seed.vvv", r.get("value_capture.pool_seed.vvv")),
         pool_seed_usdc=r.usdc(
             "value_capture.pool_seed.usdc", r.get("value_capture.pool_seed.usdc")
@@ -317,5 +381,6 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
         tiers=tiers,
         airdrop_window=r.integer("airdrop.window", r.get("airdrop.window"), 3_600, 365 * 86_400),
         airdrop_csv=(source.parent / str(csv)) if csv else None,
+        governance=governance,
         raw=r.data,
     )

@@ -10,13 +10,14 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ape import accounts, chain, project
 from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 from eth_utils import is_address, to_checksum_address
 
-from scripts._lib.config import PROJECT_ROOT, ConfigError, DeployConfig
+from scripts._lib.config import ANYONE, PROJECT_ROOT, ConfigError, DeployConfig
 from scripts._lib.dex import container as dex_container
 from scripts._lib.dex import deploy_dex
 from scripts._lib.tx import transact
@@ -35,7 +36,11 @@ CONTRACT_NAMES = (
     "Subscriptions",
     "EntitlementsLens",
 )
-OPTIONAL_NAMES = ("AirdropDistributor",)
+OPTIONAL_NAMES = ("AirdropDistributor", "Timelock")
+# Every contract of the suite with an owner; VVV and DIEM renounce theirs at construction,
+# the airdrop and the lens have none.
+OWNED_NAMES = ("EmissionsController", "StakedVVV", "MintCurve", "BuybackBurner", "Subscriptions")
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 class ManifestError(RuntimeError):
@@ -58,7 +63,10 @@ class Suite:
     subscriptions: ContractInstance
     lens: ContractInstance
     airdrop: ContractInstance | None = None
+    timelock: ContractInstance | None = None
     roles: dict[str, str] = field(default_factory=dict)
+    # With a timelock: its address, min_delay, proposers and executors (as in the manifest).
+    governance: dict[str, Any] = field(default_factory=dict)
     block: int = 0
 
     def contracts(self) -> dict[str, ContractInstance]:
@@ -77,7 +85,13 @@ class Suite:
         }
         if self.airdrop is not None:
             named["AirdropDistributor"] = self.airdrop
+        if self.timelock is not None:
+            named["Timelock"] = self.timelock
         return named
+
+    def owned(self) -> dict[str, ContractInstance]:
+        """The contracts governance owns."""
+        return {name: c for name, c in self.contracts().items() if name in OWNED_NAMES}
 
 
 def resolve_role(spec: str, deployer: AccountAPI, roles: dict[str, str], depth: int = 0) -> str:
@@ -109,6 +123,7 @@ def deploy_suite(
     and, when the config names a CSV, the airdrop."""
     role_specs = {**config.roles, **(role_overrides or {})}
     roles = {name: resolve_role(spec, deployer, role_specs) for name, spec in role_specs.items()}
+    check_governance(config, chain.provider.network.name)
     now = chain.pending_timestamp
     for start, _ in config.schedule:
         if start <= now:
@@ -182,11 +197,7 @@ def deploy_suite(
         tree = AirdropTree(read_csv(config.airdrop_csv))
         airdrop = deploy_airdrop(deployer, vvv, staking, tree.root, tree.total, config)
 
-    if roles["owner"] != deployer.address:
-        # Two-step handover: the owner must call accept_ownership on each.
-        for contract in (controller, staking, curve, burner, subscriptions):
-            transact(contract.transfer_ownership, roles["owner"], sender=deployer)
-    return Suite(
+    suite = Suite(
         vvv=vvv,
         controller=controller,
         staking=staking,
@@ -200,8 +211,86 @@ def deploy_suite(
         lens=lens,
         airdrop=airdrop,
         roles=roles,
-        block=chain.blocks.head.number or 0,
     )
+    if config.governance.timelock:
+        hand_over_to_timelock(deployer, suite, config, role_specs)
+    elif roles["owner"] != deployer.address:
+        # Two-step handover: the owner must call accept_ownership on each.
+        for contract in suite.owned().values():
+            transact(contract.transfer_ownership, roles["owner"], sender=deployer)
+    suite.block = chain.blocks.head.number or 0
+    return suite
+
+
+def check_governance(config: DeployConfig, network: str) -> None:
+    """Refuse a deploy to a live network (neither the local chain nor a fork) that would leave
+    the owned contracts with an account instead of the timelock."""
+    live = network != "local" and not network.endswith("-fork")
+    if live and not config.governance.timelock:
+        raise ConfigError(
+            f"{config.source}: governance.timelock: must be true on a live network ({network}): "
+            "a live deploy hands every owned contract to the timelock"
+        )
+
+
+def hand_over_to_timelock(
+    deployer: AccountAPI, suite: Suite, config: DeployConfig, role_specs: dict[str, str]
+) -> ContractInstance:
+    """Deploy the Timelock and make it the owner of every owned contract.
+
+    Two-step handover in one run: the deployer proposes the timelock as each contract's
+    owner (`transfer_ownership`), then, as the timelock's only proposer and executor at a
+    zero delay, schedules and executes one batch in which the timelock calls
+    `accept_ownership` on each and raises its own delay to `min_delay`. Only then are the
+    configured proposers (and cancellers) and executors granted their roles, so none of them
+    can schedule an operation at the bootstrap's zero delay; the deployer finally gives up
+    every role the config did not grant it, the admin role included, and the timelock
+    administers itself. `suite.roles["owner"]` becomes the timelock and `suite.governance`
+    records it for the manifest.
+    """
+    gov = config.governance
+    proposers = [resolve_role(spec, deployer, role_specs) for spec in gov.proposers]
+    executors = [
+        ZERO_ADDRESS if spec == ANYONE else resolve_role(spec, deployer, role_specs)
+        for spec in gov.executors
+    ]
+    me = str(deployer.address)
+    timelock = project.Timelock.deploy(0, [me], [me], me, sender=deployer)
+    owned = list(suite.owned().values())
+    for contract in owned:
+        transact(contract.transfer_ownership, timelock.address, sender=deployer)
+    targets = [*(c.address for c in owned), timelock.address]
+    payloads = [
+        *(c.accept_ownership.encode_input() for c in owned),
+        timelock.update_delay.encode_input(gov.min_delay),
+    ]
+    batch = (targets, [0] * len(targets), payloads, b"\x00" * 32, b"\x00" * 32)
+    transact(timelock.schedule_batch, *batch, 0, sender=deployer)
+    transact(timelock.execute_batch, *batch, sender=deployer)
+
+    proposer, canceller, executor = (
+        timelock.PROPOSER_ROLE(),
+        timelock.CANCELLER_ROLE(),
+        timelock.EXECUTOR_ROLE(),
+    )
+    grants = [(role, a) for a in proposers for role in (proposer, canceller)]
+    grants += [(executor, a) for a in executors]
+    for role, account in grants:
+        transact(timelock.grantRole, role, account, sender=deployer)
+    kept = {role for role, account in grants if account == me}
+    for role in (proposer, canceller, executor, timelock.DEFAULT_ADMIN_ROLE()):
+        if role not in kept:
+            transact(timelock.renounceRole, role, me, sender=deployer)
+
+    suite.timelock = timelock
+    suite.roles["owner"] = str(timelock.address)
+    suite.governance = {
+        "timelock": str(timelock.address),
+        "min_delay": gov.min_delay,
+        "proposers": proposers,
+        "executors": executors,
+    }
+    return timelock
 
 
 def _market(
@@ -347,6 +436,8 @@ def write_manifest(
         "roles": suite.roles,
         "contracts": contracts,
     }
+    if suite.governance:
+        data["governance"] = suite.governance
     directory.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
@@ -396,7 +487,9 @@ def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
         airdrop=project.AirdropDistributor.at(addresses["AirdropDistributor"])
         if "AirdropDistributor" in addresses
         else None,
+        timelock=project.Timelock.at(addresses["Timelock"]) if "Timelock" in addresses else None,
         roles=data.get("roles", {}),
+        governance=data.get("governance", {}),
         block=int(data.get("block", 0)),
     )
 

@@ -2,18 +2,25 @@
 
 Shared by `ape run bench_gas` (which prints the table) and the gas tests (which hold the
 targets). Each figure is the median of several runs of the operation in its steady state.
+
+The committed snapshot (`gas-snapshot.json`) holds every figure as the test command measures
+it (the `SNAPSHOT_*` settings below, on a freshly deployed suite); the test command fails when
+one rises more than `REGRESSION_LIMIT` above it. `ape run bench_gas --update-snapshot`
+measures the same way and rewrites it.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 
 from ape import accounts, chain
 from eth_utils import to_checksum_address
 
-from scripts._lib.config import load_config
+from scripts._lib.config import PROJECT_ROOT, load_config
 from scripts._lib.deploy import Suite, deploy_suite
 from scripts._lib.fast import bind, impersonate, mine, send
 
@@ -49,6 +56,25 @@ TARGETS = {
 }
 
 
+SNAPSHOT_PATH = PROJECT_ROOT / "gas-snapshot.json"
+# How the snapshot's figures are measured (the test command and --update-snapshot alike).
+SNAPSHOT_RUNS = 2
+SNAPSHOT_VALUE_RUNS = 5
+SNAPSHOT_CLAIMS = 500
+# A figure more than 2% above its snapshot fails the test command.
+REGRESSION_LIMIT = 0.02
+# The floor for a token transfer: an ERC-20 transfer to an existing holder (the issue's figure).
+TRANSFER_FLOOR = 33_388
+
+
+def fresh_suite() -> Suite:
+    """The suite as the benchmarks measure it: deployed by test account 0, treasury and
+    oracle test accounts 1 and 2."""
+    return deploy_suite(
+        accounts.test_accounts[0], load_config(), {"treasury": "test:1", "oracle": "test:2"}
+    )
+
+
 def _median(values: list[int]) -> int:
     return int(statistics.median(values))
 
@@ -58,7 +84,7 @@ def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -
     deployer = accounts.test_accounts[0]
     user, other = accounts.test_accounts[8], accounts.test_accounts[9]
     if suite is None:
-        suite = deploy_suite(deployer, load_config(), {"treasury": "test:1", "oracle": "test:2"})
+        suite = fresh_suite()
     vvv, staking, diem = bind(suite.vvv), bind(suite.staking), bind(suite.diem)
     v, s, dm = vvv.functions, staking.functions, diem.functions
     d = deployer.address
@@ -157,11 +183,15 @@ def measure_value_capture(
     )
     out: dict[str, list[int]] = {name: [] for name in (*VALUE_TARGETS, *VALUE_EXTRAS)}
     used_words: set[int] = set()
+    # One claim a second: a claim into sVVV then always accrues (as it does on a live chain),
+    # so its figure does not depend on how many claims the node fits into a second.
+    now = chain.blocks.head.timestamp
     for i, (address, amount) in enumerate(rng.sample(entries, claims)):
         impersonate(address)
         proof = tree.proof(address)
         stake = i % 10 == 9
-        gas = send(airdrop.functions.claim(amount, proof, stake), address).gas_used
+        now += 1
+        gas = send(airdrop.functions.claim(amount, proof, stake), address, now).gas_used
         word = claim_key(address, amount, proof) >> 8
         if stake:
             out["Airdrop claim into sVVV"].append(gas)
@@ -197,3 +227,98 @@ def measure_value_capture(
         receipt = send(burner.functions.buyback(amount, floor, now + 600), d, now)
         out["Buyback (Uniswap V2 swap + burn)"].append(receipt.gas_used)
     return {name: _median(values) for name, values in out.items() if values}
+
+
+def read_snapshot(path: Path = SNAPSHOT_PATH) -> dict[str, int]:
+    """The committed figures, by operation (empty when there is no snapshot yet)."""
+    if not path.exists():
+        return {}
+    return {name: int(gas) for name, gas in json.loads(path.read_text())["gas"].items()}
+
+
+def write_snapshot(figures: dict[str, int], path: Path = SNAPSHOT_PATH) -> Path:
+    data = {
+        "about": (
+            "Median receipt gas per user-facing operation on Anvil, measured by "
+            "scripts/_lib/gas.py at the settings below on a freshly deployed suite. The test "
+            "command fails when a figure rises more than limit above its value here; refresh "
+            "with `ape run bench_gas --update-snapshot`."
+        ),
+        "settings": {
+            "runs": SNAPSHOT_RUNS,
+            "value_runs": SNAPSHOT_VALUE_RUNS,
+            "claims": SNAPSHOT_CLAIMS,
+            "limit": REGRESSION_LIMIT,
+        },
+        "gas": dict(sorted(figures.items())),
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    operation: str
+    gas: int
+    snapshot: int | None  # None: not in the snapshot
+    target: Target | None
+
+    @property
+    def change(self) -> float | None:
+        return None if not self.snapshot else self.gas / self.snapshot - 1
+
+    @property
+    def regressed(self) -> bool:
+        return self.snapshot is None or self.gas > self.snapshot * (1 + REGRESSION_LIMIT)
+
+    @property
+    def improved(self) -> bool:
+        return self.snapshot is not None and self.gas < self.snapshot
+
+
+def compare_with_snapshot(figures: dict[str, int], snapshot: dict[str, int]) -> list[SnapshotRow]:
+    """One row per measured operation, in the tables' order."""
+    targets = {**TARGETS, **VALUE_TARGETS}
+    return [
+        SnapshotRow(name, gas, snapshot.get(name), targets.get(name))
+        for name, gas in figures.items()
+    ]
+
+
+def snapshot_report(rows: list[SnapshotRow], stale: list[str]) -> list[str]:
+    """The gas table the test command prints: each figure against the snapshot, the token
+    transfer floor and the operation's target and anchor; then what regressed or improved."""
+    width = max(len(r.operation) for r in rows)
+    lines = [
+        f"{'operation':<{width}} {'gas':>8} {'snapshot':>8} {'change':>7} "
+        f"{'/floor':>6} {'/target':>7} {'/anchor':>7}  anchor",
+    ]
+    for r in rows:
+        change = "new" if r.change is None else f"{r.change:+.1%}"
+        t = r.target
+        lines.append(
+            f"{r.operation:<{width}} {r.gas:>8,} {r.snapshot or 0:>8,} {change:>7} "
+            f"{r.gas / TRANSFER_FLOOR:>6.3f} "
+            + (
+                f"{r.gas / t.target:>7.3f} {r.gas / t.anchor:>7.3f}  {t.anchor_name} ({t.anchor:,})"
+                if t
+                else f"{'-':>7} {'-':>7}  -"
+            )
+        )
+    lines.append(
+        f"floor: an ERC-20 transfer to an existing holder, {TRANSFER_FLOOR:,} gas; "
+        f"limit: +{REGRESSION_LIMIT:.0%} over the snapshot ({SNAPSHOT_PATH.name})"
+    )
+    for r in rows:
+        if r.snapshot is None:
+            lines.append(f"NOT IN SNAPSHOT: {r.operation}")
+            continue
+        moved = f"{r.operation}: {r.snapshot:,} -> {r.gas:,} ({r.gas / r.snapshot - 1:+.2%})"
+        if r.regressed:
+            lines.append(f"REGRESSION: {moved}")
+        elif r.improved:
+            lines.append(
+                f"improved: {moved}; lower the snapshot with `ape run bench_gas --update-snapshot`"
+            )
+    lines.extend(f"STALE: {name} is in the snapshot but no longer measured" for name in stale)
+    return lines
