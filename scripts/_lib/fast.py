@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 from ape import chain
-from ape.contracts import ContractInstance
+from ape.contracts import ContractContainer, ContractInstance
 from eth_abi import decode as abi_decode
 from web3 import Web3
 from web3.contract import Contract
@@ -56,10 +56,27 @@ def web3() -> Web3:
     return client
 
 
+def _abi(contract: ContractInstance | ContractContainer) -> list[dict[str, Any]]:
+    return [entry.model_dump(mode="json", by_alias=True) for entry in contract.contract_type.abi]
+
+
 def bind(contract: ContractInstance) -> Contract:
     """The same deployed contract as a web3 contract object."""
-    abi = [entry.model_dump(mode="json", by_alias=True) for entry in contract.contract_type.abi]
-    return web3().eth.contract(address=str(contract.address), abi=abi)
+    return web3().eth.contract(address=str(contract.address), abi=_abi(contract))
+
+
+def deploy(container: ContractContainer, *args: Any, sender: str) -> Contract:
+    """Deploy a project contract from an unlocked dev account, bound for web3 only: ape never
+    sees the address, so its cache of contract types by address cannot mistake a later
+    deployment (at an address an isolated, reverted test reused) for this one."""
+    w3 = web3()
+    bytecode = container.contract_type.deployment_bytecode.bytecode  # type: ignore[union-attr]
+    factory = w3.eth.contract(abi=_abi(container), bytecode=bytecode)
+    tx_hash = factory.constructor(*args).transact({"from": sender, "gas": 8_000_000})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
+    if receipt["status"] != 1:
+        raise Reverted(_traced_reason(tx_hash.hex()), receipt["gasUsed"])
+    return w3.eth.contract(address=receipt["contractAddress"], abi=_abi(container))
 
 
 def revert_reason(exc: Exception) -> str:
@@ -113,6 +130,22 @@ def mine(timestamp: int) -> None:
     w3 = web3()
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def snapshot() -> str:
+    """An Anvil snapshot of the chain; `revert` to it consumes it."""
+    return str(web3().provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
+
+
+def revert(snapshot_id: str) -> None:
+    result = web3().provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+    assert result.get("result") is True, f"evm_revert {snapshot_id}: {result}"
+
+
+def storage_root(address: str) -> bytes:
+    """The storage root of `address` (eth_getProof): equal roots mean every stored value of
+    the contract is the same."""
+    return bytes(web3().eth.get_proof(address, [], "latest")["storageHash"])  # type: ignore[arg-type]
 
 
 def impersonate(address: str) -> None:
