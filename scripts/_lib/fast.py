@@ -41,6 +41,7 @@ class Receipt:
 
 
 _CLIENTS: dict[str, Web3] = {}
+_SESSIONS: dict[str, requests.Session] = {}
 
 
 def web3() -> Web3:
@@ -53,6 +54,7 @@ def web3() -> Web3:
         session.trust_env = False
         client = Web3(Web3.HTTPProvider(uri, session=session), middleware=[])
         _CLIENTS[uri] = client
+        _SESSIONS[uri] = session
     return client
 
 
@@ -77,6 +79,43 @@ def deploy(container: ContractContainer, *args: Any, sender: str) -> Contract:
     if receipt["status"] != 1:
         raise Reverted(_traced_reason(tx_hash.hex()), receipt["gasUsed"])
     return w3.eth.contract(address=receipt["contractAddress"], abi=_abi(container))
+
+
+def call_all(fns: list[ContractFunction]) -> list[Any]:
+    """Many contract reads at the latest block in one JSON-RPC batch: one round trip, and
+    none of web3's per-call preparation (about 10 ms a call here). A single return value
+    comes back as itself, several as a tuple."""
+    payload = [
+        {
+            "jsonrpc": "2.0",
+            "id": i,
+            "method": "eth_call",
+            "params": [{"to": fn.address, "data": fn._encode_transaction_data()}, "latest"],
+        }
+        for i, fn in enumerate(fns)
+    ]
+    uri = str(chain.provider.http_uri)  # type: ignore[attr-defined]
+    web3()  # makes the session
+    replies = sorted(_SESSIONS[uri].post(uri, json=payload, timeout=60).json(), key=_id)
+    out = []
+    for fn, reply in zip(fns, replies, strict=True):
+        if "error" in reply:
+            raise Reverted(str(reply["error"].get("message", reply["error"])))
+        types = [_abi_type(o) for o in fn.abi["outputs"]]  # type: ignore[typeddict-item]
+        values = abi_decode(types, bytes.fromhex(reply["result"][2:]))
+        out.append(values[0] if len(values) == 1 else tuple(values))
+    return out
+
+
+def _id(reply: dict[str, Any]) -> int:
+    return int(reply["id"])
+
+
+def _abi_type(output: Any) -> str:
+    if output["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in output["components"])
+        return f"({inner}){output['type'][5:]}"
+    return str(output["type"])
 
 
 def revert_reason(exc: Exception) -> str:
