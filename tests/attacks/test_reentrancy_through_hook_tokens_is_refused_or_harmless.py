@@ -40,7 +40,16 @@ from web3.contract import Contract
 from scripts._lib.airdrop import leaf_hash
 from scripts._lib.config import PROJECT_ROOT
 from scripts._lib.dex import container as dex_container
-from scripts._lib.fast import Reverted, deploy, revert, send, snapshot, storage_root, web3
+from scripts._lib.fast import (
+    Reverted,
+    call_all,
+    deploy,
+    revert,
+    send,
+    snapshot,
+    storage_roots,
+    web3,
+)
 from tests.unit.permit import sign_permit
 
 VVV = 10**18
@@ -125,13 +134,16 @@ class Block:
         except Reverted as exc:
             return Outcome(reverted=exc.reason)
         f = a.functions
+        hooks, attempted, succeeded, returned = call_all(
+            [f.hookCalls(), f.attempted(), f.succeeded(), f.returned()]
+        )
         return Outcome(
             reverted=None,
-            hooks=f.hookCalls().call(),
-            attempted=f.attempted().call(),
-            succeeded=f.succeeded().call(),
-            returned=bytes(f.returned().call()),
-            roots=tuple(storage_root(address) for address in self.arena.watched),
+            hooks=hooks,
+            attempted=attempted,
+            succeeded=succeeded,
+            returned=bytes(returned),
+            roots=tuple(storage_roots(self.arena.watched)),
         )
 
 
