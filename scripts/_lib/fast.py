@@ -179,6 +179,35 @@ def _traced_reason(tx_hash: str) -> str:
     return "reverted without a reason" if output in ("", "0x") else f"custom error {output[:10]}"
 
 
+def in_one_block(
+    calls: list[tuple[ContractFunction, str]], timestamp: int | None = None
+) -> list[Any]:
+    """Send the calls (function, sender) in this order into one block (automine off), mine it,
+    and return the receipts (a revert is a receipt with status 0; `traced_reason` reads it)."""
+    w3 = web3()
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        hashes = []
+        nonces: dict[str, int] = {}
+        for fn, sender in calls:
+            nonce = nonces.get(sender, w3.eth.get_transaction_count(sender, "pending"))  # type: ignore[arg-type]
+            nonces[sender] = nonce + 1
+            hashes.append(fn.transact({"from": sender, "gas": TX_GAS, "nonce": nonce}))  # type: ignore[typeddict-item]
+        if timestamp is not None:
+            w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    receipts = [w3.eth.get_transaction_receipt(h) for h in hashes]
+    assert len({r["blockNumber"] for r in receipts}) == 1
+    return receipts
+
+
+def traced_reason(receipt: Any) -> str:
+    """The revert string of a mined, failed transaction's receipt."""
+    return _traced_reason(receipt["transactionHash"].hex())
+
+
 def mine(timestamp: int) -> None:
     w3 = web3()
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
