@@ -8,6 +8,8 @@ sends from the node's unlocked dev accounts. Nothing here is used against a live
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,6 +210,11 @@ def traced_reason(receipt: Any) -> str:
     return _traced_reason(receipt["transactionHash"].hex())
 
 
+def now() -> int:
+    """The latest block's timestamp."""
+    return int(web3().eth.get_block("latest")["timestamp"])
+
+
 def mine(timestamp: int) -> None:
     w3 = web3()
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
@@ -222,6 +229,17 @@ def snapshot() -> str:
 def revert(snapshot_id: str) -> None:
     result = web3().provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
     assert result.get("result") is True, f"evm_revert {snapshot_id}: {result}"
+
+
+@contextmanager
+def rewound() -> Iterator[None]:
+    """Whatever the block does to the chain is undone after it (one hypothesis example, one
+    what-if)."""
+    snap = snapshot()
+    try:
+        yield
+    finally:
+        revert(snap)
 
 
 def storage_root(address: str) -> bytes:

@@ -35,11 +35,10 @@ from scripts._lib.fast import (
     call_all,
     deploy,
     mine,
-    revert,
+    now,
+    rewound,
     send,
-    snapshot,
     storage_root,
-    web3,
 )
 
 VVV = 10**18
@@ -196,7 +195,7 @@ def script(w: dict[str, Any], start: int) -> list[tuple[str, Callable[[], Any]]]
 def play(w: dict[str, Any], token: str | None, recipient: str) -> tuple[list, bytes, bytes]:
     """The accounting after the donation (or an empty block) and after every action; and the
     recipient's storage root before and after the donation."""
-    start = int(web3().eth.get_block("latest")["timestamp"]) + 10
+    start = now() + 10
     target = w["c"][recipient].address
     root = storage_root(target)
     if token is None:
@@ -214,9 +213,8 @@ def play(w: dict[str, Any], token: str | None, recipient: str) -> tuple[list, by
 def compare(w: dict[str, Any], token: str, recipient: str) -> list[tuple[str, dict, dict]]:
     """(step, without, with) the donation, for the donation itself and every later action.
     The chain is left after the run with the donation."""
-    snap = snapshot()
-    without, _, _ = play(w, None, recipient)
-    revert(snap)
+    with rewound():
+        without, _, _ = play(w, None, recipient)
     with_donation, root, root_after = play(w, token, recipient)
     # The recipient does not even notice: its own storage is untouched.
     assert root_after == root

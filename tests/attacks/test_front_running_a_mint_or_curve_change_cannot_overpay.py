@@ -12,20 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import bind, call_all, in_one_block, revert, send, snapshot, traced_reason
+from scripts._lib.fast import (
+    bind,
+    call_all,
+    in_one_block,
+    rewound,
+    send,
+    traced_reason,
+)
+from tests.examples import MODEST
 from tests.unit.test_mint_curve import UNIT
 
 VVV = 10**18
 BPS = 10_000
 MAX_UINT = 2**256 - 1
-SETTINGS = settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 CLOSED, PUNITIVE = 0, 1
 
 
@@ -60,7 +63,7 @@ def race(m: dict[str, Any], front: tuple[Any, str], victim_call: Any) -> tuple[d
     return receipt, before
 
 
-@SETTINGS
+@MODEST
 @given(
     svvv=st.integers(1_000, 1_000_000),
     front=st.integers(1_000, 2_000_000),
@@ -71,8 +74,7 @@ def test_front_run_mint_by_svvv__reverts_or_mints_at_least_the_minimum(
 ):
     m = minters
     s = m["staking"].functions
-    snap = snapshot()
-    try:
+    with rewound():
         quote = s.getDiemAmountOut(svvv * VVV).call()
         minimum = quote * (BPS - tolerance) // BPS
         receipt, before = race(
@@ -87,11 +89,9 @@ def test_front_run_mint_by_svvv__reverts_or_mints_at_least_the_minimum(
         else:
             assert traced_reason(receipt) == "sVVV: slippage"
             assert ((locked, outstanding), diem, staked) == before
-    finally:
-        revert(snap)
 
 
-@SETTINGS
+@MODEST
 @given(
     diem=st.integers(1, 3_000),
     front=st.integers(1_000, 2_000_000),
@@ -102,8 +102,7 @@ def test_front_run_exact_out_mint__reverts_or_locks_at_most_the_maximum(
 ):
     m = minters
     s = m["staking"].functions
-    snap = snapshot()
-    try:
+    with rewound():
         quote = s.getSVVVAmountIn(diem * UNIT).call()
         maximum = quote * (BPS + tolerance) // BPS
         receipt, before = race(
@@ -119,8 +118,6 @@ def test_front_run_exact_out_mint__reverts_or_locks_at_most_the_maximum(
         else:
             assert traced_reason(receipt) == "sVVV: slippage"
             assert ((locked, outstanding), balance) == (before[0], before[1])
-    finally:
-        revert(snap)
 
 
 def _doubled(rates: list[int]) -> list[int]:
@@ -160,8 +157,7 @@ def test_front_run_mint__an_unbounded_mint_is_what_overpays(minters):
     less DIEM than its quote, for the same sVVV locked."""
     m = minters
     s = m["staking"].functions
-    snap = snapshot()
-    try:
+    with rewound():
         quote = s.getDiemAmountOut(500_000 * VVV).call()
         receipt, before = race(
             m, (s.mintDiem(2_000_000 * VVV, 0), m["attacker"]), s.mintDiem(500_000 * VVV, 0)
@@ -169,5 +165,3 @@ def test_front_run_mint__an_unbounded_mint_is_what_overpays(minters):
         assert receipt["status"] == 1
         assert position(m)[1] - before[1] < quote
         send(s.burnDiem(1), m["victim"])  # the lock is real: it burns back
-    finally:
-        revert(snap)

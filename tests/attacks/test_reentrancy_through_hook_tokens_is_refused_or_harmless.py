@@ -44,6 +44,7 @@ from scripts._lib.fast import (
     Reverted,
     call_all,
     deploy,
+    now,
     revert,
     send,
     snapshot,
@@ -120,7 +121,7 @@ class Block:
 
     def __init__(self, arena: Arena):
         self.arena = arena
-        self.when = int(web3().eth.get_block("latest")["timestamp"]) + 12
+        self.when = now() + 12
         self.snap = snapshot()
 
     def play(self, outer: Call, inner: Call | None, mode: int, fire_at: int = 1) -> Outcome:

@@ -19,11 +19,21 @@ from fractions import Fraction
 import ape
 import pytest
 from ape import project
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from web3.logs import DISCARD
 
-from scripts._lib.fast import Reverted, bind, call_all, deploy, mine, revert, send, snapshot, web3
+from scripts._lib.fast import (
+    Reverted,
+    bind,
+    call_all,
+    deploy,
+    mine,
+    now,
+    rewound,
+    send,
+)
+from tests.examples import MODEST
 
 VVV = 10**18
 USDC = 10**6
@@ -36,11 +46,6 @@ MASK_64 = 2**64 - 1
 WHALE = 1_000_000_000 * VVV
 # The largest cap whose per-second rate fits the staking contract's 64-bit rate.
 LARGEST_CAP = MASK_64 * YEAR
-SETTINGS = settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 
 def fresh(owner, treasury, oracle, whale, small, cap: int, rate: int, staker_bps: int = BPS):
@@ -77,11 +82,7 @@ def big(owner, treasury, oracle, bob, attacker):
     return fresh(owner, treasury, oracle, bob.address, attacker.address, cap, cap)
 
 
-def now() -> int:
-    return int(web3().eth.get_block("latest")["timestamp"])
-
-
-@SETTINGS
+@MODEST
 @given(gaps=st.lists(st.integers(1, 30 * DAY), min_size=1, max_size=8))
 def test_one_wei_beside_1e9_vvv__earns_its_floor_and_no_one_more_than_their_share(
     big, bob, attacker, gaps
@@ -94,8 +95,7 @@ def test_one_wei_beside_1e9_vvv__earns_its_floor_and_no_one_more_than_their_shar
     s = staking.functions
     whale, small = bob.address, attacker.address
     rate = controller.functions.currentAnnualRate().call() // YEAR
-    snap = snapshot()
-    try:
+    with rewound():
         t = now() + 10
         send(s.stake(whale, WHALE), whale, t)
         send(s.stake(small, 1), small, t + 1)
@@ -122,8 +122,6 @@ def test_one_wei_beside_1e9_vvv__earns_its_floor_and_no_one_more_than_their_shar
         assert pending[whale] <= minted <= exact[whale] + earned_last_second
         with pytest.raises(Reverted, match="sVVV: nothing to claim"):
             send(s.claim(), small, t + 2)
-    finally:
-        revert(snap)
 
 
 def test_one_wei_alone__takes_the_whole_stream_exactly_then_nothing_beside_1e9(big, bob, attacker):
@@ -221,7 +219,7 @@ def test_split_curve_ends__each_side_gets_exactly_its_part(
     assert s.treasuryReleasable().call() == c.treasuryEmitted().call()
 
 
-@SETTINGS
+@MODEST
 @given(
     price=st.one_of(st.just(1), st.integers(1, 10**12)),
     burn_share=st.fractions(0, 1),
@@ -234,8 +232,7 @@ def test_usdc_base_units__a_payment_splits_exactly_with_nothing_left(
     burner gets burn x periods, the treasury the rest, the contract keeps nothing."""
     subs, usdc = bind(suite.subscriptions), bind(suite.usdc)
     burn = int(price * burn_share)
-    snap = snapshot()
-    try:
+    with rewound():
         send(subs.functions.setTier(3, price, burn), owner.address)
         cost = price * periods
         send(usdc.functions.mint(carol.address, cost), owner.address)
@@ -249,11 +246,9 @@ def test_usdc_base_units__a_payment_splits_exactly_with_nothing_left(
         assert deltas == [-cost, burn * periods, (price - burn) * periods, 0]
         totals = call_all([subs.functions.totalPaid(), subs.functions.totalBurnPart()])
         assert totals == [paid[0] + cost, paid[1] + burn * periods]
-    finally:
-        revert(snap)
 
 
-@SETTINGS
+@MODEST
 @given(amount=st.one_of(st.just(1), st.integers(1, 50_000 * USDC)))
 def test_usdc_base_units__the_buyback_floor_is_rounded_up_to_the_wei(
     chain, suite, keeper, fund_usdc, amount
@@ -263,8 +258,7 @@ def test_usdc_base_units__the_buyback_floor_is_rounded_up_to_the_wei(
     the floor burns exactly what the pool paid."""
     burner = bind(suite.burner)
     b = burner.functions
-    snap = snapshot()
-    try:
+    with rewound():
         send(bind(suite.usdc).functions.mint(burner.address, amount), keeper.address)
         send(b.update(), keeper.address)  # a fresh observation if the last is old
         t = now() + b.minTwapWindow().call() + 1
@@ -283,5 +277,3 @@ def test_usdc_base_units__the_buyback_floor_is_rounded_up_to_the_wei(
         assert event["args"]["vvvBought"] >= floor
         assert event["args"]["vvvBurned"] == event["args"]["vvvBought"]
         assert supply - bind(suite.vvv).functions.totalSupply().call() == event["args"]["vvvBurned"]
-    finally:
-        revert(snap)

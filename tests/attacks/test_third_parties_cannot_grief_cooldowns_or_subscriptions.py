@@ -16,21 +16,17 @@ import contextlib
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import Reverted, bind, call_all, revert, send, snapshot, web3
+from scripts._lib.fast import Reverted, bind, call_all, now, rewound, send
+from tests.examples import MODEST
 
 VVV = 10**18
 USDC = 10**6
 DAY = 86_400
 PERIOD = 30 * DAY
 MAX_UINT = 2**256 - 1
-SETTINGS = settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 ACTIONS = (
     "stake_for_victim",
     "send_vvv",
@@ -64,10 +60,6 @@ def arena(suite, fund, fund_usdc, alice, attacker, owner):
     }
 
 
-def now() -> int:
-    return int(web3().eth.get_block("latest")["timestamp"])
-
-
 def grief(a: dict[str, Any], action: str, amount: int, t: int) -> None:
     """One attacker action at time t; a refusal (nothing to claim, say) is part of the game."""
     s, d = a["staking"].functions, a["diem"].functions
@@ -88,71 +80,73 @@ def grief(a: dict[str, Any], action: str, amount: int, t: int) -> None:
         send(fn, x, t)
 
 
-@SETTINGS
-@given(
-    plays=st.lists(
-        st.tuples(st.sampled_from(ACTIONS), st.integers(1, 10 * VVV), st.integers(1, 18 * 3_600)),
-        min_size=1,
-        max_size=8,
+def plays(longest_gap: int) -> st.SearchStrategy:
+    """Up to eight attacker actions, each with an amount and the seconds before it."""
+    play = st.tuples(
+        st.sampled_from(ACTIONS), st.integers(1, 10 * VVV), st.integers(1, longest_gap)
     )
-)
-def test_svvv_cooldown__no_third_party_action_restarts_it(arena, plays):
-    a = arena
-    s = a["staking"].functions
+    return st.lists(play, min_size=1, max_size=8)
+
+
+def survives(a, games, initiate, bucket, cooldown, withdraw, refusal, balance, amount) -> None:
+    """The victim starts a cooldown of `amount` (`initiate`); after every attacker action its
+    `bucket` (a view whose second field is the unlock time) is unchanged; `withdraw` is refused
+    a second before the unlock time and pays exactly `amount` (read by `balance`) at it."""
     v = a["victim"]
-    snap = snapshot()
-    try:
-        t = now() + 10
-        send(s.initiateUnstake(50_000 * VVV), v, t)
-        bucket = s.cooldowns(v).call()
-        unlock = bucket[1]
-        assert bucket == [50_000 * VVV, t + s.cooldownDuration().call()]
-        for action, amount, gap in plays:
-            t += gap
-            grief(a, action, amount, t)
-            assert s.cooldowns(v).call() == bucket, action
-        with pytest.raises(Reverted, match="sVVV: cooldown active"):
-            send(s.finalizeUnstake(), v, unlock - 1)
-        before = a["vvv"].functions.balanceOf(v).call()
-        send(s.finalizeUnstake(), v, unlock)
-        assert a["vvv"].functions.balanceOf(v).call() == before + 50_000 * VVV
-    finally:
-        revert(snap)
+    t = now() + 10
+    send(initiate, v, t)
+    start = bucket.call()
+    unlock = start[1]
+    assert unlock == t + cooldown and amount in start
+    for action, size, gap in games:
+        t += gap
+        grief(a, action, size, t)
+        assert bucket.call() == start, action
+    assert t < unlock
+    with pytest.raises(Reverted, match=refusal):
+        send(withdraw, v, unlock - 1)
+    before = balance.call()
+    send(withdraw, v, unlock)
+    assert balance.call() == before + amount
 
 
-@SETTINGS
-@given(
-    plays=st.lists(
-        st.tuples(st.sampled_from(ACTIONS), st.integers(1, 10 * VVV), st.integers(1, 3_600)),
-        min_size=1,
-        max_size=8,
-    )
-)
-def test_diem_cooldown__no_third_party_action_restarts_it(arena, plays):
-    a = arena
-    d = a["diem"].functions
-    v = a["victim"]
-    snap = snapshot()
-    try:
-        t = now() + 10
-        send(d.initiateUnstake(40 * VVV), v, t)
-        info = d.stakedInfos(v).call()
-        unlock = info[1]
-        assert info == [60 * VVV, t + d.cooldownDuration().call(), 40 * VVV]
-        for action, amount, gap in plays:
-            t += gap
-            grief(a, action, amount, t)
-            assert d.stakedInfos(v).call() == info, action
-        with pytest.raises(Reverted, match="DIEM: cooldown active"):
-            send(d.unstake(), v, unlock - 1)
-        before = d.balanceOf(v).call()
-        send(d.unstake(), v, unlock)
-        assert d.balanceOf(v).call() == before + 40 * VVV
-    finally:
-        revert(snap)
+@MODEST
+@given(games=plays(18 * 3_600))
+def test_svvv_cooldown__no_third_party_action_restarts_it(arena, games):
+    s, v = arena["staking"].functions, arena["victim"]
+    with rewound():
+        survives(
+            arena,
+            games,
+            s.initiateUnstake(50_000 * VVV),
+            s.cooldowns(v),
+            s.cooldownDuration().call(),
+            s.finalizeUnstake(),
+            "sVVV: cooldown active",
+            arena["vvv"].functions.balanceOf(v),
+            50_000 * VVV,
+        )
 
 
-@SETTINGS
+@MODEST
+@given(games=plays(3_600))
+def test_diem_cooldown__no_third_party_action_restarts_it(arena, games):
+    d, v = arena["diem"].functions, arena["victim"]
+    with rewound():
+        survives(
+            arena,
+            games,
+            d.initiateUnstake(40 * VVV),
+            d.stakedInfos(v),
+            d.cooldownDuration().call(),
+            d.unstake(),
+            "DIEM: cooldown active",
+            d.balanceOf(v),
+            40 * VVV,
+        )
+
+
+@MODEST
 @given(
     gifts=st.lists(
         st.tuples(st.integers(0, 2), st.integers(1, 36), st.integers(0, 60 * DAY)),
@@ -168,8 +162,7 @@ def test_gift_subscriptions__never_block_or_shorten_a_tier(arena, gifts, own):
     a = arena
     subs = a["subs"].functions
     v, x = a["victim"], a["attacker"]
-    snap = snapshot()
-    try:
+    with rewound():
         t = now() + 10
         send(subs.subscribe(2, 12, v), v, t)
 
@@ -188,5 +181,3 @@ def test_gift_subscriptions__never_block_or_shorten_a_tier(arena, gifts, own):
         before = expiries()
         send(subs.subscribe(tier, periods, v), v, t + 1)
         assert expiries()[tier] == max(before[tier], t + 1) + periods * PERIOD
-    finally:
-        revert(snap)

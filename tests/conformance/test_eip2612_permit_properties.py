@@ -18,26 +18,18 @@ import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import Reverted, call_all, send, web3
+from scripts._lib.fast import Reverted, call_all, now, send, web3
+from tests.examples import MODEST
 from tests.unit.permit import sign_permit
 
 MAX_UINT = 2**256 - 1
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-SETTINGS = settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 keys = st.integers(1, SECP256K1_N - 1).map(lambda k: Account.from_key(k.to_bytes(32, "big")))
 values = st.integers(0, MAX_UINT)
 spender = st.integers(0, 2)
-
-
-def now() -> int:
-    return int(web3().eth.get_block("latest")["timestamp"])
 
 
 def sign(token, signer, owner, spender, value, nonce, deadline, *, chain_id=None, domain=None):
@@ -69,7 +61,7 @@ def nonce_of(token, signer):
     return token.contract.functions.nonces(signer.address).call()
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys)
 def test_ERC20Permit_initial_nonce_is_0(token, signer):
     assert token.contract.functions.nonces(signer.address).call() == 0
@@ -106,7 +98,7 @@ def test_ERC20Permit_domain_separator(token):
     assert (salt, extensions) == (b"\x00" * 32, [])
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys, to=spender, value=values, ahead=st.integers(0, 10**9))
 def test_ERC20Permit_accepts_owner_signature(token, signer, to, value, ahead):
     """Up to and including the deadline's second."""
@@ -128,7 +120,7 @@ def test_ERC20Permit_accepts_owner_signature(token, signer, to, value, ahead):
     )
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys, value=values)
 def test_ERC20Permit_rejects_reused_signature(token, signer, value):
     s, deadline = token.users[0], MAX_UINT
@@ -137,7 +129,7 @@ def test_ERC20Permit_rejects_reused_signature(token, signer, value):
     refused(token, signer.address, s, value, deadline, vrs, token.spender, "invalid signature")
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys, other=keys, value=values)
 def test_ERC20Permit_rejects_other_signature(token, signer, other, value):
     if other.address == signer.address:
@@ -147,7 +139,7 @@ def test_ERC20Permit_rejects_other_signature(token, signer, other, value):
     refused(token, signer.address, s, value, deadline, vrs, token.spender, "invalid signature")
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys, value=values, age=st.integers(1, 10**9))
 def test_ERC20Permit_rejects_expired_permit(token, signer, value, age):
     s, at = token.users[0], now() + 10
@@ -156,7 +148,7 @@ def test_ERC20Permit_rejects_expired_permit(token, signer, value, age):
     refused(token, signer.address, s, value, deadline, vrs, token.spender, "expired", at)
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys, count=st.integers(1, 4), skip=st.integers(1, 3))
 def test_ERC20Permit_nonces_are_used_in_order_one_at_a_time(token, signer, count, skip):
     """Each permit takes the next nonce; a signature for a later nonce is refused until the
@@ -171,7 +163,7 @@ def test_ERC20Permit_nonces_are_used_in_order_one_at_a_time(token, signer, count
         assert f.nonces(signer.address).call() == nonce + 1
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys, value=values, change=st.sampled_from(["spender", "value", "deadline"]))
 def test_ERC20Permit_signature_binds_spender_value_and_deadline(token, signer, value, change):
     s, deadline = token.users[0], now() + 3_600
@@ -204,7 +196,7 @@ def test_ERC20Permit_signature_binds_the_token_and_the_chain(token, suite, domai
     permit(token, signer.address, s, 5, deadline, vrs, token.spender)
 
 
-@SETTINGS
+@MODEST
 @given(signer=keys, value=values)
 def test_ERC20Permit_rejects_a_malleable_high_s_copy(token, signer, value):
     s, deadline = token.users[0], MAX_UINT
@@ -215,7 +207,7 @@ def test_ERC20Permit_rejects_a_malleable_high_s_copy(token, signer, value):
     permit(token, signer.address, s, value, deadline, (v, r, low), token.spender)
 
 
-@SETTINGS
+@MODEST
 @given(v=st.integers(0, 255), r=st.binary(min_size=32, max_size=32), s=st.integers(0, 2**255))
 def test_ERC20Permit_no_signature_passes_for_the_zero_address(token, v, r, s):
     """ecrecover returns zero for an invalid signature: that must never count as the zero

@@ -21,14 +21,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from web3.exceptions import ContractLogicError
 
 from scripts._lib.fast import Reverted, call_all, send
+from tests.examples import MODEST
 
 ZERO = "0x" + "00" * 20
 MAX_UINT = 2**256 - 1
-SETTINGS = settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 uint256 = st.integers(0, MAX_UINT)
 user = st.integers(0, 2)
 # A target: another user, the spender, or an address no one uses.
@@ -66,7 +62,15 @@ def approve(token: Any, owner: str, amount: int) -> None:
     send(token.contract.functions.approve(token.spender, amount), owner)
 
 
-@SETTINGS
+def spendable(token: Any, owner: str, allowance: int, value: int) -> tuple[int, int]:
+    """Approve the spender for `allowance`; the owner's balance and `value` reduced to at most
+    what the spender may move (crytic's `value % (maxValue + 1)`)."""
+    approve(token, owner, allowance)
+    [balance] = balances(token, owner)
+    return balance, value % (min(balance, allowance) + 1)
+
+
+@MODEST
 @given(who=user)
 def test_ERC20_transferToZeroAddress(token, who):
     """Transfers to the zero address are not allowed."""
@@ -76,31 +80,27 @@ def test_ERC20_transferToZeroAddress(token, who):
     assert balances(token, u, ZERO) == [balance, 0]
 
 
-@SETTINGS
+@MODEST
 @given(who=user, allowance=st.integers(1, MAX_UINT), value=uint256)
 def test_ERC20_transferFromToZeroAddress(token, who, allowance, value):
     """transferFrom to the zero address is not allowed."""
     u = pick(token, who)
-    approve(token, u, allowance)
-    [balance] = balances(token, u)
-    amount = value % (min(balance, allowance) + 1)
+    balance, amount = spendable(token, u, allowance, value)
     fails(token.contract.functions.transferFrom(u, ZERO, amount), token.spender)
     assert balances(token, u, ZERO) == [balance, 0]
 
 
-@SETTINGS
+@MODEST
 @given(who=user, allowance=st.integers(1, MAX_UINT), value=uint256)
 def test_ERC20_selfTransferFrom(token, who, allowance, value):
     """A transferFrom from an account to itself does not break accounting."""
     u = pick(token, who)
-    approve(token, u, allowance)
-    [balance] = balances(token, u)
-    amount = value % (min(balance, allowance) + 1)
+    balance, amount = spendable(token, u, allowance, value)
     succeeds(token, token.contract.functions.transferFrom(u, u, amount), token.spender)
     assert balances(token, u) == [balance]
 
 
-@SETTINGS
+@MODEST
 @given(who=user, value=uint256)
 def test_ERC20_selfTransfer(token, who, value):
     """A transfer to oneself does not break accounting."""
@@ -110,7 +110,7 @@ def test_ERC20_selfTransfer(token, who, value):
     assert balances(token, u) == [balance]
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target)
 def test_ERC20_transferFromMoreThanBalance(token, who, to):
     """transferFrom of more than the balance is not allowed and changes no balance."""
@@ -122,7 +122,7 @@ def test_ERC20_transferFromMoreThanBalance(token, who, to):
     assert balances(token, u, t) == before
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target)
 def test_ERC20_transferMoreThanBalance(token, who, to):
     """A transfer of more than the balance is not allowed and changes no balance."""
@@ -132,7 +132,7 @@ def test_ERC20_transferMoreThanBalance(token, who, to):
     assert balances(token, u, t) == before
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target)
 def test_ERC20_transferZeroAmount(token, who, to):
     """A zero-amount transfer succeeds and changes no balance."""
@@ -142,7 +142,7 @@ def test_ERC20_transferZeroAmount(token, who, to):
     assert balances(token, u, t) == before
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target, allowance=st.integers(1, MAX_UINT))
 def test_ERC20_transferFromZeroAmount(token, who, to, allowance):
     """A zero-amount transferFrom succeeds and changes no balance."""
@@ -153,7 +153,7 @@ def test_ERC20_transferFromZeroAmount(token, who, to, allowance):
     assert balances(token, u, t) == before
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target, amount=uint256)
 def test_ERC20_transfer(token, who, to, amount):
     """A transfer moves exactly the amount from the sender to the target."""
@@ -167,7 +167,7 @@ def test_ERC20_transfer(token, who, to, amount):
     assert balances(token, u, t) == [balance - value, received + value]
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target, amount=uint256)
 def test_ERC20_transferFrom(token, who, to, amount):
     """A transferFrom moves exactly the amount from the owner to the target."""
@@ -182,7 +182,7 @@ def test_ERC20_transferFrom(token, who, to, amount):
     assert balances(token, u, t) == [balance - value, received + value]
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target, amount=uint256)
 def test_ERC20_setAllowance(token, who, to, amount):
     """approve sets exactly the allowance."""
@@ -191,7 +191,7 @@ def test_ERC20_setAllowance(token, who, to, amount):
     assert token.contract.functions.allowance(u, t).call() == amount
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target, amount=uint256)
 def test_ERC20_setAllowanceTwice(token, who, to, amount):
     """A second approve replaces the first allowance."""
@@ -203,7 +203,7 @@ def test_ERC20_setAllowanceTwice(token, who, to, amount):
     assert allowance(u, t).call() == amount // 2
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target, extra=st.integers(1, MAX_UINT), amount=uint256)
 def test_ERC20_spendAllowanceAfterTransfer(token, who, to, extra, amount):
     """transferFrom spends the allowance (an allowance of 2**256 - 1 is infinite)."""
@@ -220,7 +220,7 @@ def test_ERC20_spendAllowanceAfterTransfer(token, who, to, extra, amount):
     assert left == (current if current == MAX_UINT else current - value)
 
 
-@SETTINGS
+@MODEST
 @given(who=user, to=target, allowance=uint256)
 def test_ERC20_transferFromMoreThanAllowance(token, who, to, allowance):
     """transferFrom of more than the allowance is not allowed and changes no balance."""

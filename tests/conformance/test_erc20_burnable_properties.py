@@ -10,17 +10,13 @@ does not exist for DIEM.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from scripts._lib.fast import call_all, send
+from tests.examples import MODEST
 
 MAX_UINT = 2**256 - 1
-SETTINGS = settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 uint256 = st.integers(0, MAX_UINT)
 user = st.integers(0, 2)
 
@@ -30,7 +26,7 @@ def state(token, account):
     return call_all([f.balanceOf(account), f.totalSupply()])
 
 
-@SETTINGS
+@MODEST
 @given(who=user, amount=uint256)
 def test_ERC20_burn(token, who, amount):
     """A burn lowers the holder's balance and the total supply by exactly the amount."""
@@ -46,31 +42,32 @@ def test_ERC20_burn(token, who, amount):
     assert state(token, u) == [balance - burned, supply - burned]
 
 
-@SETTINGS
-@given(who=user, extra=st.integers(1, MAX_UINT), amount=uint256)
-def test_ERC20_burnFrom(token, who, extra, amount):
-    """A burnFrom lowers the owner's balance and the total supply by exactly the amount."""
+def burn_from(token, who, extra, amount):
+    """The spender, approved for more than the balance, burns part of it; (owner, balance and
+    supply before, allowance before, burned)."""
     if token.name == "DIEM":
         pytest.skip("DIEM has no burnFrom")
     u = token.users[who]
     balance, supply = state(token, u)
-    send(token.contract.functions.approve(token.spender, min(balance + extra, MAX_UINT)), u)
+    allowance = min(balance + extra, MAX_UINT)
+    send(token.contract.functions.approve(token.spender, allowance), u)
     burned = amount % (balance + 1)
     send(token.contract.functions.burn_from(u, burned), token.spender)
+    return u, balance, supply, allowance, burned
+
+
+@MODEST
+@given(who=user, extra=st.integers(1, MAX_UINT), amount=uint256)
+def test_ERC20_burnFrom(token, who, extra, amount):
+    """A burnFrom lowers the owner's balance and the total supply by exactly the amount."""
+    u, balance, supply, _, burned = burn_from(token, who, extra, amount)
     assert state(token, u) == [balance - burned, supply - burned]
 
 
-@SETTINGS
+@MODEST
 @given(who=user, extra=st.integers(1, MAX_UINT), amount=uint256)
 def test_ERC20_burnFromUpdateAllowance(token, who, extra, amount):
     """burnFrom spends the allowance (an allowance of 2**256 - 1 is infinite)."""
-    if token.name == "DIEM":
-        pytest.skip("DIEM has no burnFrom")
-    u = token.users[who]
-    [balance, _] = state(token, u)
-    current = min(balance + extra, MAX_UINT)
-    send(token.contract.functions.approve(token.spender, current), u)
-    burned = amount % (balance + 1)
-    send(token.contract.functions.burn_from(u, burned), token.spender)
+    u, _, _, allowance, burned = burn_from(token, who, extra, amount)
     left = token.contract.functions.allowance(u, token.spender).call()
-    assert left == (current if current == MAX_UINT else current - burned)
+    assert left == (allowance if allowance == MAX_UINT else allowance - burned)

@@ -10,20 +10,16 @@ tests/unit/test_vvv.py and tests/unit/test_diem.py.
 from __future__ import annotations
 
 from eth_utils import to_checksum_address
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from scripts._lib.fast import call_all, impersonate, send
+from tests.examples import MODEST
 
-SETTINGS = settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 target = st.one_of(st.integers(0, 2), st.binary(min_size=20, max_size=20).map(to_checksum_address))
 
 
-@SETTINGS
+@MODEST
 @given(to=target, amount=st.integers(0, 2**128))
 def test_ERC20_mintTokens(token, to, amount):
     """A mint raises the target's balance and the total supply by exactly the amount."""
