@@ -56,6 +56,10 @@ MIN_REPORT_AGE: public(constant(uint256)) = 3_600
 MAX_REPORT_AGE: public(constant(uint256)) = 30 * 86_400
 # @dev "No further breakpoint" marker returned by `accrual`.
 NO_BREAK: constant(uint256) = 2**40 - 1
+# @dev Largest cap: its per-second rate must fit the staking contract's
+#      64-bit cached rate (about 581.7M VVV a year), or every accrual there
+#      would revert, and no rate change (which checkpoints first) could undo it.
+MAX_CAP: public(constant(uint256)) = (2**64 - 1) * SECONDS_PER_YEAR
 
 
 # @dev Hard cap on the annual emission rate, fixed at deploy.
@@ -162,6 +166,7 @@ def __init__(
     ownable.__init__()
     ownable_2step.__init__()
     assert max_annual_emission > 0, "emissions: zero cap"
+    assert max_annual_emission <= MAX_CAP, "emissions: cap too large"
     assert annual_rate <= max_annual_emission, "emissions: rate above cap"
     assert treasury != empty(address), "emissions: zero treasury"
     MAX_ANNUAL_EMISSION = max_annual_emission

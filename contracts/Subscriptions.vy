@@ -149,13 +149,17 @@ def subscribe(tier: uint256, periods: uint256, recipient: address) -> uint256:
         ((totals & MASK_128) + cost) | (((totals >> 128) + burn_part) << 128)
     )
 
+    # Both receivers are read before the first transfer: a payment token that calls back
+    # cannot redirect the rest of this payment by a governance change in between.
+    burner: address = self.burner
+    treasury: address = self.treasury
     if burn_part > 0:
         assert extcall IERC20(USDC).transferFrom(
-            msg.sender, self.burner, burn_part, default_return_value=True
+            msg.sender, burner, burn_part, default_return_value=True
         )
     if cost > burn_part:
         assert extcall IERC20(USDC).transferFrom(
-            msg.sender, self.treasury, cost - burn_part, default_return_value=True
+            msg.sender, treasury, cost - burn_part, default_return_value=True
         )
     log Subscribed(
         payer=msg.sender,

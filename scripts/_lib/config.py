@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from eth_utils import is_address
 
+from venice_sdk.model import MAX_CAP
 from venice_sdk.model.curve import MAX_PUNITIVE, MODES, default_rates
 from venice_sdk.units import AmountError, parse_units
 
@@ -230,6 +231,12 @@ def load_config(path: Path | str | None = None) -> DeployConfig:
     max_annual = r.tokens("emissions.max_annual", r.get("emissions.max_annual"))
     if max_annual == 0:
         raise r.fail("emissions.max_annual", "must be positive")
+    if max_annual > MAX_CAP:
+        raise r.fail(
+            "emissions.max_annual",
+            f"is above {MAX_CAP // 10**18:,} VVV a year, the most whose per-second rate the "
+            "staking contract holds",
+        )
     annual_rate = r.tokens("emissions.annual_rate", r.get("emissions.annual_rate"))
     if annual_rate > max_annual:
         raise r.fail("emissions.annual_rate", "is above emissions.max_annual")

@@ -68,4 +68,10 @@ def test_deploy__config_mistakes_are_one_line(invoke, tmp_path):
     assert above_cap.exit_code == 1
     assert "emissions.annual_rate: is above emissions.max_annual" in above_cap.stderr
     assert "Traceback" not in above_cap.stderr
+
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(f"extends: {DEFAULT_CONFIG}\nemissions: {{max_annual: 600_000_000}}\n")
+    huge_cap = invoke(deploy, tmp_path, "--config", str(huge))
+    assert huge_cap.exit_code == 1
+    assert "emissions.max_annual: is above 581,736,521 VVV a year" in huge_cap.stderr
     assert not (tmp_path / f"{chain.chain_id}.json").exists()

@@ -12,6 +12,8 @@ import itertools
 import ape_test.accounts
 import pytest
 
+from scripts._lib.fast import storage_root
+
 VVV = 10**18
 BPS = 10_000
 YEAR = 31_536_000
@@ -146,11 +148,10 @@ def contract_events(receipt, contract) -> list[tuple[str, dict]]:
 
 
 @pytest.fixture(scope="session")
-def storage_roots(chain, vvv, controller, staking, diem, curve, usdc, pair, burner, subscriptions):
+def storage_roots(vvv, controller, staking, diem, curve, usdc, pair, burner, subscriptions):
     """Storage roots (eth_getProof) of the suite's contracts and its pool: equal roots mean
     every stored value (balances, allowances, config, accumulators, locks, DIEM stakes, the
     mint curve, revenue, price observations, tiers and expiries) is unchanged."""
-    web3 = chain.provider.web3
     contracts = (
         ("vvv", vvv),
         ("controller", controller),
@@ -164,9 +165,6 @@ def storage_roots(chain, vvv, controller, staking, diem, curve, usdc, pair, burn
     )
 
     def _roots() -> dict[str, bytes]:
-        return {
-            name: bytes(web3.eth.get_proof(contract.address, [], "latest")["storageHash"])
-            for name, contract in contracts
-        }
+        return {name: storage_root(contract.address) for name, contract in contracts}
 
     return _roots

@@ -421,13 +421,22 @@ def _controller_args(config, treasury_account, oracle_account, **overrides):
     ("overrides", "reason"),
     [
         ({"max_annual_emission": 0, "annual_rate": 0}, "emissions: zero cap"),
+        ({"max_annual_emission": (2**64 - 1) * 31_536_000 + 1}, "emissions: cap too large"),
         ({"annual_rate": 14_000_000 * VVV + 1}, "emissions: rate above cap"),
         ({"treasury": ZERO}, "emissions: zero treasury"),
         ({"curve": _points([(0, 8000), (9_000, 8000)])}, "emissions: curve must end at 100%"),
         ({"max_report_age": 60}, "emissions: bad report age"),
         ({"stale_staker_bps": 10_001}, "emissions: share above 100%"),
     ],
-    ids=["zero_cap", "rate_above_cap", "zero_treasury", "bad_curve", "bad_age", "bad_stale"],
+    ids=[
+        "zero_cap",
+        "cap_too_large",
+        "rate_above_cap",
+        "zero_treasury",
+        "bad_curve",
+        "bad_age",
+        "bad_stale",
+    ],
 )
 def test_EmissionsController_deploy__bad_config__reverts(
     config, controller_deployer, treasury, oracle, overrides, reason

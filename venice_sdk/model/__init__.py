@@ -11,6 +11,7 @@ from venice_sdk.model.curve import MintCurveModel, default_rates
 from venice_sdk.model.diem import DiemModel
 from venice_sdk.model.emissions import (
     BPS,
+    MAX_CAP,
     SECONDS_PER_YEAR,
     EmissionsModel,
     ModelRevert,
@@ -20,6 +21,7 @@ from venice_sdk.model.system import SystemModel
 
 __all__ = [
     "BPS",
+    "MAX_CAP",
     "PRECISION",
     "SECONDS_PER_YEAR",
     "Account",

@@ -12,6 +12,8 @@ MAX_SCHEDULE = 16
 MIN_REPORT_AGE = 3_600
 MAX_REPORT_AGE = 30 * 86_400
 NO_BREAK = 2**40 - 1
+# The largest cap: its per-second rate fits the staking contract's 64-bit cached rate.
+MAX_CAP = (2**64 - 1) * SECONDS_PER_YEAR
 
 
 class ModelRevert(Exception):

@@ -15,7 +15,7 @@ from ape.api import AccountAPI
 from scripts._lib.airdrop import AirdropTree
 from scripts._lib.config import DeployConfig
 from scripts._lib.deploy import Suite, deploy_airdrop
-from scripts._lib.fast import Reverted, bind, call_many, impersonate, mine, send, web3
+from scripts._lib.fast import Reverted, bind, call_all, impersonate, mine, send, web3
 from scripts._lib.sim.model_backend import (
     DEADLINE_DELAY,
     ActionFailed,
@@ -307,7 +307,7 @@ class ChainBackend:
         c, s, d = self.controller.functions, self.staking.functions, self.diem.functions
         v, u, r = self.vvv.functions, self.usdc.functions, self.roles
         airdrop = [v.balanceOf(r.airdrop)] if r.airdrop else []
-        values = call_many(
+        values = call_all(
             [
                 v.totalSupply(),
                 c.emitted(),
@@ -384,7 +384,7 @@ class ChainBackend:
                 s.pendingRewards(a),
                 d.stakedInfos(a),
             ]
-        values = call_many(calls)
+        values = call_all(calls)
         states = {}
         for i, a in enumerate(agents):
             vvv, usdc, diem, staked, lock, cooldown, pending, infos = values[8 * i : 8 * i + 8]

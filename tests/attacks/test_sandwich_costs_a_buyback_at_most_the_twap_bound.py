@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripts._lib.fast import _traced_reason, bind, web3
+from scripts._lib.fast import bind, in_one_block, traced_reason, web3
 
 USDC = 10**6
 BPS = 10_000
@@ -37,25 +37,6 @@ def market(chain, suite, owner, attacker, fund_usdc):
     }
 
 
-def _in_one_block(calls: list[tuple[object, str]]) -> list[dict]:
-    """Send the calls in order into one block (automine off), mine it, return the receipts."""
-    w3 = web3()
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
-        hashes = []
-        nonces: dict[str, int] = {}
-        for fn, sender in calls:
-            nonce = nonces.get(sender, w3.eth.get_transaction_count(sender, "pending"))  # type: ignore[arg-type]
-            nonces[sender] = nonce + 1
-            hashes.append(fn.transact({"from": sender, "gas": GAS, "nonce": nonce}))  # type: ignore[attr-defined]
-        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
-    receipts = [w3.eth.get_transaction_receipt(h) for h in hashes]
-    assert len({r["blockNumber"] for r in receipts}) == 1
-    return receipts
-
-
 def _sandwich(m: dict, front_usdc: int, amount: int, slippage_bps: int) -> dict:
     """Front-run, the keeper's buyback with a minimum from the TWAP, back-run; one block."""
     burner, router, vvv = m["burner"], m["router"], m["vvv"]
@@ -68,7 +49,7 @@ def _sandwich(m: dict, front_usdc: int, amount: int, slippage_bps: int) -> dict:
     # The attacker's front-run buys `front_usdc` of VVV; the back-run sells what it bought.
     front_out = router.functions.getAmountsOut(front_usdc, path_in).call()[1]
     supply = vvv.functions.totalSupply().call()
-    receipts = _in_one_block(
+    receipts = in_one_block(
         [
             (
                 router.functions.swapExactTokensForTokens(
@@ -90,9 +71,7 @@ def _sandwich(m: dict, front_usdc: int, amount: int, slippage_bps: int) -> dict:
     assert vvv.functions.balanceOf(m["attacker"]).call() == attacker_vvv
     return {
         "ok": keeper["status"] == 1,
-        "reason": None
-        if keeper["status"] == 1
-        else _traced_reason(keeper["transactionHash"].hex()),
+        "reason": None if keeper["status"] == 1 else traced_reason(keeper),
         "burned": supply - vvv.functions.totalSupply().call(),
         "twap_out": twap_out,
         "min_out": min_out,

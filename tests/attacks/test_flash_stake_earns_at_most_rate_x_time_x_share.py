@@ -1,7 +1,10 @@
 """Flash staking around a rate or split change earns at most rate x time x share.
 
 Rewards stream per second: there is no lump sum for a staker who arrives just before a change
-to catch, and what accrued before the staker arrived is never shared with it.
+to catch, and what accrued before the staker arrived is never shared with it. The changes: a
+governance rate increase, a scheduled one that takes effect with no one calling, an oracle
+report that moves the split to the stakers, and a governance split curve that gives them
+everything.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ def _rate(annual: int, staker_bps: int) -> int:
     return annual // YEAR * staker_bps // 10_000
 
 
-@pytest.mark.parametrize("change", ["rate_up", "split_to_stakers", "scheduled_rate_up"])
+@pytest.mark.parametrize(
+    "change", ["rate_up", "split_to_stakers", "split_curve_to_stakers", "scheduled_rate_up"]
+)
 def test_flash_stake_around_change__earns_at_most_rate_time_share(
     change, chain, vvv, controller, staking, owner, oracle, alice, attacker, fund
 ):
@@ -43,6 +48,8 @@ def test_flash_stake_around_change__earns_at_most_rate_time_share(
         send(c.setAnnualRate(14_000_000 * VVV), o, t_change)
     elif change == "split_to_stakers":
         send(c.reportUtilization(0), oracle.address, t_change)  # 80% to stakers
+    elif change == "split_curve_to_stakers":
+        send(c.setSplitCurve([(0, 10_000), (10_000, 10_000)]), o, t_change)  # 100% to stakers
     else:
         mine(t_change)  # the scheduled change takes effect with no one calling
     send(s.initiateUnstake(flash), attacker.address, t_change + 1)
@@ -53,6 +60,7 @@ def test_flash_stake_around_change__earns_at_most_rate_time_share(
         _rate(2_000_000 * VVV, 2_000),
         _rate(14_000_000 * VVV, 2_000),
         _rate(2_000_000 * VVV, 8_000),
+        _rate(2_000_000 * VVV, 10_000),
     )
     # Two seconds in the pool, at no more than the fastest rate in force, at its share.
     bound = 2 * fastest * flash // total
