@@ -7,7 +7,7 @@ import pytest
 
 from scripts._lib.config import load_config
 from scripts._lib.deploy import Suite, deploy_suite
-from scripts._lib.fast import bind
+from scripts._lib.fast import bind_fast
 from scripts._lib.sim.model_backend import system_model
 
 VVV = 10**18
@@ -174,11 +174,11 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
     assert head >= model.staking.last_update
     return {
         "chain": chain,
-        "vvv": bind(vvv),
-        "controller": bind(controller),
-        "staking": bind(staking),
-        "diem": bind(suite.diem),
-        "curve": bind(suite.curve),
+        "vvv": bind_fast(vvv),
+        "controller": bind_fast(controller),
+        "staking": bind_fast(staking),
+        "diem": bind_fast(suite.diem),
+        "curve": bind_fast(suite.curve),
         "owner": owner,
         "oracle": oracle,
         "treasury": treasury,
@@ -186,3 +186,11 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
         "pool": suite.pair.address,
         "model": model,
     }
+
+
+@pytest.fixture
+def diem_context(machine_context, suite):
+    """`machine_context` with the stakers' DIEM approved to the staking contract (burns)."""
+    for a in machine_context["stakers"]:
+        suite.diem.approve(suite.staking, 2**256 - 1, sender=a)
+    return machine_context

@@ -29,7 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from scripts._lib.fast import Reverted, mine, send
+from scripts._lib.fast import Reverted, invalidate, mine, send
 from venice_sdk.model import ModelRevert, SystemModel
 from venice_sdk.model.system import STAKING
 
@@ -70,6 +70,7 @@ class StakingMachine(RuleBasedStateMachine):
         self.stakers = c["stakers"]
         self.pool_address = c["pool"]
         self.snapshot = self.chain.snapshot()
+        invalidate()  # the fixtures changed the chain through ape
         self.model: SystemModel = copy.deepcopy(c["model"])
         self.now = self.chain.blocks.head.timestamp
         self.ideal: dict[str, Fraction] = {a.address: Fraction(0) for a in self.stakers}
@@ -94,6 +95,7 @@ class StakingMachine(RuleBasedStateMachine):
     def teardown(self):
         if hasattr(self, "snapshot"):
             self.chain.restore(self.snapshot)
+            invalidate()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -120,9 +122,11 @@ class StakingMachine(RuleBasedStateMachine):
         self.now += 1
         self._advance_ideal(self.now)
         saved = copy.deepcopy(self.model)
+        self.last_revert = None
         try:
             expected = model_op(self.now)
         except ModelRevert as exc:
+            self.last_revert = exc.reason
             self.model = saved
             with pytest.raises(Reverted) as reverted:
                 send(call, sender.address, self.now)
@@ -276,6 +280,12 @@ class StakingMachine(RuleBasedStateMachine):
 
     # --- invariants ----------------------------------------------------------------------
 
+    def vvv_holders(self) -> dict[str, str]:
+        """Every account and contract that may hold VVV: chain address -> the model's name."""
+        return {self.staking_address: STAKING, self.pool_address: self.pool_address} | {
+            a.address: a.address for a in (self.owner, self.oracle, self.treasury, *self.stakers)
+        }
+
     @invariant()
     def vvv_supply_is_conserved(self):
         if not hasattr(self, "model"):
@@ -283,11 +293,8 @@ class StakingMachine(RuleBasedStateMachine):
         supply = self.vvv.totalSupply().call()
         m = self.model
         assert supply == m.total_supply == m.genesis + m.minted - m.burned
-        holders = {self.staking_address: STAKING, self.pool_address: self.pool_address} | {
-            a.address: a.address for a in (self.owner, self.oracle, self.treasury, *self.stakers)
-        }
         total = 0
-        for chain_address, model_address in holders.items():
+        for chain_address, model_address in self.vvv_holders().items():
             balance = self.vvv.balanceOf(chain_address).call()
             assert balance == m.balance(model_address)
             total += balance

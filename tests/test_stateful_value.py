@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from scripts._lib.fast import Reverted, bind, mine, send
+from scripts._lib.fast import Reverted, bind_fast, invalidate, mine, send
 
 USDC = 10**6
 VVV = 10**18
@@ -39,6 +39,7 @@ class ValueMachine(RuleBasedStateMachine):
         c = self.ctx
         self.chain = c["chain"]
         self.snapshot = self.chain.snapshot()
+        invalidate()  # the fixtures changed the chain through ape
         self.subs, self.burner = c["subs"].functions, c["burner"].functions
         self.usdc, self.vvv = c["usdc"].functions, c["vvv"].functions
         self.router = c["router"].functions
@@ -64,6 +65,7 @@ class ValueMachine(RuleBasedStateMachine):
     def teardown(self):
         if hasattr(self, "snapshot"):
             self.chain.restore(self.snapshot)
+            invalidate()
 
     def _tick(self, seconds: int = 1) -> int:
         self.now += seconds
@@ -189,11 +191,11 @@ def test_value_machine(chain, suite, owner, treasury, accounts, fund_usdc):
     # Nobody stakes during the machine: emissions mint nothing, so supply moves only by burns.
     ValueMachine.ctx = {
         "chain": chain,
-        "subs": bind(suite.subscriptions),
-        "burner": bind(suite.burner),
-        "usdc": bind(suite.usdc),
-        "vvv": bind(suite.vvv),
-        "router": bind(suite.router),
+        "subs": bind_fast(suite.subscriptions),
+        "burner": bind_fast(suite.burner),
+        "usdc": bind_fast(suite.usdc),
+        "vvv": bind_fast(suite.vvv),
+        "router": bind_fast(suite.router),
         "pair": suite.pair.address,
         "keeper": owner.address,
         "treasury": treasury.address,

@@ -17,6 +17,7 @@ import requests
 from ape import chain
 from ape.contracts import ContractContainer, ContractInstance
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -144,7 +145,7 @@ def revert_reason(exc: Exception) -> str:
     return text.strip()
 
 
-def send(fn: ContractFunction, sender: str, timestamp: int | None = None) -> Receipt:
+def send(fn: ContractFunction | FastCall, sender: str, timestamp: int | None = None) -> Receipt:
     """Send from an unlocked dev account, mined at `timestamp` if given.
 
     A revert still mines (with a fixed gas limit, no estimate) and raises `Reverted` with the
@@ -153,6 +154,7 @@ def send(fn: ContractFunction, sender: str, timestamp: int | None = None) -> Rec
     w3 = web3()
     if timestamp is not None:
         w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+    READER.invalidate()
     tx_hash = fn.transact({"from": sender, "gas": TX_GAS})
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
     if receipt["status"] != 1:
@@ -217,6 +219,7 @@ def now() -> int:
 
 
 def mine(timestamp: int) -> None:
+    READER.invalidate()
     w3 = web3()
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
@@ -254,3 +257,163 @@ def impersonate(address: str) -> None:
     w3 = web3()
     w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
     w3.provider.make_request("anvil_setBalance", [address, hex(10**18)])  # type: ignore[arg-type]
+
+
+# --- Reads for the state machines: ABI-encoded by hand, fetched in JSON-RPC batches ---------
+#
+# A state machine re-reads the same few hundred views after every step. Through web3 each
+# costs milliseconds of Python (contract function objects, formatters) and one HTTP round
+# trip; here a call is a selector and eth_abi types computed once, and the views read after
+# one step are fetched in one batch on the first read after the next state change.
+
+
+class CallFailed(Exception):
+    """A view that reverted; `reason` is the node's message."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _abi_type(entry: dict[str, Any]) -> str:
+    kind = str(entry["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in entry["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+def _as_abi(entry: dict[str, Any], value: Any) -> Any:
+    """What web3 accepts, for eth_abi: structs given as dicts become tuples, hex strings
+    given for bytes become bytes."""
+    kind = str(entry["type"])
+    if kind.endswith("]"):
+        inner = {**entry, "type": kind[: kind.rindex("[")]}
+        return [_as_abi(inner, v) for v in value]
+    if kind.startswith("bytes") and isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    if not kind.startswith("tuple"):
+        return value
+    comps = entry["components"]
+    if isinstance(value, dict):
+        value = [value[c["name"]] for c in comps]
+    return tuple(_as_abi(c, v) for c, v in zip(comps, value, strict=True))
+
+
+def _checksum_outputs(types: list[str], values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        Web3.to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, values, strict=True)
+    )
+
+
+class Reader:
+    """eth_call results per state: cleared by every `send`, `mine` and `invalidate()`; the
+    keys read in the previous state are fetched together on the first read in a new one."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, str], Any] = {}
+        self.used: list[tuple[str, str]] = []
+        self.previous: list[tuple[str, str]] = []
+        self._session: requests.Session | None = None
+
+    def invalidate(self) -> None:
+        self.cache.clear()
+        if self.used:
+            self.previous, self.used = self.used, []
+
+    def _post(self, keys: list[tuple[str, str]]) -> None:
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.trust_env = False
+        uri = str(chain.provider.http_uri)  # type: ignore[attr-defined]
+        batch = [
+            {"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{"to": a, "data": d}]}
+            for i, (a, d) in enumerate(keys)
+        ]
+        for reply in self._session.post(uri, json=batch, timeout=60).json():
+            key = keys[reply["id"]]
+            if "error" in reply:
+                self.cache[key] = CallFailed(revert_reason(Exception(reply["error"]["message"])))
+            else:
+                self.cache[key] = bytes.fromhex(reply["result"][2:])
+
+    def read(self, key: tuple[str, str]) -> bytes:
+        if key not in self.cache:
+            wanted = [k for k in dict.fromkeys([*self.previous, key]) if k not in self.cache]
+            self.previous = []
+            self._post(wanted)
+        self.used.append(key)
+        result = self.cache[key]
+        if isinstance(result, CallFailed):
+            raise result
+        return bytes(result)
+
+
+READER = Reader()
+
+
+def invalidate() -> None:
+    """Forget cached reads: call after changing the chain other than by `send` or `mine`
+    (a snapshot restore, an ape transaction)."""
+    READER.invalidate()
+
+
+@dataclass
+class FastCall:
+    """One call of a bound function: `.call()` reads through `READER`; `send` transacts it."""
+
+    address: str
+    data: str
+    outputs: list[str]
+    fn_name: str
+
+    def call(self) -> Any:
+        values = _checksum_outputs(self.outputs, abi_decode(self.outputs, self.read()))
+        return values[0] if len(values) == 1 else list(values)
+
+    def read(self) -> bytes:
+        return READER.read((self.address, self.data))
+
+    def transact(self, tx: dict[str, Any]) -> Any:
+        return web3().eth.send_transaction({**tx, "to": self.address, "data": self.data})  # type: ignore[typeddict-item]
+
+
+class FastFunctions:
+    """`contract.functions` with `FastCall`s: `functions.balanceOf(a).call()`."""
+
+    def __init__(self, address: str, abi: list[dict[str, Any]]):
+        self._address = address
+        self._abi = {e["name"]: e for e in abi if e.get("type") == "function"}
+        self._selectors: dict[str, tuple[bytes, list[str], list[str]]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._abi:
+            raise AttributeError(name)
+        entry = self._abi[name]
+        if name not in self._selectors:
+            inputs = [_abi_type(i) for i in entry["inputs"]]
+            outputs = [_abi_type(o) for o in entry["outputs"]]
+            selector = Web3.keccak(text=f"{name}({','.join(inputs)})")[:4]
+            self._selectors[name] = (selector, inputs, outputs)
+        selector, inputs, outputs = self._selectors[name]
+
+        def build(*args: Any) -> FastCall:
+            values = [_as_abi(i, a) for i, a in zip(entry["inputs"], args, strict=True)]
+            data = "0x" + (selector + abi_encode(inputs, values)).hex()
+            return FastCall(self._address, data, outputs, name)
+
+        return build
+
+
+@dataclass
+class FastContract:
+    address: str
+    functions: FastFunctions
+
+
+def bind_fast(contract: ContractInstance) -> FastContract:
+    """The deployed contract for the state machines: cached, batched reads (`READER`)."""
+    abi = [entry.model_dump(mode="json", by_alias=True) for entry in contract.contract_type.abi]
+    address = str(contract.address)
+    return FastContract(address, FastFunctions(address, abi))

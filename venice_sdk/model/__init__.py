@@ -7,6 +7,7 @@ every revert the contracts make for a user mistake is raised as `ModelRevert` wi
 reason string.
 """
 
+from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import MintCurveModel, default_rates
 from venice_sdk.model.diem import DiemModel
 from venice_sdk.model.emissions import (
@@ -18,6 +19,7 @@ from venice_sdk.model.emissions import (
 )
 from venice_sdk.model.staking import PRECISION, Account, StakingModel
 from venice_sdk.model.system import SystemModel
+from venice_sdk.model.value import BurnerModel, PairModel, SubscriptionsModel, ValueModel
 
 __all__ = [
     "BPS",
@@ -25,11 +27,16 @@ __all__ = [
     "PRECISION",
     "SECONDS_PER_YEAR",
     "Account",
+    "AirdropModel",
+    "BurnerModel",
     "DiemModel",
     "EmissionsModel",
     "MintCurveModel",
     "ModelRevert",
+    "PairModel",
     "StakingModel",
+    "SubscriptionsModel",
     "SystemModel",
+    "ValueModel",
     "default_rates",
 ]

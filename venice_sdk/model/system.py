@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import OPEN, MintCurveModel, default_rates
 from venice_sdk.model.diem import DiemModel
 from venice_sdk.model.emissions import EmissionsModel, check_curve, check_stale, curve_at, require
 from venice_sdk.model.staking import StakingModel
+from venice_sdk.model.value import ValueModel
 
 STAKING = "staking"
 
@@ -28,6 +30,8 @@ class SystemModel:
     minted: int = 0  # emissions minted after genesis
     burned: int = 0
     claimed: int = 0  # rewards paid to stakers (claim and claimAndStake)
+    value: ValueModel | None = None  # USDC, the VVV/USDC pair, buyback-burner, subscriptions
+    airdrop: AirdropModel | None = None
 
     @classmethod
     def create(
@@ -195,6 +199,72 @@ class SystemModel:
         released = self.staking.unlock(now, account, diem_amount)
         self.diem.burn(account, diem_amount)
         return released
+
+    # --- value capture -------------------------------------------------------------------
+
+    def _value(self) -> ValueModel:
+        require(self.value is not None, "model: no value capture")
+        assert self.value is not None
+        return self.value
+
+    def subscribe(self, now: int, payer: str, tier: int, periods: int, recipient: str) -> int:
+        return self._value().subscribe(now, payer, tier, periods, recipient)
+
+    def buyback(self, now: int, keeper: str, amount_in: int, min_out: int, deadline: int) -> int:
+        """A keeper's buyback: the pair pays out VVV to the burner, which burns all the VVV it
+        holds (what it bought and anything sent to it). Returns the VVV burned."""
+        v = self._value()
+        bought = v.buyback(now, keeper, amount_in, min_out, deadline)
+        self._move(v.pool, v.burner_holder, bought)
+        burned = self.balance(v.burner_holder)
+        self.burn(v.burner_holder, burned)
+        v.burner.total_burned += burned
+        return burned
+
+    def sell_vvv(self, now: int, seller: str, amount: int, min_out: int) -> int:
+        """Router `swapExactTokensForTokens` of VVV for USDC; returns the USDC out."""
+        v = self._value()
+        out = v.pair.usdc_out(amount)
+        require(out >= min_out, "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT")
+        require(self.balance(seller) >= amount, "erc20: transfer amount exceeds balance")
+        v.pair.swap_vvv_for_usdc(now, amount)
+        self._move(seller, v.pool, amount)
+        v.transfer_usdc(v.pool, seller, out)
+        return out
+
+    def burn_vvv(self) -> int:
+        """`BuybackBurner.burnVvv`: burns VVV sent to the burner directly."""
+        v = self._value()
+        amount = self.balance(v.burner_holder)
+        require(amount > 0, "buyback: nothing to burn")
+        self.burn(v.burner_holder, amount)
+        v.burner.total_burned += amount
+        return amount
+
+    # --- airdrop -------------------------------------------------------------------------
+
+    def _airdrop(self) -> AirdropModel:
+        require(self.airdrop is not None, "model: no airdrop")
+        assert self.airdrop is not None
+        return self.airdrop
+
+    def claim_airdrop(self, now: int, account: str, amount: int, stake: bool) -> None:
+        """A claim to the wallet, or staked for the claimer (the distributor pays the stake)."""
+        a = self._airdrop()
+        a.check_claim(now, account, amount)
+        if stake:
+            self.stake(now, a.holder, account, amount)
+        else:
+            self._move(a.holder, account, amount)
+        a.claim(now, account, amount)
+
+    def burn_unclaimed(self, now: int) -> int:
+        a = self._airdrop()
+        amount = self.balance(a.holder)
+        a.check_burn(now, amount)
+        self.burn(a.holder, amount)
+        a.total_burned += amount
+        return amount
 
     # --- governance and oracle -----------------------------------------------------------
 

@@ -23,13 +23,15 @@ from scripts._lib.sim.model_backend import (
     Roles,
     system_model,
 )
+from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import OPEN
 from venice_sdk.model.value import (
-    AirdropModel,
+    MAX_TIERS,
     BurnerModel,
     PairModel,
     SubscriptionsModel,
-    TokenLedger,
+    ValueModel,
+    get_amount_out,
 )
 
 MAX = 2**256 - 1
@@ -264,43 +266,22 @@ class ChainBackend:
     def launch_open(self) -> bool:
         return int(self._call(self.curve.functions.launchMode())) == OPEN
 
+    def _reserves(self) -> tuple[int, int]:
+        """(USDC, VVV) in the pool."""
+        r0, r1, _ = self._call(self.pair.functions.getReserves())
+        return (int(r0), int(r1)) if self.usdc_is_token0 else (int(r1), int(r0))
+
     def pool_usdc_for_vvv(self, vvv: int) -> int:
-        return self.value_models()[0].usdc_for_vvv(vvv)
+        usdc, pool_vvv = self._reserves()
+        return get_amount_out(vvv, pool_vvv, usdc)
 
     def pool_vvv_for_usdc(self, usdc: int) -> int:
-        return self.value_models()[0].vvv_for_usdc(usdc)
-
-    def value_models(self) -> tuple[PairModel, BurnerModel]:
-        """The pair and the burner's observations as they stand, in the model's terms."""
-        r0, r1, last = self._call(self.pair.functions.getReserves())
-        if self.usdc_is_token0:
-            reserve_usdc, reserve_vvv = r0, r1
-            cumulative = self._call(self.pair.functions.price0CumulativeLast())
-        else:
-            reserve_usdc, reserve_vvv = r1, r0
-            cumulative = self._call(self.pair.functions.price1CumulativeLast())
-        pair = PairModel(int(reserve_usdc), int(reserve_vvv), int(cumulative), int(last))
-        b = self.burner.functions
-        t_old, c_old, t_new, c_new = self._call(b.observations())
-        burner = BurnerModel(
-            max_amount_in=int(self._call(b.maxAmountIn())),
-            max_deviation_bps=int(self._call(b.maxDeviationBps())),
-            max_slippage_bps=int(self._call(b.maxSlippageBps())),
-            min_twap_window=int(self._call(b.minTwapWindow())),
-            max_twap_age=int(self._call(b.maxTwapAge())),
-            older=(int(t_old), int(c_old)),
-            newer=(int(t_new), int(c_new)),
-            total_spent=int(self._call(b.totalSpent())),
-            total_bought=int(self._call(b.totalBought())),
-            total_burned=int(self._call(b.totalBurned())),
-        )
-        return pair, burner
+        pool_usdc, vvv = self._reserves()
+        return get_amount_out(usdc, pool_usdc, vvv)
 
     def buyback_floor(self, amount_in: int) -> int | None:
-        pair, burner = self.value_models()
-        probe = ModelBackend.__new__(ModelBackend)
-        probe.pair, probe.burner, probe.clock = pair, burner, self.clock
-        return ModelBackend.buyback_floor(probe, amount_in)
+        """The model's guard on the pair and burner as they stand, at the next second."""
+        return value_model_of(self.suite, self.keeper, []).guard(self.clock + 1, amount_in)
 
     def metrics(self) -> dict[str, int]:
         """The day's aggregate state, read in one batch at the last block."""
@@ -420,16 +401,51 @@ class ChainBackend:
             "every VVV holder must be listed"
         )
         system.staking.last_update = int(self._call(self.staking.functions.lastAccrual()))
-        usdc = TokenLedger()
-        for h in [*holders, self.roles.burner]:
-            balance = self.usdc_balance(h)
-            if balance:
-                usdc.mint(h, balance)
-        pair, burner = self.value_models()
-        tiers = [tuple(int(x) for x in self._call(self.subs.functions.tiers(i))) for i in range(4)]
-        subs = SubscriptionsModel([(p, b) for p, b in tiers])
-        model = ModelBackend(system, usdc, pair, burner, subs, self.roles, self.clock)
+        system.value = value_model_of(self.suite, self.keeper, holders)
         if self.airdrop is not None and self.tree is not None:
             deadline = int(self._call(self.airdrop.functions.DEADLINE()))
-            model.airdrop = AirdropModel(dict(self.tree.entries), deadline)
-        return model
+            system.airdrop = AirdropModel(dict(self.tree.entries), deadline, self.roles.airdrop)
+        return ModelBackend(system, self.roles, self.keeper, self.clock)
+
+
+def value_model_of(suite: Suite, keeper: str, holders: list[str]) -> ValueModel:
+    """The pair, the burner and the subscriptions of a deployed suite as they stand, in the
+    model's terms, with the USDC of `holders` (and of the pair, burner and subscriptions)."""
+    pair, burner, subs, usdc = suite.pair, suite.burner, suite.subscriptions, suite.usdc
+    usdc_is_token0 = pair.token0() == usdc.address
+    r0, r1, last = pair.getReserves()
+    cumulative = pair.price0CumulativeLast() if usdc_is_token0 else pair.price1CumulativeLast()
+    older_t, older_c, newer_t, newer_c = burner.observations()
+    value = ValueModel(
+        pair=PairModel(
+            reserve_usdc=r0 if usdc_is_token0 else r1,
+            reserve_vvv=r1 if usdc_is_token0 else r0,
+            cumulative=cumulative,
+            last=last,
+        ),
+        burner=BurnerModel(
+            max_amount_in=burner.maxAmountIn(),
+            max_deviation_bps=burner.maxDeviationBps(),
+            max_slippage_bps=burner.maxSlippageBps(),
+            min_twap_window=burner.minTwapWindow(),
+            max_twap_age=burner.maxTwapAge(),
+            older=(older_t, older_c),
+            newer=(newer_t, newer_c),
+            keepers={keeper},
+            total_spent=burner.totalSpent(),
+            total_bought=burner.totalBought(),
+            total_burned=burner.totalBurned(),
+        ),
+        subscriptions=SubscriptionsModel(
+            tiers=[tuple(subs.tiers(i)) for i in range(MAX_TIERS)],
+            total_paid=subs.totalPaid(),
+            total_burn_part=subs.totalBurnPart(),
+        ),
+        pool=str(pair.address),
+        burner_holder=str(burner.address),
+        treasury=str(subs.treasury()),
+    )
+    for holder in [*holders, pair.address, burner.address, subs.address]:
+        value.usdc[str(holder)] = usdc.balanceOf(holder)
+    value.usdc_minted = usdc.totalSupply()
+    return value

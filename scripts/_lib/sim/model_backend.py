@@ -8,19 +8,15 @@ everything before it changes anything, so a refused action leaves the state as i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from scripts._lib.config import DeployConfig
 from venice_sdk.model import ModelRevert, SystemModel
+from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import OPEN
-from venice_sdk.model.emissions import BPS, require
-from venice_sdk.model.value import (
-    AirdropModel,
-    BurnerModel,
-    PairModel,
-    SubscriptionsModel,
-    TokenLedger,
-)
+from venice_sdk.model.value import BurnerModel, PairModel, SubscriptionsModel, ValueModel
 
 DEADLINE_DELAY = 600
 
@@ -80,20 +76,10 @@ def system_model(
 class ModelBackend:
     name = "model"
 
-    def __init__(
-        self,
-        system: SystemModel,
-        usdc: TokenLedger,
-        pair: PairModel,
-        burner: BurnerModel,
-        subs: SubscriptionsModel,
-        roles: Roles,
-        clock: int,
-        airdrop: AirdropModel | None = None,
-    ):
-        self.system, self.usdc, self.pair, self.burner, self.subs = system, usdc, pair, burner, subs
-        self.roles = roles
-        self.airdrop = airdrop
+    def __init__(self, system: SystemModel, roles: Roles, keeper: str, clock: int):
+        assert system.value is not None, "the model needs its value capture"
+        self.system, self.value = system, system.value
+        self.roles, self.keeper = roles, keeper
         self.clock = clock
         self.transactions = 0
 
@@ -120,20 +106,25 @@ class ModelBackend:
             genesis[holder] = genesis.get(holder, 0) + allocation.amount
         system = system_model(config, now=start, genesis=genesis, treasury=roles.treasury)
         system.transfer(roles.deployer, roles.pair, config.pool_seed_vvv)
-        usdc = TokenLedger()
-        usdc.mint(roles.pair, config.pool_seed_usdc)
-        pair = PairModel(config.pool_seed_usdc, config.pool_seed_vvv, 0, start & 0xFFFFFFFF)
-        burner = BurnerModel(
-            max_amount_in=config.buyback_max_amount_in,
-            max_deviation_bps=config.buyback_max_deviation_bps,
-            max_slippage_bps=config.buyback_max_slippage_bps,
-            min_twap_window=config.buyback_min_twap_window,
-            max_twap_age=config.buyback_max_twap_age,
-            older=(start, 0),
-            newer=(start, 0),
+        system.value = ValueModel(
+            pair=PairModel(config.pool_seed_usdc, config.pool_seed_vvv, 0, start & 0xFFFFFFFF),
+            burner=BurnerModel(
+                max_amount_in=config.buyback_max_amount_in,
+                max_deviation_bps=config.buyback_max_deviation_bps,
+                max_slippage_bps=config.buyback_max_slippage_bps,
+                min_twap_window=config.buyback_min_twap_window,
+                max_twap_age=config.buyback_max_twap_age,
+                older=(start, 0),
+                newer=(start, 0),
+                keepers={roles.deployer},
+            ),
+            subscriptions=SubscriptionsModel([(t.price, t.burn) for t in config.tiers]),
+            pool=roles.pair,
+            burner_holder=roles.burner,
+            treasury=roles.treasury,
         )
-        subs = SubscriptionsModel([(t.price, t.burn) for t in config.tiers])
-        return cls(system, usdc, pair, burner, subs, roles, start)
+        system.value.mint_usdc(roles.pair, config.pool_seed_usdc)
+        return cls(system, roles, roles.deployer, start)
 
     # --- the clock -----------------------------------------------------------------------
 
@@ -145,15 +136,12 @@ class ModelBackend:
         """Close the day at `timestamp`: reads from now on are as of then."""
         self.clock = max(self.clock + 1, timestamp)
 
-    def _tx(self) -> int:
+    def _run(self, action: Callable[[int], Any]) -> Any:
+        """One transaction at the next second; a refusal still takes its second."""
         self.clock += 1
         self.transactions += 1
-        return self.clock
-
-    def _run(self, action):  # type: ignore[no-untyped-def]
-        now = self._tx()
         try:
-            return action(now)
+            return action(self.clock)
         except ModelRevert as exc:
             raise ActionFailed(exc.reason) from None
 
@@ -164,15 +152,16 @@ class ModelBackend:
         if vvv:
             self.system.transfer(self.roles.deployer, agent, vvv)
         if usdc:
-            self.usdc.mint(agent, usdc)
+            self.value.mint_usdc(agent, usdc)
 
     def open_airdrop(self, allocations: dict[str, int], window: int) -> int:
         """Fund the airdrop from the deployer; claims close `window` seconds from now."""
         self.system.transfer(self.roles.deployer, self.roles.airdrop, sum(allocations.values()))
-        self.airdrop = AirdropModel(dict(allocations), self.clock + window)
-        return self.airdrop.deadline
+        deadline = self.clock + window
+        self.system.airdrop = AirdropModel(dict(allocations), deadline, self.roles.airdrop)
+        return deadline
 
-    # --- staking -------------------------------------------------------------------------
+    # --- actions: each one transaction ---------------------------------------------------
 
     def stake(self, agent: str, amount: int) -> None:
         self._run(lambda now: self.system.stake(now, agent, agent, amount))
@@ -192,8 +181,6 @@ class ModelBackend:
     def release_treasury(self) -> int:
         return int(self._run(lambda now: self.system.release_treasury(now)))
 
-    # --- DIEM ----------------------------------------------------------------------------
-
     def mint_diem(self, agent: str, svvv: int, min_out: int) -> int:
         return int(self._run(lambda now: self.system.mint_diem(now, agent, svvv, min_out)))
 
@@ -206,92 +193,37 @@ class ModelBackend:
     def diem_transfer(self, sender: str, receiver: str, amount: int) -> None:
         self._run(lambda now: self.system.diem.transfer(sender, receiver, amount))
 
-    # --- tokens and the pool -------------------------------------------------------------
-
     def usdc_transfer(self, sender: str, receiver: str, amount: int) -> None:
-        self._run(lambda now: self.usdc.move(sender, receiver, amount))
+        self._run(lambda now: self.value.transfer_usdc(sender, receiver, amount))
 
     def sell_vvv(self, agent: str, amount: int, min_out: int) -> int:
-        def action(now: int) -> int:
-            out = self.pair.usdc_for_vvv(amount)
-            require(out >= min_out, "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT")
-            self.system.transfer(agent, self.roles.pair, amount)
-            self.usdc.move(self.roles.pair, agent, out)
-            self.pair.swap_vvv_for_usdc(now, amount)
-            return out
-
-        return int(self._run(action))
-
-    # --- value capture -------------------------------------------------------------------
+        return int(self._run(lambda now: self.system.sell_vvv(now, agent, amount, min_out)))
 
     def subscribe(self, payer: str, tier: int, periods: int, recipient: str) -> int:
-        def action(now: int) -> int:
-            cost, burn = self.subs.quote(tier, periods)
-            require(self.usdc.balance(payer) >= cost, "subs: not enough USDC")
-            expiry = self.subs.subscribe(now, recipient, tier, periods)
-            if burn:
-                self.usdc.move(payer, self.roles.burner, burn)
-            if cost > burn:
-                self.usdc.move(payer, self.roles.treasury, cost - burn)
-            return expiry
-
-        return int(self._run(action))
+        return int(
+            self._run(lambda now: self.system.subscribe(now, payer, tier, periods, recipient))
+        )
 
     def deposit_revenue(self, amount: int) -> None:
-        self._run(lambda now: self.usdc.mint(self.roles.burner, amount))
+        self._run(lambda now: self.value.mint_usdc(self.roles.burner, amount))
 
     def keeper_update(self) -> bool:
-        return bool(self._run(lambda now: self.burner.observe(now, self.pair.current(now)[0])))
+        return bool(self._run(self.value.update))
 
     def buyback(self, amount_in: int, min_out: int) -> int:
-        def action(now: int) -> int:
-            cumulative, _ = self.burner.check(
-                now,
-                self.pair,
-                self.usdc.balance(self.roles.burner),
-                amount_in,
-                min_out,
-                now + DEADLINE_DELAY,
+        return int(
+            self._run(
+                lambda now: self.system.buyback(
+                    now, self.keeper, amount_in, min_out, now + DEADLINE_DELAY
+                )
             )
-            self.burner.observe(now, cumulative)
-            bought = self.pair.swap_usdc_for_vvv(now, amount_in)
-            self.usdc.move(self.roles.burner, self.roles.pair, amount_in)
-            self.system.transfer(self.roles.pair, self.roles.burner, bought)
-            burned = self.system.balance(self.roles.burner)
-            self.system.burn(self.roles.burner, burned)
-            self.burner.total_spent += amount_in
-            self.burner.total_bought += bought
-            self.burner.total_burned += burned
-            return burned
-
-        return int(self._run(action))
+        )
 
     def airdrop_claim(self, agent: str, amount: int, stake: bool) -> None:
-        def action(now: int) -> None:
-            assert self.airdrop is not None
-            got = self.airdrop.check_claim(now, agent)
-            require(got == amount, "airdrop: invalid proof")
-            if stake:
-                self.system.stake(now, self.roles.airdrop, agent, amount)
-            else:
-                self.system.transfer(self.roles.airdrop, agent, amount)
-            self.airdrop.claim(now, agent)
-
-        self._run(action)
+        self._run(lambda now: self.system.claim_airdrop(now, agent, amount, stake))
 
     def airdrop_burn(self) -> int:
-        def action(now: int) -> int:
-            assert self.airdrop is not None
-            require(now > self.airdrop.deadline, "airdrop: claim window open")
-            amount = self.system.balance(self.roles.airdrop)
-            require(amount > 0, "airdrop: nothing to burn")
-            self.system.burn(self.roles.airdrop, amount)
-            self.airdrop.burned += amount
-            return amount
-
-        return int(self._run(action))
-
-    # --- governance and the oracle -------------------------------------------------------
+        return int(self._run(self.system.burn_unclaimed))
 
     def report_utilization(self, bps: int) -> None:
         self._run(lambda now: self.system.report_utilization(now, bps))
@@ -310,14 +242,7 @@ class ModelBackend:
         self._run(lambda now: curve.set_launch_mode(mode, curve.punitive_multiplier))
 
     def set_tier(self, tier: int, price: int, burn: int) -> None:
-        def action(now: int) -> None:
-            require(tier < 4, "subs: unknown tier")
-            require(burn <= price, "subs: burn above price")
-            while len(self.subs.tiers) <= tier:
-                self.subs.tiers.append((0, 0))
-            self.subs.tiers[tier] = (price, burn)
-
-        self._run(action)
+        self._run(lambda now: self.value.subscriptions.set_tier(tier, price, burn))
 
     # --- reads (as of the last action) ---------------------------------------------------
 
@@ -325,10 +250,7 @@ class ModelBackend:
         return self.system.balance(holder)
 
     def usdc_balance(self, holder: str) -> int:
-        return self.usdc.balance(holder)
-
-    def diem_balance(self, holder: str) -> int:
-        return self.system.diem.balance(holder)
+        return self.value.usdc_balance(holder)
 
     def stake_of(self, agent: str) -> tuple[int, int, int]:
         """(staked, locked, cooling)."""
@@ -350,27 +272,18 @@ class ModelBackend:
         return curve is not None and curve.mode == OPEN
 
     def pool_usdc_for_vvv(self, vvv: int) -> int:
-        return self.pair.usdc_for_vvv(vvv)
+        return self.value.pair.usdc_out(vvv)
 
     def pool_vvv_for_usdc(self, usdc: int) -> int:
-        return self.pair.vvv_for_usdc(usdc)
+        return self.value.pair.amount_out(usdc)
 
     def buyback_floor(self, amount_in: int) -> int | None:
-        """The least min-out a buyback of `amount_in` would accept at the next second, or
-        None while the TWAP is unusable or the spot strays from it."""
-        now = self.clock + 1
-        try:
-            cumulative, spot = self.pair.current(now)
-            twap = self.burner.twap(now, cumulative)
-        except ModelRevert:
-            return None
-        if abs(spot - twap) * BPS > twap * self.burner.max_deviation_bps:
-            return None
-        return self.burner.floor(amount_in, twap)
+        """What `ValueModel.guard` says of a buyback at the next second."""
+        return self.value.guard(self.clock + 1, amount_in)
 
     def metrics(self) -> dict[str, int]:
         """The day's aggregate state, as of the clock."""
-        s, now = self.system, self.clock
+        s, v, now = self.system, self.value, self.clock
         e = s.emissions
         return {
             "supply": s.total_supply,
@@ -385,12 +298,12 @@ class ModelBackend:
             "diem_staked": s.diem.total_staked,
             "mint_rate": s.curve.rate_at(s.staking.total_diem_outstanding) if s.curve else 0,
             "treasury_vvv": s.balance(self.roles.treasury),
-            "treasury_usdc": self.usdc.balance(self.roles.treasury),
-            "pool_vvv": self.pair.reserve_vvv,
-            "pool_usdc": self.pair.reserve_usdc,
-            "burner_usdc": self.usdc.balance(self.roles.burner),
-            "buyback_burned": self.burner.total_burned,
-            "subs_paid": self.subs.total_paid,
+            "treasury_usdc": v.usdc_balance(self.roles.treasury),
+            "pool_vvv": v.pair.reserve_vvv,
+            "pool_usdc": v.pair.reserve_usdc,
+            "burner_usdc": v.usdc_balance(self.roles.burner),
+            "buyback_burned": v.burner.total_burned,
+            "subs_paid": v.subscriptions.total_paid,
             "airdrop_vvv": s.balance(self.roles.airdrop),
         }
 
@@ -404,7 +317,7 @@ class ModelBackend:
         d = s.diem.stake_of(agent)
         return (
             s.balance(agent),
-            self.usdc.balance(agent),
+            self.value.usdc_balance(agent),
             s.diem.balance(agent),
             a.staked,
             a.locked,
