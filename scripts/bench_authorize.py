@@ -7,12 +7,15 @@ wallets for `--seconds`, one request per call and, with 8 workers, 32 concurrent
 `authorize_many` call (the wallets' debits in one transaction or one Redis pipeline of atomic
 scripts): SQLite (fsync per commit, and WAL NORMAL) and Redis (appendfsync always, and
 everysec). Prints authorizations per second, median of 3 runs, beside the issue's
-targets (8 workers: SQLite >= 5,000/s, Redis >= 10,000/s) and the Redis/SQLite ratio.
+targets (8 workers: SQLite >= 5,000/s, Redis >= 10,000/s) and the Redis/SQLite ratio, and the
+machine's load average before and after (the figures are CPU-bound: read them with the load).
+`--backends redis` measures one backend only.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -63,9 +66,18 @@ def run(args: dict[str, Any], workers: int) -> float:
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--seconds", default=2.0, show_default=True, help="Seconds per run.")
 @click.option("--runs", default=3, show_default=True, help="Runs per figure (median).")
-def cli(seconds: float, runs: int) -> None:
+@click.option(
+    "--backends",
+    default="sqlite,redis",
+    show_default=True,
+    help="Comma-separated backends to measure.",
+)
+def cli(seconds: float, runs: int, backends: str) -> None:
     """Authorizations per second on SQLite and Redis, 1 and 8 workers."""
     logger.set_level("WARNING")
+    chosen = {b.strip() for b in backends.split(",") if b.strip()}
+    if not chosen or not chosen <= set(TARGETS):
+        raise click.BadParameter(f"choose from {', '.join(TARGETS)}", param_hint="--backends")
     config = load_config()
     deployer = accounts.test_accounts[0]
     suite = deploy_suite(deployer, config, {"treasury": "test:1"})
@@ -98,6 +110,8 @@ def cli(seconds: float, runs: int) -> None:
         ("redis", "always", redis_url),
         ("redis", "everysec", redis_url),
     ]
+    settings = [setting for setting in settings if setting[0] in chosen]
+    load_before = os.getloadavg()
     figures: dict[tuple[str, str, int], float] = {}
     try:
         import redis
@@ -116,6 +130,7 @@ def cli(seconds: float, runs: int) -> None:
     finally:
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
+    load_after = os.getloadavg()
 
     table = Table(title=f"authorize per second (median of {runs} runs of {seconds:g} s)")
     columns = ("backend", "durability", "1 worker", "8 workers", f"8 x {BATCH} batched")
@@ -139,6 +154,14 @@ def cli(seconds: float, runs: int) -> None:
     console.print(
         "ok: yes = one request per call meets the target; batched = only authorize_many does."
     )
+    console.print(
+        f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+    )
+    if chosen != set(TARGETS):
+        return
     for sqlite_sync, redis_sync in (("FULL", "always"), ("NORMAL", "everysec")):
         ratio = figures[("redis", redis_sync, 8)] / figures[("sqlite", sqlite_sync, 8)]
         batched_ratio = (
