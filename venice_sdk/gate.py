@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from venice_sdk.auth import ApiKeyStore, AuthError
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
@@ -47,9 +48,9 @@ class Decision:
 Request = tuple[str, str, int, int, int]
 
 
-@dataclass(frozen=True)
-class _Priced:
-    """A request that passed its checks: its cost and the credit it may draw on."""
+class _Priced(NamedTuple):
+    """A request that passed its checks: its cost and the credit it may draw on (a tuple:
+    built on every request, and several times cheaper to build than a frozen dataclass)."""
 
     address: str
     cost: int
