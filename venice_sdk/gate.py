@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from venice_sdk.auth import ApiKeyStore, AuthError
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
-from venice_sdk.ledger import CreditLedger, Debit
+from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit
 from venice_sdk.pricing import PriceBook, UnknownModel
 
 KEY_PREFIX = "vvk_"
@@ -187,6 +187,8 @@ class Gatekeeper:
         except UnknownModel:
             return Decision(False, "unknown_model", address=address)
         except ValueError:
+            return Decision(False, "bad_request", address=address)
+        if cost > MAX_AMOUNT:  # more than any ledger holds: refused here, not raised by it
             return Decision(False, "bad_request", address=address)
         try:
             wallet_limit, source, pro, stale = self.credit(address)
