@@ -5,9 +5,12 @@ and the `venice-sdk` command."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -118,6 +121,8 @@ def test_authorize__refusals_name_their_reason(parts, diem_staker, bob):
     assert gate.authorize("0x1234", "small", 10).reason == "malformed_address"
     assert gate.authorize(bob.address, "small", 10).reason == "no_credit"
     assert gate.authorize("vvk_not-a-key", "small", 10).reason == "unknown_key"
+    # A price beyond what a ledger can hold is a refusal, not an exception.
+    assert gate.authorize(diem_staker.address, "small", 0, 10**30).reason == "bad_request"
     assert parts["ledger"].spent(diem_staker.address) == 0
 
 
@@ -189,8 +194,11 @@ def test_api_key__issued_to_a_staker_by_signature_and_capped_by_its_own_limit(pa
     assert getattr(info.value, "code", None) == "no_stake"
 
 
-def test_service__endpoints_spec_health_and_metrics(parts, diem_staker):
-    app = create_app(parts["gate"], parts["challenges"], parts["siwe"], parts["keys"])
+@pytest.mark.parametrize("authorize_batch", [64, 1], ids=["batched", "one-by-one"])
+def test_service__endpoints_spec_health_and_metrics(parts, diem_staker, authorize_batch):
+    app = create_app(
+        parts["gate"], parts["challenges"], parts["siwe"], parts["keys"], authorize_batch
+    )
     http = TestClient(app)
     spec = http.get("/openapi.json").json()
     assert {"/v1/authorize", "/v1/entitlements/{address}", "/healthz", "/metrics"} <= set(
@@ -224,6 +232,64 @@ def test_service__endpoints_spec_health_and_metrics(parts, diem_staker):
     metrics = http.get("/metrics").text
     assert 'venice_authorize_total{reason="ok"}' in metrics
     assert "venice_request_seconds_bucket" in metrics
+
+
+def test_service__concurrent_authorize_requests_are_batched_each_with_its_own_decision(
+    parts, diem_staker, bob
+):
+    """40 concurrent requests from a wallet with $2 of credit, each with a cost of its own
+    (about half fit), among refusals of other kinds: decided in batches, yet every answer is
+    that request's own decision and the wallet is never overspent."""
+    app = create_app(
+        parts["gate"], parts["challenges"], parts["siwe"], parts["keys"], authorize_batch=16
+    )
+    a = diem_staker.address
+    # "small" costs $0.25 per 1M output tokens: 400_000 + 4 * i tokens cost 100_000 + i micro-USD.
+    bodies = [{"who": a, "model": "small", "output_tokens": 400_000 + 4 * i} for i in range(40)]
+    odd = [
+        ({"who": bob.address, "model": "small", "output_tokens": 4}, "no_credit"),
+        ({"who": a, "model": "nope", "output_tokens": 4}, "unknown_model"),
+        ({"who": a, "model": "small", "output_tokens": 10**30}, "bad_request"),
+        ({"who": "0x12", "model": "small", "output_tokens": 4}, "malformed_address"),
+    ]
+    for k, (body, _) in enumerate(odd):
+        bodies.insert(10 * k + 5, body)
+
+    async def send_all() -> list[dict]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as http:
+            answers = await asyncio.gather(*(http.post("/v1/authorize", json=b) for b in bodies))
+            metrics = (await http.get("/metrics")).text
+        assert all(answer.status_code == 200 for answer in answers)
+        batches = float(re.search(r"venice_authorize_batch_size_count (\S+)", metrics)[1])
+        decided = float(re.search(r"venice_authorize_batch_size_sum (\S+)", metrics)[1])
+        assert decided == len(bodies) and batches < len(bodies) / 2, (batches, decided)
+        return [answer.json() for answer in answers]
+
+    answers = asyncio.run(send_all())
+    limit = 2 * USD
+    mine = []
+    for body, answer in zip(bodies, answers, strict=True):
+        expected = next((reason for b, reason in odd if b is body), None)
+        if expected is not None:
+            assert not answer["allowed"] and answer["reason"] == expected
+            continue
+        cost = 100_000 + (body["output_tokens"] - 400_000) // 4
+        assert answer["cost_micros"] == cost  # this request's own price, not a neighbour's
+        assert answer["daily_limit_micros"] == limit
+        assert answer["remaining_micros"] == limit - answer["spent_micros"]
+        mine.append((answer, cost))
+    allowed = sorted((a["spent_micros"], cost) for a, cost in mine if a["allowed"])
+    refused = [cost for a, cost in mine if not a["allowed"]]
+    assert allowed and refused, "the wallet's credit was not contested"
+    # Each allowed answer reports the total after exactly its own debit.
+    totals = [0] + [spent for spent, _ in allowed]
+    assert all(totals[k + 1] - totals[k] == cost for k, (_, cost) in enumerate(allowed))
+    spent = parts["ledger"].spent(a)
+    assert spent == sum(cost for _, cost in allowed) == totals[-1] <= limit
+    # Spend only grows, so each refused request was more than what is left even now.
+    assert all(a["reason"] == "insufficient_credit" for a, _ in mine if not a["allowed"])
+    assert min(refused) > limit - spent
 
 
 def test_cli__check_prints_the_entitlement_and_refuses_a_bad_address(manifest, chain, diem_staker):

@@ -2,7 +2,8 @@
 
     venice-sdk check 0xABC... --manifest deployments/31337.json --rpc http://127.0.0.1:8545
     venice-sdk serve --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \\
-        [--port 8787] [--data-dir .venice] [--redis-url redis://...] [--prices prices.yaml]
+        [--port 8787] [--data-dir .venice] [--redis-url redis://...] [--prices prices.yaml] \\
+        [--authorize-batch 64]
 
 A mistake (a bad address, a missing manifest, a node that does not answer) is one `error:`
 line on stderr and exit code 1.
@@ -80,6 +81,7 @@ def serve(args: argparse.Namespace) -> int:
         WalletChallenges(args.domain, store),
         SiweVerifier(args.domain, chain_id=chain_id, store=store),
         keys,
+        authorize_batch=args.authorize_batch,
     )
     uvicorn.run(
         app,
@@ -110,6 +112,12 @@ def parser() -> argparse.ArgumentParser:
             c.add_argument("--redis-url", help="share the ledger and challenges through Redis")
             c.add_argument("--prices", help="a price book file (default: the bundled one)")
             c.add_argument("--domain", default="localhost", help="the sign-in domain")
+            c.add_argument(
+                "--authorize-batch",
+                type=int,
+                default=64,
+                help="most concurrent authorize requests decided together (1: one by one)",
+            )
     return p
 
 

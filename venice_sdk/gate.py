@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from venice_sdk.auth import ApiKeyStore, AuthError
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
-from venice_sdk.ledger import CreditLedger, Debit
+from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit
 from venice_sdk.pricing import PriceBook, UnknownModel
 
 KEY_PREFIX = "vvk_"
@@ -47,9 +48,9 @@ class Decision:
 Request = tuple[str, str, int, int, int]
 
 
-@dataclass(frozen=True)
-class _Priced:
-    """A request that passed its checks: its cost and the credit it may draw on."""
+class _Priced(NamedTuple):
+    """A request that passed its checks: its cost and the credit it may draw on (a tuple:
+    built on every request, and several times cheaper to build than a frozen dataclass)."""
 
     address: str
     cost: int
@@ -186,6 +187,8 @@ class Gatekeeper:
         except UnknownModel:
             return Decision(False, "unknown_model", address=address)
         except ValueError:
+            return Decision(False, "bad_request", address=address)
+        if cost > MAX_AMOUNT:  # more than any ledger holds: refused here, not raised by it
             return Decision(False, "bad_request", address=address)
         try:
             wallet_limit, source, pro, stale = self.credit(address)

@@ -4,11 +4,17 @@ written in Python. `venice-sdk serve` runs it; FastAPI serves its OpenAPI spec a
 Token amounts are decimal strings of wei (they overflow JavaScript numbers), money is integer
 micro-USD. A refused request is a 200 with `allowed: false` and a reason; malformed input is a
 422 (FastAPI's validation) or a 400 with a `code`.
+
+Concurrent `/v1/authorize` requests are decided in batches (`AuthorizeBatcher`): one ledger call
+(one SQLite transaction, one Redis pipeline of atomic scripts) for every request that arrived
+while the previous batch was being decided, each request still getting its own decision.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Header, Request
@@ -20,7 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from venice_sdk.auth import ApiKeyStore, AuthError, SiweVerifier, WalletChallenges
 from venice_sdk.entitlements import Entitlement, EntitlementError
-from venice_sdk.gate import Gatekeeper
+from venice_sdk.gate import Decision, Gatekeeper
+from venice_sdk.gate import Request as AuthorizeArgs
 
 
 class AuthorizeRequest(BaseModel):
@@ -45,6 +52,73 @@ class KeyRequest(BaseModel):
 class SiweRequest(BaseModel):
     message: str
     signature: str
+
+
+class AuthorizeBatcher:
+    """Decides concurrent authorize requests together through `Gatekeeper.authorize_many`.
+
+    Requests wait in a queue; one batch of up to `max_batch` is decided at a time, in a worker
+    thread, and the requests that arrive meanwhile form the next batch. So an idle server
+    decides a lone request at once (no timer, no added latency), and a busy one amortises the
+    thread hop and the ledger round trip over as many requests as arrived during one decision.
+    `authorize_many` decides a batch exactly as `authorize` would one by one, in arrival order:
+    each request gets its own decision, every debit is atomic, and no interleaving overspends.
+    A request whose client went away is still decided (and charged, if allowed), as it would
+    be without batching. If the ledger fails (`LedgerUnavailable`), every request of that batch
+    fails with it, as each would have alone.
+
+    Only for use from one event loop (the server's).
+    """
+
+    def __init__(
+        self,
+        gate: Gatekeeper,
+        max_batch: int = 64,
+        on_batch: Callable[[int], object] | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.gate = gate
+        self.max_batch = max_batch
+        self.on_batch = on_batch  # called with each batch's size (metrics)
+        self._queue: list[tuple[AuthorizeArgs, asyncio.Future[Decision]]] = []
+        self._decider: asyncio.Task[None] | None = None
+
+    async def authorize(self, request: AuthorizeArgs) -> Decision:
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, future))
+        if self._decider is None:
+            # Started on the loop's next turn: requests read in this turn join the first batch.
+            self._decider = asyncio.create_task(self._decide())
+        return await future
+
+    async def _decide(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                if self.on_batch is not None:
+                    self.on_batch(len(batch))
+                try:
+                    decisions = await run_in_threadpool(
+                        self.gate.authorize_many, [request for request, _ in batch]
+                    )
+                except BaseException as exc:
+                    for _, future in batch:
+                        if future.done():
+                            continue
+                        if isinstance(exc, Exception):
+                            future.set_exception(exc)
+                        else:  # this task was cancelled (the server is stopping)
+                            future.cancel()
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, future), decision in zip(batch, decisions, strict=True):
+                    if not future.done():  # not cancelled by a client that went away
+                        future.set_result(decision)
+        finally:
+            self._decider = None
 
 
 def entitlement_json(e: Entitlement) -> dict[str, Any]:
@@ -100,7 +174,10 @@ def create_app(
     challenges: WalletChallenges,
     siwe: SiweVerifier,
     keys: ApiKeyStore,
+    authorize_batch: int = 64,
 ) -> FastAPI:
+    """The sidecar. `authorize_batch` caps the `/v1/authorize` requests decided together
+    (`AuthorizeBatcher`); 1 decides each request on its own."""
     app = FastAPI(
         title="venice_sdk sidecar",
         version="0.1.0",
@@ -118,6 +195,18 @@ def create_app(
     )
     decisions = Counter(
         "venice_authorize_total", "authorize decisions by reason", ["reason"], registry=registry
+    )
+
+    batch_sizes = Histogram(
+        "venice_authorize_batch_size",
+        "authorize requests decided together",
+        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        registry=registry,
+    )
+    batcher = (
+        AuthorizeBatcher(gate, authorize_batch, on_batch=batch_sizes.observe)
+        if authorize_batch > 1
+        else None
     )
 
     app.add_middleware(_Metrics, latency=latency, requests=requests)
@@ -153,10 +242,12 @@ def create_app(
         return JSONResponse(entitlement_json(entitlement))
 
     @app.post("/v1/authorize")
-    def authorize(body: AuthorizeRequest) -> dict[str, Any]:
-        decision = gate.authorize(
-            body.who, body.model, body.input_tokens, body.output_tokens, body.images
-        )
+    async def authorize(body: AuthorizeRequest) -> dict[str, Any]:
+        request = (body.who, body.model, body.input_tokens, body.output_tokens, body.images)
+        if batcher is not None:
+            decision = await batcher.authorize(request)
+        else:
+            decision = await run_in_threadpool(gate.authorize, *request)
         decisions.labels(decision.reason).inc()
         return {
             "allowed": decision.allowed,

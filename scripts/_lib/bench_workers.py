@@ -26,6 +26,7 @@ def authorize_worker(args: dict[str, Any], ready: Any, go: Any, out: Any) -> Non
     gate.authorize(wallets[0], "qwen3-4b", 900, 300)  # connections open, code warm
     ready.put(1)
     go.wait()
+    cpu = time.process_time()
     until = time.time() + args["seconds"]
     done = 0
     batch = int(args.get("batch", 1))
@@ -39,4 +40,4 @@ def authorize_worker(args: dict[str, Any], ready: Any, go: Any, out: Any) -> Non
             if not decision.allowed:
                 raise RuntimeError(f"refused: {decision.reason}")
         done += len(decisions)
-    out.put(done)
+    out.put((done, time.process_time() - cpu))

@@ -1,10 +1,13 @@
-"""A throwaway redis-server for tests: its own port and directory, append-only, fsync always."""
+"""A throwaway redis-server for tests (its own port and directory, append-only, fsync always),
+and a proxy that loses replies."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -96,3 +99,68 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+class LosingProxy:
+    """A TCP proxy in front of a Redis server that can lose script replies.
+
+    Each ``lose()`` makes the proxy drop the connection of the next script reply (an array,
+    answering an EVAL or EVALSHA) instead of passing it on: the server ran the script, the
+    client never hears back, exactly as when a connection dies between the two. Error replies
+    (NOSCRIPT) pass, so the lost reply is always one of a script that ran.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.to_lose = 0
+        self.lost = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def lose(self, replies: int = 1) -> None:
+        with self._lock:
+            self.to_lose += replies
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            scripts = threading.Event()  # this connection has sent EVAL / EVALSHA
+            for args in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pump, args=(*args, scripts), daemon=True).start()
+
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, replies: bool, scripts: threading.Event
+    ) -> None:
+        try:
+            while data := src.recv(65536):
+                if not replies and b"EVAL" in data:
+                    scripts.set()
+                if replies and scripts.is_set() and data.startswith(b"*"):
+                    with self._lock:
+                        drop = self.to_lose > 0
+                        if drop:
+                            self.to_lose -= 1
+                            self.lost += 1
+                    if drop:
+                        return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.sdk.conftest import NO_REDIS, FakeClock
-from tests.sdk.redis_server import RedisServer
+from tests.sdk.redis_server import LosingProxy, RedisServer
 from venice_sdk.ledger import _DEBIT_LUA, LedgerUnavailable, RedisLedger
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
@@ -96,7 +96,8 @@ def test_kill_during_a_stream_of_debits_loses_and_doubles_nothing(
 
 
 class LosesReplies(redis.Redis):  # type: ignore[misc]
-    """A client whose first script call runs on the server but whose reply is 'lost'."""
+    """A client whose first script call runs on the server but whose reply is 'lost' (for
+    debits sent through the client's methods: ``direct=False``)."""
 
     lose = 1
 
@@ -117,7 +118,7 @@ def test_a_retried_debit_whose_reply_was_lost_counts_once(
         client.script_load(_DEBIT_LUA)
     else:
         client.script_flush()
-    ledger = RedisLedger(client, clock=clock)
+    ledger = RedisLedger(client, clock=clock, direct=False)
     outcome = ledger.debit(WALLET, 40, 100)
     assert client.lose == 0, "the reply was not lost: the test tests nothing"
     assert outcome.allowed and outcome.spent == 40
@@ -128,7 +129,7 @@ def test_a_retried_debit_whose_reply_was_lost_counts_once(
 
 
 def test_a_batch_retried_after_a_lost_reply_counts_once(redis_url: str, clock: FakeClock) -> None:
-    ledger = RedisLedger(redis_url, clock=clock)
+    ledger = RedisLedger(redis_url, clock=clock, direct=False)
     real_pipeline = ledger.client.pipeline
     lost = [True]
 
@@ -148,6 +149,46 @@ def test_a_batch_retried_after_a_lost_reply_counts_once(redis_url: str, clock: F
 
     ledger.client.pipeline = pipeline  # type: ignore[method-assign]
     results = ledger.debit_many([(WALLET, 10, 100), ("key_c", 5, 5), (WALLET, 95, 100)])
+    assert not lost[0], "no reply was lost: the test tests nothing"
     assert [r.allowed for r in results] == [True, True, False]
     assert ledger.spent(WALLET) == 10 and ledger.spent("key_c") == 5
     ledger.close()
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "client"])
+@pytest.mark.parametrize("script_cached", [False, True], ids=["cold", "cached"])
+def test_replies_lost_on_the_wire_are_retried_and_count_once(
+    redis_server: RedisServer, clock: FakeClock, direct: bool, script_cached: bool
+) -> None:
+    """A real connection drop between the server running the script and the client reading
+    its reply, for one debit and for a batch, on either way of sending debits."""
+    admin = redis.Redis(port=redis_server.port)
+    admin.flushdb()
+    proxy = LosingProxy(redis_server.port)
+    ledger = RedisLedger(proxy.url, clock=clock, direct=direct)
+    try:
+        if script_cached:
+            admin.script_load(_DEBIT_LUA)
+        else:
+            admin.script_flush()
+        proxy.lose()
+        outcome = ledger.debit(WALLET, 40, 100)
+        assert proxy.lost == 1, "no reply was lost: the test tests nothing"
+        assert outcome.allowed and outcome.spent == 40 and outcome.remaining == 60
+        assert ledger.spent(WALLET) == 40  # not 80
+
+        if not script_cached:
+            admin.script_flush()
+        proxy.lose()
+        batch = ledger.debit_many([(WALLET, 10, 100), ("key_c", 5, 5), (WALLET, 51, 100)])
+        assert proxy.lost == 2
+        assert [(d.allowed, d.spent) for d in batch] == [(True, 50), (True, 5), (False, 50)]
+        assert ledger.spent(WALLET) == 50 and ledger.spent("key_c") == 5  # not 60 and 10
+
+        last = ledger.debit(WALLET, 50, 100)
+        assert last.allowed and last.spent == 100
+        assert not ledger.debit(WALLET, 1, 100).allowed
+    finally:
+        ledger.close()
+        proxy.close()
+        admin.close()
