@@ -48,8 +48,9 @@ deep: setup
 	VENICE_DEEP=1 ape test tests/test_stateful_system.py -s
 
 # ape-vyper maps runtime pcs through Vyper 0.4's deployable source map: fix-pcmaps puts the
-# runtime map in .build first (see scripts/contract_coverage.py). Tracing every call makes
-# this run about 5x slower than tests/unit alone, so it is not part of `make test`.
+# runtime map in .build first (see scripts/contract_coverage.py). Not part of `make test`:
+# tracing makes tests/unit about twice as slow and ape's figure for Vyper 0.4 is a floor
+# (README, Coverage).
 coverage: setup
 	ape compile
 	$(BIN)/python scripts/contract_coverage.py fix-pcmaps

@@ -3,6 +3,8 @@ own code path (`scripts._lib.deploy.deploy_suite`) on a real Anvil."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from scripts._lib.config import load_config
@@ -21,6 +23,24 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.section("gas against gas-snapshot.json")
         for line in report:
             terminalreporter.write_line(line)
+
+
+def pytest_configure(config):
+    """Under `--coverage`, ape also traces every eth_call (debug_traceCall), which makes a
+    run about 5x slower and swallows the revert of a view (ape.reverts then fails). Contract
+    coverage here is collected from transactions (with every view they call); views read
+    directly are plain eth_calls. VENICE_TRACE_CALLS=1 restores ape's behaviour."""
+    if not config.getoption("--coverage", default=False) or os.environ.get("VENICE_TRACE_CALLS"):
+        return
+    from ape_ethereum.provider import Web3Provider
+
+    traced = Web3Provider.send_call
+
+    def send_call(self, txn, **kwargs):
+        kwargs.setdefault("skip_trace", True)
+        return traced(self, txn, **kwargs)
+
+    Web3Provider.send_call = send_call
 
 
 @pytest.fixture(scope="session")
