@@ -1,9 +1,9 @@
 # Two entry points for a fresh machine (see README):
 #   make demo   installs everything, then deploys the suite on a local Anvil and plays a scenario
 #   make test   installs everything, then runs the linters and the test suite on Anvil
-#               (with venice_sdk line coverage, failing under 90%)
+#               (with venice_sdk line coverage, failing under 90%, and the contracts'
+#               statement coverage from Anvil's traces, failing under 95%)
 #   make deep   the whole-system state machine's deep profile (300 examples x 200 steps)
-#   make coverage  contract statement coverage from ape (tests/unit, failing under 95%)
 # Installs are stamped: a second run reuses .venv and node_modules and starts at once.
 
 SHELL := /bin/bash
@@ -14,7 +14,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export PYTHONWARNINGS := ignore
 
-.PHONY: demo test lint unit deep coverage bench setup clean redis
+.PHONY: demo test lint unit deep bench setup clean redis
 
 setup: $(VENV)/.installed node_modules/.installed redis
 
@@ -42,20 +42,10 @@ lint: setup
 	mypy
 
 unit: setup
-	ape test tests --cov=venice_sdk --cov-report=term --cov-fail-under=90
+	ape test tests --cov=venice_sdk --cov-report=term --cov-fail-under=90 --contract-coverage 95
 
 deep: setup
 	VENICE_DEEP=1 ape test tests/test_stateful_system.py -s
-
-# ape-vyper maps runtime pcs through Vyper 0.4's deployable source map: fix-pcmaps puts the
-# runtime map in .build first (see scripts/contract_coverage.py). Not part of `make test`:
-# tracing makes tests/unit about twice as slow and ape's figure for Vyper 0.4 is a floor
-# (README, Coverage).
-coverage: setup
-	ape compile
-	$(BIN)/python scripts/contract_coverage.py fix-pcmaps
-	ape test tests/unit --coverage
-	$(BIN)/python scripts/contract_coverage.py check --min 95
 
 test: lint unit
 

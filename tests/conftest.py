@@ -3,8 +3,6 @@ own code path (`scripts._lib.deploy.deploy_suite`) on a real Anvil."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from scripts._lib.config import load_config
@@ -15,6 +13,8 @@ from scripts._lib.sim.model_backend import system_model
 VVV = 10**18
 # The gas table tests/test_gas.py leaves for the end of the run.
 GAS_REPORT = pytest.StashKey[list[str]]()
+CONTRACT_COVERAGE = pytest.StashKey[tuple]()
+CONTRACT_COVERAGE_REPORT = pytest.StashKey[list[str]]()
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -23,24 +23,65 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.section("gas against gas-snapshot.json")
         for line in report:
             terminalreporter.write_line(line)
+    lines = config.stash.get(CONTRACT_COVERAGE_REPORT, None)
+    if lines:
+        terminalreporter.section("contract statement coverage (.build/contract-coverage.json)")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
-def pytest_configure(config):
-    """Under `--coverage`, ape also traces every eth_call (debug_traceCall), which makes a
-    run about 5x slower and swallows the revert of a view (ape.reverts then fails). Contract
-    coverage here is collected from transactions (with every view they call); views read
-    directly are plain eth_calls. VENICE_TRACE_CALLS=1 restores ape's behaviour."""
-    if not config.getoption("--coverage", default=False) or os.environ.get("VENICE_TRACE_CALLS"):
+def pytest_addoption(parser):
+    parser.addoption(
+        "--contract-coverage",
+        type=float,
+        metavar="MIN",
+        default=None,
+        help="Trace every transaction and call on Anvil, report statement coverage of the "
+        "contracts (scripts/_lib/coverage.py) and fail under MIN percent.",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _contract_coverage(request):
+    """Under --contract-coverage, watch the node ape started from the first test on."""
+    minimum = request.config.getoption("--contract-coverage")
+    if minimum is None:
+        yield
         return
-    from ape_ethereum.provider import Web3Provider
+    from ape import chain, project
 
-    traced = Web3Provider.send_call
+    from scripts._lib import coverage
 
-    def send_call(self, txn, **kwargs):
-        kwargs.setdefault("skip_trace", True)
-        return traced(self, txn, **kwargs)
+    deployed = {}
+    for source in coverage.counted_sources():
+        code = project.get_contract(source.stem).contract_type.runtime_bytecode.bytecode
+        deployed[source.stem] = bytes.fromhex(code.removeprefix("0x"))
+    maps = coverage.build_maps(deployed)
+    collector = coverage.Collector(maps, str(chain.provider.http_uri))
+    coverage.install(collector)
+    request.config.stash[CONTRACT_COVERAGE] = (collector, minimum)
+    yield
 
-    Web3Provider.send_call = send_call
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    """After the last test (before the node stops): the report, and the gate."""
+    yield
+    found = session.config.stash.get(CONTRACT_COVERAGE, None)
+    if found is None:
+        return
+    from scripts._lib import coverage
+
+    collector, minimum = found
+    coverage.uninstall()
+    files = coverage.report(collector.maps, collector.covered())
+    coverage.write_json(coverage.ROOT / ".build" / "contract-coverage.json", files, collector.maps)
+    lines = coverage.format_report(files, collector.stats)
+    rate = coverage.total_rate(files)
+    if rate < minimum:
+        lines.append(f"FAIL: contract statement coverage {rate:.1f}% is below {minimum:g}%")
+        session.testsfailed += 1
+    session.config.stash[CONTRACT_COVERAGE_REPORT] = lines
 
 
 @pytest.fixture(scope="session")

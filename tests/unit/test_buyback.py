@@ -8,7 +8,7 @@ import ape
 import pytest
 from ape import project
 
-from scripts._lib.dex import deploy_dex
+from scripts._lib.dex import container, deploy_dex
 
 VVV = 10**18
 USDC = 10**6
@@ -296,3 +296,38 @@ def project_deploy_burner(owner, vvv, usdc, router):
         )
 
     return _deploy
+
+
+def test_usdc_as_token1__prices_the_pool_the_right_way_up_and_burns(
+    chain, owner, vvv, router, pair, fund_usdc
+):
+    """The suite's USDC sorts below VVV (token0), as on Base; a deployment where USDC sorts
+    above VVV reads the reserves and the cumulative price of the other side."""
+    usdc = project.TestUSDC.deploy(sender=owner)
+    while int(usdc.address, 16) < int(vvv.address, 16):
+        usdc = project.TestUSDC.deploy(sender=owner)
+    reserve_vvv, reserve_usdc = vvv_reserve(pair, vvv)
+    usdc.mint(owner, reserve_usdc + 10_000 * USDC, sender=owner)
+    usdc.approve(router, 2**256 - 1, sender=owner)
+    vvv.approve(router, reserve_vvv, sender=owner)
+    router.addLiquidity(
+        vvv, usdc, reserve_vvv, reserve_usdc, 0, 0, owner, deadline(chain), sender=owner
+    )
+    factory = container("UniswapV2Factory").at(router.factory())
+    flipped = container("UniswapV2Pair").at(factory.getPair(vvv, usdc))
+    assert flipped.token1() == usdc.address
+    burner = project.BuybackBurner.deploy(
+        vvv, usdc, router, owner, 10**12, 300, 500, 1_800, 86_400, sender=owner
+    )
+    chain.pending_timestamp += burner.minTwapWindow() + 1
+    chain.mine()
+    r0, r1, _ = flipped.getReserves()
+    assert burner.spotPrice() == burner.twapPrice() == (r0 << 112) // r1  # VVV per USDC
+    usdc.transfer(burner, 10_000 * USDC, sender=owner)
+    expected = router.getAmountsOut(1_000 * USDC, [usdc, vvv])[1]
+    supply = vvv.totalSupply()
+    _, floor = burner.quote(1_000 * USDC)
+    assert 0 < floor <= expected
+    burner.buyback(1_000 * USDC, floor, deadline(chain), sender=owner)
+    assert vvv.totalSupply() == supply - expected
+    assert burner.totalBurned() == expected

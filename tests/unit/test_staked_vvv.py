@@ -123,6 +123,22 @@ def test_pendingRewards__one_staker_exact(staking, funded, alice, rate, at, mine
     assert 0 <= 86_400 * rate - staking.pendingRewards(alice) <= 1
 
 
+def test_rewards__accrued_as_of_the_last_update_only(staking, funded, alice, rate, at, mine_at, t0):
+    """`rewards` is the stored part of `pendingRewards`: it moves when the account is
+    updated (here by staking one more wei), not with time."""
+    a = 1_000 * VVV
+    at(t0)
+    staking.stake(alice, a, sender=alice)
+    mine_at(t0 + 100)
+    assert staking.rewards(alice) == 0 < staking.pendingRewards(alice)
+    at(t0 + 200)
+    staking.stake(alice, 1, sender=alice)
+    stored = _earned(a, _delta(200 * rate, a))
+    assert staking.rewards(alice) == staking.pendingRewards(alice) == stored
+    mine_at(t0 + 300)
+    assert staking.rewards(alice) == stored < staking.pendingRewards(alice)
+
+
 def test_pendingRewards__two_stakers_exact(staking, funded, alice, bob, rate, at, mine_at, t0):
     a, b = 1_000 * VVV + 1, 333 * VVV + 7
     t1, t2, t3 = t0, t0 + 1_000, t0 + 5_555
