@@ -29,7 +29,7 @@ from scripts.deploy import cli as deploy
 from tests.cli.conftest import run_command
 
 VVV = 10**18
-DELAY = 2 * 86_400
+DELAY = 8 * 86_400
 ZERO_SALT = b"\x00" * 32
 NOT_READY = "timelock_controller: operation is not ready"
 MISSING_ROLE = "access_control: account is missing role"
@@ -78,7 +78,7 @@ def test_config__live_market_without_timelock__refused(tmp_path):
         load_config(_config(tmp_path, {"timelock": False}, **market))
     live = load_config(_config(tmp_path, {"timelock": True, "executors": ["anyone"]}, **market))
     assert live.governance.timelock and live.governance.executors == ["anyone"]
-    assert live.governance.min_delay == DELAY  # the default's two days
+    assert live.governance.min_delay == DELAY  # the default's eight days
 
 
 @pytest.mark.parametrize("network", ["mainnet", "sepolia"])
