@@ -76,7 +76,7 @@ def pytest_runtestloop(session):
     coverage.uninstall()
     files = coverage.report(collector.maps, collector.covered())
     coverage.write_json(coverage.ROOT / ".build" / "contract-coverage.json", files, collector.maps)
-    lines = coverage.format_report(files, collector.stats)
+    lines = coverage.format_report(files, collector.stats, collector.problems)
     rate = coverage.total_rate(files)
     if rate < minimum:
         lines.append(f"FAIL: contract statement coverage {rate:.1f}% is below {minimum:g}%")

@@ -253,6 +253,7 @@ class Collector:
         self.session.trust_env = False
         self.codes: dict[str, bytes] = {}
         self.lock = threading.RLock()
+        self.problems: list[str] = []  # the first few reasons something went untraced
         self.views: dict[tuple[str, str], list[int]] = {}  # (to, selector) -> [seen, quiet]
         self.by_length: dict[int, dict[bytes, Artifact]] = {}
         for artifact in self.maps.artifacts:
@@ -294,7 +295,14 @@ class Collector:
         out: list[Any] = [None] * len(calls)
         for reply in replies:
             out[int(reply["id"])] = reply.get("result")
+            if "error" in reply:
+                self._untraced(f"{calls[int(reply['id'])][0]}: {reply['error']}", count=0)
         return out
+
+    def _untraced(self, why: str, count: int = 1) -> None:
+        self.stats["untraced"] += count
+        if len(self.problems) < 5 and why not in self.problems:
+            self.problems.append(why[:200])
 
     def _found(self) -> int:
         return sum(len(pcs) for pcs in self.hits.values())
@@ -324,8 +332,8 @@ class Collector:
             self.stats["calls"] += 1
         except Misaligned:
             self.stats["misaligned"] += 1
-        except Exception:
-            self.stats["untraced"] += 1
+        except Exception as e:
+            self._untraced(f"debug_traceCall: {e!r}")
 
     def flush(self, final: bool = False) -> None:
         """Trace the pending transactions that are mined; keep the others (a node with
@@ -345,14 +353,14 @@ class Collector:
                         )
                     ]
                 )
-            except Exception:
-                self.stats["untraced"] += len(pending)
+            except Exception as e:
+                self._untraced(f"debug_traceTransaction: {e!r}", count=len(pending))
                 return
             for i, tx in enumerate(pending):
                 logs, tree = replies[2 * i], replies[2 * i + 1]
                 if logs is None or tree is None:
                     if final:
-                        self.stats["untraced"] += 1
+                        self._untraced(f"{tx}: no trace (not mined, or dropped)")
                     else:
                         self.pending.append(tx)
                     continue
@@ -495,7 +503,9 @@ def _ranges(lines: list[int]) -> str:
     return ", ".join(parts)
 
 
-def format_report(files: list[FileReport], stats: dict[str, int]) -> list[str]:
+def format_report(
+    files: list[FileReport], stats: dict[str, int], problems: list[str] | None = None
+) -> list[str]:
     width = max(len(f.path) for f in files) if files else 10
     lines = [f"{'contract':{width}s}  stmts  miss   cover  missed lines"]
     for f in files:
@@ -516,6 +526,7 @@ def format_report(files: list[FileReport], stats: dict[str, int]) -> list[str]:
         f"misaligned {stats['misaligned']}; {no_code} statements compile to no code "
         "(not counted)"
     )
+    lines.extend(f"untraced: {why}" for why in problems or ())
     return lines
 
 
