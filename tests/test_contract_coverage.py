@@ -1,8 +1,8 @@
 """The contract coverage collector (scripts/_lib/coverage.py) attributes what runs to the right
 statements: a transaction's own function and the nested call into another contract, a call
 that reverts midway, a constructor; and it refuses a trace whose depths do not fit its call
-tree. A collector of its own, not installed, so these tests read the same under
-`--contract-coverage` and without it."""
+tree (crediting none of it). A collector of its own, not installed, so these tests read the
+same under `--contract-coverage` and without it."""
 
 from __future__ import annotations
 
@@ -94,6 +94,7 @@ def test_a_trace_deeper_than_its_call_tree_is_refused(collector, staking):
     logs = {"structLogs": [{"pc": 0, "depth": 1}, {"pc": 0, "depth": 2}]}
     with pytest.raises(coverage.Misaligned):
         collector._record(logs, tree)
+    assert not collector.covered()  # nothing of a trace that does not fit is credited
 
 
 def test_the_report_counts_only_statements_with_code():

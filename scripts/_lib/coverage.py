@@ -402,9 +402,9 @@ class Collector:
         self._code_of(
             {f["to"].lower() for f in frames if f.get("type") not in ("CREATE", "CREATE2")}
         )
-        for f in frames:  # code created in this trace
+        for f in frames:  # code created in this trace (where a lookup may have found none)
             if f.get("type") in ("CREATE", "CREATE2") and f.get("output"):
-                self.codes.setdefault(f["to"].lower(), bytes.fromhex(f["output"][2:]))
+                self.codes[f["to"].lower()] = bytes.fromhex(f["output"][2:])
 
         def has_code(f: dict[str, Any]) -> bool:
             if f.get("type") in ("CREATE", "CREATE2"):
@@ -418,9 +418,11 @@ class Collector:
             else:
                 artifact = self._artifact(self.codes.get(f["to"].lower(), b""))
                 kind = "runtime"
-            pcs = self.hits[(artifact.name, kind)] if artifact else None
+            pcs = found.setdefault((artifact.name, kind), set()) if artifact else None
             return _Frame(pcs, [c for c in f.get("calls") or () if has_code(c)])
 
+        # Credited only once the whole trace fits its call tree.
+        found: dict[tuple[str, str], set[int]] = {}
         steps = logs.get("structLogs") or []
         stack = [frame(tree)]
         for step in steps:
@@ -440,6 +442,10 @@ class Collector:
             pcs = stack[-1].pcs
             if pcs is not None:
                 pcs.add(step["pc"])
+        if any(f.next != len(f.children) for f in stack):
+            raise Misaligned
+        for key, pcs_run in found.items():
+            self.hits[key] |= pcs_run
         self.stats["steps"] += len(steps)
 
     # -- the result ---------------------------------------------------------------------
