@@ -18,16 +18,15 @@ CONTRACT_COVERAGE_REPORT = pytest.StashKey[list[str]]()
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    report = config.stash.get(GAS_REPORT, None)
-    if report:
-        terminalreporter.section("gas against gas-snapshot.json")
-        for line in report:
-            terminalreporter.write_line(line)
-    lines = config.stash.get(CONTRACT_COVERAGE_REPORT, None)
-    if lines:
-        terminalreporter.section("contract statement coverage (.build/contract-coverage.json)")
-        for line in lines:
-            terminalreporter.write_line(line)
+    for key, title in (
+        (GAS_REPORT, "gas against gas-snapshot.json"),
+        (CONTRACT_COVERAGE_REPORT, "contract statement coverage (.build/contract-coverage.json)"),
+    ):
+        lines = config.stash.get(key, None)
+        if lines:
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)
 
 
 def pytest_addoption(parser):

@@ -40,7 +40,6 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
 EXCLUDED = ("test",)
-CALL_OPS = frozenset({"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2"})
 STRUCT_LOG = {"disableStack": True, "disableMemory": True, "disableStorage": True}
 CALL_TREE = {"tracer": "callTracer"}
 # Requests that drop mined transactions (and their traces) from the node: flush before them.
@@ -246,7 +245,6 @@ class Collector:
         }
     )
     pending: list[str] = field(default_factory=list)
-    enabled: bool = True
 
     def __post_init__(self) -> None:
         self.session = requests.Session()
@@ -275,7 +273,7 @@ class Collector:
                 self.codes.clear()
 
     def after(self, method: str, params: Any, result: Any) -> None:
-        if not self.enabled or result is None:
+        if result is None:
             return
         with self.lock:
             if method in ("eth_sendTransaction", "eth_sendRawTransaction"):
