@@ -18,6 +18,13 @@ from pathlib import Path
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.units import format_units
 
+__all__ = [
+    "check",
+    "main",
+    "parser",
+    "serve",
+]
+
 
 def _client(args: argparse.Namespace) -> EntitlementClient:
     return EntitlementClient.from_manifest(args.manifest, args.rpc, ttl=args.ttl)

@@ -27,7 +27,21 @@ from eth_utils.address import is_address, to_checksum_address
 from web3 import Web3
 from web3.types import BlockIdentifier
 
+from venice_sdk.errors import Reason, VeniceError
 from venice_sdk.model.diem import daily_credit
+
+__all__ = [
+    "MAX_BATCH",
+    "WATCHED_CONTRACTS",
+    "WEI_PER_MICRO_USD",
+    "Entitlement",
+    "EntitlementClient",
+    "EntitlementError",
+    "EntitlementUnavailable",
+    "canonical",
+    "daily_credit_micros",
+    "load_abi",
+]
 
 WEI_PER_MICRO_USD = 10**12  # USD wei (18 decimals) per micro-USD (1e-6 USD, USDC's unit)
 MAX_BATCH = 1_000
@@ -36,12 +50,12 @@ MAX_BATCH = 1_000
 WATCHED_CONTRACTS = ("StakedVVV", "DIEM", "Subscriptions")
 
 
-class EntitlementError(Exception):
+class EntitlementError(VeniceError):
     """A request the client refuses; `code` is machine-readable."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: Reason, message: str):
         super().__init__(message)
-        self.code = code
+        self.code = Reason(code)
         self.message = message
 
 
@@ -65,7 +79,7 @@ def canonical(address: str) -> str:
     """The checksummed address, or EntitlementError("malformed_address")."""
     if not isinstance(address, str) or not is_address(address):
         raise EntitlementError(
-            "malformed_address", f"{address!r} is not an address (0x and 40 hex digits)"
+            Reason.MALFORMED_ADDRESS, f"{address!r} is not an address (0x and 40 hex digits)"
         )
     return str(to_checksum_address(address))
 
@@ -173,7 +187,7 @@ class EntitlementClient:
             lens = addresses["EntitlementsLens"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EntitlementError(
-                "bad_manifest",
+                Reason.BAD_MANIFEST,
                 f"{path} is not a deployment manifest with an EntitlementsLens: {exc}",
             ) from None
         web3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
@@ -274,7 +288,7 @@ class EntitlementClient:
                     )
         except Exception as exc:  # any transport, HTTP or decoding failure of the node
             raise EntitlementUnavailable(
-                "rpc_unavailable",
+                Reason.RPC_UNAVAILABLE,
                 f"cannot read entitlements from the node: {type(exc).__name__}: {exc}",
             ) from exc
         return result

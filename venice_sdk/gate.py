@@ -21,19 +21,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from venice_sdk.auth import ApiKeyStore, AuthError
+from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
+from venice_sdk.errors import Reason
 from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit
 from venice_sdk.pricing import PriceBook, UnknownModel
 
-KEY_PREFIX = "vvk_"
+__all__ = [
+    "ACTIVITY_RESOLUTION",
+    "ActiveStake",
+    "Decision",
+    "Gatekeeper",
+    "Request",
+    "VcuPolicy",
+]
+
 ACTIVITY_RESOLUTION = 3_600  # seconds between activity writes for one wallet
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str  # "ok" or why not
+    reason: Reason  # OK or why not
     address: str | None = None
     cost: int = 0  # micro-USD
     spent: int = 0  # today, after this request
@@ -130,7 +139,7 @@ class Gatekeeper:
         address = who
         if who.startswith(KEY_PREFIX):
             if self.keys is None:
-                return Decision(False, "unknown_key")
+                return Decision(False, Reason.UNKNOWN_KEY)
             try:
                 record = self.keys.resolve(who)
             except AuthError as exc:
@@ -146,7 +155,7 @@ class Gatekeeper:
             # wallet has no credit left today anyway.
             key_debit = self.ledger.debit(record.key_id, priced.cost, key_limit)
             if not key_debit.allowed:
-                return self._decide(priced, key_debit, "key_limit_reached")
+                return self._decide(priced, key_debit, Reason.KEY_LIMIT_REACHED)
             remaining_cap = key_debit.remaining
         debit = self.ledger.debit(address, priced.cost, priced.wallet_limit)
         return self._decide(priced, debit, remaining_cap=remaining_cap)
@@ -185,25 +194,27 @@ class Gatekeeper:
         try:
             cost = self.prices.price(model, input_tokens, output_tokens, images)
         except UnknownModel:
-            return Decision(False, "unknown_model", address=address)
+            return Decision(False, Reason.UNKNOWN_MODEL, address=address)
         except ValueError:
-            return Decision(False, "bad_request", address=address)
+            return Decision(False, Reason.BAD_REQUEST, address=address)
         if cost > MAX_AMOUNT:  # more than any ledger holds: refused here, not raised by it
-            return Decision(False, "bad_request", address=address)
+            return Decision(False, Reason.BAD_REQUEST, address=address)
         try:
             wallet_limit, source, pro, stale = self.credit(address)
         except EntitlementError as exc:
             return Decision(False, exc.code, address=address)
         limit = wallet_limit if key_limit is None else min(wallet_limit, key_limit)
         if limit == 0:
-            return Decision(False, "no_credit", address=address, cost=cost, pro=pro, stale=stale)
+            return Decision(
+                False, Reason.NO_CREDIT, address=address, cost=cost, pro=pro, stale=stale
+            )
         return _Priced(address, cost, wallet_limit, limit, source, pro, stale)
 
     def _decide(
         self,
         priced: _Priced,
         debit: Debit,
-        refusal: str = "insufficient_credit",
+        refusal: Reason = Reason.INSUFFICIENT_CREDIT,
         remaining_cap: int | None = None,
     ) -> Decision:
         if debit.allowed:
@@ -213,7 +224,7 @@ class Gatekeeper:
         )
         return Decision(
             debit.allowed,
-            "ok" if debit.allowed else refusal,
+            Reason.OK if debit.allowed else refusal,
             address=priced.address,
             cost=priced.cost,
             spent=debit.spent,

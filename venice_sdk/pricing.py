@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from venice_sdk.errors import VeniceError
 from venice_sdk.units import AmountError, parse_units
 
 __all__ = [
@@ -46,11 +47,11 @@ _TEXT_FIELDS = ("input_per_million", "output_per_million")
 _IMAGE_FIELDS = ("per_image",)
 
 
-class PriceBookError(ValueError):
+class PriceBookError(VeniceError, ValueError):
     """A price book that cannot be loaded; the message names the model and the field."""
 
 
-class UnknownModel(LookupError):
+class UnknownModel(VeniceError, LookupError):
     """A request for a model the price book has no price for."""
 
     def __init__(self, model: str, known: list[str]) -> None:

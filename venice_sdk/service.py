@@ -26,8 +26,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from venice_sdk.auth import ApiKeyStore, AuthError, SiweVerifier, WalletChallenges
 from venice_sdk.entitlements import Entitlement, EntitlementError
+from venice_sdk.errors import Reason
 from venice_sdk.gate import Decision, Gatekeeper
 from venice_sdk.gate import Request as AuthorizeArgs
+
+__all__ = [
+    "AuthorizeBatcher",
+    "AuthorizeRequest",
+    "ChallengeRequest",
+    "KeyRequest",
+    "SiweRequest",
+    "create_app",
+    "entitlement_json",
+]
 
 
 class AuthorizeRequest(BaseModel):
@@ -217,7 +228,7 @@ def create_app(
 
     @app.exception_handler(EntitlementError)
     async def entitlement_error(_: Request, exc: EntitlementError) -> JSONResponse:
-        status = 503 if exc.code == "rpc_unavailable" else 400
+        status = 503 if exc.code == Reason.RPC_UNAVAILABLE else 400
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=status)
 
     @app.get("/healthz")
@@ -298,6 +309,6 @@ def create_app(
 
     @app.exception_handler(ValueError)
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"code": "bad_request", "message": str(exc)}, status_code=400)
+        return JSONResponse({"code": Reason.BAD_REQUEST, "message": str(exc)}, status_code=400)
 
     return app

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from venice_sdk.errors import VeniceError
+
 __all__ = ["AmountError", "format_units", "parse_units"]
 
 
-class AmountError(ValueError):
+class AmountError(VeniceError, ValueError):
     """A human amount that cannot be turned into base units."""
 
 

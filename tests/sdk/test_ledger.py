@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.sdk.conftest import NOON, FakeClock
+from venice_sdk.errors import Reason
 from venice_sdk.ledger import (
     ACTIVITY_WINDOW,
-    INSUFFICIENT_CREDIT,
     MAX_AMOUNT,
     CreditLedger,
     Debit,
@@ -49,7 +49,7 @@ def test_debit_up_to_the_limit_exactly(ledger: CreditLedger) -> None:
 def test_one_micro_more_is_refused_and_changes_nothing(ledger: CreditLedger) -> None:
     ledger.debit(WALLET, 999, 1_000)
     refused = ledger.debit(WALLET, 2, 1_000)
-    assert refused == Debit(False, WALLET.lower(), DAY, 2, 999, 1, INSUFFICIENT_CREDIT)
+    assert refused == Debit(False, WALLET.lower(), DAY, 2, 999, 1, Reason.INSUFFICIENT_CREDIT)
     assert ledger.spent(WALLET) == 999
     assert ledger.debit(WALLET, 1, 1_000).allowed
     assert not ledger.debit(WALLET, 1, 1_000).allowed

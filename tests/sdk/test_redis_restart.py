@@ -12,7 +12,8 @@ import pytest
 
 from tests.sdk.conftest import NO_REDIS, FakeClock
 from tests.sdk.redis_server import LosingProxy, RedisServer
-from venice_sdk.ledger import _DEBIT_LUA, LedgerUnavailable, RedisLedger
+from venice_sdk.ledger import LedgerUnavailable, RedisLedger
+from venice_sdk.ledger.redis import _DEBIT_LUA
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 
 from venice_sdk.model.emissions import require
 
+__all__ = [
+    "AirdropModel",
+]
+
 
 @dataclass
 class AirdropModel:

@@ -13,6 +13,20 @@ from decimal import Decimal, localcontext
 
 from venice_sdk.model.emissions import require
 
+__all__ = [
+    "MASK_128",
+    "MAX_KNOTS",
+    "MAX_PUNITIVE",
+    "MAX_RATE",
+    "MODES",
+    "STEP",
+    "UNIT",
+    "MintCurveModel",
+    "check_rates",
+    "curve_rate",
+    "default_rates",
+]
+
 UNIT = 10**18
 STEP = 500 * UNIT
 MAX_KNOTS = 256

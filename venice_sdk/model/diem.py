@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 
 from venice_sdk.model.emissions import require
 
+__all__ = [
+    "DIEM",
+    "MIN_CREDIT_STAKE",
+    "DiemModel",
+    "DiemStake",
+    "daily_credit",
+]
+
 DIEM = "diem"  # the DIEM contract's own balance holds staked and cooling DIEM
 # No credit can be spent below this much staked DIEM (PROTOCOL.md: at least 0.1 DIEM).
 MIN_CREDIT_STAKE = 10**17

@@ -5,6 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from venice_sdk.errors import VeniceError
+
+__all__ = [
+    "BPS",
+    "MAX_CAP",
+    "MAX_CURVE_POINTS",
+    "MAX_REPORT_AGE",
+    "MAX_SCHEDULE",
+    "MIN_REPORT_AGE",
+    "NO_BREAK",
+    "SECONDS_PER_YEAR",
+    "EmissionsModel",
+    "ModelRevert",
+    "check_curve",
+    "check_stale",
+    "curve_at",
+    "require",
+]
+
 SECONDS_PER_YEAR = 31_536_000
 BPS = 10_000
 MAX_CURVE_POINTS = 8
@@ -16,7 +35,7 @@ NO_BREAK = 2**40 - 1
 MAX_CAP = (2**64 - 1) * SECONDS_PER_YEAR
 
 
-class ModelRevert(Exception):
+class ModelRevert(VeniceError):
     """What the contract would revert with; `args[0]` is its reason string."""
 
     @property

@@ -6,6 +6,13 @@ from dataclasses import dataclass, field
 
 from venice_sdk.model.emissions import BPS, EmissionsModel, require
 
+__all__ = [
+    "PRECISION",
+    "Account",
+    "StakingModel",
+    "burn_release",
+]
+
 PRECISION = 10**36
 
 

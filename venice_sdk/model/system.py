@@ -15,6 +15,11 @@ from venice_sdk.model.emissions import EmissionsModel, check_curve, check_stale,
 from venice_sdk.model.staking import StakingModel
 from venice_sdk.model.value import ValueModel
 
+__all__ = [
+    "STAKING",
+    "SystemModel",
+]
+
 STAKING = "staking"
 
 

@@ -14,6 +14,23 @@ from dataclasses import dataclass, field
 
 from venice_sdk.model.emissions import BPS, ModelRevert, require
 
+__all__ = [
+    "MASK_32",
+    "MASK_64",
+    "MAX_DEADLINE_DELAY",
+    "MAX_PERIODS",
+    "MAX_PRICE",
+    "MAX_TIERS",
+    "PERIOD",
+    "Q112",
+    "UINT256",
+    "BurnerModel",
+    "PairModel",
+    "SubscriptionsModel",
+    "ValueModel",
+    "get_amount_out",
+]
+
 Q112 = 2**112
 MASK_32 = 2**32 - 1
 MASK_64 = 2**64 - 1

@@ -1,0 +1,83 @@
+"""What every part of `venice_sdk.auth` shares: `AuthError`, the address and signature
+checks, and how long a challenge lives."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils.address import to_checksum_address
+
+from venice_sdk.errors import Reason, VeniceError
+
+__all__ = ["CHALLENGE_TTL_SECONDS", "AuthError", "normalize_address", "recover_signer"]
+
+CHALLENGE_TTL_SECONDS = 15 * 60
+"""How long a wallet challenge or a SIWE nonce stays valid."""
+
+_GRACE_SECONDS = 60 * 60
+"""How long stores keep an expired challenge or a consumed one's marker, so a late or
+replayed attempt is refused with the precise code instead of "unknown"."""
+
+
+class AuthError(VeniceError):
+    """A refused authentication step; ``code`` is stable and machine-readable."""
+
+    def __init__(self, code: Reason, message: str) -> None:
+        code = Reason(code)  # a plain string that names a code becomes its member
+        super().__init__(code, message)  # both in args, so the error pickles across processes
+        self.code: Reason = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+# --------------------------------------------------------------------------- addresses, sigs
+
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def normalize_address(address: object) -> str:
+    """Return the EIP-55 checksummed form of ``address``, comparing case-insensitively.
+
+    Refuses anything that is not ``0x`` followed by 40 hex digits (code ``malformed_address``).
+    """
+    if not isinstance(address, str) or not _ADDRESS_RE.fullmatch(address.strip()):
+        raise AuthError(
+            Reason.MALFORMED_ADDRESS, "expected an address: 0x followed by 40 hex digits"
+        )
+    return str(to_checksum_address(address.strip()))
+
+
+def recover_signer(text: str, signature: str | bytes) -> str:
+    """The checksummed address whose EIP-191 ``personal_sign`` signature over ``text`` this is.
+
+    Any signature that cannot be recovered (wrong length, bad hex, invalid v/r/s) is refused
+    with code ``bad_signature``.
+    """
+    if isinstance(signature, str):
+        raw = signature.strip()
+        raw = raw[2:] if raw[:2].lower() == "0x" else raw
+        try:
+            sig = bytes.fromhex(raw)
+        except ValueError:
+            raise AuthError(Reason.BAD_SIGNATURE, "the signature is not hex") from None
+    elif isinstance(signature, bytes | bytearray):
+        sig = bytes(signature)
+    else:
+        raise AuthError(Reason.BAD_SIGNATURE, "the signature must be hex text or bytes")
+    if len(sig) != 65:
+        raise AuthError(Reason.BAD_SIGNATURE, f"a signature is 65 bytes, got {len(sig)}")
+    try:
+        return str(Account.recover_message(encode_defunct(text=text), signature=sig))
+    except Exception:  # eth-keys / eth-account raise several types for invalid v, r, s
+        raise AuthError(
+            Reason.BAD_SIGNATURE, "the signature does not recover to an address"
+        ) from None
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

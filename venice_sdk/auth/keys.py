@@ -1,0 +1,216 @@
+"""`ApiKeyStore`: API keys issued only to wallets with staked VVV; only a hash of each key is
+stored, the plaintext is returned once."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from venice_sdk.auth.common import AuthError, normalize_address
+from venice_sdk.clock import Clock
+from venice_sdk.errors import Reason
+
+__all__ = ["KEY_PREFIX", "ApiKeyStore", "IssuedKey", "KeyRecord"]
+
+KEY_PREFIX = "vvk_"
+"""Every API key starts with this, so a key is told from a wallet address at a glance."""
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What the server knows about a key (never the key itself)."""
+
+    key_id: str
+    address: str
+    daily_limit_micros: int | None
+    """Per-day USD limit in micro-USD (1e-6 USD); None means no per-key limit."""
+    revoked: bool
+    label: str | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A newly issued key: ``key`` is the plaintext, shown to the user once and never stored."""
+
+    key: str = field(repr=False)
+    record: KeyRecord
+
+    @property
+    def key_id(self) -> str:
+        return self.record.key_id
+
+
+class ApiKeyStore:
+    """Wallet-bound API keys in a SQLite file; only SHA-256 (or HMAC-SHA-256 with a server
+    ``pepper``) of each key is stored."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        pepper: bytes | None = None,
+        clock: Clock = time.time,
+        busy_timeout_s: float = 10.0,
+    ) -> None:
+        self.path = str(path)
+        self._pepper = pepper
+        self._clock = clock
+        self._timeout = busy_timeout_s
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS api_keys ("
+                " key_id TEXT PRIMARY KEY,"
+                " key_hash TEXT NOT NULL UNIQUE,"
+                " address TEXT NOT NULL,"
+                " daily_limit_micros INTEGER,"
+                " label TEXT,"
+                " created_at REAL NOT NULL,"
+                " revoked_at REAL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS api_keys_address ON api_keys(address)")
+
+    def __repr__(self) -> str:
+        return f"ApiKeyStore({self.path!r}, peppered={self._pepper is not None})"
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _hash(self, key: str) -> str:
+        data = key.encode()
+        if self._pepper is not None:
+            return hmac.new(self._pepper, data, hashlib.sha256).hexdigest()
+        return hashlib.sha256(data).hexdigest()
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> KeyRecord:
+        key_id, address, limit, label, created_at, revoked_at = row
+        return KeyRecord(
+            key_id=str(key_id),
+            address=str(address),
+            daily_limit_micros=None if limit is None else int(limit),
+            revoked=revoked_at is not None,
+            label=None if label is None else str(label),
+            created_at=float(created_at),
+        )
+
+    _COLUMNS = "key_id, address, daily_limit_micros, label, created_at, revoked_at"
+
+    def issue(
+        self,
+        address: str,
+        has_stake: Callable[[str], bool] | bool,
+        daily_limit_micros: int | None = None,
+        label: str | None = None,
+    ) -> IssuedKey:
+        """Issue a key for ``address`` if it has staked VVV (code ``no_stake`` otherwise).
+
+        ``has_stake`` is the caller's check (e.g. the entitlement client's staked > 0), called
+        with the checksummed address, or its result. Returns the plaintext key once.
+        """
+        checksummed = normalize_address(address)
+        if daily_limit_micros is not None and (
+            isinstance(daily_limit_micros, bool)
+            or not isinstance(daily_limit_micros, int)
+            or daily_limit_micros < 0
+        ):
+            raise ValueError("daily_limit_micros must be a non-negative integer (micro-USD)")
+        staked = has_stake(checksummed) if callable(has_stake) else has_stake
+        if not staked:
+            raise AuthError(
+                Reason.NO_STAKE, f"{checksummed} has no staked VVV: stake VVV to get an API key"
+            )
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        record = KeyRecord(
+            key_id="key_" + secrets.token_hex(8),
+            address=checksummed,
+            daily_limit_micros=daily_limit_micros,
+            revoked=False,
+            label=label,
+            created_at=self._clock(),
+        )
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO api_keys(key_id, key_hash, address, daily_limit_micros, label,"
+                " created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    record.key_id,
+                    self._hash(key),
+                    checksummed,
+                    daily_limit_micros,
+                    label,
+                    record.created_at,
+                ),
+            )
+        return IssuedKey(key=key, record=record)
+
+    def _find_by_key(self, db: sqlite3.Connection, key: str) -> tuple[Any, ...] | None:
+        if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
+            return None
+        row: tuple[Any, ...] | None = db.execute(
+            f"SELECT {self._COLUMNS} FROM api_keys WHERE key_hash = ?", (self._hash(key),)
+        ).fetchone()
+        return row
+
+    def resolve(self, key: str) -> KeyRecord:
+        """The record for a presented key; refuses ``unknown_key`` and ``key_revoked``."""
+        with self._connect() as db:
+            row = self._find_by_key(db, key)
+        if row is None:
+            raise AuthError(Reason.UNKNOWN_KEY, "this API key is not known")
+        record = self._record(row)
+        if record.revoked:
+            raise AuthError(Reason.KEY_REVOKED, f"API key {record.key_id} was revoked")
+        return record
+
+    def revoke(self, key_id_or_key: str) -> KeyRecord:
+        """Revoke by key id or by the key itself (idempotent); refuses ``unknown_key``."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if key_id_or_key.startswith(KEY_PREFIX):
+                    row = self._find_by_key(db, key_id_or_key)
+                else:
+                    row = db.execute(
+                        f"SELECT {self._COLUMNS} FROM api_keys WHERE key_id = ?", (key_id_or_key,)
+                    ).fetchone()
+                if row is None:
+                    db.execute("ROLLBACK")
+                    raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+                db.execute(
+                    "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                    (self._clock(), row[0]),
+                )
+                db.execute("COMMIT")
+            except AuthError:
+                raise
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return self._record((*row[:5], True))
+
+    def list(self, address: str) -> builtins.list[KeyRecord]:
+        """All keys of ``address`` (revoked ones included), oldest first."""
+        checksummed = normalize_address(address)
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {self._COLUMNS} FROM api_keys WHERE address = ?"
+                " ORDER BY created_at, rowid",
+                (checksummed,),
+            ).fetchall()
+        return [self._record(tuple(row)) for row in rows]

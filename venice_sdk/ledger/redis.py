@@ -1,0 +1,343 @@
+"""`RedisLedger`: a credit ledger in one Redis shared by a fleet; each debit is one Lua script
+(`debit.lua`, shipped with the package) run in one round trip, carrying a random token so that
+a retry after a lost reply never debits twice."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from venice_sdk.clock import Clock
+from venice_sdk.ledger.base import (
+    ACTIVITY_WINDOW,
+    SECONDS_PER_DAY,
+    CreditLedger,
+    Debit,
+    LedgerUnavailable,
+    _outcome,
+)
+
+if TYPE_CHECKING:  # redis is an optional extra: imported only by RedisLedger
+    import redis
+
+__all__ = ["RedisLedger"]
+
+# The check-and-debit script (see its header for its keys, arguments and reply).
+_DEBIT_LUA = resources.files("venice_sdk.ledger").joinpath("debit.lua").read_text(encoding="utf-8")
+_DEBIT_SHA = hashlib.sha1(_DEBIT_LUA.encode()).hexdigest()
+
+_pack_command: Callable[[tuple[Any, ...]], bytes] | None
+try:  # hiredis comes with the redis extra
+    import hiredis
+
+    _pack_command = hiredis.pack_command
+except ImportError:
+    _pack_command = None
+
+
+class RedisLedger(CreditLedger):
+    """A ledger in Redis, shared by a fleet of inference servers.
+
+    Each debit is one ``EVALSHA`` of a Lua script (falling back to ``EVAL`` when the server has
+    not cached it, e.g. after a restart), so the check and the increment are atomic. Each debit
+    carries a random token that the script remembers for ``token_ttl`` seconds when it debits:
+    the call is retried (same token) until ``retry_for`` seconds have passed, so a debit whose
+    reply was lost in a disconnect is reported once and applied once. If Redis stays
+    unreachable the call raises `LedgerUnavailable`.
+
+    Debits are the hot path. With ``direct=True`` (the default) they skip redis-py's command
+    layer (pool checkout and release, argument handling, response callbacks: more CPU than the
+    round trip itself): each thread of each process sends them, packed in one call, over a
+    connection of its own, made with the client's connection settings (host, port, database,
+    credentials, TLS, timeouts) outside its pool. A connection is never shared: one per thread
+    (a ledger may be shared by threads), and a process that inherits a ledger through ``fork``
+    opens its own on first use and leaves its parent's socket alone. Any failure between
+    sending a command and reading its reply drops the connection, so a reply can never be read
+    as another debit's. ``direct=False`` sends debits through the client's own methods instead
+    (a client without one connection pool, such as ``RedisCluster``, needs it). Reads and
+    activity always go through the client.
+
+    Keys: ``{prefix}:{<account>}:<day>`` (a string, expiring ``retention_days`` after the day
+    starts being used) and ``{prefix}:{<account>}:t:<token>``; the braces keep one account's keys
+    in one Redis Cluster slot. Activity is one sorted set (``ZADD`` / ``ZCOUNT``, O(log n)),
+    trimmed of entries older than ``activity_retention`` on each write. Durability is Redis's:
+    run it with ``appendonly yes`` and ``appendfsync always`` (or ``everysec`` to trade up to a
+    second of debits for speed). The day comes from this ledger's clock, so a fleet's clocks
+    must agree (NTP) around midnight UTC.
+    """
+
+    def __init__(
+        self,
+        client_or_url: redis.Redis | str,
+        clock: Clock | None = None,
+        *,
+        prefix: str = "venice:credit",
+        retention_days: int = 3,
+        activity_retention: int = ACTIVITY_WINDOW,
+        token_ttl: int = 120,
+        retry_for: float = 5.0,
+        socket_timeout: float = 5.0,
+        direct: bool = True,
+    ) -> None:
+        super().__init__(clock)
+        import redis as redis_module  # optional dependency: pip install "venice-sdk[redis]"
+
+        self._redis = redis_module
+        if isinstance(client_or_url, str):
+            self.client: redis.Redis = redis_module.Redis.from_url(
+                client_or_url,
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=socket_timeout,
+                retry=None,  # no retries inside redis-py: _retrying() owns the deadline
+            )
+        else:
+            self.client = client_or_url
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        self._pool: Any = getattr(self.client, "connection_pool", None)
+        if direct and self._pool is None:
+            raise ValueError(
+                "direct=True needs a client with one connection pool (redis.Redis); "
+                "pass direct=False to send debits through this client"
+            )
+        self.direct = direct
+        self.prefix = prefix
+        self.retention_days = retention_days
+        self.activity_retention = activity_retention
+        self.token_ttl = token_ttl
+        self.retry_for = retry_for
+        self._activity_key = f"{prefix}:activity"
+        self._token_pid = -1
+        self._token_base = ""
+        self._token_seq = itertools.count()
+        self._errors: tuple[type[BaseException], ...] = (
+            redis_module.ConnectionError,
+            redis_module.TimeoutError,
+            redis_module.BusyLoadingError,
+            redis_module.exceptions.TryAgainError,
+        )
+        # Debit connections: this thread's (pid, connection), and every one opened (with the
+        # pid that opened it) so close() can reach them; a thread's connection closes when the
+        # thread ends.
+        self._local = threading.local()
+        self._direct_conns: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._direct_lock = threading.Lock()
+
+    def _key(self, account: str, day: int) -> str:
+        return f"{self.prefix}:{{{account}}}:{day}"
+
+    def _retrying(self, what: str, call: Any) -> Any:
+        """Run ``call`` until it succeeds or ``retry_for`` seconds pass.
+
+        Only safe for idempotent calls: reads, and debits (which carry their token).
+        """
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.01
+        while True:
+            try:
+                return call()
+            except self._errors as exc:
+                if time.monotonic() + delay > deadline:
+                    raise LedgerUnavailable(
+                        f"redis unreachable while {what} for {self.retry_for:g}s: {exc}"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    def _token(self) -> str:
+        """A token no other debit has: 64 random bits per process, then a counter."""
+        if self._token_pid != os.getpid():  # a new process (fork): a new random base
+            self._token_base = secrets.token_hex(8)
+            self._token_pid = os.getpid()
+        return f"{self._token_base}{next(self._token_seq):x}"
+
+    def _script_args(self, day: int, account: str, cost: int, limit: int) -> tuple[Any, ...]:
+        """One debit's keys and arguments for the script, with a fresh token."""
+        prefix = self.prefix
+        return (
+            f"{prefix}:{{{account}}}:{day}",
+            f"{prefix}:{{{account}}}:t:{self._token()}",
+            cost,
+            limit,
+            self.retention_days * SECONDS_PER_DAY,
+            self.token_ttl,
+        )
+
+    def _debit_one(self, day: int, account: str, cost: int, limit: int) -> Debit:
+        if not self.direct:
+            return self._debit_many(day, [(account, cost, limit)])[0]
+        args = self._script_args(day, account, cost, limit)
+        reply = self._retrying("debiting", lambda: self._call_one(args))
+        return _outcome(account, day, cost, limit, bool(reply[0]), int(reply[1]))
+
+    def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
+        calls = [self._script_args(day, *request) for request in requests]
+        run = self._run_direct if self.direct else self._run_client
+        results = self._retrying("debiting", lambda: run(calls))
+        return [
+            _outcome(account, day, cost, limit, bool(res[0]), int(res[1]))
+            for (account, cost, limit), res in zip(requests, results, strict=True)
+        ]
+
+    # --- debits over this thread's own connection (direct=True) ------------------------------
+
+    def _connection(self) -> Any:
+        """This thread's debit connection in this process, opened on first use."""
+        slot: tuple[int, Any] | None = getattr(self._local, "slot", None)
+        pid = os.getpid()
+        if slot is not None and slot[0] == pid:
+            return slot[1]
+        # A new thread, or a forked child holding its parent's connection: never reuse that
+        # socket (both processes would read each other's replies); dropping the reference only
+        # closes the child's copy of the descriptor.
+        conn = self._pool.connection_class(**self._pool.connection_kwargs)
+        self._local.slot = (pid, conn)
+        with self._direct_lock:
+            self._direct_conns[conn] = pid
+        return conn
+
+    def _call_one(self, args: tuple[Any, ...]) -> Any:
+        """One debit's script over this thread's connection (the single-request hot path).
+
+        Any failure drops the connection (redis-py reconnects on the next send), so a reply
+        left unread can never answer a later command."""
+        conn = self._connection()
+        try:
+            conn.send_packed_command((_pack(conn, ("EVALSHA", _DEBIT_SHA, 2, *args)),), False)
+            try:
+                return conn.read_response()
+            except self._redis.exceptions.NoScriptError:
+                pass  # the reply was read; the script did not run (a restarted server)
+            conn.send_packed_command((_pack(conn, ("EVAL", _DEBIT_LUA, 2, *args)),), False)
+            return conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    def _send(self, conn: Any, commands: list[bytes]) -> list[Any]:
+        """Send packed commands in one write and read their replies in order. A Redis error
+        reply (NOSCRIPT, ...) is returned in its place: it was read, so the connection is still
+        in step. Any other failure drops the connection (redis-py reconnects on the next send),
+        so a reply left unread can never answer a later command."""
+        try:
+            conn.send_packed_command([b"".join(commands)], check_health=False)
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response())
+                except self._redis.ResponseError as exc:
+                    replies.append(exc)
+            return replies
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    def _run_direct(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        conn = self._connection()
+        replies = self._send(conn, [_pack(conn, ("EVALSHA", _DEBIT_SHA, 2, *c)) for c in calls])
+        missing = [
+            i for i, r in enumerate(replies) if isinstance(r, self._redis.exceptions.NoScriptError)
+        ]
+        if missing:
+            # The server lost its script cache (a restart): those scripts did not run, so EVAL
+            # (which caches the script again) runs each of them once.
+            again = self._send(
+                conn, [_pack(conn, ("EVAL", _DEBIT_LUA, 2, *calls[i])) for i in missing]
+            )
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    # --- debits through the client (direct=False) -------------------------------------------
+
+    def _run_client(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        if len(calls) == 1:
+            return [self._evalsha(calls[0])]
+        pipe = self.client.pipeline(transaction=False)
+        for args in calls:
+            pipe.evalsha(_DEBIT_SHA, 2, *args)
+        results: list[Any] = pipe.execute(raise_on_error=False)
+        for i, result in enumerate(results):
+            # NOSCRIPT means that script did not run: run it again, loading it.
+            if isinstance(result, self._redis.exceptions.NoScriptError):
+                results[i] = self._evalsha(calls[i])
+            elif isinstance(result, Exception):
+                raise result
+        return results
+
+    def _evalsha(self, args: tuple[Any, ...]) -> Any:
+        try:
+            return self.client.evalsha(_DEBIT_SHA, 2, *args)
+        except self._redis.exceptions.NoScriptError:
+            return self.client.eval(_DEBIT_LUA, 2, *args)
+
+    # --- reads and activity -------------------------------------------------------------------
+
+    def _spent(self, account: str, day: int) -> int:
+        value = self._retrying("reading spend", lambda: self.client.get(self._key(account, day)))
+        return int(value) if value is not None else 0
+
+    def _record_activity(self, account: str, now: float) -> None:
+        def run() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zadd(self._activity_key, {account: now}, gt=True)
+            pipe.zremrangebyscore(self._activity_key, "-inf", now - self.activity_retention)
+            pipe.execute()
+
+        self._retrying("recording activity", run)
+
+    def _last_activity(self, account: str) -> float | None:
+        score = self._retrying(
+            "reading activity", lambda: self.client.zscore(self._activity_key, account)
+        )
+        return float(score) if score is not None else None
+
+    def _count_active(self, since: float) -> int:
+        count = self._retrying(
+            "counting activity",
+            lambda: self.client.zcount(self._activity_key, f"({since!r}", "+inf"),
+        )
+        return int(count)
+
+    def _list_active(self, since: float) -> list[str]:
+        members = self._retrying(
+            "listing activity",
+            lambda: self.client.zrangebyscore(self._activity_key, f"({since!r}", "+inf"),
+        )
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    def close(self) -> None:
+        """Close the client's connections and the debit connections this process opened.
+
+        Connections inherited through a fork are left alone: they belong to the parent.
+        """
+        with self._direct_lock:
+            conns, self._direct_conns = (
+                list(self._direct_conns.items()),
+                weakref.WeakKeyDictionary(),
+            )
+            self._local = threading.local()
+        pid = os.getpid()
+        for conn, owner in conns:
+            if owner == pid:
+                conn.disconnect()
+        self.client.close()
+
+
+def _pack(conn: Any, args: tuple[Any, ...]) -> bytes:
+    """One command in the Redis protocol: hiredis's packer (installed with the redis extra) in
+    one C call, else the connection's own."""
+    if _pack_command is not None:
+        return _pack_command(args)
+    return b"".join(conn.pack_command(*args))
