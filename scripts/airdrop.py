@@ -22,9 +22,8 @@ from ape import chain
 from ape.api import AccountAPI
 from ape.cli import account_option
 
-from scripts._lib import value
-from scripts._lib.airdrop import AirdropInputError, AirdropTree, read_csv
-from scripts._lib.cli import (
+from venice_ops.commands import value
+from venice_ops.commands.common import (
     NodeCommand,
     UserError,
     console,
@@ -33,9 +32,10 @@ from scripts._lib.cli import (
     resolve_signer,
     user_errors,
 )
-from scripts._lib.config import load_config
-from scripts._lib.deploy import deploy_airdrop, load_suite, record_in_manifest
-from scripts._lib.staker import format_time, parse_address
+from venice_ops.commands.staker import format_time, parse_address
+from venice_ops.deploy.airdrop_tree import AirdropInputError, AirdropTree, read_csv
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import deploy_airdrop, load_suite, record_in_manifest
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 

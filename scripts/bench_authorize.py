@@ -31,11 +31,12 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
-from scripts._lib.bench_setup import credit_wallets
-from scripts._lib.bench_workers import authorize_worker
-from scripts._lib.config import PROJECT_ROOT, load_config
-from scripts._lib.deploy import deploy_suite, write_manifest
 from scripts.bench_ledger import start_redis
+from venice_ops.bench.setup import credit_wallets
+from venice_ops.bench.workers import authorize_worker
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import deploy_suite, write_manifest
+from venice_ops.paths import PROJECT_ROOT
 
 console = Console(width=110)
 TARGETS = {"sqlite": 5_000, "redis": 10_000}
@@ -58,7 +59,7 @@ def process_seconds(pid: int) -> float:
 def run(args: dict[str, Any], workers: int, redis_pid: int | None) -> tuple[float, float]:
     """Authorizations per second, and the cores that other processes (not the workers, not
     redis-server) kept busy meanwhile: the machine is shared, so read the one with the other."""
-    # Spawned workers import `scripts._lib.bench_workers` from the checkout.
+    # Spawned workers import `venice_ops.bench.workers` from the checkout.
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
     context = multiprocessing.get_context("spawn")

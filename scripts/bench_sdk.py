@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 
-from scripts._lib.config import load_config
-from scripts._lib.deploy import deploy_suite
-from scripts._lib.fast import bind, send
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import deploy_suite
+from venice_ops.rpc import bind, send
 from venice_sdk.entitlements import EntitlementClient, load_abi
 
 console = Console(width=110)

@@ -1,7 +1,7 @@
 """Benchmark of the sidecar: `ape run bench_sidecar [--seconds 5] [--connections 16]`.
 
 Deploys the suite on a local Anvil and starts `venice-sdk serve` against it (one uvicorn
-worker). Loads it from a separate process (`scripts/_lib/load.py`, keep-alive connections) and
+worker). Loads it from a separate process (`venice_ops/bench/load.py`, keep-alive connections) and
 prints requests per second and latency percentiles, median of 3 rounds each:
 
 * `GET /v1/entitlements/{address}` for 200 wallets, cache warm (SQLite ledger). Target:
@@ -35,10 +35,11 @@ from eth_utils import to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
-from scripts._lib.bench_setup import credit_wallets
-from scripts._lib.config import PROJECT_ROOT, load_config
-from scripts._lib.deploy import deploy_suite, write_manifest
 from scripts.bench_ledger import free_port, start_redis
+from venice_ops.bench.setup import credit_wallets
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import deploy_suite, write_manifest
+from venice_ops.paths import PROJECT_ROOT
 
 console = Console(width=110)
 
@@ -79,7 +80,7 @@ def load(base: str, lines: Path, connections: int, seconds: float, *options: str
     for _ in range(3):
         out = subprocess.run(
             [
-                *(sys.executable, "-m", "scripts._lib.load", base, str(lines)),
+                *(sys.executable, "-m", "venice_ops.bench.load", base, str(lines)),
                 *("--connections", str(connections), "--seconds", str(seconds), *options),
             ],
             cwd=PROJECT_ROOT,

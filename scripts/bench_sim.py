@@ -19,9 +19,9 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
-from scripts._lib.config import load_config
-from scripts._lib.sim.runner import chain_backend, execute, execute_model
-from scripts._lib.sim.scenario import Distribution, Scenario, load_scenario
+from venice_ops.deploy.config import load_config
+from venice_ops.sim.runner import chain_backend, execute, execute_model
+from venice_ops.sim.scenario import Distribution, Scenario, load_scenario
 
 console = Console(width=120)
 

@@ -18,15 +18,16 @@ from ape.api import AccountAPI
 from ape.cli import account_option
 from rich.table import Table
 
-from scripts._lib.cli import (
+from venice_ops.commands.common import (
     NodeCommand,
     console,
     deployments_option,
     resolve_signer,
     user_errors,
 )
-from scripts._lib.config import PROJECT_ROOT, load_config
-from scripts._lib.deploy import check_manifest_replaceable, deploy_suite, write_manifest
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import check_manifest_replaceable, deploy_suite, write_manifest
+from venice_ops.paths import PROJECT_ROOT
 
 
 def _shown(path: Path) -> str:

@@ -13,7 +13,7 @@
 Quotes come from the contracts (`getDiemAmountOut`, `getSVVVAmountIn`). Contract addresses
 come from `deployments/<chain_id>.json` (`ape run deploy` writes it). On a local development
 chain the default account is test account 0; elsewhere pass `--account`. The checks and
-messages live in `scripts/_lib/diem.py`.
+messages live in `venice_ops/commands/diem.py`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import click
 from ape.api import AccountAPI
 from ape.cli import account_option
 
-from scripts._lib import diem
-from scripts._lib.cli import (
+from venice_ops.commands import diem
+from venice_ops.commands.common import (
     AMOUNT_COMMAND,
     NodeCommand,
     console,
@@ -36,8 +36,8 @@ from scripts._lib.cli import (
     resolve_signer,
     user_errors,
 )
-from scripts._lib.deploy import load_suite
-from scripts._lib.staker import Outcome, parse_address, parse_amount
+from venice_ops.commands.staker import Outcome, parse_address, parse_amount
+from venice_ops.deploy.suite import load_suite
 
 
 @click.group()

@@ -25,9 +25,15 @@ from ape import chain
 from ape.api import AccountAPI
 from ape.cli import account_option
 
-from scripts._lib import value
-from scripts._lib.cli import NodeCommand, console, deployments_option, resolve_signer, user_errors
-from scripts._lib.deploy import load_suite
+from venice_ops.commands import value
+from venice_ops.commands.common import (
+    NodeCommand,
+    console,
+    deployments_option,
+    resolve_signer,
+    user_errors,
+)
+from venice_ops.deploy.suite import load_suite
 
 
 @click.command(cls=NodeCommand)

@@ -18,12 +18,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from scripts._lib.cli import user_errors
-from scripts._lib.config import load_config
-from scripts._lib.sim.outputs import print_summary
-from scripts._lib.sim.runner import OUT, chain_backend, execute, execute_model
-from scripts._lib.sim.scenario import ScenarioError, load_scenario
-from scripts._lib.sim.sweep import METRICS, PARAMETERS, heatmap, parse_values, sweep, write_sweep
+from venice_ops.commands.common import user_errors
+from venice_ops.deploy.config import load_config
+from venice_ops.sim.outputs import print_summary
+from venice_ops.sim.runner import OUT, chain_backend, execute, execute_model
+from venice_ops.sim.scenario import ScenarioError, load_scenario
+from venice_ops.sim.sweep import METRICS, PARAMETERS, heatmap, parse_values, sweep, write_sweep
 
 console = Console(width=120)
 

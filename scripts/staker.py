@@ -10,7 +10,7 @@
 
 Contract addresses come from `deployments/<chain_id>.json` (`ape run deploy` writes it). On a
 local development chain the default account is test account 0; elsewhere pass `--account`.
-The checks and messages live in `scripts/_lib/staker.py`.
+The checks and messages live in `venice_ops/commands/staker.py`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import click
 from ape.api import AccountAPI
 from ape.cli import account_option
 
-from scripts._lib import staker
-from scripts._lib.cli import (
+from venice_ops.commands import staker
+from venice_ops.commands.common import (
     AMOUNT_COMMAND,
     NodeCommand,
     console,
@@ -31,7 +31,7 @@ from scripts._lib.cli import (
     resolve_signer,
     user_errors,
 )
-from scripts._lib.deploy import load_suite
+from venice_ops.deploy.suite import load_suite
 
 
 @click.group()

@@ -6,7 +6,7 @@
     ape run subscribe status [ADDRESS]           # Pro, and why (stake or subscription)
 
 Pay in USDC; the burn part of each payment goes to the buyback-burner, the rest to the
-treasury. Checks and messages live in `scripts/_lib/value.py`.
+treasury. Checks and messages live in `venice_ops/commands/value.py`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from ape.api import AccountAPI
 from ape.cli import account_option
 from rich.table import Table
 
-from scripts._lib import value
-from scripts._lib.cli import (
+from venice_ops.commands import value
+from venice_ops.commands.common import (
     NodeCommand,
     console,
     deployments_option,
@@ -27,8 +27,8 @@ from scripts._lib.cli import (
     resolve_signer,
     user_errors,
 )
-from scripts._lib.deploy import load_suite
-from scripts._lib.staker import parse_address
+from venice_ops.commands.staker import parse_address
+from venice_ops.deploy.suite import load_suite
 
 
 @click.group()

@@ -1,14 +1,14 @@
 """Shared fixtures: named accounts and the whole suite deployed through the deploy script's
-own code path (`scripts._lib.deploy.deploy_suite`) on a real Anvil."""
+own code path (`venice_ops.deploy.suite.deploy_suite`) on a real Anvil."""
 
 from __future__ import annotations
 
 import pytest
 
-from scripts._lib.config import load_config
-from scripts._lib.deploy import Suite, deploy_suite
-from scripts._lib.fast import bind_fast
-from scripts._lib.sim.model_backend import system_model
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import Suite, deploy_suite
+from venice_ops.rpc import bind_fast
+from venice_ops.sim.model_backend import system_model
 
 VVV = 10**18
 # The gas table tests/test_gas.py leaves for the end of the run.
@@ -36,7 +36,7 @@ def pytest_addoption(parser):
         metavar="MIN",
         default=None,
         help="Trace every transaction and call on Anvil, report statement coverage of the "
-        "contracts (scripts/_lib/coverage.py) and fail under MIN percent.",
+        "contracts (tests/support/coverage.py) and fail under MIN percent.",
     )
 
 
@@ -49,7 +49,7 @@ def _contract_coverage(request):
         return
     from ape import chain, project
 
-    from scripts._lib import coverage
+    from tests.support import coverage
 
     deployed = {}
     for source in coverage.counted_sources():
@@ -69,7 +69,7 @@ def pytest_runtestloop(session):
     found = session.config.stash.get(CONTRACT_COVERAGE, None)
     if found is None:
         return
-    from scripts._lib import coverage
+    from tests.support import coverage
 
     collector, minimum = found
     coverage.uninstall()

@@ -29,7 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from scripts._lib.fast import Reverted, invalidate, mine, send
+from venice_ops.rpc import Reverted, invalidate, mine, send
 from venice_sdk.model import ModelRevert, SystemModel
 from venice_sdk.model.system import STAKING
 

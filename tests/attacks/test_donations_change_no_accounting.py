@@ -29,8 +29,8 @@ import ape
 import pytest
 from ape import project
 
-from scripts._lib.airdrop import AirdropTree
-from scripts._lib.fast import (
+from venice_ops.deploy.airdrop_tree import AirdropTree
+from venice_ops.rpc import (
     bind,
     call_all,
     deploy,

@@ -15,7 +15,9 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import (
+from tests.examples import MODEST
+from tests.unit.test_mint_curve import UNIT
+from venice_ops.rpc import (
     bind,
     call_all,
     in_one_block,
@@ -23,8 +25,6 @@ from scripts._lib.fast import (
     send,
     traced_reason,
 )
-from tests.examples import MODEST
-from tests.unit.test_mint_curve import UNIT
 
 VVV = 10**18
 BPS = 10_000

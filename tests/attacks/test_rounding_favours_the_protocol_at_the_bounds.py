@@ -23,7 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web3.logs import DISCARD
 
-from scripts._lib.fast import (
+from tests.examples import MODEST
+from venice_ops.rpc import (
     Reverted,
     bind,
     call_all,
@@ -33,7 +34,6 @@ from scripts._lib.fast import (
     rewound,
     send,
 )
-from tests.examples import MODEST
 
 VVV = 10**18
 USDC = 10**6

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripts._lib.fast import bind, in_one_block, traced_reason, web3
+from venice_ops.rpc import bind, in_one_block, traced_reason, web3
 
 USDC = 10**6
 BPS = 10_000

@@ -1,5 +1,5 @@
-"""The diem command: its checks and messages (`scripts/_lib/diem.py`) on the deployed suite, and
-the click commands in-process on the same Anvil."""
+"""The diem command: its checks and messages (`venice_ops/commands/diem.py`) on the deployed
+suite, and the click commands in-process on the same Anvil."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from ape import chain
 
-from scripts._lib import diem
-from scripts._lib.cli import TransactionReverted, UserError
-from scripts._lib.deploy import write_manifest
-from scripts._lib.staker import human, parse_amount
 from scripts.diem import cli
 from tests.conftest import VVV
+from venice_ops.commands import diem
+from venice_ops.commands.common import TransactionReverted, UserError
+from venice_ops.commands.staker import human, parse_amount
+from venice_ops.deploy.suite import write_manifest
 
 DIEM = 10**18
 DAY = 86_400

@@ -1,5 +1,5 @@
-"""The staker command: its checks and messages (`scripts/_lib/staker.py`) on the deployed suite,
-the click commands in-process on the same Anvil, and `ape run` end to end against a node."""
+"""The staker command: its checks and messages (`venice_ops/commands/staker.py`) on the deployed
+suite, the click commands in-process on the same Anvil, and `ape run` end to end against a node."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from ape import chain
 
-from scripts._lib import staker
-from scripts._lib.cli import TransactionReverted, UserError, resolve_signer, send
-from scripts._lib.config import PROJECT_ROOT
-from scripts._lib.deploy import write_manifest
 from scripts.staker import cli
 from tests.conftest import VVV
+from venice_ops.commands import staker
+from venice_ops.commands.common import TransactionReverted, UserError, resolve_signer, send
+from venice_ops.deploy.suite import write_manifest
+from venice_ops.paths import PROJECT_ROOT
 
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 DAY = 86_400

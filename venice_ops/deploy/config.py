@@ -15,12 +15,11 @@ from typing import Any
 import yaml
 from eth_utils import is_address
 
+from venice_ops.paths import DEFAULT_CONFIG
 from venice_sdk.model import MAX_CAP
 from venice_sdk.model.curve import MAX_PUNITIVE, MODES, default_rates
 from venice_sdk.units import AmountError, parse_units
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
 BPS = 10_000
 USDC_DECIMALS = 6
 MAX_TIERS = 4

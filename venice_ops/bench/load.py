@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 load generator: `python -m scripts._lib.load URL_PATHS_FILE ...`.
+"""A small HTTP/1.1 load generator: `python -m venice_ops.bench.load URL_PATHS_FILE ...`.
 
 Runs in its own process (so the load does not share an interpreter with the server), opens
 `--connections` keep-alive connections, each sending requests one after another for

@@ -17,12 +17,12 @@ from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 from eth_utils import is_address, to_checksum_address
 
-from scripts._lib.config import ANYONE, PROJECT_ROOT, ConfigError, DeployConfig
-from scripts._lib.dex import container as dex_container
-from scripts._lib.dex import deploy_dex
-from scripts._lib.tx import transact
+from venice_ops.deploy.config import ANYONE, ConfigError, DeployConfig
+from venice_ops.deploy.dex import container as dex_container
+from venice_ops.deploy.dex import deploy_dex
+from venice_ops.deploy.tx import transact
+from venice_ops.paths import DEPLOYMENTS, PROJECT_ROOT
 
-DEPLOYMENTS = PROJECT_ROOT / "deployments"
 CONTRACT_NAMES = (
     "VVV",
     "EmissionsController",
@@ -192,7 +192,7 @@ def deploy_suite(
     )
     airdrop = None
     if config.airdrop_csv is not None:
-        from scripts._lib.airdrop import AirdropTree, read_csv
+        from venice_ops.deploy.airdrop_tree import AirdropTree, read_csv
 
         tree = AirdropTree(read_csv(config.airdrop_csv))
         airdrop = deploy_airdrop(deployer, vvv, staking, tree.root, tree.total, config)

@@ -18,8 +18,8 @@ from ape import chain
 from ape.api import AccountAPI
 from eth_utils import is_address, to_checksum_address
 
-from scripts._lib.cli import UserError, send
-from scripts._lib.deploy import Suite
+from venice_ops.commands.common import UserError, send
+from venice_ops.deploy.suite import Suite
 from venice_sdk.units import AmountError, format_units, parse_units
 
 SECONDS_PER_YEAR = 31_536_000

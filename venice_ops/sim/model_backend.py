@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scripts._lib.config import DeployConfig
+from venice_ops.deploy.config import DeployConfig
 from venice_sdk.model import ModelRevert, SystemModel
 from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import OPEN

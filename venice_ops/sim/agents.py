@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from eth_utils import keccak, to_checksum_address
 
-from scripts._lib.sim.scenario import TIERS, AgentGroup, Distribution, Scenario
+from venice_ops.sim.scenario import TIERS, AgentGroup, Distribution, Scenario
 
 VVV = 10**18
 USDC = 10**6

@@ -16,7 +16,7 @@ from ape.api import AccountAPI
 from ape.contracts import ContractContainer, ContractInstance
 from ethpm_types import ContractType
 
-from scripts._lib.config import PROJECT_ROOT
+from venice_ops.paths import PROJECT_ROOT
 
 NODE_MODULES = PROJECT_ROOT / "node_modules" / "@uniswap"
 ARTIFACTS = {

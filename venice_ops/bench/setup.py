@@ -6,8 +6,8 @@ from ape import accounts
 from ape.api import AccountAPI
 from eth_utils import to_checksum_address
 
-from scripts._lib.deploy import Suite
-from scripts._lib.fast import bind, impersonate, send
+from venice_ops.deploy.suite import Suite
+from venice_ops.rpc import bind, impersonate, send
 
 VVV = 10**18
 

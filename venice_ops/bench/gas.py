@@ -20,9 +20,10 @@ from pathlib import Path
 from ape import accounts, chain
 from eth_utils import to_checksum_address
 
-from scripts._lib.config import PROJECT_ROOT, load_config
-from scripts._lib.deploy import Suite, deploy_suite
-from scripts._lib.fast import bind, impersonate, mine, send
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import Suite, deploy_suite
+from venice_ops.paths import PROJECT_ROOT
+from venice_ops.rpc import bind, impersonate, mine, send
 
 VVV = 10**18
 DAY = 86_400
@@ -168,8 +169,8 @@ def measure_value_capture(
     A claim's gas depends on whether an earlier claim already set a bit in its 256-leaf
     bitmap word (zero to non-zero storage costs 17,100 more), so the campaign's median is the
     figure a claimant meets; the first-in-word and later-in-word medians are shown too."""
-    from scripts._lib.airdrop import AirdropTree, claim_key
-    from scripts._lib.deploy import deploy_airdrop
+    from venice_ops.deploy.airdrop_tree import AirdropTree, claim_key
+    from venice_ops.deploy.suite import deploy_airdrop
 
     deployer = accounts.test_accounts[0]
     d = deployer.address
@@ -240,7 +241,7 @@ def write_snapshot(figures: dict[str, int], path: Path = SNAPSHOT_PATH) -> Path:
     data = {
         "about": (
             "Median receipt gas per user-facing operation on Anvil, measured by "
-            "scripts/_lib/gas.py at the settings below on a freshly deployed suite. The test "
+            "venice_ops/bench/gas.py at the settings below on a freshly deployed suite. The test "
             "command fails when a figure rises more than limit above its value here; refresh "
             "with `ape run bench_gas --update-snapshot`."
         ),

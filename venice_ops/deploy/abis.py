@@ -12,7 +12,7 @@ from typing import Any
 
 from ape import project
 
-from scripts._lib.config import PROJECT_ROOT
+from venice_ops.paths import PROJECT_ROOT
 
 ABI_DIR = PROJECT_ROOT / "venice_sdk" / "abi"
 SHIPPED = (

@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scripts._lib.config import ConfigError
-from scripts._lib.deploy import DEPLOYMENTS, ManifestError
-from scripts._lib.tx import transact
+from venice_ops.deploy.config import ConfigError
+from venice_ops.deploy.suite import ManifestError
+from venice_ops.deploy.tx import transact
+from venice_ops.paths import DEPLOYMENTS
 from venice_sdk.units import AmountError
 
 # Chain ids of the development nodes (Anvil, Hardhat; geth --dev) whose test accounts

@@ -20,15 +20,15 @@ from ape import chain
 from ape.api import AccountAPI
 from ape.exceptions import ContractLogicError
 
-from scripts._lib.cli import TransactionReverted, UserError, send
-from scripts._lib.deploy import Suite
-from scripts._lib.staker import (
+from venice_ops.commands.common import TransactionReverted, UserError, send
+from venice_ops.commands.staker import (
     Outcome,
     check_gas,
     format_duration,
     format_time,
     human,
 )
+from venice_ops.deploy.suite import Suite
 from venice_sdk.model.diem import MIN_CREDIT_STAKE, daily_credit
 from venice_sdk.model.staking import burn_release as released_by_burn
 from venice_sdk.units import format_units

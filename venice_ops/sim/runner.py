@@ -10,10 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from scripts._lib.config import DeployConfig
-from scripts._lib.sim.engine import Engine, Run, model_backend
-from scripts._lib.sim.outputs import write_charts, write_csv
-from scripts._lib.sim.scenario import Scenario
+from venice_ops.deploy.config import DeployConfig
+from venice_ops.sim.engine import Engine, Run, model_backend
+from venice_ops.sim.outputs import write_charts, write_csv
+from venice_ops.sim.scenario import Scenario
 
 OUT = Path("sim-out")
 
@@ -34,8 +34,8 @@ def chain_backend(
     config: DeployConfig, deployer: Any, overrides: dict[str, str] | None = None
 ) -> Any:
     """Deploy the suite on the connected (local) network and wrap it as a backend."""
-    from scripts._lib.deploy import deploy_suite
-    from scripts._lib.sim.chain_backend import ChainBackend
+    from venice_ops.deploy.suite import deploy_suite
+    from venice_ops.sim.chain_backend import ChainBackend
 
     roles = overrides or {"treasury": "test:1", "oracle": "test:2"}
     suite = deploy_suite(deployer, config, roles)

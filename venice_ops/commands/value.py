@@ -16,11 +16,11 @@ from typing import Any
 from ape import chain
 from ape.api import AccountAPI
 
-from scripts._lib.airdrop import AirdropFormatError, AirdropTree
-from scripts._lib.cli import UserError, send
-from scripts._lib.config import USDC_DECIMALS
-from scripts._lib.deploy import Suite
-from scripts._lib.staker import Outcome, format_duration, format_time, parse_address
+from venice_ops.commands.common import UserError, send
+from venice_ops.commands.staker import Outcome, format_duration, format_time, parse_address
+from venice_ops.deploy.airdrop_tree import AirdropFormatError, AirdropTree
+from venice_ops.deploy.config import USDC_DECIMALS
+from venice_ops.deploy.suite import Suite
 from venice_sdk.units import AmountError, format_units, parse_units
 
 BPS = 10_000

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from scripts._lib.config import DeployConfig
-from scripts._lib.sim.agents import USDC, VVV, Agent, agent_address, population, units
-from scripts._lib.sim.model_backend import ActionFailed, ModelBackend
-from scripts._lib.sim.scenario import Scenario, ScenarioError
+from venice_ops.deploy.config import DeployConfig
+from venice_ops.sim.agents import USDC, VVV, Agent, agent_address, population, units
+from venice_ops.sim.model_backend import ActionFailed, ModelBackend
+from venice_ops.sim.scenario import Scenario, ScenarioError
 from venice_sdk.model.curve import MODES, default_rates
 from venice_sdk.model.diem import daily_credit
 from venice_sdk.model.emissions import BPS

@@ -17,7 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
+from venice_ops.paths import SCENARIOS
+
 DAY = 86_400
 
 BEHAVIOURS = {

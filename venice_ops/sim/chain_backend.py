@@ -1,6 +1,6 @@
 """The `chain` backend: the deployed contracts on Anvil, every agent action a real transaction.
 
-Transactions go through plain web3 from Anvil-impersonated agent wallets (`scripts._lib.fast`),
+Transactions go through plain web3 from Anvil-impersonated agent wallets (`venice_ops.rpc`),
 each mined in its own block at the timestamp the engine gives, so the model backend can replay
 the run second for second. Reads are made at the last mined block.
 """
@@ -12,11 +12,11 @@ from typing import Any
 
 from ape.api import AccountAPI
 
-from scripts._lib.airdrop import AirdropTree
-from scripts._lib.config import DeployConfig
-from scripts._lib.deploy import Suite, deploy_airdrop
-from scripts._lib.fast import Reverted, bind, call_all, impersonate, mine, send, web3
-from scripts._lib.sim.model_backend import (
+from venice_ops.deploy.airdrop_tree import AirdropTree
+from venice_ops.deploy.config import DeployConfig
+from venice_ops.deploy.suite import Suite, deploy_airdrop
+from venice_ops.rpc import Reverted, bind, call_all, impersonate, mine, send, web3
+from venice_ops.sim.model_backend import (
     DEADLINE_DELAY,
     ActionFailed,
     ModelBackend,

@@ -12,7 +12,7 @@ nearly every statement (README, Coverage). This collector measures the same runs
   function (dispatch and argument decoding belong to no statement). A statement with no code
   in any contract (folded away) is reported apart and not counted.
 - **Runs.** While tests run, every JSON-RPC request to ape's Anvil is watched (one hook on
-  `requests.Session.request`, so ape, web3 and the raw batches of `scripts/_lib/fast.py` are
+  `requests.Session.request`, so ape, web3 and the raw batches of `venice_ops/rpc.py` are
   all seen). Each mined transaction is traced after the fact (`debug_traceTransaction`: a
   struct log without stack or memory, and the call tree), before any snapshot revert or reset
   can drop it; each `eth_call` is traced at once with `debug_traceCall`. Struct-log depth
@@ -37,8 +37,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = ROOT / "contracts"
+from venice_ops.paths import CONTRACTS, PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 EXCLUDED = ("test",)
 STRUCT_LOG = {"disableStack": True, "disableMemory": True, "disableStorage": True}
 CALL_TREE = {"tracer": "callTracer"}

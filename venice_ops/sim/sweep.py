@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from scripts._lib.config import DeployConfig
-from scripts._lib.sim.engine import Engine, model_backend
-from scripts._lib.sim.outputs import COLUMNS, cell
-from scripts._lib.sim.scenario import Event, Scenario, ScenarioError
+from venice_ops.deploy.config import DeployConfig
+from venice_ops.sim.engine import Engine, model_backend
+from venice_ops.sim.outputs import COLUMNS, cell
+from venice_ops.sim.scenario import Event, Scenario, ScenarioError
 
 PARAMETERS = {
     "annual_rate": "VVV a year of emissions from day 0",
