@@ -1,27 +1,44 @@
-"""Fast transactions and calls for the suite, straight through web3 on the same node.
+"""Fast transactions and calls for the tooling, straight through web3 on the node ape uses.
 
 ape prepares each transaction with several round trips (gas estimate, fee data, trace); for
-the thousands of transactions of the stateful tests, the gas benchmarks' populations and the
-simulator, this binds the same deployed contracts to plain web3 against the same provider and
-sends from the node's unlocked dev accounts. Nothing here is used against a live network.
+the thousands of transactions of the gas benchmarks' populations, the benchmarks' setup and
+the simulator's chain backend, this binds the same deployed contracts to plain web3 against
+the same provider and sends from the node's unlocked (or Anvil-impersonated) accounts. Nothing
+here is used against a live network. The test-only helpers (snapshots, one-block batches, the
+state machines' cached reads) are in `tests/support/chain.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from ape import chain
 from ape.contracts import ContractContainer, ContractInstance
 from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError
+
+__all__ = [
+    "TX_GAS",
+    "Receipt",
+    "Reverted",
+    "Transactable",
+    "abi_of",
+    "abi_type",
+    "bind",
+    "call_all",
+    "impersonate",
+    "mine",
+    "on_change",
+    "reason_of",
+    "rpc_batch",
+    "send",
+    "web3",
+]
 
 TX_GAS = 3_000_000
 
@@ -43,8 +60,27 @@ class Receipt:
     logs: list[Any]
 
 
+class Transactable(Protocol):
+    """A bound call that can be sent: web3's `ContractFunction` or a test's fast call."""
+
+    def transact(self, transaction: Any) -> Any: ...
+
+
 _CLIENTS: dict[str, Web3] = {}
 _SESSIONS: dict[str, requests.Session] = {}
+# Called whenever `send` or `mine` changes the chain (the tests' read cache forgets).
+_ON_CHANGE: list[Callable[[], None]] = []
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Run `callback` before every `send` and `mine` (once per callback)."""
+    if callback not in _ON_CHANGE:
+        _ON_CHANGE.append(callback)
+
+
+def _changed() -> None:
+    for callback in _ON_CHANGE:
+        callback()
 
 
 def web3() -> Web3:
@@ -61,27 +97,14 @@ def web3() -> Web3:
     return client
 
 
-def _abi(contract: ContractInstance | ContractContainer) -> list[dict[str, Any]]:
+def abi_of(contract: ContractInstance | ContractContainer) -> list[dict[str, Any]]:
+    """The contract type's ABI as plain JSON dicts, as web3 takes it."""
     return [entry.model_dump(mode="json", by_alias=True) for entry in contract.contract_type.abi]
 
 
 def bind(contract: ContractInstance) -> Contract:
     """The same deployed contract as a web3 contract object."""
-    return web3().eth.contract(address=str(contract.address), abi=_abi(contract))
-
-
-def deploy(container: ContractContainer, *args: Any, sender: str) -> Contract:
-    """Deploy a project contract from an unlocked dev account, bound for web3 only: ape never
-    sees the address, so its cache of contract types by address cannot mistake a later
-    deployment (at an address an isolated, reverted test reused) for this one."""
-    w3 = web3()
-    bytecode = container.contract_type.deployment_bytecode.bytecode  # type: ignore[union-attr]
-    factory = w3.eth.contract(abi=_abi(container), bytecode=bytecode)
-    tx_hash = factory.constructor(*args).transact({"from": sender, "gas": 8_000_000})
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
-    if receipt["status"] != 1:
-        raise Reverted(_traced_reason(tx_hash.hex()), receipt["gasUsed"])
-    return w3.eth.contract(address=receipt["contractAddress"], abi=_abi(container))
+    return web3().eth.contract(address=str(contract.address), abi=abi_of(contract))
 
 
 def rpc_batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
@@ -112,40 +135,26 @@ def call_all(fns: list[ContractFunction]) -> list[Any]:
     )
     out = []
     for fn, result in zip(fns, results, strict=True):
-        types = [_abi_type(o) for o in fn.abi["outputs"]]  # type: ignore[typeddict-item]
+        types = [abi_type(o) for o in fn.abi["outputs"]]  # type: ignore[typeddict-item]
         values = abi_decode(types, bytes.fromhex(result[2:]))
         out.append(values[0] if len(values) == 1 else tuple(values))
     return out
-
-
-def storage_roots(addresses: list[str]) -> list[bytes]:
-    """The storage roots of several contracts in one batch (see `storage_root`)."""
-    results = rpc_batch([("eth_getProof", [a, [], "latest"]) for a in addresses])
-    return [bytes.fromhex(r["storageHash"][2:]) for r in results]
 
 
 def _id(reply: dict[str, Any]) -> int:
     return int(reply["id"])
 
 
-def _abi_type(output: Any) -> str:
-    if output["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in output["components"])
-        return f"({inner}){output['type'][5:]}"
-    return str(output["type"])
+def abi_type(entry: Any) -> str:
+    """The eth_abi type of an ABI input or output: tuples spelled out from their components."""
+    kind = str(entry["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(abi_type(c) for c in entry["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
 
 
-def revert_reason(exc: Exception) -> str:
-    text = str(exc.args[0]) if exc.args else str(exc)
-    if isinstance(exc, ContractLogicError) and exc.message:
-        text = exc.message
-    for prefix in ("execution reverted: ", "execution reverted:"):
-        if text.startswith(prefix):
-            return text[len(prefix) :].strip()
-    return text.strip()
-
-
-def send(fn: ContractFunction | FastCall, sender: str, timestamp: int | None = None) -> Receipt:
+def send(fn: Transactable, sender: str, timestamp: int | None = None) -> Receipt:
     """Send from an unlocked dev account, mined at `timestamp` if given.
 
     A revert still mines (with a fixed gas limit, no estimate) and raises `Reverted` with the
@@ -154,11 +163,11 @@ def send(fn: ContractFunction | FastCall, sender: str, timestamp: int | None = N
     w3 = web3()
     if timestamp is not None:
         w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
-    READER.invalidate()
+    _changed()
     tx_hash = fn.transact({"from": sender, "gas": TX_GAS})
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
     if receipt["status"] != 1:
-        raise Reverted(_traced_reason(tx_hash.hex()), receipt["gasUsed"])
+        raise Reverted(reason_of(tx_hash.hex()), receipt["gasUsed"])
     if timestamp is None:  # the node chose it: ask (otherwise it is the one we set)
         timestamp = int(w3.eth.get_block(receipt["blockNumber"])["timestamp"])
     return Receipt(
@@ -169,7 +178,7 @@ def send(fn: ContractFunction | FastCall, sender: str, timestamp: int | None = N
     )
 
 
-def _traced_reason(tx_hash: str) -> str:
+def reason_of(tx_hash: str) -> str:
     """The revert string of a mined, failed transaction, from the node's call tracer."""
     if not tx_hash.startswith("0x"):
         tx_hash = "0x" + tx_hash
@@ -184,72 +193,12 @@ def _traced_reason(tx_hash: str) -> str:
     return "reverted without a reason" if output in ("", "0x") else f"custom error {output[:10]}"
 
 
-def in_one_block(
-    calls: list[tuple[ContractFunction, str]], timestamp: int | None = None
-) -> list[Any]:
-    """Send the calls (function, sender) in this order into one block (automine off), mine it,
-    and return the receipts (a revert is a receipt with status 0; `traced_reason` reads it)."""
-    w3 = web3()
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
-        hashes = []
-        nonces: dict[str, int] = {}
-        for fn, sender in calls:
-            nonce = nonces.get(sender, w3.eth.get_transaction_count(sender, "pending"))  # type: ignore[arg-type]
-            nonces[sender] = nonce + 1
-            hashes.append(fn.transact({"from": sender, "gas": TX_GAS, "nonce": nonce}))  # type: ignore[typeddict-item]
-        if timestamp is not None:
-            w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
-        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
-    receipts = [w3.eth.get_transaction_receipt(h) for h in hashes]
-    assert len({r["blockNumber"] for r in receipts}) == 1
-    return receipts
-
-
-def traced_reason(receipt: Any) -> str:
-    """The revert string of a mined, failed transaction's receipt."""
-    return _traced_reason(receipt["transactionHash"].hex())
-
-
-def now() -> int:
-    """The latest block's timestamp."""
-    return int(web3().eth.get_block("latest")["timestamp"])
-
-
 def mine(timestamp: int) -> None:
-    READER.invalidate()
+    """Mine an empty block at `timestamp`."""
+    _changed()
     w3 = web3()
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-
-
-def snapshot() -> str:
-    """An Anvil snapshot of the chain; `revert` to it consumes it."""
-    return str(web3().provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
-
-
-def revert(snapshot_id: str) -> None:
-    result = web3().provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
-    assert result.get("result") is True, f"evm_revert {snapshot_id}: {result}"
-
-
-@contextmanager
-def rewound() -> Iterator[None]:
-    """Whatever the block does to the chain is undone after it (one hypothesis example, one
-    what-if)."""
-    snap = snapshot()
-    try:
-        yield
-    finally:
-        revert(snap)
-
-
-def storage_root(address: str) -> bytes:
-    """The storage root of `address` (eth_getProof): equal roots mean every stored value of
-    the contract is the same."""
-    return bytes(web3().eth.get_proof(address, [], "latest")["storageHash"])  # type: ignore[arg-type]
 
 
 def impersonate(address: str) -> None:
@@ -257,163 +206,3 @@ def impersonate(address: str) -> None:
     w3 = web3()
     w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
     w3.provider.make_request("anvil_setBalance", [address, hex(10**18)])  # type: ignore[arg-type]
-
-
-# --- Reads for the state machines: ABI-encoded by hand, fetched in JSON-RPC batches ---------
-#
-# A state machine re-reads the same few hundred views after every step. Through web3 each
-# costs milliseconds of Python (contract function objects, formatters) and one HTTP round
-# trip; here a call is a selector and eth_abi types computed once, and the views read after
-# one step are fetched in one batch on the first read after the next state change.
-
-
-class CallFailed(Exception):
-    """A view that reverted; `reason` is the node's message."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _abi_type(entry: dict[str, Any]) -> str:
-    kind = str(entry["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in entry["components"])
-        return f"({inner}){kind[5:]}"
-    return kind
-
-
-def _as_abi(entry: dict[str, Any], value: Any) -> Any:
-    """What web3 accepts, for eth_abi: structs given as dicts become tuples, hex strings
-    given for bytes become bytes."""
-    kind = str(entry["type"])
-    if kind.endswith("]"):
-        inner = {**entry, "type": kind[: kind.rindex("[")]}
-        return [_as_abi(inner, v) for v in value]
-    if kind.startswith("bytes") and isinstance(value, str):
-        return bytes.fromhex(value.removeprefix("0x"))
-    if not kind.startswith("tuple"):
-        return value
-    comps = entry["components"]
-    if isinstance(value, dict):
-        value = [value[c["name"]] for c in comps]
-    return tuple(_as_abi(c, v) for c, v in zip(comps, value, strict=True))
-
-
-def _checksum_outputs(types: list[str], values: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(
-        Web3.to_checksum_address(v) if t == "address" else v
-        for t, v in zip(types, values, strict=True)
-    )
-
-
-class Reader:
-    """eth_call results per state: cleared by every `send`, `mine` and `invalidate()`; the
-    keys read in the previous state are fetched together on the first read in a new one."""
-
-    def __init__(self) -> None:
-        self.cache: dict[tuple[str, str], Any] = {}
-        self.used: list[tuple[str, str]] = []
-        self.previous: list[tuple[str, str]] = []
-        self._session: requests.Session | None = None
-
-    def invalidate(self) -> None:
-        self.cache.clear()
-        if self.used:
-            self.previous, self.used = self.used, []
-
-    def _post(self, keys: list[tuple[str, str]]) -> None:
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.trust_env = False
-        uri = str(chain.provider.http_uri)  # type: ignore[attr-defined]
-        batch = [
-            {"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{"to": a, "data": d}]}
-            for i, (a, d) in enumerate(keys)
-        ]
-        for reply in self._session.post(uri, json=batch, timeout=60).json():
-            key = keys[reply["id"]]
-            if "error" in reply:
-                self.cache[key] = CallFailed(revert_reason(Exception(reply["error"]["message"])))
-            else:
-                self.cache[key] = bytes.fromhex(reply["result"][2:])
-
-    def read(self, key: tuple[str, str]) -> bytes:
-        if key not in self.cache:
-            wanted = [k for k in dict.fromkeys([*self.previous, key]) if k not in self.cache]
-            self.previous = []
-            self._post(wanted)
-        self.used.append(key)
-        result = self.cache[key]
-        if isinstance(result, CallFailed):
-            raise result
-        return bytes(result)
-
-
-READER = Reader()
-
-
-def invalidate() -> None:
-    """Forget cached reads: call after changing the chain other than by `send` or `mine`
-    (a snapshot restore, an ape transaction)."""
-    READER.invalidate()
-
-
-@dataclass
-class FastCall:
-    """One call of a bound function: `.call()` reads through `READER`; `send` transacts it."""
-
-    address: str
-    data: str
-    outputs: list[str]
-    fn_name: str
-
-    def call(self) -> Any:
-        values = _checksum_outputs(self.outputs, abi_decode(self.outputs, self.read()))
-        return values[0] if len(values) == 1 else list(values)
-
-    def read(self) -> bytes:
-        return READER.read((self.address, self.data))
-
-    def transact(self, tx: dict[str, Any]) -> Any:
-        return web3().eth.send_transaction({**tx, "to": self.address, "data": self.data})  # type: ignore[typeddict-item]
-
-
-class FastFunctions:
-    """`contract.functions` with `FastCall`s: `functions.balanceOf(a).call()`."""
-
-    def __init__(self, address: str, abi: list[dict[str, Any]]):
-        self._address = address
-        self._abi = {e["name"]: e for e in abi if e.get("type") == "function"}
-        self._selectors: dict[str, tuple[bytes, list[str], list[str]]] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in self._abi:
-            raise AttributeError(name)
-        entry = self._abi[name]
-        if name not in self._selectors:
-            inputs = [_abi_type(i) for i in entry["inputs"]]
-            outputs = [_abi_type(o) for o in entry["outputs"]]
-            selector = Web3.keccak(text=f"{name}({','.join(inputs)})")[:4]
-            self._selectors[name] = (selector, inputs, outputs)
-        selector, inputs, outputs = self._selectors[name]
-
-        def build(*args: Any) -> FastCall:
-            values = [_as_abi(i, a) for i, a in zip(entry["inputs"], args, strict=True)]
-            data = "0x" + (selector + abi_encode(inputs, values)).hex()
-            return FastCall(self._address, data, outputs, name)
-
-        return build
-
-
-@dataclass
-class FastContract:
-    address: str
-    functions: FastFunctions
-
-
-def bind_fast(contract: ContractInstance) -> FastContract:
-    """The deployed contract for the state machines: cached, batched reads (`READER`)."""
-    abi = [entry.model_dump(mode="json", by_alias=True) for entry in contract.contract_type.abi]
-    address = str(contract.address)
-    return FastContract(address, FastFunctions(address, abi))

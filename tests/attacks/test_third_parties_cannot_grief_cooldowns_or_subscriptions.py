@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.examples import MODEST
-from venice_ops.rpc import Reverted, bind, call_all, now, rewound, send
+from tests.support.chain import now, rewound
+from venice_ops.rpc import Reverted, bind, call_all, send
 
 VVV = 10**18
 USDC = 10**6

@@ -12,16 +12,26 @@ nearly every statement (README, Coverage). This collector measures the same runs
   function (dispatch and argument decoding belong to no statement). A statement with no code
   in any contract (folded away) is reported apart and not counted.
 - **Runs.** While tests run, every JSON-RPC request to ape's Anvil is watched (one hook on
-  `requests.Session.request`, so ape, web3 and the raw batches of `venice_ops/rpc.py` are
-  all seen). Each mined transaction is traced after the fact (`debug_traceTransaction`: a
-  struct log without stack or memory, and the call tree), before any snapshot revert or reset
-  can drop it; each `eth_call` is traced at once with `debug_traceCall`. Struct-log depth
-  changes are aligned with the call tree's frames, so every pc is attributed to the code that
-  ran it (runtime at an address, or the initcode of a CREATE).
+  `requests.Session.request`, so ape, web3 and the raw batches of `venice_ops/rpc.py` and
+  `tests/support/chain.py` are all seen). Each mined transaction is traced after the fact
+  (`debug_traceTransaction`: a struct log without stack or memory, and the call tree), before
+  any snapshot revert or reset can drop it; each `eth_call` is traced at once with
+  `debug_traceCall`. Struct-log depth changes are aligned with the call tree's frames, so every
+  pc is attributed to the code that ran it (runtime at an address, or the initcode of a
+  CREATE).
 - **Report.** Statements per contract file, missed lines, and the total, against a minimum.
 
 Contracts of libraries (snekmate) are compiled into ours but not counted; neither are test
 helpers and the Uniswap pair, router and factory.
+
+- **Plugin.** `tests/conftest.py` loads this module with `pytest_plugins`: it adds the
+  `--contract-coverage MIN` option, installs the collector on the node ape started for the
+  session, and after the last test writes `.build/contract-coverage.json`, prints the report and
+  fails the run under MIN percent.
+
+Over 500 lines on purpose: the maps, the collector and the report are one algorithm (pcs to
+statements, traces to pcs, statements to a figure) whose parts share private types; split, each
+part would import the others' internals.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
 from venice_ops.paths import CONTRACTS, PROJECT_ROOT
@@ -607,3 +618,71 @@ def uninstall() -> None:
         _ACTIVE[0].flush(final=True)
     _ACTIVE.clear()
     requests.Session.request = _ORIGINAL  # type: ignore[method-assign]
+
+
+################################################################
+#                         PYTEST PLUGIN                        #
+################################################################
+
+CONTRACT_COVERAGE = pytest.StashKey[tuple[Collector, float]]()
+CONTRACT_COVERAGE_REPORT = pytest.StashKey[list[str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--contract-coverage",
+        type=float,
+        metavar="MIN",
+        default=None,
+        help="Trace every transaction and call on Anvil, report statement coverage of the "
+        "contracts (tests/support/coverage.py) and fail under MIN percent.",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _contract_coverage(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under --contract-coverage, watch the node ape started from the first test on."""
+    minimum = request.config.getoption("--contract-coverage")
+    if minimum is None:
+        yield
+        return
+    from ape import chain, project
+
+    deployed = {}
+    for source in counted_sources():
+        code = project.get_contract(source.stem).contract_type.runtime_bytecode.bytecode
+        deployed[source.stem] = bytes.fromhex(code.removeprefix("0x"))
+    maps = build_maps(deployed)
+    collector = Collector(maps, str(chain.provider.http_uri))  # type: ignore[attr-defined]
+    install(collector)
+    request.config.stash[CONTRACT_COVERAGE] = (collector, minimum)
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
+    """After the last test (before the node stops): the report, and the gate."""
+    yield
+    found = session.config.stash.get(CONTRACT_COVERAGE, None)
+    if found is None:
+        return
+    collector, minimum = found
+    uninstall()
+    files = report(collector.maps, collector.covered())
+    write_json(ROOT / ".build" / "contract-coverage.json", files, collector.maps)
+    lines = format_report(files, collector.stats, collector.problems)
+    rate = total_rate(files)
+    if rate < minimum:
+        lines.append(f"FAIL: contract statement coverage {rate:.1f}% is below {minimum:g}%")
+        session.testsfailed += 1
+    session.config.stash[CONTRACT_COVERAGE_REPORT] = lines
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The report, after the other summaries (the gas table)."""
+    lines = config.stash.get(CONTRACT_COVERAGE_REPORT, None)
+    if lines:
+        terminalreporter.section("contract statement coverage (.build/contract-coverage.json)")
+        for line in lines:
+            terminalreporter.write_line(line)
