@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.chain import bind_fast
+from venice_ops.bridge import system_model
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import Suite, deploy_suite
-from venice_ops.sim.model_backend import system_model
 
 pytest_plugins = ["tests.support.coverage"]
 

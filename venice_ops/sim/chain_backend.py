@@ -12,25 +12,15 @@ from typing import Any
 
 from ape.api import AccountAPI
 
+from venice_ops.bridge import Roles, system_model, value_model_of
 from venice_ops.deploy.airdrop_tree import AirdropTree
 from venice_ops.deploy.config import DeployConfig
 from venice_ops.deploy.suite import Suite, deploy_airdrop
 from venice_ops.rpc import Reverted, bind, call_all, impersonate, mine, send, web3
-from venice_ops.sim.model_backend import (
-    DEADLINE_DELAY,
-    ActionFailed,
-    ModelBackend,
-    Roles,
-    system_model,
-)
+from venice_ops.sim.model_backend import DEADLINE_DELAY, ActionFailed, ModelBackend
 from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import OPEN
 from venice_sdk.model.value import (
-    MAX_TIERS,
-    BurnerModel,
-    PairModel,
-    SubscriptionsModel,
-    ValueModel,
     get_amount_out,
 )
 
@@ -406,46 +396,3 @@ class ChainBackend:
             deadline = int(self._call(self.airdrop.functions.DEADLINE()))
             system.airdrop = AirdropModel(dict(self.tree.entries), deadline, self.roles.airdrop)
         return ModelBackend(system, self.roles, self.keeper, self.clock)
-
-
-def value_model_of(suite: Suite, keeper: str, holders: list[str]) -> ValueModel:
-    """The pair, the burner and the subscriptions of a deployed suite as they stand, in the
-    model's terms, with the USDC of `holders` (and of the pair, burner and subscriptions)."""
-    pair, burner, subs, usdc = suite.pair, suite.burner, suite.subscriptions, suite.usdc
-    usdc_is_token0 = pair.token0() == usdc.address
-    r0, r1, last = pair.getReserves()
-    cumulative = pair.price0CumulativeLast() if usdc_is_token0 else pair.price1CumulativeLast()
-    older_t, older_c, newer_t, newer_c = burner.observations()
-    value = ValueModel(
-        pair=PairModel(
-            reserve_usdc=r0 if usdc_is_token0 else r1,
-            reserve_vvv=r1 if usdc_is_token0 else r0,
-            cumulative=cumulative,
-            last=last,
-        ),
-        burner=BurnerModel(
-            max_amount_in=burner.maxAmountIn(),
-            max_deviation_bps=burner.maxDeviationBps(),
-            max_slippage_bps=burner.maxSlippageBps(),
-            min_twap_window=burner.minTwapWindow(),
-            max_twap_age=burner.maxTwapAge(),
-            older=(older_t, older_c),
-            newer=(newer_t, newer_c),
-            keepers={keeper},
-            total_spent=burner.totalSpent(),
-            total_bought=burner.totalBought(),
-            total_burned=burner.totalBurned(),
-        ),
-        subscriptions=SubscriptionsModel(
-            tiers=[tuple(subs.tiers(i)) for i in range(MAX_TIERS)],
-            total_paid=subs.totalPaid(),
-            total_burn_part=subs.totalBurnPart(),
-        ),
-        pool=str(pair.address),
-        burner_holder=str(burner.address),
-        treasury=str(subs.treasury()),
-    )
-    for holder in [*holders, pair.address, burner.address, subs.address]:
-        value.usdc[str(holder)] = usdc.balanceOf(holder)
-    value.usdc_minted = usdc.totalSupply()
-    return value

@@ -9,14 +9,13 @@ everything before it changes anything, so a refused action leaves the state as i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from venice_ops.bridge import Roles, fresh_model
 from venice_ops.deploy.config import DeployConfig
 from venice_sdk.model import ModelRevert, SystemModel
 from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import OPEN
-from venice_sdk.model.value import BurnerModel, PairModel, SubscriptionsModel, ValueModel
 
 DEADLINE_DELAY = 600
 
@@ -27,50 +26,6 @@ class ActionFailed(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass
-class Roles:
-    """Who is who: addresses on the chain, the same strings in the model."""
-
-    deployer: str  # owner, keeper and USDC minter
-    treasury: str
-    oracle: str
-    pair: str
-    burner: str
-    subscriptions: str
-    airdrop: str
-    diem: str
-
-
-def system_model(
-    config: DeployConfig,
-    *,
-    now: int,
-    genesis: dict[str, int],
-    treasury: str,
-    annual_rate: int | None = None,
-    launch_mode: int | None = None,
-) -> SystemModel:
-    """The model of a suite deployed with `config`: genesis balances as given, the rate and
-    launch mode as configured unless the chain says otherwise."""
-    return SystemModel.create(
-        now=now,
-        genesis=genesis,
-        treasury=treasury,
-        max_annual=config.max_annual,
-        annual_rate=config.annual_rate if annual_rate is None else annual_rate,
-        curve=config.split_curve,
-        max_report_age=config.max_report_age,
-        stale_staker_bps=config.stale_staker_bps,
-        cooldown=config.cooldown,
-        locked_treasury_bps=config.locked_treasury_bps,
-        pro_threshold=config.pro_threshold,
-        curve_rates=config.curve_rates,
-        launch_mode=config.launch_mode if launch_mode is None else launch_mode,
-        punitive_multiplier=config.punitive_multiplier,
-        diem_cooldown=config.diem_cooldown,
-    )
 
 
 class ModelBackend:
@@ -100,30 +55,7 @@ class ModelBackend:
             airdrop="airdrop",
             diem="diem",
         )
-        genesis: dict[str, int] = {}
-        for allocation in config.genesis:
-            holder = roles.treasury if allocation.to == "treasury" else roles.deployer
-            genesis[holder] = genesis.get(holder, 0) + allocation.amount
-        system = system_model(config, now=start, genesis=genesis, treasury=roles.treasury)
-        system.transfer(roles.deployer, roles.pair, config.pool_seed_vvv)
-        system.value = ValueModel(
-            pair=PairModel(config.pool_seed_usdc, config.pool_seed_vvv, 0, start & 0xFFFFFFFF),
-            burner=BurnerModel(
-                max_amount_in=config.buyback_max_amount_in,
-                max_deviation_bps=config.buyback_max_deviation_bps,
-                max_slippage_bps=config.buyback_max_slippage_bps,
-                min_twap_window=config.buyback_min_twap_window,
-                max_twap_age=config.buyback_max_twap_age,
-                older=(start, 0),
-                newer=(start, 0),
-                keepers={roles.deployer},
-            ),
-            subscriptions=SubscriptionsModel([(t.price, t.burn) for t in config.tiers]),
-            pool=roles.pair,
-            burner_holder=roles.burner,
-            treasury=roles.treasury,
-        )
-        system.value.mint_usdc(roles.pair, config.pool_seed_usdc)
+        system = fresh_model(config, start, roles)
         return cls(system, roles, roles.deployer, start)
 
     # --- the clock -----------------------------------------------------------------------
