@@ -21,6 +21,7 @@ from eth_abi import decode as abi_decode
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.types import RPCEndpoint
 
 __all__ = [
     "TX_GAS",
@@ -86,7 +87,7 @@ def _changed() -> None:
 def web3() -> Web3:
     """A lean client for the node ape is connected to: no middleware (no per-call chain-id
     validation round trip) and no proxy lookups from the environment on every request."""
-    uri = str(chain.provider.http_uri)  # type: ignore[attr-defined]
+    uri = str(chain.provider.http_uri)
     client = _CLIENTS.get(uri)
     if client is None:
         session = requests.Session()
@@ -104,7 +105,8 @@ def abi_of(contract: ContractInstance | ContractContainer) -> list[dict[str, Any
 
 def bind(contract: ContractInstance) -> Contract:
     """The same deployed contract as a web3 contract object."""
-    return web3().eth.contract(address=str(contract.address), abi=abi_of(contract))
+    address = Web3.to_checksum_address(str(contract.address))
+    return web3().eth.contract(address=address, abi=abi_of(contract))
 
 
 def rpc_batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
@@ -114,7 +116,7 @@ def rpc_batch(calls: list[tuple[str, list[Any]]]) -> list[Any]:
         {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
         for i, (method, params) in enumerate(calls)
     ]
-    uri = str(chain.provider.http_uri)  # type: ignore[attr-defined]
+    uri = str(chain.provider.http_uri)
     web3()  # makes the session
     replies = sorted(_SESSIONS[uri].post(uri, json=payload, timeout=60).json(), key=_id)
     for reply in replies:
@@ -135,7 +137,7 @@ def call_all(fns: list[ContractFunction]) -> list[Any]:
     )
     out = []
     for fn, result in zip(fns, results, strict=True):
-        types = [abi_type(o) for o in fn.abi["outputs"]]  # type: ignore[typeddict-item]
+        types = [abi_type(o) for o in fn.abi["outputs"]]
         values = abi_decode(types, bytes.fromhex(result[2:]))
         out.append(values[0] if len(values) == 1 else tuple(values))
     return out
@@ -182,8 +184,10 @@ def reason_of(tx_hash: str) -> str:
     """The revert string of a mined, failed transaction, from the node's call tracer."""
     if not tx_hash.startswith("0x"):
         tx_hash = "0x" + tx_hash
-    trace = web3().provider.make_request(  # type: ignore[arg-type]
-        "debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}]
+    trace: dict[str, Any] = dict(
+        web3().provider.make_request(
+            RPCEndpoint("debug_traceTransaction"), [tx_hash, {"tracer": "callTracer"}]
+        )
     )
     output = str(trace.get("result", {}).get("output") or "")
     if output.startswith("0x08c379a0"):

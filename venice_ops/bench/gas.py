@@ -103,7 +103,7 @@ def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -
         send(v.transfer(account.address, 1_000_000 * VVV), d)
         send(v.approve(staking.address, 2**256 - 1), account.address)
     u = user.address
-    now = chain.blocks.head.timestamp
+    now = int(chain.blocks.head.timestamp)
 
     def at(seconds: int) -> int:
         nonlocal now
@@ -133,9 +133,9 @@ def measure(prior_stakers: int = 1, runs: int = 5, suite: Suite | None = None) -
         out["sVVV finalizeUnstake"].append(send(s.finalizeUnstake(), u, at(1)).gas_used)
         out["sVVV mintDiem"].append(send(s.mintDiem(1_000 * VVV, 1), u, at(3_600)).gas_used)
         out["sVVV burnDiem"].append(send(s.burnDiem(VVV), u, at(3_600)).gas_used)
-        first = not out["DIEM stake (new staker)"]  # the account's first DIEM stake
+        new_staker = not out["DIEM stake (new staker)"]  # the account's first DIEM stake
         gas = send(dm.stake(VVV // 10), u, at(1)).gas_used
-        out["DIEM stake (new staker)" if first else "DIEM stake (repeat)"].append(gas)
+        out["DIEM stake (new staker)" if new_staker else "DIEM stake (repeat)"].append(gas)
         out["DIEM transfer (existing holder)"].append(
             send(dm.transfer(other.address, VVV // 100), u, at(1)).gas_used
         )

@@ -27,7 +27,7 @@ def gas_limit(method: Any, *args: Any, sender: AccountAPI) -> int | None:
         "data": to_hex(method.encode_input(*args)),
     }
     try:
-        estimate = chain.provider.web3.eth.estimate_gas(request, "pending")  # type: ignore[arg-type]
+        estimate = chain.provider.web3.eth.estimate_gas(request, "pending")
     except Exception:
         return None
     return int(min(estimate * 5 // 4 + GAS_HEADROOM, chain.blocks.head.gas_limit))

@@ -28,7 +28,7 @@ def draw(dist: Distribution, rng: random.Random) -> float:
 
 def units(amount: float, decimals: int) -> int:
     """Whole tokens (a float from a draw) to base units, at a micro-token grain."""
-    return round(amount * 1_000_000) * 10 ** (decimals - 6)
+    return int(round(amount * 1_000_000) * 10 ** (decimals - 6))
 
 
 def agent_address(seed: int, index: int) -> str:

@@ -356,7 +356,7 @@ class ChainBackend:
                 d.stakedInfos(a),
             ]
         values = call_all(calls)
-        states = {}
+        states: dict[str, tuple[int, ...]] = {}
         for i, a in enumerate(agents):
             vvv, usdc, diem, staked, lock, cooldown, pending, infos = values[8 * i : 8 * i + 8]
             states[a] = (

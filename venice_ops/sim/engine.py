@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 from venice_ops.deploy.config import DeployConfig
 from venice_ops.sim.agents import USDC, VVV, Agent, agent_address, population, units
+from venice_ops.sim.backend import Backend
 from venice_ops.sim.model_backend import ActionFailed, ModelBackend
 from venice_ops.sim.scenario import Scenario, ScenarioError
 from venice_sdk.model.curve import MODES, default_rates
@@ -31,16 +33,6 @@ BUYBACK_OFFSET = 7_200  # the keeper buys two hours into the day: a TWAP window 
 DEFAULT_START = dt.date(2025, 1, 27)
 
 
-class Backend(Protocol):
-    """What the engine needs from a backend; `ModelBackend` and `ChainBackend` provide it."""
-
-    name: str
-    clock: int
-    transactions: int
-
-    def __getattr__(self, name: str) -> Any: ...
-
-
 @dataclass
 class Offer:
     seller: str
@@ -50,7 +42,7 @@ class Offer:
 @dataclass
 class Run:
     scenario: Scenario
-    backend: Any
+    backend: Backend
     agents: list[Agent]
     day0: int  # unix time of day 0, 00:00 UTC
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -78,7 +70,7 @@ class Engine:
     def __init__(
         self,
         scenario: Scenario,
-        backend: Any,
+        backend: Backend,
         config: DeployConfig,
         record_accounts: bool = False,
     ):
@@ -198,7 +190,7 @@ class Engine:
         if event.tiers is not None:
             for i, (price, burn) in enumerate(event.tiers):
                 p, u = units(price, 6), units(burn, 6)
-                self._do(run, "set tier", lambda i=i, p=p, u=u: b.set_tier(i, p, u))
+                self._do(run, "set tier", partial(b.set_tier, i, p, u))
 
     # --- airdrop -------------------------------------------------------------------------
 
@@ -212,7 +204,7 @@ class Engine:
                 self._do(
                     run,
                     "airdrop claim",
-                    lambda a=a, st=stake: b.airdrop_claim(a.address, a.airdrop, st),
+                    partial(b.airdrop_claim, a.address, a.airdrop, stake),
                 )
         if day == s.airdrop.window_days + 1:
             self._do(run, "airdrop burn", b.airdrop_burn)
@@ -308,14 +300,12 @@ class Engine:
                 break
             cost = (amount * self.price_units + VVV - 1) // VVV  # the buyer rounds up
             sold = self._do(
-                run, "DIEM sold", lambda o=offer, n=amount: b.diem_transfer(o.seller, a.address, n)
+                run, "DIEM sold", partial(b.diem_transfer, offer.seller, a.address, amount)
             )
             if sold is None:
                 self.book.pop(0)
                 continue
-            self._do(
-                run, "DIEM paid", lambda o=offer, c=cost: b.usdc_transfer(a.address, o.seller, c)
-            )
+            self._do(run, "DIEM paid", partial(b.usdc_transfer, a.address, offer.seller, cost))
             offer.amount -= amount
             if offer.amount == 0:
                 self.book.pop(0)
@@ -338,7 +328,7 @@ class Engine:
             )
             if got:
                 self.subscriptions[a.address] = got
-                return max(day + 1, (got - run.day0) // DAY - 1)
+                return max(day + 1, (int(got) - run.day0) // DAY - 1)
             return day + PERIOD // DAY  # could not pay: try again next month
         return renew_day
 
@@ -356,7 +346,7 @@ class Engine:
                 return
             expected = b.pool_vvv_for_usdc(amount)
             if expected >= floor and expected > 0:
-                self._do(run, "buyback", lambda o=(amount, expected): b.buyback(*o))
+                self._do(run, "buyback", partial(b.buyback, amount, expected))
                 return
             amount //= 2
 
@@ -402,7 +392,7 @@ class Engine:
 
 def simulate(
     scenario: Scenario,
-    backend: Any,
+    backend: Backend,
     config: DeployConfig,
     on_day: Callable[[int, dict[str, Any]], None] | None = None,
     record_accounts: bool = False,

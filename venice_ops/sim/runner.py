@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from venice_ops.deploy.config import DeployConfig
+from venice_ops.sim.backend import Backend
 from venice_ops.sim.engine import Engine, Run, model_backend
 from venice_ops.sim.outputs import write_charts, write_csv
 from venice_ops.sim.scenario import Scenario
@@ -44,7 +45,7 @@ def chain_backend(
 
 def execute(
     scenario: Scenario,
-    backend: Any,
+    backend: Backend,
     config: DeployConfig,
     out: Path | None = None,
     console: Console | None = None,
