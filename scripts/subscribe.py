@@ -15,19 +15,17 @@ from pathlib import Path
 
 import click
 from ape.api import AccountAPI
-from ape.cli import account_option
 from rich.table import Table
 
 from venice_ops.commands import value
 from venice_ops.commands.common import (
     NodeCommand,
+    common_options,
     console,
-    deployments_option,
+    parse_address,
     print_rows,
     resolve_signer,
-    user_errors,
 )
-from venice_ops.commands.staker import parse_address
 from venice_ops.deploy.suite import load_suite
 
 
@@ -40,42 +38,37 @@ def cli() -> None:
 @click.argument("tier")
 @click.argument("periods", type=int, default=1)
 @click.option("--for", "recipient", metavar="ADDRESS", help="Gift it to this address.")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def pay(
     tier: str, periods: int, recipient: str | None, account: AccountAPI | None, deployments: Path
 ):
     """Pay for PERIODS x 30 days (default 1) of TIER: pro, pro+ or max."""
-    with user_errors():
-        suite = load_suite(deployments)
-        index = value.parse_tier(suite, tier)
-        outcome = value.subscribe(suite, resolve_signer(account), index, periods, recipient)
+    suite = load_suite(deployments)
+    index = value.parse_tier(suite, tier)
+    outcome = value.subscribe(suite, resolve_signer(account), index, periods, recipient)
     console.print(outcome.message)
 
 
 @cli.command(cls=NodeCommand)
-@deployments_option()
+@common_options(account=False)
 def tiers(deployments: Path):
     """The tiers on offer: price per 30 days and the part that buys VVV to burn."""
-    with user_errors():
-        suite = load_suite(deployments)
-        table = Table("tier", "name", "price / 30 days", "burned / 30 days", box=None)
-        names = {i: n for n, i in value.TIER_NAMES.items()}
-        for index in range(4):
-            price, burn = suite.subscriptions.tiers(index)
-            if price:
-                table.add_row(str(index), names.get(index, "-"), value.usd(price), value.usd(burn))
+    suite = load_suite(deployments)
+    table = Table("tier", "name", "price / 30 days", "burned / 30 days", box=None)
+    names = {i: n for n, i in value.TIER_NAMES.items()}
+    for index in range(4):
+        price, burn = suite.subscriptions.tiers(index)
+        if price:
+            table.add_row(str(index), names.get(index, "-"), value.usd(price), value.usd(burn))
     console.print(table)
 
 
 @cli.command(cls=NodeCommand)
 @click.argument("address", required=False)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def status(address: str | None, account: AccountAPI | None, deployments: Path):
     """Whether ADDRESS (default: the account) is Pro, and why."""
-    with user_errors():
-        suite = load_suite(deployments)
-        who = parse_address(address) if address else str(resolve_signer(account).address)
-        rows = value.pro_rows(value.pro_status(suite, who))
+    suite = load_suite(deployments)
+    who = parse_address(address) if address else str(resolve_signer(account).address)
+    rows = value.pro_rows(value.pro_status(suite, who))
     print_rows(rows)

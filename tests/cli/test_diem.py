@@ -12,8 +12,13 @@ from ape import chain
 from scripts.diem import cli
 from tests.conftest import VVV
 from venice_ops.commands import diem
-from venice_ops.commands.common import TransactionReverted, UserError
-from venice_ops.commands.staker import human, parse_amount
+from venice_ops.commands.common import (
+    TransactionReverted,
+    UserError,
+    human,
+    parse_amount,
+    parse_slippage,
+)
 from venice_ops.deploy.suite import write_manifest
 
 DIEM = 10**18
@@ -55,7 +60,7 @@ def short_curve(suite, owner) -> None:
     "text, bps", [("0.5", 50), ("1%", 100), ("0", 0), ("2.25", 225), ("100", 10_000)]
 )
 def test_parse_slippage(text, bps):
-    assert diem.parse_slippage(text) == bps
+    assert parse_slippage(text) == bps
 
 
 @pytest.mark.parametrize(
@@ -70,7 +75,7 @@ def test_parse_slippage(text, bps):
 )
 def test_parse_slippage__mistakes(text, message):
     with pytest.raises(UserError, match="bad slippage") as info:
-        diem.parse_slippage(text)
+        parse_slippage(text)
     assert message in str(info.value)
 
 

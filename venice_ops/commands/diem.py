@@ -13,20 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ape import chain
 from ape.api import AccountAPI
 from ape.exceptions import ContractLogicError
 
-from venice_ops.commands.common import TransactionReverted, UserError, send
-from venice_ops.commands.staker import (
+from venice_ops.commands.common import (
     Outcome,
+    TransactionReverted,
+    UserError,
     check_gas,
+    format_bps,
     format_duration,
     format_time,
     human,
+    send,
 )
 from venice_ops.deploy.suite import Suite
 from venice_sdk.model.diem import MIN_CREDIT_STAKE, daily_credit
@@ -43,30 +46,6 @@ MODE_NAMES = {CLOSED: "closed", PUNITIVE: "punitive", OPEN: "open"}
 ################################################################
 #                            INPUTS                            #
 ################################################################
-
-
-def parse_slippage(text: str) -> int:
-    """A slippage tolerance in percent ("0.5", "1%") as basis points (50, 100)."""
-    raw = str(text).strip().removesuffix("%").strip()
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise UserError(
-            f"bad slippage: '{text}' is not a number; give a percentage like 0.5 or 1"
-        ) from None
-    if not value.is_finite() or value < 0 or value > 100:
-        raise UserError(f"bad slippage: '{text}' must be a percentage from 0 to 100, like 0.5")
-    bps = value * 100
-    if bps != bps.to_integral_value():
-        raise UserError(
-            f"bad slippage: '{text}' is finer than 0.01%; give at most two decimals, like 0.25"
-        )
-    return int(bps)
-
-
-def format_bps(bps: int) -> str:
-    """Basis points as a percentage without trailing zeros: 50 -> "0.5%", 371 -> "3.71%"."""
-    return f"{Decimal(bps) / 100:f}%"
 
 
 def usd(amount: int) -> str:

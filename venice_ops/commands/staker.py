@@ -9,29 +9,27 @@ call them directly on a deployed suite.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from ape import chain
 from ape.api import AccountAPI
-from eth_utils import is_address, to_checksum_address
 
-from venice_ops.commands.common import UserError, send
+from venice_ops.commands.common import (
+    ZERO_ADDRESS,
+    Outcome,
+    UserError,
+    check_gas,
+    format_duration,
+    format_time,
+    human,
+    parse_address,
+    send,
+)
 from venice_ops.deploy.suite import Suite
-from venice_sdk.units import AmountError, format_units, parse_units
 
 SECONDS_PER_YEAR = 31_536_000
-ZERO_ADDRESS = "0x" + "00" * 20
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an action did: a message for the user and the receipts of its transactions."""
-
-    message: str
-    receipts: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,71 +58,12 @@ class Status:
 
 
 ################################################################
-#                          FORMATTING                          #
+#                            READS                             #
 ################################################################
-
-
-def human(amount: int, places: int = 18) -> str:
-    """Token amount without trailing zeros: 12.5, 100, 1,000.25 (exact by default)."""
-    text = format_units(amount, 18, places)
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def format_duration(seconds: int) -> str:
-    """A wait in its two largest units, rounded up, so waiting that long is always enough:
-    "3 days 4 hours", "5 hours 1 minute", "42 seconds"."""
-    if seconds <= 0:
-        return "0 seconds"
-    units = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
-    # The second unit shown sets the precision: round up to it.
-    first = next(i for i, (_, size) in enumerate(units) if seconds >= size)
-    step = units[min(first + 1, len(units) - 1)][1]
-    rest = -(-seconds // step) * step
-    parts = []
-    for name, size in units:
-        count, rest = divmod(rest, size)
-        if count:
-            parts.append(f"{count} {name}{'s' if count != 1 else ''}")
-    return " ".join(parts[:2])
-
-
-def format_time(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def format_apr(apr: Decimal | None) -> str:
     return "n/a (nothing staked)" if apr is None else f"{apr:,.2f}%"
-
-
-################################################################
-#                            INPUTS                            #
-################################################################
-
-
-def parse_amount(text: str) -> int:
-    """A positive VVV amount typed by a person ("100.5") in wei."""
-    try:
-        amount = parse_units(text)
-    except AmountError as exc:
-        raise UserError(f"bad amount: {exc}") from None
-    if amount == 0:
-        raise UserError(f"bad amount: '{text}' is zero; give a positive amount like 100 or 100.5")
-    return amount
-
-
-def parse_address(text: str) -> str:
-    text = text.strip()
-    if not is_address(text):
-        raise UserError(f"'{text}' is not an address (expected 0x followed by 40 hex digits)")
-    address = to_checksum_address(text)
-    if address == ZERO_ADDRESS:
-        raise UserError("the zero address cannot hold a stake; give a real address")
-    return str(address)
-
-
-################################################################
-#                            READS                             #
-################################################################
 
 
 def apr(suite: Suite) -> Decimal | None:
@@ -193,11 +132,6 @@ def status_rows(status: Status) -> list[tuple[str, str]]:
 ################################################################
 #                            CHECKS                            #
 ################################################################
-
-
-def check_gas(account: AccountAPI) -> None:
-    if int(account.balance) == 0:
-        raise UserError(f"account {account.address} has no ETH to pay for gas; fund it first")
 
 
 def check_stake(suite: Suite, account: AccountAPI, amount: int, recipient: str) -> None:

@@ -16,12 +16,18 @@ from typing import Any
 from ape import chain
 from ape.api import AccountAPI
 
-from venice_ops.commands.common import UserError, send
-from venice_ops.commands.staker import Outcome, format_duration, format_time, parse_address
+from venice_ops.commands.common import (
+    Outcome,
+    UserError,
+    format_duration,
+    format_time,
+    parse_address,
+    send,
+)
 from venice_ops.deploy.airdrop_tree import AirdropFormatError, AirdropTree
 from venice_ops.deploy.config import USDC_DECIMALS
 from venice_ops.deploy.suite import Suite
-from venice_sdk.units import AmountError, format_units, parse_units
+from venice_sdk.units import format_units
 
 BPS = 10_000
 Q112 = 2**112
@@ -42,14 +48,6 @@ def usd(amount: int) -> str:
 
 def vvv(amount: int) -> str:
     return format_units(amount, 18, 4) + " VVV"
-
-
-def parse_usdc(text: str, what: str = "amount") -> int:
-    try:
-        amount = parse_units(text, USDC_DECIMALS)
-    except AmountError as exc:
-        raise UserError(f"bad {what}: {exc}") from None
-    return amount
 
 
 ################################################################
