@@ -31,7 +31,7 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
-from scripts.bench_ledger import start_redis
+from venice_ops.bench.redis import start_redis
 from venice_ops.bench.setup import credit_wallets
 from venice_ops.bench.workers import authorize_worker
 from venice_ops.deploy.config import load_config
@@ -107,8 +107,9 @@ def cli(seconds: float, runs: int, backends: str) -> None:
     manifest = write_manifest(suite, config, work)
     wallets = credit_wallets(suite, deployer)
 
-    redis_proc, redis_url = start_redis(work)
-    redis_pid = redis_proc.pid
+    redis_server = start_redis(work)
+    redis_url = redis_server.url
+    redis_pid = redis_server.proc.pid if redis_server.proc else None
     base = {"manifest": str(manifest), "rpc": str(chain.provider.http_uri), "wallets": wallets}
     settings = [
         ("sqlite", "FULL", str(work / "full.sqlite3")),
@@ -139,8 +140,7 @@ def cli(seconds: float, runs: int, backends: str) -> None:
                 figures[(backend, sync, workers * batch)] = statistics.median(rates)
                 others[(backend, sync, workers * batch)] = statistics.median(busy)
     finally:
-        redis_proc.terminate()
-        redis_proc.wait(timeout=10)
+        redis_server.stop()
     load_after = os.getloadavg()
 
     table = Table(title=f"authorize per second (median of {runs} runs of {seconds:g} s)")

@@ -35,7 +35,7 @@ from eth_utils import to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
-from scripts.bench_ledger import free_port, start_redis
+from venice_ops.bench.redis import free_port, start_redis
 from venice_ops.bench.setup import credit_wallets
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import deploy_suite, write_manifest
@@ -133,7 +133,8 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
         bodies = work / "authorize.txt"
         request = {"model": "qwen3-4b", "input_tokens": 900, "output_tokens": 300}
         bodies.write_text("".join(json.dumps({"who": w, **request}) + "\n" for w in stakers))
-        redis_proc, redis_url = start_redis(work)
+        redis_server = start_redis(work)
+        redis_url = redis_server.url
         try:
             import redis
 
@@ -149,8 +150,7 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
                         "--expect", '"allowed":true',
                     )  # fmt: skip
         finally:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+            redis_server.stop()
     load_after = os.getloadavg()
 
     table = Table(title=f"Sidecar, median of 3 rounds of {seconds:g} s ({connections} connections)")
