@@ -103,7 +103,7 @@ class Pool:
             inbox.put((config, mode, batch, start_at, seconds))
         results = [self.outbox.get(timeout=seconds + 60) for _ in range(workers)]
         total = sum(done for done, _ in results)
-        return total / max(elapsed for _, elapsed in results)
+        return float(total / max(elapsed for _, elapsed in results))
 
     def close(self) -> None:
         for inbox in self.inboxes:

@@ -57,7 +57,10 @@ class RedisServer:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         client = redis.Redis(
-            port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5, retry=None
+            port=self.port,
+            socket_connect_timeout=0.2,
+            socket_timeout=0.5,
+            retry=None,  # type: ignore[arg-type]  # no retries: each PING answers at once
         )
         try:
             while True:
@@ -86,7 +89,7 @@ class RedisServer:
         """A clean SHUTDOWN, then wait for the process to exit."""
         if self.proc is None:
             return
-        client = redis.Redis(port=self.port, socket_timeout=5, retry=None)
+        client = redis.Redis(port=self.port, socket_timeout=5, retry=None)  # type: ignore[arg-type]
         try:
             client.shutdown()
         except redis.ConnectionError:
