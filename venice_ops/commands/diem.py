@@ -7,6 +7,10 @@ mint from the contracts themselves (`getDiemAmountOut`, `getSVVVAmountIn`); `min
 `UserError` with what was wrong and what to do, then send the transaction and return an
 `Outcome`. `read_status` and `status_rows` describe a position and the curve. The `diem`
 command is a thin layer over these functions, and the tests call them directly.
+
+About 650 lines on purpose: six actions, each with its checks and their messages (what was
+wrong, what to do), and the quotes those messages cite; split, an action's message would live
+apart from the check that raises it.
 """
 
 from __future__ import annotations
