@@ -202,6 +202,11 @@ def format_duration(seconds: int) -> str:
     return " ".join(parts[:2])
 
 
+def format_bps(bps: int) -> str:
+    """Basis points as a percentage without trailing zeros: 50 -> "0.5%", 371 -> "3.71%"."""
+    return f"{Decimal(bps) / 100:f}%"
+
+
 def format_time(timestamp: int) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -249,11 +254,6 @@ def parse_slippage(text: str) -> int:
             f"bad slippage: '{text}' is finer than 0.01%; give at most two decimals, like 0.25"
         )
     return int(bps)
-
-
-def format_bps(bps: int) -> str:
-    """Basis points as a percentage without trailing zeros: 50 -> "0.5%", 371 -> "3.71%"."""
-    return f"{Decimal(bps) / 100:f}%"
 
 
 def parse_usdc(text: str, what: str = "amount") -> int:
