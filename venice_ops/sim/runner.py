@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,6 +15,9 @@ from venice_ops.sim.backend import Backend
 from venice_ops.sim.engine import Engine, Run, model_backend
 from venice_ops.sim.outputs import write_charts, write_csv
 from venice_ops.sim.scenario import Scenario
+
+if TYPE_CHECKING:  # ape is imported only when a chain run starts
+    from venice_ops.sim.chain_backend import ChainBackend
 
 OUT = Path("sim-out")
 
@@ -33,7 +36,7 @@ class Result:
 
 def chain_backend(
     config: DeployConfig, deployer: Any, overrides: dict[str, str] | None = None
-) -> Any:
+) -> ChainBackend:
     """Deploy the suite on the connected (local) network and wrap it as a backend."""
     from venice_ops.deploy.suite import deploy_suite
     from venice_ops.sim.chain_backend import ChainBackend
