@@ -2,7 +2,8 @@
 #   make demo   installs everything, then deploys the suite on a local Anvil and plays a scenario
 #   make test   installs everything, then runs the linters and the test suite on Anvil
 #               (with venice_sdk line coverage, failing under 90%, and the contracts'
-#               statement coverage from Anvil's traces, failing under 95%)
+#               statement coverage from Anvil's traces, failing under 95%: the pytest
+#               plugin tests/support/coverage.py)
 #   make deep   the whole-system state machine's deep profile (300 examples x 200 steps)
 # Installs are stamped: a second run reuses .venv and node_modules and starts at once.
 

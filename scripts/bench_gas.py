@@ -7,7 +7,7 @@ Every figure is the median over --runs runs. The stake and claim figures are mea
 with 1 and with --stakers prior stakers, to show they do not depend on the number of stakers.
 
 --update-snapshot measures every figure as the test command does (the snapshot settings in
-scripts/_lib/gas.py) and rewrites gas-snapshot.json, which the test command holds each figure
+venice_ops/bench/gas.py) and rewrites gas-snapshot.json, which the test command holds each figure
 to within 2%; commit the file with the change that moved the gas.
 """
 
@@ -20,7 +20,7 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
-from scripts._lib.gas import (
+from venice_ops.bench.gas import (
     SNAPSHOT_CLAIMS,
     SNAPSHOT_PATH,
     SNAPSHOT_RUNS,

@@ -23,11 +23,11 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
-from scripts._lib.config import load_config
-from scripts._lib.deploy import write_manifest
-from scripts._lib.sim.outputs import print_summary
-from scripts._lib.sim.runner import OUT, chain_backend, execute
-from scripts._lib.sim.scenario import load_scenario
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import write_manifest
+from venice_ops.sim.outputs import print_summary
+from venice_ops.sim.runner import OUT, chain_backend, execute
+from venice_ops.sim.scenario import load_scenario
 from venice_sdk.units import format_units
 
 console = Console(width=120)

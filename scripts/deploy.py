@@ -15,18 +15,17 @@ from pathlib import Path
 import click
 from ape import chain
 from ape.api import AccountAPI
-from ape.cli import account_option
 from rich.table import Table
 
-from scripts._lib.cli import (
+from venice_ops.commands.common import (
     NodeCommand,
+    common_options,
     console,
-    deployments_option,
     resolve_signer,
-    user_errors,
 )
-from scripts._lib.config import PROJECT_ROOT, load_config
-from scripts._lib.deploy import check_manifest_replaceable, deploy_suite, write_manifest
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import check_manifest_replaceable, deploy_suite, write_manifest
+from venice_ops.paths import PROJECT_ROOT
 
 
 def _shown(path: Path) -> str:
@@ -42,19 +41,17 @@ def _shown(path: Path) -> str:
     help="Deploy config (default: config/default.yaml).",
 )
 @click.option("--force", is_flag=True, help="Replace a manifest whose deployment is still live.")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def cli(config_path: Path | None, force: bool, account: AccountAPI | None, deployments: Path):
     """Deploy VVV, the controller, sVVV, the mint curve and DIEM, wire them, write the manifest."""
-    with user_errors():
-        config = load_config(config_path)
-        deployer = resolve_signer(account)
-        check_manifest_replaceable(deployments.resolve(), force)
-        suite = deploy_suite(deployer, config)
-        # Forced: the check above ran before deploying. After it, a manifest left by an earlier
-        # run on a since-restarted dev chain looks live, since the same deployer at the same
-        # nonces lands on the same addresses.
-        path = write_manifest(suite, config, deployments.resolve(), force=True)
+    config = load_config(config_path)
+    deployer = resolve_signer(account)
+    check_manifest_replaceable(deployments.resolve(), force)
+    suite = deploy_suite(deployer, config)
+    # Forced: the check above ran before deploying. After it, a manifest left by an earlier
+    # run on a since-restarted dev chain looks live, since the same deployer at the same
+    # nonces lands on the same addresses.
+    path = write_manifest(suite, config, deployments.resolve(), force=True)
 
     network = chain.provider.network
     console.print(

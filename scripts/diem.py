@@ -13,7 +13,7 @@
 Quotes come from the contracts (`getDiemAmountOut`, `getSVVVAmountIn`). Contract addresses
 come from `deployments/<chain_id>.json` (`ape run deploy` writes it). On a local development
 chain the default account is test account 0; elsewhere pass `--account`. The checks and
-messages live in `scripts/_lib/diem.py`.
+messages live in `venice_ops/commands/diem.py`.
 """
 
 from __future__ import annotations
@@ -24,20 +24,21 @@ from typing import Any
 
 import click
 from ape.api import AccountAPI
-from ape.cli import account_option
 
-from scripts._lib import diem
-from scripts._lib.cli import (
+from venice_ops.commands import diem
+from venice_ops.commands.common import (
     AMOUNT_COMMAND,
     NodeCommand,
+    Outcome,
+    common_options,
     console,
-    deployments_option,
+    parse_address,
+    parse_amount,
+    parse_slippage,
     print_rows,
     resolve_signer,
-    user_errors,
 )
-from scripts._lib.deploy import load_suite
-from scripts._lib.staker import Outcome, parse_address, parse_amount
+from venice_ops.deploy.suite import load_suite
 
 
 @click.group()
@@ -61,14 +62,13 @@ def _diem_flag() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 @cli.command(**AMOUNT_COMMAND)
 @click.argument("amount")
 @_diem_flag()
-@deployments_option()
+@common_options(account=False)
 def quote(amount: str, exact_diem: bool, deployments: Path):
     """DIEM minted for locking AMOUNT sVVV now (or, with --diem, sVVV locked for AMOUNT DIEM)."""
-    with user_errors():
-        wei = parse_amount(amount)
-        suite = load_suite(deployments)
-        result = diem.quote_diem(suite, wei) if exact_diem else diem.quote_svvv(suite, wei)
-        console.print(result.message)
+    wei = parse_amount(amount)
+    suite = load_suite(deployments)
+    result = diem.quote_diem(suite, wei) if exact_diem else diem.quote_svvv(suite, wei)
+    console.print(result.message)
 
 
 @cli.command(**AMOUNT_COMMAND)
@@ -81,8 +81,7 @@ def quote(amount: str, exact_diem: bool, deployments: Path):
     show_default=True,
     help="How far the price may move before the mint is sent back, in percent.",
 )
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def mint(
     amount: str,
     exact_diem: bool,
@@ -91,69 +90,58 @@ def mint(
     deployments: Path,
 ):
     """Lock AMOUNT sVVV for DIEM (or, with --diem, mint exactly AMOUNT DIEM)."""
-    with user_errors():
-        wei = parse_amount(amount)
-        bps = diem.parse_slippage(slippage)
-        suite = load_suite(deployments)
-        signer = resolve_signer(account)
-        if exact_diem:
-            _done(diem.mint_exact(suite, signer, wei, bps))
-        else:
-            _done(diem.mint(suite, signer, wei, bps))
+    wei = parse_amount(amount)
+    bps = parse_slippage(slippage)
+    suite = load_suite(deployments)
+    signer = resolve_signer(account)
+    if exact_diem:
+        _done(diem.mint_exact(suite, signer, wei, bps))
+    else:
+        _done(diem.mint(suite, signer, wei, bps))
 
 
 @cli.command(**AMOUNT_COMMAND)
 @click.argument("amount")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def burn(amount: str, account: AccountAPI | None, deployments: Path):
     """Burn AMOUNT of the DIEM you minted, releasing its share of your locked sVVV."""
-    with user_errors():
-        wei = parse_amount(amount)
-        suite = load_suite(deployments)
-        _done(diem.burn(suite, resolve_signer(account), wei))
+    wei = parse_amount(amount)
+    suite = load_suite(deployments)
+    _done(diem.burn(suite, resolve_signer(account), wei))
 
 
 @cli.command(**AMOUNT_COMMAND)
 @click.argument("amount")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def stake(amount: str, account: AccountAPI | None, deployments: Path):
     """Stake AMOUNT DIEM: each staked DIEM is $1 of API credit per day."""
-    with user_errors():
-        wei = parse_amount(amount)
-        suite = load_suite(deployments)
-        _done(diem.stake(suite, resolve_signer(account), wei))
+    wei = parse_amount(amount)
+    suite = load_suite(deployments)
+    _done(diem.stake(suite, resolve_signer(account), wei))
 
 
 @cli.command(**AMOUNT_COMMAND)
 @click.argument("amount")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def unstake(amount: str, account: AccountAPI | None, deployments: Path):
     """Start unstaking AMOUNT DIEM: it cools down for a day, then `finalize` returns it."""
-    with user_errors():
-        wei = parse_amount(amount)
-        suite = load_suite(deployments)
-        _done(diem.unstake(suite, resolve_signer(account), wei))
+    wei = parse_amount(amount)
+    suite = load_suite(deployments)
+    _done(diem.unstake(suite, resolve_signer(account), wei))
 
 
 @cli.command(cls=NodeCommand)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def finalize(account: AccountAPI | None, deployments: Path):
     """Return the DIEM whose cooldown is over to the wallet."""
-    with user_errors():
-        _done(diem.finalize(load_suite(deployments), resolve_signer(account)))
+    _done(diem.finalize(load_suite(deployments), resolve_signer(account)))
 
 
 @cli.command(cls=NodeCommand)
 @click.argument("address", required=False)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def status(address: str | None, account: AccountAPI | None, deployments: Path):
     """Show the DIEM position of ADDRESS (default: the account) and the mint curve."""
-    with user_errors():
-        suite = load_suite(deployments)
-        who = parse_address(address) if address else str(resolve_signer(account).address)
-        print_rows(diem.status_rows(diem.read_status(suite, who)))
+    suite = load_suite(deployments)
+    who = parse_address(address) if address else str(resolve_signer(account).address)
+    print_rows(diem.status_rows(diem.read_status(suite, who)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from scripts._lib.abis import export
+from venice_ops.deploy.abis import export
 
 
 @click.command()

@@ -23,11 +23,16 @@ from pathlib import Path
 import click
 from ape import chain
 from ape.api import AccountAPI
-from ape.cli import account_option
 
-from scripts._lib import value
-from scripts._lib.cli import NodeCommand, console, deployments_option, resolve_signer, user_errors
-from scripts._lib.deploy import load_suite
+from venice_ops.commands import value
+from venice_ops.commands.common import (
+    NodeCommand,
+    common_options,
+    console,
+    parse_usdc,
+    resolve_signer,
+)
+from venice_ops.deploy.suite import load_suite
 
 
 @click.command(cls=NodeCommand)
@@ -44,8 +49,7 @@ from scripts._lib.deploy import load_suite
     help="Minimum out: the TWAP amount less this (at most the contract's bound).",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be done; send nothing.")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def cli(
     threshold: str,
     slippage_bps: int,
@@ -54,17 +58,16 @@ def cli(
     deployments: Path,
 ):
     """Keep the TWAP fresh and buy back and burn VVV when revenue passes the threshold."""
-    with user_errors():
-        minimum = value.parse_usdc(threshold, "threshold")
-        suite = load_suite(deployments)
-        keeper = resolve_signer(account)
-        deployments.mkdir(parents=True, exist_ok=True)
-        lock_path = deployments / f".keeper-{chain.chain_id}.lock"
-        with lock_path.open("w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                console.print(f"Another keeper run holds {lock_path}; exiting.")
-                return
-            outcome = value.run_keeper(suite, keeper, minimum, slippage_bps, dry_run)
+    minimum = parse_usdc(threshold, "threshold")
+    suite = load_suite(deployments)
+    keeper = resolve_signer(account)
+    deployments.mkdir(parents=True, exist_ok=True)
+    lock_path = deployments / f".keeper-{chain.chain_id}.lock"
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            console.print(f"Another keeper run holds {lock_path}; exiting.")
+            return
+        outcome = value.run_keeper(suite, keeper, minimum, slippage_bps, dry_run)
     console.print(outcome.message)

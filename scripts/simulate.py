@@ -18,12 +18,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from scripts._lib.cli import user_errors
-from scripts._lib.config import load_config
-from scripts._lib.sim.outputs import print_summary
-from scripts._lib.sim.runner import OUT, chain_backend, execute, execute_model
-from scripts._lib.sim.scenario import ScenarioError, load_scenario
-from scripts._lib.sim.sweep import METRICS, PARAMETERS, heatmap, parse_values, sweep, write_sweep
+from venice_ops.commands.common import common_options
+from venice_ops.deploy.config import load_config
+from venice_ops.sim.outputs import print_summary
+from venice_ops.sim.runner import OUT, chain_backend, execute, execute_model
+from venice_ops.sim.scenario import ScenarioError, load_scenario
+from venice_ops.sim.sweep import METRICS, PARAMETERS, heatmap, parse_values, sweep, write_sweep
 
 console = Console(width=120)
 
@@ -50,6 +50,7 @@ def cli() -> None:
 @click.option(
     "--config", "config_path", default=None, help="Deploy config (default: config/default.yaml)."
 )
+@common_options(account=False, deployments=False)
 def run(
     scenario: str,
     backend: str,
@@ -59,38 +60,37 @@ def run(
     config_path: str | None,
 ) -> None:
     """Run SCENARIO and write its CSV and charts."""
-    with user_errors():
-        try:
-            sc = _scenario(scenario, days, seed)
-        except ScenarioError as exc:
-            raise click.ClickException(str(exc)) from None
-        config = load_config(config_path)
-        if backend == "model":
-            result = execute_model(sc, config, out=out, console=console)
-        else:
-            from ape import accounts, networks
+    try:
+        sc = _scenario(scenario, days, seed)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    config = load_config(config_path)
+    if backend == "model":
+        result = execute_model(sc, config, out=out, console=console)
+    else:
+        from ape import accounts, networks
 
-            with networks.ethereum.local.use_provider("foundry"):
-                b = chain_backend(config, accounts.test_accounts[0])
-                result = execute(sc, b, config, out=out, console=console)
-        print_summary(result.run, result.elapsed, console)
-        console.print(f"{result.tx_per_second:,.0f} transactions/s on the {backend}")
-        for path in result.files:
-            console.print(f"wrote {path}")
+        with networks.ethereum.local.use_provider("foundry"):
+            b = chain_backend(config, accounts.test_accounts[0])
+            result = execute(sc, b, config, out=out, console=console)
+    print_summary(result.run, result.elapsed, console)
+    console.print(f"{result.tx_per_second:,.0f} transactions/s on the {backend}")
+    for path in result.files:
+        console.print(f"wrote {path}")
 
 
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=OUT, show_default=True)
+@common_options(account=False, deployments=False)
 def history(out: Path) -> None:
     """Replay the real history (scenarios/history.yaml) and compare with PROTOCOL.md."""
-    with user_errors():
-        sc = load_scenario("history")
-        config = load_config()
-        result = execute_model(sc, config, out=out, console=console)
-        print_summary(result.run, result.elapsed, console)
-        console.print(checkpoint_table(result.run))
-        for path in result.files:
-            console.print(f"wrote {path}")
+    sc = load_scenario("history")
+    config = load_config()
+    result = execute_model(sc, config, out=out, console=console)
+    print_summary(result.run, result.elapsed, console)
+    console.print(checkpoint_table(result.run))
+    for path in result.files:
+        console.print(f"wrote {path}")
 
 
 def checkpoint_table(run) -> Table:  # type: ignore[no-untyped-def]
@@ -126,30 +126,30 @@ def checkpoint_table(run) -> Table:  # type: ignore[no-untyped-def]
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--days", type=click.IntRange(1, 3650), default=None)
 @click.option("--out", type=click.Path(path_type=Path), default=OUT, show_default=True)
+@common_options(account=False, deployments=False)
 def sweep_command(
     scenario: str, vary: tuple[str, ...], metric: str, workers: int, days: int | None, out: Path
 ) -> None:
     """Run SCENARIO on the model over a grid of policies; write a CSV and a heatmap."""
-    with user_errors():
-        try:
-            sc = _scenario(scenario, days, None)
-            grid = dict(parse_values(v) for v in vary)
-        except ScenarioError as exc:
-            raise click.ClickException(str(exc)) from None
-        names = list(grid)
-        points = 1
-        for values in grid.values():
-            points *= len(values)
-        console.print(
-            f"{points} runs of {sc.name} ({sc.days} days, {sc.agent_count} agents) "
-            f"on {workers} processes"
-        )
-        started = time.perf_counter()
-        rows = sweep(sc, load_config(), grid, workers)
-        elapsed = time.perf_counter() - started
-        stamp = "-".join(names)
-        csv_path = write_sweep(rows, names, out / f"sweep-{sc.name}-{stamp}.csv")
-        console.print(f"{points} runs in {elapsed:.1f} s; wrote {csv_path}")
-        if len(names) >= 2:
-            png = heatmap(rows, names[0], names[1], metric, out / f"sweep-{sc.name}-{stamp}.png")
-            console.print(f"wrote {png}")
+    try:
+        sc = _scenario(scenario, days, None)
+        grid = dict(parse_values(v) for v in vary)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from None
+    names = list(grid)
+    points = 1
+    for values in grid.values():
+        points *= len(values)
+    console.print(
+        f"{points} runs of {sc.name} ({sc.days} days, {sc.agent_count} agents) "
+        f"on {workers} processes"
+    )
+    started = time.perf_counter()
+    rows = sweep(sc, load_config(), grid, workers)
+    elapsed = time.perf_counter() - started
+    stamp = "-".join(names)
+    csv_path = write_sweep(rows, names, out / f"sweep-{sc.name}-{stamp}.csv")
+    console.print(f"{points} runs in {elapsed:.1f} s; wrote {csv_path}")
+    if len(names) >= 2:
+        png = heatmap(rows, names[0], names[1], metric, out / f"sweep-{sc.name}-{stamp}.png")
+        console.print(f"wrote {png}")

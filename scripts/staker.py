@@ -10,7 +10,7 @@
 
 Contract addresses come from `deployments/<chain_id>.json` (`ape run deploy` writes it). On a
 local development chain the default account is test account 0; elsewhere pass `--account`.
-The checks and messages live in `scripts/_lib/staker.py`.
+The checks and messages live in `venice_ops/commands/staker.py`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,20 @@ from pathlib import Path
 
 import click
 from ape.api import AccountAPI
-from ape.cli import account_option
 
-from scripts._lib import staker
-from scripts._lib.cli import (
+from venice_ops.commands import staker
+from venice_ops.commands.common import (
     AMOUNT_COMMAND,
     NodeCommand,
+    Outcome,
+    common_options,
     console,
-    deployments_option,
+    parse_address,
+    parse_amount,
     print_rows,
     resolve_signer,
-    user_errors,
 )
-from scripts._lib.deploy import load_suite
+from venice_ops.deploy.suite import load_suite
 
 
 @click.group()
@@ -39,69 +40,57 @@ def cli() -> None:
     """Stake VVV for sVVV, unstake, claim rewards and read a position."""
 
 
-def _done(outcome: staker.Outcome) -> None:
+def _done(outcome: Outcome) -> None:
     console.print(outcome.message)
 
 
 @cli.command(**AMOUNT_COMMAND)
 @click.argument("amount")
 @click.option("--for", "recipient", metavar="ADDRESS", help="Stake for this address.")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def stake(amount: str, recipient: str | None, account: AccountAPI | None, deployments: Path):
     """Stake AMOUNT VVV, like 100.5; approves exactly AMOUNT if the allowance is short."""
-    with user_errors():
-        wei = staker.parse_amount(amount)
-        suite = load_suite(deployments)
-        _done(staker.stake(suite, resolve_signer(account), wei, recipient))
+    wei = parse_amount(amount)
+    suite = load_suite(deployments)
+    _done(staker.stake(suite, resolve_signer(account), wei, recipient))
 
 
 @cli.command(**AMOUNT_COMMAND)
 @click.argument("amount")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def unstake(amount: str, account: AccountAPI | None, deployments: Path):
     """Start unstaking AMOUNT sVVV: it cools down, then `finalize` pays it out."""
-    with user_errors():
-        wei = staker.parse_amount(amount)
-        suite = load_suite(deployments)
-        _done(staker.unstake(suite, resolve_signer(account), wei))
+    wei = parse_amount(amount)
+    suite = load_suite(deployments)
+    _done(staker.unstake(suite, resolve_signer(account), wei))
 
 
 @cli.command(cls=NodeCommand)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def finalize(account: AccountAPI | None, deployments: Path):
     """Withdraw the VVV whose cooldown is over."""
-    with user_errors():
-        _done(staker.finalize(load_suite(deployments), resolve_signer(account)))
+    _done(staker.finalize(load_suite(deployments), resolve_signer(account)))
 
 
 @cli.command(cls=NodeCommand)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def claim(account: AccountAPI | None, deployments: Path):
     """Claim the staking rewards to the wallet."""
-    with user_errors():
-        _done(staker.claim(load_suite(deployments), resolve_signer(account)))
+    _done(staker.claim(load_suite(deployments), resolve_signer(account)))
 
 
 @cli.command(cls=NodeCommand)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def compound(account: AccountAPI | None, deployments: Path):
     """Claim the staking rewards and stake them in one transaction."""
-    with user_errors():
-        _done(staker.compound(load_suite(deployments), resolve_signer(account)))
+    _done(staker.compound(load_suite(deployments), resolve_signer(account)))
 
 
 @cli.command(cls=NodeCommand)
 @click.argument("address", required=False)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def status(address: str | None, account: AccountAPI | None, deployments: Path):
     """Show the position of ADDRESS (default: the account)."""
-    with user_errors():
-        suite = load_suite(deployments)
-        who = staker.parse_address(address) if address else str(resolve_signer(account).address)
-        print_rows(staker.status_rows(staker.read_status(suite, who)))
+    suite = load_suite(deployments)
+    who = parse_address(address) if address else str(resolve_signer(account).address)
+    print_rows(staker.status_rows(staker.read_status(suite, who)))

@@ -6,7 +6,7 @@
     ape run subscribe status [ADDRESS]           # Pro, and why (stake or subscription)
 
 Pay in USDC; the burn part of each payment goes to the buyback-burner, the rest to the
-treasury. Checks and messages live in `scripts/_lib/value.py`.
+treasury. Checks and messages live in `venice_ops/commands/value.py`.
 """
 
 from __future__ import annotations
@@ -15,20 +15,18 @@ from pathlib import Path
 
 import click
 from ape.api import AccountAPI
-from ape.cli import account_option
 from rich.table import Table
 
-from scripts._lib import value
-from scripts._lib.cli import (
+from venice_ops.commands import value
+from venice_ops.commands.common import (
     NodeCommand,
+    common_options,
     console,
-    deployments_option,
+    parse_address,
     print_rows,
     resolve_signer,
-    user_errors,
 )
-from scripts._lib.deploy import load_suite
-from scripts._lib.staker import parse_address
+from venice_ops.deploy.suite import load_suite
 
 
 @click.group()
@@ -40,42 +38,37 @@ def cli() -> None:
 @click.argument("tier")
 @click.argument("periods", type=int, default=1)
 @click.option("--for", "recipient", metavar="ADDRESS", help="Gift it to this address.")
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def pay(
     tier: str, periods: int, recipient: str | None, account: AccountAPI | None, deployments: Path
 ):
     """Pay for PERIODS x 30 days (default 1) of TIER: pro, pro+ or max."""
-    with user_errors():
-        suite = load_suite(deployments)
-        index = value.parse_tier(suite, tier)
-        outcome = value.subscribe(suite, resolve_signer(account), index, periods, recipient)
+    suite = load_suite(deployments)
+    index = value.parse_tier(suite, tier)
+    outcome = value.subscribe(suite, resolve_signer(account), index, periods, recipient)
     console.print(outcome.message)
 
 
 @cli.command(cls=NodeCommand)
-@deployments_option()
+@common_options(account=False)
 def tiers(deployments: Path):
     """The tiers on offer: price per 30 days and the part that buys VVV to burn."""
-    with user_errors():
-        suite = load_suite(deployments)
-        table = Table("tier", "name", "price / 30 days", "burned / 30 days", box=None)
-        names = {i: n for n, i in value.TIER_NAMES.items()}
-        for index in range(4):
-            price, burn = suite.subscriptions.tiers(index)
-            if price:
-                table.add_row(str(index), names.get(index, "-"), value.usd(price), value.usd(burn))
+    suite = load_suite(deployments)
+    table = Table("tier", "name", "price / 30 days", "burned / 30 days", box=None)
+    names = {i: n for n, i in value.TIER_NAMES.items()}
+    for index in range(4):
+        price, burn = suite.subscriptions.tiers(index)
+        if price:
+            table.add_row(str(index), names.get(index, "-"), value.usd(price), value.usd(burn))
     console.print(table)
 
 
 @cli.command(cls=NodeCommand)
 @click.argument("address", required=False)
-@account_option(prompt=False)
-@deployments_option()
+@common_options()
 def status(address: str | None, account: AccountAPI | None, deployments: Path):
     """Whether ADDRESS (default: the account) is Pro, and why."""
-    with user_errors():
-        suite = load_suite(deployments)
-        who = parse_address(address) if address else str(resolve_signer(account).address)
-        rows = value.pro_rows(value.pro_status(suite, who))
+    suite = load_suite(deployments)
+    who = parse_address(address) if address else str(resolve_signer(account).address)
+    rows = value.pro_rows(value.pro_status(suite, who))
     print_rows(rows)

@@ -1,86 +1,28 @@
 """Shared fixtures: named accounts and the whole suite deployed through the deploy script's
-own code path (`scripts._lib.deploy.deploy_suite`) on a real Anvil."""
+own code path (`venice_ops.deploy.suite.deploy_suite`) on a real Anvil."""
 
 from __future__ import annotations
 
 import pytest
 
-from scripts._lib.config import load_config
-from scripts._lib.deploy import Suite, deploy_suite
-from scripts._lib.fast import bind_fast
-from scripts._lib.sim.model_backend import system_model
+from tests.support.chain import bind_fast
+from venice_ops.bridge import system_model
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import Suite, deploy_suite
+
+pytest_plugins = ["tests.support.coverage"]
 
 VVV = 10**18
 # The gas table tests/test_gas.py leaves for the end of the run.
 GAS_REPORT = pytest.StashKey[list[str]]()
-CONTRACT_COVERAGE = pytest.StashKey[tuple]()
-CONTRACT_COVERAGE_REPORT = pytest.StashKey[list[str]]()
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    for key, title in (
-        (GAS_REPORT, "gas against gas-snapshot.json"),
-        (CONTRACT_COVERAGE_REPORT, "contract statement coverage (.build/contract-coverage.json)"),
-    ):
-        lines = config.stash.get(key, None)
-        if lines:
-            terminalreporter.section(title)
-            for line in lines:
-                terminalreporter.write_line(line)
-
-
-def pytest_addoption(parser):
-    parser.addoption(
-        "--contract-coverage",
-        type=float,
-        metavar="MIN",
-        default=None,
-        help="Trace every transaction and call on Anvil, report statement coverage of the "
-        "contracts (scripts/_lib/coverage.py) and fail under MIN percent.",
-    )
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _contract_coverage(request):
-    """Under --contract-coverage, watch the node ape started from the first test on."""
-    minimum = request.config.getoption("--contract-coverage")
-    if minimum is None:
-        yield
-        return
-    from ape import chain, project
-
-    from scripts._lib import coverage
-
-    deployed = {}
-    for source in coverage.counted_sources():
-        code = project.get_contract(source.stem).contract_type.runtime_bytecode.bytecode
-        deployed[source.stem] = bytes.fromhex(code.removeprefix("0x"))
-    maps = coverage.build_maps(deployed)
-    collector = coverage.Collector(maps, str(chain.provider.http_uri))
-    coverage.install(collector)
-    request.config.stash[CONTRACT_COVERAGE] = (collector, minimum)
-    yield
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtestloop(session):
-    """After the last test (before the node stops): the report, and the gate."""
-    yield
-    found = session.config.stash.get(CONTRACT_COVERAGE, None)
-    if found is None:
-        return
-    from scripts._lib import coverage
-
-    collector, minimum = found
-    coverage.uninstall()
-    files = coverage.report(collector.maps, collector.covered())
-    coverage.write_json(coverage.ROOT / ".build" / "contract-coverage.json", files, collector.maps)
-    lines = coverage.format_report(files, collector.stats, collector.problems)
-    rate = coverage.total_rate(files)
-    if rate < minimum:
-        lines.append(f"FAIL: contract statement coverage {rate:.1f}% is below {minimum:g}%")
-        session.testsfailed += 1
-    session.config.stash[CONTRACT_COVERAGE_REPORT] = lines
+    lines = config.stash.get(GAS_REPORT, None)
+    if lines:
+        terminalreporter.section("gas against gas-snapshot.json")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

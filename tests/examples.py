@@ -1,7 +1,7 @@
 """Hypothesis settings shared by the attack and conformance tests: a modest number of examples
 (they fit the test command's time budget), no per-example deadline (each example sends
 transactions to Anvil), and function-scoped fixtures allowed (an example that changes the chain
-rewinds it, `scripts._lib.fast.rewound`)."""
+rewinds it, `tests.support.chain.rewound`)."""
 
 from hypothesis import HealthCheck, settings
 

@@ -1,4 +1,4 @@
-"""The contract coverage collector (scripts/_lib/coverage.py) attributes what runs to the right
+"""The contract coverage collector (tests/support/coverage.py) attributes what runs to the right
 statements: a transaction's own function and the nested call into another contract, a call
 that reverts midway, a constructor; and it refuses a trace whose depths do not fit its call
 tree (crediting none of it). A collector of its own, not installed, so these tests read the
@@ -12,7 +12,7 @@ import pytest
 from ape import chain, project
 from vyper.ast import nodes, parse_to_ast
 
-from scripts._lib import coverage
+from tests.support import coverage
 
 VVV = 10**18
 ZERO = "0x" + "00" * 20
@@ -21,7 +21,7 @@ ZERO = "0x" + "00" * 20
 @pytest.fixture(scope="module")
 def maps(request):
     """The session's maps under --contract-coverage (same compilation), else a fresh build."""
-    from tests.conftest import CONTRACT_COVERAGE
+    from tests.support.coverage import CONTRACT_COVERAGE
 
     session = request.config.stash.get(CONTRACT_COVERAGE, None)
     return session[0].maps if session else coverage.build_maps()

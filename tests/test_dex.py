@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from ape import project
 
-from scripts._lib.dex import deploy_dex
+from venice_ops.deploy.dex import deploy_dex
 
 VVV = 10**18
 USDC = 10**6

@@ -15,7 +15,7 @@ import pytest
 from eth_utils import to_checksum_address
 from web3 import Web3
 
-from scripts._lib.abis import SHIPPED, compiled_abi
+from venice_ops.deploy.abis import SHIPPED, compiled_abi
 from venice_sdk.entitlements import (
     EntitlementClient,
     EntitlementError,
@@ -87,7 +87,7 @@ def rpc_url(chain):
 
 @pytest.fixture
 def manifest(tmp_path, suite, config):
-    from scripts._lib.deploy import write_manifest
+    from venice_ops.deploy.suite import write_manifest
 
     return write_manifest(suite, config, tmp_path)
 

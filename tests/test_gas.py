@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts._lib.gas import (
+from tests.conftest import GAS_REPORT
+from venice_ops.bench.gas import (
     SNAPSHOT_CLAIMS,
     SNAPSHOT_RUNS,
     SNAPSHOT_VALUE_RUNS,
@@ -25,7 +26,6 @@ from scripts._lib.gas import (
     read_snapshot,
     snapshot_report,
 )
-from tests.conftest import GAS_REPORT
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,10 @@ import pytest
 import yaml
 from ape import chain
 
-from scripts._lib.config import ANYONE, DEFAULT_CONFIG, ConfigError, Governance, load_config
-from scripts._lib.deploy import (
+from scripts.deploy import cli as deploy
+from tests.cli.conftest import run_command
+from venice_ops.deploy.config import ANYONE, ConfigError, Governance, load_config
+from venice_ops.deploy.suite import (
     OWNED_NAMES,
     ZERO_ADDRESS,
     Suite,
@@ -24,9 +26,8 @@ from scripts._lib.deploy import (
     load_suite,
     manifest_path,
 )
-from scripts._lib.fast import Reverted, bind, send
-from scripts.deploy import cli as deploy
-from tests.cli.conftest import run_command
+from venice_ops.paths import DEFAULT_CONFIG
+from venice_ops.rpc import Reverted, bind, send
 
 VVV = 10**18
 DELAY = 8 * 86_400

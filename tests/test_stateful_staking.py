@@ -29,7 +29,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from scripts._lib.fast import Reverted, invalidate, mine, send
+from tests.support.chain import invalidate
+from venice_ops.rpc import Reverted, mine, send
 from venice_sdk.model import ModelRevert, SystemModel
 from venice_sdk.model.system import STAKING
 

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from scripts._lib.fast import Reverted, bind_fast, invalidate, mine, send
+from tests.support.chain import bind_fast, invalidate
+from venice_ops.rpc import Reverted, mine, send
 
 USDC = 10**6
 VVV = 10**18

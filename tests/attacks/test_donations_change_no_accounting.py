@@ -29,17 +29,9 @@ import ape
 import pytest
 from ape import project
 
-from scripts._lib.airdrop import AirdropTree
-from scripts._lib.fast import (
-    bind,
-    call_all,
-    deploy,
-    mine,
-    now,
-    rewound,
-    send,
-    storage_root,
-)
+from tests.support.chain import deploy, now, rewound, storage_root
+from venice_ops.deploy.airdrop_tree import AirdropTree
+from venice_ops.rpc import bind, call_all, mine, send
 
 VVV = 10**18
 USDC = 10**6

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts._lib.fast import bind, mine, send
+from venice_ops.rpc import bind, mine, send
 
 VVV = 10**18
 DAY = 86_400

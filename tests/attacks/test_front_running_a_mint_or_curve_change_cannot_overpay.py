@@ -15,16 +15,10 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import (
-    bind,
-    call_all,
-    in_one_block,
-    rewound,
-    send,
-    traced_reason,
-)
 from tests.examples import MODEST
+from tests.support.chain import in_one_block, rewound, traced_reason
 from tests.unit.test_mint_curve import UNIT
+from venice_ops.rpc import bind, call_all, send
 
 VVV = 10**18
 BPS = 10_000

@@ -15,7 +15,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from scripts._lib.deploy import deploy_airdrop
+from venice_ops.deploy.suite import deploy_airdrop
 
 VVV = 10**18
 

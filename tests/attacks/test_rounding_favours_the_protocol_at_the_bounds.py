@@ -23,17 +23,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web3.logs import DISCARD
 
-from scripts._lib.fast import (
-    Reverted,
-    bind,
-    call_all,
-    deploy,
-    mine,
-    now,
-    rewound,
-    send,
-)
 from tests.examples import MODEST
+from tests.support.chain import deploy, now, rewound
+from venice_ops.rpc import Reverted, bind, call_all, mine, send
 
 VVV = 10**18
 USDC = 10**6

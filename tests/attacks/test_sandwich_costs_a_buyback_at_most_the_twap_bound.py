@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripts._lib.fast import bind, in_one_block, traced_reason, web3
+from tests.support.chain import in_one_block, traced_reason
+from venice_ops.rpc import bind, web3
 
 USDC = 10**6
 BPS = 10_000

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import Reverted, bind, call_all, now, rewound, send
 from tests.examples import MODEST
+from tests.support.chain import now, rewound
+from venice_ops.rpc import Reverted, bind, call_all, send
 
 VVV = 10**18
 USDC = 10**6

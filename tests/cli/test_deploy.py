@@ -6,8 +6,8 @@ import json
 
 from ape import chain
 
-from scripts._lib.config import DEFAULT_CONFIG
 from scripts.deploy import cli as deploy
+from venice_ops.paths import DEFAULT_CONFIG
 
 
 def test_deploy__writes_the_manifest_and_a_summary(invoke, tmp_path, accounts):

@@ -1,5 +1,5 @@
-"""The diem command: its checks and messages (`scripts/_lib/diem.py`) on the deployed suite, and
-the click commands in-process on the same Anvil."""
+"""The diem command: its checks and messages (`venice_ops/commands/diem.py`) on the deployed
+suite, and the click commands in-process on the same Anvil."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 from ape import chain
 
-from scripts._lib import diem
-from scripts._lib.cli import TransactionReverted, UserError
-from scripts._lib.deploy import write_manifest
-from scripts._lib.staker import human, parse_amount
 from scripts.diem import cli
 from tests.conftest import VVV
+from venice_ops.commands import diem
+from venice_ops.commands.common import (
+    TransactionReverted,
+    UserError,
+    human,
+    parse_amount,
+    parse_slippage,
+)
+from venice_ops.deploy.suite import write_manifest
 
 DIEM = 10**18
 DAY = 86_400
@@ -55,7 +60,7 @@ def short_curve(suite, owner) -> None:
     "text, bps", [("0.5", 50), ("1%", 100), ("0", 0), ("2.25", 225), ("100", 10_000)]
 )
 def test_parse_slippage(text, bps):
-    assert diem.parse_slippage(text) == bps
+    assert parse_slippage(text) == bps
 
 
 @pytest.mark.parametrize(
@@ -70,7 +75,7 @@ def test_parse_slippage(text, bps):
 )
 def test_parse_slippage__mistakes(text, message):
     with pytest.raises(UserError, match="bad slippage") as info:
-        diem.parse_slippage(text)
+        parse_slippage(text)
     assert message in str(info.value)
 
 

@@ -1,5 +1,5 @@
-"""The staker command: its checks and messages (`scripts/_lib/staker.py`) on the deployed suite,
-the click commands in-process on the same Anvil, and `ape run` end to end against a node."""
+"""The staker command: its checks and messages (`venice_ops/commands/staker.py`) on the deployed
+suite, the click commands in-process on the same Anvil, and `ape run` end to end against a node."""
 
 from __future__ import annotations
 
@@ -18,12 +18,18 @@ from pathlib import Path
 import pytest
 from ape import chain
 
-from scripts._lib import staker
-from scripts._lib.cli import TransactionReverted, UserError, resolve_signer, send
-from scripts._lib.config import PROJECT_ROOT
-from scripts._lib.deploy import write_manifest
 from scripts.staker import cli
 from tests.conftest import VVV
+from venice_ops.commands import staker
+from venice_ops.commands.common import (
+    TransactionReverted,
+    UserError,
+    parse_amount,
+    resolve_signer,
+    send,
+)
+from venice_ops.deploy.suite import write_manifest
+from venice_ops.paths import PROJECT_ROOT
 
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 DAY = 86_400
@@ -49,7 +55,7 @@ def unlock_time(staking, account) -> int:
     [("100.5", 100_500_000_000_000_000_000), ("1_000", 1_000 * VVV), ("0.000000000000000001", 1)],
 )
 def test_parse_amount(text, wei):
-    assert staker.parse_amount(text) == wei
+    assert parse_amount(text) == wei
 
 
 @pytest.mark.parametrize(
@@ -65,7 +71,7 @@ def test_parse_amount(text, wei):
 )
 def test_parse_amount__mistakes(text, message):
     with pytest.raises(UserError, match="bad amount") as info:
-        staker.parse_amount(text)
+        parse_amount(text)
     assert message in str(info.value)
 
 
@@ -119,7 +125,7 @@ def test_stake__not_enough_vvv(suite, vvv, owner, alice):
 
 def test_stake__approves_exactly_the_amount_when_short(suite, vvv, staking, owner, alice):
     give(vvv, owner, alice, 1_000 * VVV)
-    amount = staker.parse_amount("100.5")
+    amount = parse_amount("100.5")
 
     outcome = staker.stake(suite, alice, amount)
 
@@ -170,7 +176,7 @@ def test_unstake__more_than_the_stake(suite, fund, alice):
     with pytest.raises(
         UserError, match=re.escape("you have 100 sVVV staked, cannot unstake 150.5")
     ):
-        staker.unstake(suite, alice, staker.parse_amount("150.5"))
+        staker.unstake(suite, alice, parse_amount("150.5"))
 
 
 def test_unstake__more_than_the_unlocked_stake(suite, staking, fund, alice):
@@ -351,7 +357,7 @@ def test_cli__stake_and_status(run, manifests, staking, vvv, owner, accounts, al
 
     assert result.exit_code == 0, result.stderr
     assert "staked 100.5 VVV; the stake is now 100.5 sVVV (Pro)" in result.stdout
-    assert staking.balanceOf(alice) == staker.parse_amount("100.5")
+    assert staking.balanceOf(alice) == parse_amount("100.5")
 
     status = run(manifests, "status", alice.address)
     assert status.exit_code == 0, status.stderr

@@ -1,6 +1,6 @@
 """The value-capture commands: the keeper's buyback round, subscriptions and the airdrop
-(`scripts/_lib/value.py`) on the deployed suite, and the click commands in-process on the same
-Anvil (`scripts/keeper.py`, `scripts/subscribe.py`, `scripts/airdrop.py`)."""
+(`venice_ops/commands/value.py`) on the deployed suite, and the click commands in-process on the
+same Anvil (`scripts/keeper.py`, `scripts/subscribe.py`, `scripts/airdrop.py`)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from scripts import airdrop as airdrop_cmd
 from scripts import keeper as keeper_cmd
 from scripts import subscribe as subscribe_cmd
-from scripts._lib import value
-from scripts._lib.airdrop import AirdropTree, read_csv
-from scripts._lib.cli import UserError
-from scripts._lib.deploy import load_suite, write_manifest
 from tests.conftest import VVV
+from venice_ops.commands import value
+from venice_ops.commands.common import UserError
+from venice_ops.deploy.airdrop_tree import AirdropTree, read_csv
+from venice_ops.deploy.suite import load_suite, write_manifest
 
 USDC = 10**6
 DAY = 86_400

@@ -21,9 +21,10 @@ from eth_utils import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import Reverted, call_all, now, send, web3
 from tests.examples import MODEST
+from tests.support.chain import now
 from tests.unit.permit import sign_permit
+from venice_ops.rpc import Reverted, call_all, send, web3
 
 MAX_UINT = 2**256 - 1
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from web3.exceptions import ContractLogicError
 
-from scripts._lib.fast import Reverted, call_all, send
 from tests.examples import MODEST
+from venice_ops.rpc import Reverted, call_all, send
 
 ZERO = "0x" + "00" * 20
 MAX_UINT = 2**256 - 1

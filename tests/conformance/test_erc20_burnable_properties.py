@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import call_all, send
 from tests.examples import MODEST
+from venice_ops.rpc import call_all, send
 
 MAX_UINT = 2**256 - 1
 uint256 = st.integers(0, MAX_UINT)

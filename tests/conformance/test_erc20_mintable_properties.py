@@ -13,8 +13,8 @@ from eth_utils import to_checksum_address
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scripts._lib.fast import call_all, impersonate, send
 from tests.examples import MODEST
+from venice_ops.rpc import call_all, impersonate, send
 
 target = st.one_of(st.integers(0, 2), st.binary(min_size=20, max_size=20).map(to_checksum_address))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sdk.redis_server import RedisServer
+from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 
 NO_REDIS = "redis-server is not installed (run scripts/ensure_redis.sh)"

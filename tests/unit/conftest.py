@@ -12,7 +12,7 @@ import itertools
 import ape_test.accounts
 import pytest
 
-from scripts._lib.fast import storage_root
+from tests.support.chain import storage_root
 
 VVV = 10**18
 BPS = 10_000

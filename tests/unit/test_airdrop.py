@@ -1,6 +1,7 @@
-"""AirdropDistributor with trees built by `scripts._lib.airdrop` (OpenZeppelin StandardMerkleTree
-compatible): claims by proof within the window, each leaf once, straight into sVVV on request,
-and after the deadline the remainder burned exactly. Every refused claim leaves no trace."""
+"""AirdropDistributor with trees built by `venice_ops.deploy.airdrop_tree` (OpenZeppelin
+StandardMerkleTree compatible): claims by proof within the window, each leaf once, straight into
+sVVV on request, and after the deadline the remainder burned exactly.
+Every refused claim leaves no trace."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripts._lib.airdrop import AirdropTree
-from scripts._lib.deploy import deploy_airdrop
+from venice_ops.deploy.airdrop_tree import AirdropTree
+from venice_ops.deploy.suite import deploy_airdrop
 
 VVV = 10**18
 

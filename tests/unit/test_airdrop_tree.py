@@ -1,4 +1,4 @@
-"""The airdrop Merkle tree (`scripts._lib.airdrop`): byte-for-byte OpenZeppelin's
+"""The airdrop Merkle tree (`venice_ops.deploy.airdrop_tree`): byte-for-byte OpenZeppelin's
 `StandardMerkleTree` (checked against the pinned npm package run under node), CSV input
 validation, proof verification and a 40,000-leaf build. Pure Python: no chain."""
 
@@ -16,7 +16,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-from scripts._lib.airdrop import (
+from venice_ops.deploy.airdrop_tree import (
     FORMAT,
     LEAF_ENCODING,
     AirdropFormatError,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import ape
 import pytest
 
-from scripts._lib.fast import Reverted, bind, send
 from tests.unit.conftest import VVV, ZERO
+from venice_ops.rpc import Reverted, bind, send
 
 MAX_UINT = 2**256 - 1
 

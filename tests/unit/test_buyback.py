@@ -8,7 +8,7 @@ import ape
 import pytest
 from ape import project
 
-from scripts._lib.dex import container, deploy_dex
+from venice_ops.deploy.dex import container, deploy_dex
 
 VVV = 10**18
 USDC = 10**6

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from web3.logs import DISCARD
 
-from scripts._lib.fast import Reverted, bind, send
 from tests.unit.conftest import (
     BPS,
     PRECISION,
@@ -30,6 +29,7 @@ from tests.unit.conftest import (
     staker_per_second,
 )
 from tests.unit.test_mint_curve import STEP, floor_cost
+from venice_ops.rpc import Reverted, bind, send
 
 MAX_UINT = 2**256 - 1
 LOCKED_BPS = 2_000

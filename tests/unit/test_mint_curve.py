@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from web3.exceptions import ContractLogicError
 
-from scripts._lib.fast import bind, revert_reason
+from tests.support.chain import revert_reason
 from tests.unit.conftest import VVV, contract_events
+from venice_ops.rpc import bind
 from venice_sdk.model import ModelRevert
 from venice_sdk.model.curve import MintCurveModel
 

@@ -1,0 +1,1 @@
+"""Test support: chain helpers, the contract coverage plugin."""

@@ -1,0 +1,123 @@
+"""A small HTTP/1.1 load generator: `python -m venice_ops.bench.load URL_PATHS_FILE ...`.
+
+Runs in its own process (so the load does not share an interpreter with the server), opens
+`--connections` keep-alive connections, each sending requests one after another for
+`--seconds`, cycling through the lines of the file, and prints one JSON line: requests,
+seconds, requests per second, latency percentiles in milliseconds and non-200 answers. Each
+line is a path to GET, or with `--post PATH` a JSON body to POST to PATH. With `--expect TEXT`,
+a 200 whose body lacks TEXT counts as a bad answer too (e.g. an authorize that was refused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from urllib.parse import urlsplit
+
+
+def requests(host: str, lines: list[str], post: str | None) -> list[bytes]:
+    """The raw HTTP/1.1 requests: a GET of each path, or a POST of each JSON body."""
+    if post is None:
+        return [f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() for path in lines]
+    return [
+        (
+            f"POST {post} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
+        ).encode()
+        for body in lines
+    ]
+
+
+async def _worker(
+    host: str,
+    port: int,
+    raw: list[bytes],
+    start: int,
+    until: float,
+    out: list[float],
+    bad: list[int],
+    expect: bytes | None,
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    i = start
+    try:
+        while time.perf_counter() < until:
+            request = raw[i % len(raw)]
+            i += 1
+            began = time.perf_counter()
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            body = await reader.readexactly(length)
+            out.append(time.perf_counter() - began)
+            if b" 200 " not in status_line or (expect is not None and expect not in body):
+                bad.append(1)
+    finally:
+        writer.close()
+
+
+async def run(
+    base: str,
+    lines: list[str],
+    connections: int,
+    seconds: float,
+    post: str | None = None,
+    expect: str | None = None,
+) -> dict[str, float]:
+    parts = urlsplit(base)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    raw = requests(host, lines, post)
+    expected = expect.encode() if expect is not None else None
+    latencies: list[float] = []
+    bad: list[int] = []
+    began = time.perf_counter()
+    until = began + seconds
+    await asyncio.gather(
+        *(
+            _worker(host, port, raw, k * 7, until, latencies, bad, expected)
+            for k in range(connections)
+        )
+    )
+    elapsed = time.perf_counter() - began
+    ordered = sorted(latencies)
+    cut = statistics.quantiles(ordered, n=100) if len(ordered) >= 100 else [0.0] * 99
+    return {
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": cut[49] * 1_000,
+        "p99_ms": cut[98] * 1_000,
+        "errors": len(bad),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("base")
+    parser.add_argument("paths_file")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--post", help="POST each line (a JSON body) to this path")
+    parser.add_argument("--expect", help="text every 200 answer's body must contain")
+    args = parser.parse_args()
+    with open(args.paths_file) as f:
+        lines = [line.strip() for line in f if line.strip()]
+    result = asyncio.run(
+        run(args.base, lines, args.connections, args.seconds, args.post, args.expect)
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Benchmark of the sidecar: `ape run bench_sidecar [--seconds 5] [--connections 16]`.
+
+Deploys the suite on a local Anvil and starts `venice-sdk serve` against it (one uvicorn
+worker). Loads it from a separate process (`venice_ops/bench/load.py`, keep-alive connections) and
+prints requests per second and latency percentiles, median of 3 rounds each:
+
+* `GET /v1/entitlements/{address}` for 200 wallets, cache warm (SQLite ledger). Target:
+  >= 1,500 requests/s at p99 <= 20 ms for cached entitlements on loopback.
+* `POST /v1/authorize` for 64 wallets with staked DIEM, cache warm, on a Redis ledger
+  (appendfsync everysec): with `--authorize-batch 1` (each request decided on its own) and
+  with the default batching (concurrent requests decided together), and their ratio. Every
+  answer must be an allowed decision. `--no-authorize` skips these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from ape import accounts, chain
+from ape.cli import ConnectedProviderCommand
+from ape.logging import logger
+from eth_utils import to_checksum_address
+from rich.console import Console
+from rich.table import Table
+
+from venice_ops.bench.redis import free_port, start_redis
+from venice_ops.bench.setup import credit_wallets
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import deploy_suite, write_manifest
+from venice_ops.paths import PROJECT_ROOT
+
+console = Console(width=110)
+
+
+@contextmanager
+def sidecar(manifest: Path, rpc: str, work: Path, *options: str) -> Iterator[str]:
+    """`venice-sdk serve` on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "venice_sdk.cli", "serve", "--manifest", str(manifest)),
+            *("--rpc", rpc, "--port", str(port), "--data-dir", str(work), "--ttl", "3600"),
+            *options,
+        ],
+        cwd=PROJECT_ROOT,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise click.ClickException("the sidecar did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def load(base: str, lines: Path, connections: int, seconds: float, *options: str) -> dict[str, Any]:
+    """Three rounds of load from a separate process; the median of each measure."""
+    rounds = []
+    for _ in range(3):
+        out = subprocess.run(
+            [
+                *(sys.executable, "-m", "venice_ops.bench.load", base, str(lines)),
+                *("--connections", str(connections), "--seconds", str(seconds), *options),
+            ],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rounds.append(json.loads(out.stdout))
+    figures = {key: statistics.median(r[key] for r in rounds) for key in ("rps", "p50_ms")}
+    figures["p99_ms"] = statistics.median(r["p99_ms"] for r in rounds)
+    figures["errors"] = sum(r["errors"] for r in rounds)
+    figures["rounds"] = "; ".join(f"{r['rps']:,.0f}/s p99 {r['p99_ms']:.1f} ms" for r in rounds)
+    return figures
+
+
+def warm(base: str, wallets: list[str]) -> None:
+    for wallet in wallets:
+        urllib.request.urlopen(f"{base}/v1/entitlements/{wallet}", timeout=10).read()
+
+
+@click.command(cls=ConnectedProviderCommand)
+@click.option("--seconds", default=5.0, show_default=True, help="Seconds per round.")
+@click.option("--connections", default=16, show_default=True, help="Keep-alive connections.")
+@click.option(
+    "--authorize/--no-authorize",
+    default=True,
+    show_default=True,
+    help="Also measure POST /v1/authorize on Redis, one by one and batched.",
+)
+def cli(seconds: float, connections: int, authorize: bool) -> None:
+    """Requests per second and p99 of the sidecar: cached entitlement reads and authorize."""
+    logger.set_level("WARNING")
+    config = load_config()
+    deployer = accounts.test_accounts[0]
+    suite = deploy_suite(deployer, config, {"treasury": "test:1"})
+    work = Path(tempfile.mkdtemp(prefix="venice-sidecar-"))
+    manifest = write_manifest(suite, config, work)
+    rpc = str(chain.provider.http_uri)
+    load_before = os.getloadavg()
+
+    wallets = [str(to_checksum_address((0xA000 + i).to_bytes(20, "big"))) for i in range(200)]
+    paths = work / "paths.txt"
+    paths.write_text("".join(f"/v1/entitlements/{w}\n" for w in wallets))
+    with sidecar(manifest, rpc, work / "get") as base:
+        warm(base, wallets)
+        figures = {"GET /v1/entitlements": load(base, paths, connections, seconds)}
+
+    if authorize:
+        stakers = credit_wallets(suite, deployer)
+        bodies = work / "authorize.txt"
+        request = {"model": "qwen3-4b", "input_tokens": 900, "output_tokens": 300}
+        bodies.write_text("".join(json.dumps({"who": w, **request}) + "\n" for w in stakers))
+        redis_server = start_redis(work)
+        redis_url = redis_server.url
+        try:
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            client.config_set("appendfsync", "everysec")
+            client.close()
+            for label, batch in (("one by one", "1"), ("batched", "64")):
+                options = ("--redis-url", redis_url, "--authorize-batch", batch)
+                with sidecar(manifest, rpc, work / f"authorize-{batch}", *options) as base:
+                    warm(base, stakers)
+                    figures[f"POST /v1/authorize, {label}"] = load(
+                        base, bodies, connections, seconds, "--post", "/v1/authorize",
+                        "--expect", '"allowed":true',
+                    )  # fmt: skip
+        finally:
+            redis_server.stop()
+    load_after = os.getloadavg()
+
+    table = Table(title=f"Sidecar, median of 3 rounds of {seconds:g} s ({connections} connections)")
+    for column in ("requests", "per second", "p50 ms", "p99 ms", "bad answers", "target", "ok"):
+        table.add_column(column, justify="left" if column == "requests" else "right")
+    for name, f in figures.items():
+        if name.startswith("GET"):
+            ok = f["rps"] >= 1_500 and f["p99_ms"] <= 20 and f["errors"] == 0
+            target = ">= 1,500/s, p99 <= 20"
+        else:
+            ok, target = f["errors"] == 0, "all allowed"
+        table.add_row(
+            name,
+            f"{f['rps']:,.0f}",
+            f"{f['p50_ms']:.2f}",
+            f"{f['p99_ms']:.2f}",
+            str(f["errors"]),
+            target,
+            "yes" if ok else "[red]NO[/red]",
+        )
+    console.print(table)
+    for name, f in figures.items():
+        console.print(f"{name}: {f['rounds']}")
+    if authorize:
+        one = figures["POST /v1/authorize, one by one"]["rps"]
+        batched = figures["POST /v1/authorize, batched"]["rps"]
+        console.print(f"authorize batched / one by one: {batched / one:.2f}x")
+    console.print(
+        f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+    )

@@ -1,0 +1,113 @@
+"""Simulator benchmark: the model backend at scale, the chain backend, and their ratio.
+
+    ape run bench_sim
+
+1. Model: `scenarios/bench.yaml` scaled to 10,000 agents for 365 days (target <= 60 s).
+2. Chain: the same scenario as written (100 agents, 90 days) on Anvil, every action a real
+   transaction (target <= 10 minutes), with transactions per second.
+3. Model on that same 100 x 90 scenario, measured in the same run: the model/chain ratio.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+from ape import accounts
+from ape.cli import ConnectedProviderCommand
+from ape.logging import logger
+from rich.console import Console
+from rich.table import Table
+
+from venice_ops.deploy.config import load_config
+from venice_ops.sim.runner import chain_backend, execute, execute_model
+from venice_ops.sim.scenario import Distribution, Scenario, load_scenario
+
+console = Console(width=120)
+
+
+def shrink(dist: Distribution, factor: float) -> Distribution:
+    """The same distribution with amounts divided by `factor`."""
+    if dist.uniform is not None:
+        return Distribution(uniform=(dist.uniform[0] / factor, dist.uniform[1] / factor))
+    if dist.lognormal is not None:
+        median = dist.lognormal["median"] / factor
+        return Distribution(lognormal={**dist.lognormal, "median": median})
+    if dist.pareto is not None:
+        p = dist.pareto
+        return Distribution(
+            pareto={**p, "minimum": p["minimum"] / factor, "cap": p["cap"] / factor}
+        )
+    return Distribution(fixed=(dist.fixed or 0) / factor)
+
+
+def scaled(scenario: Scenario, agents: int, days: int) -> Scenario:
+    """`agents` agents in the scenario's proportions sharing the same VVV (genesis is finite),
+    for `days` days."""
+    factor = agents / scenario.agent_count
+    groups = []
+    for g in scenario.agents:
+        wealth = shrink(g.wealth, factor) if g.kind in ("staker", "diem_minter") else g.wealth
+        groups.append(
+            g.model_copy(update={"count": max(1, round(g.count * factor)), "wealth": wealth})
+        )
+    return scenario.with_overrides(agents=groups, days=days)
+
+
+@click.command(cls=ConnectedProviderCommand)
+@click.option("--model-agents", default=10_000, show_default=True)
+@click.option("--model-days", default=365, show_default=True)
+@click.option("--skip-chain", is_flag=True, help="Only the model backend.")
+def cli(model_agents: int, model_days: int, skip_chain: bool) -> None:
+    """Time both simulator backends and print the figures and their ratio."""
+    logger.set_level("WARNING")
+    config = load_config()
+    base = load_scenario("bench")
+    big = scaled(base, model_agents, model_days)
+    table = Table(title="Simulator benchmark (wall clock; shared machine)")
+    for column in ("run", "agents x days", "transactions", "seconds", "tx/s", "target"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+
+    started = time.perf_counter()
+    model_big = execute_model(big, config, progress=True, console=console)
+    total = time.perf_counter() - started
+    table.add_row(
+        "model, at scale",
+        f"{big.agent_count:,} x {big.days}",
+        f"{model_big.run.backend.transactions:,}",
+        f"{total:.1f}",
+        f"{model_big.tx_per_second:,.0f}",
+        "<= 60 s",
+    )
+    model_small = execute_model(base, config, progress=False)
+    table.add_row(
+        "model, bench scenario",
+        f"{base.agent_count} x {base.days}",
+        f"{model_small.run.backend.transactions:,}",
+        f"{model_small.elapsed:.2f}",
+        f"{model_small.tx_per_second:,.0f}",
+        "",
+    )
+    if not skip_chain:
+        backend = chain_backend(config, accounts.test_accounts[0])
+        chain_run = execute(base, backend, config, console=console)
+        table.add_row(
+            "chain, bench scenario",
+            f"{base.agent_count} x {base.days}",
+            f"{chain_run.run.backend.transactions:,} (+{chain_run.setup:.0f} s setup)",
+            f"{chain_run.elapsed:.1f}",
+            f"{chain_run.tx_per_second:,.0f}",
+            "<= 600 s",
+        )
+        console.print(table)
+        console.print(
+            f"model/chain speed ratio on the same scenario: "
+            f"{chain_run.elapsed / model_small.elapsed:,.0f}x "
+            f"(chain {chain_run.elapsed:.1f} s, model {model_small.elapsed:.2f} s)"
+        )
+        console.print(
+            "(The chain counts its setup transactions, funding and approvals, too. Both backends "
+            "agreeing to the wei is tests/sim/test_equivalence.py's job.)"
+        )
+    else:
+        console.print(table)

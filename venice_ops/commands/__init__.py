@@ -1,0 +1,1 @@
+"""What the `ape run` commands do, checked before any transaction; `common` is shared."""

@@ -1,0 +1,1 @@
+"""Deploying the suite: the config, the deploy path and manifest, the DEX, airdrop trees."""

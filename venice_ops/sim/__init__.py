@@ -1,0 +1,1 @@
+"""The token-economy simulator: scenarios, agents, the engine, the model and chain backends."""
