@@ -1,6 +1,33 @@
 """The deploy config: PROTOCOL.md's defaults in `config/default.yaml`, validated.
 
-Every mistake is reported as a `ConfigError` naming the file and the field.
+The file (after `extends:` is merged in, see `_read`) is validated by `ConfigFile`, whose
+fields are the YAML's top-level sections, one pydantic model each:
+
+    roles:          Roles               role name -> account spec; owner, treasury, oracle needed
+    genesis:        [GenesisAllocation] 1 to 16 {name, to, amount}
+    emissions:      Emissions           max_annual, annual_rate, schedule: [ScheduleEntry],
+                                        split_curve: [[bps, bps]], max_report_age, stale_staker_bps
+    staking:        Staking             cooldown, locked_treasury_bps, pro_threshold
+    diem:           Diem                cooldown, curve: DiemCurve, launch_mode, punitive_multiplier
+    value_capture:  ValueCapture        usdc, router, pool_seed: PoolSeed, buyback: Buyback,
+                                        tiers: [Tier]
+    governance:     Governance          timelock, min_delay, proposers, executors
+    airdrop:        Airdrop             window, csv
+
+Leaves are typed by what they hold: `Tokens` (whole VVV, as YAML writes numbers: `14_000_000`,
+`1e6`, `"0.5"`, into wei), `Usdc` (into 6-decimal base units), `_whole(lo, hi)` (an integer in a
+range, never a bool or float). A rule between fields sits in the model holding both (the
+live-market timelock rule and the governance accounts, which need `roles`, in `ConfigFile`).
+`load_config` then flattens the models into `DeployConfig`, the frozen dataclass the rest of
+the code reads (and `dataclasses.replace`s); `GenesisAllocation`, `Tier` and `Governance` are
+the models themselves.
+
+Every mistake is reported as a `ConfigError` naming the file and the field: a validator raises
+a `ValueError` with the problem (an `_At` when the field is below the model checking it) and
+`_config_error` prefixes the file and the field path from pydantic's `loc`.
+
+Over 500 lines on purpose: it is one schema, a model per section with each rule beside its
+field; split across files it would be harder to read against `config/default.yaml`.
 """
 
 from __future__ import annotations
@@ -10,51 +37,454 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Self
 
 import yaml
-from eth_utils import is_address
+from eth_utils.address import is_address
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainValidator,
+    PrivateAttr,
+    RootModel,
+    ValidationError,
+    model_validator,
+)
 
 from venice_ops.paths import DEFAULT_CONFIG
 from venice_sdk.model import MAX_CAP
 from venice_sdk.model.curve import MAX_PUNITIVE, MODES, default_rates
-from venice_sdk.units import AmountError, parse_units
+from venice_sdk.units import parse_units
 
 BPS = 10_000
+DAY = 86_400
 USDC_DECIMALS = 6
 MAX_TIERS = 4
 # The timelock's delay: long enough for holders to see a proposal and react, short enough
 # that governance can still fix a parameter within the month.
 MIN_TIMELOCK_DELAY = 3_600
-MAX_TIMELOCK_DELAY = 30 * 86_400
+MAX_TIMELOCK_DELAY = 30 * DAY
 # An executor spec that opens execution of ready operations to everyone (the zero address).
 ANYONE = "anyone"
+ACCOUNTS = "role names, 'deployer', 'test:N' or 0x addresses"
 
 
 class ConfigError(ValueError):
     """A deploy config that cannot be used; the message names the field."""
 
 
-@dataclass(frozen=True)
-class Tier:
-    name: str
-    price: int  # USDC base units per 30 days
-    burn: int  # USDC base units of it that buy VVV to burn
+class _At(ValueError):
+    """A problem a model's validator finds at `where`, a path below the model."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(why)
+        self.where = where
 
 
-@dataclass(frozen=True)
-class GenesisAllocation:
-    name: str
-    to: str  # a role spec: "deployer", "treasury", "test:N" or an address
-    amount: int  # wei
+# ---------------------------------------------------------------------------- leaf types
 
 
-@dataclass(frozen=True)
-class Governance:
-    timelock: bool  # hand every owned contract to a Timelock
-    min_delay: int  # seconds from schedule to execute
-    proposers: list[str]  # role specs (also cancellers)
-    executors: list[str]  # role specs, or ANYONE
+def _in_range(value: Any, lo: int | None, hi: int | None = None, where: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _At(where, f"expected a whole number, got {value!r}")
+    if lo is None:
+        return value
+    if value < lo or (hi is not None and value > hi):
+        bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise _At(where, f"{value} is out of range ({bound})")
+    return value
+
+
+def _whole(lo: int | None = 0, hi: int | None = None) -> PlainValidator:
+    """An integer (not a bool or float) in lo..hi; any integer when `lo` is None."""
+    return PlainValidator(lambda value: _in_range(value, lo, hi))
+
+
+def _units(decimals: int) -> PlainValidator:
+    # parse_units' AmountError is a ValueError: pydantic reports its message.
+    return PlainValidator(lambda value: parse_units(str(value), decimals))
+
+
+def _positive(value: int) -> int:
+    if value == 0:
+        raise ValueError("must be positive")
+    return value
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _address_or_local(value: Any) -> str:
+    text = str(value).strip()
+    if text == "local" or is_address(text):
+        return text
+    raise ValueError(f"{text!r} is neither 'local' nor a 0x address")
+
+
+def _timestamp(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a unix time nor an ISO date") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp())
+
+
+def _curve_point(value: Any) -> tuple[int, int]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError("expected [utilization_bps, staker_bps]")
+    return _in_range(value[0], 0, BPS), _in_range(value[1], 0, BPS)
+
+
+def _launch_mode(value: Any) -> int:
+    if str(value) not in MODES:
+        raise ValueError(f"'{value}' is not one of {', '.join(MODES)}")
+    return MODES[str(value)]
+
+
+def _list_of(
+    expected: str, lo: int, hi: int, too_many: str | None = None, named: bool = False
+) -> BeforeValidator:
+    """A YAML list of lo..hi items: "expected ..." when it is not one, is too short, or too
+    long without its own `too_many` message; `named` names unnamed mappings by their index."""
+
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list) or len(value) < lo or (len(value) > hi and not too_many):
+            raise ValueError(f"expected {expected}")
+        if len(value) > hi:
+            raise ValueError(too_many)
+        if named:
+            return [{"name": i, **v} if isinstance(v, dict) else v for i, v in enumerate(value)]
+        return value
+
+    return BeforeValidator(check)
+
+
+Text = Annotated[str, PlainValidator(_text)]
+Tokens = Annotated[int, _units(18)]
+Usdc = Annotated[int, _units(USDC_DECIMALS)]
+Bps = Annotated[int, _whole(0, BPS)]
+Flag = Annotated[bool, PlainValidator(_flag)]
+AddressOrLocal = Annotated[str, PlainValidator(_address_or_local)]
+Timestamp = Annotated[int, PlainValidator(_timestamp)]
+CurvePoint = Annotated[tuple[int, int], PlainValidator(_curve_point)]
+Spec = Annotated[str, PlainValidator(lambda value: str(value).strip())]
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+class _Section(BaseModel):
+    """A mapping of the file. Not a mapping, or lacking one of `_keys`: "expected
+    `_expected`" at the mapping itself (before its fields are looked at)."""
+
+    model_config = ConfigDict(frozen=True)
+    _expected: ClassVar[str] = "a mapping"
+    _keys: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not cls._keys <= data.keys():
+            raise ValueError(f"expected {cls._expected}")
+        return cls._prepare(data)
+
+    @classmethod
+    def _prepare(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
+class Roles(RootModel[dict[Text, Text]]):
+    """`roles:` role name -> account: "deployer", "test:N" or an address (resolved at deploy)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("expected a mapping of role -> account")
+        return data
+
+    @model_validator(mode="after")
+    def _required(self) -> Self:
+        for role in ("owner", "treasury", "oracle"):
+            if role not in self.root:
+                raise _At(role, "missing")
+        return self
+
+
+class GenesisAllocation(_Section):
+    """A `genesis:` entry: `amount` whole VVV (wei here) to `to`, a role spec."""
+
+    _expected = "{name, to, amount}"
+    _keys = frozenset({"to", "amount"})
+    name: Text
+    to: Text  # a role spec: "deployer", "treasury", "test:N" or an address
+    amount: Annotated[Tokens, AfterValidator(_positive)]
+
+
+class ScheduleEntry(_Section):
+    """An `emissions.schedule:` entry: from `start` (unix time or ISO date, UTC) `annual` VVV."""
+
+    _expected = "{start, annual}"
+    _keys = frozenset({"start", "annual"})
+    start: Timestamp
+    annual: Tokens
+
+
+def _below_cap(value: int) -> int:
+    if value > MAX_CAP:
+        raise ValueError(
+            f"is above {MAX_CAP // 10**18:,} VVV a year, the most whose per-second rate the "
+            "staking contract holds"
+        )
+    return value
+
+
+def _schedule(value: Any) -> Any:
+    """null: no change; else a list of at most 16 (ScheduleEntry checks each entry)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("expected a list of {start, annual}")
+    if len(value) > 16:
+        raise ValueError("at most 16 entries")
+    return value
+
+
+def _unique_starts(schedule: list[ScheduleEntry]) -> list[ScheduleEntry]:
+    starts = [entry.start for entry in schedule]
+    if len(set(starts)) != len(starts):
+        raise ValueError("two entries start at the same time")
+    return schedule
+
+
+def _split_curve(curve: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    if curve[0][0] != 0 or curve[-1][0] != BPS:
+        raise ValueError("must start at 0 and end at 10000 utilization")
+    if any(b[0] <= a[0] for a, b in pairwise(curve)):
+        raise ValueError("utilization must strictly increase")
+    return curve
+
+
+class Emissions(_Section):
+    """`emissions:` the cap, the launch rate, future rate changes and the stakers' split."""
+
+    max_annual: Annotated[Tokens, AfterValidator(_positive), AfterValidator(_below_cap)]
+    annual_rate: Tokens
+    schedule: Annotated[
+        list[ScheduleEntry],
+        BeforeValidator(_schedule),
+        AfterValidator(_unique_starts),
+    ]
+    split_curve: Annotated[
+        list[CurvePoint],
+        _list_of("2 to 8 [utilization_bps, staker_bps]", 2, 8),
+        AfterValidator(_split_curve),
+    ]
+    max_report_age: Annotated[int, _whole(3_600, 30 * DAY)]
+    stale_staker_bps: Bps
+
+    @model_validator(mode="after")
+    def _under_max(self) -> Self:
+        if self.annual_rate > self.max_annual:
+            raise _At("annual_rate", "is above emissions.max_annual")
+        for i, entry in enumerate(self.schedule):
+            if entry.annual > self.max_annual:
+                raise _At(f"schedule[{i}].annual", "is above emissions.max_annual")
+        return self
+
+
+class Staking(_Section):
+    """`staking:` the unstake cooldown, locked stake's treasury cut, the Pro threshold."""
+
+    cooldown: Annotated[int, _whole(0, 365 * DAY)]
+    locked_treasury_bps: Bps
+    pro_threshold: Tokens
+
+
+class DiemCurve(_Section):
+    """`diem.curve:` rate(S) = base * exp(power * (S / target)^3) sVVV per DIEM."""
+
+    _expected = "{base, power, target}"
+    _keys = frozenset({"base", "power", "target"})
+    base: Decimal
+    power: Decimal
+    target: Decimal
+    _rates: list[int] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def _prepare(cls, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            numbers = {k: Decimal(str(data[k])) for k in ("base", "power", "target")}
+        except InvalidOperation:
+            numbers = {}
+        if len(numbers) < 3 or not all(n.is_finite() for n in numbers.values()):
+            raise ValueError("base, power and target must be numbers")
+        return numbers
+
+    @model_validator(mode="after")
+    def _tabulate(self) -> Self:
+        if self.base <= 0 or self.power < 0 or self.target <= 0:
+            raise ValueError("base and target must be positive, power not negative")
+        self._rates = default_rates(self.base, self.power, self.target)
+        if len(self._rates) < 2:
+            raise ValueError("the curve passes 1e9 sVVV per DIEM within 500 DIEM")
+        return self
+
+    @property
+    def rates(self) -> list[int]:
+        """The knots' rates in sVVV wei per DIEM, every 500 DIEM."""
+        return list(self._rates)
+
+
+class Diem(_Section):
+    """`diem:` the DIEM unstake cooldown, the mint curve and the launch mode."""
+
+    cooldown: Annotated[int, _whole(0, 30 * DAY)]
+    curve: DiemCurve
+    launch_mode: Annotated[int, PlainValidator(_launch_mode)]  # MODES' number for the name
+    punitive_multiplier: Annotated[int, _whole(2, MAX_PUNITIVE)]
+
+
+class PoolSeed(_Section):
+    """`value_capture.pool_seed:` the local VVV/USDC pool's seed (whole tokens)."""
+
+    vvv: Tokens
+    usdc: Usdc
+
+
+class Buyback(_Section):
+    """`value_capture.buyback:` the BuybackBurner's limits."""
+
+    max_amount_in: Usdc
+    max_deviation_bps: Annotated[int, _whole(1, 2_000)]
+    max_slippage_bps: Annotated[int, _whole(1, 2_000)]
+    min_twap_window: Annotated[int, _whole(60, 7 * DAY)]
+    max_twap_age: Annotated[int, _whole(None)]  # its range depends on min_twap_window
+
+    @model_validator(mode="after")
+    def _twap_age(self) -> Self:
+        lo = 2 * self.min_twap_window
+        _in_range(self.max_twap_age, lo, 7 * DAY, where="max_twap_age")
+        return self
+
+
+class Tier(_Section):
+    """A `value_capture.tiers:` entry: price per 30 days and the part of it burned (USDC)."""
+
+    _expected = "{name, price, burn}"
+    _keys = frozenset({"price", "burn"})
+    name: Text
+    price: Annotated[Usdc, AfterValidator(_positive)]  # USDC base units per 30 days
+    burn: Usdc  # USDC base units of it that buy VVV to burn
+
+    @model_validator(mode="after")
+    def _burn_within_price(self) -> Self:
+        if self.burn > self.price:
+            raise _At("burn", "is above the price")
+        return self
+
+
+class ValueCapture(_Section):
+    """`value_capture:` USDC and the router ("local" or addresses), the pool, buyback, tiers."""
+
+    usdc: AddressOrLocal
+    router: AddressOrLocal
+    pool_seed: PoolSeed
+    buyback: Buyback
+    tiers: Annotated[
+        list[Tier], _list_of(f"1 to {MAX_TIERS} {{name, price, burn}}", 1, MAX_TIERS, named=True)
+    ]
+
+
+class Governance(_Section):
+    """`governance:` whether a Timelock owns the owned contracts, its delay and accounts
+    (role specs; executors may be ANYONE). `ConfigFile` checks the specs against `roles`."""
+
+    timelock: Flag  # hand every owned contract to a Timelock
+    min_delay: Annotated[int, _whole(MIN_TIMELOCK_DELAY, MAX_TIMELOCK_DELAY)]
+    proposers: Annotated[
+        list[Spec], _list_of(f"a non-empty list of {ACCOUNTS}", 1, 16, "at most 16 accounts")
+    ]
+    executors: Annotated[
+        list[Spec],
+        _list_of(f"a non-empty list of {ACCOUNTS}, or '{ANYONE}'", 1, 16, "at most 16 accounts"),
+    ]
+
+
+class Airdrop(_Section):
+    """`airdrop:` the claim window; an optional CSV (relative to the config) to drop at deploy."""
+
+    window: Annotated[int, _whole(3_600, 365 * DAY)]
+    csv: Annotated[str | None, BeforeValidator(_optional_text)] = None
+
+
+def _known_account(spec: str, roles: dict[str, str], anyone: bool) -> bool:
+    return (
+        spec in roles
+        or spec == "deployer"
+        or is_address(spec)
+        or (spec.startswith("test:") and spec[5:].isdigit())
+        or (anyone and spec == ANYONE)
+    )
+
+
+class ConfigFile(_Section):
+    """The whole file, one field per section; the rules across sections."""
+
+    roles: Roles
+    genesis: Annotated[
+        list[GenesisAllocation],
+        _list_of(
+            "a non-empty list of {name, to, amount}", 1, 16, "at most 16 allocations", named=True
+        ),
+    ]
+    emissions: Emissions
+    staking: Staking
+    diem: Diem
+    value_capture: ValueCapture
+    governance: Governance
+    airdrop: Airdrop
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> Self:
+        for name, accepted in (
+            ("proposers", ACCOUNTS),
+            ("executors", f"{ACCOUNTS}, or '{ANYONE}'"),
+        ):
+            for i, spec in enumerate(getattr(self.governance, name)):
+                if not _known_account(spec, self.roles.root, anyone=name == "executors"):
+                    raise _At(f"governance.{name}[{i}]", f"{spec!r} is not one of {accepted}")
+        if not self.governance.timelock and self.value_capture.router != "local":
+            raise _At(
+                "governance.timelock",
+                "must be true in a config for a live market (value_capture.router is an "
+                "address): a live deploy hands every owned contract to the timelock",
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------- the result
 
 
 @dataclass(frozen=True)
@@ -64,7 +494,7 @@ class DeployConfig:
     genesis: list[GenesisAllocation]
     max_annual: int
     annual_rate: int
-    schedule: list[tuple[int, int]]  # (start timestamp, annual wei)
+    schedule: list[tuple[int, int]]  # (start timestamp, annual wei), by start
     split_curve: list[tuple[int, int]]
     max_report_age: int
     stale_staker_bps: int
@@ -118,275 +548,67 @@ def _read(path: Path, depth: int = 0) -> dict[str, Any]:
     return data
 
 
-class _Reader:
-    def __init__(self, path: Path, data: dict[str, Any]):
-        self.path = path
-        self.data = data
-
-    def fail(self, where: str, why: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {where}: {why}")
-
-    def get(self, dotted: str) -> Any:
-        node: Any = self.data
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise self.fail(dotted, "missing")
-            node = node[part]
-        return node
-
-    def tokens(self, where: str, value: Any) -> int:
-        try:
-            return parse_units(str(value))
-        except AmountError as exc:
-            raise self.fail(where, str(exc)) from None
-
-    def usdc(self, where: str, value: Any) -> int:
-        try:
-            return parse_units(str(value), USDC_DECIMALS)
-        except AmountError as exc:
-            raise self.fail(where, str(exc)) from None
-
-    def integer(self, where: str, value: Any, lo: int = 0, hi: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(where, f"expected a whole number, got {value!r}")
-        if value < lo or (hi is not None and value > hi):
-            bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-            raise self.fail(where, f"{value} is out of range ({bound})")
-        return value
-
-    def address_or_local(self, where: str, value: Any) -> str:
-        text = str(value).strip()
-        if text == "local" or is_address(text):
-            return text
-        raise self.fail(where, f"{text!r} is neither 'local' nor a 0x address")
-
-    def role_specs(self, where: str, roles: dict[str, Any], anyone: bool) -> list[str]:
-        """A non-empty list of accounts: role names, "deployer", "test:N", 0x addresses (and
-        "anyone" where `anyone`); resolved to addresses at deploy."""
-        value = self.get(where)
-        accepted = "role names, 'deployer', 'test:N' or 0x addresses"
-        if anyone:
-            accepted += f", or '{ANYONE}'"
-        if not isinstance(value, list) or not value:
-            raise self.fail(where, f"expected a non-empty list of {accepted}")
-        if len(value) > 16:
-            raise self.fail(where, "at most 16 accounts")
-        specs = []
-        for i, item in enumerate(value):
-            spec = str(item).strip()
-            known = (
-                spec in roles
-                or spec == "deployer"
-                or is_address(spec)
-                or (spec.startswith("test:") and spec[5:].isdigit())
-                or (anyone and spec == ANYONE)
-            )
-            if not known:
-                raise self.fail(f"{where}[{i}]", f"{spec!r} is not one of {accepted}")
-            specs.append(spec)
-        return specs
-
-    def timestamp(self, where: str, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, dt.date):
-            value = value.isoformat()
-        try:
-            parsed = dt.datetime.fromisoformat(str(value))
-        except ValueError:
-            raise self.fail(where, f"{value!r} is neither a unix time nor an ISO date") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return int(parsed.timestamp())
+def _config_error(source: Path, exc: ValidationError) -> ConfigError:
+    """The first problem as "file: section.field[i].field: what is wrong"."""
+    error = exc.errors()[0]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, _At) and cause.where:
+        where += cause.where if cause.where.startswith("[") else f".{cause.where}"
+    if error["type"] == "missing":
+        why = "missing"
+    else:
+        why = str(cause) if isinstance(cause, Exception) else error["msg"]
+    return ConfigError(f"{source}: {where.lstrip('.') or '(top level)'}: {why}")
 
 
 def load_config(path: Path | str | None = None) -> DeployConfig:
     """Load and validate a deploy config (default: `config/default.yaml`)."""
     source = Path(path) if path is not None else DEFAULT_CONFIG
-    r = _Reader(source, _read(source))
-
-    roles = r.get("roles")
-    if not isinstance(roles, dict):
-        raise r.fail("roles", "expected a mapping of role -> account")
-    for role in ("owner", "treasury", "oracle"):
-        if role not in roles:
-            raise r.fail(f"roles.{role}", "missing")
-
-    genesis_raw = r.get("genesis")
-    if not isinstance(genesis_raw, list) or not genesis_raw:
-        raise r.fail("genesis", "expected a non-empty list of {name, to, amount}")
-    if len(genesis_raw) > 16:
-        raise r.fail("genesis", "at most 16 allocations")
-    genesis = []
-    for i, item in enumerate(genesis_raw):
-        where = f"genesis[{i}]"
-        if not isinstance(item, dict) or not {"to", "amount"} <= item.keys():
-            raise r.fail(where, "expected {name, to, amount}")
-        amount = r.tokens(f"{where}.amount", item["amount"])
-        if amount == 0:
-            raise r.fail(f"{where}.amount", "must be positive")
-        genesis.append(GenesisAllocation(str(item.get("name", i)), str(item["to"]), amount))
-
-    max_annual = r.tokens("emissions.max_annual", r.get("emissions.max_annual"))
-    if max_annual == 0:
-        raise r.fail("emissions.max_annual", "must be positive")
-    if max_annual > MAX_CAP:
-        raise r.fail(
-            "emissions.max_annual",
-            f"is above {MAX_CAP // 10**18:,} VVV a year, the most whose per-second rate the "
-            "staking contract holds",
-        )
-    annual_rate = r.tokens("emissions.annual_rate", r.get("emissions.annual_rate"))
-    if annual_rate > max_annual:
-        raise r.fail("emissions.annual_rate", "is above emissions.max_annual")
-
-    schedule = []
-    for i, item in enumerate(r.get("emissions.schedule") or []):
-        where = f"emissions.schedule[{i}]"
-        if not isinstance(item, dict) or not {"start", "annual"} <= item.keys():
-            raise r.fail(where, "expected {start, annual}")
-        annual = r.tokens(f"{where}.annual", item["annual"])
-        if annual > max_annual:
-            raise r.fail(f"{where}.annual", "is above emissions.max_annual")
-        schedule.append((r.timestamp(f"{where}.start", item["start"]), annual))
-    if len(schedule) > 16:
-        raise r.fail("emissions.schedule", "at most 16 entries")
-    starts = [s for s, _ in schedule]
-    if len(set(starts)) != len(starts):
-        raise r.fail("emissions.schedule", "two entries start at the same time")
-
-    curve_raw = r.get("emissions.split_curve")
-    if not isinstance(curve_raw, list) or not 2 <= len(curve_raw) <= 8:
-        raise r.fail("emissions.split_curve", "expected 2 to 8 [utilization_bps, staker_bps]")
-    curve = []
-    for i, point in enumerate(curve_raw):
-        where = f"emissions.split_curve[{i}]"
-        if not isinstance(point, list | tuple) or len(point) != 2:
-            raise r.fail(where, "expected [utilization_bps, staker_bps]")
-        curve.append((r.integer(where, point[0], 0, BPS), r.integer(where, point[1], 0, BPS)))
-    if curve[0][0] != 0 or curve[-1][0] != BPS:
-        raise r.fail("emissions.split_curve", "must start at 0 and end at 10000 utilization")
-    if any(b[0] <= a[0] for a, b in pairwise(curve)):
-        raise r.fail("emissions.split_curve", "utilization must strictly increase")
-
-    curve_raw = r.get("diem.curve")
-    if not isinstance(curve_raw, dict) or not {"base", "power", "target"} <= curve_raw.keys():
-        raise r.fail("diem.curve", "expected {base, power, target}")
+    raw = _read(source)
     try:
-        base, power, target = (Decimal(str(curve_raw[k])) for k in ("base", "power", "target"))
-    except InvalidOperation:
-        raise r.fail("diem.curve", "base, power and target must be numbers") from None
-    if base <= 0 or power < 0 or target <= 0:
-        raise r.fail("diem.curve", "base and target must be positive, power not negative")
-    rates = default_rates(base, power, target)
-    if len(rates) < 2:
-        raise r.fail("diem.curve", "the curve passes 1e9 sVVV per DIEM within 500 DIEM")
-    mode = str(r.get("diem.launch_mode"))
-    if mode not in MODES:
-        raise r.fail("diem.launch_mode", f"'{mode}' is not one of {', '.join(MODES)}")
+        model = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(source, exc) from None
+    return _deploy_config(source, model, raw)
 
-    tiers_raw = r.get("value_capture.tiers")
-    if not isinstance(tiers_raw, list) or not 1 <= len(tiers_raw) <= MAX_TIERS:
-        raise r.fail("value_capture.tiers", f"expected 1 to {MAX_TIERS} {{name, price, burn}}")
-    tiers = []
-    for i, item in enumerate(tiers_raw):
-        where = f"value_capture.tiers[{i}]"
-        if not isinstance(item, dict) or not {"price", "burn"} <= item.keys():
-            raise r.fail(where, "expected {name, price, burn}")
-        price = r.usdc(f"{where}.price", item["price"])
-        burn = r.usdc(f"{where}.burn", item["burn"])
-        if price == 0:
-            raise r.fail(f"{where}.price", "must be positive")
-        if burn > price:
-            raise r.fail(f"{where}.burn", "is above the price")
-        tiers.append(Tier(str(item.get("name", i)), price, burn))
-    min_window = r.integer(
-        "value_capture.buyback.min_twap_window",
-        r.get("value_capture.buyback.min_twap_window"),
-        60,
-        7 * 86_400,
+
+def _deploy_config(source: Path, model: ConfigFile, raw: dict[str, Any]) -> DeployConfig:
+    emissions, diem, value, buyback = (
+        model.emissions,
+        model.diem,
+        model.value_capture,
+        model.value_capture.buyback,
     )
-    csv = (r.data.get("airdrop") or {}).get("csv")
-
-    timelock = r.get("governance.timelock")
-    if not isinstance(timelock, bool):
-        raise r.fail("governance.timelock", f"expected true or false, got {timelock!r}")
-    governance = Governance(
-        timelock=timelock,
-        min_delay=r.integer(
-            "governance.min_delay",
-            r.get("governance.min_delay"),
-            MIN_TIMELOCK_DELAY,
-            MAX_TIMELOCK_DELAY,
-        ),
-        proposers=r.role_specs("governance.proposers", roles, anyone=False),
-        executors=r.role_specs("governance.executors", roles, anyone=True),
-    )
-    usdc = r.address_or_local("value_capture.usdc", r.get("value_capture.usdc"))
-    router = r.address_or_local("value_capture.router", r.get("value_capture.router"))
-    if not timelock and router != "local":
-        raise r.fail(
-            "governance.timelock",
-            "must be true in a config for a live market (value_capture.router is an address): "
-            "a live deploy hands every owned contract to the timelock",
-        )
-
     return DeployConfig(
         source=source,
-        roles={k: str(v) for k, v in roles.items()},
-        genesis=genesis,
-        max_annual=max_annual,
-        annual_rate=annual_rate,
-        schedule=sorted(schedule),
-        split_curve=curve,
-        max_report_age=r.integer(
-            "emissions.max_report_age", r.get("emissions.max_report_age"), 3_600, 30 * 86_400
-        ),
-        stale_staker_bps=r.integer(
-            "emissions.stale_staker_bps", r.get("emissions.stale_staker_bps"), 0, BPS
-        ),
-        cooldown=r.integer("staking.cooldown", r.get("staking.cooldown"), 0, 365 * 86_400),
-        locked_treasury_bps=r.integer(
-            "staking.locked_treasury_bps", r.get("staking.locked_treasury_bps"), 0, BPS
-        ),
-        pro_threshold=r.tokens("staking.pro_threshold", r.get("staking.pro_threshold")),
-        diem_cooldown=r.integer("diem.cooldown", r.get("diem.cooldown"), 0, 30 * 86_400),
-        curve_rates=rates,
-        launch_mode=MODES[mode],
-        punitive_multiplier=r.integer(
-            "diem.punitive_multiplier", r.get("diem.punitive_multiplier"), 2, MAX_PUNITIVE
-        ),
-        usdc=usdc,
-        router=router,
-        pool_seed_vvv=r.tokens("value_capture.pool_seed.vvv", r.get("value_capture.pool_seed.vvv")),
-        pool_seed_usdc=r.usdc(
-            "value_capture.pool_seed.usdc", r.get("value_capture.pool_seed.usdc")
-        ),
-        buyback_max_amount_in=r.usdc(
-            "value_capture.buyback.max_amount_in", r.get("value_capture.buyback.max_amount_in")
-        ),
-        buyback_max_deviation_bps=r.integer(
-            "value_capture.buyback.max_deviation_bps",
-            r.get("value_capture.buyback.max_deviation_bps"),
-            1,
-            2_000,
-        ),
-        buyback_max_slippage_bps=r.integer(
-            "value_capture.buyback.max_slippage_bps",
-            r.get("value_capture.buyback.max_slippage_bps"),
-            1,
-            2_000,
-        ),
-        buyback_min_twap_window=min_window,
-        buyback_max_twap_age=r.integer(
-            "value_capture.buyback.max_twap_age",
-            r.get("value_capture.buyback.max_twap_age"),
-            2 * min_window,
-            7 * 86_400,
-        ),
-        tiers=tiers,
-        airdrop_window=r.integer("airdrop.window", r.get("airdrop.window"), 3_600, 365 * 86_400),
-        airdrop_csv=(source.parent / str(csv)) if csv else None,
-        governance=governance,
-        raw=r.data,
+        roles=dict(model.roles.root),
+        genesis=list(model.genesis),
+        max_annual=emissions.max_annual,
+        annual_rate=emissions.annual_rate,
+        schedule=sorted((entry.start, entry.annual) for entry in emissions.schedule),
+        split_curve=list(emissions.split_curve),
+        max_report_age=emissions.max_report_age,
+        stale_staker_bps=emissions.stale_staker_bps,
+        cooldown=model.staking.cooldown,
+        locked_treasury_bps=model.staking.locked_treasury_bps,
+        pro_threshold=model.staking.pro_threshold,
+        diem_cooldown=diem.cooldown,
+        curve_rates=diem.curve.rates,
+        launch_mode=diem.launch_mode,
+        punitive_multiplier=diem.punitive_multiplier,
+        usdc=value.usdc,
+        router=value.router,
+        pool_seed_vvv=value.pool_seed.vvv,
+        pool_seed_usdc=value.pool_seed.usdc,
+        buyback_max_amount_in=buyback.max_amount_in,
+        buyback_max_deviation_bps=buyback.max_deviation_bps,
+        buyback_max_slippage_bps=buyback.max_slippage_bps,
+        buyback_min_twap_window=buyback.min_twap_window,
+        buyback_max_twap_age=buyback.max_twap_age,
+        tiers=list(value.tiers),
+        airdrop_window=model.airdrop.window,
+        airdrop_csv=(source.parent / model.airdrop.csv) if model.airdrop.csv else None,
+        governance=model.governance,
+        raw=raw,
     )
