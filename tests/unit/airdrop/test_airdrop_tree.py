@@ -29,7 +29,7 @@ from scripts._lib.airdrop import (
 
 VVV = 10**18
 UINT256_MAX = 2**256 - 1
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 OZ_PACKAGE = REPO / "node_modules" / "@openzeppelin" / "merkle-tree"
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
