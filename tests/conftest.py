@@ -9,9 +9,13 @@ from scripts._lib.config import load_config
 from scripts._lib.deploy import Suite, deploy_suite
 from scripts._lib.fast import bind_fast
 from scripts._lib.sim.model_backend import system_model
+from tests.support.constants import VVV
+from tests.support.machines import MachineContext
 
-VVV = 10**18
-# The gas table tests/test_gas.py leaves for the end of the run.
+# Fixtures shared by the unit and attack tests, and the hypothesis profiles ("ci", "deep").
+pytest_plugins = ["tests.support.fixtures", "tests.support.profiles"]
+
+# The gas table tests/integration/test_gas.py leaves for the end of the run.
 GAS_REPORT = pytest.StashKey[list[str]]()
 CONTRACT_COVERAGE = pytest.StashKey[tuple]()
 CONTRACT_COVERAGE_REPORT = pytest.StashKey[list[str]]()
@@ -208,7 +212,7 @@ def fund(vvv, staking, owner):
 
 
 @pytest.fixture
-def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
+def machine_context(suite, chain, owner, oracle, treasury, accounts, config) -> MachineContext:
     """Four funded stakers and a model of the suite as deployed, for the state machines."""
     vvv, controller, staking = suite.vvv, suite.controller, suite.staking
     stakers = [accounts[i] for i in (3, 4, 5, 7)]
@@ -232,25 +236,25 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
     assert vvv.totalSupply() == model.genesis
     model.staking.last_update = staking.lastAccrual()
     assert head >= model.staking.last_update
-    return {
-        "chain": chain,
-        "vvv": bind_fast(vvv),
-        "controller": bind_fast(controller),
-        "staking": bind_fast(staking),
-        "diem": bind_fast(suite.diem),
-        "curve": bind_fast(suite.curve),
-        "owner": owner,
-        "oracle": oracle,
-        "treasury": treasury,
-        "stakers": stakers,
-        "pool": suite.pair.address,
-        "model": model,
-    }
+    return MachineContext(
+        chain=chain,
+        vvv=bind_fast(vvv),
+        controller=bind_fast(controller),
+        staking=bind_fast(staking),
+        diem=bind_fast(suite.diem),
+        curve=bind_fast(suite.curve),
+        owner=owner,
+        oracle=oracle,
+        treasury=treasury,
+        stakers=stakers,
+        pool=suite.pair.address,
+        model=model,
+    )
 
 
 @pytest.fixture
-def diem_context(machine_context, suite):
+def diem_context(machine_context, suite) -> MachineContext:
     """`machine_context` with the stakers' DIEM approved to the staking contract (burns)."""
-    for a in machine_context["stakers"]:
+    for a in machine_context.stakers:
         suite.diem.approve(suite.staking, 2**256 - 1, sender=a)
     return machine_context

@@ -40,12 +40,9 @@ from scripts._lib.fast import (
     send,
     storage_root,
 )
+from tests.support.constants import DAY, MAX_UINT, USDC, VVV
 
-VVV = 10**18
-USDC = 10**6
-DAY = 86_400
 DONATION = {"vvv": 12_345 * VVV + 6789, "diem": 1_234 * VVV + 5}
-MAX_UINT = 2**256 - 1
 RECIPIENTS = ("staking", "diem", "burner", "subscriptions", "airdrop", "controller")
 
 

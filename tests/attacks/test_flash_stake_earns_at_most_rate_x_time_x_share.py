@@ -12,10 +12,7 @@ from __future__ import annotations
 import pytest
 
 from scripts._lib.fast import bind, mine, send
-
-VVV = 10**18
-DAY = 86_400
-YEAR = 31_536_000
+from tests.support.constants import DAY, VVV, YEAR
 
 
 def _rate(annual: int, staker_bps: int) -> int:

@@ -23,12 +23,9 @@ from scripts._lib.fast import (
     send,
     traced_reason,
 )
-from tests.examples import MODEST
-from tests.unit.test_mint_curve import UNIT
+from tests.support.constants import BPS, UNIT, VVV
+from tests.support.profiles import MODEST
 
-VVV = 10**18
-BPS = 10_000
-MAX_UINT = 2**256 - 1
 CLOSED, PUNITIVE = 0, 1
 
 

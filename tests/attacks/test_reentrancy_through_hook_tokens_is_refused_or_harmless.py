@@ -51,14 +51,10 @@ from scripts._lib.fast import (
     storage_roots,
     web3,
 )
-from tests.unit.permit import sign_permit
+from tests.support.constants import DAY, MAX_UINT, USDC, VVV, ZERO
+from tests.support.permit import sign_permit
 
-VVV = 10**18
-USDC = 10**6
-DAY = 86_400
-MAX_UINT = 2**256 - 1
 OUTER_ONLY, REENTER, SEQUENTIAL = 0, 1, 2
-ZERO = "0x" + "00" * 20
 PRECOMPILES = 0x100
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 

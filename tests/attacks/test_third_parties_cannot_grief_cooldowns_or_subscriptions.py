@@ -20,13 +20,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scripts._lib.fast import Reverted, bind, call_all, now, rewound, send
-from tests.examples import MODEST
+from tests.support.constants import DAY, PERIOD, USDC, VVV
+from tests.support.profiles import MODEST
 
-VVV = 10**18
-USDC = 10**6
-DAY = 86_400
-PERIOD = 30 * DAY
-MAX_UINT = 2**256 - 1
 ACTIONS = (
     "stake_for_victim",
     "send_vvv",

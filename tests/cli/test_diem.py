@@ -14,12 +14,9 @@ from scripts._lib.cli import TransactionReverted, UserError
 from scripts._lib.deploy import write_manifest
 from scripts._lib.staker import human, parse_amount
 from scripts.diem import cli
-from tests.conftest import VVV
+from tests.support.constants import DAY, HOUR, MINUTE, VVV
 
 DIEM = 10**18
-DAY = 86_400
-HOUR = 3_600
-MINUTE = 60
 
 
 @pytest.fixture

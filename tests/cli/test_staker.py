@@ -23,11 +23,9 @@ from scripts._lib.cli import TransactionReverted, UserError, resolve_signer, sen
 from scripts._lib.config import PROJECT_ROOT
 from scripts._lib.deploy import write_manifest
 from scripts.staker import cli
-from tests.conftest import VVV
+from tests.support.constants import DAY, HOUR, VVV
 
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
-DAY = 86_400
-HOUR = 3_600
 
 
 def give(vvv, owner, account, amount: int) -> None:

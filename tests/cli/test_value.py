@@ -20,11 +20,7 @@ from scripts._lib import value
 from scripts._lib.airdrop import AirdropTree, read_csv
 from scripts._lib.cli import UserError
 from scripts._lib.deploy import load_suite, write_manifest
-from tests.conftest import VVV
-
-USDC = 10**6
-DAY = 86_400
-PERIOD = 30 * DAY
+from tests.support.constants import PERIOD, USDC, VVV
 
 
 @pytest.fixture

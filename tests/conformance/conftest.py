@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from scripts._lib.fast import bind
-from tests.unit.conftest import _cache_dev_account_derivation  # noqa: F401  (a fixture)
-
-VVV = 10**18
+from tests.support.constants import VVV
 
 
 @dataclass

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scripts._lib.fast import call_all, send
-from tests.examples import MODEST
+from tests.support.constants import MAX_UINT
+from tests.support.profiles import MODEST
 
-MAX_UINT = 2**256 - 1
 uint256 = st.integers(0, MAX_UINT)
 user = st.integers(0, 2)
 

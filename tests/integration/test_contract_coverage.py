@@ -13,9 +13,7 @@ from ape import chain, project
 from vyper.ast import nodes, parse_to_ast
 
 from scripts._lib import coverage
-
-VVV = 10**18
-ZERO = "0x" + "00" * 20
+from tests.support.constants import VVV, ZERO
 
 
 @pytest.fixture(scope="module")

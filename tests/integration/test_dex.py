@@ -8,9 +8,7 @@ import pytest
 from ape import project
 
 from scripts._lib.dex import deploy_dex
-
-VVV = 10**18
-USDC = 10**6
+from tests.support.constants import USDC, VVV
 
 
 @pytest.fixture(scope="module")

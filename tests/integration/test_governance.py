@@ -26,9 +26,9 @@ from scripts._lib.deploy import (
 )
 from scripts._lib.fast import Reverted, bind, send
 from scripts.deploy import cli as deploy
-from tests.cli.conftest import run_command
+from tests.support.cli import run_command
+from tests.support.constants import VVV
 
-VVV = 10**18
 DELAY = 8 * 86_400
 ZERO_SALT = b"\x00" * 32
 NOT_READY = "timelock_controller: operation is not ready"

@@ -16,6 +16,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from scripts._lib.abis import SHIPPED, compiled_abi
+from tests.support.constants import USDC, VVV
 from venice_sdk.entitlements import (
     EntitlementClient,
     EntitlementError,
@@ -23,9 +24,6 @@ from venice_sdk.entitlements import (
     daily_credit_micros,
     load_abi,
 )
-
-VVV = 10**18
-USDC = 10**6
 
 
 class Clock:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.sdk.conftest import NO_REDIS, FakeClock
-from tests.sdk.redis_server import LosingProxy, RedisServer
+from tests.support.redis_server import LosingProxy, RedisServer
+from tests.support.sdk import NO_REDIS, FakeClock
 from venice_sdk.ledger import _DEBIT_LUA, LedgerUnavailable, RedisLedger
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)

@@ -16,6 +16,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 
+from tests.support.constants import VVV
 from venice_sdk.auth import (
     ApiKeyStore,
     InMemoryChallengeStore,
@@ -28,7 +29,6 @@ from venice_sdk.ledger import SQLiteLedger
 from venice_sdk.pricing import PriceBook
 from venice_sdk.service import create_app
 
-VVV = 10**18
 USD = 10**6
 
 PRICES = {

@@ -29,18 +29,18 @@ balance, stake, cooldown, lock, pending reward and emitted total with the model 
   (a gift's recipient may only gain; the treasury only receives), and pending rewards only
   grow. This is read off the model, which the other invariants hold equal to the chain.
 
-CI profile: 30 examples x 50 steps. Deep profile (300 x 200): VENICE_DEEP=1 (see README).
+CI profile: 30 examples x 50 steps. Deep profile (300 x 200): VENICE_DEEP=1, `make deep`
+(tests/support/profiles.py).
 """
 
 from __future__ import annotations
 
 import copy
-import os
 from collections import Counter
 from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
@@ -48,8 +48,9 @@ from scripts._lib.airdrop import AirdropTree
 from scripts._lib.deploy import deploy_airdrop
 from scripts._lib.fast import bind_fast
 from scripts._lib.sim.chain_backend import value_model_of
-from tests.test_stateful_diem import DiemMachine, diem_amounts
-from tests.test_stateful_staking import VVV
+from tests.support.constants import USDC, VVV
+from tests.support.machines import DiemMachine, SystemContext, diem_amounts
+from tests.support.profiles import machine_settings
 from venice_sdk.model import (
     AirdropModel,
     ModelRevert,
@@ -58,11 +59,6 @@ from venice_sdk.model import (
 )
 from venice_sdk.model.system import STAKING
 from venice_sdk.model.value import MAX_TIERS
-
-USDC = 10**6
-DEEP = bool(os.environ.get("VENICE_DEEP"))
-EXAMPLES = int(os.environ.get("VENICE_EXAMPLES", 300 if DEEP else 30))
-STEPS = int(os.environ.get("VENICE_STEPS", 200 if DEEP else 50))
 
 # Mint-curve tables governance may set: the default, steeper, a short one that ends before
 # the DIEM already minted, the flattest allowed, and two the contract refuses.
@@ -92,19 +88,21 @@ BUYBACK_FAULTS = {
 
 
 class SystemMachine(DiemMachine):
+    ctx: ClassVar[SystemContext]
+
     # What each kind of call did over the run (printed with -s): shows the rules reach both
     # their successes and their refusals.
     outcomes: ClassVar[Counter[str]] = Counter()
 
     def bootstrap(self):
         c = self.ctx
-        self.usdc, self.subs = c["usdc"].functions, c["subs"].functions
-        self.burner, self.pair = c["burner"].functions, c["pair"].functions
-        self.airdrop = c["airdrop"].functions
-        self.burner_address, self.subs_address = c["burner"].address, c["subs"].address
-        self.airdrop_address = c["airdrop"].address
-        self.tree: AirdropTree = c["tree"]
-        self.usdc_is_token0 = c["usdc_is_token0"]
+        self.usdc, self.subs = c.usdc.functions, c.subs.functions
+        self.burner, self.pair = c.burner.functions, c.pair.functions
+        self.airdrop = c.airdrop.functions
+        self.burner_address, self.subs_address = c.burner.address, c.subs.address
+        self.airdrop_address = c.airdrop.address
+        self.tree: AirdropTree = c.tree
+        self.usdc_is_token0 = c.usdc_is_token0
         self.actors: set[str] = set()
         self.receivers: set[str] = set()
         self.holdings: dict[str, tuple] = {}
@@ -416,9 +414,9 @@ class SystemMachine(DiemMachine):
 
 @pytest.fixture
 def system_context(diem_context, suite, owner, accounts, config, fund_usdc, chain):
-    c = dict(diem_context)
-    stakers = c["stakers"]
-    model: SystemModel = copy.deepcopy(c["model"])
+    c = diem_context
+    stakers = c.stakers
+    model: SystemModel = copy.deepcopy(c.model)
     for a in stakers:
         fund_usdc(a, 1_000_000 * USDC, spender=suite.subscriptions)
     # A small airdrop: a distinct amount per staker (one of them a single wei) and two
@@ -440,32 +438,30 @@ def system_context(diem_context, suite, owner, accounts, config, fund_usdc, chai
     # Value capture as deployed, read from the chain.
     pair, burner, subs, usdc = suite.pair, suite.burner, suite.subscriptions, suite.usdc
     usdc_is_token0 = pair.token0() == usdc.address
-    holders = [owner, c["oracle"], c["treasury"], *stakers]
+    holders = [owner, c.oracle, c.treasury, *stakers]
     model.value = value_model_of(suite, owner.address, [a.address for a in holders])
     assert model.value.usdc_supply == model.value.usdc_minted
     assert model.balance(owner.address) == suite.vvv.balanceOf(owner)
-    return c | {
-        "model": model,
-        "usdc": bind_fast(usdc),
-        "subs": bind_fast(subs),
-        "burner": bind_fast(burner),
-        "pair": bind_fast(pair),
-        "airdrop": bind_fast(airdrop),
-        "tree": tree,
-        "usdc_is_token0": usdc_is_token0,
-    }
+    return SystemContext(
+        **vars(c)
+        | {
+            "model": model,
+            "usdc": bind_fast(usdc),
+            "subs": bind_fast(subs),
+            "burner": bind_fast(burner),
+            "pair": bind_fast(pair),
+            "airdrop": bind_fast(airdrop),
+            "tree": tree,
+            "usdc_is_token0": usdc_is_token0,
+        }
+    )
 
 
 def test_system_machine(system_context):
     SystemMachine.ctx = system_context
     run_state_machine_as_test(
         SystemMachine,
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=STEPS,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
+        settings=machine_settings(30, 50, suppress_health_check=list(HealthCheck)),
     )
     for outcome, count in sorted(SystemMachine.outcomes.items()):
         print(f"{count:6d}  {outcome}")

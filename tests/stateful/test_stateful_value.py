@@ -13,22 +13,15 @@ and the burned total; after every step:
 
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from scripts._lib.fast import Reverted, bind_fast, invalidate, mine, send
-
-USDC = 10**6
-VVV = 10**18
-PERIOD = 30 * 86_400
-BPS = 10_000
-EXAMPLES = int(os.environ.get("VENICE_EXAMPLES", 300 if os.environ.get("VENICE_DEEP") else 10))
-STEPS = 200 if os.environ.get("VENICE_DEEP") else 30
+from tests.support.constants import BPS, PERIOD, USDC, VVV
+from tests.support.profiles import machine_settings
 
 
 class ValueMachine(RuleBasedStateMachine):
@@ -203,10 +196,5 @@ def test_value_machine(chain, suite, owner, treasury, accounts, fund_usdc):
         "payers": [a.address for a in payers],
     }
     run = ValueMachine.TestCase
-    run.settings = settings(
-        max_examples=EXAMPLES,
-        stateful_step_count=STEPS,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
+    run.settings = machine_settings(10, 30)
     run().runTest()

@@ -12,7 +12,7 @@ import ape
 import pytest
 from ape import project
 
-from tests.unit.conftest import VVV
+from tests.support.constants import VVV
 
 CALLERS = ("owner", "treasury", "oracle", "alice", "attacker")
 NOT_OWNER = "ownable: caller is not the owner"

@@ -9,13 +9,12 @@ import random
 import ape
 import pytest
 from eth_utils import to_checksum_address
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scripts._lib.airdrop import AirdropTree
 from scripts._lib.deploy import deploy_airdrop
-
-VVV = 10**18
+from tests.support.constants import VVV
 
 
 def filler(n: int, seed: int = 7) -> list[tuple[str, int]]:
@@ -132,11 +131,7 @@ def test_deploy__refuses_bad_arguments(owner, vvv, staking, chain):
             project.AirdropDistributor.deploy(*args, sender=owner)
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=12)
 @given(data=st.data())
 def test_claim_orderings__claimed_never_exceeds_the_tree_and_the_rest_burns_exactly(
     data, chain, owner, vvv, staking, config, accounts

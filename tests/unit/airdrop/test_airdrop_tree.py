@@ -26,8 +26,8 @@ from scripts._lib.airdrop import (
     read_csv,
     verify,
 )
+from tests.support.constants import VVV
 
-VVV = 10**18
 UINT256_MAX = 2**256 - 1
 REPO = Path(__file__).resolve().parents[3]
 OZ_PACKAGE = REPO / "node_modules" / "@openzeppelin" / "merkle-tree"

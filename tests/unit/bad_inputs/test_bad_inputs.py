@@ -7,9 +7,7 @@ import ape
 import pytest
 
 from scripts._lib.fast import Reverted, bind, send
-from tests.unit.conftest import VVV, ZERO
-
-MAX_UINT = 2**256 - 1
+from tests.support.constants import MAX_UINT, VVV, ZERO
 
 
 def _points(pairs):

@@ -9,9 +9,8 @@ import pytest
 from ape import project
 
 from scripts._lib.dex import container, deploy_dex
+from tests.support.constants import USDC, VVV
 
-VVV = 10**18
-USDC = 10**6
 Q112 = 2**112
 
 

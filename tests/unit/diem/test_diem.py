@@ -13,11 +13,10 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
 
-from tests.unit.conftest import VVV, ZERO, contract_events
-from tests.unit.permit import sign_permit
+from tests.support.constants import DAY, MAX_UINT, VVV, ZERO
+from tests.support.events import contract_events
+from tests.support.permit import sign_permit
 
-DAY = 86_400
-MAX_UINT = 2**256 - 1
 MINTED = 100 * VVV  # alice's DIEM
 
 

@@ -2,7 +2,7 @@
 locked stake cannot leave, and earns 80% (the treasury the other 20%).
 
 Expected values are computed here:
-- quotes from an independent Fraction re-derivation of C(S) (tests/unit/test_mint_curve.py):
+- quotes from an independent Fraction re-derivation of C(S) (tests/support/curve.py):
   a mint of X at supply S gives the largest D with C(S + D) <= C(S) + X;
 - burns release d * locked // outstanding, and all that is locked for the last DIEM;
 - rewards with the accumulator's integer math: delta = amount * 10**36 // totalStaked,
@@ -20,18 +20,11 @@ from hypothesis import strategies as st
 from web3.logs import DISCARD
 
 from scripts._lib.fast import Reverted, bind, send
-from tests.unit.conftest import (
-    BPS,
-    PRECISION,
-    VVV,
-    ZERO,
-    contract_events,
-    integrate,
-    staker_per_second,
-)
-from tests.unit.test_mint_curve import STEP, floor_cost
+from tests.support.constants import BPS, MAX_UINT, PRECISION, STEP, VVV, ZERO
+from tests.support.curve import floor_cost
+from tests.support.emissions import integrate, staker_per_second
+from tests.support.events import contract_events
 
-MAX_UINT = 2**256 - 1
 LOCKED_BPS = 2_000
 STAKE = 200_000 * VVV
 
@@ -252,7 +245,6 @@ def test_burnDiem__partial_then_rest_releases_exactly(staking, diem, stakers, al
 )
 @settings(
     max_examples=30,
-    deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )

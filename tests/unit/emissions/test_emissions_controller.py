@@ -9,16 +9,9 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.unit.conftest import (
-    BPS,
-    VVV,
-    ZERO,
-    contract_events,
-    curve_at,
-    integrate,
-)
-
-MAX_SCHEDULE = 16
+from tests.support.constants import BPS, MAX_SCHEDULE, VVV, ZERO
+from tests.support.emissions import curve_at, integrate
+from tests.support.events import contract_events
 
 
 def _curve(controller) -> list[tuple[int, int]]:

@@ -12,8 +12,6 @@ The hypothesis tests only make `.call()`s (plain web3 on the same node), so they
 
 from __future__ import annotations
 
-import functools
-import itertools
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
@@ -24,22 +22,19 @@ from hypothesis import strategies as st
 from web3.exceptions import ContractLogicError
 
 from scripts._lib.fast import bind, revert_reason
-from tests.unit.conftest import VVV, contract_events
+from tests.support.constants import MAX_RATE, MAX_UINT, STEP, UNIT, VVV
+from tests.support.curve import exact_cost, floor_cost
+from tests.support.events import contract_events
 from venice_sdk.model import ModelRevert
 from venice_sdk.model.curve import MintCurveModel
 
-UNIT = 10**18
-STEP = 500 * UNIT
-MAX_RATE = 10**27
 KNOTS = 153  # the default table: every 500 DIEM up to the last rate within 1e9 sVVV per DIEM
 END = (KNOTS - 1) * STEP  # 76_000 DIEM
 CLOSED, PUNITIVE, OPEN = 0, 1, 2
 NOT_OWNER = "ownable: caller is not the owner"
-MAX_UINT = 2**256 - 1
 
 FAST = settings(
     max_examples=100,
-    deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )
@@ -64,33 +59,6 @@ def independent_table() -> list[int]:
             break
         rates.append(wei)
     return rates
-
-
-@functools.cache
-def _trapezoids(rates: tuple[int, ...]) -> list[Fraction]:
-    """C at each knot: the sum of the exact trapezoids below it."""
-    out = [Fraction(0)]
-    for a, b in itertools.pairwise(rates):
-        out.append(out[-1] + Fraction((a + b) * STEP, 2 * UNIT))
-    return out
-
-
-def exact_cost(rates: list[int], supply: int) -> Fraction:
-    """C(supply) as an exact rational: trapezoids below, then the partial interval."""
-    n = len(rates) - 1
-    i = min(supply // STEP, n)
-    total = _trapezoids(tuple(rates))[i]
-    s = supply - i * STEP
-    if s:
-        assert i < n, "past the end"
-        a, b = rates[i], rates[i + 1]
-        total += Fraction(a * s, UNIT) + Fraction((b - a) * s * s, 2 * STEP * UNIT)
-    return total
-
-
-def floor_cost(rates: list[int], supply: int) -> int:
-    c = exact_cost(rates, supply)
-    return c.numerator // c.denominator
 
 
 def _try(fn):

@@ -12,17 +12,11 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.unit.conftest import (
-    PRECISION,
-    VVV,
-    ZERO,
-    contract_events,
-    integrate,
-    staker_per_second,
-)
+from tests.support.constants import PRECISION, VVV, ZERO
+from tests.support.emissions import integrate, staker_per_second
+from tests.support.events import contract_events
 
 COOLDOWN = 604_800
-MAX_UINT = 2**256 - 1
 
 
 @pytest.fixture

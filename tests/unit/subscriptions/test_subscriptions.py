@@ -7,9 +7,8 @@ from __future__ import annotations
 import ape
 import pytest
 
-USDC = 10**6
-VVV = 10**18
-PERIOD = 30 * 86_400
+from tests.support.constants import PERIOD, USDC, VVV
+
 PRO, PRO_PLUS, MAX = 0, 1, 2
 
 

@@ -8,11 +8,11 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
 
-from tests.unit.conftest import VVV, ZERO, contract_events
-from tests.unit.permit import sign_permit
+from tests.support.constants import MAX_UINT, VVV, ZERO
+from tests.support.events import contract_events
+from tests.support.permit import sign_permit
 
 GENESIS_SUPPLY = 100_000_000 * VVV
-MAX_UINT = 2**256 - 1
 
 
 # ------------------------------------------------------------------ genesis and metadata
