@@ -9,6 +9,8 @@ and the burned total; after every step:
 - VVV burned by the burner == the fall in `totalSupply`, and the burner never holds VVV after
   a buyback or a burn;
 - each account's per-tier expiry and `proUntil` match the model.
+
+CI profile: 10 examples x 30 steps; deep profile (VENICE_DEEP=1): 300 x 200.
 """
 
 from __future__ import annotations

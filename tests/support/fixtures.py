@@ -1,6 +1,6 @@
 """Fixtures shared by the unit and attack tests (a pytest plugin: tests/conftest.py lists it in
 `pytest_plugins`): exact control of block time, the storage roots of the suite's contracts, and
-a cache of the dev accounts' derivation.
+a cache of the dev accounts' derivation (session-wide: it changes no behaviour, see below).
 
 Time on Anvil: `at(T)` fixes the timestamp of the next transaction; `mine_at(T)` mines an
 empty block at T so that views (which read the latest block) are evaluated at T.

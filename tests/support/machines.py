@@ -1,29 +1,11 @@
 """The state machines' shared parts: what they start from (`MachineContext`, built by the
-`machine_context` fixture in tests/conftest.py, and `SystemContext`), and the two machine bases
-the stateful tests extend: `StakingMachine` (staking and emissions, tests/stateful/
-test_stateful_staking.py) and `DiemMachine` (the staking machine with DIEM,
-tests/stateful/test_stateful_diem.py), which the whole-system machine extends in turn
-(tests/stateful/test_stateful_system.py). One module so that the chain of subclasses reads in
-order (its length is the two machines' rules and invariants).
+`machine_context` fixture in tests/conftest.py, and `SystemContext`), and the two machine
+bases: `StakingMachine` (staking and emissions) and `DiemMachine` (the staking machine with
+DIEM), which tests/stateful/test_stateful_staking.py and test_stateful_diem.py run and the
+whole-system machine (test_stateful_system.py) extends. One module, over 500 lines, so that
+the chain of subclasses reads in order: its length is the two machines' rules and invariants.
 
-StakingMachine: hypothesis drives stakes, unstakes, finalizes, claims, compounds, treasury
-releases, time jumps, rate changes, scheduled changes, cancellations, utilization reports,
-split-curve and stale-fallback changes. After every step the contracts must equal the model to
-the wei, and:
-- VVV totalSupply == genesis + emitted (minted) - burned == sum of all balances;
-- the staking contract holds every stake and every amount in cooldown (solvency), and the
-  rewards it owes (claimed + pending) never exceed what the controller emitted to stakers;
-- each pendingRewards is within 1 wei per accrual step of the exact (rational) share of
-  emissions, and never above it.
-
-DiemMachine: on top of every staking, emissions and governance step, hypothesis mints DIEM (by
-sVVV in, with a slippage bound, and by exact DIEM out), burns it (partially and all, including
-with DIEM bought from someone else), stakes, unstakes and finalizes DIEM, transfers it, and
-moves the launch mode. After every step, besides the staking invariants:
-- total locked == sum of locks; each account's lock <= its stake;
-- DIEM totalSupply == minted - burned == sum of outstanding; outstanding never negative;
-- the DIEM contract holds exactly the staked and cooling DIEM (solvency), per account too;
-- the treasury's 20% of locked yield is within 1 wei per accrual of its exact share.
+What each machine drives and checks after every step: the docstrings of those tests.
 """
 
 from __future__ import annotations
