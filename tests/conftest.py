@@ -11,14 +11,10 @@ from scripts._lib.fast import bind_fast
 from scripts._lib.sim.model_backend import system_model
 from tests.support.constants import VVV
 from tests.support.machines import MachineContext
+from tests.support.reports import CONTRACT_COVERAGE, CONTRACT_COVERAGE_REPORT, GAS_REPORT
 
 # Fixtures shared by the unit and attack tests, and the hypothesis profiles ("ci", "deep").
 pytest_plugins = ["tests.support.fixtures", "tests.support.profiles"]
-
-# The gas table tests/integration/test_gas.py leaves for the end of the run.
-GAS_REPORT = pytest.StashKey[list[str]]()
-CONTRACT_COVERAGE = pytest.StashKey[tuple]()
-CONTRACT_COVERAGE_REPORT = pytest.StashKey[list[str]]()
 
 
 def pytest_terminal_summary(terminalreporter, config):

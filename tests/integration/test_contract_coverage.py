@@ -19,7 +19,7 @@ from tests.support.constants import VVV, ZERO
 @pytest.fixture(scope="module")
 def maps(request):
     """The session's maps under --contract-coverage (same compilation), else a fresh build."""
-    from tests.conftest import CONTRACT_COVERAGE
+    from tests.support.reports import CONTRACT_COVERAGE
 
     session = request.config.stash.get(CONTRACT_COVERAGE, None)
     return session[0].maps if session else coverage.build_maps()

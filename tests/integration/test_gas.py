@@ -25,7 +25,7 @@ from scripts._lib.gas import (
     read_snapshot,
     snapshot_report,
 )
-from tests.conftest import GAS_REPORT
+from tests.support.reports import GAS_REPORT
 
 
 @pytest.fixture(scope="module")
