@@ -4,11 +4,11 @@ own code path (`scripts._lib.deploy.deploy_suite`) on a real Anvil."""
 from __future__ import annotations
 
 import pytest
+from venice_ops.bridge import system_model
+from venice_ops.deploy.config import load_config
+from venice_ops.deploy.suite import Suite, deploy_suite
 
-from scripts._lib.config import load_config
-from scripts._lib.deploy import Suite, deploy_suite
-from scripts._lib.fast import bind_fast
-from scripts._lib.sim.model_backend import system_model
+from tests.support.chain import bind_fast
 from tests.support.constants import VVV
 from tests.support.machines import MachineContext
 from tests.support.reports import CONTRACT_COVERAGE, CONTRACT_COVERAGE_REPORT, GAS_REPORT
@@ -49,7 +49,7 @@ def _contract_coverage(request):
         return
     from ape import chain, project
 
-    from scripts._lib import coverage
+    from tests.support import coverage
 
     deployed = {}
     for source in coverage.counted_sources():
@@ -69,7 +69,7 @@ def pytest_runtestloop(session):
     found = session.config.stash.get(CONTRACT_COVERAGE, None)
     if found is None:
         return
-    from scripts._lib import coverage
+    from tests.support import coverage
 
     collector, minimum = found
     coverage.uninstall()

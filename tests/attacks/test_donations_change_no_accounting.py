@@ -28,18 +28,10 @@ from typing import Any
 import ape
 import pytest
 from ape import project
+from venice_ops.deploy.airdrop_tree import AirdropTree
+from venice_ops.rpc import bind, call_all, mine, send
 
-from scripts._lib.airdrop import AirdropTree
-from scripts._lib.fast import (
-    bind,
-    call_all,
-    deploy,
-    mine,
-    now,
-    rewound,
-    send,
-    storage_root,
-)
+from tests.support.chain import deploy, now, rewound, storage_root
 from tests.support.constants import DAY, MAX_UINT, USDC, VVV
 
 DONATION = {"vvv": 12_345 * VVV + 6789, "diem": 1_234 * VVV + 5}

@@ -10,8 +10,8 @@ everything.
 from __future__ import annotations
 
 import pytest
+from venice_ops.rpc import bind, mine, send
 
-from scripts._lib.fast import bind, mine, send
 from tests.support.constants import DAY, VVV, YEAR
 
 

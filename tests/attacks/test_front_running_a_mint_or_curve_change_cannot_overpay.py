@@ -14,15 +14,9 @@ from typing import Any
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from venice_ops.rpc import bind, call_all, send
 
-from scripts._lib.fast import (
-    bind,
-    call_all,
-    in_one_block,
-    rewound,
-    send,
-    traced_reason,
-)
+from tests.support.chain import in_one_block, rewound, traced_reason
 from tests.support.constants import BPS, UNIT, VVV
 from tests.support.profiles import MODEST
 

@@ -14,8 +14,8 @@ import ape
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
+from venice_ops.deploy.suite import deploy_airdrop
 
-from scripts._lib.deploy import deploy_airdrop
 from tests.support.constants import VVV
 
 

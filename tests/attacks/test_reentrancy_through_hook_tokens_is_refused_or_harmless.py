@@ -35,22 +35,13 @@ from ape import project
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import keccak
+from venice_ops.deploy.airdrop_tree import leaf_hash
+from venice_ops.deploy.dex import container as dex_container
+from venice_ops.paths import PROJECT_ROOT
+from venice_ops.rpc import Reverted, call_all, send, web3
 from web3.contract import Contract
 
-from scripts._lib.airdrop import leaf_hash
-from scripts._lib.config import PROJECT_ROOT
-from scripts._lib.dex import container as dex_container
-from scripts._lib.fast import (
-    Reverted,
-    call_all,
-    deploy,
-    now,
-    revert,
-    send,
-    snapshot,
-    storage_roots,
-    web3,
-)
+from tests.support.chain import deploy, now, revert, snapshot, storage_roots
 from tests.support.constants import DAY, MAX_UINT, USDC, VVV, ZERO
 from tests.support.permit import sign_permit
 

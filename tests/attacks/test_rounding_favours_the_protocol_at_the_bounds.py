@@ -21,18 +21,10 @@ import pytest
 from ape import project
 from hypothesis import given
 from hypothesis import strategies as st
+from venice_ops.rpc import Reverted, bind, call_all, mine, send
 from web3.logs import DISCARD
 
-from scripts._lib.fast import (
-    Reverted,
-    bind,
-    call_all,
-    deploy,
-    mine,
-    now,
-    rewound,
-    send,
-)
+from tests.support.chain import deploy, now, rewound
 from tests.support.constants import BPS, DAY, MAX_UINT, USDC, VVV, YEAR
 from tests.support.profiles import MODEST
 

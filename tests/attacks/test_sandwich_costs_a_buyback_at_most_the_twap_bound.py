@@ -12,8 +12,9 @@ import ape
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from venice_ops.rpc import bind, web3
 
-from scripts._lib.fast import bind, in_one_block, traced_reason, web3
+from tests.support.chain import in_one_block, traced_reason
 from tests.support.constants import BPS, USDC
 
 GAS = 1_000_000

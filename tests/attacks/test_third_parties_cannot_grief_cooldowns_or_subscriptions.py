@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from venice_ops.rpc import Reverted, bind, call_all, send
 
-from scripts._lib.fast import Reverted, bind, call_all, now, rewound, send
+from tests.support.chain import now, rewound
 from tests.support.constants import DAY, PERIOD, USDC, VVV
 from tests.support.profiles import MODEST
 

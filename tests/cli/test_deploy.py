@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from ape import chain
+from venice_ops.paths import DEFAULT_CONFIG
 
-from scripts._lib.config import DEFAULT_CONFIG
 from scripts.deploy import cli as deploy
 
 

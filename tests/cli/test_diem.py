@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from ape import chain
+from venice_ops.commands import diem
+from venice_ops.commands.common import TransactionReverted, UserError
+from venice_ops.commands.staker import human, parse_amount
+from venice_ops.deploy.suite import write_manifest
 
-from scripts._lib import diem
-from scripts._lib.cli import TransactionReverted, UserError
-from scripts._lib.deploy import write_manifest
-from scripts._lib.staker import human, parse_amount
 from scripts.diem import cli
 from tests.support.constants import DAY, HOUR, MINUTE, VVV
 

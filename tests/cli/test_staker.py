@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from ape import chain
+from venice_ops.commands import staker
+from venice_ops.commands.common import TransactionReverted, UserError, resolve_signer, send
+from venice_ops.deploy.suite import write_manifest
+from venice_ops.paths import PROJECT_ROOT
 
-from scripts._lib import staker
-from scripts._lib.cli import TransactionReverted, UserError, resolve_signer, send
-from scripts._lib.config import PROJECT_ROOT
-from scripts._lib.deploy import write_manifest
 from scripts.staker import cli
 from tests.support.constants import DAY, HOUR, VVV
 

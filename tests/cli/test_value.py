@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from ape import chain
 from click.testing import CliRunner
+from venice_ops.commands import value
+from venice_ops.commands.common import UserError
+from venice_ops.deploy.airdrop_tree import AirdropTree, read_csv
+from venice_ops.deploy.suite import load_suite, write_manifest
 
 from scripts import airdrop as airdrop_cmd
 from scripts import keeper as keeper_cmd
 from scripts import subscribe as subscribe_cmd
-from scripts._lib import value
-from scripts._lib.airdrop import AirdropTree, read_csv
-from scripts._lib.cli import UserError
-from scripts._lib.deploy import load_suite, write_manifest
 from tests.support.constants import PERIOD, USDC, VVV
 
 

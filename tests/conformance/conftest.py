@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from venice_ops.rpc import bind
 
-from scripts._lib.fast import bind
 from tests.support.constants import VVV
 
 

@@ -20,8 +20,9 @@ from eth_account import Account
 from eth_utils import keccak
 from hypothesis import given
 from hypothesis import strategies as st
+from venice_ops.rpc import Reverted, call_all, send, web3
 
-from scripts._lib.fast import Reverted, call_all, now, send, web3
+from tests.support.chain import now
 from tests.support.constants import MAX_UINT
 from tests.support.permit import sign_permit
 from tests.support.profiles import MODEST

@@ -18,9 +18,9 @@ from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from venice_ops.rpc import Reverted, call_all, send
 from web3.exceptions import ContractLogicError
 
-from scripts._lib.fast import Reverted, call_all, send
 from tests.support.constants import MAX_UINT, ZERO
 from tests.support.profiles import MODEST
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from venice_ops.rpc import call_all, send
 
-from scripts._lib.fast import call_all, send
 from tests.support.constants import MAX_UINT
 from tests.support.profiles import MODEST
 

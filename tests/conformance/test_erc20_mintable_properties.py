@@ -12,8 +12,8 @@ from __future__ import annotations
 from eth_utils import to_checksum_address
 from hypothesis import given
 from hypothesis import strategies as st
+from venice_ops.rpc import call_all, impersonate, send
 
-from scripts._lib.fast import call_all, impersonate, send
 from tests.support.profiles import MODEST
 
 target = st.one_of(st.integers(0, 2), st.binary(min_size=20, max_size=20).map(to_checksum_address))

@@ -12,7 +12,7 @@ import pytest
 from ape import chain, project
 from vyper.ast import nodes, parse_to_ast
 
-from scripts._lib import coverage
+from tests.support import coverage
 from tests.support.constants import VVV, ZERO
 
 

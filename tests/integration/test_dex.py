@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from ape import project
+from venice_ops.deploy.dex import deploy_dex
 
-from scripts._lib.dex import deploy_dex
 from tests.support.constants import USDC, VVV
 
 

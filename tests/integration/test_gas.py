@@ -9,8 +9,7 @@ beside the anchors, and `ape run bench_gas --update-snapshot` rewrites the snaps
 from __future__ import annotations
 
 import pytest
-
-from scripts._lib.gas import (
+from venice_ops.bench.gas import (
     SNAPSHOT_CLAIMS,
     SNAPSHOT_RUNS,
     SNAPSHOT_VALUE_RUNS,
@@ -25,6 +24,7 @@ from scripts._lib.gas import (
     read_snapshot,
     snapshot_report,
 )
+
 from tests.support.reports import GAS_REPORT
 
 

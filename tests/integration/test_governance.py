@@ -13,9 +13,8 @@ import ape
 import pytest
 import yaml
 from ape import chain
-
-from scripts._lib.config import ANYONE, DEFAULT_CONFIG, ConfigError, Governance, load_config
-from scripts._lib.deploy import (
+from venice_ops.deploy.config import ANYONE, ConfigError, Governance, load_config
+from venice_ops.deploy.suite import (
     OWNED_NAMES,
     ZERO_ADDRESS,
     Suite,
@@ -24,7 +23,9 @@ from scripts._lib.deploy import (
     load_suite,
     manifest_path,
 )
-from scripts._lib.fast import Reverted, bind, send
+from venice_ops.paths import DEFAULT_CONFIG
+from venice_ops.rpc import Reverted, bind, send
+
 from scripts.deploy import cli as deploy
 from tests.support.cli import run_command
 from tests.support.constants import VVV

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from eth_utils import to_checksum_address
+from venice_ops.deploy.abis import SHIPPED, compiled_abi
 from web3 import Web3
 
-from scripts._lib.abis import SHIPPED, compiled_abi
 from tests.support.constants import USDC, VVV
 from venice_sdk.entitlements import (
     EntitlementClient,
@@ -85,7 +85,7 @@ def rpc_url(chain):
 
 @pytest.fixture
 def manifest(tmp_path, suite, config):
-    from scripts._lib.deploy import write_manifest
+    from venice_ops.deploy.suite import write_manifest
 
     return write_manifest(suite, config, tmp_path)
 

@@ -49,7 +49,7 @@ class Clock:
 
 @pytest.fixture
 def manifest(tmp_path, suite, config):
-    from scripts._lib.deploy import write_manifest
+    from venice_ops.deploy.suite import write_manifest
 
     return write_manifest(suite, config, tmp_path)
 

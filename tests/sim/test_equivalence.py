@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from scripts._lib.sim.chain_backend import ChainBackend
-from scripts._lib.sim.engine import Engine
-from scripts._lib.sim.scenario import load_scenario
+from venice_ops.sim.chain_backend import ChainBackend
+from venice_ops.sim.engine import Engine
+from venice_ops.sim.scenario import load_scenario
 
 SCENARIO = Path(__file__).with_name("equivalence.yaml")
 FIELDS = (

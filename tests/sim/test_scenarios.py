@@ -7,11 +7,10 @@ import textwrap
 from decimal import Decimal
 
 import pytest
-
-from scripts._lib.config import load_config
-from scripts._lib.sim.runner import execute_model
-from scripts._lib.sim.scenario import ScenarioError, load_scenario, parse_scenario
-from scripts._lib.sim.sweep import heatmap, parse_values, sweep, write_sweep
+from venice_ops.deploy.config import load_config
+from venice_ops.sim.runner import execute_model
+from venice_ops.sim.scenario import ScenarioError, load_scenario, parse_scenario
+from venice_ops.sim.sweep import heatmap, parse_values, sweep, write_sweep
 
 GOOD = """\
 name: small

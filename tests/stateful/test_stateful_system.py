@@ -43,11 +43,11 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
+from venice_ops.bridge import value_model_of
+from venice_ops.deploy.airdrop_tree import AirdropTree
+from venice_ops.deploy.suite import deploy_airdrop
 
-from scripts._lib.airdrop import AirdropTree
-from scripts._lib.deploy import deploy_airdrop
-from scripts._lib.fast import bind_fast
-from scripts._lib.sim.chain_backend import value_model_of
+from tests.support.chain import bind_fast
 from tests.support.constants import USDC, VVV
 from tests.support.machines import DiemMachine, SystemContext, diem_amounts
 from tests.support.profiles import machine_settings

@@ -20,8 +20,9 @@ from typing import ClassVar
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from venice_ops.rpc import Reverted, mine, send
 
-from scripts._lib.fast import Reverted, bind_fast, invalidate, mine, send
+from tests.support.chain import bind_fast, invalidate
 from tests.support.constants import BPS, PERIOD, USDC, VVV
 from tests.support.profiles import machine_settings
 

@@ -13,7 +13,7 @@ import functools
 import ape_test.accounts
 import pytest
 
-from scripts._lib.fast import storage_root
+from tests.support.chain import storage_root
 
 
 @pytest.fixture(scope="session", autouse=True)

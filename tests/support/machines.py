@@ -24,8 +24,9 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from venice_ops.rpc import Reverted, mine, send
 
-from scripts._lib.fast import Reverted, invalidate, mine, send
+from tests.support.chain import invalidate
 from tests.support.constants import DAY, VVV
 from venice_sdk.model import ModelRevert, SystemModel
 from venice_sdk.model.diem import DIEM

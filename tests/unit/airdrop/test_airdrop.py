@@ -11,9 +11,9 @@ import pytest
 from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from venice_ops.deploy.airdrop_tree import AirdropTree
+from venice_ops.deploy.suite import deploy_airdrop
 
-from scripts._lib.airdrop import AirdropTree
-from scripts._lib.deploy import deploy_airdrop
 from tests.support.constants import VVV
 
 

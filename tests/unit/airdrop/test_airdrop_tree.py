@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
-
-from scripts._lib.airdrop import (
+from venice_ops.deploy.airdrop_tree import (
     FORMAT,
     LEAF_ENCODING,
     AirdropFormatError,
@@ -26,6 +25,7 @@ from scripts._lib.airdrop import (
     read_csv,
     verify,
 )
+
 from tests.support.constants import VVV
 
 UINT256_MAX = 2**256 - 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ape
 import pytest
+from venice_ops.rpc import Reverted, bind, send
 
-from scripts._lib.fast import Reverted, bind, send
 from tests.support.constants import MAX_UINT, VVV, ZERO
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import ape
 import pytest
 from ape import project
+from venice_ops.deploy.dex import container, deploy_dex
 
-from scripts._lib.dex import container, deploy_dex
 from tests.support.constants import USDC, VVV
 
 Q112 = 2**112

@@ -17,9 +17,9 @@ import ape
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from venice_ops.rpc import Reverted, bind, send
 from web3.logs import DISCARD
 
-from scripts._lib.fast import Reverted, bind, send
 from tests.support.constants import BPS, MAX_UINT, PRECISION, STEP, VVV, ZERO
 from tests.support.curve import floor_cost
 from tests.support.emissions import integrate, staker_per_second

@@ -19,9 +19,10 @@ import ape
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from venice_ops.rpc import bind
 from web3.exceptions import ContractLogicError
 
-from scripts._lib.fast import bind, revert_reason
+from tests.support.chain import revert_reason
 from tests.support.constants import MAX_RATE, MAX_UINT, STEP, UNIT, VVV
 from tests.support.curve import exact_cost, floor_cost
 from tests.support.events import contract_events
