@@ -46,7 +46,7 @@ unit: setup
 	ape test tests --cov=venice_sdk --cov-report=term --cov-fail-under=90 --contract-coverage 95
 
 deep: setup
-	VENICE_DEEP=1 ape test tests/test_stateful_system.py -s
+	VENICE_DEEP=1 ape test tests/stateful/test_stateful_system.py -s
 
 test: lint unit
 

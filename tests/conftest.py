@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 
 from tests.support.chain import bind_fast
+from tests.support.constants import VVV
+from tests.support.machines import MachineContext
+from tests.support.reports import GAS_REPORT
 from venice_ops.bridge import system_model
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import Suite, deploy_suite
 
-pytest_plugins = ["tests.support.coverage"]
-
-VVV = 10**18
-# The gas table tests/test_gas.py leaves for the end of the run.
-GAS_REPORT = pytest.StashKey[list[str]]()
+# Fixtures shared by the unit and attack tests, the hypothesis profiles ("ci", "deep") and the
+# contracts' statement coverage (`ape test --contract-coverage MIN`).
+pytest_plugins = ["tests.support.fixtures", "tests.support.profiles", "tests.support.coverage"]
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -150,7 +151,7 @@ def fund(vvv, staking, owner):
 
 
 @pytest.fixture
-def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
+def machine_context(suite, chain, owner, oracle, treasury, accounts, config) -> MachineContext:
     """Four funded stakers and a model of the suite as deployed, for the state machines."""
     vvv, controller, staking = suite.vvv, suite.controller, suite.staking
     stakers = [accounts[i] for i in (3, 4, 5, 7)]
@@ -174,25 +175,25 @@ def machine_context(suite, chain, owner, oracle, treasury, accounts, config):
     assert vvv.totalSupply() == model.genesis
     model.staking.last_update = staking.lastAccrual()
     assert head >= model.staking.last_update
-    return {
-        "chain": chain,
-        "vvv": bind_fast(vvv),
-        "controller": bind_fast(controller),
-        "staking": bind_fast(staking),
-        "diem": bind_fast(suite.diem),
-        "curve": bind_fast(suite.curve),
-        "owner": owner,
-        "oracle": oracle,
-        "treasury": treasury,
-        "stakers": stakers,
-        "pool": suite.pair.address,
-        "model": model,
-    }
+    return MachineContext(
+        chain=chain,
+        vvv=bind_fast(vvv),
+        controller=bind_fast(controller),
+        staking=bind_fast(staking),
+        diem=bind_fast(suite.diem),
+        curve=bind_fast(suite.curve),
+        owner=owner,
+        oracle=oracle,
+        treasury=treasury,
+        stakers=stakers,
+        pool=suite.pair.address,
+        model=model,
+    )
 
 
 @pytest.fixture
-def diem_context(machine_context, suite):
+def diem_context(machine_context, suite) -> MachineContext:
     """`machine_context` with the stakers' DIEM approved to the staking contract (burns)."""
-    for a in machine_context["stakers"]:
+    for a in machine_context.stakers:
         suite.diem.approve(suite.staking, 2**256 - 1, sender=a)
     return machine_context

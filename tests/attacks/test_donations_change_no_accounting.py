@@ -30,14 +30,11 @@ import pytest
 from ape import project
 
 from tests.support.chain import deploy, now, rewound, storage_root
+from tests.support.constants import DAY, MAX_UINT, USDC, VVV
 from venice_ops.deploy.airdrop_tree import AirdropTree
 from venice_ops.rpc import bind, call_all, mine, send
 
-VVV = 10**18
-USDC = 10**6
-DAY = 86_400
 DONATION = {"vvv": 12_345 * VVV + 6789, "diem": 1_234 * VVV + 5}
-MAX_UINT = 2**256 - 1
 RECIPIENTS = ("staking", "diem", "burner", "subscriptions", "airdrop", "controller")
 
 

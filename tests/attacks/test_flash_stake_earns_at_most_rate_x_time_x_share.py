@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.constants import DAY, VVV, YEAR
 from venice_ops.rpc import bind, mine, send
-
-VVV = 10**18
-DAY = 86_400
-YEAR = 31_536_000
 
 
 def _rate(annual: int, staker_bps: int) -> int:

@@ -15,14 +15,11 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tests.examples import MODEST
 from tests.support.chain import in_one_block, rewound, traced_reason
-from tests.unit.test_mint_curve import UNIT
+from tests.support.constants import BPS, UNIT, VVV
+from tests.support.profiles import MODEST
 from venice_ops.rpc import bind, call_all, send
 
-VVV = 10**18
-BPS = 10_000
-MAX_UINT = 2**256 - 1
 CLOSED, PUNITIVE = 0, 1
 
 

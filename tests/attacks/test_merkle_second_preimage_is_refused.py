@@ -5,7 +5,7 @@ the hash of two 32-byte children reading as (account, amount) lets that account 
 by presenting the node as its leaf and the node's sibling path as its proof. The distributor
 hashes leaves twice (OpenZeppelin StandardMerkleTree), so a leaf's preimage is 32 bytes and can
 never be a node's 64. The same property of the Python tree builder (OpenZeppelin-compatible) is
-tested in tests/unit/test_airdrop_tree.py::test_verify__intermediate_node_is_not_a_leaf.
+tested in tests/unit/airdrop/test_airdrop_tree.py::test_verify__intermediate_node_is_not_a_leaf.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
+from tests.support.constants import VVV
 from venice_ops.deploy.suite import deploy_airdrop
-
-VVV = 10**18
 
 
 @pytest.mark.parametrize("stake", [False, True], ids=["to_the_wallet", "into_stake"])

@@ -38,18 +38,14 @@ from eth_utils import keccak
 from web3.contract import Contract
 
 from tests.support.chain import deploy, now, revert, snapshot, storage_roots
-from tests.unit.permit import sign_permit
+from tests.support.constants import DAY, MAX_UINT, USDC, VVV, ZERO
+from tests.support.permit import sign_permit
 from venice_ops.deploy.airdrop_tree import leaf_hash
 from venice_ops.deploy.dex import container as dex_container
 from venice_ops.paths import PROJECT_ROOT
 from venice_ops.rpc import Reverted, call_all, send, web3
 
-VVV = 10**18
-USDC = 10**6
-DAY = 86_400
-MAX_UINT = 2**256 - 1
 OUTER_ONLY, REENTER, SEQUENTIAL = 0, 1, 2
-ZERO = "0x" + "00" * 20
 PRECOMPILES = 0x100
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 

@@ -9,7 +9,7 @@
 - USDC has 6 decimals: subscription payments split to the base unit with no remainder, and the
   buyback's minimum out is rounded up from one base unit to the per-call cap.
 The mint curve's end (past-the-end refusals, exact-out telescoping, quoteCost(quoteMint(x)) <= x)
-is tested in tests/unit/test_mint_curve.py.
+is tested in tests/unit/mint_curve/test_mint_curve.py.
 """
 
 from __future__ import annotations
@@ -23,17 +23,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web3.logs import DISCARD
 
-from tests.examples import MODEST
 from tests.support.chain import deploy, now, rewound
+from tests.support.constants import BPS, DAY, MAX_UINT, USDC, VVV, YEAR
+from tests.support.profiles import MODEST
 from venice_ops.rpc import Reverted, bind, call_all, mine, send
 
-VVV = 10**18
-USDC = 10**6
-YEAR = 31_536_000
-DAY = 86_400
-BPS = 10_000
 Q112 = 2**112
-MAX_UINT = 2**256 - 1
 MASK_64 = 2**64 - 1
 WHALE = 1_000_000_000 * VVV
 # The largest cap whose per-second rate fits the staking contract's 64-bit rate.

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import ape
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.chain import in_one_block, traced_reason
+from tests.support.constants import BPS, USDC
 from venice_ops.rpc import bind, web3
 
-USDC = 10**6
-BPS = 10_000
 GAS = 1_000_000
 
 
@@ -98,11 +97,7 @@ def test_sandwich__a_front_run_within_the_bound_meets_the_keepers_minimum_or_rev
         assert result["reason"] == "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT"
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=15)
 @given(
     front=st.integers(0, 400_000),
     amount=st.integers(1, 50_000),

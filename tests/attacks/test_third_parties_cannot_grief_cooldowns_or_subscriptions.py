@@ -19,15 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.examples import MODEST
 from tests.support.chain import now, rewound
+from tests.support.constants import DAY, PERIOD, USDC, VVV
+from tests.support.profiles import MODEST
 from venice_ops.rpc import Reverted, bind, call_all, send
 
-VVV = 10**18
-USDC = 10**6
-DAY = 86_400
-PERIOD = 30 * DAY
-MAX_UINT = 2**256 - 1
 ACTIONS = (
     "stake_for_victim",
     "send_vvv",

@@ -1,26 +1,14 @@
-"""Running the scripts' click commands in-process, on the test session's Anvil."""
+"""The command tests' fixture: `invoke` runs a script's click command in-process, on the test
+session's Anvil (tests/support/cli.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-import click
 import pytest
-from ape import chain
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-
-def run_command(command: click.Command, manifests: Path, *args: str) -> Result:
-    """Run a script's command in-process with `--deployments manifests`."""
-    # Handed the connected provider, ape's ConnectedProviderCommand uses this session's
-    # Anvil instead of starting another one.
-    result = CliRunner(mix_stderr=False).invoke(
-        command, [*args, "--deployments", str(manifests)], obj={"provider": chain.provider}
-    )
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+from tests.support.cli import run_command
 
 
 @pytest.fixture

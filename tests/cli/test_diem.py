@@ -10,7 +10,7 @@ import pytest
 from ape import chain
 
 from scripts.diem import cli
-from tests.conftest import VVV
+from tests.support.constants import DAY, HOUR, MINUTE, VVV
 from venice_ops.commands import diem
 from venice_ops.commands.common import (
     TransactionReverted,
@@ -22,9 +22,6 @@ from venice_ops.commands.common import (
 from venice_ops.deploy.suite import write_manifest
 
 DIEM = 10**18
-DAY = 86_400
-HOUR = 3_600
-MINUTE = 60
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from ape import chain
 
 from scripts.staker import cli
-from tests.conftest import VVV
+from tests.support.constants import DAY, HOUR, VVV
 from venice_ops.commands import staker
 from venice_ops.commands.common import (
     TransactionReverted,
@@ -32,8 +32,6 @@ from venice_ops.deploy.suite import write_manifest
 from venice_ops.paths import PROJECT_ROOT
 
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
-DAY = 86_400
-HOUR = 3_600
 
 
 def give(vvv, owner, account, amount: int) -> None:

@@ -16,15 +16,11 @@ from click.testing import CliRunner
 from scripts import airdrop as airdrop_cmd
 from scripts import keeper as keeper_cmd
 from scripts import subscribe as subscribe_cmd
-from tests.conftest import VVV
+from tests.support.constants import PERIOD, USDC, VVV
 from venice_ops.commands import value
 from venice_ops.commands.common import UserError
 from venice_ops.deploy.airdrop_tree import AirdropTree, read_csv
 from venice_ops.deploy.suite import load_suite, write_manifest
-
-USDC = 10**6
-DAY = 86_400
-PERIOD = 30 * DAY
 
 
 @pytest.fixture

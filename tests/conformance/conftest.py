@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import _cache_dev_account_derivation  # noqa: F401  (a fixture)
+from tests.support.constants import VVV
 from venice_ops.rpc import bind
-
-VVV = 10**18
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """EIP-2612 permit, OpenZeppelin's ERC20Permit rules (test/token/ERC20/extensions/
 ERC20Permit.test.js) ported to hypothesis for VVV and DIEM, with real signatures from
-eth-account keys (tests/unit/permit.py).
+eth-account keys (tests/support/permit.py).
 
 OpenZeppelin's rules: the initial nonce is 0; DOMAIN_SEPARATOR is the EIP-712 domain of (name,
 "1", chain id, token); the owner's signature is accepted (allowance set, nonce + 1); a reused
@@ -21,12 +21,12 @@ from eth_utils import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.examples import MODEST
 from tests.support.chain import now
-from tests.unit.permit import sign_permit
+from tests.support.constants import MAX_UINT
+from tests.support.permit import sign_permit
+from tests.support.profiles import MODEST
 from venice_ops.rpc import Reverted, call_all, send, web3
 
-MAX_UINT = 2**256 - 1
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 keys = st.integers(1, SECP256K1_N - 1).map(lambda k: Account.from_key(k.to_bytes(32, "big")))
 values = st.integers(0, MAX_UINT)

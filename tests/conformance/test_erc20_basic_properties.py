@@ -20,11 +20,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from web3.exceptions import ContractLogicError
 
-from tests.examples import MODEST
+from tests.support.constants import MAX_UINT, ZERO
+from tests.support.profiles import MODEST
 from venice_ops.rpc import Reverted, call_all, send
 
-ZERO = "0x" + "00" * 20
-MAX_UINT = 2**256 - 1
 uint256 = st.integers(0, MAX_UINT)
 user = st.integers(0, 2)
 # A target: another user, the spender, or an address no one uses.
@@ -298,7 +297,6 @@ def test_ERC20_invariant_properties__hold_after_any_sequence(token):
         settings=settings(
             max_examples=8,
             stateful_step_count=10,
-            deadline=None,
             suppress_health_check=list(HealthCheck),
         ),
     )

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.examples import MODEST
+from tests.support.constants import MAX_UINT
+from tests.support.profiles import MODEST
 from venice_ops.rpc import call_all, send
 
-MAX_UINT = 2**256 - 1
 uint256 = st.integers(0, MAX_UINT)
 user = st.integers(0, 2)
 

@@ -4,7 +4,7 @@ ERC20ExternalMintableProperties), ported to hypothesis.
 Both tokens mint only from the staking contract (VVV: emissions; DIEM: locks behind it). The
 property is about the token's own accounting, so the minter's call is made directly, with the
 staking contract's address impersonated on Anvil; that nobody else can mint is tested in
-tests/unit/test_vvv.py and tests/unit/test_diem.py.
+tests/unit/vvv/test_vvv.py and tests/unit/diem/test_diem.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from eth_utils import to_checksum_address
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.examples import MODEST
+from tests.support.profiles import MODEST
 from venice_ops.rpc import call_all, impersonate, send
 
 target = st.one_of(st.integers(0, 2), st.binary(min_size=20, max_size=20).map(to_checksum_address))

@@ -1,4 +1,5 @@
-"""Fixtures for the SDK's plain-pytest tests: no chain, its own redis-server."""
+"""Fixtures for the SDK's tests: ledgers on both backends and the session's own redis-server (the
+ledger and auth tests need no chain; the entitlements and service tests use the suite's)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.sdk import NO_REDIS, NOON, FakeClock
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
-
-NO_REDIS = "redis-server is not installed (run scripts/ensure_redis.sh)"
-
-
-class FakeClock:
-    """A settable clock: ``clock.now = ...`` moves time for the ledger."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-#: 2025-06-01 12:00:00 UTC
-NOON = 20_240 * 86_400 + 43_200
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sdk.conftest import NOON, FakeClock
+from tests.support.sdk import NOON, FakeClock
 from venice_sdk.errors import Reason
 from venice_sdk.ledger import (
     ACTIVITY_WINDOW,

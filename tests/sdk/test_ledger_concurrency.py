@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.sdk.conftest import NO_REDIS, NOON, FakeClock
-from tests.sdk.workers import debit_worker, open_ledger
+from tests.support.ledger_workers import debit_worker, open_ledger
+from tests.support.sdk import NO_REDIS, NOON, FakeClock
 from venice_sdk.ledger import CreditLedger, RedisLedger
 
 WORKERS = 8

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.sdk.conftest import NO_REDIS, FakeClock
-from tests.sdk.redis_server import LosingProxy
+from tests.support.redis_server import LosingProxy
+from tests.support.sdk import NO_REDIS, FakeClock
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import LedgerUnavailable, RedisLedger
 from venice_sdk.ledger.redis import _DEBIT_LUA

@@ -1,0 +1,1 @@
+"""Tests across contracts and tools: governance, the DEX, gas, the coverage collector."""

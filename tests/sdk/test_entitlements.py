@@ -1,0 +1,293 @@
+"""venice_sdk's EntitlementClient against the deployed suite on Anvil: every field for stakers,
+DIEM stakers, subscribers and nobodies; batches of 1,000 cold wallets in one eth_call; the
+cache, stale-while-error and fail-closed behaviour under a node that times out, answers HTTP
+500 or malformed JSON; a reorg (snapshot and revert); invalidation from events; and the ABIs
+the package ships equal what the contracts compile to."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from eth_utils import to_checksum_address
+from web3 import Web3
+
+from tests.support.constants import USDC, VVV
+from venice_ops.deploy.abis import SHIPPED, compiled_abi
+from venice_sdk.entitlements import (
+    EntitlementClient,
+    EntitlementError,
+    EntitlementUnavailable,
+    daily_credit_micros,
+    load_abi,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FlakyNode:
+    """An HTTP JSON-RPC proxy in front of Anvil that can time out, fail or send garbage."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream
+        self.mode = "ok"  # ok | timeout | http500 | garbage
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if node.mode == "timeout":
+                    threading.Event().wait(1.5)
+                    return
+                if node.mode == "http500":
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"internal error")
+                    return
+                if node.mode == "garbage":
+                    payload = b'{"jsonrpc": "2.0", "id": 1, "result": '
+                else:
+                    request = urllib.request.Request(
+                        node.upstream, body, {"Content-Type": "application/json"}
+                    )
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        payload = response.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def rpc_url(chain):
+    return str(chain.provider.http_uri)
+
+
+@pytest.fixture
+def manifest(tmp_path, suite, config):
+    from venice_ops.deploy.suite import write_manifest
+
+    return write_manifest(suite, config, tmp_path)
+
+
+@pytest.fixture
+def client(manifest, rpc_url):
+    return EntitlementClient.from_manifest(manifest, rpc_url, ttl=0)
+
+
+@pytest.fixture
+def people(suite, fund, fund_usdc, owner, alice, bob, carol):
+    """alice stakes and mints DIEM and stakes it; bob subscribes; carol stakes 50 VVV."""
+    staking, diem, subs = suite.staking, suite.diem, suite.subscriptions
+    fund(alice, 100_000 * VVV)
+    staking.stake(alice, 100_000 * VVV, sender=alice)
+    staking.mintDiem(10_000 * VVV, 0, sender=alice)
+    diem.stake(50 * VVV, sender=alice)
+    diem.initiateUnstake(5 * VVV, sender=alice)
+    staking.initiateUnstake(1_000 * VVV, sender=alice)
+    fund_usdc(bob, 100 * USDC, spender=subs)
+    subs.subscribe(0, 2, bob, sender=bob)
+    fund(carol, 50 * VVV)
+    staking.stake(carol, 50 * VVV, sender=carol)
+    return {"alice": alice, "bob": bob, "carol": carol}
+
+
+def test_get__every_field_matches_the_contracts(chain, suite, client, people, attacker):
+    staking, diem, subs = suite.staking, suite.diem, suite.subscriptions
+    for account in (*people.values(), attacker):
+        e = client.get(account.address)
+        locked, _ = staking.lockedStakes(account)
+        cooling, unlock = staking.cooldowns(account)
+        diem_staked, diem_end, diem_cooling = diem.stakedInfos(account)
+        assert e.address == account.address
+        assert e.block == chain.blocks.head.number
+        assert e.timestamp == chain.blocks.head.timestamp
+        assert (e.staked, e.locked) == (staking.balanceOf(account), locked)
+        assert (e.cooling, e.unlock_time) == (cooling, unlock)
+        assert e.pending_rewards == staking.pendingRewards(account)
+        assert e.pro_by_stake == staking.isPro(account)
+        assert e.pro_until == subs.proUntil(account)
+        assert (e.diem_staked, e.diem_cooling, e.diem_cooldown_end) == (
+            diem_staked,
+            diem_cooling,
+            diem_end,
+        )
+        assert e.is_pro == subs.isPro(account)
+        assert e.total_staked == staking.totalStaked()
+        assert not e.stale and not e.degraded
+
+
+def test_get__what_each_kind_of_wallet_is_entitled_to(client, people, attacker):
+    alice, bob, carol = (client.get(people[n].address) for n in ("alice", "bob", "carol"))
+    assert alice.pro_reason == "stake" and alice.daily_credit == 45 * USDC  # 45 DIEM staked
+    assert alice.locked > 0 and alice.cooling == 1_000 * VVV and alice.diem_cooling == 5 * VVV
+    assert bob.pro_reason == "subscription" and bob.daily_credit == 0 and bob.staked == 0
+    assert carol.staked == 50 * VVV and not carol.is_pro and carol.daily_credit == 0
+    nobody = client.get(attacker.address)
+    assert (nobody.staked, nobody.is_pro, nobody.daily_credit, nobody.pro_reason) == (
+        0,
+        False,
+        0,
+        "",
+    )
+
+
+def test_credit__none_under_a_tenth_of_a_diem_and_exact_above():
+    assert daily_credit_micros(10**17 - 1) == 0
+    assert daily_credit_micros(10**17) == 100_000  # $0.10
+    assert daily_credit_micros(12_345_678 * 10**12 + 999) == 12_345_678
+
+
+def test_vcu__share_of_capacity_among_active_stakers(client, people):
+    carol = client.get(people["carol"].address)
+    # carol's 50 VVV among 1,000 VVV of active stake: 5% of 181,480 VCU.
+    assert carol.vcu_allocation(1_000 * VVV, 181_480) == 9_074
+    assert carol.vcu_allocation(0, 181_480) == 0
+
+
+def test_get_many__1000_cold_wallets_in_one_call(client, people):
+    wallets = [to_checksum_address((0x7000 + i).to_bytes(20, "big")) for i in range(997)]
+    wallets += [a.address for a in people.values()]
+    before = client.rpc_calls
+    results = client.get_many(wallets)
+    assert client.rpc_calls - before == 1
+    assert [r.address for r in results] == wallets
+    assert results[-1].staked == 50 * VVV
+
+
+def test_get__malformed_address_refused_with_a_code(client):
+    for bad in ("0x123", "not an address", "0x" + "g" * 40):
+        with pytest.raises(EntitlementError) as info:
+            client.get(bad)
+        assert info.value.code == "malformed_address"
+
+
+def test_cache__serves_within_ttl_without_rpc(manifest, rpc_url, people):
+    clock = Clock()
+    client = EntitlementClient.from_manifest(manifest, rpc_url, ttl=2.0, clock=clock)
+    alice = people["alice"].address
+    first = client.get(alice)
+    calls = client.rpc_calls
+    for _ in range(100):
+        assert client.get(alice) is first
+    assert client.rpc_calls == calls
+    clock.now += 2.5
+    client.get(alice)
+    assert client.rpc_calls == calls + 1
+
+
+@pytest.mark.parametrize("mode", ["timeout", "http500", "garbage"])
+def test_faults__stale_within_grace_then_fail_closed(mode, manifest, rpc_url, people):
+    node = FlakyNode(rpc_url)
+    try:
+        clock = Clock()
+        client = EntitlementClient.from_manifest(
+            manifest, node.url, ttl=2.0, grace=60.0, clock=clock, timeout=0.5
+        )
+        alice = people["alice"].address
+        fresh = client.get(alice)
+        node.mode = mode
+        clock.now += 30  # past the TTL, within the grace
+        stale = client.get(alice)
+        assert stale.stale and stale.reason == "rpc_unavailable"
+        assert stale.staked == fresh.staked
+        clock.now += 40  # past TTL + grace
+        with pytest.raises(EntitlementUnavailable) as info:
+            client.get(alice)
+        assert info.value.code == "rpc_unavailable"
+        # A wallet never seen: nothing to serve, fail closed at once.
+        with pytest.raises(EntitlementUnavailable):
+            client.get(people["bob"].address)
+        # The node recovers: answers are fresh again.
+        node.mode = "ok"
+        assert not client.get(alice).stale
+    finally:
+        node.close()
+
+
+def test_faults__fail_open_when_configured(manifest, rpc_url, people):
+    node = FlakyNode(rpc_url)
+    try:
+        client = EntitlementClient.from_manifest(manifest, node.url, ttl=0, fail_open=True)
+        node.mode = "http500"
+        e = client.get(people["alice"].address)
+        assert e.degraded and e.reason == "rpc_unavailable" and e.staked == 0
+    finally:
+        node.close()
+
+
+def test_reorg__a_reverted_stake_disappears_after_the_ttl(
+    chain, suite, manifest, rpc_url, fund, bob
+):
+    clock = Clock()
+    client = EntitlementClient.from_manifest(manifest, rpc_url, ttl=2.0, clock=clock)
+    fund(bob, 500 * VVV)
+    snapshot = chain.snapshot()
+    suite.staking.stake(bob, 500 * VVV, sender=bob)
+    assert client.get(bob.address).staked == 500 * VVV
+    chain.restore(snapshot)  # the block with the stake is gone
+    assert client.get(bob.address).staked == 500 * VVV  # cached, within the TTL
+    clock.now += 2.5
+    assert client.get(bob.address).staked == 0
+
+
+def test_confirmations__a_new_stake_counts_once_buried(chain, suite, manifest, rpc_url, fund, bob):
+    client = EntitlementClient.from_manifest(manifest, rpc_url, ttl=0, confirmations=2)
+    fund(bob, 500 * VVV)
+    suite.staking.stake(bob, 500 * VVV, sender=bob)
+    assert client.get(bob.address).staked == 0
+    chain.mine(2)
+    assert client.get(bob.address).staked == 500 * VVV
+
+
+def test_events__invalidate_within_a_block(suite, manifest, rpc_url, fund, bob):
+    clock = Clock()
+    client = EntitlementClient.from_manifest(manifest, rpc_url, ttl=3_600.0, clock=clock)
+    client.poll_events()  # start watching from the head
+    assert client.get(bob.address).staked == 0
+    fund(bob, 500 * VVV)
+    suite.staking.stake(bob, 500 * VVV, sender=bob)
+    assert client.get(bob.address).staked == 0  # cached for an hour...
+    assert client.poll_events() >= 1
+    assert client.get(bob.address).staked == 500 * VVV  # ...unless an event says otherwise
+
+
+def test_from_manifest__bad_file_is_a_clear_error(tmp_path, rpc_url):
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"contracts": {}}))
+    with pytest.raises(EntitlementError) as info:
+        EntitlementClient.from_manifest(path, rpc_url)
+    assert info.value.code == "bad_manifest"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_abis__shipped_equal_compiled(name):
+    assert load_abi(name) == compiled_abi(name)
+
+
+def test_lens__one_call_reads_the_same_as_separate_calls(suite, people, rpc_url):
+    web3 = Web3(Web3.HTTPProvider(rpc_url))
+    lens = web3.eth.contract(address=suite.lens.address, abi=load_abi("EntitlementsLens"))
+    totals, rows = lens.functions.entitlements([people["carol"].address]).call()
+    assert rows[0][0] == suite.staking.balanceOf(people["carol"])
+    assert totals[2] == suite.staking.totalStaked()

@@ -1,0 +1,1 @@
+"""The four hypothesis state machines, on Anvil against `venice_sdk.model`."""
