@@ -63,8 +63,8 @@ BPS: public(constant(uint256)) = 10_000
 Q112: constant(uint256) = 2**112
 # @dev A deadline later than this after the call is not a deadline.
 MAX_DEADLINE_DELAY: public(constant(uint256)) = 3_600
-# @dev Bound on the price guard governance may choose (the TWAP window's
-#      are `twap.MIN_TWAP_WINDOW` and `twap.MAX_TWAP_AGE`).
+# @dev Bound on the deviation and slippage governance may choose (the
+#      window's bounds are the twap module's).
 MAX_BOUND_BPS: public(constant(uint256)) = 2_000
 MASK_32: constant(uint256) = 2**32 - 1
 
