@@ -20,18 +20,18 @@
                  are fixed at deploy.
 """
 
+from interfaces import IAirdropDistributor
+from interfaces import IStakedVVV
 from interfaces import IVVV
 
-
-interface IStaking:
-    def stake(recipient: address, amount: uint256): nonpayable
+implements: IAirdropDistributor
 
 
 # @dev Deep enough for 2**32 leaves.
 MAX_PROOF_LENGTH: public(constant(uint256)) = 32
 
-VVV: public(immutable(address))
-STAKING: public(immutable(address))
+VVV: public(immutable(IVVV))
+STAKING: public(immutable(IStakedVVV))
 MERKLE_ROOT: public(immutable(bytes32))
 # @dev Claims are accepted up to and including this second.
 DEADLINE: public(immutable(uint256))
@@ -62,12 +62,12 @@ def __init__(vvv: address, staking: address, merkle_root: bytes32, deadline: uin
     assert vvv != empty(address) and staking != empty(address), "airdrop: zero address"
     assert merkle_root != empty(bytes32), "airdrop: zero root"
     assert deadline > block.timestamp, "airdrop: deadline passed"
-    VVV = vvv
-    STAKING = staking
+    VVV = IVVV(vvv)
+    STAKING = IStakedVVV(staking)
     MERKLE_ROOT = merkle_root
     DEADLINE = deadline
     # Claims into stake: the staking contract pulls the claimed VVV from here.
-    extcall IVVV(vvv).approve(staking, max_value(uint256))
+    extcall VVV.approve(staking, max_value(uint256))
 
 
 @external
@@ -87,9 +87,9 @@ def claim(amount: uint256, proof: DynArray[bytes32, MAX_PROOF_LENGTH], stake: bo
     assert word & bit == 0, "airdrop: already claimed"
     self._claimed[key >> 8] = word | bit
     if stake:
-        extcall IStaking(STAKING).stake(msg.sender, amount)
+        extcall STAKING.stake(msg.sender, amount)
     else:
-        extcall IVVV(VVV).transfer(msg.sender, amount)
+        extcall VVV.transfer(msg.sender, amount)
     log Claimed(account=msg.sender, amount=amount, staked=stake)
 
 
@@ -102,9 +102,9 @@ def burnUnclaimed() -> uint256:
     @return The VVV burned.
     """
     assert block.timestamp > DEADLINE, "airdrop: claim window open"
-    amount: uint256 = staticcall IVVV(VVV).balanceOf(self)
+    amount: uint256 = staticcall VVV.balanceOf(self)
     assert amount > 0, "airdrop: nothing to burn"
-    extcall IVVV(VVV).burn(amount)
+    extcall VVV.burn(amount)
     log UnclaimedBurned(caller=msg.sender, amount=amount)
     return amount
 

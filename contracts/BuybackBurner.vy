@@ -11,8 +11,9 @@
         - Only a keeper may buy back, with an amount in (at most the per-call
           cap), a minimum VVV out and a deadline, all mandatory.
         - Price guard: the contract keeps two observations of the pair's
-          cumulative price and from them a time-weighted price over at least
-          `minTwapWindow` seconds (refusing one older than `maxTwapAge`). A
+          cumulative price (`modules/twap.vy`) and from them a time-weighted
+          price over at least `minTwapWindow` seconds (refusing one older
+          than `maxTwapAge`). A
           buyback is refused when the pool's spot price strays more than
           `maxDeviationBps` from it, and the keeper's minimum out may not be
           below the TWAP's amount less `maxSlippageBps`. A sandwich therefore
@@ -26,22 +27,34 @@
 """
 
 from ethereum.ercs import IERC20
-from snekmate.auth import ownable
-from snekmate.auth import ownable_2step
 
+from interfaces import IBuybackBurner
 from interfaces import IUniswapV2Factory
 from interfaces import IUniswapV2Pair
 from interfaces import IUniswapV2Router
 from interfaces import IVVV
 
+implements: IBuybackBurner
+
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
+
+from modules import twap
+
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
+initializes: twap
 
 exports: (
     ownable.owner,
     ownable_2step.pending_owner,
     ownable_2step.transfer_ownership,
     ownable_2step.accept_ownership,
+    twap.MIN_TWAP_WINDOW,
+    twap.MAX_TWAP_AGE,
+    twap.minTwapWindow,
+    twap.maxTwapAge,
+    twap.observations,
 )
 
 
@@ -50,18 +63,16 @@ BPS: public(constant(uint256)) = 10_000
 Q112: constant(uint256) = 2**112
 # @dev A deadline later than this after the call is not a deadline.
 MAX_DEADLINE_DELAY: public(constant(uint256)) = 3_600
-# @dev Bounds on the price guard governance may choose.
+# @dev Bound on the deviation and slippage governance may choose (the
+#      window's bounds are the twap module's).
 MAX_BOUND_BPS: public(constant(uint256)) = 2_000
-MIN_TWAP_WINDOW: public(constant(uint256)) = 60
-MAX_TWAP_AGE: public(constant(uint256)) = 7 * 86_400
-MASK_64: constant(uint256) = 2**64 - 1
 MASK_32: constant(uint256) = 2**32 - 1
 
 
-VVV: public(immutable(address))
-USDC: public(immutable(address))
-ROUTER: public(immutable(address))
-PAIR: public(immutable(address))
+VVV: public(immutable(IVVV))
+USDC: public(immutable(IERC20))
+ROUTER: public(immutable(IUniswapV2Router))
+PAIR: public(immutable(IUniswapV2Pair))
 # @dev True when the revenue token is the pair's token0, so that the pair's
 #      price0 (token1 per token0) is VVV per USDC.
 _USDC_IS_TOKEN0: immutable(bool)
@@ -74,14 +85,6 @@ maxAmountIn: public(uint256)
 maxDeviationBps: public(uint256)
 # @dev Most the keeper's minimum out may sit below the TWAP's amount.
 maxSlippageBps: public(uint256)
-minTwapWindow: public(uint256)
-maxTwapAge: public(uint256)
-
-# @dev Two observations of the cumulative price of USDC in VVV, a ring:
-#      `_times` packs time[0] (bits 0-63), time[1] (64-127) and the index of
-#      the newer one (bit 128).
-_cumulatives: uint256[2]
-_times: uint256
 
 totalSpent: public(uint256)
 totalBought: public(uint256)
@@ -102,11 +105,6 @@ event Burned:
     amount: uint256
 
 
-event Observed:
-    cumulative: uint256
-    timestamp: uint256
-
-
 event KeeperSet:
     keeper: indexed(address)
     enabled: bool
@@ -116,11 +114,6 @@ event LimitsChanged:
     maxAmountIn: uint256
     maxDeviationBps: uint256
     maxSlippageBps: uint256
-
-
-event TwapWindowChanged:
-    minTwapWindow: uint256
-    maxTwapAge: uint256
 
 
 event TokenRecovered:
@@ -157,77 +150,73 @@ def __init__(
     ownable_2step.__init__()
     assert vvv != empty(address) and usdc != empty(address), "buyback: zero address"
     assert vvv != usdc, "buyback: same token"
-    pair: address = staticcall IUniswapV2Factory(
-        staticcall IUniswapV2Router(router).factory()
-    ).getPair(usdc, vvv)
+    ROUTER = IUniswapV2Router(router)
+    factory: IUniswapV2Factory = IUniswapV2Factory(staticcall ROUTER.factory())
+    pair: address = staticcall factory.getPair(usdc, vvv)
     assert pair != empty(address), "buyback: no VVV/USDC pair"
-    VVV = vvv
-    USDC = usdc
-    ROUTER = router
-    PAIR = pair
-    _USDC_IS_TOKEN0 = staticcall IUniswapV2Pair(pair).token0() == usdc
+    VVV = IVVV(vvv)
+    USDC = IERC20(usdc)
+    PAIR = IUniswapV2Pair(pair)
+    _USDC_IS_TOKEN0 = staticcall PAIR.token0() == usdc
     self._set_limits(max_amount_in, max_deviation_bps, max_slippage_bps)
-    self._set_window(min_twap_window, max_twap_age)
+    twap.__init__(min_twap_window, max_twap_age)
     if keeper != empty(address):
         self.isKeeper[keeper] = True
         log KeeperSet(keeper=keeper, enabled=True)
-    # Both observations start now: a TWAP exists once `minTwapWindow` passes.
     cumulative: uint256 = 0
     spot: uint256 = 0
     cumulative, spot = self._current()
-    self._cumulatives = [cumulative, cumulative]
-    self._times = block.timestamp | (block.timestamp << 64)
-    log Observed(cumulative=cumulative, timestamp=block.timestamp)
-    # The router pulls exactly `amountIn` per swap; one approval at deploy.
-    assert extcall IERC20(usdc).approve(router, max_value(uint256), default_return_value=True)
+    twap._reset(cumulative)
+    # The router pulls exactly `amount_in` per swap; one approval at deploy.
+    assert extcall USDC.approve(router, max_value(uint256), default_return_value=True)
 
 
 @external
 @nonreentrant
-def buyback(amountIn: uint256, minVvvOut: uint256, deadline: uint256) -> uint256:
+def buyback(amount_in: uint256, min_vvv_out: uint256, deadline: uint256) -> uint256:
     """
-    @dev Swaps `amountIn` USDC for VVV through the router and burns all the
+    @dev Swaps `amount_in` USDC for VVV through the router and burns all the
          VVV this contract holds. Only a keeper may call.
-    @param amountIn USDC base units, at most `maxAmountIn`.
-    @param minVvvOut Least VVV (wei) the swap may return; at least the
-           floor `quote(amountIn)` gives.
+    @param amount_in USDC base units, at most `maxAmountIn`.
+    @param min_vvv_out Least VVV (wei) the swap may return; at least the
+           floor `quote(amount_in)` gives.
     @param deadline Unix time after which the swap fails; within
            `MAX_DEADLINE_DELAY` of now.
     @return The VVV burned (bought plus any sent here directly).
     """
     assert self.isKeeper[msg.sender], "buyback: not keeper"
-    assert amountIn > 0, "buyback: zero amount"
-    assert amountIn <= self.maxAmountIn, "buyback: above per-call cap"
-    assert minVvvOut > 0, "buyback: zero min out"
+    assert amount_in > 0, "buyback: zero amount"
+    assert amount_in <= self.maxAmountIn, "buyback: above per-call cap"
+    assert min_vvv_out > 0, "buyback: zero min out"
     assert deadline >= block.timestamp, "buyback: deadline passed"
     assert deadline <= block.timestamp + MAX_DEADLINE_DELAY, "buyback: deadline too far"
-    assert amountIn <= staticcall IERC20(USDC).balanceOf(self), "buyback: not enough revenue"
+    assert amount_in <= staticcall USDC.balanceOf(self), "buyback: not enough revenue"
 
     cumulative: uint256 = 0
     spot: uint256 = 0
     cumulative, spot = self._current()
-    twap: uint256 = self._twap(cumulative)
-    difference: uint256 = spot - twap if spot > twap else twap - spot
-    assert difference * BPS <= twap * self.maxDeviationBps, "buyback: spot strays from TWAP"
-    assert minVvvOut >= self._floor(amountIn, twap), "buyback: min out below TWAP floor"
-    self._observe(cumulative)
+    average: uint256 = twap._twap(cumulative)
+    difference: uint256 = spot - average if spot > average else average - spot
+    assert difference * BPS <= average * self.maxDeviationBps, "buyback: spot strays from TWAP"
+    assert min_vvv_out >= self._floor(amount_in, average), "buyback: min out below TWAP floor"
+    twap._observe(cumulative)
 
-    amounts: DynArray[uint256, 2] = extcall IUniswapV2Router(ROUTER).swapExactTokensForTokens(
-        amountIn, minVvvOut, [USDC, VVV], self, deadline
+    amounts: DynArray[uint256, 2] = extcall ROUTER.swapExactTokensForTokens(
+        amount_in, min_vvv_out, [USDC.address, VVV.address], self, deadline
     )
     bought: uint256 = amounts[1]
-    burned: uint256 = staticcall IVVV(VVV).balanceOf(self)
-    extcall IVVV(VVV).burn(burned)
-    self.totalSpent += amountIn
+    burned: uint256 = staticcall VVV.balanceOf(self)
+    extcall VVV.burn(burned)
+    self.totalSpent += amount_in
     self.totalBought += bought
     self.totalBurned += burned
     log BuybackExecuted(
         keeper=msg.sender,
-        amountIn=amountIn,
+        amountIn=amount_in,
         vvvBought=bought,
         vvvBurned=burned,
         spotPrice=spot,
-        twapPrice=twap,
+        twapPrice=average,
     )
     return burned
 
@@ -239,9 +228,9 @@ def burnVvv() -> uint256:
     @dev Burns all VVV sent to this contract directly. Anyone may call.
     @return The VVV burned.
     """
-    amount: uint256 = staticcall IVVV(VVV).balanceOf(self)
+    amount: uint256 = staticcall VVV.balanceOf(self)
     assert amount > 0, "buyback: nothing to burn"
-    extcall IVVV(VVV).burn(amount)
+    extcall VVV.burn(amount)
     self.totalBurned += amount
     log Burned(caller=msg.sender, amount=amount)
     return amount
@@ -258,7 +247,7 @@ def update() -> bool:
     cumulative: uint256 = 0
     spot: uint256 = 0
     cumulative, spot = self._current()
-    return self._observe(cumulative)
+    return twap._observe(cumulative)
 
 
 @view
@@ -283,38 +272,21 @@ def twapPrice() -> uint256:
     cumulative: uint256 = 0
     spot: uint256 = 0
     cumulative, spot = self._current()
-    return self._twap(cumulative)
+    return twap._twap(cumulative)
 
 
 @view
 @external
-def quote(amountIn: uint256) -> (uint256, uint256):
+def quote(amount_in: uint256) -> (uint256, uint256):
     """
-    @dev What `amountIn` USDC buys at the TWAP (no fee, no price impact)
-         and the least `minVvvOut` a buyback of it accepts.
+    @dev What `amount_in` USDC buys at the TWAP (no fee, no price impact)
+         and the least `min_vvv_out` a buyback of it accepts.
     """
     cumulative: uint256 = 0
     spot: uint256 = 0
     cumulative, spot = self._current()
-    twap: uint256 = self._twap(cumulative)
-    return amountIn * twap // Q112, self._floor(amountIn, twap)
-
-
-@view
-@external
-def observations() -> (uint256, uint256, uint256, uint256):
-    """
-    @dev The older and the newer observation: (time, cumulative) each.
-    """
-    times: uint256 = self._times
-    newer: uint256 = (times >> 128) & 1
-    older: uint256 = 1 - newer
-    return (
-        (times >> (64 * older)) & MASK_64,
-        self._cumulatives[older],
-        (times >> (64 * newer)) & MASK_64,
-        self._cumulatives[newer],
-    )
+    average: uint256 = twap._twap(cumulative)
+    return amount_in * average // Q112, self._floor(amount_in, average)
 
 
 @external
@@ -343,7 +315,7 @@ def setTwapWindow(min_twap_window: uint256, max_twap_age: uint256):
     @dev Sets the TWAP window bounds. Only the owner may call.
     """
     ownable._check_owner()
-    self._set_window(min_twap_window, max_twap_age)
+    twap._set_window(min_twap_window, max_twap_age)
 
 
 @external
@@ -353,7 +325,7 @@ def recoverToken(token: address, to: address, amount: uint256):
          burned) nor the revenue token (it buys VVV). Only the owner may call.
     """
     ownable._check_owner()
-    assert token != VVV and token != USDC, "buyback: token not recoverable"
+    assert token != VVV.address and token != USDC.address, "buyback: token not recoverable"
     assert to != empty(address), "buyback: zero address"
     assert extcall IERC20(token).transfer(to, amount, default_return_value=True)
     log TokenRecovered(token=token, to=to, amount=amount)
@@ -375,16 +347,6 @@ def _set_limits(max_amount_in: uint256, max_deviation_bps: uint256, max_slippage
     )
 
 
-@internal
-def _set_window(min_twap_window: uint256, max_twap_age: uint256):
-    assert min_twap_window >= MIN_TWAP_WINDOW, "buyback: window too short"
-    assert max_twap_age >= 2 * min_twap_window, "buyback: age below two windows"
-    assert max_twap_age <= MAX_TWAP_AGE, "buyback: age too long"
-    self.minTwapWindow = min_twap_window
-    self.maxTwapAge = max_twap_age
-    log TwapWindowChanged(minTwapWindow=min_twap_window, maxTwapAge=max_twap_age)
-
-
 @view
 @internal
 def _current() -> (uint256, uint256):
@@ -397,16 +359,16 @@ def _current() -> (uint256, uint256):
     reserve0: uint112 = 0
     reserve1: uint112 = 0
     last: uint32 = 0
-    reserve0, reserve1, last = staticcall IUniswapV2Pair(PAIR).getReserves()
+    reserve0, reserve1, last = staticcall PAIR.getReserves()
     reserve_usdc: uint256 = convert(reserve0, uint256)
     reserve_vvv: uint256 = convert(reserve1, uint256)
     cumulative: uint256 = 0
     if _USDC_IS_TOKEN0:
-        cumulative = staticcall IUniswapV2Pair(PAIR).price0CumulativeLast()
+        cumulative = staticcall PAIR.price0CumulativeLast()
     else:
         reserve_usdc = convert(reserve1, uint256)
         reserve_vvv = convert(reserve0, uint256)
-        cumulative = staticcall IUniswapV2Pair(PAIR).price1CumulativeLast()
+        cumulative = staticcall PAIR.price1CumulativeLast()
     assert reserve_usdc > 0 and reserve_vvv > 0, "buyback: empty pool"
     spot: uint256 = (reserve_vvv << 112) // reserve_usdc
     elapsed: uint256 = unsafe_sub(block.timestamp & MASK_32, convert(last, uint256)) & MASK_32
@@ -416,45 +378,11 @@ def _current() -> (uint256, uint256):
 
 @view
 @internal
-def _twap(cumulative: uint256) -> uint256:
-    """
-    @dev The price averaged since the newer observation if it is at least
-         `minTwapWindow` old, else since the older one.
-    """
-    times: uint256 = self._times
-    index: uint256 = (times >> 128) & 1
-    start: uint256 = (times >> (64 * index)) & MASK_64
-    window: uint256 = self.minTwapWindow
-    if block.timestamp - start < window:
-        index = 1 - index
-        start = (times >> (64 * index)) & MASK_64
-    elapsed: uint256 = block.timestamp - start
-    assert elapsed >= window, "buyback: TWAP window too short"
-    assert elapsed <= self.maxTwapAge, "buyback: stale TWAP"
-    return unsafe_sub(cumulative, self._cumulatives[index]) // elapsed
-
-
-@internal
-def _observe(cumulative: uint256) -> bool:
-    times: uint256 = self._times
-    newer: uint256 = (times >> 128) & 1
-    if block.timestamp - ((times >> (64 * newer)) & MASK_64) < self.minTwapWindow:
-        return False
-    slot: uint256 = 1 - newer
-    self._cumulatives[slot] = cumulative
-    times &= ~((MASK_64 << (64 * slot)) | (1 << 128))
-    self._times = times | (block.timestamp << (64 * slot)) | (slot << 128)
-    log Observed(cumulative=cumulative, timestamp=block.timestamp)
-    return True
-
-
-@view
-@internal
-def _floor(amount_in: uint256, twap: uint256) -> uint256:
+def _floor(amount_in: uint256, average: uint256) -> uint256:
     """
     @dev The least VVV out a buyback of `amount_in` accepts, rounded up (in
          the protocol's favour).
     """
-    numerator: uint256 = amount_in * twap * (BPS - self.maxSlippageBps)
+    numerator: uint256 = amount_in * average * (BPS - self.maxSlippageBps)
     denominator: uint256 = Q112 * BPS
     return (numerator + denominator - 1) // denominator

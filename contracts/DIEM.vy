@@ -18,6 +18,9 @@
           donation can change anyone's stake accounting.
 """
 
+from interfaces import IDIEM
+
+implements: IDIEM
 
 from snekmate.auth import ownable
 from snekmate.tokens import erc20

@@ -30,10 +30,13 @@
                  can move the split only along the governance curve.
 """
 
+from interfaces import IEmissionsController
+from interfaces import IStakedVVV
+
+implements: IEmissionsController
+
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
-
-from interfaces import IStakedVVV
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
@@ -77,7 +80,7 @@ struct ScheduledRate:
 
 
 # @dev The staking contract (accrues and mints); set once at wiring.
-staking: public(address)
+staking: public(IStakedVVV)
 # @dev Receives the treasury's share of emissions.
 treasury: public(address)
 # @dev May report utilization.
@@ -194,10 +197,11 @@ def setStaking(staking: address):
     @param staking The StakedVVV contract.
     """
     ownable._check_owner()
-    assert self.staking == empty(address), "emissions: staking already set"
+    assert self.staking.address == empty(address), "emissions: staking already set"
     assert staking != empty(address), "emissions: zero address"
-    self.staking = staking
-    extcall IStakedVVV(staking).checkpoint()
+    staked_vvv: IStakedVVV = IStakedVVV(staking)
+    self.staking = staked_vvv
+    extcall staked_vvv.checkpoint()
     log StakingSet(staking=staking)
 
 
@@ -470,8 +474,8 @@ def scheduledRates() -> DynArray[ScheduledRate, MAX_SCHEDULE]:
 def _checkpoint():
     # The staking contract accrues first, under the config in force so far,
     # and drops its cached rate; then our own totals move to now.
-    if self.staking != empty(address):
-        extcall IStakedVVV(self.staking).checkpoint()
+    if self.staking.address != empty(address):
+        extcall self.staking.checkpoint()
     total: uint256 = 0
     staker: uint256 = 0
     total, staker = self._emissions(self.lastCheckpoint, block.timestamp)

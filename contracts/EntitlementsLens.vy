@@ -9,27 +9,17 @@
         on-chain.
 """
 
-
-interface IStaking:
-    def balanceOf(account: address) -> uint256: view
-    def lockedStakes(account: address) -> (uint256, uint256): view
-    def cooldowns(account: address) -> (uint256, uint256): view
-    def pendingRewards(account: address) -> uint256: view
-    def isPro(account: address) -> bool: view
-    def totalStaked() -> uint256: view
-    def proThreshold() -> uint256: view
-
-
-interface IDiem:
-    def stakedInfos(account: address) -> (uint256, uint256, uint256): view
-    def totalStaked() -> uint256: view
-
-
-interface ISubscriptions:
-    def proUntil(account: address) -> uint256: view
+from interfaces import IDIEM
+from interfaces import IStakedVVV
+from interfaces import ISubscriptions
 
 
 MAX_BATCH: public(constant(uint256)) = 1_000
+
+
+STAKING: public(immutable(IStakedVVV))
+DIEM: public(immutable(IDIEM))
+SUBSCRIPTIONS: public(immutable(ISubscriptions))
 
 
 struct Account:
@@ -53,18 +43,13 @@ struct Totals:
     diemTotalStaked: uint256
 
 
-STAKING: public(immutable(address))
-DIEM: public(immutable(address))
-SUBSCRIPTIONS: public(immutable(address))
-
-
 @deploy
 def __init__(staking: address, diem: address, subscriptions: address):
     assert staking != empty(address) and diem != empty(address), "lens: zero address"
     assert subscriptions != empty(address), "lens: zero address"
-    STAKING = staking
-    DIEM = diem
-    SUBSCRIPTIONS = subscriptions
+    STAKING = IStakedVVV(staking)
+    DIEM = IDIEM(diem)
+    SUBSCRIPTIONS = ISubscriptions(subscriptions)
 
 
 @view
@@ -79,23 +64,23 @@ def entitlements(
     for account: address in accounts:
         locked: uint256 = 0
         outstanding: uint256 = 0
-        locked, outstanding = staticcall IStaking(STAKING).lockedStakes(account)
+        locked, outstanding = staticcall STAKING.lockedStakes(account)
         cooling: uint256 = 0
         unlock: uint256 = 0
-        cooling, unlock = staticcall IStaking(STAKING).cooldowns(account)
+        cooling, unlock = staticcall STAKING.cooldowns(account)
         diem_staked: uint256 = 0
         diem_end: uint256 = 0
         diem_cooling: uint256 = 0
-        diem_staked, diem_end, diem_cooling = staticcall IDiem(DIEM).stakedInfos(account)
+        diem_staked, diem_end, diem_cooling = staticcall DIEM.stakedInfos(account)
         out.append(
             Account(
-                staked=staticcall IStaking(STAKING).balanceOf(account),
+                staked=staticcall STAKING.balanceOf(account),
                 locked=locked,
                 cooling=cooling,
                 unlockTime=unlock,
-                pendingRewards=staticcall IStaking(STAKING).pendingRewards(account),
-                proByStake=staticcall IStaking(STAKING).isPro(account),
-                proUntil=staticcall ISubscriptions(SUBSCRIPTIONS).proUntil(account),
+                pendingRewards=staticcall STAKING.pendingRewards(account),
+                proByStake=staticcall STAKING.isPro(account),
+                proUntil=staticcall SUBSCRIPTIONS.proUntil(account),
                 diemStaked=diem_staked,
                 diemCooling=diem_cooling,
                 diemCooldownEnd=diem_end,
@@ -104,8 +89,8 @@ def entitlements(
     totals: Totals = Totals(
         blockNumber=block.number,
         blockTimestamp=block.timestamp,
-        totalStaked=staticcall IStaking(STAKING).totalStaked(),
-        proThreshold=staticcall IStaking(STAKING).proThreshold(),
-        diemTotalStaked=staticcall IDiem(DIEM).totalStaked(),
+        totalStaked=staticcall STAKING.totalStaked(),
+        proThreshold=staticcall STAKING.proThreshold(),
+        diemTotalStaked=staticcall DIEM.totalStaked(),
     )
     return totals, out

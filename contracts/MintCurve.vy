@@ -21,6 +21,10 @@
         of minters; it walks the knots a single mint crosses (usually 0-1).
 """
 
+from interfaces import IMintCurve
+
+implements: IMintCurve
+
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 

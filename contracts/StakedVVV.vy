@@ -27,13 +27,16 @@
 
 from ethereum.ercs import IERC20
 
-from snekmate.auth import ownable
-from snekmate.auth import ownable_2step
-
 from interfaces import IDIEM
 from interfaces import IEmissionsController
 from interfaces import IMintCurve
+from interfaces import IStakedVVV
 from interfaces import IVVV
+
+implements: IStakedVVV
+
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
 
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
@@ -50,10 +53,13 @@ BPS: public(constant(uint256)) = 10_000
 # @dev Scale of the reward-per-token accumulator. Above any stake total, so
 #      that a staker's rounding loss is under 1 wei per accrual step.
 PRECISION: public(constant(uint256)) = 10**36
+# @dev Field widths of the packed words (see the storage below and the
+#      helpers under PACKED WORDS).
 MASK_40: constant(uint256) = 2**40 - 1
 MASK_64: constant(uint256) = 2**64 - 1
 MASK_112: constant(uint256) = 2**112 - 1
 MASK_128: constant(uint256) = 2**128 - 1
+MASK_192: constant(uint256) = 2**192 - 1
 MAX_COOLDOWN: constant(uint256) = 365 * 86_400
 
 name: public(constant(String[25])) = "Staked VVV"
@@ -61,8 +67,8 @@ symbol: public(constant(String[5])) = "sVVV"
 decimals: public(constant(uint8)) = 18
 
 
-VVV: public(immutable(address))
-CONTROLLER: public(immutable(address))
+VVV: public(immutable(IVVV))
+CONTROLLER: public(immutable(IEmissionsController))
 # @dev Seconds between `initiateUnstake` and `finalizeUnstake`.
 cooldownDuration: public(immutable(uint256))
 # @dev Share of a locked stake's yield that goes to the treasury (bps).
@@ -99,8 +105,8 @@ _cooldowns: HashMap[address, uint256]
 proThreshold: public(uint256)
 
 # @dev The DIEM token and its mint curve; set once by the owner.
-diem: public(address)
-mintCurve: public(address)
+diem: public(IDIEM)
+mintCurve: public(IMintCurve)
 # @dev DIEM minted against locks and not burned (== DIEM totalSupply).
 totalDiemOutstanding: public(uint256)
 
@@ -179,8 +185,8 @@ def __init__(
     assert vvv != empty(address) and controller != empty(address), "sVVV: zero address"
     assert cooldown_duration <= MAX_COOLDOWN, "sVVV: cooldown too long"
     assert locked_treasury_bps <= BPS, "sVVV: bps above 100%"
-    VVV = vvv
-    CONTROLLER = controller
+    VVV = IVVV(vvv)
+    CONTROLLER = IEmissionsController(controller)
     cooldownDuration = cooldown_duration
     LOCKED_TREASURY_BPS = locked_treasury_bps
     self.proThreshold = pro_threshold
@@ -206,10 +212,11 @@ def stake(recipient: address, amount: uint256):
     assert recipient != empty(address), "sVVV: zero recipient"
     rpt: uint256 = self._accrue()
     account: uint256 = self._update_account(recipient, rpt)
-    assert (account & MASK_128) + amount <= MASK_128, "sVVV: stake overflow"
+    assert self._low(account) + amount <= MASK_128, "sVVV: stake overflow"
+    # Adds to the stake, the low half, which the check keeps from carrying.
     self._accounts[recipient] = account + amount
     self._add_stake(amount)
-    extcall IVVV(VVV).transferFrom(msg.sender, self, amount)
+    extcall VVV.transferFrom(msg.sender, self, amount)
     log IERC20.Transfer(sender=empty(address), receiver=recipient, value=amount)
     log Staked(sender=msg.sender, recipient=recipient, amount=amount)
 
@@ -223,17 +230,17 @@ def initiateUnstake(amount: uint256):
     @param amount sVVV in wei.
     """
     assert amount > 0, "sVVV: zero amount"
-    staked: uint256 = self._accounts[msg.sender] & MASK_128
+    staked: uint256 = self._low(self._accounts[msg.sender])
     assert amount <= staked, "sVVV: amount exceeds stake"
-    locked: uint256 = self._locks[msg.sender] & MASK_128
+    locked: uint256 = self._low(self._locks[msg.sender])
     assert amount <= staked - locked, "sVVV: stake is locked"
     rpt: uint256 = self._accrue()
     account: uint256 = self._update_account(msg.sender, rpt)
     self._accounts[msg.sender] = account - amount
     self._totals -= amount
-    cooling: uint256 = (self._cooldowns[msg.sender] & (2**192 - 1)) + amount
+    cooling: uint256 = self._cooling(self._cooldowns[msg.sender]) + amount
     unlock: uint256 = block.timestamp + cooldownDuration
-    self._cooldowns[msg.sender] = (unlock << 192) | cooling
+    self._cooldowns[msg.sender] = self._cooldown_word(cooling, unlock)
     self._coolingDown += amount
     log IERC20.Transfer(sender=msg.sender, receiver=empty(address), value=amount)
     log UnstakeInitiated(account=msg.sender, amount=amount, coolingDown=cooling, unlockTime=unlock)
@@ -246,12 +253,13 @@ def finalizeUnstake():
     @dev Pays out the caller's cooldown bucket once its timer has run out.
     """
     packed: uint256 = self._cooldowns[msg.sender]
-    amount: uint256 = packed & (2**192 - 1)
+    amount: uint256 = self._cooling(packed)
     assert amount > 0, "sVVV: nothing to finalize"
-    assert block.timestamp >= packed >> 192, "sVVV: cooldown active"
+    assert block.timestamp >= self._unlock_time(packed), "sVVV: cooldown active"
+    # Clears the amount and keeps the unlock time.
     self._cooldowns[msg.sender] = packed ^ amount
     self._coolingDown -= amount
-    extcall IVVV(VVV).transfer(msg.sender, amount)
+    extcall VVV.transfer(msg.sender, amount)
     log UnstakeFinalized(account=msg.sender, amount=amount)
 
 
@@ -262,7 +270,7 @@ def claim():
     @dev Mints the caller's accrued rewards to the caller.
     """
     amount: uint256 = self._take_rewards(msg.sender)
-    extcall IVVV(VVV).mint(msg.sender, amount)
+    extcall VVV.mint(msg.sender, amount)
     log RewardsClaimed(account=msg.sender, amount=amount, restaked=False)
 
 
@@ -274,10 +282,10 @@ def claimAndStake():
     """
     amount: uint256 = self._take_rewards(msg.sender)
     account: uint256 = self._accounts[msg.sender]
-    assert (account & MASK_128) + amount <= MASK_128, "sVVV: stake overflow"
+    assert self._low(account) + amount <= MASK_128, "sVVV: stake overflow"
     self._accounts[msg.sender] = account + amount
     self._add_stake(amount)
-    extcall IVVV(VVV).mint(self, amount)
+    extcall VVV.mint(self, amount)
     log IERC20.Transfer(sender=empty(address), receiver=msg.sender, value=amount)
     log RewardsClaimed(account=msg.sender, amount=amount, restaked=True)
 
@@ -291,14 +299,14 @@ def releaseTreasury():
     """
     self._accrue()
     due: uint256 = (
-        staticcall IEmissionsController(CONTROLLER).treasuryEmitted()
-        + (self._accrualState >> 144)
+        staticcall CONTROLLER.treasuryEmitted()
+        + self._locked_cut(self._accrualState)
         - self.treasuryMinted
     )
     assert due > 0, "sVVV: nothing to release"
     self.treasuryMinted += due
-    treasury: address = staticcall IEmissionsController(CONTROLLER).treasury()
-    extcall IVVV(VVV).mint(treasury, due)
+    treasury: address = staticcall CONTROLLER.treasury()
+    extcall VVV.mint(treasury, due)
     log TreasuryReleased(treasury=treasury, amount=due)
 
 
@@ -318,7 +326,7 @@ def mintDiem(sVVVAmountToLock: uint256, minDiemAmountOut: uint256) -> uint256:
     @return DIEM minted (wei).
     """
     assert sVVVAmountToLock > 0, "sVVV: zero amount"
-    diem_out: uint256 = staticcall IMintCurve(self._curve()).quoteMint(
+    diem_out: uint256 = staticcall self._curve().quoteMint(
         self.totalDiemOutstanding, sVVVAmountToLock
     )
     assert diem_out > 0, "sVVV: mints no DIEM"
@@ -337,7 +345,7 @@ def mintExactDiem(diemAmount: uint256, maxSVVVAmountIn: uint256) -> uint256:
     @return sVVV locked (wei).
     """
     assert diemAmount > 0, "sVVV: zero amount"
-    cost: uint256 = staticcall IMintCurve(self._curve()).quoteCost(
+    cost: uint256 = staticcall self._curve().quoteCost(
         self.totalDiemOutstanding, diemAmount
     )
     # A curve of rates under 1 sVVV per DIEM could quote dust for free: never mint unlocked.
@@ -359,8 +367,8 @@ def burnDiem(diemAmount: uint256) -> uint256:
     """
     assert diemAmount > 0, "sVVV: zero amount"
     packed: uint256 = self._locks[msg.sender]
-    locked: uint256 = packed & MASK_128
-    outstanding: uint256 = packed >> 128
+    locked: uint256 = self._low(packed)
+    outstanding: uint256 = self._high(packed)
     assert outstanding > 0, "sVVV: no DIEM outstanding"
     assert diemAmount <= outstanding, "sVVV: burn exceeds outstanding"
     released: uint256 = locked
@@ -370,10 +378,10 @@ def burnDiem(diemAmount: uint256) -> uint256:
     self._accounts[msg.sender] = self._update_account(msg.sender, rpt)
     locked -= released
     outstanding -= diemAmount
-    self._locks[msg.sender] = (outstanding << 128) | locked
-    self._totals -= released << 128
+    self._locks[msg.sender] = self._halves(locked, outstanding)
+    self._totals -= self._halves(0, released)
     self.totalDiemOutstanding -= diemAmount
-    extcall IDIEM(self.diem).burn(msg.sender, diemAmount)
+    extcall self.diem.burn(msg.sender, diemAmount)
     log DiemBurned(
         account=msg.sender,
         diemBurned=diemAmount,
@@ -390,7 +398,7 @@ def getDiemAmountOut(sVVVAmount: uint256) -> uint256:
     """
     @dev DIEM that `mintDiem(sVVVAmount, 0)` would mint in this block.
     """
-    return staticcall IMintCurve(self._curve()).quoteMint(self.totalDiemOutstanding, sVVVAmount)
+    return staticcall self._curve().quoteMint(self.totalDiemOutstanding, sVVVAmount)
 
 
 @view
@@ -399,7 +407,7 @@ def getSVVVAmountIn(diemAmount: uint256) -> uint256:
     """
     @dev sVVV that `mintExactDiem(diemAmount, ...)` would lock in this block.
     """
-    return staticcall IMintCurve(self._curve()).quoteCost(self.totalDiemOutstanding, diemAmount)
+    return staticcall self._curve().quoteCost(self.totalDiemOutstanding, diemAmount)
 
 
 ################################################################
@@ -415,10 +423,10 @@ def setDiem(diem: address, mint_curve: address):
     @param mint_curve The MintCurve.
     """
     ownable._check_owner()
-    assert self.diem == empty(address), "sVVV: DIEM already set"
+    assert self.diem.address == empty(address), "sVVV: DIEM already set"
     assert diem != empty(address) and mint_curve != empty(address), "sVVV: zero address"
-    self.diem = diem
-    self.mintCurve = mint_curve
+    self.diem = IDIEM(diem)
+    self.mintCurve = IMintCurve(mint_curve)
     log DiemSet(diem=diem, mintCurve=mint_curve)
 
 
@@ -429,10 +437,12 @@ def checkpoint():
     @dev Called by the controller before any change of rate or split:
          accrues under the old config and drops the cached rate.
     """
-    assert msg.sender == CONTROLLER, "sVVV: not controller"
+    assert msg.sender == CONTROLLER.address, "sVVV: not controller"
     self._accrue()
     # Keep the accrual time and the treasury's cut; expire the rate cache.
-    self._accrualState = (self._accrualState >> 144 << 144) | block.timestamp
+    self._accrualState = self._accrual_word(
+        block.timestamp, 0, 0, self._locked_cut(self._accrualState)
+    )
 
 
 @external
@@ -457,7 +467,7 @@ def totalSupply() -> uint256:
     """
     @dev sVVV in existence: all stake not in cooldown, locked included.
     """
-    return self._totals & MASK_128
+    return self._low(self._totals)
 
 
 @external
@@ -489,13 +499,13 @@ def allowance(owner: address, spender: address) -> uint256:
 @view
 @external
 def totalStaked() -> uint256:
-    return self._totals & MASK_128
+    return self._low(self._totals)
 
 
 @view
 @external
 def totalLocked() -> uint256:
-    return self._totals >> 128
+    return self._high(self._totals)
 
 
 @view
@@ -508,7 +518,7 @@ def pendingRewards(account: address) -> uint256:
     state: uint256 = 0
     rpt, state = self._accrued_view()
     packed: uint256 = self._accounts[account]
-    return (packed >> 128) + self._earned(account, packed & MASK_128, rpt)
+    return self._high(packed) + self._earned(account, self._low(packed), rpt)
 
 
 @view
@@ -518,10 +528,10 @@ def cooldowns(account: address) -> (uint256, uint256):
     @dev The account's cooldown bucket: amount and unlock time.
     """
     packed: uint256 = self._cooldowns[account]
-    amount: uint256 = packed & (2**192 - 1)
+    amount: uint256 = self._cooling(packed)
     if amount == 0:
         return 0, 0
-    return amount, packed >> 192
+    return amount, self._unlock_time(packed)
 
 
 @view
@@ -530,7 +540,7 @@ def lastAccrual() -> uint256:
     """
     @dev Time of the last accrual of the accumulator.
     """
-    return self._accrualState & MASK_40
+    return self._last_accrual(self._accrualState)
 
 
 @view
@@ -542,7 +552,7 @@ def lockedCutAccrued() -> uint256:
     rpt: uint256 = 0
     state: uint256 = 0
     rpt, state = self._accrued_view()
-    return state >> 144
+    return self._locked_cut(state)
 
 
 @view
@@ -552,7 +562,7 @@ def lockedStakes(account: address) -> (uint256, uint256):
     @dev (sVVVLockedAmount, outstandingDiemAmount), as on the real deployment.
     """
     packed: uint256 = self._locks[account]
-    return packed & MASK_128, packed >> 128
+    return self._low(packed), self._high(packed)
 
 
 @view
@@ -563,12 +573,12 @@ def rewardRate() -> uint256:
     """
     state: uint256 = self._accrualState
     # At the cache's horizon itself the new rate is in force.
-    if block.timestamp < (state >> 40) & MASK_40:
-        return (state >> 80) & MASK_64
+    if block.timestamp < self._rate_valid_until(state):
+        return self._cached_rate(state)
     amount: uint256 = 0
     rate: uint256 = 0
     valid_until: uint256 = 0
-    amount, rate, valid_until = staticcall IEmissionsController(CONTROLLER).accrual(
+    amount, rate, valid_until = staticcall CONTROLLER.accrual(
         block.timestamp, block.timestamp
     )
     return rate
@@ -584,8 +594,8 @@ def treasuryReleasable() -> uint256:
     state: uint256 = 0
     rpt, state = self._accrued_view()
     return (
-        staticcall IEmissionsController(CONTROLLER).treasuryEmitted()
-        + (state >> 144)
+        staticcall CONTROLLER.treasuryEmitted()
+        + self._locked_cut(state)
         - self.treasuryMinted
     )
 
@@ -596,7 +606,7 @@ def isPro(account: address) -> bool:
     """
     @dev True when the account's stake reaches the Pro threshold.
     """
-    return self.proThreshold > 0 and self._accounts[account] & MASK_128 >= self.proThreshold
+    return self.proThreshold > 0 and self._low(self._accounts[account]) >= self.proThreshold
 
 
 @view
@@ -605,7 +615,7 @@ def balanceOf(account: address) -> uint256:
     """
     @dev The account's sVVV: its stake, locked included, cooldown excluded.
     """
-    return self._accounts[account] & MASK_128
+    return self._low(self._accounts[account])
 
 
 @view
@@ -614,7 +624,7 @@ def rewards(account: address) -> uint256:
     """
     @dev Rewards accrued as of the account's last update (see pendingRewards).
     """
-    return self._accounts[account] >> 128
+    return self._high(self._accounts[account])
 
 
 @view
@@ -645,7 +655,10 @@ def _accrue() -> uint256:
 @view
 @internal
 def _accrued_view() -> (uint256, uint256):
-    # The accumulator and the packed accrual state as of now.
+    # The accumulator and the packed accrual state as of now. Every action
+    # runs this: the fields are unpacked and packed inline, as in
+    # `_last_accrual` & co. below, since an internal call costs gas (Vyper
+    # 0.4.3 does not inline; the helpers here cost about 1% on `stake`).
     state: uint256 = self._accrualState
     last: uint256 = state & MASK_40
     rpt: uint256 = self.rewardPerTokenStored
@@ -658,9 +671,7 @@ def _accrued_view() -> (uint256, uint256):
     if block.timestamp <= valid_until:
         amount = (block.timestamp - last) * rate
     else:
-        amount, rate, valid_until = staticcall IEmissionsController(CONTROLLER).accrual(
-            last, block.timestamp
-        )
+        amount, rate, valid_until = staticcall CONTROLLER.accrual(last, block.timestamp)
         assert rate <= MASK_64, "sVVV: rate too large"
         valid_until = min(valid_until, MASK_40)
     totals: uint256 = self._totals
@@ -680,6 +691,7 @@ def _accrued_view() -> (uint256, uint256):
 def _earned(account: address, staked: uint256, rpt: uint256) -> uint256:
     # Rewards since the account's last update: full rate on unlocked
     # stake, (1 - treasury cut) on locked stake; each part rounded down.
+    # Inline unpacking, as in `_accrued_view`: every action runs this.
     delta: uint256 = rpt - self.userRewardPerTokenPaid[account]
     if delta == 0 or staked == 0:
         return 0
@@ -692,7 +704,8 @@ def _earned(account: address, staked: uint256, rpt: uint256) -> uint256:
 @internal
 def _update_account(account: address, rpt: uint256) -> uint256:
     # Folds rewards earned since the last update into the packed word and
-    # returns it (the caller writes it back with its stake change).
+    # returns it (the caller writes it back with its stake change). Inline
+    # unpacking, as in `_accrued_view`: every action runs this.
     packed: uint256 = self._accounts[account]
     earned: uint256 = self._earned(account, packed & MASK_128, rpt)
     if self.userRewardPerTokenPaid[account] != rpt:
@@ -704,9 +717,9 @@ def _update_account(account: address, rpt: uint256) -> uint256:
 
 @view
 @internal
-def _curve() -> address:
-    curve: address = self.mintCurve
-    assert curve != empty(address), "sVVV: DIEM not set"
+def _curve() -> IMintCurve:
+    curve: IMintCurve = self.mintCurve
+    assert curve.address != empty(address), "sVVV: DIEM not set"
     return curve
 
 
@@ -714,19 +727,19 @@ def _curve() -> address:
 def _lock(account: address, svvv: uint256, diem_out: uint256):
     # Locks stake behind newly minted DIEM; the account's earnings up to now
     # are settled at the old lock first.
-    staked: uint256 = self._accounts[account] & MASK_128
+    staked: uint256 = self._low(self._accounts[account])
     packed: uint256 = self._locks[account]
-    locked: uint256 = packed & MASK_128
+    locked: uint256 = self._low(packed)
     assert svvv <= staked - locked, "sVVV: not enough unlocked stake"
     rpt: uint256 = self._accrue()
     self._accounts[account] = self._update_account(account, rpt)
     locked += svvv
-    outstanding: uint256 = (packed >> 128) + diem_out
+    outstanding: uint256 = self._high(packed) + diem_out
     assert outstanding <= MASK_128, "sVVV: outstanding overflow"
-    self._locks[account] = (outstanding << 128) | locked
-    self._totals += svvv << 128
+    self._locks[account] = self._halves(locked, outstanding)
+    self._totals += self._halves(0, svvv)
     self.totalDiemOutstanding += diem_out
-    extcall IDIEM(self.diem).mint(account, diem_out)
+    extcall self.diem.mint(account, diem_out)
     log DiemMinted(
         account=account,
         sVVVLocked=svvv,
@@ -739,7 +752,7 @@ def _lock(account: address, svvv: uint256, diem_out: uint256):
 @internal
 def _add_stake(amount: uint256):
     totals: uint256 = self._totals
-    assert (totals & MASK_128) + amount <= MASK_128, "sVVV: total overflow"
+    assert self._low(totals) + amount <= MASK_128, "sVVV: total overflow"
     self._totals = totals + amount
 
 
@@ -747,7 +760,87 @@ def _add_stake(amount: uint256):
 def _take_rewards(account: address) -> uint256:
     rpt: uint256 = self._accrue()
     packed: uint256 = self._update_account(account, rpt)
-    amount: uint256 = packed >> 128
+    amount: uint256 = self._high(packed)
     assert amount > 0, "sVVV: nothing to claim"
-    self._accounts[account] = packed & MASK_128
+    self._accounts[account] = self._low(packed)
     return amount
+
+
+################################################################
+#                         PACKED WORDS                         #
+################################################################
+# `_accounts` (stake | rewards), `_locks` (locked | outstanding DIEM) and
+# `_totals` (staked | locked) hold two 128-bit halves: low | high << 128.
+
+
+@pure
+@internal
+def _low(word: uint256) -> uint256:
+    return word & MASK_128
+
+
+@pure
+@internal
+def _high(word: uint256) -> uint256:
+    return word >> 128
+
+
+@pure
+@internal
+def _halves(low: uint256, high: uint256) -> uint256:
+    return (high << 128) | low
+
+
+# `_cooldowns`: amount cooling down (bits 0-191) | unlock time << 192.
+
+
+@pure
+@internal
+def _cooling(word: uint256) -> uint256:
+    return word & MASK_192
+
+
+@pure
+@internal
+def _unlock_time(word: uint256) -> uint256:
+    return word >> 192
+
+
+@pure
+@internal
+def _cooldown_word(cooling: uint256, unlock: uint256) -> uint256:
+    return (unlock << 192) | cooling
+
+
+# `_accrualState`: last accrual (bits 0-39) | rate valid until (40-79) |
+# cached rate (80-143) | treasury's locked cut (144-255).
+
+
+@pure
+@internal
+def _last_accrual(state: uint256) -> uint256:
+    return state & MASK_40
+
+
+@pure
+@internal
+def _rate_valid_until(state: uint256) -> uint256:
+    return (state >> 40) & MASK_40
+
+
+@pure
+@internal
+def _cached_rate(state: uint256) -> uint256:
+    return (state >> 80) & MASK_64
+
+
+@pure
+@internal
+def _locked_cut(state: uint256) -> uint256:
+    return state >> 144
+
+
+@pure
+@internal
+def _accrual_word(last: uint256, valid_until: uint256, rate: uint256, cut: uint256) -> uint256:
+    return (cut << 144) | (rate << 80) | (valid_until << 40) | last

@@ -20,6 +20,12 @@
 """
 
 from ethereum.ercs import IERC20
+
+from interfaces import IStakedVVV
+from interfaces import ISubscriptions
+
+implements: ISubscriptions
+
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 
@@ -34,10 +40,6 @@ exports: (
 )
 
 
-interface IProByStake:
-    def isPro(account: address) -> bool: view
-
-
 PERIOD: public(constant(uint256)) = 30 * 86_400
 MAX_PERIODS: public(constant(uint256)) = 36
 MAX_TIERS: public(constant(uint256)) = 4
@@ -47,8 +49,8 @@ MASK_64: constant(uint256) = 2**64 - 1
 MASK_128: constant(uint256) = 2**128 - 1
 
 
-USDC: public(immutable(address))
-STAKING: public(immutable(address))
+USDC: public(immutable(IERC20))
+STAKING: public(immutable(IStakedVVV))
 
 treasury: public(address)
 burner: public(address)
@@ -107,8 +109,8 @@ def __init__(
     assert usdc != empty(address) and staking != empty(address), "subs: zero address"
     assert treasury != empty(address) and burner != empty(address), "subs: zero address"
     assert len(prices) == len(burn_parts), "subs: length mismatch"
-    USDC = usdc
-    STAKING = staking
+    USDC = IERC20(usdc)
+    STAKING = IStakedVVV(staking)
     self.treasury = treasury
     self.burner = burner
     for i: uint256 in range(MAX_TIERS):
@@ -135,8 +137,8 @@ def subscribe(tier: uint256, periods: uint256, recipient: address) -> uint256:
     assert price > 0, "subs: tier not offered"
     cost: uint256 = price * periods
     burn_part: uint256 = (packed >> 128) * periods
-    assert staticcall IERC20(USDC).balanceOf(msg.sender) >= cost, "subs: not enough USDC"
-    assert staticcall IERC20(USDC).allowance(msg.sender, self) >= cost, "subs: approve USDC first"
+    assert staticcall USDC.balanceOf(msg.sender) >= cost, "subs: not enough USDC"
+    assert staticcall USDC.allowance(msg.sender, self) >= cost, "subs: approve USDC first"
 
     offset: uint256 = 64 * tier
     expiries: uint256 = self._expiries[recipient]
@@ -154,11 +156,11 @@ def subscribe(tier: uint256, periods: uint256, recipient: address) -> uint256:
     burner: address = self.burner
     treasury: address = self.treasury
     if burn_part > 0:
-        assert extcall IERC20(USDC).transferFrom(
+        assert extcall USDC.transferFrom(
             msg.sender, burner, burn_part, default_return_value=True
         )
     if cost > burn_part:
-        assert extcall IERC20(USDC).transferFrom(
+        assert extcall USDC.transferFrom(
             msg.sender, treasury, cost - burn_part, default_return_value=True
         )
     log Subscribed(
@@ -210,9 +212,7 @@ def isPro(account: address) -> bool:
     """
     @dev Pro by a running subscription or by stake.
     """
-    return self._pro_until(account) > block.timestamp or staticcall IProByStake(STAKING).isPro(
-        account
-    )
+    return self._pro_until(account) > block.timestamp or staticcall STAKING.isPro(account)
 
 
 @view
@@ -223,7 +223,7 @@ def proStatus(account: address) -> (bool, bool, uint256):
          when the subscription runs).
     """
     until: uint256 = self._pro_until(account)
-    return staticcall IProByStake(STAKING).isPro(account), until > block.timestamp, until
+    return staticcall STAKING.isPro(account), until > block.timestamp, until
 
 
 @view

@@ -13,6 +13,10 @@
 @custom:security The deployer's only power is the one-shot `setMinter`.
 """
 
+from interfaces import IVVV
+
+implements: IVVV
+
 from snekmate.auth import ownable
 from snekmate.tokens import erc20
 

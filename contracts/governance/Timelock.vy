@@ -17,7 +17,7 @@
                  accept the two-step ownership handovers in one executed
                  batch that also sets the configured delay; it then revokes
                  its own roles and renounces the admin role in the same run
-                 (`scripts/_lib/deploy.py`, `hand_over_to_timelock`).
+                 (`venice_ops/deploy/suite.py`, `hand_over_to_timelock`).
 """
 
 from snekmate.auth import access_control

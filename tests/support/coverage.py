@@ -22,7 +22,9 @@ nearly every statement (README, Coverage). This collector measures the same runs
 - **Report.** Statements per contract file, missed lines, and the total, against a minimum.
 
 Contracts of libraries (snekmate) are compiled into ours but not counted; neither are test
-helpers and the Uniswap pair, router and factory.
+helpers and the Uniswap pair, router and factory. Our own modules (`contracts/modules/`) are
+counted, file by file, through the contracts that initialize them: they are never deployed
+alone, so they get no map of their own.
 
 - **Plugin.** `tests/conftest.py` loads this module with `pytest_plugins`: it adds the
   `--contract-coverage MIN` option, installs the collector on the node ape started for the
@@ -52,6 +54,8 @@ from venice_ops.paths import CONTRACTS, PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
 EXCLUDED = ("test",)
+# Counted, but compiled only into the contracts that initialize them.
+MODULES = ("modules",)
 STRUCT_LOG = {"disableStack": True, "disableMemory": True, "disableStorage": True}
 CALL_TREE = {"tracer": "callTracer"}
 # Requests that drop mined transactions (and their traces) from the node: flush before them.
@@ -114,8 +118,18 @@ def _counted(path: Path) -> bool:
     return path.is_relative_to(CONTRACTS) and path.relative_to(CONTRACTS).parts[0] not in EXCLUDED
 
 
+def _module(path: Path) -> bool:
+    return path.resolve().relative_to(CONTRACTS).parts[0] in MODULES
+
+
 def counted_sources() -> list[Path]:
-    return sorted(p for p in CONTRACTS.rglob("*.vy") if _counted(p))
+    """The deployable contracts counted (each compiled and mapped on its own)."""
+    return sorted(p for p in CONTRACTS.rglob("*.vy") if _counted(p) and not _module(p))
+
+
+def counted_modules() -> list[Path]:
+    """Our modules: their statements are counted, their code mapped inside the contracts."""
+    return sorted(p for p in CONTRACTS.rglob("*.vy") if _counted(p) and _module(p))
 
 
 def _function_of(node: Any, function_type: type) -> Any:
@@ -223,6 +237,10 @@ def build_maps(expected_runtime: dict[str, bytes] | None = None) -> Maps:
                 deploy_pcs=_pc_statements(data.assembly, nodes.Stmt, nodes.FunctionDef),
             )
         )
+        statements[str(rel)] = _all_statements(path)
+        sources[str(rel)] = path.read_text().splitlines()
+    for path in counted_modules():
+        rel = path.relative_to(ROOT)
         statements[str(rel)] = _all_statements(path)
         sources[str(rel)] = path.read_text().splitlines()
     return Maps(artifacts, statements, sources)
