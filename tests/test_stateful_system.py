@@ -369,6 +369,25 @@ class SystemMachine(DiemMachine):
         # The treasury never acts: its VVV grows only by what was released to it.
         assert m.balance(self.treasury.address) == self.treasury_genesis + s.treasury_minted
 
+    @invariant()
+    def claimed_leaves_stay_claimed(self):
+        """Every airdrop leaf seen claimed (on the chain, or by the model) is still claimed
+        after every step, read from the chain: the leaves share one bitmap word, so a claim
+        that rewrote the word would wipe an earlier neighbour. Leaves nobody can claim stay
+        clear."""
+        if not hasattr(self, "model"):
+            return
+        seen: set[str] = self.__dict__.setdefault("claimed_leaves", set())
+        seen |= self.model.airdrop.claimed
+        stakers = {a.address for a in self.stakers}
+        for address, amount in self.tree.entries:
+            now = self.airdrop.isClaimed(address, amount, self.tree.proof(address)).call()
+            if address in seen:
+                assert now, f"{address}'s claim was lost"
+            elif now:
+                assert address in stakers, address
+                seen.add(address)
+
     def _holdings(self, address: str) -> tuple:
         m = self.model
         acct = m.staking.account(address)
