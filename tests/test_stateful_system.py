@@ -46,7 +46,7 @@ from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from scripts._lib.airdrop import AirdropTree
 from scripts._lib.deploy import deploy_airdrop
-from scripts._lib.fast import bind_fast
+from scripts._lib.fast import bind_fast, invalidate, rewound, send
 from scripts._lib.sim.chain_backend import value_model_of
 from tests.test_stateful_diem import DiemMachine, diem_amounts
 from tests.test_stateful_staking import VVV
@@ -380,13 +380,37 @@ class SystemMachine(DiemMachine):
         seen: set[str] = self.__dict__.setdefault("claimed_leaves", set())
         seen |= self.model.airdrop.claimed
         stakers = {a.address for a in self.stakers}
-        for address, amount in self.tree.entries:
-            now = self.airdrop.isClaimed(address, amount, self.tree.proof(address)).call()
+
+        def is_claimed(address: str) -> bool:
+            amount, proof = self.tree.amount(address), self.tree.proof(address)
+            return bool(self.airdrop.isClaimed(address, amount, proof).call())
+
+        for address, _ in self.tree.entries:
             if address in seen:
-                assert now, f"{address}'s claim was lost"
-            elif now:
+                assert is_claimed(address), f"{address}'s claim was lost"
+            elif is_claimed(address):
                 assert address in stakers, address
                 seen.add(address)
+        # The rules rarely land two claims before the window closes, so also ask what if
+        # every staker still unclaimed claimed now, one after another (undone after): each
+        # claim must keep every earlier one in the word. Once per example and again after
+        # each new claim.
+        rest = [a for a in self.stakers if a.address not in seen]
+        probed = self.__dict__.get("probed_claims")
+        open_ = self.now + len(rest) <= self.model.airdrop.deadline
+        if probed != seen and rest and len(seen) + len(rest) >= 2 and open_:
+            self.__dict__["probed_claims"] = set(seen)
+            kept = set(seen)
+            with rewound():
+                for i, a in enumerate(rest):
+                    claim = self.airdrop.claim(
+                        self.tree.amount(a.address), self.tree.proof(a.address), False
+                    )
+                    send(claim, a.address, self.now + 1 + i)
+                    for address in kept:
+                        assert is_claimed(address), f"{a.address}'s claim wiped {address}'s"
+                    kept.add(a.address)
+            invalidate()
 
     def _holdings(self, address: str) -> tuple:
         m = self.model
