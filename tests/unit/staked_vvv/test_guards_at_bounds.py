@@ -305,3 +305,25 @@ def test_deploy__cooldown_and_locked_share_at_the_bound_and_one_past(
     else:
         with ape.reverts(reason):
             project.StakedVVV.deploy(*args, sender=staking_deployer)
+
+
+def test_accrual_word__a_controller_checkpoint_keeps_the_treasurys_locked_cut(
+    chain, staking, controller, funded, owner, alice, at, mine_at, t0
+):
+    """The accrual time, the cached rate and its horizon, and the treasury's cut of locked
+    yield share one word; a rate change checkpoints staking, which rewrites the time and
+    drops the cache: the cut must come through exactly as accrued to that second."""
+    at(t0)
+    staking.stake(alice, 100_000 * VVV, sender=alice)
+    staking.mintExactDiem(50 * VVV, MAX_UINT, sender=alice)
+    t = t0 + 86_400
+    snapshot = chain.snapshot()
+    mine_at(t)
+    cut, releasable = staking.lockedCutAccrued(), staking.treasuryReleasable()
+    assert cut > 0
+    chain.restore(snapshot)
+    at(t)
+    controller.setAnnualRate(controller.annualRate() // 2, sender=owner)
+    assert staking.lastAccrual() == t
+    assert staking.lockedCutAccrued() == cut
+    assert staking.treasuryReleasable() == releasable
