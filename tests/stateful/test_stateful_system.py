@@ -44,13 +44,14 @@ from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
-from tests.support.chain import bind_fast
+from tests.support.chain import bind_fast, invalidate, rewound
 from tests.support.constants import USDC, VVV
 from tests.support.machines import DiemMachine, SystemContext, diem_amounts
 from tests.support.profiles import machine_settings
 from venice_ops.bridge import value_model_of
 from venice_ops.deploy.airdrop_tree import AirdropTree
 from venice_ops.deploy.suite import deploy_airdrop
+from venice_ops.rpc import send
 from venice_sdk.model import (
     AirdropModel,
     ModelRevert,
@@ -366,6 +367,49 @@ class SystemMachine(DiemMachine):
         assert m.claimed + pending + cut <= self.controller.stakerEmitted().call()
         # The treasury never acts: its VVV grows only by what was released to it.
         assert m.balance(self.treasury.address) == self.treasury_genesis + s.treasury_minted
+
+    @invariant()
+    def claimed_leaves_stay_claimed(self):
+        """Every airdrop leaf seen claimed (on the chain, or by the model) is still claimed
+        after every step, read from the chain: the leaves share one bitmap word, so a claim
+        that rewrote the word would wipe an earlier neighbour. Leaves nobody can claim stay
+        clear."""
+        if not hasattr(self, "model"):
+            return
+        seen: set[str] = self.__dict__.setdefault("claimed_leaves", set())
+        seen |= self.model.airdrop.claimed
+        stakers = {a.address for a in self.stakers}
+
+        def is_claimed(address: str) -> bool:
+            amount, proof = self.tree.amount(address), self.tree.proof(address)
+            return bool(self.airdrop.isClaimed(address, amount, proof).call())
+
+        for address, _ in self.tree.entries:
+            if address in seen:
+                assert is_claimed(address), f"{address}'s claim was lost"
+            elif is_claimed(address):
+                assert address in stakers, address
+                seen.add(address)
+        # The rules rarely land two claims before the window closes, so also ask what if
+        # every staker still unclaimed claimed now, one after another (undone after): each
+        # claim must keep every earlier one in the word. Once per example and again after
+        # each new claim.
+        rest = [a for a in self.stakers if a.address not in seen]
+        probed = self.__dict__.get("probed_claims")
+        open_ = self.now + len(rest) <= self.model.airdrop.deadline
+        if probed != seen and rest and len(seen) + len(rest) >= 2 and open_:
+            self.__dict__["probed_claims"] = set(seen)
+            kept = set(seen)
+            with rewound():
+                for i, a in enumerate(rest):
+                    claim = self.airdrop.claim(
+                        self.tree.amount(a.address), self.tree.proof(a.address), False
+                    )
+                    send(claim, a.address, self.now + 1 + i)
+                    for address in kept:
+                        assert is_claimed(address), f"{a.address}'s claim wiped {address}'s"
+                    kept.add(a.address)
+            invalidate()
 
     def _holdings(self, address: str) -> tuple:
         m = self.model
