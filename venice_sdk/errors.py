@@ -36,6 +36,8 @@ class Reason(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     ADMIN_TOKEN_REQUIRED = "admin_token_required"
     INTERNAL_ERROR = "internal_error"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     # Entitlements (venice_sdk.entitlements); malformed_address is also an auth code
     MALFORMED_ADDRESS = "malformed_address"
     RPC_UNAVAILABLE = "rpc_unavailable"
