@@ -141,6 +141,7 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
             client.close()
             for label, batch in (("one by one", "1"), ("batched", "64")):
                 options = ("--redis-url", redis_url, "--authorize-batch", batch)
+                options += ("--allow-wallet-authorize",)  # the load sends wallet addresses
                 with sidecar(manifest, rpc, work / f"authorize-{batch}", *options) as base:
                     warm(base, stakers)
                     figures[f"POST /v1/authorize, {label}"] = load(
