@@ -268,7 +268,7 @@ def create_app(
             return JSONResponse({"ok": False, "reason": f"node: {type(exc).__name__}"}, 503)
         return JSONResponse({"ok": True, "block": block})
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=internal)
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain")
 
