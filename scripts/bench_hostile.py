@@ -16,8 +16,8 @@ worker, SQLite ledger, internal routes open on loopback). Prints:
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -61,19 +61,30 @@ while True:
 
 
 def refusal_ms(base: str, body: bytes, samples: int) -> tuple[float, int]:
-    """Median milliseconds from sending a POST /v1/auth/siwe to its answer; its status."""
+    """Median milliseconds from sending a POST /v1/auth/siwe to its answer, and its status: the
+    headers and the first 64 KiB of ``body`` are sent (all of a small one); a server that
+    refuses a large body by its Content-Length answers without waiting for the rest."""
     parts = urlsplit(base)
     times, status = [], 0
+    head = (
+        f"POST /v1/auth/siwe HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
     for _ in range(samples):
-        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-        conn.connect()
-        start = time.perf_counter()
-        conn.request("POST", "/v1/auth/siwe", body, {"Content-Type": "application/json"})
-        response = conn.getresponse()
-        response.read()
-        times.append((time.perf_counter() - start) * 1_000)
-        status = response.status
-        conn.close()
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80)) as sock:
+            start = time.perf_counter()
+            sock.sendall(head + body[: 64 * 1024])  # the rest is sent only if asked for
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                try:
+                    chunk = sock.recv(65_536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                answer += chunk
+            times.append((time.perf_counter() - start) * 1_000)
+            status = int(answer.split(b" ", 2)[1]) if answer else 0
     return statistics.median(times), status
 
 

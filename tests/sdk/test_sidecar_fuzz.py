@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.sdk.sidecar import ROOT, Sidecar
+from tests.sdk.sidecar import Sidecar
 
 TOKEN = "fuzz-admin-token-0123456789"
 CHECKS = ",".join(
@@ -47,7 +47,9 @@ def sidecar(
         server.stop()
 
 
-def test_schemathesis_finds_no_5xx_and_no_schema_violation(sidecar: Sidecar) -> None:
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(
+    sidecar: Sidecar, tmp_path: Path
+) -> None:
     binary = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     if binary is None:
         pytest.skip("schemathesis is not installed (pip install -e '.[dev]')")
@@ -59,7 +61,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(sidecar: Sidecar) -> 
             *("--header", f"Authorization: Bearer {TOKEN}", "--request-timeout", "10"),
             *("--suppress-health-check", "all", "--no-color"),
         ],
-        cwd=ROOT,
+        cwd=tmp_path,  # its .schemathesis/ cache goes there
         capture_output=True,
         text=True,
         timeout=300,

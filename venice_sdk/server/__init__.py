@@ -6,8 +6,9 @@ parsing (`middleware`: body cap, admin token, request id and access log), loggin
 Public routes (expose them to users): ``/v1/auth/*`` and ``/healthz``. Internal routes (keep
 them on the operator's network, behind the admin token): ``/v1/authorize``,
 ``/v1/entitlements/*``, ``/metrics`` and ``/readyz``.
+
+Only `settings` works without the ``server`` extra (``venice-sdk check`` imports it); the
+other modules need FastAPI, so this package imports none of them: import them by name.
 """
 
-from venice_sdk.server.middleware import INTERNAL_PREFIXES, AdminGuard, BodyLimit, RequestContext
-
-__all__ = ["INTERNAL_PREFIXES", "AdminGuard", "BodyLimit", "RequestContext"]
+__all__: list[str] = []
