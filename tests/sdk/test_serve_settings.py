@@ -118,3 +118,30 @@ def test_body_limit_and_admin_token_in_process() -> None:
     assert big.status_code == 413 and big.json()["code"] == "body_too_large"
     bad = http.post("/v1/authorize", content=b"{", headers={"X-Venice-Admin-Token": "t0ken"})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+
+
+def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from venice_sdk.server.logs import configure_logging
+    from venice_sdk.server.middleware import RequestContext
+
+    application = app()
+    application.add_middleware(RequestContext)
+    configure_logging("info", "json")
+    try:
+        answer = TestClient(application, raise_server_exceptions=False).get(
+            "/boom", headers={"X-Request-Id": "req-42"}
+        )
+    finally:
+        for name in ("venice_sdk", "uvicorn", "uvicorn.error"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+    assert answer.status_code == 500
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    error = next(line for line in lines if line["logger"] == "venice_sdk.service")
+    assert error["level"] == "error" and "secret detail" in error["exception"]
+    assert error["request_id"] == "req-42"
+    access = next(line for line in lines if line["logger"] == "venice_sdk.access")
+    assert access["status"] == 500 and access["path"] == "/boom"

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from venice_sdk.auth import AuthError
 from venice_sdk.entitlements import EntitlementError
 from venice_sdk.errors import Reason
+from venice_sdk.server.middleware import SCOPE_KEY
 
 __all__ = ["install_error_handlers"]
 
@@ -75,5 +76,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
-        _log.error("internal error on %s", request.url.path, exc_info=exc)
-        return _error(500, Reason.INTERNAL_ERROR, "internal error (see the server's log)")
+        # Runs outside the other middleware (Starlette's outermost layer): the request id
+        # comes from the scope.
+        request_id = str(request.scope.get(SCOPE_KEY, "-"))
+        _log.error(
+            "internal error on %s",
+            request.url.path,
+            exc_info=exc,
+            extra={"request_id": request_id},
+        )
+        response = _error(500, Reason.INTERNAL_ERROR, "internal error (see the server's log)")
+        response.headers["x-request-id"] = request_id
+        return response

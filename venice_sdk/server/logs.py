@@ -25,7 +25,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": REQUEST_ID.get(),
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in out:
@@ -37,7 +37,8 @@ class JsonFormatter(logging.Formatter):
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        record.request_id = REQUEST_ID.get()
+        if not getattr(record, "request_id", None):
+            record.request_id = REQUEST_ID.get()
         return super().format(record)
 
 

@@ -28,6 +28,7 @@ from venice_sdk.errors import Reason
 __all__ = [
     "INTERNAL_PREFIXES",
     "REQUEST_ID",
+    "SCOPE_KEY",
     "AdminGuard",
     "BodyLimit",
     "RequestContext",
@@ -36,6 +37,9 @@ __all__ = [
 
 #: Paths that only the operator's own servers may call.
 INTERNAL_PREFIXES = ("/v1/authorize", "/v1/entitlements", "/metrics", "/readyz")
+
+#: Where `RequestContext` puts the request's id in the ASGI scope.
+SCOPE_KEY = "venice.request_id"
 
 #: The current request's id (for log lines).
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("venice_request_id", default="-")
@@ -200,6 +204,7 @@ class RequestContext:
         if rid is None:
             rid = secrets.token_hex(8).encode()
         request_id = rid.decode()
+        scope[SCOPE_KEY] = request_id  # for handlers that run outside this middleware (500s)
         token = REQUEST_ID.set(request_id)
         start = time.perf_counter()
         status = 0
