@@ -47,9 +47,9 @@ def test_command_line_beats_environment_beats_file(tmp_path: Path) -> None:
 def test_yaml_file_and_config_from_the_environment(tmp_path: Path) -> None:
     yaml = tmp_path / "venice.yaml"
     yaml.write_text("manifest: y.json\nrpc: http://yaml\nallow_wallet_authorize: true\n")
-    s = settings([], {"VENICE_CONFIG": str(yaml), "VENICE_ADMIN_TOKEN": "secret"})
+    s = settings([], {"VENICE_CONFIG": str(yaml), "VENICE_ADMIN_TOKEN": "a-long-enough-secret"})
     assert s["manifest"] == "y.json" and s["allow_wallet_authorize"] is True
-    assert s["admin_token"] == "secret"
+    assert s["admin_token"] == "a-long-enough-secret"
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,7 @@ def test_yaml_file_and_config_from_the_environment(tmp_path: Path) -> None:
         (BASE, {}, "port = [\n", "does not parse"),
         ([*BASE, "--log-format", "xml"], {}, None, "not one of text, json"),
         ([*BASE, "--body-limit", "0"], {}, None, "at least 1"),
+        (BASE, {"VENICE_ADMIN_TOKEN": "short"}, None, "at least 16 characters"),
     ],
 )
 def test_bad_settings_say_what_and_where(

@@ -45,6 +45,7 @@ class Option:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     required: bool = False
+    min_length: int = 0  # for text: e.g. a secret long enough not to be guessed
 
     @property
     def flag(self) -> str:
@@ -83,7 +84,9 @@ SERVE_OPTIONS: tuple[Option, ...] = (
         "admin_token",
         str,
         None,
-        "required on internal routes (/v1/authorize, /v1/entitlements, /metrics, /readyz)",
+        "required on internal routes (/v1/authorize, /v1/entitlements, /metrics, /readyz);"
+        " at least 16 characters",
+        min_length=16,
     ),
     Option(
         "allow_wallet_authorize",
@@ -161,6 +164,10 @@ def _coerce(option: Option, value: Any, where: str) -> Any:
     if option.choices and value not in option.choices:
         raise SettingsError(
             f"{option.name} from {where}: {value!r} is not one of {', '.join(option.choices)}"
+        )
+    if isinstance(value, str) and len(value) < option.min_length:
+        raise SettingsError(
+            f"{option.name} from {where}: must be at least {option.min_length} characters"
         )
     if option.minimum is not None and isinstance(value, int | float) and value < option.minimum:
         raise SettingsError(f"{option.name} from {where}: must be at least {option.minimum}")
