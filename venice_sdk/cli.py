@@ -3,7 +3,10 @@
     venice-sdk check 0xABC... --manifest deployments/31337.json --rpc http://127.0.0.1:8545
     venice-sdk serve --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \\
         [--port 8787] [--data-dir .venice] [--redis-url redis://...] [--prices prices.yaml] \\
-        [--authorize-batch 64]
+        [--authorize-batch 64] [--admin-token ...] [--config venice.toml] ...
+
+`venice-sdk serve --help` lists every option; each also comes from an environment variable
+(`VENICE_<NAME>`, e.g. VENICE_ADMIN_TOKEN) or a config file (`--config`, TOML or YAML).
 
 A mistake (a bad address, a missing manifest, a node that does not answer) is one `error:`
 line on stderr and exit code 1.
@@ -14,8 +17,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
+from venice_sdk.server.settings import (
+    SERVE_OPTIONS,
+    SettingsError,
+    add_arguments,
+    is_loopback,
+    resolve,
+)
 from venice_sdk.units import format_units
 
 __all__ = [
@@ -49,7 +60,8 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve(settings: dict[str, Any]) -> int:
+    """Run the sidecar with resolved settings (`venice_sdk.server.settings`)."""
     try:
         import uvicorn
 
@@ -64,38 +76,67 @@ def serve(args: argparse.Namespace) -> int:
         from venice_sdk.gate import Gatekeeper
         from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
         from venice_sdk.pricing import PriceBook
+        from venice_sdk.server.logs import configure_logging
         from venice_sdk.service import create_app
     except ImportError as exc:
         raise SystemExit(
             f"error: the server needs `pip install venice-sdk[server]` ({exc})"
         ) from None
-    data = Path(args.data_dir)
+    s = settings
+    configure_logging(s["log_level"], s["log_format"])
+    if s["admin_token"] is None and not is_loopback(s["host"]):
+        raise SettingsError(
+            f"the internal routes would be open to the network on {s['host']}: set an admin"
+            " token (--admin-token or VENICE_ADMIN_TOKEN) or listen on 127.0.0.1"
+        )
+    data = Path(s["data_dir"])
     data.mkdir(parents=True, exist_ok=True)
-    client = _client(args)
+    client = EntitlementClient.from_manifest(
+        s["manifest"],
+        s["rpc"],
+        timeout=s["rpc_timeout"],
+        ttl=s["ttl"],
+        grace=s["grace"],
+        confirmations=s["confirmations"],
+        fail_open=s["fail_open"],
+        block_tag=s["block_tag"],
+    )
+    try:
+        chain_id = int(client.web3.eth.chain_id)
+    except Exception as exc:
+        raise SettingsError(
+            f"the node at {s['rpc']} does not answer ({type(exc).__name__}): start it, or"
+            " check --rpc"
+        ) from None
     ledger: CreditLedger
     store: ChallengeStore
-    if args.redis_url:
-        ledger = RedisLedger(args.redis_url)
-        store = RedisChallengeStore.from_url(args.redis_url)
+    if s["redis_url"]:
+        ledger = RedisLedger(s["redis_url"])
+        store = RedisChallengeStore.from_url(s["redis_url"])
     else:
         ledger = SQLiteLedger(data / "ledger.sqlite3")
         store = SQLiteChallengeStore(data / "challenges.sqlite3")
-    prices = PriceBook.load(args.prices) if args.prices else PriceBook.default()
-    keys = ApiKeyStore(data / "keys.sqlite3")
-    chain_id = int(client.web3.eth.chain_id)
+    prices = PriceBook.load(s["prices"]) if s["prices"] else PriceBook.default()
+    pepper = s["key_pepper"].encode() if s["key_pepper"] else None
+    keys = ApiKeyStore(data / "keys.sqlite3", pepper=pepper)
+    domain = s["siwe_domain"]
     app = create_app(
         Gatekeeper(client, ledger, prices, keys),
-        WalletChallenges(args.domain, store),
-        SiweVerifier(args.domain, chain_id=chain_id, store=store),
+        WalletChallenges(domain, store),
+        SiweVerifier(domain, s["siwe_uri"] or f"https://{domain}", chain_id=chain_id, store=store),
         keys,
-        authorize_batch=args.authorize_batch,
+        authorize_batch=s["authorize_batch"],
+        admin_token=s["admin_token"],
+        allow_wallet_authorize=s["allow_wallet_authorize"],
+        body_limit=s["body_limit"],
     )
     uvicorn.run(
         app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
+        host=s["host"],
+        port=s["port"],
+        log_level=s["log_level"],
+        log_config=None,  # configure_logging's handlers
+        access_log=False,  # the sidecar's own access log (venice_sdk.access, at info)
         loop="uvloop",
         http="httptools",
     )
@@ -105,35 +146,29 @@ def serve(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="venice-sdk", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for name, helptext in (("check", "show a wallet's entitlement"), ("serve", "run the sidecar")):
-        c = sub.add_parser(name, help=helptext)
-        c.add_argument("--manifest", required=True, help="deployments/<chain_id>.json")
-        c.add_argument("--rpc", required=True, help="the node's HTTP URL")
-        c.add_argument("--ttl", type=float, default=2.0, help="cache seconds (default 2)")
-        if name == "check":
-            c.add_argument("address")
-        else:
-            c.add_argument("--host", default="127.0.0.1")
-            c.add_argument("--port", type=int, default=8787)
-            c.add_argument("--data-dir", default=".venice", help="SQLite files (default .venice)")
-            c.add_argument("--redis-url", help="share the ledger and challenges through Redis")
-            c.add_argument("--prices", help="a price book file (default: the bundled one)")
-            c.add_argument("--domain", default="localhost", help="the sign-in domain")
-            c.add_argument(
-                "--authorize-batch",
-                type=int,
-                default=64,
-                help="most concurrent authorize requests decided together (1: one by one)",
-            )
+    c = sub.add_parser("check", help="show a wallet's entitlement")
+    c.add_argument("--manifest", required=True, help="deployments/<chain_id>.json")
+    c.add_argument("--rpc", required=True, help="the node's HTTP URL")
+    c.add_argument("--ttl", type=float, default=2.0, help="cache seconds (default 2)")
+    c.add_argument("address")
+    add_arguments(
+        sub.add_parser(
+            "serve",
+            help="run the sidecar",
+            description="Each option also from VENICE_<NAME> or a --config file (TOML or YAML);"
+            " the command line wins, then the environment, then the file.",
+        ),
+        SERVE_OPTIONS,
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return check(args) if args.command == "check" else serve(args)
-    except EntitlementError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        return check(args) if args.command == "check" else serve(resolve(args))
+    except (EntitlementError, SettingsError) as exc:
+        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 1
 
 

@@ -30,6 +30,14 @@ class Reason(StrEnum):
     KEY_LIMIT_REACHED = "key_limit_reached"
     UNKNOWN_MODEL = "unknown_model"
     BAD_REQUEST = "bad_request"
+    WALLET_NOT_ALLOWED = "wallet_not_allowed"
+    # The sidecar's HTTP surface (venice_sdk.service, venice_sdk.server)
+    INVALID_REQUEST = "invalid_request"
+    BODY_TOO_LARGE = "body_too_large"
+    ADMIN_TOKEN_REQUIRED = "admin_token_required"
+    INTERNAL_ERROR = "internal_error"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     # Entitlements (venice_sdk.entitlements); malformed_address is also an auth code
     MALFORMED_ADDRESS = "malformed_address"
     RPC_UNAVAILABLE = "rpc_unavailable"
@@ -39,6 +47,7 @@ class Reason(StrEnum):
     CHALLENGE_EXPIRED = "challenge_expired"
     UNKNOWN_CHALLENGE = "unknown_challenge"
     BAD_SIGNATURE = "bad_signature"
+    CHALLENGE_SUPERSEDED = "challenge_superseded"
     WRONG_DOMAIN = "wrong_domain"
     WRONG_CHAIN = "wrong_chain"
     WRONG_URI = "wrong_uri"

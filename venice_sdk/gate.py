@@ -12,11 +12,18 @@
 4. The call is recorded as activity (VCU mode counts wallets active in the last 7 days).
 
 Every refusal is a `Decision` with `allowed=False` and a machine-readable `reason`; nothing is
-debited for a refused request.
+debited for a refused request. A malformed request (wrong types, negative counts, a price or a
+limit beyond what a ledger holds) is refused as ``bad_request``, never raised, so that one bad
+request decided in a batch (`authorize_many`, `decide_many`) cannot fail its neighbours.
+
+`Gatekeeper(..., wallets=False)` refuses a bare wallet address as ``wallet_not_allowed``: only
+API keys may spend. Use it whenever ``who`` comes from the caller (e.g. a bearer token passed
+through), since anyone who knows a wallet's address could otherwise spend its credit.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -38,9 +45,16 @@ __all__ = [
 
 ACTIVITY_RESOLUTION = 3_600  # seconds between activity writes for one wallet
 
+_log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Decision:
+    """One request's outcome. ``spent``, ``remaining`` and ``daily_limit`` describe one budget,
+    so ``spent + remaining == daily_limit`` when the request was debited: the API key's own
+    budget when the key has a daily limit, else the wallet's. The ``wallet_*`` fields always
+    describe the wallet's (the same figures when no key limit applies)."""
+
     allowed: bool
     reason: Reason  # OK or why not
     address: str | None = None
@@ -51,6 +65,9 @@ class Decision:
     source: str = "none"  # "diem", "vcu" or "none"
     pro: bool = False
     stale: bool = False
+    wallet_spent: int = 0
+    wallet_remaining: int = 0
+    wallet_daily_limit: int = 0
 
 
 # A request: (wallet or API key, model, input tokens, output tokens, images).
@@ -109,9 +126,12 @@ class Gatekeeper:
         prices: PriceBook,
         keys: ApiKeyStore | None = None,
         vcu: VcuPolicy | None = None,
+        *,
+        wallets: bool = True,
     ):
         self.client, self.ledger, self.prices = client, ledger, prices
         self.keys, self.vcu = keys, vcu
+        self.wallets = wallets  # False: only API keys may spend (see the module's doc)
         # Activity is kept per hour per wallet: VCU mode only asks "a call in the last 7 days",
         # so one write an hour per wallet (not one per request) is enough.
         self._active_marked: dict[str, float] = {}
@@ -125,7 +145,8 @@ class Gatekeeper:
             limit, source = share, "vcu"
         if limit == 0:
             source = "none"
-        return limit, source, entitlement.is_pro, entitlement.stale
+        # No ledger holds more than MAX_AMOUNT a day: a larger credit is the same as MAX_AMOUNT.
+        return min(limit, MAX_AMOUNT), source, entitlement.is_pro, entitlement.stale
 
     def authorize(
         self,
@@ -135,6 +156,8 @@ class Gatekeeper:
         output_tokens: int = 0,
         images: int = 0,
     ) -> Decision:
+        if not isinstance(who, str) or not who:
+            return Decision(False, Reason.BAD_REQUEST)
         key_limit: int | None = None
         address = who
         if who.startswith(KEY_PREFIX):
@@ -145,41 +168,79 @@ class Gatekeeper:
             except AuthError as exc:
                 return Decision(False, exc.code)
             address, key_limit = record.address, record.daily_limit_micros
+            if key_limit is not None:
+                # A limit above what any ledger holds in a day is the same as MAX_AMOUNT.
+                key_limit = min(key_limit, MAX_AMOUNT)
+        elif not self.wallets:
+            return Decision(False, Reason.WALLET_NOT_ALLOWED)
         priced = self._price(address, model, input_tokens, output_tokens, images, key_limit)
         if isinstance(priced, Decision):
             return priced
-        remaining_cap: int | None = None
-        if key_limit is not None:
-            # A key's own per-day limit is metered per key, before the wallet's credit. If the
-            # wallet then refuses, the key keeps the charge: in the protocol's favour, and the
-            # wallet has no credit left today anyway.
-            key_debit = self.ledger.debit(record.key_id, priced.cost, key_limit)
-            if not key_debit.allowed:
-                return self._decide(priced, key_debit, Reason.KEY_LIMIT_REACHED)
-            remaining_cap = key_debit.remaining
+        if key_limit is None:
+            return self._decide(priced, self.ledger.debit(address, priced.cost, priced.limit))
+        # A key's own per-day limit is metered per key, before the wallet's credit. If the
+        # wallet then refuses, the key keeps the charge: in the protocol's favour, and the
+        # wallet has no credit left today anyway.
+        key_debit = self.ledger.debit(record.key_id, priced.cost, key_limit)
+        budget = (key_debit.spent, key_debit.remaining, key_limit)
+        if not key_debit.allowed:
+            spent = self.ledger.spent(address)
+            wallet = (spent, max(0, priced.wallet_limit - spent))
+            return self._decide(
+                priced, key_debit, Reason.KEY_LIMIT_REACHED, budget=budget, wallet=wallet
+            )
         debit = self.ledger.debit(address, priced.cost, priced.wallet_limit)
-        return self._decide(priced, debit, remaining_cap=remaining_cap)
+        return self._decide(priced, debit, budget=budget)
 
     def authorize_many(self, requests: Sequence[Request]) -> list[Decision]:
         """Decide a batch of concurrent requests at once, in order, as `authorize` would one by
         one: the wallets' debits go to the ledger together (one SQLite transaction, one Redis
         pipeline of atomic scripts), which is what a server answering many requests at a time
-        should use. Requests by API key are decided one by one (their key limit comes first)."""
-        decisions: list[Decision | None] = [None] * len(requests)
+        should use. Requests by API key are decided one by one (their key limit comes first).
+
+        Each request is checked and priced on its own before the ledger call: a malformed one
+        is refused alone (``bad_request``). If the ledger or the node fails, this raises the
+        first such error; `decide_many` instead gives each request its own outcome."""
+        outcomes = self.decide_many(requests)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return [d for d in outcomes if isinstance(d, Decision)]
+
+    def decide_many(self, requests: Sequence[Request]) -> list[Decision | Exception]:
+        """`authorize_many`, but each request's outcome is its own: its `Decision`, or the
+        exception that deciding it raised (e.g. the ledger was unavailable). The ledger call
+        commits exactly the debits reported as allowed: a request whose debit raised is
+        reported as that exception, and its debit was not applied (see `LedgerUnavailable`)."""
+        outcomes: list[Decision | Exception | None] = [None] * len(requests)
         batch: list[tuple[int, _Priced]] = []
-        for i, (who, model, input_tokens, output_tokens, images) in enumerate(requests):
-            if who.startswith(KEY_PREFIX):
-                decisions[i] = self.authorize(who, model, input_tokens, output_tokens, images)
+        for i, request in enumerate(requests):
+            try:
+                who, model, input_tokens, output_tokens, images = request
+                if not isinstance(who, str) or who.startswith(KEY_PREFIX) or not self.wallets:
+                    outcomes[i] = self.authorize(who, model, input_tokens, output_tokens, images)
+                    continue
+                priced = self._price(who, model, input_tokens, output_tokens, images, None)
+            except (TypeError, ValueError, ArithmeticError):  # a malformed request: its own
+                outcomes[i] = Decision(False, Reason.BAD_REQUEST)
                 continue
-            priced = self._price(who, model, input_tokens, output_tokens, images, None)
+            except Exception as exc:  # the ledger or the node: this request's failure only
+                outcomes[i] = exc
+                continue
             if isinstance(priced, Decision):
-                decisions[i] = priced
+                outcomes[i] = priced
             else:
                 batch.append((i, priced))
-        debits = self.ledger.debit_many([(p.address, p.cost, p.wallet_limit) for _, p in batch])
-        for (i, priced), debit in zip(batch, debits, strict=True):
-            decisions[i] = self._decide(priced, debit)
-        return [d for d in decisions if d is not None]
+        if batch:
+            try:
+                debits = self.ledger.debit_many([(p.address, p.cost, p.limit) for _, p in batch])
+            except Exception as exc:  # nothing of this call was applied: all of it failed
+                for i, _ in batch:
+                    outcomes[i] = exc
+            else:
+                for (i, priced), debit in zip(batch, debits, strict=True):
+                    outcomes[i] = self._decide(priced, debit)
+        return [d if d is not None else Decision(False, Reason.BAD_REQUEST) for d in outcomes]
 
     def _price(
         self,
@@ -195,7 +256,7 @@ class Gatekeeper:
             cost = self.prices.price(model, input_tokens, output_tokens, images)
         except UnknownModel:
             return Decision(False, Reason.UNKNOWN_MODEL, address=address)
-        except ValueError:
+        except (ValueError, TypeError, ArithmeticError):
             return Decision(False, Reason.BAD_REQUEST, address=address)
         if cost > MAX_AMOUNT:  # more than any ledger holds: refused here, not raised by it
             return Decision(False, Reason.BAD_REQUEST, address=address)
@@ -215,28 +276,45 @@ class Gatekeeper:
         priced: _Priced,
         debit: Debit,
         refusal: Reason = Reason.INSUFFICIENT_CREDIT,
-        remaining_cap: int | None = None,
+        *,
+        budget: tuple[int, int, int] | None = None,
+        wallet: tuple[int, int] | None = None,
     ) -> Decision:
+        """The decision from ``debit``. ``budget`` is the (spent, remaining, limit) reported,
+        by default the wallet's from ``debit``; ``wallet`` the wallet's (spent, remaining), by
+        default from ``debit``."""
         if debit.allowed:
             self._mark_active(priced.address)
-        remaining = (
-            debit.remaining if remaining_cap is None else min(remaining_cap, debit.remaining)
+        spent, remaining, limit = (
+            (debit.spent, debit.remaining, priced.limit) if budget is None else budget
+        )
+        wallet_spent, wallet_remaining = (
+            (debit.spent, debit.remaining) if wallet is None else wallet
         )
         return Decision(
             debit.allowed,
             Reason.OK if debit.allowed else refusal,
             address=priced.address,
             cost=priced.cost,
-            spent=debit.spent,
+            spent=spent,
             remaining=remaining,
-            daily_limit=priced.limit,
+            daily_limit=limit,
             source=priced.source,
             pro=priced.pro,
             stale=priced.stale,
+            wallet_spent=wallet_spent,
+            wallet_remaining=wallet_remaining,
+            wallet_daily_limit=priced.wallet_limit,
         )
 
     def _mark_active(self, address: str) -> None:
+        """Note the wallet's activity (VCU mode). Best effort: the debit is already applied,
+        so a failure here must not turn an allowed request into an error."""
         now = float(self.ledger.clock())
         if now - self._active_marked.get(address, float("-inf")) >= ACTIVITY_RESOLUTION:
-            self.ledger.record_activity(address)
+            try:
+                self.ledger.record_activity(address)
+            except Exception:
+                _log.warning("could not record activity of %s", address, exc_info=True)
+                return
             self._active_marked[address] = now

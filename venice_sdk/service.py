@@ -3,7 +3,15 @@ written in Python. `venice-sdk serve` runs it; FastAPI serves its OpenAPI spec a
 
 Token amounts are decimal strings of wei (they overflow JavaScript numbers), money is integer
 micro-USD. A refused request is a 200 with `allowed: false` and a reason; malformed input is a
-422 (FastAPI's validation) or a 400 with a `code`.
+422 (``invalid_request``) or a 400, each a JSON object with a stable `code` (`venice_sdk.server`
+has the models, the error answers and the middleware that caps bodies and checks the admin
+token before anything is parsed).
+
+Public routes: ``/v1/auth/*`` (sign-in, API keys) and ``/healthz``. Internal routes, for the
+operator's own servers only: ``/v1/authorize``, ``/v1/entitlements/*``, ``/metrics`` and
+``/readyz``; with an ``admin_token`` they require it. ``/v1/authorize`` takes an API key; a
+bare wallet address only with ``allow_wallet_authorize`` (anyone who knows an address could
+otherwise spend its credit).
 
 Concurrent `/v1/authorize` requests are decided in batches (`AuthorizeBatcher`): one ledger call
 (one SQLite transaction, one Redis pipeline of atomic scripts) for every request that arrived
@@ -17,18 +25,33 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from venice_sdk.auth import ApiKeyStore, AuthError, SiweVerifier, WalletChallenges
-from venice_sdk.entitlements import Entitlement, EntitlementError
+from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, SiweVerifier, WalletChallenges
+from venice_sdk.entitlements import Entitlement
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Decision, Gatekeeper
 from venice_sdk.gate import Request as AuthorizeArgs
+from venice_sdk.server.errors import install_error_handlers
+from venice_sdk.server.middleware import AdminGuard, BodyLimit, RequestContext
+from venice_sdk.server.models import (
+    AuthorizeRequest,
+    ChallengeRequest,
+    ChallengeResponse,
+    DecisionResponse,
+    EntitlementResponse,
+    KeyRequest,
+    KeyResponse,
+    NonceResponse,
+    RevokeResponse,
+    SiweRequest,
+    SiweResponse,
+    responses,
+)
 
 __all__ = [
     "AuthorizeBatcher",
@@ -37,32 +60,9 @@ __all__ = [
     "KeyRequest",
     "SiweRequest",
     "create_app",
+    "decision_json",
     "entitlement_json",
 ]
-
-
-class AuthorizeRequest(BaseModel):
-    who: str = Field(description="A wallet address or an API key (vvk_...)")
-    model: str
-    input_tokens: int = Field(0, ge=0)
-    output_tokens: int = Field(0, ge=0)
-    images: int = Field(0, ge=0)
-
-
-class ChallengeRequest(BaseModel):
-    address: str
-
-
-class KeyRequest(BaseModel):
-    address: str
-    signature: str
-    daily_limit_micros: int | None = Field(None, ge=0)
-    label: str | None = None
-
-
-class SiweRequest(BaseModel):
-    message: str
-    signature: str
 
 
 class AuthorizeBatcher:
@@ -75,8 +75,9 @@ class AuthorizeBatcher:
     `authorize_many` decides a batch exactly as `authorize` would one by one, in arrival order:
     each request gets its own decision, every debit is atomic, and no interleaving overspends.
     A request whose client went away is still decided (and charged, if allowed), as it would
-    be without batching. If the ledger fails (`LedgerUnavailable`), every request of that batch
-    fails with it, as each would have alone.
+    be without batching. Each request's outcome is its own (`Gatekeeper.decide_many`): a
+    malformed one is refused alone, and if the ledger fails (`LedgerUnavailable`) the requests
+    whose debits it did not apply fail with it, as each would have alone.
 
     Only for use from one event loop (the server's).
     """
@@ -111,8 +112,8 @@ class AuthorizeBatcher:
                 if self.on_batch is not None:
                     self.on_batch(len(batch))
                 try:
-                    decisions = await run_in_threadpool(
-                        self.gate.authorize_many, [request for request, _ in batch]
+                    outcomes = await run_in_threadpool(
+                        self.gate.decide_many, [request for request, _ in batch]
                     )
                 except BaseException as exc:
                     for _, future in batch:
@@ -125,9 +126,13 @@ class AuthorizeBatcher:
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                for (_, future), decision in zip(batch, decisions, strict=True):
-                    if not future.done():  # not cancelled by a client that went away
-                        future.set_result(decision)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():  # cancelled by a client that went away
+                        continue
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
         finally:
             self._decider = None
 
@@ -180,15 +185,40 @@ class _Metrics:
             self.requests.labels(name, str(status)).inc()
 
 
+def decision_json(decision: Decision) -> dict[str, Any]:
+    return {
+        "allowed": decision.allowed,
+        "reason": decision.reason,
+        "address": decision.address,
+        "cost_micros": decision.cost,
+        "spent_micros": decision.spent,
+        "remaining_micros": decision.remaining,
+        "daily_limit_micros": decision.daily_limit,
+        "wallet_spent_micros": decision.wallet_spent,
+        "wallet_remaining_micros": decision.wallet_remaining,
+        "wallet_daily_limit_micros": decision.wallet_daily_limit,
+        "source": decision.source,
+        "pro": decision.pro,
+        "stale": decision.stale,
+    }
+
+
 def create_app(
     gate: Gatekeeper,
     challenges: WalletChallenges,
     siwe: SiweVerifier,
     keys: ApiKeyStore,
     authorize_batch: int = 64,
+    *,
+    admin_token: str | None = None,
+    allow_wallet_authorize: bool = False,
+    body_limit: int = 64 * 1024,
 ) -> FastAPI:
     """The sidecar. `authorize_batch` caps the `/v1/authorize` requests decided together
-    (`AuthorizeBatcher`); 1 decides each request on its own."""
+    (`AuthorizeBatcher`); 1 decides each request on its own. With `admin_token`, the internal
+    routes require it; without, they are open (bind to loopback only). `allow_wallet_authorize`
+    lets `/v1/authorize` take a bare wallet address (trusted callers only). Request bodies over
+    `body_limit` bytes are refused unread (413)."""
     app = FastAPI(
         title="venice_sdk sidecar",
         version="0.1.0",
@@ -220,16 +250,15 @@ def create_app(
         else None
     )
 
+    # Outermost last: request id, metrics, admin token, body cap, then the routes.
+    app.add_middleware(BodyLimit, max_bytes=body_limit)
+    if admin_token is not None:
+        app.add_middleware(AdminGuard, token=admin_token)
     app.add_middleware(_Metrics, latency=latency, requests=requests)
-
-    @app.exception_handler(AuthError)
-    async def auth_error(_: Request, exc: AuthError) -> JSONResponse:
-        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=400)
-
-    @app.exception_handler(EntitlementError)
-    async def entitlement_error(_: Request, exc: EntitlementError) -> JSONResponse:
-        status = 503 if exc.code == Reason.RPC_UNAVAILABLE else 400
-        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=status)
+    app.add_middleware(RequestContext)
+    install_error_handlers(app)
+    public = responses(internal=False, chain=True)
+    internal = responses(internal=True, chain=True)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -239,12 +268,12 @@ def create_app(
             return JSONResponse({"ok": False, "reason": f"node: {type(exc).__name__}"}, 503)
         return JSONResponse({"ok": True, "block": block})
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=internal)
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain")
 
-    @app.get("/v1/entitlements/{address}")
-    async def entitlements(address: str) -> JSONResponse:
+    @app.get("/v1/entitlements/{address}", response_model=EntitlementResponse, responses=internal)
+    async def entitlements(address: str = Path(max_length=64)) -> JSONResponse:
         # The hot path: a fresh cached entry answers on the event loop; a miss reads the chain
         # in the thread pool, so a slow node never blocks other requests.
         entitlement = gate.client.cached(address)
@@ -252,28 +281,19 @@ def create_app(
             entitlement = await run_in_threadpool(gate.client.get, address)
         return JSONResponse(entitlement_json(entitlement))
 
-    @app.post("/v1/authorize")
-    async def authorize(body: AuthorizeRequest) -> dict[str, Any]:
+    @app.post("/v1/authorize", response_model=DecisionResponse, responses=internal)
+    async def authorize(body: AuthorizeRequest) -> JSONResponse:
         request = (body.who, body.model, body.input_tokens, body.output_tokens, body.images)
-        if batcher is not None:
+        if not allow_wallet_authorize and not body.who.startswith(KEY_PREFIX):
+            decision = Decision(False, Reason.WALLET_NOT_ALLOWED)
+        elif batcher is not None:
             decision = await batcher.authorize(request)
         else:
             decision = await run_in_threadpool(gate.authorize, *request)
         decisions.labels(decision.reason).inc()
-        return {
-            "allowed": decision.allowed,
-            "reason": decision.reason,
-            "address": decision.address,
-            "cost_micros": decision.cost,
-            "spent_micros": decision.spent,
-            "remaining_micros": decision.remaining,
-            "daily_limit_micros": decision.daily_limit,
-            "source": decision.source,
-            "pro": decision.pro,
-            "stale": decision.stale,
-        }
+        return JSONResponse(decision_json(decision))
 
-    @app.post("/v1/auth/challenge")
+    @app.post("/v1/auth/challenge", response_model=ChallengeResponse, responses=public)
     def challenge(body: ChallengeRequest) -> dict[str, Any]:
         issued = challenges.issue_challenge(body.address)
         return {
@@ -282,7 +302,7 @@ def create_app(
             "expires_at": issued.expires_at,
         }
 
-    @app.post("/v1/auth/keys")
+    @app.post("/v1/auth/keys", response_model=KeyResponse, responses=public)
     def issue_key(body: KeyRequest) -> dict[str, Any]:
         address = challenges.verify_challenge(body.address, body.signature)
         issued = keys.issue(
@@ -293,22 +313,22 @@ def create_app(
         )
         return {"key": issued.key, "key_id": issued.key_id, "address": address}
 
-    @app.delete("/v1/auth/keys")
-    def revoke_key(authorization: str = Header(...)) -> dict[str, Any]:
+    @app.delete("/v1/auth/keys", response_model=RevokeResponse, responses=public)
+    def revoke_key(authorization: str = Header(max_length=256)) -> dict[str, Any]:
         key = authorization.removeprefix("Bearer ").strip()
         record = keys.revoke(keys.resolve(key).key_id)
         return {"revoked": record.key_id}
 
-    @app.get("/v1/auth/siwe/nonce")
+    @app.get("/v1/auth/siwe/nonce", response_model=NonceResponse, responses=public)
     def siwe_nonce() -> dict[str, str]:
         return {"nonce": siwe.nonce()}
 
-    @app.post("/v1/auth/siwe")
+    @app.post("/v1/auth/siwe", response_model=SiweResponse, responses=public)
     def siwe_verify(body: SiweRequest) -> dict[str, str]:
-        return {"address": siwe.verify(body.message, body.signature)}
-
-    @app.exception_handler(ValueError)
-    async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"code": Reason.BAD_REQUEST, "message": str(exc)}, status_code=400)
+        """Sign in with Ethereum: the session is an API key for the wallet, which must have
+        staked VVV (``no_stake`` otherwise), as for `/v1/auth/keys`."""
+        address = siwe.verify(body.message, body.signature)
+        issued = keys.issue(address, lambda a: gate.client.get(a).staked > 0, label="siwe")
+        return {"key": issued.key, "key_id": issued.key_id, "address": address}
 
     return app

@@ -220,7 +220,10 @@ def test_new_challenge_supersedes_old(challenges: WalletChallenges, wallet: Any)
     first = challenges.issue_challenge(wallet.address)
     second = challenges.issue_challenge(wallet.address)
     refused(
-        "bad_signature", challenges.verify_challenge, wallet.address, sign(wallet, first.message)
+        "challenge_superseded",
+        challenges.verify_challenge,
+        wallet.address,
+        sign(wallet, first.message),
     )
     assert challenges.verify_challenge(wallet.address, sign(wallet, second.message))
 

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def load(base: str, lines: Path, connections: int, seconds: float, *options: str
     return figures
 
 
-def warm(base: str, wallets: list[str]) -> None:
+def warm(base: str, wallets: Sequence[str]) -> None:
     for wallet in wallets:
         urllib.request.urlopen(f"{base}/v1/entitlements/{wallet}", timeout=10).read()
 
@@ -142,7 +142,8 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
             client.config_set("appendfsync", "everysec")
             client.close()
             for label, batch in (("one by one", "1"), ("batched", "64")):
-                options = ("--redis-url", redis_url, "--authorize-batch", batch)
+                options: tuple[str, ...] = ("--redis-url", redis_url, "--authorize-batch", batch)
+                options += ("--allow-wallet-authorize",)  # the load sends wallet addresses
                 with sidecar(manifest, rpc, work / f"authorize-{batch}", *options) as base:
                     warm(base, stakers)
                     figures[f"POST /v1/authorize, {label}"] = load(

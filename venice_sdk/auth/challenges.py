@@ -23,6 +23,8 @@ from venice_sdk.errors import Reason
 
 __all__ = ["Challenge", "WalletChallenges"]
 
+_SUPERSEDED_KEPT = 4  # superseded challenge texts remembered per wallet
+
 
 @dataclass(frozen=True)
 class Challenge:
@@ -38,7 +40,8 @@ class Challenge:
 class WalletChallenges:
     """Issue and verify EIP-191 challenges that bind a wallet to the caller.
 
-    One outstanding challenge per wallet: issuing a new one supersedes the previous one.
+    One outstanding challenge per wallet: issuing a new one supersedes the previous one (a
+    signature over a superseded one is refused as ``challenge_superseded``).
     A failed verification (bad signature) does not consume the challenge, so a third party
     cannot burn someone's challenge by sending garbage; a successful one consumes it.
     """
@@ -87,8 +90,23 @@ class WalletChallenges:
         record = json.dumps(
             {"nonce": nonce, "message": challenge.message, "expires_at": expires_at}
         )
-        self.store.put(self._key(checksummed), record, self.ttl_seconds + _GRACE_SECONDS)
+        key = self._key(checksummed)
+        previous = self.store.get(key)
+        if previous is not None:
+            # Remember the texts this one supersedes, so that a signature over one of them is
+            # told `challenge_superseded`, not a misleading `bad_signature`.
+            older = [json.loads(previous)["message"], *self._superseded(key)]
+            self.store.put(
+                "superseded:" + key,
+                json.dumps(older[:_SUPERSEDED_KEPT]),
+                self.ttl_seconds + _GRACE_SECONDS,
+            )
+        self.store.put(key, record, self.ttl_seconds + _GRACE_SECONDS)
         return challenge
+
+    def _superseded(self, key: str) -> list[str]:
+        raw = self.store.get("superseded:" + key)
+        return [] if raw is None else [str(text) for text in json.loads(raw)]
 
     @staticmethod
     def _key(checksummed: str) -> str:
@@ -98,7 +116,8 @@ class WalletChallenges:
         """Check ``signature`` over this wallet's outstanding challenge and consume it.
 
         Returns the checksummed address. Refuses (``AuthError``): ``malformed_address``,
-        ``unknown_challenge`` (none issued, or superseded), ``nonce_replayed`` (already used),
+        ``unknown_challenge`` (none issued), ``challenge_superseded`` (signed an older one),
+        ``nonce_replayed`` (already used),
         ``challenge_expired``, ``bad_signature`` (not signed by ``address`` over exactly the
         issued text).
         """
@@ -118,6 +137,13 @@ class WalletChallenges:
             )
         signer = recover_signer(str(record["message"]), signature)
         if signer.lower() != checksummed.lower():
+            for text in self._superseded(key):
+                if recover_signer(text, signature).lower() == checksummed.lower():
+                    raise AuthError(
+                        Reason.CHALLENGE_SUPERSEDED,
+                        "this challenge was superseded by a newer one for this wallet:"
+                        " sign the newest",
+                    )
             raise AuthError(
                 Reason.BAD_SIGNATURE,
                 f"the signature is not {checksummed}'s over the issued challenge text",

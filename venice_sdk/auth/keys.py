@@ -18,8 +18,11 @@ from typing import Any
 from venice_sdk.auth.common import AuthError, normalize_address
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason
+from venice_sdk.ledger.base import MAX_AMOUNT
 
-__all__ = ["KEY_PREFIX", "ApiKeyStore", "IssuedKey", "KeyRecord"]
+__all__ = ["KEY_PREFIX", "MAX_LABEL", "ApiKeyStore", "IssuedKey", "KeyRecord"]
+
+MAX_LABEL = 200  # characters of a key's label
 
 KEY_PREFIX = "vvk_"
 """Every API key starts with this, so a key is told from a wallet address at a glance."""
@@ -127,9 +130,13 @@ class ApiKeyStore:
         if daily_limit_micros is not None and (
             isinstance(daily_limit_micros, bool)
             or not isinstance(daily_limit_micros, int)
-            or daily_limit_micros < 0
+            or not 0 <= daily_limit_micros <= MAX_AMOUNT
         ):
-            raise ValueError("daily_limit_micros must be a non-negative integer (micro-USD)")
+            raise ValueError(
+                f"daily_limit_micros must be an integer of micro-USD from 0 to {MAX_AMOUNT}"
+            )
+        if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
+            raise ValueError(f"label must be text of at most {MAX_LABEL} characters")
         staked = has_stake(checksummed) if callable(has_stake) else has_stake
         if not staked:
             raise AuthError(

@@ -1,0 +1,148 @@
+"""`venice-sdk serve`'s settings (command line > VENICE_* > config file > default) and the
+sidecar's error answers, without a chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from venice_sdk.cli import parser
+from venice_sdk.server.errors import install_error_handlers
+from venice_sdk.server.middleware import AdminGuard, BodyLimit
+from venice_sdk.server.settings import SettingsError, is_loopback, resolve
+
+
+def settings(argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    return resolve(parser().parse_args(["serve", *argv]), environ=env or {})
+
+
+BASE = ["--manifest", "m.json", "--rpc", "http://node"]
+
+
+def test_defaults() -> None:
+    s = settings(BASE)
+    assert s["body_limit"] == 65_536 and s["rpc_timeout"] == 0.5 and s["rpc_retries"] == 1
+    assert s["admin_token"] is None and s["allow_wallet_authorize"] is False
+    assert s["siwe_domain"] == "localhost" and s["log_format"] == "text"
+
+
+def test_command_line_beats_environment_beats_file(tmp_path: Path) -> None:
+    toml = tmp_path / "venice.toml"
+    toml.write_text(
+        '[serve]\nmanifest = "f.json"\nrpc = "http://file"\nport = 1111\nbody_limit = 2048\n'
+        'fail_open = true\nsiwe_uri = "https://file/"\n'
+    )
+    env = {"VENICE_PORT": "2222", "VENICE_BODY_LIMIT": "4096", "VENICE_FAIL_OPEN": "no"}
+    s = settings(["--config", str(toml), "--port", "3333"], env)
+    assert s["port"] == 3333  # command line
+    assert s["body_limit"] == 4096 and s["fail_open"] is False  # environment
+    assert s["manifest"] == "f.json" and s["siwe_uri"] == "https://file/"  # file
+    assert s["ttl"] == 2.0  # default
+
+
+def test_yaml_file_and_config_from_the_environment(tmp_path: Path) -> None:
+    yaml = tmp_path / "venice.yaml"
+    yaml.write_text("manifest: y.json\nrpc: http://yaml\nallow_wallet_authorize: true\n")
+    s = settings([], {"VENICE_CONFIG": str(yaml), "VENICE_ADMIN_TOKEN": "a-long-enough-secret"})
+    assert s["manifest"] == "y.json" and s["allow_wallet_authorize"] is True
+    assert s["admin_token"] == "a-long-enough-secret"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "file", "message"),
+    [
+        ([], {}, None, "--manifest is required"),
+        (BASE, {"VENICE_PORT": "eighty"}, None, "port from VENICE_PORT"),
+        (BASE, {"VENICE_FAIL_OPEN": "maybe"}, None, "not true or false"),
+        (BASE, {}, "port = true\n", "is not a int"),
+        (BASE, {}, "prot = 1\n", "unknown settings"),
+        (BASE, {}, "port = [\n", "does not parse"),
+        ([*BASE, "--log-format", "xml"], {}, None, "not one of text, json"),
+        ([*BASE, "--body-limit", "0"], {}, None, "at least 1"),
+        (BASE, {"VENICE_ADMIN_TOKEN": "short"}, None, "at least 16 characters"),
+    ],
+)
+def test_bad_settings_say_what_and_where(
+    tmp_path: Path, argv: list[str], env: dict[str, str], file: str | None, message: str
+) -> None:
+    if file is not None:
+        path = tmp_path / "bad.toml"
+        path.write_text(file)
+        argv = [*argv, "--config", str(path)]
+    with pytest.raises(SettingsError, match=message):
+        settings(argv, env)
+
+
+def test_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.1")
+
+
+def app() -> FastAPI:
+    application = FastAPI()
+
+    @application.post("/v1/authorize")
+    def authorize(body: dict[str, int]) -> dict[str, int]:
+        return body
+
+    @application.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    application.add_middleware(BodyLimit, max_bytes=100)
+    application.add_middleware(AdminGuard, token="t0ken")
+    install_error_handlers(application)
+    return application
+
+
+def test_an_unexpected_error_is_a_500_json_without_a_traceback() -> None:
+    answer = TestClient(app(), raise_server_exceptions=False).get("/boom")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "code": "internal_error",
+        "message": "internal error (see the server's log)",
+    }
+
+
+def test_body_limit_and_admin_token_in_process() -> None:
+    http = TestClient(app())
+    ok = http.post("/v1/authorize", json={"a": 1}, headers={"Authorization": "Bearer t0ken"})
+    assert ok.status_code == 200
+    assert http.post("/v1/authorize", json={"a": 1}).status_code == 401
+    big = http.post(
+        "/v1/authorize", json={"a": 1, "b": 10**200}, headers={"X-Venice-Admin-Token": "t0ken"}
+    )
+    assert big.status_code == 413 and big.json()["code"] == "body_too_large"
+    bad = http.post("/v1/authorize", content=b"{", headers={"X-Venice-Admin-Token": "t0ken"})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+
+
+def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from venice_sdk.server.logs import configure_logging
+    from venice_sdk.server.middleware import RequestContext
+
+    application = app()
+    application.add_middleware(RequestContext)
+    configure_logging("info", "json")
+    try:
+        answer = TestClient(application, raise_server_exceptions=False).get(
+            "/boom", headers={"X-Request-Id": "req-42"}
+        )
+    finally:
+        for name in ("venice_sdk", "uvicorn", "uvicorn.error"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+    assert answer.status_code == 500
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    error = next(line for line in lines if line["logger"] == "venice_sdk.service")
+    assert error["level"] == "error" and "secret detail" in error["exception"]
+    assert error["request_id"] == "req-42"
+    access = next(line for line in lines if line["logger"] == "venice_sdk.access")
+    assert access["status"] == 500 and access["path"] == "/boom"
