@@ -3,7 +3,8 @@
     venice-sdk check 0xABC... --manifest deployments/31337.json --rpc http://127.0.0.1:8545
     venice-sdk serve --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \\
         [--port 8787] [--data-dir .venice] [--redis-url redis://...] [--prices prices.yaml] \\
-        [--authorize-batch 64]
+        [--authorize-batch 64] [--rpc-timeout 0.5] [--rpc-retries 1] [--breaker-cooloff 2] \\
+        [--redis-timeout 0.5] [--ledger-retry-for 1] [--key-store sqlite|redis]
 
 A mistake (a bad address, a missing manifest, a node that does not answer) is one `error:`
 line on stderr and exit code 1.
@@ -27,7 +28,14 @@ __all__ = [
 
 
 def _client(args: argparse.Namespace) -> EntitlementClient:
-    return EntitlementClient.from_manifest(args.manifest, args.rpc, ttl=args.ttl)
+    return EntitlementClient.from_manifest(
+        args.manifest,
+        args.rpc,
+        ttl=args.ttl,
+        rpc_timeout=args.rpc_timeout,
+        rpc_retries=args.rpc_retries,
+        breaker_cooloff=getattr(args, "breaker_cooloff", 2.0),
+    )
 
 
 def check(args: argparse.Namespace) -> int:
@@ -56,7 +64,9 @@ def serve(args: argparse.Namespace) -> int:
         from venice_sdk.auth import (
             ApiKeyStore,
             ChallengeStore,
+            KeyStore,
             RedisChallengeStore,
+            RedisKeyStore,
             SiweVerifier,
             SQLiteChallengeStore,
             WalletChallenges,
@@ -75,13 +85,21 @@ def serve(args: argparse.Namespace) -> int:
     ledger: CreditLedger
     store: ChallengeStore
     if args.redis_url:
-        ledger = RedisLedger(args.redis_url)
+        ledger = RedisLedger(
+            args.redis_url, socket_timeout=args.redis_timeout, retry_for=args.ledger_retry_for
+        )
         store = RedisChallengeStore.from_url(args.redis_url)
     else:
         ledger = SQLiteLedger(data / "ledger.sqlite3")
         store = SQLiteChallengeStore(data / "challenges.sqlite3")
     prices = PriceBook.load(args.prices) if args.prices else PriceBook.default()
-    keys = ApiKeyStore(data / "keys.sqlite3")
+    keys: KeyStore
+    if (args.key_store or ("redis" if args.redis_url else "sqlite")) == "redis":
+        if not args.redis_url:
+            raise SystemExit("error: --key-store redis needs --redis-url")
+        keys = RedisKeyStore.from_url(args.redis_url, socket_timeout=args.redis_timeout)
+    else:
+        keys = ApiKeyStore(data / "keys.sqlite3")
     chain_id = int(client.web3.eth.chain_id)
     app = create_app(
         Gatekeeper(client, ledger, prices, keys),
@@ -110,6 +128,15 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("--manifest", required=True, help="deployments/<chain_id>.json")
         c.add_argument("--rpc", required=True, help="the node's HTTP URL")
         c.add_argument("--ttl", type=float, default=2.0, help="cache seconds (default 2)")
+        c.add_argument(
+            "--rpc-timeout",
+            type=float,
+            default=0.5,
+            help="seconds per node request attempt (default 0.5)",
+        )
+        c.add_argument(
+            "--rpc-retries", type=int, default=1, help="more attempts after a failure (default 1)"
+        )
         if name == "check":
             c.add_argument("address")
         else:
@@ -124,6 +151,29 @@ def parser() -> argparse.ArgumentParser:
                 type=int,
                 default=64,
                 help="most concurrent authorize requests decided together (1: one by one)",
+            )
+            c.add_argument(
+                "--breaker-cooloff",
+                type=float,
+                default=2.0,
+                help="seconds the node is left alone after it fails (default 2)",
+            )
+            c.add_argument(
+                "--redis-timeout",
+                type=float,
+                default=0.5,
+                help="Redis connect and read timeout, seconds (default 0.5)",
+            )
+            c.add_argument(
+                "--ledger-retry-for",
+                type=float,
+                default=1.0,
+                help="seconds a debit is retried before a 503 ledger_unavailable (default 1)",
+            )
+            c.add_argument(
+                "--key-store",
+                choices=("sqlite", "redis"),
+                help="where API keys live (default: redis with --redis-url, else sqlite)",
             )
     return p
 

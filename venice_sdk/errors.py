@@ -30,6 +30,9 @@ class Reason(StrEnum):
     KEY_LIMIT_REACHED = "key_limit_reached"
     UNKNOWN_MODEL = "unknown_model"
     BAD_REQUEST = "bad_request"
+    # Dependencies (the sidecar answers these with a 503)
+    LEDGER_UNAVAILABLE = "ledger_unavailable"
+    KEY_STORE_UNAVAILABLE = "key_store_unavailable"
     # Entitlements (venice_sdk.entitlements); malformed_address is also an auth code
     MALFORMED_ADDRESS = "malformed_address"
     RPC_UNAVAILABLE = "rpc_unavailable"

@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError
+from venice_sdk.auth import KEY_PREFIX, AuthError, KeyStore
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.errors import Reason
-from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit
+from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit, LedgerUnavailable
 from venice_sdk.pricing import PriceBook, UnknownModel
 
 __all__ = [
@@ -107,7 +107,7 @@ class Gatekeeper:
         client: EntitlementClient,
         ledger: CreditLedger,
         prices: PriceBook,
-        keys: ApiKeyStore | None = None,
+        keys: KeyStore | None = None,
         vcu: VcuPolicy | None = None,
     ):
         self.client, self.ledger, self.prices = client, ledger, prices
@@ -238,5 +238,10 @@ class Gatekeeper:
     def _mark_active(self, address: str) -> None:
         now = float(self.ledger.clock())
         if now - self._active_marked.get(address, float("-inf")) >= ACTIVITY_RESOLUTION:
-            self.ledger.record_activity(address)
+            try:
+                self.ledger.record_activity(address)
+            except LedgerUnavailable:
+                # The debit is done and its caller must hear so: activity is best effort
+                # (the next request writes it).
+                return
             self._active_marked[address] = now

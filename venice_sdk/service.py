@@ -24,11 +24,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from venice_sdk.auth import ApiKeyStore, AuthError, SiweVerifier, WalletChallenges
+from venice_sdk.auth import AuthError, KeyStore, SiweVerifier, WalletChallenges
 from venice_sdk.entitlements import Entitlement, EntitlementError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Decision, Gatekeeper
 from venice_sdk.gate import Request as AuthorizeArgs
+from venice_sdk.readiness import add_dependency_checks
 
 __all__ = [
     "AuthorizeBatcher",
@@ -184,7 +185,7 @@ def create_app(
     gate: Gatekeeper,
     challenges: WalletChallenges,
     siwe: SiweVerifier,
-    keys: ApiKeyStore,
+    keys: KeyStore,
     authorize_batch: int = 64,
 ) -> FastAPI:
     """The sidecar. `authorize_batch` caps the `/v1/authorize` requests decided together
@@ -231,13 +232,12 @@ def create_app(
         status = 503 if exc.code == Reason.RPC_UNAVAILABLE else 400
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=status)
 
+    add_dependency_checks(app, gate.client, gate.ledger, keys)  # /readyz, 503s (readiness.py)
+
     @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        try:
-            block = gate.client.web3.eth.block_number
-        except Exception as exc:
-            return JSONResponse({"ok": False, "reason": f"node: {type(exc).__name__}"}, 503)
-        return JSONResponse({"ok": True, "block": block})
+    async def healthz() -> JSONResponse:
+        """Liveness only: answers at once, touching no dependency (readiness is /readyz)."""
+        return JSONResponse({"ok": True})
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
