@@ -24,13 +24,36 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from venice_sdk.auth import KeyStore, KeyStoreUnavailable
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
-from venice_sdk.errors import Reason, VeniceError
+from venice_sdk.errors import Reason
 from venice_sdk.ledger import CreditLedger, LedgerUnavailable
 
-__all__ = ["add_dependency_checks", "check_dependencies"]
+__all__ = ["Check", "Readiness", "Unavailable", "add_dependency_checks", "check_dependencies"]
+
+
+class Check(BaseModel):
+    """One dependency's check: ``ok``, else a ``code`` and a ``message``; the node's also
+    carries ``chain_id``, ``block`` and ``breaker``."""
+
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    code: str | None = None
+    message: str | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, Check]
+
+
+class Unavailable(BaseModel):
+    """A dependency could not be reached: ``ledger_unavailable`` or ``key_store_unavailable``."""
+
+    code: str
+    message: str
 
 
 def _check(run: Callable[[], Any]) -> dict[str, Any]:
@@ -42,7 +65,7 @@ def _check(run: Callable[[], Any]) -> dict[str, Any]:
         return {"ok": False, "code": Reason.LEDGER_UNAVAILABLE, "message": str(exc)[:300]}
     except KeyStoreUnavailable as exc:
         return {"ok": False, "code": exc.code, "message": exc.message}
-    except (VeniceError, OSError) as exc:  # anything else a store raises: not ready
+    except Exception as exc:  # anything else a store raises: not ready (never a 500)
         return {"ok": False, "code": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
     return {"ok": True, **(detail or {})}
 
@@ -87,7 +110,12 @@ def add_dependency_checks(
             headers={"Retry-After": "1"},
         )
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "a dependency is not ready"}},
+    )
     async def readyz() -> JSONResponse:
+        """Readiness: the node, the ledger and the key store each answer (else 503)."""
         ready, checks = await check_dependencies(client, ledger, keys)
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -209,11 +209,12 @@ def test_redis_killed_and_restarted__books_balance_to_the_micro(
                     a.status == 200 or (a.status == 503 and a.body["code"] == "ledger_unavailable")
                     for a in during
                 ), summary(during)
-                assert any(a.status == 503 for a in during)
             time.sleep(2)
             after = clients.between(time.monotonic() - 1, time.monotonic())
         assert after and all(a.allowed for a in after), summary(after)
         print(f"all: {summary(clients.answers)}")
+        # Down longer than the retry budget: some callers were told 503 (and not charged).
+        assert any(a.status == 503 for a in clients.answers), summary(clients.answers)
         ledger = RedisLedger(redis_server.url)
         assert_books_balance(clients, ledger, wallets)
         ledger.close()
