@@ -88,7 +88,15 @@ def serve(args: argparse.Namespace) -> int:
         ledger = RedisLedger(
             args.redis_url, socket_timeout=args.redis_timeout, retry_for=args.ledger_retry_for
         )
-        store = RedisChallengeStore.from_url(args.redis_url)
+        import redis
+
+        store = RedisChallengeStore(
+            redis.Redis.from_url(
+                args.redis_url,
+                socket_timeout=args.redis_timeout,
+                socket_connect_timeout=args.redis_timeout,
+            )
+        )
     else:
         ledger = SQLiteLedger(data / "ledger.sqlite3")
         store = SQLiteChallengeStore(data / "challenges.sqlite3")

@@ -10,9 +10,10 @@
 It answers 200 when all pass, else 503, with each check's outcome. `/healthz` is liveness only
 and touches no dependency.
 
-A ledger that cannot be reached (`LedgerUnavailable`) is a 503 with code ``ledger_unavailable``,
-a key store that cannot (`KeyStoreUnavailable`) one with ``key_store_unavailable``: a request is
-never allowed without its debit, and a failed one is not charged (see `RedisLedger.settle`).
+A ledger that cannot be reached (`LedgerUnavailable`) is a 503 with code ``ledger_unavailable``;
+a key store that cannot (`KeyStoreUnavailable`, or a Redis challenge store's connection error)
+one with ``key_store_unavailable``. A request is never allowed without its debit, and one the
+caller is told failed is not charged (see `RedisLedger.settle`).
 """
 
 from __future__ import annotations
@@ -109,6 +110,26 @@ def add_dependency_checks(
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+    try:
+        import redis
+    except ImportError:  # no redis extra: no Redis-backed store either
+        pass
+    else:
+
+        async def redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
+            # A Redis-backed challenge store (sign-in) that does not answer.
+            return JSONResponse(
+                {
+                    "code": Reason.KEY_STORE_UNAVAILABLE,
+                    "message": "the sign-in store (redis) is unavailable",
+                },
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+
+        app.add_exception_handler(redis.ConnectionError, redis_unavailable)
+        app.add_exception_handler(redis.TimeoutError, redis_unavailable)
 
     @app.get(
         "/readyz",

@@ -227,6 +227,9 @@ def test_redis_outage__503_ledger_unavailable_json_and_readyz_says_so(
         # A request by API key fails closed too (the key store is in the same Redis).
         by_key = httpx.post(sidecar.url + "/v1/authorize", json={**body, "who": "vvk_x"})
         assert by_key.status_code in (200, 503) and not by_key.json().get("allowed")
+        # Sign-in's challenges live in the same Redis: a 503 JSON too, not a 500.
+        r = httpx.post(sidecar.url + "/v1/auth/challenge", json={"address": staker}, timeout=10)
+        assert r.status_code == 503 and r.json()["code"] == "key_store_unavailable", r.text
         redis_server.start()
         r = httpx.post(sidecar.url + "/v1/authorize", json=body)
         assert r.status_code == 200 and r.json()["allowed"]
