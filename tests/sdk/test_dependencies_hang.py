@@ -14,15 +14,20 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from web3 import Web3
 
 from tests.sdk.conftest import NO_REDIS
 from tests.sdk.redis_server import RedisServer
 from tests.sdk.sidecars import PrivateNode, Sidecar, anvil_binary, timed_get
+from venice_sdk.auth import ApiKeyStore, InMemoryChallengeStore, SiweVerifier, WalletChallenges
 from venice_sdk.breaker import CircuitBreaker
-from venice_sdk.entitlements import EntitlementClient, EntitlementUnavailable
-from venice_sdk.ledger import LedgerUnavailable, RedisLedger
+from venice_sdk.entitlements import Entitlement, EntitlementClient, EntitlementUnavailable
+from venice_sdk.gate import Gatekeeper
+from venice_sdk.ledger import LedgerUnavailable, RedisLedger, SQLiteLedger
 from venice_sdk.ledger.redis import _DEBIT_LUA
+from venice_sdk.pricing import PriceBook
+from venice_sdk.service import create_app
 
 VVV = 10**18
 LENS = "0x" + "11" * 20
@@ -274,3 +279,76 @@ def test_readyz__an_empty_restarted_chain_or_the_wrong_chain_is_not_ready(
         node.stop()
         if wrong is not None:
             wrong.stop()
+
+
+# --- in process: the 503s and /readyz, with stand-ins for the node and a failing ledger ------
+
+
+class _Ledger(SQLiteLedger):
+    """A SQLite ledger that can be switched off (its debits and pings raise)."""
+
+    down = False
+
+    def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Any]:
+        if self.down:
+            raise LedgerUnavailable("the ledger is down (test)")
+        return super()._debit_many(day, requests)
+
+    def ping(self) -> None:
+        if self.down:
+            raise LedgerUnavailable("the ledger is down (test)")
+        super().ping()
+
+
+class _Client(EntitlementClient):
+    """Every wallet has 2 DIEM staked; the node itself (for /readyz) does not answer."""
+
+    def get_many(self, addresses: Any) -> list[Entitlement]:
+        return [
+            Entitlement(a, 1, 1, VVV, 0, 0, 0, 0, False, 0, 2 * VVV, 0, 0, VVV) for a in addresses
+        ]
+
+    def cached(self, address: str) -> Entitlement | None:
+        return self.get_many([address])[0]
+
+
+@pytest.mark.parametrize("authorize_batch", [64, 1], ids=["batched", "one-by-one"])
+def test_service__ledger_down_is_a_503_and_readyz_names_each_check(
+    tmp_path: Path, hung_node: str, authorize_batch: int
+) -> None:
+    provider = Web3.HTTPProvider(
+        hung_node, request_kwargs={"timeout": 0.1}, exception_retry_configuration=None
+    )
+    client = _Client(Web3(provider), LENS, chain_id=31337)
+    ledger = _Ledger(tmp_path / "ledger.sqlite3")
+    keys = ApiKeyStore(tmp_path / "keys.sqlite3")
+    store = InMemoryChallengeStore()
+    small = {"input_per_million": "0", "output_per_million": "0.25"}
+    prices = PriceBook.from_dict({"models": {"small": small}})
+    gate = Gatekeeper(client, ledger, prices, keys)
+    app = create_app(
+        gate,
+        WalletChallenges("venice.test", store),
+        SiweVerifier("venice.test", chain_id=31337, store=store),
+        keys,
+        authorize_batch,
+    )
+    http = TestClient(app)
+    body = {"who": "0x" + "ab" * 20, "model": "small", "output_tokens": 4_000}
+    assert http.post("/v1/authorize", json=body).json()["allowed"]
+    ready = http.get("/readyz")
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["ledger"] == {"ok": True} and checks["keys"] == {"ok": True}
+    assert not checks["node"]["ok"] and checks["node"]["code"] == "rpc_unavailable"
+    assert http.get("/healthz").json() == {"ok": True}
+    ledger.down = True
+    refused = http.post("/v1/authorize", json=body)
+    assert refused.status_code == 503 and refused.json()["code"] == "ledger_unavailable"
+    assert refused.headers["retry-after"] == "1"
+    checks = http.get("/readyz").json()["checks"]
+    assert checks["ledger"]["code"] == "ledger_unavailable"
+    spec = http.get("/openapi.json").json()["paths"]["/readyz"]["get"]["responses"]
+    assert {"200", "503"} <= set(spec)
+    ledger.down = False
+    assert http.post("/v1/authorize", json=body).json()["allowed"]
