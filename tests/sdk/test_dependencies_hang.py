@@ -22,7 +22,12 @@ from tests.sdk.redis_server import RedisServer
 from tests.sdk.sidecars import PrivateNode, Sidecar, anvil_binary, timed_get
 from venice_sdk.auth import ApiKeyStore, InMemoryChallengeStore, SiweVerifier, WalletChallenges
 from venice_sdk.breaker import CircuitBreaker
-from venice_sdk.entitlements import Entitlement, EntitlementClient, EntitlementUnavailable
+from venice_sdk.entitlements import (
+    Entitlement,
+    EntitlementClient,
+    EntitlementError,
+    EntitlementUnavailable,
+)
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.ledger import LedgerUnavailable, RedisLedger, SQLiteLedger
 from venice_sdk.ledger.redis import _DEBIT_LUA
@@ -352,3 +357,15 @@ def test_service__ledger_down_is_a_503_and_readyz_names_each_check(
     assert {"200", "503"} <= set(spec)
     ledger.down = False
     assert http.post("/v1/authorize", json=body).json()["allowed"]
+
+
+def test_probe__the_lens_answers_on_the_manifest_chain(manifest: Path, chain: Any) -> None:
+    client = EntitlementClient.from_manifest(manifest, str(chain.provider.http_uri))
+    assert client.chain_id == chain.chain_id
+    ready = client.probe()
+    assert ready["chain_id"] == chain.chain_id and ready["block"] >= 1
+    client.chain_id = chain.chain_id + 1  # a manifest of another chain
+    with pytest.raises(EntitlementError) as info:
+        client.probe()
+    assert info.value.code == "wrong_chain"
+    assert client.breaker.state == "closed"  # the node itself answered
