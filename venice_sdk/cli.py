@@ -38,7 +38,14 @@ __all__ = [
 
 
 def _client(args: argparse.Namespace) -> EntitlementClient:
-    return EntitlementClient.from_manifest(args.manifest, args.rpc, ttl=args.ttl)
+    return EntitlementClient.from_manifest(
+        args.manifest,
+        args.rpc,
+        ttl=args.ttl,
+        rpc_timeout=args.rpc_timeout,
+        rpc_retries=args.rpc_retries,
+        breaker_cooloff=getattr(args, "breaker_cooloff", 2.0),
+    )
 
 
 def check(args: argparse.Namespace) -> int:
@@ -68,7 +75,9 @@ def serve(settings: dict[str, Any]) -> int:
         from venice_sdk.auth import (
             ApiKeyStore,
             ChallengeStore,
+            KeyStore,
             RedisChallengeStore,
+            RedisKeyStore,
             SiweVerifier,
             SQLiteChallengeStore,
             WalletChallenges,
@@ -94,7 +103,9 @@ def serve(settings: dict[str, Any]) -> int:
     client = EntitlementClient.from_manifest(
         s["manifest"],
         s["rpc"],
-        timeout=s["rpc_timeout"],
+        rpc_timeout=s["rpc_timeout"],
+        rpc_retries=s["rpc_retries"],
+        breaker_cooloff=s["breaker_cooloff"],
         ttl=s["ttl"],
         grace=s["grace"],
         confirmations=s["confirmations"],
@@ -111,14 +122,32 @@ def serve(settings: dict[str, Any]) -> int:
     ledger: CreditLedger
     store: ChallengeStore
     if s["redis_url"]:
-        ledger = RedisLedger(s["redis_url"])
-        store = RedisChallengeStore.from_url(s["redis_url"])
+        import redis
+
+        ledger = RedisLedger(
+            s["redis_url"], socket_timeout=s["redis_timeout"], retry_for=s["ledger_retry_for"]
+        )
+        store = RedisChallengeStore(
+            redis.Redis.from_url(
+                s["redis_url"],
+                socket_timeout=s["redis_timeout"],
+                socket_connect_timeout=s["redis_timeout"],
+            )
+        )
     else:
         ledger = SQLiteLedger(data / "ledger.sqlite3")
         store = SQLiteChallengeStore(data / "challenges.sqlite3")
     prices = PriceBook.load(s["prices"]) if s["prices"] else PriceBook.default()
     pepper = s["key_pepper"].encode() if s["key_pepper"] else None
-    keys = ApiKeyStore(data / "keys.sqlite3", pepper=pepper)
+    keys: KeyStore
+    if (s["key_store"] or ("redis" if s["redis_url"] else "sqlite")) == "redis":
+        if not s["redis_url"]:
+            raise SettingsError("--key-store redis needs --redis-url")
+        keys = RedisKeyStore.from_url(
+            s["redis_url"], pepper=pepper, socket_timeout=s["redis_timeout"]
+        )
+    else:
+        keys = ApiKeyStore(data / "keys.sqlite3", pepper=pepper)
     domain = s["siwe_domain"]
     app = create_app(
         Gatekeeper(client, ledger, prices, keys),
@@ -150,6 +179,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--manifest", required=True, help="deployments/<chain_id>.json")
     c.add_argument("--rpc", required=True, help="the node's HTTP URL")
     c.add_argument("--ttl", type=float, default=2.0, help="cache seconds (default 2)")
+    c.add_argument(
+        "--rpc-timeout", type=float, default=0.5, help="seconds per node request attempt"
+    )
+    c.add_argument("--rpc-retries", type=int, default=1, help="more attempts after a failure")
     c.add_argument("address")
     add_arguments(
         sub.add_parser(

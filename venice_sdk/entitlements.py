@@ -8,6 +8,13 @@ JSON), an entry up to `grace` seconds past its TTL is served marked `stale`; pas
 client fails closed with `EntitlementUnavailable` (code "rpc_unavailable"), or, if built with
 `fail_open=True`, returns an empty `Entitlement` marked `degraded` so the caller decides.
 
+A hung node costs one timeout, not one per request: each read gets `rpc_timeout` seconds per
+attempt (default 0.5) and `rpc_retries` more attempts (default 1; web3's own retries are off),
+and after a failure a circuit breaker (`venice_sdk.breaker`) keeps reads off the node for
+`breaker_cooloff` seconds (default 2), answering stale-within-grace or failing closed at once;
+then one read probes the node and closes the breaker if it answers. `probe()` is the readiness
+check: a lens call at the configured block and the node's chain id against the manifest's.
+
 Reads happen at `block_tag` ("latest", "safe", "finalized") or `confirmations` blocks behind the
 head, so a shallow reorg never reaches the cache; `poll_events()` drops the entries of wallets
 whose stake, lock, DIEM stake or subscription changed, so a change shows within a block.
@@ -27,6 +34,7 @@ from eth_utils.address import is_address, to_checksum_address
 from web3 import Web3
 from web3.types import BlockIdentifier
 
+from venice_sdk.breaker import CircuitBreaker
 from venice_sdk.errors import Reason, VeniceError
 from venice_sdk.model.diem import daily_credit
 
@@ -156,9 +164,14 @@ class EntitlementClient:
         confirmations: int = 0,
         fail_open: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        rpc_retries: int = 1,
+        breaker_cooloff: float = 2.0,
+        chain_id: int | None = None,
     ):
         if ttl < 0 or grace < 0 or confirmations < 0:
             raise ValueError("ttl, grace and confirmations must not be negative")
+        if isinstance(rpc_retries, bool) or not isinstance(rpc_retries, int) or rpc_retries < 0:
+            raise ValueError("rpc_retries must be a non-negative integer")
         if block_tag not in ("latest", "safe", "finalized", "pending"):
             raise ValueError(f"block_tag {block_tag!r}: use latest, safe, finalized or pending")
         self.web3 = web3
@@ -170,6 +183,10 @@ class EntitlementClient:
         self.block_tag, self.confirmations = block_tag, confirmations
         self.fail_open = fail_open
         self.clock = clock
+        self.rpc_retries = rpc_retries
+        # The node's breaker runs on the client's clock (so tests can move both).
+        self.breaker = CircuitBreaker(breaker_cooloff, clock)
+        self.chain_id = chain_id  # the manifest's, checked by probe()
         # address (as asked, and checksummed) -> (fresh until, usable until, entitlement)
         self._cache: dict[str, tuple[float, float, Entitlement]] = {}
         self._last_event_block: int | None = None
@@ -177,9 +194,22 @@ class EntitlementClient:
 
     @classmethod
     def from_manifest(
-        cls, manifest_path: str | Path, rpc_url: str, *, timeout: float = 5.0, **options: Any
+        cls,
+        manifest_path: str | Path,
+        rpc_url: str,
+        *,
+        rpc_timeout: float = 0.5,
+        timeout: float | None = None,
+        **options: Any,
     ) -> EntitlementClient:
-        """Bind the deployment recorded in a manifest written by `ape run deploy`."""
+        """Bind the deployment recorded in a manifest written by `ape run deploy`.
+
+        `rpc_timeout` is seconds per attempt (connect and read); `timeout` is its older name.
+        web3's HTTP retries are turned off: the client's `rpc_retries` is the whole budget."""
+        if timeout is not None:
+            rpc_timeout = timeout
+        if not rpc_timeout > 0:
+            raise ValueError("rpc_timeout must be a positive number of seconds")
         path = Path(manifest_path)
         try:
             data = json.loads(path.read_text())
@@ -190,8 +220,14 @@ class EntitlementClient:
                 Reason.BAD_MANIFEST,
                 f"{path} is not a deployment manifest with an EntitlementsLens: {exc}",
             ) from None
-        web3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-        return cls(web3, lens, contracts=addresses, **options)
+        provider = Web3.HTTPProvider(
+            rpc_url,
+            request_kwargs={"timeout": rpc_timeout},
+            exception_retry_configuration=None,
+        )
+        chain_id = data.get("chain_id")
+        options.setdefault("chain_id", chain_id if isinstance(chain_id, int) else None)
+        return cls(Web3(provider), lens, contracts=addresses, **options)
 
     # --- the hot path ----------------------------------------------------------------------
 
@@ -259,39 +295,91 @@ class EntitlementClient:
         return max(0, head - self.confirmations)
 
     def _fetch(self, addresses: list[str]) -> dict[str, Entitlement]:
-        result: dict[str, Entitlement] = {}
-        try:
-            block = self._block()
-            for start in range(0, len(addresses), MAX_BATCH):
-                batch = addresses[start : start + MAX_BATCH]
-                self.rpc_calls += 1
-                totals, accounts = self.lens.functions.entitlements(batch).call(
-                    block_identifier=block
-                )
-                number, timestamp, total_staked = int(totals[0]), int(totals[1]), int(totals[2])
-                for address, row in zip(batch, accounts, strict=True):
-                    result[address] = Entitlement(
-                        address=address,
-                        block=number,
-                        timestamp=timestamp,
-                        staked=int(row[0]),
-                        locked=int(row[1]),
-                        cooling=int(row[2]),
-                        unlock_time=int(row[3]),
-                        pending_rewards=int(row[4]),
-                        pro_by_stake=bool(row[5]),
-                        pro_until=int(row[6]),
-                        diem_staked=int(row[7]),
-                        diem_cooling=int(row[8]),
-                        diem_cooldown_end=int(row[9]),
-                        total_staked=total_staked,
-                    )
-        except Exception as exc:  # any transport, HTTP or decoding failure of the node
+        """Read from the node through the breaker, with `rpc_retries` more attempts."""
+        if not self.breaker.allow():
             raise EntitlementUnavailable(
                 Reason.RPC_UNAVAILABLE,
-                f"cannot read entitlements from the node: {type(exc).__name__}: {exc}",
-            ) from exc
+                "the node failed less than "
+                f"{self.breaker.cooloff:g}s ago; not asked again until then (circuit open)",
+            )
+        reported = False
+        try:
+            error: Exception | None = None
+            for _ in range(1 + self.rpc_retries):
+                try:
+                    result = self._read(addresses)
+                except Exception as exc:  # any transport, HTTP or decoding failure of the node
+                    error = exc
+                    continue
+                self.breaker.success()
+                reported = True
+                return result
+            self.breaker.failure()
+            reported = True
+            raise EntitlementUnavailable(
+                Reason.RPC_UNAVAILABLE,
+                f"cannot read entitlements from the node: {type(error).__name__}: {error}",
+            ) from error
+        finally:
+            if not reported:  # interrupted mid-call: count it as a failure, never stay probing
+                self.breaker.failure()
+
+    def _read(self, addresses: list[str]) -> dict[str, Entitlement]:
+        result: dict[str, Entitlement] = {}
+        block = self._block()
+        for start in range(0, len(addresses), MAX_BATCH):
+            batch = addresses[start : start + MAX_BATCH]
+            self.rpc_calls += 1
+            totals, accounts = self.lens.functions.entitlements(batch).call(block_identifier=block)
+            number, timestamp, total_staked = int(totals[0]), int(totals[1]), int(totals[2])
+            for address, row in zip(batch, accounts, strict=True):
+                result[address] = Entitlement(
+                    address=address,
+                    block=number,
+                    timestamp=timestamp,
+                    staked=int(row[0]),
+                    locked=int(row[1]),
+                    cooling=int(row[2]),
+                    unlock_time=int(row[3]),
+                    pending_rewards=int(row[4]),
+                    pro_by_stake=bool(row[5]),
+                    pro_until=int(row[6]),
+                    diem_staked=int(row[7]),
+                    diem_cooling=int(row[8]),
+                    diem_cooldown_end=int(row[9]),
+                    total_staked=total_staked,
+                )
         return result
+
+    def probe(self) -> dict[str, int]:
+        """Readiness of the node, through the breaker (an open breaker answers at once): the
+        lens answers at the configured block (an empty restarted chain, where the lens has no
+        code, does not) and the chain id is the manifest's. Returns {"chain_id", "block"};
+        raises `EntitlementUnavailable` ("rpc_unavailable") or `EntitlementError`
+        ("wrong_chain")."""
+        if not self.breaker.allow():
+            raise EntitlementUnavailable(
+                Reason.RPC_UNAVAILABLE, "the node failed recently (circuit open)"
+            )
+        try:
+            chain_id = int(self.web3.eth.chain_id)
+            totals, _ = self.lens.functions.entitlements([]).call(block_identifier=self._block())
+            block = int(totals[0])
+        except BaseException as exc:
+            self.breaker.failure()
+            if not isinstance(exc, Exception):
+                raise
+            raise EntitlementUnavailable(
+                Reason.RPC_UNAVAILABLE,
+                f"the lens does not answer: {type(exc).__name__}: {exc}"[:300],
+            ) from exc
+        self.breaker.success()
+        if self.chain_id is not None and chain_id != self.chain_id:
+            raise EntitlementError(
+                Reason.WRONG_CHAIN,
+                f"the node is chain {chain_id}, the manifest's deployment is on {self.chain_id}",
+            )
+        return {"chain_id": chain_id, "block": block}
 
     def _store(self, key: str, entitlement: Entitlement, now: float) -> None:
         self._cache[key] = (now + self.ttl, now + self.ttl + self.grace, entitlement)

@@ -38,6 +38,9 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    # Dependencies (the sidecar answers these with a 503)
+    LEDGER_UNAVAILABLE = "ledger_unavailable"
+    KEY_STORE_UNAVAILABLE = "key_store_unavailable"
     # Entitlements (venice_sdk.entitlements); malformed_address is also an auth code
     MALFORMED_ADDRESS = "malformed_address"
     RPC_UNAVAILABLE = "rpc_unavailable"

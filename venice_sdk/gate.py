@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError
+from venice_sdk.auth import KEY_PREFIX, AuthError, KeyStore
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.errors import Reason
 from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit
@@ -124,7 +124,7 @@ class Gatekeeper:
         client: EntitlementClient,
         ledger: CreditLedger,
         prices: PriceBook,
-        keys: ApiKeyStore | None = None,
+        keys: KeyStore | None = None,
         vcu: VcuPolicy | None = None,
         *,
         wallets: bool = True,

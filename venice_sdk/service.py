@@ -31,11 +31,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, SiweVerifier, WalletChallenges
+from venice_sdk.auth import KEY_PREFIX, KeyStore, SiweVerifier, WalletChallenges
 from venice_sdk.entitlements import Entitlement
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Decision, Gatekeeper
 from venice_sdk.gate import Request as AuthorizeArgs
+from venice_sdk.readiness import add_dependency_checks
 from venice_sdk.server.errors import install_error_handlers
 from venice_sdk.server.middleware import AdminGuard, BodyLimit, RequestContext
 from venice_sdk.server.models import (
@@ -207,7 +208,7 @@ def create_app(
     gate: Gatekeeper,
     challenges: WalletChallenges,
     siwe: SiweVerifier,
-    keys: ApiKeyStore,
+    keys: KeyStore,
     authorize_batch: int = 64,
     *,
     admin_token: str | None = None,
@@ -260,13 +261,12 @@ def create_app(
     public = responses(internal=False, chain=True)
     internal = responses(internal=True, chain=True)
 
+    add_dependency_checks(app, gate.client, gate.ledger, keys)  # /readyz, 503s (readiness.py)
+
     @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        try:
-            block = gate.client.web3.eth.block_number
-        except Exception as exc:
-            return JSONResponse({"ok": False, "reason": f"node: {type(exc).__name__}"}, 503)
-        return JSONResponse({"ok": True, "block": block})
+    async def healthz() -> JSONResponse:
+        """Liveness only: answers at once, touching no dependency (readiness is /readyz)."""
+        return JSONResponse({"ok": True})
 
     @app.get("/metrics", response_class=PlainTextResponse, responses=internal)
     def metrics() -> PlainTextResponse:

@@ -218,8 +218,9 @@ def test_faults__stale_within_grace_then_fail_closed(mode, manifest, rpc_url, pe
         # A wallet never seen: nothing to serve, fail closed at once.
         with pytest.raises(EntitlementUnavailable):
             client.get(people["bob"].address)
-        # The node recovers: answers are fresh again.
+        # The node recovers: after the breaker's cool-off (2 s) answers are fresh again.
         node.mode = "ok"
+        clock.now += 2
         assert not client.get(alice).stale
     finally:
         node.close()

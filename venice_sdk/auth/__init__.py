@@ -8,7 +8,8 @@ Three pieces, as in the real system (PROTOCOL.md, "Inference-server entitlements
 - `SiweVerifier`: Sign-In with Ethereum (EIP-4361) for the dashboard, with single-use nonces
   from the same stores.
 - `ApiKeyStore`: API keys issued only to wallets with staked VVV; only a hash of each key is
-  stored, the plaintext is returned once.
+  stored, the plaintext is returned once. `RedisKeyStore` keeps them in Redis for a fleet
+  (a key or a revocation is seen by every replica at once); both are a `KeyStore`.
 
 Single-use state lives behind `ChallengeStore` (put / get / take, where ``take`` is an atomic
 get-and-delete): `InMemoryChallengeStore` for one process, `SQLiteChallengeStore` for several
@@ -28,7 +29,9 @@ from venice_sdk.auth.common import (
     normalize_address,
     recover_signer,
 )
+from venice_sdk.auth.key_store import KeyStore, KeyStoreUnavailable
 from venice_sdk.auth.keys import KEY_PREFIX, ApiKeyStore, IssuedKey, KeyRecord
+from venice_sdk.auth.redis_keys import RedisKeyStore
 from venice_sdk.auth.siwe import SiweVerifier
 from venice_sdk.auth.stores import (
     ChallengeStore,
@@ -50,7 +53,10 @@ __all__ = [
     "InMemoryChallengeStore",
     "IssuedKey",
     "KeyRecord",
+    "KeyStore",
+    "KeyStoreUnavailable",
     "RedisChallengeStore",
+    "RedisKeyStore",
     "RedisLike",
     "SQLiteChallengeStore",
     "SiweVerifier",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from venice_sdk.auth.common import AuthError, normalize_address
+from venice_sdk.auth.key_store import KeyStore, KeyStoreUnavailable
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason
 from venice_sdk.ledger.base import MAX_AMOUNT
@@ -53,7 +54,7 @@ class IssuedKey:
         return self.record.key_id
 
 
-class ApiKeyStore:
+class ApiKeyStore(KeyStore):
     """Wallet-bound API keys in a SQLite file; only SHA-256 (or HMAC-SHA-256 with a server
     ``pepper``) of each key is stored."""
 
@@ -221,3 +222,11 @@ class ApiKeyStore:
                 (checksummed,),
             ).fetchall()
         return [self._record(tuple(row)) for row in rows]
+
+    def ping(self) -> None:
+        """Readiness: the file opens and answers a query."""
+        try:
+            with self._connect() as db:
+                db.execute("SELECT count(*) FROM api_keys WHERE 0").fetchone()
+        except sqlite3.Error as exc:
+            raise KeyStoreUnavailable(f"key store {self.path}: {exc}") from exc

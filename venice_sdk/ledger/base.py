@@ -219,6 +219,10 @@ class CreditLedger(ABC):
                 f"(the activity kept), got {window}"
             )
 
+    def ping(self) -> None:
+        """Readiness: return if the store answers, else raise `LedgerUnavailable`."""
+        self.spent("readiness-probe")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

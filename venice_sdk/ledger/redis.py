@@ -34,6 +34,17 @@ __all__ = ["RedisLedger"]
 _DEBIT_LUA = resources.files("venice_sdk.ledger").joinpath("debit.lua").read_text(encoding="utf-8")
 _DEBIT_SHA = hashlib.sha1(_DEBIT_LUA.encode()).hexdigest()
 
+# Settles a debit reported unavailable (KEYS: the day's spend, the debit's token; ARGV: cost,
+# token TTL): if it ran after all (its token exists), take its cost back; either way leave the
+# token voided, so the script can never run for it later (a token that exists debits nothing).
+_SETTLE_LUA = """
+local done = redis.call('GET', KEYS[2])
+if done == 'void' then return 0 end
+redis.call('SET', KEYS[2], 'void', 'EX', ARGV[2])
+if done then redis.call('DECRBY', KEYS[1], ARGV[1]) return 1 end
+return 0
+"""
+
 _pack_command: Callable[[tuple[Any, ...]], bytes] | None
 try:  # hiredis comes with the redis extra
     import hiredis
@@ -51,7 +62,10 @@ class RedisLedger(CreditLedger):
     carries a random token that the script remembers for ``token_ttl`` seconds when it debits:
     the call is retried (same token) until ``retry_for`` seconds have passed, so a debit whose
     reply was lost in a disconnect is reported once and applied once. If Redis stays
-    unreachable the call raises `LedgerUnavailable`.
+    unreachable the call raises `LedgerUnavailable`. A debit reported unavailable that may have
+    run (its reply lost with the server) is remembered and settled on the next call that reaches
+    Redis, within ``token_ttl``: if it ran, its cost is taken back, so no caller is charged for a
+    request it was told failed. Connect and read timeouts are ``socket_timeout`` (0.5 s).
 
     Debits are the hot path. With ``direct=True`` (the default) they skip redis-py's command
     layer (pool checkout and release, argument handling, response callbacks: more CPU than the
@@ -84,7 +98,7 @@ class RedisLedger(CreditLedger):
         activity_retention: int = ACTIVITY_WINDOW,
         token_ttl: int = 120,
         retry_for: float = 5.0,
-        socket_timeout: float = 5.0,
+        socket_timeout: float = 0.5,
         direct: bool = True,
     ) -> None:
         super().__init__(clock)
@@ -130,6 +144,10 @@ class RedisLedger(CreditLedger):
         self._local = threading.local()
         self._direct_conns: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._direct_lock = threading.Lock()
+        # Debits reported unavailable that may have run: (day key, token key, cost).
+        self._unsettled: list[tuple[str, str, int]] = []
+        self._unsettled_lock = threading.Lock()
+        self.refunded = 0  # how many of them had run and were taken back
 
     def _key(self, account: str, day: int) -> str:
         return f"{self.prefix}:{{{account}}}:{day}"
@@ -174,18 +192,66 @@ class RedisLedger(CreditLedger):
     def _debit_one(self, day: int, account: str, cost: int, limit: int) -> Debit:
         if not self.direct:
             return self._debit_many(day, [(account, cost, limit)])[0]
+        if self._unsettled:
+            self.settle()
         args = self._script_args(day, account, cost, limit)
-        reply = self._retrying("debiting", lambda: self._call_one(args))
+        try:
+            reply = self._retrying("debiting", lambda: self._call_one(args))
+        except LedgerUnavailable:
+            self._unsettle([args])
+            raise
         return _outcome(account, day, cost, limit, bool(reply[0]), int(reply[1]))
 
     def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
+        if self._unsettled:
+            self.settle()
         calls = [self._script_args(day, *request) for request in requests]
         run = self._run_direct if self.direct else self._run_client
-        results = self._retrying("debiting", lambda: run(calls))
+        try:
+            results = self._retrying("debiting", lambda: run(calls))
+        except LedgerUnavailable:
+            self._unsettle(calls)
+            raise
         return [
             _outcome(account, day, cost, limit, bool(res[0]), int(res[1]))
             for (account, cost, limit), res in zip(requests, results, strict=True)
         ]
+
+    # --- debits reported unavailable -----------------------------------------------------------
+
+    def _unsettle(self, calls: list[tuple[Any, ...]]) -> None:
+        with self._unsettled_lock:
+            self._unsettled.extend((c[0], c[1], int(c[2])) for c in calls if int(c[2]) > 0)
+
+    @property
+    def unsettled(self) -> int:
+        """Debits reported unavailable and not settled yet."""
+        return len(self._unsettled)
+
+    def settle(self) -> int:
+        """Settle the debits reported unavailable (one try each; those Redis does not answer
+        for stay for the next call): any that ran is taken back. Returns how many were."""
+        with self._unsettled_lock:
+            pending, self._unsettled = self._unsettled, []
+        refunded = 0
+        for i, (day_key, token_key, cost) in enumerate(pending):
+            try:
+                refunded += int(
+                    self.client.eval(_SETTLE_LUA, 2, day_key, token_key, cost, self.token_ttl)
+                )
+            except self._errors:
+                with self._unsettled_lock:
+                    self._unsettled.extend(pending[i:])
+                break
+        self.refunded += refunded
+        return refunded
+
+    def ping(self) -> None:
+        """Readiness: one PING within the socket timeout, else `LedgerUnavailable`."""
+        try:
+            self.client.ping()
+        except self._errors as exc:
+            raise LedgerUnavailable(f"redis does not answer: {type(exc).__name__}") from exc
 
     # --- debits over this thread's own connection (direct=True) ------------------------------
 

@@ -1,0 +1,200 @@
+"""`RedisKeyStore`: API keys in Redis, shared by every replica of a fleet, so a key issued on
+one server works on the next at once and a revocation on one is refused by all at once."""
+
+from __future__ import annotations
+
+import builtins
+import secrets
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from venice_sdk.auth.common import AuthError, normalize_address
+from venice_sdk.auth.key_store import KeyStore, KeyStoreUnavailable, check_key_args, key_hash
+from venice_sdk.auth.keys import KEY_PREFIX, IssuedKey, KeyRecord
+from venice_sdk.clock import Clock
+from venice_sdk.errors import Reason
+
+if TYPE_CHECKING:  # redis is an optional extra
+    import redis
+
+__all__ = ["RedisKeyStore"]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisKeyStore(KeyStore):
+    """Wallet-bound API keys in Redis; only a hash of each key is stored (HMAC-SHA-256 with the
+    server's ``pepper`` if given, as `ApiKeyStore`), the plaintext is returned once.
+
+    Layout under ``prefix``: ``h:<key hash>`` a hash (id, address, limit, label, created,
+    revoked), ``id:<key id>`` the key hash, ``a:<address>`` a sorted set of the wallet's key
+    ids by creation time. Nothing is cached: every `resolve` is one ``HGETALL``, so a revocation
+    anywhere is seen by the next request everywhere. A Redis that does not answer within the
+    client's timeouts (twice: the second attempt on a fresh connection) raises
+    `KeyStoreUnavailable`, so a request by key fails closed.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "venice:keys:",
+        pepper: bytes | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        import redis as redis_module  # optional dependency: pip install "venice-sdk[redis]"
+
+        self.client = client
+        self.prefix = prefix
+        self._pepper = pepper
+        self._clock = clock
+        self._errors: tuple[type[BaseException], ...] = (
+            redis_module.ConnectionError,
+            redis_module.TimeoutError,
+            redis_module.BusyLoadingError,
+        )
+
+    @classmethod
+    def from_url(cls, url: str, *, socket_timeout: float = 0.5, **options: Any) -> RedisKeyStore:
+        """Connect with the ``redis`` package, with connect and read timeouts bounded."""
+        import redis as redis_module
+
+        client = redis_module.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=None,  # _call owns the retry
+        )
+        return cls(client, **options)
+
+    def __repr__(self) -> str:
+        return f"RedisKeyStore(prefix={self.prefix!r}, peppered={self._pepper is not None})"
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        """``call`` (idempotent), tried twice: a restarted server's first answer is a dropped
+        pooled connection, which the second attempt replaces."""
+        for attempt in (1, 2):
+            try:
+                return call()
+            except self._errors as exc:
+                if attempt == 2:
+                    raise KeyStoreUnavailable(
+                        f"the key store (redis) does not answer while {what}: {type(exc).__name__}"
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def _record(self, fields: dict[Any, Any]) -> KeyRecord:
+        data = {_text(k): _text(v) for k, v in fields.items()}
+        limit = data.get("limit", "")
+        return KeyRecord(
+            key_id=data["id"],
+            address=data["address"],
+            daily_limit_micros=int(limit) if limit else None,
+            revoked="revoked" in data,
+            label=data.get("label"),
+            created_at=float(data["created"]),
+        )
+
+    def issue(
+        self,
+        address: str,
+        has_stake: Callable[[str], bool] | bool,
+        daily_limit_micros: int | None = None,
+        label: str | None = None,
+    ) -> IssuedKey:
+        checksummed = normalize_address(address)
+        check_key_args(daily_limit_micros, label)
+        staked = has_stake(checksummed) if callable(has_stake) else has_stake
+        if not staked:
+            raise AuthError(
+                Reason.NO_STAKE, f"{checksummed} has no staked VVV: stake VVV to get an API key"
+            )
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        record = KeyRecord(
+            key_id="key_" + secrets.token_hex(8),
+            address=checksummed,
+            daily_limit_micros=daily_limit_micros,
+            revoked=False,
+            label=label,
+            created_at=self._clock(),
+        )
+        digest = key_hash(key, self._pepper)
+        fields: dict[Any, Any] = {
+            "id": record.key_id,
+            "address": checksummed,
+            "limit": "" if daily_limit_micros is None else str(daily_limit_micros),
+            "created": repr(record.created_at),
+        }
+        if label is not None:
+            fields["label"] = label
+
+        def write() -> None:  # one MULTI/EXEC; writing the same values again is harmless
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(self.prefix + "h:" + digest, mapping=fields)
+            pipe.set(self.prefix + "id:" + record.key_id, digest)
+            pipe.zadd(self.prefix + "a:" + checksummed.lower(), {record.key_id: record.created_at})
+            pipe.execute()
+
+        self._call("issuing a key", write)
+        return IssuedKey(key=key, record=record)
+
+    def _by_key(self, key: str) -> tuple[str, dict[Any, Any]] | None:
+        if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
+            return None
+        digest = key_hash(key, self._pepper)
+        fields = self._call(
+            "resolving a key", lambda: self.client.hgetall(self.prefix + "h:" + digest)
+        )
+        return (digest, fields) if fields else None
+
+    def resolve(self, key: str) -> KeyRecord:
+        found = self._by_key(key)
+        if found is None:
+            raise AuthError(Reason.UNKNOWN_KEY, "this API key is not known")
+        record = self._record(found[1])
+        if record.revoked:
+            raise AuthError(Reason.KEY_REVOKED, f"API key {record.key_id} was revoked")
+        return record
+
+    def revoke(self, key_id_or_key: str) -> KeyRecord:
+        if not isinstance(key_id_or_key, str):
+            raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+        digest: str | None
+        if key_id_or_key.startswith(KEY_PREFIX):
+            found = self._by_key(key_id_or_key)
+            digest = None if found is None else found[0]
+        else:
+            raw = self._call(
+                "finding a key", lambda: self.client.get(self.prefix + "id:" + key_id_or_key)
+            )
+            digest = None if raw is None else _text(raw)
+        if digest is None:
+            raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+        name = self.prefix + "h:" + digest
+
+        def mark() -> Any:  # HSETNX: the first revocation's time stays (idempotent)
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hsetnx(name, "revoked", repr(self._clock()))
+            pipe.hgetall(name)
+            return pipe.execute()[1]
+
+        return self._record(self._call("revoking a key", mark))
+
+    def list(self, address: str) -> builtins.list[KeyRecord]:
+        checksummed = normalize_address(address)
+
+        def read() -> builtins.list[dict[Any, Any]]:
+            ids = self.client.zrange(self.prefix + "a:" + checksummed.lower(), 0, -1)
+            digests = self.client.mget([self.prefix + "id:" + _text(i) for i in ids]) if ids else []
+            pipe = self.client.pipeline(transaction=False)
+            for digest in digests:
+                pipe.hgetall(self.prefix + "h:" + _text(digest))
+            return [f for f in pipe.execute() if f] if digests else []
+
+        return [self._record(fields) for fields in self._call("listing keys", read)]
+
+    def ping(self) -> None:
+        self._call("pinging", self.client.ping)

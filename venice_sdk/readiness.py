@@ -1,0 +1,142 @@
+"""The sidecar's dependencies: readiness (`GET /readyz`) and how their failures are answered.
+
+`/readyz` checks, at the same time, each within its own timeout budget:
+- node: a lens call at the client's block tag and the node's chain id against the manifest's
+  (`EntitlementClient.probe`; an open circuit breaker answers "not ready" at once, and an
+  empty restarted chain, where the lens has no code, is not ready);
+- ledger: a ping (`CreditLedger.ping`);
+- keys: a ping of the key store (`KeyStore.ping`).
+
+It answers 200 when all pass, else 503, with each check's outcome. `/healthz` is liveness only
+and touches no dependency.
+
+A ledger that cannot be reached (`LedgerUnavailable`) is a 503 with code ``ledger_unavailable``;
+a key store that cannot (`KeyStoreUnavailable`, or a Redis challenge store's connection error)
+one with ``key_store_unavailable``. A request is never allowed without its debit, and one the
+caller is told failed is not charged (see `RedisLedger.settle`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from venice_sdk.auth import KeyStore, KeyStoreUnavailable
+from venice_sdk.entitlements import EntitlementClient, EntitlementError
+from venice_sdk.errors import Reason
+from venice_sdk.ledger import CreditLedger, LedgerUnavailable
+
+__all__ = ["Check", "Readiness", "Unavailable", "add_dependency_checks", "check_dependencies"]
+
+
+class Check(BaseModel):
+    """One dependency's check: ``ok``, else a ``code`` and a ``message``; the node's also
+    carries ``chain_id``, ``block`` and ``breaker``."""
+
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    code: str | None = None
+    message: str | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, Check]
+
+
+class Unavailable(BaseModel):
+    """A dependency could not be reached: ``ledger_unavailable`` or ``key_store_unavailable``."""
+
+    code: str
+    message: str
+
+
+def _check(run: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        detail = run()
+    except EntitlementError as exc:
+        return {"ok": False, "code": exc.code, "message": exc.message}
+    except LedgerUnavailable as exc:
+        return {"ok": False, "code": Reason.LEDGER_UNAVAILABLE, "message": str(exc)[:300]}
+    except KeyStoreUnavailable as exc:
+        return {"ok": False, "code": exc.code, "message": exc.message}
+    except Exception as exc:  # anything else a store raises: not ready (never a 500)
+        return {"ok": False, "code": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, **(detail or {})}
+
+
+def _node(client: EntitlementClient) -> dict[str, Any]:
+    return {**client.probe(), "breaker": client.breaker.state}
+
+
+async def check_dependencies(
+    client: EntitlementClient, ledger: CreditLedger, keys: KeyStore | None
+) -> tuple[bool, dict[str, Any]]:
+    """Each dependency's check, run at once in the thread pool; (all ok, outcomes)."""
+    checks: dict[str, Callable[[], Any]] = {
+        "node": lambda: _node(client),
+        "ledger": ledger.ping,
+    }
+    if keys is not None:
+        checks["keys"] = keys.ping
+    outcomes = await asyncio.gather(*(run_in_threadpool(_check, run) for run in checks.values()))
+    results = dict(zip(checks, outcomes, strict=True))
+    return all(r["ok"] for r in results.values()), results
+
+
+def add_dependency_checks(
+    app: FastAPI, client: EntitlementClient, ledger: CreditLedger, keys: KeyStore | None
+) -> None:
+    """Add `/readyz` and the 503 answers for a ledger or key store that cannot be reached."""
+
+    @app.exception_handler(LedgerUnavailable)
+    async def ledger_unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"code": Reason.LEDGER_UNAVAILABLE, "message": "the credit ledger is unavailable"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(KeyStoreUnavailable)
+    async def key_store_unavailable(_: Request, exc: KeyStoreUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"code": exc.code, "message": "the API key store is unavailable"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    try:
+        import redis
+    except ImportError:  # no redis extra: no Redis-backed store either
+        pass
+    else:
+
+        async def redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
+            # A Redis-backed challenge store (sign-in) that does not answer.
+            return JSONResponse(
+                {
+                    "code": Reason.KEY_STORE_UNAVAILABLE,
+                    "message": "the sign-in store (redis) is unavailable",
+                },
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+
+        app.add_exception_handler(redis.ConnectionError, redis_unavailable)
+        app.add_exception_handler(redis.TimeoutError, redis_unavailable)
+
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "a dependency is not ready"}},
+    )
+    async def readyz() -> JSONResponse:
+        """Readiness: the node, the ledger and the key store each answer (else 503)."""
+        ready, checks = await check_dependencies(client, ledger, keys)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
