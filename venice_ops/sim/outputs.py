@@ -91,13 +91,15 @@ def write_charts(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
+    import matplotlib.dates
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
     from matplotlib.ticker import FuncFormatter
 
     from venice_ops.sim import views
 
+    mdates: Any = matplotlib.dates  # its helpers carry no annotations
     start = scenario.start if scenario is not None else None
     df = views.daily_frame(rows, start)
     bands = views.bands_frame(bands, list(df["day"]))
@@ -156,7 +158,7 @@ def write_charts(
             h, lab = other.get_legend_handles_labels()
             handles, labels = handles + h, labels + lab
         if bands is not None and any(views.band(bands, c) for c in df.columns):
-            handles.append(plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.3))
+            handles.append(Rectangle((0, 0), 1, 1, color="0.5", alpha=0.3))
             labels.append("Monte Carlo p5-p95 / p25-p75")
         if marks:
             handles.append(Line2D([], [], color="0.45", linestyle=":", linewidth=1))
@@ -203,7 +205,7 @@ def write_charts(
     top = max(supply, default=0.0) * 1.25 or 1_000.0  # the range the run reaches
     grid = [top * i / 200 for i in range(201)]
     shades = ["0.55", "tab:orange", "tab:brown", "tab:pink"]
-    for i, (name, rates) in enumerate(_curves(scenario)):
+    for i, (name, rates) in enumerate(_curves(scenario, by_day)):
         color = shades[min(i, len(shades) - 1)]
         ax.plot(grid, [rates(s) for s in grid], color=color, linestyle="--", label=name)
     points = ax.scatter(
@@ -216,7 +218,9 @@ def write_charts(
         zorder=3,
     )
     bar = fig.colorbar(points, ax=ax, pad=0.01)
-    bar.ax.yaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+    ticks = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    bar.ax.yaxis.set_major_locator(ticks)
+    bar.ax.yaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
     ax.set_xlim(0, top)
     ax.set_xlabel("DIEM supply")
     ax.set_ylabel("sVVV locked per DIEM minted (marginal)")
@@ -279,7 +283,7 @@ def _median_positive(values: list[float]) -> float:
     return positive[len(positive) // 2] if positive else 1.0
 
 
-def _curves(scenario: Scenario | None) -> list[tuple[str, Any]]:
+def _curves(scenario: Scenario | None, dates: dict[int, Any]) -> list[tuple[str, Any]]:
     """The mint curves a run uses: the default, then each mint_curve event's, as functions."""
     from venice_sdk.model.curve import UNIT, MintCurveModel, default_rates
 
@@ -294,7 +298,9 @@ def _curves(scenario: Scenario | None) -> list[tuple[str, Any]]:
             rates = default_rates(
                 Decimal(str(c["base"])), Decimal(str(c["power"])), Decimal(str(c["target"]))
             )
-            curves.append((f"mint curve from day {scenario.event_day(event)}", at(rates)))
+            day = scenario.event_day(event)
+            when = dates[day].strftime("%Y-%m-%d") if day in dates else f"day {day}"
+            curves.append((f"mint curve from {when}", at(rates)))
     return curves
 
 
@@ -322,14 +328,14 @@ def sweep_chart(
     path.parent.mkdir(parents=True, exist_ok=True)
     if len(names) == 1:
         fig, ax = plt.subplots(figsize=(8, 4.8))
-        x = list(table[names[0]])
+        xs = list(table[names[0]])
         scale = 100.0 if metric in views.FRACTIONS else 1.0
-        ax.plot(x, [v * scale for v in table["p50"]], marker="o", label=f"{metric} (median)")
+        ax.plot(xs, [v * scale for v in table["p50"]], marker="o", label=f"{metric} (median)")
         if (table["runs"] > 1).any():
             ax.fill_between(
-                x, table["p5"] * scale, table["p95"] * scale, alpha=0.2, label="p5-p95 over seeds"
+                xs, table["p5"] * scale, table["p95"] * scale, alpha=0.2, label="p5-p95 over seeds"
             )
-        for xi, v in zip(x, table["p50"], strict=True):
+        for xi, v in zip(xs, table["p50"], strict=True):
             ax.annotate(
                 views.label(metric, v),
                 (xi, v * scale),

@@ -196,7 +196,7 @@ def daily_figures(
     line(fig, "staking_apr", 100, "staking APR", COLORS["purple"])
     line(fig, "staking_ratio", 100, "staked / supply", COLORS["green"], right=True)
     if (df["staking_apr"] > 0).any():
-        fig.update_yaxes(type="log", dtick=1, ticksuffix="%", secondary_y=False)
+        fig.update_yaxes(type="log", dtick=1, tickformat=",", ticksuffix="%", secondary_y=False)
     out.append(("chart-apr", events(fig)))
 
     fig = figure("VVV price and revenue", "VVV price (USDC)", "revenue (USD a day)")
@@ -287,13 +287,13 @@ def sweep_figures(
         unit = " (%)" if scale == 100 else ""
         div = f"sweep-{_slug(metric)}"
         if len(names) == 1:
-            x = [float(v) for v in table[names[0]]]
+            values = [float(v) for v in table[names[0]]]
             fig = go.Figure()
             if (table["runs"] > 1).any():
                 for low, high, alpha in ((5, 95, 0.15), (25, 75, 0.3)):
                     fig.add_trace(
                         go.Scatter(
-                            x=x + x[::-1],
+                            x=values + values[::-1],
                             y=[v * scale for v in table[f"p{high}"]]
                             + [v * scale for v in table[f"p{low}"]][::-1],
                             fill="toself",
@@ -305,7 +305,7 @@ def sweep_figures(
                     )
             fig.add_trace(
                 go.Scatter(
-                    x=x,
+                    x=values,
                     y=[v * scale for v in table["p50"]],
                     mode="lines+markers+text",
                     text=[views.label(metric, v) for v in table["p50"]],
@@ -344,7 +344,7 @@ def sweep_figures(
                 horizontal_spacing=0.08,
                 vertical_spacing=0.15 if rows > 1 else 0.1,
             )
-            low, high = float(table["p50"].min()), float(table["p50"].max())
+            zmin, zmax = float(table["p50"].min()), float(table["p50"].max())
             for i, (_key, part) in enumerate(panels):
                 xs = sorted(part[x].unique())
                 ys = sorted(part[y].unique())
@@ -373,8 +373,8 @@ def sweep_figures(
             fig.update_layout(
                 coloraxis={
                     "colorscale": "Viridis",
-                    "cmin": low,
-                    "cmax": high if high > low else low + 1,
+                    "cmin": zmin,
+                    "cmax": zmax if zmax > zmin else zmin + 1,
                     "colorbar": {
                         "title": {"text": metric},
                         "tickformat": ".1%" if scale == 100 else "~s",
@@ -430,8 +430,8 @@ def _date(row: Any) -> str:
     return str(row["date"].strftime("%Y-%m-%d"))
 
 
-def _kpi(metric: str, value: Any, unit: str) -> str:
-    value = float(value)
+def _kpi(metric: str, amount: Any, unit: str) -> str:
+    value = float(amount)
     if metric in views.FRACTIONS:
         return f"{value:.2%}"
     if metric == "vvv_price":
