@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from tests.support.browser import Browser, chromium_path
+from tests.support.browser import Browser, PageLog, chromium_path
 from venice_ops.deploy.config import load_config
 from venice_ops.sim import views
 from venice_ops.sim.outputs import _ink, sweep_chart, write_charts
@@ -102,23 +102,24 @@ def test_report_renders_in_headless_chromium(tmp_path, showcase, config, bands):
         result.run.rows, tmp_path / "bands" / "report.html", showcase, bands=bands
     )
     sweeps = write_sweep_report(_sweep(2), tmp_path / "sweep" / "report.html", "showcase")
-    for page, expected in (
-        (report, DAILY_CHARTS),
-        (with_bands, DAILY_CHARTS),
-        (sweeps, {"sweep-supply", "sweep-staking-apr"}),
-    ):
-        with Browser() as browser:
+    with Browser() as browser:
+        for page, expected in (
+            (report, DAILY_CHARTS),
+            (with_bands, DAILY_CHARTS),
+            (sweeps, {"sweep-supply", "sweep-staking-apr"}),
+        ):
+            browser.log = PageLog()
             browser.open(page.as_uri())
             rendered = browser.wait_for(RENDERED)
             shot = browser.screenshot(page.with_suffix(".png"))
             browser.pump(0.5)
-        assert rendered, f"{page}: a chart did not render"
-        assert set(rendered) == expected
-        data = shot.read_bytes()
-        assert data[:8] == PNG and len(data) > 20_000, page
-        assert browser.log.errors == [], browser.log.errors
-        online = [u for u in browser.log.requests if not u.startswith(("file:", "data:"))]
-        assert online == [], online
+            assert rendered, f"{page}: a chart did not render"
+            assert set(rendered) == expected
+            data = shot.read_bytes()
+            assert data[:8] == PNG and len(data) > 20_000, page
+            assert browser.log.errors == [], browser.log.errors
+            online = [u for u in browser.log.requests if not u.startswith(("file:", "data:"))]
+            assert online == [], online
 
 
 def test_report_is_one_self_contained_page(tmp_path, showcase, config):
@@ -206,6 +207,24 @@ def test_sweep_views_for_one_two_and_more_parameters(tmp_path, params):
         assert "market.buyback_share=0.1" in page and "market.buyback_share=0.3" in page
     summary = views.sweep_summary(sweep, views.sweep_params(sweep), "supply")
     assert set(summary["runs"]) == {3}
+
+
+def test_todays_sweep_rows_draw_as_a_tidy_frame(tmp_path, config):
+    """sweep.sweep's rows (base units) become the tidy frame the views take."""
+    from venice_ops.sim.scenario import parse_scenario
+    from venice_ops.sim.sweep import parse_values, sweep
+
+    small = parse_scenario(
+        "name: small\ndays: 10\nagents:\n  - {kind: staker, count: 3, behaviour: compound, "
+        "wealth: 50000}\n"
+    )
+    grid = dict([parse_values("annual_rate=2e6,14e6"), parse_values("pro_burn=2,10")])
+    frame = views.sweep_frame(sweep(small, config, grid, workers=1), list(grid))
+    assert list(frame.columns[:3]) == ["annual_rate", "pro_burn", "seed"]
+    assert 100e6 < frame["supply"].min() < 101e6
+    png = sweep_chart(frame, tmp_path / "sweep.png", "supply")
+    assert png.read_bytes()[:8] == PNG
+    assert "M" in render(None, sweep=frame, title="small")
 
 
 def test_sweep_names_a_missing_column():

@@ -210,3 +210,19 @@ def sweep_summary(sweep: pd.DataFrame, params: Sequence[str], metric: str) -> An
     out.columns = [f"p{p}" for p in PERCENTILES]
     out["runs"] = grouped.size()
     return out.reset_index()
+
+
+def sweep_frame(rows: Sequence[dict[str, Any]], params: Sequence[str]) -> Any:
+    """The tidy sweep DataFrame from sweep rows as `sweep.sweep` returns them (token amounts in
+    base units): the varied parameters, `seed` (the row's, or 0), then the metrics."""
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {p: float(row[p]) for p in params}
+        record["seed"] = int(row.get("seed", 0))
+        for key, value in row.items():
+            if key in record:
+                continue
+            decimals = COLUMNS.get(key)
+            record[key] = float(Decimal(int(value)) / 10**decimals) if decimals else float(value)
+        records.append(record)
+    return pd.DataFrame.from_records(records)
