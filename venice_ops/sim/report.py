@@ -296,6 +296,7 @@ def sweep_figures(
                             x=values + values[::-1],
                             y=[v * scale for v in table[f"p{high}"]]
                             + [v * scale for v in table[f"p{low}"]][::-1],
+                            mode="lines",
                             fill="toself",
                             fillcolor=_rgba(COLORS["blue"], alpha),
                             line={"width": 0},
@@ -309,7 +310,7 @@ def sweep_figures(
                     y=[v * scale for v in table["p50"]],
                     mode="lines+markers+text",
                     text=[views.label(metric, v) for v in table["p50"]],
-                    textposition="top center",
+                    textposition="top left",
                     name=f"{metric} (median)",
                     line={"color": COLORS["blue"]},
                 )
