@@ -15,13 +15,18 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export PYTHONWARNINGS := ignore
 
-.PHONY: demo test lint unit deep bench setup clean redis
+.PHONY: demo test lint unit deep bench setup clean redis chromium
 
-setup: $(VENV)/.installed node_modules/.installed redis
+setup: $(VENV)/.installed node_modules/.installed redis chromium
 
 # The SDK's Redis tests start their own redis-server; install the Debian package if missing.
 redis:
 	scripts/ensure_redis.sh
+
+# tests/sim/test_report.py opens the simulator's HTML report in headless Chromium; install
+# Debian's package if missing.
+chromium:
+	scripts/ensure_chromium.sh
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -14,6 +14,7 @@ from venice_ops.deploy.config import DeployConfig
 from venice_ops.sim.backend import Backend
 from venice_ops.sim.engine import Engine, Run, model_backend
 from venice_ops.sim.outputs import write_charts, write_csv
+from venice_ops.sim.report import write_report
 from venice_ops.sim.scenario import Scenario
 
 if TYPE_CHECKING:  # ape is imported only when a chain run starts
@@ -54,7 +55,7 @@ def execute(
     console: Console | None = None,
     progress: bool = True,
 ) -> Result:
-    """Set up and run `scenario` on `backend`; write the CSV and charts under `out`."""
+    """Set up and run `scenario` on `backend`; write the CSV, charts and report under `out`."""
     console = console or Console()
     started = time.perf_counter()
     engine = Engine(scenario, backend, config)
@@ -83,7 +84,9 @@ def execute(
     files: list[Path] = []
     if out is not None:
         files.append(write_csv(run.rows, out / f"{scenario.name}.csv"))
-        files.extend(write_charts(run.rows, out / f"{scenario.name}-charts", scenario.name))
+        charts = out / f"{scenario.name}-charts"
+        files.extend(write_charts(run.rows, charts, scenario.name, scenario=scenario))
+        files.append(write_report(run.rows, out / scenario.name / "report.html", scenario))
     return Result(run=run, elapsed=elapsed, setup=setup, files=files)
 
 
