@@ -337,6 +337,7 @@ def test_service__ledger_down_is_a_503_and_readyz_names_each_check(
         SiweVerifier("venice.test", chain_id=31337, store=store),
         keys,
         authorize_batch,
+        allow_wallet_authorize=True,
     )
     http = TestClient(app)
     body = {"who": "0x" + "ab" * 20, "model": "small", "output_tokens": 4_000}

@@ -67,6 +67,8 @@ def sidecar(
         rpc,
         tmp_path_factory.mktemp("sidecar"),
         *("--redis-url", redis_server.url, "--admin-token", TOKEN, "--ttl", "3600"),
+        # Keys in SQLite, so the batch test can plant a limit stored before limits were checked.
+        *("--key-store", "sqlite"),
         *("--siwe-domain", DOMAIN, "--siwe-uri", URI, "--log-format", "json"),
     )
     server.start()
