@@ -311,4 +311,7 @@ def create_app(
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"code": Reason.BAD_REQUEST, "message": str(exc)}, status_code=400)
 
+    from venice_sdk.holds_api import holds_router  # reserve / settle / release (issue 14)
+
+    app.include_router(holds_router(gate))
     return app
