@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
+from venice_sdk.gateway.command import add_parser as add_gateway_command
 from venice_sdk.units import format_units
 
 __all__ = [
@@ -125,12 +126,15 @@ def parser() -> argparse.ArgumentParser:
                 default=64,
                 help="most concurrent authorize requests decided together (1: one by one)",
             )
+    add_gateway_command(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if hasattr(args, "run"):  # a subcommand of its own module (`gateway`)
+            return int(args.run(args))
         return check(args) if args.command == "check" else serve(args)
     except EntitlementError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

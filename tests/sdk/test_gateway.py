@@ -1,0 +1,220 @@
+"""The inference gateway with the official `openai` client in front of a test upstream that
+speaks OpenAI's wire format: the settled debit is the price of the upstream's reported usage to
+the micro-USD (non-streaming, streaming, a client leaving after 3 chunks, the upstream failing),
+refusals raise the client's matching exceptions, and the balance headers are right."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sdk.fake_gate import ALICE, BOB, FakeEntitlements, make_gate
+from tests.sdk.fake_upstream import (
+    COMPLETION_TOKENS,
+    PROMPT_TOKENS,
+    STREAM_TOKENS,
+    FakeUpstream,
+    serving,
+)
+from tests.sdk.redis_server import free_port
+from venice_sdk.auth import ApiKeyStore
+from venice_sdk.gateway import GatewayConfig, create_gateway
+from venice_sdk.gateway.app import usd
+from venice_sdk.ledger import CreditLedger
+
+openai = pytest.importorskip("openai")
+
+CREDIT = 10_000_000  # ALICE's $10 a day
+
+
+def tiny(prompt: int, completion: int) -> int:
+    """The price of "tiny": 1 micro-USD per input token, 3 per output token."""
+    return prompt + 3 * completion
+
+
+class Rig:
+    def __init__(
+        self, ledger: CreditLedger, keys: ApiKeyStore, client: FakeEntitlements,
+        upstream: FakeUpstream, url: str,
+    ) -> None:  # fmt: skip
+        self.ledger, self.keys, self.entitlements = ledger, keys, client
+        self.upstream, self.url = upstream, url
+        self.key = keys.issue(ALICE, True).key
+
+    def client(self, key: str | None = None) -> Any:
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key or self.key, max_retries=0)
+
+    def settled(self, timeout: float = 5.0) -> None:
+        """Wait until no hold is left (a stream settles after its response ended)."""
+        deadline = time.monotonic() + timeout
+        while self.ledger.held(ALICE):
+            assert time.monotonic() < deadline, "the request was never settled or released"
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """Gateways over ``ledger`` in front of one test upstream, each on its own port."""
+    upstream = FakeUpstream()
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(serving(upstream.app))
+
+        def make(continuous_usage: bool = False, upstream_url_: str | None = None) -> Rig:
+            gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
+            config = GatewayConfig(
+                upstream=upstream_url_ or upstream_url,
+                continuous_usage=continuous_usage,
+                default_max_tokens=1_000,
+            )
+            url = stack.enter_context(serving(create_gateway(gate, config)))
+            return Rig(ledger, keys, client, upstream, url)
+
+        yield make
+
+
+def test_non_streaming_settles_at_the_reported_usage(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    raw = rig.client().chat.completions.with_raw_response.create(
+        model="tiny", messages=[{"role": "user", "content": "normal"}]
+    )
+    reply = raw.parse()
+    assert reply.usage.prompt_tokens == PROMPT_TOKENS
+    cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.spent(ALICE) == cost and rig.ledger.held(ALICE) == 0
+    assert raw.headers["x-venice-balance-usd"] == usd(CREDIT - cost)
+    assert raw.headers["x-venice-balance-diem"] == usd(CREDIT - cost)
+    assert raw.headers["x-venice-request-id"].startswith("gw-")
+    # The request set no output limit: the gateway held its default and told the upstream.
+    assert rig.upstream.bodies[-1]["max_tokens"] == 1_000
+
+
+def test_completions_and_embeddings(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    rig.client().completions.create(model="tiny", prompt="normal", max_tokens=50)
+    assert rig.ledger.spent(ALICE) == tiny(11, 2)
+    assert rig.upstream.bodies[-1]["max_tokens"] == 50
+    rig.client().embeddings.create(model="tiny", input="some text")
+    assert rig.ledger.spent(ALICE) == tiny(11, 2) + tiny(9, 0)
+    assert rig.ledger.held(ALICE) == 0
+
+
+def test_streaming_settles_at_the_usage_chunk(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "normal"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "".join(f"t{i} " for i in range(1, STREAM_TOKENS + 1))
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, STREAM_TOKENS)
+    assert rig.upstream.bodies[-1]["stream_options"] == {"include_usage": True}
+
+
+def test_a_client_leaving_after_3_chunks_cancels_the_upstream_and_pays_for_3(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(continuous_usage=True)
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    chunks = []
+    for chunk in stream:
+        chunks.append(chunk)
+        if len(chunks) == 3:
+            break
+    stream.close()
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, 3)
+    assert rig.upstream.cancelled.wait(5), "the upstream request was not cancelled"
+
+
+def test_an_upstream_failing_mid_stream_is_paid_for_what_was_streamed(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(continuous_usage=True)
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "fail-mid"}], stream=True
+    )
+    got = []
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            got.append(chunk)
+    assert len(got) == 3
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, 3)
+
+
+def test_an_upstream_failing_before_any_output_releases_the_hold(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "fail-before"}], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        list(stream)
+    rig.settled()
+    with pytest.raises(openai.InternalServerError) as failed:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "error-500"}]
+        )
+    assert failed.value.status_code == 503
+    assert failed.value.body["code"] == "upstream_unavailable"
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_an_unreachable_upstream_is_a_503_and_charges_nothing(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(upstream_url_=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(openai.InternalServerError) as down:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "normal"}]
+        )
+    assert down.value.status_code == 503
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_refusals_raise_the_clients_matching_exceptions(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    hello = [{"role": "user", "content": "normal"}]
+    with pytest.raises(openai.AuthenticationError) as bad:
+        rig.client("vvk_not-a-key").chat.completions.create(model="tiny", messages=hello)
+    assert bad.value.body["code"] == "unknown_key"
+    with pytest.raises(openai.AuthenticationError):
+        rig.client("sk-something").chat.completions.create(model="tiny", messages=hello)
+    revoked = rig.keys.issue(ALICE, True)
+    rig.keys.revoke(revoked.key_id)
+    with pytest.raises(openai.AuthenticationError) as gone:
+        rig.client(revoked.key).chat.completions.create(model="tiny", messages=hello)
+    assert gone.value.body["code"] == "key_revoked"
+
+    poor = rig.keys.issue(BOB, True).key  # $0.0001 a day
+    with pytest.raises(openai.APIStatusError) as broke:
+        rig.client(poor).chat.completions.create(model="tiny", messages=hello)
+    assert broke.value.status_code == 402
+    assert broke.value.body["code"] == "insufficient_credit"
+    assert "$0.000100 is left" in broke.value.body["message"]
+    assert broke.value.response.headers["x-venice-balance-usd"] == "0.000100"
+
+    with pytest.raises(openai.NotFoundError):
+        rig.client().chat.completions.create(model="no-such-model", messages=hello)
+    with pytest.raises(openai.BadRequestError):
+        rig.client().chat.completions.create(model="tiny", messages=hello, max_tokens=-5)
+    rig.entitlements.down = True
+    with pytest.raises(openai.InternalServerError) as node:
+        rig.client().chat.completions.create(model="tiny", messages=hello)
+    assert node.value.status_code == 503 and node.value.body["code"] == "rpc_unavailable"
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_models_lists_the_price_book(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    assert {m.id for m in rig.client().models.list()} == {"tiny", "small", "painter"}
+    with pytest.raises(openai.AuthenticationError):
+        rig.client("vvk_nope").models.list()

@@ -1,0 +1,283 @@
+"""The gateway's ASGI app: an OpenAI-compatible reverse proxy that meters by holds.
+
+Each metered request: ``Authorization: Bearer vvk_...`` -> the key's wallet -> its credit today
+-> hold the request's worst case (`worst_case`, no network call) -> forward to the upstream ->
+settle at the ``usage`` it reports (streams: ``stream_options.include_usage`` is asked for and
+the last chunk's usage is used). A stream the client leaves is cut off upstream and settled at
+the input plus the output streamed so far; a request the upstream fails before any output is
+released. Refusals are OpenAI-shaped errors (`openai_error`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio.to_thread
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from venice_sdk.auth import KEY_PREFIX, AuthError
+from venice_sdk.errors import Reason
+from venice_sdk.gate import Gatekeeper
+from venice_sdk.gateway.errors import openai_error
+from venice_sdk.gateway.estimate import WorstCase, worst_case
+from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
+from venice_sdk.ledger import MAX_AMOUNT, HoldError, LedgerUnavailable
+from venice_sdk.metering import Metering, Reservation
+from venice_sdk.pricing import UnknownModel
+
+__all__ = ["METERED", "GatewayConfig", "create_gateway", "usd"]
+
+log = logging.getLogger("venice_sdk.gateway")
+
+#: The metered routes and the kind of request each takes.
+METERED = {
+    "/v1/chat/completions": "chat",
+    "/v1/completions": "completions",
+    "/v1/embeddings": "embeddings",
+}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """``upstream``: the OpenAI-compatible server's base URL (``http://host:8000``, the routes'
+    ``/v1/...`` are appended); ``upstream_key``: a bearer token it wants, if any;
+    ``default_max_tokens``: the output limit of a request that sets none; ``continuous_usage``:
+    also ask for usage in every chunk (vLLM's ``stream_options.continuous_usage_stats``) so a
+    stream cut short settles at the upstream's own counts rather than the input's upper bound
+    plus one token per chunk."""
+
+    upstream: str
+    upstream_key: str | None = None
+    default_max_tokens: int = 4_096
+    max_body_bytes: int = 4 * 1024 * 1024
+    continuous_usage: bool = False
+    timeout: float = 600.0
+
+    def __post_init__(self) -> None:
+        if not self.upstream.startswith(("http://", "https://")):
+            raise ValueError(f"upstream must be an http(s) URL, not {self.upstream!r}")
+        if not 1 <= self.default_max_tokens <= 10_000_000:
+            raise ValueError("default_max_tokens must be between 1 and 10,000,000")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
+
+
+def usd(micros: int) -> str:
+    """Micro-USD as a decimal string of USD (``1_500_000`` -> ``"1.500000"``)."""
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _balance_headers(remaining: int, request_id: str | None = None) -> dict[str, str]:
+    # DIEM credit is $1 a day per DIEM staked, so the two balances are the same number.
+    headers = {"x-venice-balance-usd": usd(remaining), "x-venice-balance-diem": usd(remaining)}
+    if request_id is not None:
+        headers["x-venice-request-id"] = request_id
+    return headers
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX) or len(token) > 256:
+        return None
+    return token
+
+
+def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
+    """The gateway over ``gate`` (its key store, entitlements, ledger and price book)."""
+    metering = Metering(gate)
+    client_box: dict[str, httpx.AsyncClient] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        headers = {"authorization": f"Bearer {config.upstream_key}"} if config.upstream_key else {}
+        async with httpx.AsyncClient(
+            base_url=config.upstream.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(config.timeout, connect=10.0),
+            limits=httpx.Limits(max_connections=2_000, max_keepalive_connections=500),
+        ) as client:
+            client_box["client"] = client
+            yield
+
+    def upstream() -> httpx.AsyncClient:
+        client = client_box.get("client")
+        if client is None:  # run without its lifespan (a test client that skips it)
+            client = client_box["client"] = httpx.AsyncClient(
+                base_url=config.upstream.rstrip("/"), timeout=config.timeout
+            )
+        return client
+
+    async def settle(reservation: Reservation, cost: int) -> int:
+        """Settle at ``cost``; the balance left after it (the hold's if the ledger failed)."""
+        try:
+            done = await anyio.to_thread.run_sync(metering.settle, reservation, cost)
+        except (LedgerUnavailable, HoldError) as exc:
+            # The request was served: the hold stays until its TTL (then it is released).
+            log.error("settling %s failed: %s", reservation.request_id, exc)
+            return reservation.remaining
+        return done.remaining
+
+    async def release(reservation: Reservation) -> None:
+        try:
+            await anyio.to_thread.run_sync(metering.release, reservation)
+        except (LedgerUnavailable, HoldError) as exc:
+            log.error("releasing %s failed: %s", reservation.request_id, exc)
+
+    def price(model: str, usage: Usage) -> int | None:
+        try:
+            return min(gate.prices.price(model, usage.prompt_tokens, usage.completion_tokens),
+                       MAX_AMOUNT)  # fmt: skip
+        except (UnknownModel, ValueError):
+            return None
+
+    async def models(request: Request) -> Response:
+        key = _bearer(request)
+        if key is None:
+            return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
+        if gate.keys is None:
+            return openai_error(Reason.UNKNOWN_KEY, "this gateway has no key store")
+        try:
+            await anyio.to_thread.run_sync(gate.keys.resolve, key)
+        except AuthError as exc:
+            return openai_error(exc.code, exc.message)
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "venice"} for m in gate.prices
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def proxy(request: Request) -> Response | MeteredStream:
+        kind = METERED[request.url.path]
+        key = _bearer(request)
+        if key is None:
+            return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
+        raw = await request.body()
+        if len(raw) > config.max_body_bytes:
+            return openai_error(
+                Reason.BAD_REQUEST, f"the body is over {config.max_body_bytes} bytes", 413
+            )
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return openai_error(Reason.BAD_REQUEST, "the body is not JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return openai_error(Reason.BAD_REQUEST, "the body must be an object with a 'model'")
+        model: str = body["model"]
+        if model not in gate.prices:
+            return openai_error(
+                Reason.UNKNOWN_MODEL, f"model '{model}' does not exist or has no price", 404
+            )
+        try:
+            bound: WorstCase = worst_case(kind, raw, body, config.default_max_tokens)
+            max_cost = gate.prices.price(model, bound.input_tokens, bound.output_tokens)
+        except ValueError as exc:
+            return openai_error(Reason.BAD_REQUEST, str(exc))
+        if max_cost > MAX_AMOUNT:
+            return openai_error(Reason.BAD_REQUEST, "the request's worst case is too large")
+        streaming = body.get("stream") is True
+        if streaming:
+            options = body.setdefault("stream_options", {})
+            if not isinstance(options, dict):
+                return openai_error(Reason.BAD_REQUEST, "'stream_options' must be an object")
+            options["include_usage"] = True
+            if config.continuous_usage:
+                options["continuous_usage_stats"] = True
+
+        request_id = f"gw-{uuid.uuid4().hex}"
+        try:
+            reservation = await anyio.to_thread.run_sync(
+                metering.reserve, key, request_id, max_cost
+            )
+        except LedgerUnavailable as exc:
+            return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
+        if not reservation.allowed:
+            return _refusal(reservation, max_cost)
+
+        try:
+            sent = upstream().build_request(
+                "POST", request.url.path, content=json.dumps(body).encode(),
+                headers={"content-type": "application/json"},
+            )  # fmt: skip
+            response = await upstream().send(sent, stream=True)
+        except httpx.HTTPError as exc:
+            await release(reservation)
+            return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
+        if response.status_code >= 400:
+            data = await response.aread()
+            await response.aclose()
+            await release(reservation)
+            if response.status_code >= 500:
+                return openai_error(
+                    Reason.UPSTREAM_UNAVAILABLE, f"the upstream answered {response.status_code}"
+                )
+            return Response(data, response.status_code, media_type="application/json",
+                            headers=_balance_headers(reservation.remaining + max_cost))  # fmt: skip
+
+        if streaming:
+
+            async def on_end(ending: Ending, scanner: SseScanner, sent_any: bool) -> None:
+                if ending == "upstream_failed" and not sent_any:
+                    await release(reservation)
+                    return
+                # Its usage chunk was streamed: that usage (whether or not the client stayed for
+                # the end). Cut short: the upstream's counts so far if it sends them in every
+                # chunk, else (as when it sends none) the input's upper bound and one token per
+                # output event streamed.
+                usage = scanner.final_usage
+                if usage is None and config.continuous_usage:
+                    usage = scanner.usage
+                if usage is None:
+                    usage = Usage(bound.input_tokens, scanner.events)
+                cost = price(model, usage)
+                await settle(reservation, reservation.amount if cost is None else cost)
+
+            headers = _balance_headers(reservation.remaining, request_id)
+            return MeteredStream(response, headers, on_end)
+
+        try:
+            data = await response.aread()
+        except httpx.HTTPError as exc:
+            await release(reservation)
+            return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
+        finally:
+            await response.aclose()
+        try:
+            usage = usage_of(json.loads(data))
+        except ValueError:
+            usage = None
+        cost = price(model, usage) if usage is not None else None
+        # No usable usage: the request is charged its hold (the worst case).
+        remaining = await settle(reservation, reservation.amount if cost is None else cost)
+        headers = _balance_headers(remaining, request_id)
+        return Response(data, 200, media_type="application/json", headers=headers)
+
+    routes = [Route(path, proxy, methods=["POST"]) for path in METERED]
+    routes.append(Route("/v1/models", models, methods=["GET"]))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _refusal(reservation: Reservation, max_cost: int) -> JSONResponse:
+    code = reservation.reason
+    headers = _balance_headers(reservation.remaining) if reservation.address else {}
+    if code in (Reason.INSUFFICIENT_CREDIT, Reason.NO_CREDIT, Reason.KEY_LIMIT_REACHED):
+        message = (
+            f"insufficient credit: this request may cost up to ${usd(max_cost)} and "
+            f"${usd(reservation.remaining)} is left today ({code})"
+        )
+    elif code in (Reason.UNKNOWN_KEY, Reason.KEY_REVOKED):
+        message = f"the API key is not valid ({code})"
+    elif code == Reason.RPC_UNAVAILABLE:
+        message = "the chain could not be read; try again"
+    else:
+        message = f"refused: {code}"
+    return openai_error(code, message, headers=headers)

@@ -1,0 +1,99 @@
+"""``venice-sdk gateway``: run the inference gateway in front of an OpenAI-compatible server.
+
+    venice-sdk gateway --upstream http://127.0.0.1:8000 --manifest deployments/31337.json \\
+        --rpc http://127.0.0.1:8545 [--port 8788] [--workers 2] [--redis-url redis://...] \\
+        [--data-dir .venice] [--prices prices.yaml] [--upstream-key KEY] \\
+        [--default-max-tokens 4096] [--continuous-usage]
+
+With ``--workers`` above 1 the workers share the ledger: give ``--redis-url`` (SQLite works
+across the processes of one machine too, more slowly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "app_from_env", "build", "run"]
+
+_ENV = "VENICE_GATEWAY_ARGS"
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``gateway`` subcommand to ``venice-sdk``'s subparsers."""
+    c = sub.add_parser("gateway", help="run the OpenAI-compatible metering gateway")
+    c.add_argument("--upstream", required=True, help="the model server's base URL")
+    c.add_argument("--upstream-key", help="a bearer token the upstream wants")
+    c.add_argument("--manifest", required=True, help="deployments/<chain_id>.json")
+    c.add_argument("--rpc", required=True, help="the node's HTTP URL")
+    c.add_argument("--ttl", type=float, default=2.0, help="entitlement cache seconds")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8788)
+    c.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    c.add_argument("--data-dir", default=".venice", help="SQLite files (default .venice)")
+    c.add_argument("--redis-url", help="share the ledger through Redis")
+    c.add_argument("--prices", help="a price book file (default: the bundled one)")
+    c.add_argument("--default-max-tokens", type=int, default=4_096,
+                   help="output limit of a request that sets none (default 4096)")  # fmt: skip
+    c.add_argument("--continuous-usage", action="store_true",
+                   help="ask the upstream for usage in every chunk (vLLM)")  # fmt: skip
+    c.set_defaults(run=run)
+
+
+def build(options: dict[str, Any]) -> Any:
+    """The gateway app from the command's options (a dict, so worker processes can rebuild it)."""
+    from venice_sdk.auth import ApiKeyStore
+    from venice_sdk.entitlements import EntitlementClient
+    from venice_sdk.gate import Gatekeeper
+    from venice_sdk.gateway.app import GatewayConfig, create_gateway
+    from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
+    from venice_sdk.pricing import PriceBook
+
+    data = Path(options["data_dir"])
+    data.mkdir(parents=True, exist_ok=True)
+    client = EntitlementClient.from_manifest(
+        options["manifest"], options["rpc"], ttl=options["ttl"]
+    )
+    ledger: CreditLedger
+    if options.get("redis_url"):
+        ledger = RedisLedger(options["redis_url"])
+    else:
+        ledger = SQLiteLedger(data / "ledger.sqlite3")
+    prices = PriceBook.load(options["prices"]) if options.get("prices") else PriceBook.default()
+    keys = ApiKeyStore(data / "keys.sqlite3")
+    config = GatewayConfig(
+        upstream=options["upstream"],
+        upstream_key=options.get("upstream_key"),
+        default_max_tokens=options["default_max_tokens"],
+        continuous_usage=options["continuous_usage"],
+    )
+    return create_gateway(Gatekeeper(client, ledger, prices, keys), config)
+
+
+def app_from_env() -> Any:
+    """The app of a worker process (``uvicorn --factory``), from the options in the env."""
+    return build(json.loads(os.environ[_ENV]))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise SystemExit(
+            f"error: the gateway needs `pip install venice-sdk[server]` ({exc})"
+        ) from None
+    if args.workers < 1:
+        raise SystemExit("error: --workers must be at least 1")
+    options = {k: v for k, v in vars(args).items() if k not in {"run", "command"}}
+    common: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning",
+                              "access_log": False}  # fmt: skip
+    if args.workers == 1:
+        uvicorn.run(build(options), **common)
+    else:
+        os.environ[_ENV] = json.dumps(options)
+        uvicorn.run("venice_sdk.gateway.command:app_from_env", factory=True,
+                    workers=args.workers, **common)  # fmt: skip
+    return 0
