@@ -6,11 +6,13 @@ refusals raise the client's matching exceptions, and the balance headers are rig
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.sdk.fake_gate import ALICE, BOB, FakeEntitlements, make_gate
@@ -25,7 +27,8 @@ from tests.sdk.redis_server import free_port
 from venice_sdk.auth import ApiKeyStore
 from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.app import usd
-from venice_sdk.ledger import CreditLedger
+from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
+from venice_sdk.ledger import HOLD_TTL, CreditLedger
 
 openai = pytest.importorskip("openai")
 
@@ -218,3 +221,79 @@ def test_models_lists_the_price_book(make_rig: Callable[..., Rig]) -> None:
     assert {m.id for m in rig.client().models.list()} == {"tiny", "small", "painter"}
     with pytest.raises(openai.AuthenticationError):
         rig.client("vvk_nope").models.list()
+
+
+def test_a_stream_cut_short_without_per_chunk_usage_pays_the_input_bound_and_its_chunks(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """An upstream that reports usage only at the end: a client that leaves after 3 chunks
+    pays the prompt's upper bound (the body's bytes + 64) and one token per chunk streamed."""
+    rig = make_rig()
+    raw = json.dumps(
+        {"model": "tiny", "messages": [{"role": "user", "content": "hang-after-3"}],
+         "stream": True, "max_tokens": 100}
+    ).encode()  # fmt: skip
+    headers = {"authorization": f"Bearer {rig.key}", "content-type": "application/json"}
+    events = 0
+    with httpx.stream(
+        "POST", rig.url + "/v1/chat/completions", content=raw, headers=headers, timeout=10
+    ) as reply:
+        assert reply.status_code == 200
+        # The hold's worst case is already out of the balance while the stream runs.
+        worst = tiny(len(raw) + PROMPT_OVERHEAD, 100)
+        assert reply.headers["x-venice-balance-usd"] == usd(CREDIT - worst)
+        for line in reply.iter_lines():
+            if line.startswith("data: "):
+                events += 1
+                if events == 3:
+                    break
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(len(raw) + PROMPT_OVERHEAD, 3)
+    assert rig.upstream.cancelled.wait(5)
+
+
+def test_malformed_requests_are_openai_shaped_400s(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    headers = {"authorization": f"Bearer {rig.key}"}
+    url = rig.url + "/v1/chat/completions"
+    for body, status in (
+        (b"not json", 400),
+        (b"[1, 2]", 400),
+        (b'{"messages": []}', 400),
+        (b'{"model": "tiny", "max_tokens": true}', 400),
+        (b'{"model": "tiny", "n": 0}', 400),
+        (b'{"model": "tiny", "stream": true, "stream_options": 3}', 400),
+        (b'{"model": "nope"}', 404),
+    ):
+        reply = httpx.post(url, content=body, headers=headers)
+        assert reply.status_code == status, body
+        error = reply.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+    missing = httpx.post(url, content=b'{"model": "tiny"}')
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "invalid_api_key"
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_a_stream_that_outlives_its_hold_is_still_debited(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig(continuous_usage=True)
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    for i, _ in enumerate(stream, 1):
+        if i == 3:
+            break
+    rig.ledger.clock.now += HOLD_TTL + 1  # type: ignore[attr-defined]
+    assert rig.ledger.held(ALICE) == 0  # expired: the credit went back
+    stream.close()
+    deadline = time.monotonic() + 5
+    while rig.ledger.spent(ALICE) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, 3)
+
+
+def test_an_image_model_on_a_text_route_is_refused(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    with pytest.raises(openai.BadRequestError):
+        rig.client().chat.completions.create(
+            model="painter", messages=[{"role": "user", "content": "normal"}]
+        )

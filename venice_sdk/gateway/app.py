@@ -121,7 +121,24 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
     async def settle(reservation: Reservation, cost: int) -> int:
         """Settle at ``cost``; the balance left after it (the hold's if the ledger failed)."""
         try:
-            done = await anyio.to_thread.run_sync(metering.settle, reservation, cost)
+            try:
+                done = await anyio.to_thread.run_sync(metering.settle, reservation, cost)
+            except HoldError as exc:
+                if exc.code != Reason.HOLD_EXPIRED or reservation.address is None:
+                    raise
+                # Served for longer than the ledger's hold_ttl: the hold went back to the
+                # wallet, so debit what was served (today) if the day's credit still covers it.
+                debit = await anyio.to_thread.run_sync(
+                    gate.ledger.debit,
+                    reservation.address,
+                    min(cost, reservation.amount),
+                    reservation.daily_limit,
+                )
+                if not debit.allowed:
+                    log.error(
+                        "%s outlived its hold; its cost no longer fits", reservation.request_id
+                    )
+                return debit.remaining
         except (LedgerUnavailable, HoldError) as exc:
             # The request was served: the hold stays until its TTL (then it is released).
             log.error("settling %s failed: %s", reservation.request_id, exc)
@@ -176,6 +193,10 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
         if model not in gate.prices:
             return openai_error(
                 Reason.UNKNOWN_MODEL, f"model '{model}' does not exist or has no price", 404
+            )
+        if gate.prices.get(model).per_image is not None:
+            return openai_error(
+                Reason.BAD_REQUEST, f"model '{model}' is priced per image, not per token"
             )
         try:
             bound: WorstCase = worst_case(kind, raw, body, config.default_max_tokens)
