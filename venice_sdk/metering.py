@@ -52,6 +52,7 @@ class Reservation:
     stale: bool = False
     expires_at: float = 0.0
     hold: Hold | None = None
+    key_hold: Hold | None = None  # the hold on the key's own limit, if it has one
 
 
 class Metering:
@@ -108,7 +109,7 @@ class Metering:
         remaining = hold.remaining if cap is None else min(cap, hold.remaining)
         return Reservation(
             True, Reason.OK, request_id, address, key_id, hold.amount, hold.spent, hold.held,
-            remaining, limit, source, pro, stale, hold.expires_at, hold,
+            remaining, limit, source, pro, stale, hold.expires_at, hold, key_hold,
         )  # fmt: skip
 
     def settle(self, hold: Reservation | Hold | str, actual_cost: int) -> Settlement:
@@ -117,22 +118,24 @@ class Metering:
         a released, expired or unknown hold."""
         ref = _ref(hold)
         done = self.gate.ledger.settle(ref, actual_cost)
-        try:
-            self.gate.ledger.settle(_key_ref(ref), actual_cost)
-        except HoldError as exc:
-            if exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
-                raise
+        if _may_have_key_hold(hold):
+            try:
+                self.gate.ledger.settle(_key_ref(ref), actual_cost)
+            except HoldError as exc:
+                if exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
+                    raise
         return done
 
     def release(self, hold: Reservation | Hold | str) -> Hold:
         """Free a hold without debiting anything (on the wallet and on its key)."""
         ref = _ref(hold)
         freed = self.gate.ledger.release(ref)
-        try:
-            self.gate.ledger.release(_key_ref(ref))
-        except HoldError as exc:
-            if exc.code != Reason.UNKNOWN_HOLD:
-                raise
+        if _may_have_key_hold(hold):
+            try:
+                self.gate.ledger.release(_key_ref(ref))
+            except HoldError as exc:
+                if exc.code != Reason.UNKNOWN_HOLD:
+                    raise
         return freed
 
 
@@ -150,6 +153,12 @@ def _ref(hold: Reservation | Hold | str) -> Hold | str:
     if isinstance(hold, str):
         _check_id(hold)
     return hold
+
+
+def _may_have_key_hold(hold: Reservation | Hold | str) -> bool:
+    """Whether a key hold may go with ``hold`` (a `Reservation` knows; an id or a wallet's
+    `Hold` alone does not, and the key hold is looked up)."""
+    return not isinstance(hold, Reservation) or hold.key_hold is not None
 
 
 def _key_ref(ref: Hold | str) -> str:

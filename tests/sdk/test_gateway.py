@@ -297,3 +297,19 @@ def test_an_image_model_on_a_text_route_is_refused(make_rig: Callable[..., Rig])
         rig.client().chat.completions.create(
             model="painter", messages=[{"role": "user", "content": "normal"}]
         )
+
+
+def test_a_key_with_its_own_limit_is_held_and_settled_on_it_too(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    limited = rig.keys.issue(ALICE, True, daily_limit_micros=3_000)
+    hello = [{"role": "user", "content": "normal"}]
+    rig.client(limited.key).chat.completions.create(model="tiny", messages=hello, max_tokens=10)
+    cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.spent(limited.key_id) == cost and rig.ledger.spent(ALICE) == cost
+    assert rig.ledger.held(limited.key_id) == 0 and rig.ledger.held(ALICE) == 0
+    # Its worst case (1,000 default output tokens at 3 each) is more than the key's limit.
+    with pytest.raises(openai.APIStatusError) as capped:
+        rig.client(limited.key).chat.completions.create(model="tiny", messages=hello)
+    assert capped.value.status_code == 402 and capped.value.body["code"] == "key_limit_reached"
