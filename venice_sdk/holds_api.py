@@ -88,6 +88,7 @@ def reservation_json(r: Reservation) -> dict[str, Any]:
         "allowed": r.allowed,
         "reason": r.reason,
         "request_id": r.request_id,
+        "state": r.hold.state if r.hold is not None else "refused",
         "address": r.address,
         "held_micros": r.amount,
         "spent_micros": r.spent,

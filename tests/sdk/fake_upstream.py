@@ -40,6 +40,7 @@ class FakeUpstream:
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/v1/completions", self.completions, methods=["POST"]),
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+                Route("/v1/images/generations", self.images, methods=["POST"]),
             ]
         )
 
@@ -144,6 +145,13 @@ class FakeUpstream:
                 "usage": {"prompt_tokens": 9, "total_tokens": 9},
             }
         )
+
+    async def images(self, request: Request) -> Response:
+        """Makes one image fewer than asked for when asked for more than one."""
+        body = await request.json()
+        self.bodies.append(body)
+        made = max(1, int(body.get("n", 1)) - 1)
+        return JSONResponse({"created": 0, "data": [{"b64_json": "AAAA"}] * made})
 
 
 @contextmanager

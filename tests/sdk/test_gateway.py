@@ -313,3 +313,15 @@ def test_a_key_with_its_own_limit_is_held_and_settled_on_it_too(
     with pytest.raises(openai.APIStatusError) as capped:
         rig.client(limited.key).chat.completions.create(model="tiny", messages=hello)
     assert capped.value.status_code == 402 and capped.value.body["code"] == "key_limit_reached"
+
+
+def test_images_are_held_per_image_asked_and_settled_per_image_made(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    images = rig.client().images.generate(model="painter", prompt="a cat", n=3)
+    assert len(images.data) == 2
+    assert rig.ledger.spent(ALICE) == 2 * 20_000  # "painter" is $0.02 an image
+    assert rig.ledger.held(ALICE) == 0
+    with pytest.raises(openai.BadRequestError):
+        rig.client().images.generate(model="tiny", prompt="a cat")

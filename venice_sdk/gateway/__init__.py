@@ -6,9 +6,10 @@ Point it at any OpenAI-compatible model server (vLLM, SGLang, llama.cpp's server
         --rpc https://... [--port 8788] [--redis-url redis://...] [--prices prices.yaml]
 
 and call it with any OpenAI client, with a Venice API key (``vvk_...``) as the API key. For
-``/v1/chat/completions``, ``/v1/completions`` and ``/v1/embeddings`` it holds the request's worst
-case on the ledger (`venice_sdk.metering.Metering`), forwards it, and settles at the usage the
-upstream reports; ``/v1/models`` lists the price book's models. See `app` for the details.
+``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings`` and ``/v1/images/generations``
+it holds the request's worst case on the ledger (`venice_sdk.metering.Metering`), forwards it,
+and settles at the usage the upstream reports; ``/v1/models`` lists the price book's models.
+See `app` for the details.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ METERED = {
     "/v1/chat/completions": "chat",
     "/v1/completions": "completions",
     "/v1/embeddings": "embeddings",
+    "/v1/images/generations": "images",
 }
 
 
@@ -194,13 +195,19 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
             return openai_error(
                 Reason.UNKNOWN_MODEL, f"model '{model}' does not exist or has no price", 404
             )
-        if gate.prices.get(model).per_image is not None:
+        per_image = gate.prices.get(model).per_image is not None
+        if per_image != (kind == "images"):
+            unit = "image" if per_image else "token"
             return openai_error(
-                Reason.BAD_REQUEST, f"model '{model}' is priced per image, not per token"
+                Reason.BAD_REQUEST, f"model '{model}' is priced per {unit}: not for this route"
             )
+        if kind == "images" and body.get("stream"):
+            return openai_error(Reason.BAD_REQUEST, "streamed images are not metered here")
         try:
             bound: WorstCase = worst_case(kind, raw, body, config.default_max_tokens)
-            max_cost = gate.prices.price(model, bound.input_tokens, bound.output_tokens)
+            max_cost = gate.prices.price(
+                model, bound.input_tokens, bound.output_tokens, bound.images
+            )
         except ValueError as exc:
             return openai_error(Reason.BAD_REQUEST, str(exc))
         if max_cost > MAX_AMOUNT:
@@ -273,10 +280,16 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
         finally:
             await response.aclose()
         try:
-            usage = usage_of(json.loads(data))
+            answer = json.loads(data)
         except ValueError:
-            usage = None
-        cost = price(model, usage) if usage is not None else None
+            answer = None
+        cost: int | None
+        if kind == "images":
+            made = answer.get("data") if isinstance(answer, dict) else None
+            cost = gate.prices.price(model, 0, 0, len(made)) if isinstance(made, list) else None
+        else:
+            usage = usage_of(answer)
+            cost = price(model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
         remaining = await settle(reservation, reservation.amount if cost is None else cost)
         headers = _balance_headers(remaining, request_id)

@@ -5,6 +5,8 @@ SentencePiece token covers at least one byte), and a request body holds its prom
 around it, which outweighs the few tokens a chat template adds per message. So the body's size
 in bytes, plus `PROMPT_OVERHEAD`, bounds the prompt's tokens from above.
 
+Images: ``n`` (default 1), priced per image.
+
 Output: ``max_completion_tokens`` or ``max_tokens`` times the choices asked for (``n``, and
 ``best_of`` for completions); a request that sets no limit gets the gateway's default, written
 into the forwarded body, so the upstream cannot generate more than was held.
@@ -30,6 +32,7 @@ class WorstCase:
 
     input_tokens: int
     output_tokens: int
+    images: int = 0
 
 
 def _count(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -42,9 +45,12 @@ def _count(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
 
 
 def worst_case(kind: str, raw: bytes, body: dict[str, Any], default_max_tokens: int) -> WorstCase:
-    """The worst case of a request of ``kind`` (``chat``, ``completions`` or ``embeddings``)
+    """The worst case of a request of ``kind`` (``chat``, ``completions``, ``embeddings`` or
+    ``images``: ``n`` images, default 1)
     whose body is ``raw`` (parsed: ``body``). Sets ``max_tokens`` in ``body`` when the request
     has no output limit. Raises `ValueError` for a malformed limit."""
+    if kind == "images":
+        return WorstCase(0, 0, _count(body, "n", 1, MAX_CHOICES) or 1)
     input_tokens = len(raw) + PROMPT_OVERHEAD
     if kind == "embeddings":
         return WorstCase(input_tokens, 0)
