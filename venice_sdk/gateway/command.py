@@ -85,8 +85,14 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"error: the gateway needs `pip install venice-sdk[server]` ({exc})"
         ) from None
+    from venice_sdk.gateway.app import GatewayConfig
+
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
+    try:  # check the options here, before any worker starts
+        GatewayConfig(args.upstream, default_max_tokens=args.default_max_tokens)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     options = {k: v for k, v in vars(args).items() if k not in {"run", "command"}}
     common: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning",
                               "access_log": False}  # fmt: skip
