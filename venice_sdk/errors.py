@@ -58,3 +58,4 @@ class Reason(StrEnum):
     # The inference gateway (venice_sdk.gateway)
     INVALID_API_KEY = "invalid_api_key"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    RATE_LIMITED = "rate_limited"

@@ -42,8 +42,9 @@ class FakeEntitlements:
         if not ADDRESS.fullmatch(address):
             raise EntitlementError(Reason.MALFORMED_ADDRESS, f"{address!r} is not an address")
         credit = self.credits.get(address.lower(), 0)
-        return SimpleNamespace(daily_credit=credit, staked=int(credit > 0), is_pro=False,
-                               stale=False)  # fmt: skip
+        return SimpleNamespace(
+            daily_credit=credit, staked=int(credit > 0), is_pro=False, stale=False, diem_staked=0
+        )
 
     def cached(self, address: str) -> Any:
         return None

@@ -29,6 +29,7 @@ from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.app import usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
 from venice_sdk.ledger import HOLD_TTL, CreditLedger
+from venice_sdk.ratelimit import Limits, LocalRateLimiter, RateLimitPolicy
 
 openai = pytest.importorskip("openai")
 
@@ -67,14 +68,21 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
     with contextlib.ExitStack() as stack:
         upstream_url = stack.enter_context(serving(upstream.app))
 
-        def make(continuous_usage: bool = False, upstream_url_: str | None = None) -> Rig:
+        def make(
+            continuous_usage: bool = False,
+            upstream_url_: str | None = None,
+            limits: Limits | None = None,
+        ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
                 upstream=upstream_url_ or upstream_url,
                 continuous_usage=continuous_usage,
                 default_max_tokens=1_000,
             )
-            url = stack.enter_context(serving(create_gateway(gate, config)))
+            limiter = LocalRateLimiter(clock=ledger.clock) if limits is not None else None
+            policy = RateLimitPolicy(limits) if limits is not None else None
+            app = create_gateway(gate, config, limiter, policy)
+            url = stack.enter_context(serving(app))
             return Rig(ledger, keys, client, upstream, url)
 
         yield make
@@ -325,3 +333,28 @@ def test_images_are_held_per_image_asked_and_settled_per_image_made(
     assert rig.ledger.held(ALICE) == 0
     with pytest.raises(openai.BadRequestError):
         rig.client().images.generate(model="tiny", prompt="a cat")
+
+
+def test_rate_limits_answer_429_with_retry_after_and_headers(
+    make_rig: Callable[..., Rig],
+) -> None:
+    # Each request uses 17 + 5 = 22 tokens: the third passes the tokens per minute.
+    rig = make_rig(limits=Limits(requests_per_minute=5, tokens_per_minute=30))
+    hello = [{"role": "user", "content": "normal"}]
+    raw = rig.client().chat.completions.with_raw_response.create(model="tiny", messages=hello)
+    assert raw.headers["x-ratelimit-limit-requests"] == "5"
+    assert raw.headers["x-ratelimit-remaining-requests"] == "4"
+    assert raw.headers["x-ratelimit-remaining-tokens"] == "30"  # as admitted, before its usage
+    assert raw.headers["x-ratelimit-reset-requests"].endswith("s")
+    rig.client().chat.completions.create(model="tiny", messages=hello)
+    with pytest.raises(openai.RateLimitError) as limited:
+        rig.client().chat.completions.create(model="tiny", messages=hello)
+    assert limited.value.status_code == 429
+    assert limited.value.body["code"] == "rate_limited" and "(tokens)" in limited.value.message
+    assert int(limited.value.response.headers["retry-after"]) >= 1
+    assert limited.value.response.headers["x-ratelimit-remaining-tokens"] == "0"
+    # A refused request is neither held nor charged.
+    assert rig.ledger.spent(ALICE) == 2 * tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.held(ALICE) == 0
+    rig.ledger.clock.now += 60  # type: ignore[attr-defined]
+    rig.client().chat.completions.create(model="tiny", messages=hello)

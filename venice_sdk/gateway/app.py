@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from venice_sdk.auth import KEY_PREFIX, AuthError
+from venice_sdk.entitlements import EntitlementError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error
@@ -33,6 +34,7 @@ from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, 
 from venice_sdk.ledger import MAX_AMOUNT, HoldError, LedgerUnavailable
 from venice_sdk.metering import Metering, Reservation
 from venice_sdk.pricing import UnknownModel
+from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState
 
 __all__ = ["METERED", "GatewayConfig", "create_gateway", "usd"]
 
@@ -85,6 +87,18 @@ def _balance_headers(remaining: int, request_id: str | None = None) -> dict[str,
     return headers
 
 
+def _rate_headers(state: RateState | None) -> dict[str, str]:
+    if state is None:
+        return {}
+    return {
+        "x-ratelimit-limit-requests": str(state.limits.requests_per_minute),
+        "x-ratelimit-remaining-requests": str(state.remaining_requests),
+        "x-ratelimit-limit-tokens": str(state.limits.tokens_per_minute),
+        "x-ratelimit-remaining-tokens": str(state.remaining_tokens),
+        "x-ratelimit-reset-requests": f"{state.reset:.3f}s",
+    }
+
+
 def _bearer(request: Request) -> str | None:
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
@@ -94,9 +108,41 @@ def _bearer(request: Request) -> str | None:
     return token
 
 
-def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
-    """The gateway over ``gate`` (its key store, entitlements, ledger and price book)."""
+def create_gateway(
+    gate: Gatekeeper,
+    config: GatewayConfig,
+    limiter: RateLimiter | None = None,
+    policy: RateLimitPolicy | None = None,
+) -> Starlette:
+    """The gateway over ``gate`` (its key store, entitlements, ledger and price book); with a
+    ``limiter`` and a ``policy``, each key is also held to its requests and tokens per minute
+    (429 with ``Retry-After`` beyond them)."""
     metering = Metering(gate)
+
+    def admit(key: str) -> tuple[str, RateState] | None:
+        """Count the request against its key's rate limits (None: no such key; the reserve
+        refuses it). The tier comes from the wallet's entitlement (the default if unread)."""
+        assert limiter is not None and policy is not None and gate.keys is not None
+        try:
+            record = gate.keys.resolve(key)
+        except AuthError:
+            return None
+        try:
+            entitlement = gate.client.get(record.address)
+            pro, diem = bool(entitlement.is_pro), int(entitlement.diem_staked)
+        except EntitlementError:
+            pro, diem = False, 0
+        limits = policy.limits_for(record.key_id, pro=pro, diem_staked=diem)
+        return record.key_id, limiter.hit(record.key_id, limits)
+
+    async def count_tokens(admitted: tuple[str, RateState] | None, tokens: int) -> None:
+        if limiter is None or admitted is None or not tokens:
+            return
+        try:
+            await anyio.to_thread.run_sync(limiter.add_tokens, admitted[0], tokens)
+        except LedgerUnavailable as exc:
+            log.error("counting tokens failed: %s", exc)
+
     client_box: dict[str, httpx.AsyncClient] = {}
 
     @contextlib.asynccontextmanager
@@ -221,6 +267,23 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
             if config.continuous_usage:
                 options["continuous_usage_stats"] = True
 
+        admitted: tuple[str, RateState] | None = None
+        if limiter is not None and policy is not None and gate.keys is not None:
+            try:
+                admitted = await anyio.to_thread.run_sync(admit, key)
+            except LedgerUnavailable as exc:
+                return openai_error(Reason.LEDGER_UNAVAILABLE, f"rate limits unavailable: {exc}")
+            if admitted is not None and not admitted[1].allowed:
+                state = admitted[1]
+                return openai_error(
+                    Reason.RATE_LIMITED,
+                    f"rate limit reached: {state.limits.requests_per_minute} requests and "
+                    f"{state.limits.tokens_per_minute} tokens a minute ({state.exceeded}); "
+                    f"retry in {state.retry_after}s",
+                    headers={"retry-after": str(state.retry_after), **_rate_headers(state)},
+                )
+        rate = _rate_headers(admitted[1] if admitted is not None else None)
+
         request_id = f"gw-{uuid.uuid4().hex}"
         try:
             reservation = await anyio.to_thread.run_sync(
@@ -229,7 +292,7 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
         except LedgerUnavailable as exc:
             return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
         if not reservation.allowed:
-            return _refusal(reservation, max_cost)
+            return _refusal(reservation, max_cost, rate)
 
         try:
             sent = upstream().build_request(
@@ -248,8 +311,9 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
                 return openai_error(
                     Reason.UPSTREAM_UNAVAILABLE, f"the upstream answered {response.status_code}"
                 )
+            headers = {**_balance_headers(reservation.remaining + max_cost), **rate}
             return Response(data, response.status_code, media_type="application/json",
-                            headers=_balance_headers(reservation.remaining + max_cost))  # fmt: skip
+                            headers=headers)  # fmt: skip
 
         if streaming:
 
@@ -268,8 +332,9 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
                     usage = Usage(bound.input_tokens, scanner.events)
                 cost = price(model, usage)
                 await settle(reservation, reservation.amount if cost is None else cost)
+                await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
 
-            headers = _balance_headers(reservation.remaining, request_id)
+            headers = {**_balance_headers(reservation.remaining, request_id), **rate}
             return MeteredStream(response, headers, on_end)
 
         try:
@@ -284,6 +349,7 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
         except ValueError:
             answer = None
         cost: int | None
+        usage: Usage | None = None
         if kind == "images":
             made = answer.get("data") if isinstance(answer, dict) else None
             cost = gate.prices.price(model, 0, 0, len(made)) if isinstance(made, list) else None
@@ -292,7 +358,9 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
             cost = price(model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
         remaining = await settle(reservation, reservation.amount if cost is None else cost)
-        headers = _balance_headers(remaining, request_id)
+        if usage is not None:
+            await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
+        headers = {**_balance_headers(remaining, request_id), **rate}
         return Response(data, 200, media_type="application/json", headers=headers)
 
     routes = [Route(path, proxy, methods=["POST"]) for path in METERED]
@@ -300,9 +368,10 @@ def create_gateway(gate: Gatekeeper, config: GatewayConfig) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def _refusal(reservation: Reservation, max_cost: int) -> JSONResponse:
+def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> JSONResponse:
     code = reservation.reason
     headers = _balance_headers(reservation.remaining) if reservation.address else {}
+    headers.update(rate)
     if code in (Reason.INSUFFICIENT_CREDIT, Reason.NO_CREDIT, Reason.KEY_LIMIT_REACHED):
         message = (
             f"insufficient credit: this request may cost up to ${usd(max_cost)} and "

@@ -3,10 +3,11 @@
     venice-sdk gateway --upstream http://127.0.0.1:8000 --manifest deployments/31337.json \\
         --rpc http://127.0.0.1:8545 [--port 8788] [--workers 2] [--redis-url redis://...] \\
         [--data-dir .venice] [--prices prices.yaml] [--upstream-key KEY] \\
-        [--default-max-tokens 4096] [--continuous-usage]
+        [--default-max-tokens 4096] [--continuous-usage] [--rate-limits limits.yaml]
 
 With ``--workers`` above 1 the workers share the ledger: give ``--redis-url`` (SQLite works
-across the processes of one machine too, more slowly).
+across the processes of one machine too, more slowly). Rate limits (`venice_sdk.ratelimit`) are
+shared through Redis too; without it each worker counts its own.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def add_parser(sub: Any) -> None:
                    help="output limit of a request that sets none (default 4096)")  # fmt: skip
     c.add_argument("--continuous-usage", action="store_true",
                    help="ask the upstream for usage in every chunk (vLLM)")  # fmt: skip
+    c.add_argument("--rate-limits", help="requests and tokens per minute per key (a YAML file)")
     c.set_defaults(run=run)
 
 
@@ -51,6 +53,12 @@ def build(options: dict[str, Any]) -> Any:
     from venice_sdk.gateway.app import GatewayConfig, create_gateway
     from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
     from venice_sdk.pricing import PriceBook
+    from venice_sdk.ratelimit import (
+        LocalRateLimiter,
+        RateLimiter,
+        RateLimitPolicy,
+        RedisRateLimiter,
+    )
 
     data = Path(options["data_dir"])
     data.mkdir(parents=True, exist_ok=True)
@@ -70,7 +78,15 @@ def build(options: dict[str, Any]) -> Any:
         default_max_tokens=options["default_max_tokens"],
         continuous_usage=options["continuous_usage"],
     )
-    return create_gateway(Gatekeeper(client, ledger, prices, keys), config)
+    limiter: RateLimiter | None = None
+    policy = RateLimitPolicy.load(options["rate_limits"]) if options.get("rate_limits") else None
+    if policy is not None:
+        limiter = (
+            RedisRateLimiter(options["redis_url"])
+            if options.get("redis_url")
+            else LocalRateLimiter()
+        )
+    return create_gateway(Gatekeeper(client, ledger, prices, keys), config, limiter, policy)
 
 
 def app_from_env() -> Any:
@@ -91,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("error: --workers must be at least 1")
     try:  # check the options here, before any worker starts
         GatewayConfig(args.upstream, default_max_tokens=args.default_max_tokens)
+        if args.rate_limits:
+            from venice_sdk.ratelimit import RateLimitPolicy
+
+            RateLimitPolicy.load(args.rate_limits)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     options = {k: v for k, v in vars(args).items() if k not in {"run", "command"}}

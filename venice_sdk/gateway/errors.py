@@ -1,7 +1,7 @@
 """Errors in OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, with the status
 the official clients map to their exception types (401 `AuthenticationError`, 402 an
 `APIStatusError` with ``status_code == 402``, 404 `NotFoundError`, 400 `BadRequestError`,
-503 `InternalServerError`)."""
+429 `RateLimitError`, 503 `InternalServerError`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ STATUS_OF: dict[str, int] = {
     Reason.NO_CREDIT: 402,
     Reason.KEY_LIMIT_REACHED: 402,
     Reason.UNKNOWN_MODEL: 404,
+    Reason.RATE_LIMITED: 429,
     Reason.RPC_UNAVAILABLE: 503,
     Reason.LEDGER_UNAVAILABLE: 503,
     Reason.UPSTREAM_UNAVAILABLE: 503,
@@ -33,6 +34,7 @@ TYPE_OF: dict[int, str] = {
     402: "insufficient_quota",
     404: "invalid_request_error",
     413: "invalid_request_error",
+    429: "requests",
     503: "service_unavailable",
 }
 
