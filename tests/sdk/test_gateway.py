@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sdk.fake_gate import ALICE, BOB, FakeEntitlements, make_gate
+from tests.sdk.fake_gate import ALICE, BOB, PRICES, FakeEntitlements, make_gate
 from tests.sdk.fake_upstream import (
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
@@ -72,12 +73,15 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             continuous_usage: bool = False,
             upstream_url_: str | None = None,
             limits: Limits | None = None,
+            prices_path: Path | None = None,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
                 upstream=upstream_url_ or upstream_url,
                 continuous_usage=continuous_usage,
                 default_max_tokens=1_000,
+                prices_path=str(prices_path) if prices_path else None,
+                reload_every=0.05,
             )
             limiter = LocalRateLimiter(clock=ledger.clock) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
@@ -358,3 +362,47 @@ def test_rate_limits_answer_429_with_retry_after_and_headers(
     assert rig.ledger.held(ALICE) == 0
     rig.ledger.clock.now += 60  # type: ignore[attr-defined]
     rig.client().chat.completions.create(model="tiny", messages=hello)
+
+
+def test_a_price_book_change_applies_to_new_requests_only(
+    make_rig: Callable[..., Rig], tmp_path: Path
+) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(PRICES))
+    rig = make_rig(continuous_usage=True, prices_path=path)
+    hello = [{"role": "user", "content": "normal"}]
+    # A stream starts at the old prices ...
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    for i, _ in enumerate(stream, 1):
+        if i == 3:
+            break
+    # ... the operator doubles "tiny"'s prices ...
+    doubled = json.loads(json.dumps(PRICES))
+    doubled["models"]["tiny"] = {"input_per_million": "2", "output_per_million": "6"}
+    path.write_text(json.dumps(doubled))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    deadline = time.monotonic() + 5
+    one = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    while True:
+        spent = rig.ledger.spent(ALICE)
+        rig.client().chat.completions.create(model="tiny", messages=hello)
+        if rig.ledger.spent(ALICE) - spent == 2 * one:  # the doubled price: the reload is in
+            break
+        assert rig.ledger.spent(ALICE) - spent == one
+        assert time.monotonic() < deadline, "the price book was not reloaded"
+        time.sleep(0.05)
+    before = rig.ledger.spent(ALICE)
+    stream.close()
+    rig.settled()
+    # ... and the stream is still settled at the prices it started with.
+    assert rig.ledger.spent(ALICE) - before == tiny(PROMPT_TOKENS, 3)
+    # A broken file is logged and the prices in use stay.
+    path.write_text("models: [")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+    time.sleep(0.3)
+    spent = rig.ledger.spent(ALICE)
+    rig.client().chat.completions.create(model="tiny", messages=hello)
+    assert rig.ledger.spent(ALICE) - spent == 2 * one

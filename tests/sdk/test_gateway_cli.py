@@ -4,6 +4,8 @@ refuses bad options with one clear line."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,3 +93,54 @@ def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], messa
     assert done.returncode != 0
     assert done.stderr.startswith("error: ") and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    book = "models:\n  {}:\n    input_per_million: '1'\n    output_per_million: '2'\n"
+    prices.write_text(book.format("model-aaaa"))
+    data = tmp_path / "data"
+    data.mkdir()
+    key = ApiKeyStore(data / "keys.sqlite3").issue(ALICE, True).key
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "venice_sdk.cli", "gateway",
+        "--upstream", "http://127.0.0.1:9", "--manifest", str(_manifest(tmp_path)),
+        "--rpc", "http://127.0.0.1:9", "--port", str(port), "--data-dir", str(data),
+        "--prices", str(prices),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1/models"
+    headers = {"authorization": f"Bearer {key}"}
+
+    def models() -> set[str]:
+        return {m["id"] for m in httpx.get(url, headers=headers, timeout=5).json()["data"]}
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            try:
+                assert models() == {"model-aaaa"}
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the gateway did not start"
+                time.sleep(0.2)
+        # Same size, same modification time: only the signal can tell the file changed.
+        stat = prices.stat()
+        prices.write_text(book.format("model-bbbb"))
+        os.utime(prices, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        time.sleep(2.5)  # a poll or more
+        assert models() == {"model-aaaa"}
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while models() != {"model-bbbb"}:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the price book"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -30,10 +30,11 @@ from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error
 from venice_sdk.gateway.estimate import WorstCase, worst_case
+from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
 from venice_sdk.ledger import MAX_AMOUNT, HoldError, LedgerUnavailable
 from venice_sdk.metering import Metering, Reservation
-from venice_sdk.pricing import UnknownModel
+from venice_sdk.pricing import PriceBook, UnknownModel
 from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState
 
 __all__ = ["METERED", "GatewayConfig", "create_gateway", "usd"]
@@ -64,6 +65,10 @@ class GatewayConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     continuous_usage: bool = False
     timeout: float = 600.0
+    #: The price book's file, reloaded on SIGHUP or when it changes (polled every
+    #: ``reload_every`` seconds); None: the prices never change.
+    prices_path: str | None = None
+    reload_every: float = 2.0
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
@@ -155,7 +160,12 @@ def create_gateway(
             limits=httpx.Limits(max_connections=2_000, max_keepalive_connections=500),
         ) as client:
             client_box["client"] = client
-            yield
+            async with anyio.create_task_group() as group:
+                if config.prices_path is not None:
+                    reloader = PriceBookReloader(gate, config.prices_path, config.reload_every)
+                    group.start_soon(reloader.run)
+                yield
+                group.cancel_scope.cancel()
 
     def upstream() -> httpx.AsyncClient:
         client = client_box.get("client")
@@ -198,9 +208,9 @@ def create_gateway(
         except (LedgerUnavailable, HoldError) as exc:
             log.error("releasing %s failed: %s", reservation.request_id, exc)
 
-    def price(model: str, usage: Usage) -> int | None:
+    def price(prices: PriceBook, model: str, usage: Usage) -> int | None:
         try:
-            return min(gate.prices.price(model, usage.prompt_tokens, usage.completion_tokens),
+            return min(prices.price(model, usage.prompt_tokens, usage.completion_tokens),
                        MAX_AMOUNT)  # fmt: skip
         except (UnknownModel, ValueError):
             return None
@@ -237,11 +247,12 @@ def create_gateway(
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return openai_error(Reason.BAD_REQUEST, "the body must be an object with a 'model'")
         model: str = body["model"]
-        if model not in gate.prices:
+        prices = gate.prices  # this request's prices, whatever a reload does meanwhile
+        if model not in prices:
             return openai_error(
                 Reason.UNKNOWN_MODEL, f"model '{model}' does not exist or has no price", 404
             )
-        per_image = gate.prices.get(model).per_image is not None
+        per_image = prices.get(model).per_image is not None
         if per_image != (kind == "images"):
             unit = "image" if per_image else "token"
             return openai_error(
@@ -251,9 +262,7 @@ def create_gateway(
             return openai_error(Reason.BAD_REQUEST, "streamed images are not metered here")
         try:
             bound: WorstCase = worst_case(kind, raw, body, config.default_max_tokens)
-            max_cost = gate.prices.price(
-                model, bound.input_tokens, bound.output_tokens, bound.images
-            )
+            max_cost = prices.price(model, bound.input_tokens, bound.output_tokens, bound.images)
         except ValueError as exc:
             return openai_error(Reason.BAD_REQUEST, str(exc))
         if max_cost > MAX_AMOUNT:
@@ -330,7 +339,7 @@ def create_gateway(
                     usage = scanner.usage
                 if usage is None:
                     usage = Usage(bound.input_tokens, scanner.events)
-                cost = price(model, usage)
+                cost = price(prices, model, usage)
                 await settle(reservation, reservation.amount if cost is None else cost)
                 await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
 
@@ -352,10 +361,10 @@ def create_gateway(
         usage: Usage | None = None
         if kind == "images":
             made = answer.get("data") if isinstance(answer, dict) else None
-            cost = gate.prices.price(model, 0, 0, len(made)) if isinstance(made, list) else None
+            cost = prices.price(model, 0, 0, len(made)) if isinstance(made, list) else None
         else:
             usage = usage_of(answer)
-            cost = price(model, usage) if usage is not None else None
+            cost = price(prices, model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
         remaining = await settle(reservation, reservation.amount if cost is None else cost)
         if usage is not None:

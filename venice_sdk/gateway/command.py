@@ -36,7 +36,8 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     c.add_argument("--data-dir", default=".venice", help="SQLite files (default .venice)")
     c.add_argument("--redis-url", help="share the ledger through Redis")
-    c.add_argument("--prices", help="a price book file (default: the bundled one)")
+    c.add_argument("--prices", help="a price book file (default: the bundled one); reloaded "
+                   "on SIGHUP or when it changes, for new requests")  # fmt: skip
     c.add_argument("--default-max-tokens", type=int, default=4_096,
                    help="output limit of a request that sets none (default 4096)")  # fmt: skip
     c.add_argument("--continuous-usage", action="store_true",
@@ -77,6 +78,7 @@ def build(options: dict[str, Any]) -> Any:
         upstream_key=options.get("upstream_key"),
         default_max_tokens=options["default_max_tokens"],
         continuous_usage=options["continuous_usage"],
+        prices_path=options.get("prices"),
     )
     limiter: RateLimiter | None = None
     policy = RateLimitPolicy.load(options["rate_limits"]) if options.get("rate_limits") else None
