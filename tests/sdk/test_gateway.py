@@ -31,6 +31,7 @@ from venice_sdk.gateway.app import usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
 from venice_sdk.ledger import HOLD_TTL, CreditLedger
 from venice_sdk.ratelimit import Limits, LocalRateLimiter, RateLimitPolicy
+from venice_sdk.usage import SQLiteUsageStore, UsageStore
 
 openai = pytest.importorskip("openai")
 
@@ -74,6 +75,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             upstream_url_: str | None = None,
             limits: Limits | None = None,
             prices_path: Path | None = None,
+            usage: UsageStore | None = None,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
@@ -85,7 +87,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             )
             limiter = LocalRateLimiter(clock=ledger.clock) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
-            app = create_gateway(gate, config, limiter, policy)
+            app = create_gateway(gate, config, limiter, policy, usage)
             url = stack.enter_context(serving(app))
             return Rig(ledger, keys, client, upstream, url)
 
@@ -406,3 +408,54 @@ def test_a_price_book_change_applies_to_new_requests_only(
     spent = rig.ledger.spent(ALICE)
     rig.client().chat.completions.create(model="tiny", messages=hello)
     assert rig.ledger.spent(ALICE) - spent == 2 * one
+
+
+def test_usage_records_one_per_request_by_wallet_and_key(
+    make_rig: Callable[..., Rig], tmp_path: Path
+) -> None:
+    store = SQLiteUsageStore(tmp_path / "usage.sqlite3")
+    rig = make_rig(continuous_usage=True, usage=store)
+    other = rig.keys.issue(ALICE, True)
+    hello = [{"role": "user", "content": "normal"}]
+    rig.client().chat.completions.create(model="tiny", messages=hello)
+    stream = rig.client(other.key).chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    for i, _ in enumerate(stream, 1):
+        if i == 3:
+            break
+    stream.close()
+    rig.settled()
+    failed = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "fail-before"}], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        list(failed)
+    rig.settled()
+    auth = {"authorization": f"Bearer {rig.key}"}
+    deadline = time.monotonic() + 5
+    while len(store.query(wallet=ALICE.lower()).records) < 3:
+        assert time.monotonic() < deadline, "usage not recorded"
+        time.sleep(0.02)
+    data = httpx.get(rig.url + "/v1/usage", headers=auth).json()["data"]
+    assert [(r["outcome"], r["cost"], r["output_tokens"]) for r in data] == [
+        ("complete", tiny(PROMPT_TOKENS, COMPLETION_TOKENS), COMPLETION_TOKENS),
+        ("disconnected", tiny(PROMPT_TOKENS, 3), 3),
+        ("released", 0, 0),
+    ]
+    assert all(r["wallet"] == ALICE.lower() and r["hold"] > 0 for r in data)
+    assert data[1]["key_id"] == other.key_id
+    mine = httpx.get(rig.url + "/v1/usage", headers=auth, params={"scope": "key"}).json()
+    assert [r["outcome"] for r in mine["data"]] == ["complete", "released"]
+    paged = httpx.get(rig.url + "/v1/usage", headers=auth, params={"limit": 2})
+    assert len(paged.json()["data"]) == 2 and paged.json()["next_cursor"] is not None
+    as_csv = httpx.get(rig.url + "/v1/usage", headers=auth, params={"format": "csv", "limit": 2})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.text.splitlines()[0].startswith("request_id,key_id,wallet")
+    assert as_csv.headers["x-next-cursor"] == str(paged.json()["next_cursor"])
+    daily = httpx.get(rig.url + "/v1/usage/daily", headers=auth).json()["data"]
+    assert sum(d["cost"] for d in daily) == rig.ledger.spent(ALICE)
+    assert sum(d["requests"] for d in daily) == 3
+    bad = httpx.get(rig.url + "/v1/usage", headers=auth, params={"day": "yesterday"})
+    assert bad.status_code == 400
+    assert httpx.get(rig.url + "/v1/usage").status_code == 401

@@ -144,3 +144,31 @@ def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def test_usage_command_prints_records_and_daily_sums(tmp_path: Path) -> None:
+    from venice_sdk.usage import SQLiteUsageStore, UsageRecord
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SQLiteUsageStore(data / "usage.sqlite3")
+    day = 20_240  # 2025-06-01
+    for i in range(3):
+        store.record(UsageRecord(f"r{i}", "key1", ALICE.lower(), "tiny", 10, i, 0, 10 + 3 * i,
+                                 100, day * 86_400.0, day, "complete"))  # fmt: skip
+    base = [sys.executable, "-m", "venice_sdk.cli", "usage", "--data-dir", str(data)]
+    rows = subprocess.run(
+        [*base, "--wallet", ALICE, "--limit", "2"], capture_output=True, text=True, timeout=60
+    )
+    assert rows.returncode == 0, rows.stderr
+    lines = rows.stdout.splitlines()
+    assert lines[0].startswith("request_id,") and len(lines) == 3
+    assert "more: --cursor 2" in rows.stderr
+    daily = subprocess.run(
+        [*base, "--key-id", "key1", "--daily", "--day", "2025-06-01"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert daily.returncode == 0, daily.stderr
+    assert json.loads(daily.stdout)[0]["cost"] == 10 + 13 + 16
+    bad = subprocess.run([*base, "--wallet", "0x12"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and bad.stderr.startswith("error: ")

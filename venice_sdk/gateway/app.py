@@ -11,11 +11,12 @@ released. Refusals are OpenAI-shaped errors (`openai_error`).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import anyio.to_thread
 import httpx
@@ -32,10 +33,17 @@ from venice_sdk.gateway.errors import openai_error
 from venice_sdk.gateway.estimate import WorstCase, worst_case
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
-from venice_sdk.ledger import MAX_AMOUNT, HoldError, LedgerUnavailable
+from venice_sdk.ledger import (
+    MAX_AMOUNT,
+    HoldError,
+    LedgerUnavailable,
+    epoch_day,
+    normalize_account,
+)
 from venice_sdk.metering import Metering, Reservation
 from venice_sdk.pricing import PriceBook, UnknownModel
 from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState
+from venice_sdk.usage import UsageRecord, UsageStore, to_csv
 
 __all__ = ["METERED", "GatewayConfig", "create_gateway", "usd"]
 
@@ -104,6 +112,19 @@ def _rate_headers(state: RateState | None) -> dict[str, str]:
     }
 
 
+def _parse_day(text: str | None) -> int | None:
+    """An epoch day from ``YYYY-MM-DD`` or a number (None: no day given)."""
+    if text is None or text == "":
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"day must be YYYY-MM-DD or an epoch day, not {text!r}") from None
+    return (moment - datetime.date(1970, 1, 1)).days
+
+
 def _bearer(request: Request) -> str | None:
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
@@ -118,6 +139,7 @@ def create_gateway(
     config: GatewayConfig,
     limiter: RateLimiter | None = None,
     policy: RateLimitPolicy | None = None,
+    usage_store: UsageStore | None = None,
 ) -> Starlette:
     """The gateway over ``gate`` (its key store, entitlements, ledger and price book); with a
     ``limiter`` and a ``policy``, each key is also held to its requests and tokens per minute
@@ -175,8 +197,9 @@ def create_gateway(
             )
         return client
 
-    async def settle(reservation: Reservation, cost: int) -> int:
-        """Settle at ``cost``; the balance left after it (the hold's if the ledger failed)."""
+    async def settle(reservation: Reservation, cost: int) -> tuple[int, int]:
+        """Settle at ``cost``: (the balance left after it, what was debited); the hold's balance
+        and 0 if the ledger failed."""
         try:
             try:
                 done = await anyio.to_thread.run_sync(metering.settle, reservation, cost)
@@ -195,18 +218,50 @@ def create_gateway(
                     log.error(
                         "%s outlived its hold; its cost no longer fits", reservation.request_id
                     )
-                return debit.remaining
+                return debit.remaining, debit.cost if debit.allowed else 0
         except (LedgerUnavailable, HoldError) as exc:
             # The request was served: the hold stays until its TTL (then it is released).
             log.error("settling %s failed: %s", reservation.request_id, exc)
-            return reservation.remaining
-        return done.remaining
+            return reservation.remaining, 0
+        return done.remaining, done.cost
 
-    async def release(reservation: Reservation) -> None:
+    async def note(
+        reservation: Reservation,
+        model: str,
+        outcome: str,
+        usage: Usage | None = None,
+        images: int = 0,
+        charged: int = 0,
+    ) -> None:
+        """Keep the request's usage record (when the gateway has a usage store)."""
+        if usage_store is None or reservation.address is None:
+            return
+        now = float(gate.ledger.clock())
+        record = UsageRecord(
+            request_id=reservation.request_id,
+            key_id=reservation.key_id,
+            wallet=normalize_account(reservation.address),
+            model=model,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            images=images,
+            cost=charged,
+            hold=reservation.amount,
+            time=now,
+            day=reservation.hold.day if reservation.hold else epoch_day(now),
+            outcome=outcome,
+        )
+        try:
+            await anyio.to_thread.run_sync(usage_store.record, record)
+        except LedgerUnavailable as exc:
+            log.error("recording the usage of %s failed: %s", reservation.request_id, exc)
+
+    async def release(reservation: Reservation, model: str) -> None:
         try:
             await anyio.to_thread.run_sync(metering.release, reservation)
         except (LedgerUnavailable, HoldError) as exc:
             log.error("releasing %s failed: %s", reservation.request_id, exc)
+        await note(reservation, model, "released")
 
     def price(prices: PriceBook, model: str, usage: Usage) -> int | None:
         try:
@@ -229,6 +284,53 @@ def create_gateway(
             {"id": m, "object": "model", "created": 0, "owned_by": "venice"} for m in gate.prices
         ]
         return JSONResponse({"object": "list", "data": data})
+
+    async def usage_route(request: Request) -> Response:
+        """``GET /v1/usage``: the caller's records (``scope=wallet``, the default: every key of
+        its wallet; ``scope=key``: this key's), ``day`` (YYYY-MM-DD or an epoch day),
+        ``cursor``, ``limit`` (1-1000), ``format`` (json or csv). ``GET /v1/usage/daily``: the
+        day's sums by key and model."""
+        assert usage_store is not None
+        key = _bearer(request)
+        if key is None or gate.keys is None:
+            return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
+        try:
+            record = await anyio.to_thread.run_sync(gate.keys.resolve, key)
+        except AuthError as exc:
+            return openai_error(exc.code, exc.message)
+        q = request.query_params
+        try:
+            scope = q.get("scope", "wallet")
+            if scope not in ("wallet", "key"):
+                raise ValueError("scope must be 'wallet' or 'key'")
+            wallet = normalize_account(record.address)
+            who = {"wallet": wallet} if scope == "wallet" else {"key_id": record.key_id}
+            day = _parse_day(q.get("day"))
+            cursor = int(q.get("cursor", "0"))
+            limit = int(q.get("limit", "100"))
+            fmt = q.get("format", "json")
+            if fmt not in ("json", "csv") or cursor < 0:
+                raise ValueError("format must be json or csv, and cursor a non-negative integer")
+            if request.url.path.endswith("/daily"):
+                sums = await anyio.to_thread.run_sync(
+                    lambda: usage_store.daily(
+                        day if day is not None else gate.ledger.today(), **who
+                    )
+                )
+                return JSONResponse({"data": [asdict(d) for d in sums]})
+            page = await anyio.to_thread.run_sync(
+                lambda: usage_store.query(day=day, cursor=cursor, limit=limit, **who)
+            )
+        except ValueError as exc:
+            return openai_error(Reason.BAD_REQUEST, str(exc))
+        except LedgerUnavailable as exc:
+            return openai_error(Reason.LEDGER_UNAVAILABLE, f"usage unavailable: {exc}")
+        next_cursor = {} if page.next_cursor is None else {"x-next-cursor": str(page.next_cursor)}
+        if fmt == "csv":
+            return Response(to_csv(page.records), media_type="text/csv", headers=next_cursor)
+        return JSONResponse(
+            {"data": [asdict(r) for r in page.records], "next_cursor": page.next_cursor}
+        )
 
     async def proxy(request: Request) -> Response | MeteredStream:
         kind = METERED[request.url.path]
@@ -310,12 +412,12 @@ def create_gateway(
             )  # fmt: skip
             response = await upstream().send(sent, stream=True)
         except httpx.HTTPError as exc:
-            await release(reservation)
+            await release(reservation, model)
             return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
         if response.status_code >= 400:
             data = await response.aread()
             await response.aclose()
-            await release(reservation)
+            await release(reservation, model)
             if response.status_code >= 500:
                 return openai_error(
                     Reason.UPSTREAM_UNAVAILABLE, f"the upstream answered {response.status_code}"
@@ -328,7 +430,7 @@ def create_gateway(
 
             async def on_end(ending: Ending, scanner: SseScanner, sent_any: bool) -> None:
                 if ending == "upstream_failed" and not sent_any:
-                    await release(reservation)
+                    await release(reservation, model)
                     return
                 # Its usage chunk was streamed: that usage (whether or not the client stayed for
                 # the end). Cut short: the upstream's counts so far if it sends them in every
@@ -340,8 +442,9 @@ def create_gateway(
                 if usage is None:
                     usage = Usage(bound.input_tokens, scanner.events)
                 cost = price(prices, model, usage)
-                await settle(reservation, reservation.amount if cost is None else cost)
+                _, charged = await settle(reservation, reservation.amount if cost is None else cost)
                 await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
+                await note(reservation, model, ending, usage, charged=charged)
 
             headers = {**_balance_headers(reservation.remaining, request_id), **rate}
             return MeteredStream(response, headers, on_end)
@@ -349,7 +452,7 @@ def create_gateway(
         try:
             data = await response.aread()
         except httpx.HTTPError as exc:
-            await release(reservation)
+            await release(reservation, model)
             return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
         finally:
             await response.aclose()
@@ -359,21 +462,27 @@ def create_gateway(
             answer = None
         cost: int | None
         usage: Usage | None = None
+        images = 0
         if kind == "images":
             made = answer.get("data") if isinstance(answer, dict) else None
+            images = len(made) if isinstance(made, list) else bound.images
             cost = prices.price(model, 0, 0, len(made)) if isinstance(made, list) else None
         else:
             usage = usage_of(answer)
             cost = price(prices, model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
-        remaining = await settle(reservation, reservation.amount if cost is None else cost)
+        remaining, charged = await settle(reservation, reservation.amount if cost is None else cost)
         if usage is not None:
             await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
+        await note(reservation, model, "complete", usage, images, charged)
         headers = {**_balance_headers(remaining, request_id), **rate}
         return Response(data, 200, media_type="application/json", headers=headers)
 
     routes = [Route(path, proxy, methods=["POST"]) for path in METERED]
     routes.append(Route("/v1/models", models, methods=["GET"]))
+    if usage_store is not None:
+        routes.append(Route("/v1/usage", usage_route, methods=["GET"]))
+        routes.append(Route("/v1/usage/daily", usage_route, methods=["GET"]))
     return Starlette(routes=routes, lifespan=lifespan)
 
 

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "app_from_env", "build", "run"]
+__all__ = ["add_parser", "app_from_env", "build", "run", "usage"]
 
 _ENV = "VENICE_GATEWAY_ARGS"
 
@@ -44,6 +44,19 @@ def add_parser(sub: Any) -> None:
                    help="ask the upstream for usage in every chunk (vLLM)")  # fmt: skip
     c.add_argument("--rate-limits", help="requests and tokens per minute per key (a YAML file)")
     c.set_defaults(run=run)
+
+    u = sub.add_parser("usage", help="show the gateway's usage records of a wallet or a key")
+    who = u.add_mutually_exclusive_group(required=True)
+    who.add_argument("--wallet", help="a wallet address")
+    who.add_argument("--key-id", help="an API key's id")
+    u.add_argument("--day", help="a UTC day, YYYY-MM-DD (default: every day kept)")
+    u.add_argument("--daily", action="store_true", help="the day's sums by key and model")
+    u.add_argument("--format", choices=("csv", "json"), default="csv")
+    u.add_argument("--cursor", type=int, default=0, help="from a previous page's next cursor")
+    u.add_argument("--limit", type=int, default=1_000, help="records per page (1-1000)")
+    u.add_argument("--data-dir", default=".venice", help="the gateway's SQLite files")
+    u.add_argument("--redis-url", help="the gateway's Redis")
+    u.set_defaults(run=usage)
 
 
 def build(options: dict[str, Any]) -> Any:
@@ -88,7 +101,57 @@ def build(options: dict[str, Any]) -> Any:
             if options.get("redis_url")
             else LocalRateLimiter()
         )
-    return create_gateway(Gatekeeper(client, ledger, prices, keys), config, limiter, policy)
+    return create_gateway(
+        Gatekeeper(client, ledger, prices, keys), config, limiter, policy, _usage_store(options)
+    )
+
+
+def _usage_store(options: dict[str, Any]) -> Any:
+    from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore
+
+    if options.get("redis_url"):
+        return RedisUsageStore(options["redis_url"])
+    data = Path(options["data_dir"])
+    data.mkdir(parents=True, exist_ok=True)
+    return SQLiteUsageStore(data / "usage.sqlite3")
+
+
+def usage(args: argparse.Namespace) -> int:
+    """``venice-sdk usage``: print a page of records (CSV or JSON) or a day's sums."""
+    import dataclasses
+    import sys
+
+    from venice_sdk.gateway.app import _parse_day
+    from venice_sdk.ledger import normalize_account
+    from venice_sdk.usage import to_csv
+
+    try:
+        day = _parse_day(args.day)
+        if args.daily and day is None:
+            raise ValueError("--daily needs --day")
+        if args.wallet is not None:
+            if not (args.wallet[:2] in ("0x", "0X") and len(args.wallet) == 42):
+                raise ValueError(f"--wallet must be a 0x address, not {args.wallet!r}")
+            who = {"wallet": normalize_account(args.wallet)}
+        else:
+            who = {"key_id": args.key_id}
+        store = _usage_store(vars(args))
+        if args.daily:
+            assert day is not None
+            sums = [dataclasses.asdict(d) for d in store.daily(day, **who)]
+            print(json.dumps(sums, indent=2))
+            return 0
+        page = store.query(day=day, cursor=args.cursor, limit=args.limit, **who)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if args.format == "csv":
+        sys.stdout.write(to_csv(page.records))
+    else:
+        records = [dataclasses.asdict(r) for r in page.records]
+        print(json.dumps({"data": records, "next_cursor": page.next_cursor}, indent=2))
+    if page.next_cursor is not None:
+        print(f"more: --cursor {page.next_cursor}", file=sys.stderr)
+    return 0
 
 
 def app_from_env() -> Any:
