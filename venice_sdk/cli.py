@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
+from venice_sdk.gateway.command import add_parser as add_gateway_command
 from venice_sdk.server.settings import (
     SERVE_OPTIONS,
     SettingsError,
@@ -193,12 +194,15 @@ def parser() -> argparse.ArgumentParser:
         ),
         SERVE_OPTIONS,
     )
+    add_gateway_command(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if hasattr(args, "run"):  # a subcommand of its own module (`gateway`, `usage`)
+            return int(args.run(args))
         return check(args) if args.command == "check" else serve(resolve(args))
     except (EntitlementError, SettingsError) as exc:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)

@@ -60,3 +60,13 @@ class Reason(StrEnum):
     NO_STAKE = "no_stake"
     KEY_REVOKED = "key_revoked"
     UNKNOWN_KEY = "unknown_key"
+    # Holds (venice_sdk.ledger: reserve, settle, release)
+    UNKNOWN_HOLD = "unknown_hold"
+    HOLD_SETTLED = "hold_settled"
+    HOLD_RELEASED = "hold_released"
+    HOLD_EXPIRED = "hold_expired"
+    REQUEST_ID_REUSED = "request_id_reused"
+    # The inference gateway (venice_sdk.gateway)
+    INVALID_API_KEY = "invalid_api_key"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    RATE_LIMITED = "rate_limited"

@@ -331,4 +331,7 @@ def create_app(
         issued = keys.issue(address, lambda a: gate.client.get(a).staked > 0, label="siwe")
         return {"key": issued.key, "key_id": issued.key_id, "address": address}
 
+    from venice_sdk.holds_api import holds_router  # reserve / settle / release (issue 14)
+
+    app.include_router(holds_router(gate))
     return app

@@ -3,6 +3,10 @@ ledger's errors, and how days, accounts and amounts are checked.
 
 Money is integer micro-USD throughout. A day is a UTC day (``epoch_day(ts) = int(ts) // 86400``),
 so credit resets at 00:00 UTC and unused credit does not roll over.
+
+Holds: `CreditLedger.reserve` sets credit aside for a request whose cost is known only after it
+ran (an inference whose output length is unknown); `settle` turns the hold into the actual
+debit, `release` frees it. A hold counts against its day exactly like a debit.
 """
 
 from __future__ import annotations
@@ -12,18 +16,25 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason, VeniceError
 
 __all__ = [
     "ACTIVITY_WINDOW",
+    "HOLD_TTL",
     "MAX_AMOUNT",
     "SECONDS_PER_DAY",
     "CreditLedger",
     "Debit",
+    "Hold",
+    "HoldError",
+    "HoldState",
     "LedgerError",
     "LedgerUnavailable",
+    "Settlement",
+    "check_request_id",
     "epoch_day",
     "normalize_account",
 ]
@@ -35,8 +46,13 @@ ACTIVITY_WINDOW = 7 * SECONDS_PER_DAY
 #: stays exact in SQLite's 64-bit integers and in the doubles of Redis's Lua.
 MAX_AMOUNT = 2**53 - 1
 
+#: How long a hold lives if it is neither settled nor released (its server died): 15 minutes.
+HOLD_TTL = 900.0
+
 _ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 _KEY_ID = re.compile(r"[\x21-\x7e]{1,200}")
+#: A request id: 1 to 128 characters of [A-Za-z0-9._:-] (a UUID, a ULID, "chatcmpl-..." ...).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class LedgerError(VeniceError):
@@ -52,6 +68,25 @@ class LedgerUnavailable(LedgerError):
     before replying and stayed away past ``retry_for``; that debit may have been applied (once:
     its token stops any retry from applying it again), in the protocol's favour.
     """
+
+
+class HoldError(LedgerError):
+    """A settle or release that cannot apply (its ``code`` says why); nothing was changed.
+
+    ``code`` is `Reason.UNKNOWN_HOLD`, `Reason.HOLD_SETTLED` (release after settle),
+    `Reason.HOLD_RELEASED` (settle after release), `Reason.HOLD_EXPIRED` (settle after the hold's
+    TTL ran out: the credit went back to the account) or `Reason.REQUEST_ID_REUSED` (a request id
+    reserved again for another account or amount).
+    """
+
+    def __init__(self, code: Reason, message: str) -> None:
+        code = Reason(code)
+        super().__init__(code, message)  # both in args, so the error pickles across processes
+        self.code: Reason = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 def epoch_day(ts: float) -> int:
@@ -78,6 +113,17 @@ def normalize_account(account: str) -> str:
     return account
 
 
+def check_request_id(request_id: str) -> str:
+    """A request id as the ledger keeps it: 1 to 128 characters of ``[A-Za-z0-9._:-]``."""
+    if not isinstance(request_id, str):
+        raise TypeError(f"request_id must be a str, not {type(request_id).__name__}")
+    if not _REQUEST_ID.fullmatch(request_id):
+        raise ValueError(
+            f"request_id {request_id!r} must be 1-128 characters of letters, digits and ._:-"
+        )
+    return request_id
+
+
 def _check_amount(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int of micro-USD, not {type(value).__name__}")
@@ -102,15 +148,114 @@ class Debit:
     reason: Reason | None = None
 
 
-def _outcome(account: str, day: int, cost: int, limit: int, allowed: bool, spent: int) -> Debit:
+def _outcome(
+    account: str, day: int, cost: int, limit: int, allowed: bool, spent: int, held: int = 0
+) -> Debit:
     return Debit(
         allowed=allowed,
         account=account,
         day=day,
         cost=cost,
         spent=spent,
-        remaining=max(0, limit - spent),
+        remaining=max(0, limit - spent - held),
         reason=None if allowed else Reason.INSUFFICIENT_CREDIT,
+    )
+
+
+#: ``held`` until settled, released or expired; ``refused`` is a reserve that held nothing.
+HoldState = Literal["held", "settled", "released", "expired", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Credit set aside by `CreditLedger.reserve` (or the state of one, from `release`).
+
+    ``amount`` is what is held; ``day`` is the UTC day it counts against (and settles into, even
+    after midnight); ``expires_at`` is when it is released if nobody settles it. ``spent`` and
+    ``held`` are the day's settled spend and live holds after the call, ``remaining`` is
+    ``limit - spent - held`` (never below zero). A refused reserve (``allowed`` false,
+    ``state == "refused"``, ``reason`` `Reason.INSUFFICIENT_CREDIT`) holds nothing.
+    """
+
+    allowed: bool
+    request_id: str
+    account: str
+    day: int
+    amount: int
+    limit: int
+    expires_at: float
+    state: HoldState
+    spent: int
+    held: int
+    remaining: int
+    reason: Reason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement(Debit):
+    """A settled hold: a `Debit` of ``cost`` on the hold's ``day`` (always ``allowed``).
+
+    ``requested`` is the actual cost the caller reported; ``cost`` is what was debited: the same,
+    or the hold's ``held`` amount when the actual was more (``capped``). ``released`` went back to
+    the account. ``remaining`` counts the day's other live holds.
+    """
+
+    request_id: str = ""
+    held: int = 0
+    requested: int = 0
+    released: int = 0
+    capped: bool = False
+
+
+def _settle_error(request_id: str, state: str | None) -> HoldError:
+    """Why a hold in ``state`` (None: no such hold) cannot be settled."""
+    if state == "released":
+        return HoldError(Reason.HOLD_RELEASED, f"hold {request_id} was released: nothing to settle")
+    if state == "expired":
+        return HoldError(
+            Reason.HOLD_EXPIRED,
+            f"hold {request_id} expired (its hold_ttl ran out) and its credit went back",
+        )
+    return HoldError(Reason.UNKNOWN_HOLD, f"no hold for request {request_id}")
+
+
+def _release_error(request_id: str, state: str | None) -> HoldError:
+    """Why a hold in ``state`` (None: no such hold) cannot be released."""
+    if state == "settled":
+        return HoldError(Reason.HOLD_SETTLED, f"hold {request_id} was settled: nothing to release")
+    return HoldError(Reason.UNKNOWN_HOLD, f"no hold for request {request_id}")
+
+
+def _settlement(
+    request_id: str,
+    account: str,
+    day: int,
+    amount: int,
+    limit: int,
+    cost: int,
+    requested: int,
+    spent: int,
+    held: int,
+) -> Settlement:
+    return Settlement(
+        allowed=True,
+        account=account,
+        day=int(day),
+        cost=int(cost),
+        spent=int(spent),
+        remaining=max(0, int(limit) - int(spent) - held),
+        request_id=request_id,
+        held=int(amount),
+        requested=int(requested),
+        released=int(amount) - int(cost),
+        capped=int(requested) > int(amount),
+    )
+
+
+def _reused(request_id: str) -> HoldError:
+    return HoldError(
+        Reason.REQUEST_ID_REUSED,
+        f"request id {request_id} already holds credit for another account or amount",
     )
 
 
@@ -119,6 +264,8 @@ class CreditLedger(ABC):
 
     #: How long activity is kept; windows longer than this are refused.
     activity_retention: int = ACTIVITY_WINDOW
+    #: Seconds a hold lives unless settled or released.
+    hold_ttl: float = HOLD_TTL
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock if clock is not None else time.time
@@ -222,6 +369,86 @@ class CreditLedger(ABC):
     def ping(self) -> None:
         """Readiness: return if the store answers, else raise `LedgerUnavailable`."""
         self.spent("readiness-probe")
+
+    # --- holds ----------------------------------------------------------------------------
+
+    def reserve(self, account: str, max_cost: int, limit: int, request_id: str) -> Hold:
+        """Hold ``max_cost`` of today's credit for request ``request_id`` if the day's settled
+        spend plus live holds plus ``max_cost`` stays within ``limit``; else hold nothing (a
+        refused `Hold`, `Reason.INSUFFICIENT_CREDIT`).
+
+        Atomic like a debit. Idempotent by ``request_id``: reserving an id again returns the
+        same hold (in its current state) and holds nothing more; the same id for another
+        account or amount raises `HoldError` (`Reason.REQUEST_ID_REUSED`). A refused reserve
+        keeps nothing, so its id may be tried again. Every hold call (and every debit) first
+        releases the account's holds whose ``hold_ttl`` ran out.
+        """
+        _check_amount("max_cost", max_cost)
+        _check_amount("limit", limit)
+        rid = check_request_id(request_id)
+        now = float(self.clock())
+        return self._reserve(
+            now, epoch_day(now), normalize_account(account), rid, max_cost, limit,
+            now + self.hold_ttl,
+        )  # fmt: skip
+
+    def settle(self, hold: Hold | str, actual_cost: int) -> Settlement:
+        """Debit the actual cost of a held request and release the rest of its hold.
+
+        ``hold`` is the `Hold` from `reserve` or its request id. The debit goes to the day the
+        hold was taken (so a request that straddles midnight UTC settles into its first day)
+        and is never more than the hold: a larger ``actual_cost`` is capped at it
+        (``capped``). Settling again returns the first result and changes nothing; settling
+        a released, expired or unknown hold raises `HoldError` and changes nothing.
+        """
+        _check_amount("actual_cost", actual_cost)
+        account, rid = self._hold_ref(hold)
+        return self._settle(float(self.clock()), account, rid, actual_cost)
+
+    def release(self, hold: Hold | str) -> Hold:
+        """Give a hold's credit back without debiting anything.
+
+        Releasing again (or releasing a hold that expired) returns its state and changes
+        nothing; releasing a settled or unknown hold raises `HoldError`.
+        """
+        account, rid = self._hold_ref(hold)
+        return self._release(float(self.clock()), account, rid)
+
+    def held(self, account: str, day: int | None = None) -> int:
+        """The credit ``account`` has on live holds taken on ``day`` (default today)."""
+        now = float(self.clock())
+        return self._held(normalize_account(account), epoch_day(now) if day is None else day, now)
+
+    @staticmethod
+    def _hold_ref(hold: Hold | str) -> tuple[str | None, str]:
+        if isinstance(hold, Hold):
+            return hold.account, check_request_id(hold.request_id)
+        return None, check_request_id(hold)
+
+    @abstractmethod
+    def _reserve(
+        self,
+        now: float,
+        day: int,
+        account: str,
+        request_id: str,
+        amount: int,
+        limit: int,
+        expires_at: float,
+    ) -> Hold:
+        """Reserve validated arguments at ``now``."""
+
+    @abstractmethod
+    def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
+        """Settle a hold (``account`` is None when only the request id is known)."""
+
+    @abstractmethod
+    def _release(self, now: float, account: str | None, request_id: str) -> Hold:
+        """Release a hold."""
+
+    @abstractmethod
+    def _held(self, account: str, day: int, now: float) -> int:
+        """Live holds of a normalised account on ``day`` at ``now``."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -1,6 +1,7 @@
 """`RedisLedger`: a credit ledger in one Redis shared by a fleet; each debit is one Lua script
 (`debit.lua`, shipped with the package) run in one round trip, carrying a random token so that
-a retry after a lost reply never debits twice."""
+a retry after a lost reply never debits twice. Holds are one script each too (`holds.lua`); both
+start with `sweep.lua`, which releases the account's expired holds."""
 
 from __future__ import annotations
 
@@ -16,13 +17,22 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.clock import Clock
+from venice_sdk.errors import Reason
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
+    HOLD_TTL,
     SECONDS_PER_DAY,
     CreditLedger,
     Debit,
+    Hold,
+    HoldState,
     LedgerUnavailable,
+    Settlement,
     _outcome,
+    _release_error,
+    _reused,
+    _settle_error,
+    _settlement,
 )
 
 if TYPE_CHECKING:  # redis is an optional extra: imported only by RedisLedger
@@ -30,9 +40,21 @@ if TYPE_CHECKING:  # redis is an optional extra: imported only by RedisLedger
 
 __all__ = ["RedisLedger"]
 
+
+def _script(name: str) -> str:
+    """A script of the package: the shared `sweep.lua` head, then ``name``."""
+    files = resources.files("venice_sdk.ledger")
+    head = files.joinpath("sweep.lua").read_text(encoding="utf-8")
+    return head + files.joinpath(name).read_text(encoding="utf-8")
+
+
 # The check-and-debit script (see its header for its keys, arguments and reply).
-_DEBIT_LUA = resources.files("venice_sdk.ledger").joinpath("debit.lua").read_text(encoding="utf-8")
+_DEBIT_LUA = _script("debit.lua")
 _DEBIT_SHA = hashlib.sha1(_DEBIT_LUA.encode()).hexdigest()
+_DEBIT_KEYS = 4
+# The hold script: reserve, settle, release.
+_HOLDS_LUA = _script("holds.lua")
+_HOLDS_SHA = hashlib.sha1(_HOLDS_LUA.encode()).hexdigest()
 
 # Settles a debit reported unavailable (KEYS: the day's spend, the debit's token; ARGV: cost,
 # token TTL): if it ran after all (its token exists), take its cost back; either way leave the
@@ -100,8 +122,12 @@ class RedisLedger(CreditLedger):
         retry_for: float = 5.0,
         socket_timeout: float = 0.5,
         direct: bool = True,
+        hold_ttl: float = HOLD_TTL,
     ) -> None:
         super().__init__(clock)
+        if not hold_ttl > 0:
+            raise ValueError("hold_ttl must be a positive number of seconds")
+        self.hold_ttl = float(hold_ttl)
         import redis as redis_module  # optional dependency: pip install "venice-sdk[redis]"
 
         self._redis = redis_module
@@ -177,35 +203,46 @@ class RedisLedger(CreditLedger):
             self._token_pid = os.getpid()
         return f"{self._token_base}{next(self._token_seq):x}"
 
-    def _script_args(self, day: int, account: str, cost: int, limit: int) -> tuple[Any, ...]:
+    def _base(self, account: str) -> str:
+        """The prefix of every key of ``account`` (the braces keep them in one cluster slot)."""
+        return f"{self.prefix}:{{{account}}}:"
+
+    def _script_args(
+        self, day: int, account: str, cost: int, limit: int, now: float
+    ) -> tuple[Any, ...]:
         """One debit's keys and arguments for the script, with a fresh token."""
-        prefix = self.prefix
+        base = self._base(account)
         return (
-            f"{prefix}:{{{account}}}:{day}",
-            f"{prefix}:{{{account}}}:t:{self._token()}",
+            f"{base}{day}",
+            f"{base}t:{self._token()}",
+            f"{base}h:{day}",
+            f"{base}x",
             cost,
             limit,
             self.retention_days * SECONDS_PER_DAY,
             self.token_ttl,
+            repr(now),
+            base,
         )
 
     def _debit_one(self, day: int, account: str, cost: int, limit: int) -> Debit:
         if not self.direct:
             return self._debit_many(day, [(account, cost, limit)])[0]
         if self._unsettled:
-            self.settle()
-        args = self._script_args(day, account, cost, limit)
+            self.reconcile()
+        args = self._script_args(day, account, cost, limit, float(self.clock()))
         try:
             reply = self._retrying("debiting", lambda: self._call_one(args))
         except LedgerUnavailable:
             self._unsettle([args])
             raise
-        return _outcome(account, day, cost, limit, bool(reply[0]), int(reply[1]))
+        return _outcome(account, day, cost, limit, bool(reply[0]), int(reply[1]), int(reply[2]))
 
     def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
         if self._unsettled:
-            self.settle()
-        calls = [self._script_args(day, *request) for request in requests]
+            self.reconcile()
+        now = float(self.clock())
+        calls = [self._script_args(day, *request, now) for request in requests]
         run = self._run_direct if self.direct else self._run_client
         try:
             results = self._retrying("debiting", lambda: run(calls))
@@ -213,7 +250,7 @@ class RedisLedger(CreditLedger):
             self._unsettle(calls)
             raise
         return [
-            _outcome(account, day, cost, limit, bool(res[0]), int(res[1]))
+            _outcome(account, day, cost, limit, bool(res[0]), int(res[1]), int(res[2]))
             for (account, cost, limit), res in zip(requests, results, strict=True)
         ]
 
@@ -221,14 +258,14 @@ class RedisLedger(CreditLedger):
 
     def _unsettle(self, calls: list[tuple[Any, ...]]) -> None:
         with self._unsettled_lock:
-            self._unsettled.extend((c[0], c[1], int(c[2])) for c in calls if int(c[2]) > 0)
+            self._unsettled.extend((c[0], c[1], int(c[4])) for c in calls if int(c[4]) > 0)
 
     @property
     def unsettled(self) -> int:
         """Debits reported unavailable and not settled yet."""
         return len(self._unsettled)
 
-    def settle(self) -> int:
+    def reconcile(self) -> int:
         """Settle the debits reported unavailable (one try each; those Redis does not answer
         for stay for the next call): any that ran is taken back. Returns how many were."""
         with self._unsettled_lock:
@@ -277,12 +314,16 @@ class RedisLedger(CreditLedger):
         left unread can never answer a later command."""
         conn = self._connection()
         try:
-            conn.send_packed_command((_pack(conn, ("EVALSHA", _DEBIT_SHA, 2, *args)),), False)
+            conn.send_packed_command(
+                (_pack(conn, ("EVALSHA", _DEBIT_SHA, _DEBIT_KEYS, *args)),), False
+            )
             try:
                 return conn.read_response()
             except self._redis.exceptions.NoScriptError:
                 pass  # the reply was read; the script did not run (a restarted server)
-            conn.send_packed_command((_pack(conn, ("EVAL", _DEBIT_LUA, 2, *args)),), False)
+            conn.send_packed_command(
+                (_pack(conn, ("EVAL", _DEBIT_LUA, _DEBIT_KEYS, *args)),), False
+            )
             return conn.read_response()
         except BaseException:
             conn.disconnect()
@@ -308,7 +349,9 @@ class RedisLedger(CreditLedger):
 
     def _run_direct(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         conn = self._connection()
-        replies = self._send(conn, [_pack(conn, ("EVALSHA", _DEBIT_SHA, 2, *c)) for c in calls])
+        replies = self._send(
+            conn, [_pack(conn, ("EVALSHA", _DEBIT_SHA, _DEBIT_KEYS, *c)) for c in calls]
+        )
         missing = [
             i for i, r in enumerate(replies) if isinstance(r, self._redis.exceptions.NoScriptError)
         ]
@@ -316,7 +359,7 @@ class RedisLedger(CreditLedger):
             # The server lost its script cache (a restart): those scripts did not run, so EVAL
             # (which caches the script again) runs each of them once.
             again = self._send(
-                conn, [_pack(conn, ("EVAL", _DEBIT_LUA, 2, *calls[i])) for i in missing]
+                conn, [_pack(conn, ("EVAL", _DEBIT_LUA, _DEBIT_KEYS, *calls[i])) for i in missing]
             )
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
@@ -332,7 +375,7 @@ class RedisLedger(CreditLedger):
             return [self._evalsha(calls[0])]
         pipe = self.client.pipeline(transaction=False)
         for args in calls:
-            pipe.evalsha(_DEBIT_SHA, 2, *args)
+            pipe.evalsha(_DEBIT_SHA, _DEBIT_KEYS, *args)
         results: list[Any] = pipe.execute(raise_on_error=False)
         for i, result in enumerate(results):
             # NOSCRIPT means that script did not run: run it again, loading it.
@@ -344,9 +387,113 @@ class RedisLedger(CreditLedger):
 
     def _evalsha(self, args: tuple[Any, ...]) -> Any:
         try:
-            return self.client.evalsha(_DEBIT_SHA, 2, *args)
+            return self.client.evalsha(_DEBIT_SHA, _DEBIT_KEYS, *args)
         except self._redis.exceptions.NoScriptError:
-            return self.client.eval(_DEBIT_LUA, 2, *args)
+            return self.client.eval(_DEBIT_LUA, _DEBIT_KEYS, *args)
+
+    # --- holds --------------------------------------------------------------------------------
+
+    def _index_key(self, request_id: str) -> str:
+        """Which account a request id holds credit for (settle and release by id alone)."""
+        return f"{self.prefix}:rid:{{{request_id}}}"
+
+    def _hold_script(
+        self, now: float, account: str, op: str, request_id: str, *extra: Any
+    ) -> list[Any]:
+        """Run the hold script for one account (retried: every operation is idempotent)."""
+        base = self._base(account)
+        keys_and_args = (
+            f"{base}r:{request_id}",
+            f"{base}x",
+            op,
+            repr(now),
+            base,
+            self.retention_days * SECONDS_PER_DAY,
+            request_id,
+            *extra,
+        )
+
+        def run() -> list[Any]:
+            try:
+                reply = self.client.evalsha(_HOLDS_SHA, 2, *keys_and_args)
+            except self._redis.exceptions.NoScriptError:
+                reply = self.client.eval(_HOLDS_LUA, 2, *keys_and_args)
+            return [r.decode() if isinstance(r, bytes) else r for r in reply]
+
+        result: list[Any] = self._retrying(f"{op} of a hold", run)
+        return result
+
+    def _owner(self, account: str | None, request_id: str) -> str | None:
+        if account is not None:
+            return account
+        value = self._retrying(
+            "finding a hold", lambda: self.client.get(self._index_key(request_id))
+        )
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def _reserve(
+        self,
+        now: float,
+        day: int,
+        account: str,
+        request_id: str,
+        amount: int,
+        limit: int,
+        expires_at: float,
+    ) -> Hold:
+        index = self._index_key(request_id)
+        keep = self.retention_days * SECONDS_PER_DAY
+
+        def claim() -> Any:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(index, account, nx=True, ex=keep)
+            pipe.get(index)
+            return pipe.execute()[1]
+
+        owner = self._retrying("reserving", claim)
+        if (owner.decode() if isinstance(owner, bytes) else owner) != account:
+            raise _reused(request_id)
+        reply = self._hold_script(
+            now, account, "reserve", request_id, day, amount, limit, repr(expires_at)
+        )
+        if reply[0] == "refused":
+            spent, held = int(reply[1]), int(reply[2])
+            return Hold(
+                False, request_id, account, day, amount, limit, expires_at, "refused",
+                spent, held, max(0, limit - spent - held), Reason.INSUFFICIENT_CREDIT,
+            )  # fmt: skip
+        if reply[0] == "reused":
+            raise _reused(request_id)
+        return _hold_reply(request_id, account, reply)
+
+    def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
+        owner = self._owner(account, request_id)
+        if owner is None:
+            raise _settle_error(request_id, None)
+        reply = self._hold_script(now, owner, "settle", request_id, cost)
+        if reply[0] != "ok":
+            raise _settle_error(request_id, None if reply[0] == "unknown" else reply[0])
+        _, _, day, amount, limit, _, spent, held, charged, requested = reply
+        return _settlement(request_id, owner, day, amount, limit, charged, requested, spent, held)
+
+    def _release(self, now: float, account: str | None, request_id: str) -> Hold:
+        owner = self._owner(account, request_id)
+        if owner is None:
+            raise _release_error(request_id, None)
+        reply = self._hold_script(now, owner, "release", request_id)
+        if reply[0] != "ok":
+            raise _release_error(request_id, None if reply[0] == "unknown" else reply[0])
+        return _hold_reply(request_id, owner, reply)
+
+    def _held(self, account: str, day: int, now: float) -> int:
+        # Expired holds stay in the day's total until a script sweeps them: sweep, then read.
+        self._hold_script(now, account, "sweep", "-")
+        value = self._retrying(
+            "reading holds", lambda: self.client.get(f"{self._base(account)}h:{day}")
+        )
+        return int(value) if value is not None else 0
 
     # --- reads and activity -------------------------------------------------------------------
 
@@ -399,6 +546,26 @@ class RedisLedger(CreditLedger):
             if owner == pid:
                 conn.disconnect()
         self.client.close()
+
+
+def _hold_reply(request_id: str, account: str, reply: list[Any]) -> Hold:
+    """A `Hold` from the hold script's reply ``{'ok', state, day, amount, limit, expires, spent,
+    held, ...}``."""
+    _, state, day, amount, limit, expires, spent, held = reply[:8]
+    hold_state: HoldState = state
+    return Hold(
+        allowed=True,
+        request_id=request_id,
+        account=account,
+        day=int(day),
+        amount=int(amount),
+        limit=int(limit),
+        expires_at=float(expires),
+        state=hold_state,
+        spent=int(spent),
+        held=int(held),
+        remaining=max(0, int(limit) - int(spent) - int(held)),
+    )
 
 
 def _pack(conn: Any, args: tuple[Any, ...]) -> bytes:

@@ -6,11 +6,26 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from venice_sdk.clock import Clock
-from venice_sdk.ledger.base import ACTIVITY_WINDOW, CreditLedger, Debit, LedgerUnavailable, _outcome
+from venice_sdk.errors import Reason
+from venice_sdk.ledger.base import (
+    ACTIVITY_WINDOW,
+    HOLD_TTL,
+    CreditLedger,
+    Debit,
+    Hold,
+    LedgerUnavailable,
+    Settlement,
+    _outcome,
+    _release_error,
+    _reused,
+    _settle_error,
+    _settlement,
+)
 
 __all__ = ["SQLiteLedger"]
 
@@ -28,7 +43,24 @@ CREATE TABLE IF NOT EXISTS activity (
     last_seen REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS activity_last_seen ON activity (last_seen);
+CREATE TABLE IF NOT EXISTS holds (
+    request_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    lim INTEGER NOT NULL,
+    expires REAL NOT NULL,
+    state TEXT NOT NULL,
+    cost INTEGER NOT NULL DEFAULT 0,
+    requested INTEGER NOT NULL DEFAULT 0,
+    spent INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS holds_live ON holds (account, day) WHERE state = 'held';
+CREATE INDEX IF NOT EXISTS holds_day ON holds (day);
 """
+
+_T = TypeVar("_T")
+_HOLD_COLUMNS = "account, day, amount, lim, expires, state, cost, requested, spent"
 
 
 class SQLiteLedger(CreditLedger):
@@ -56,8 +88,12 @@ class SQLiteLedger(CreditLedger):
         synchronous: str = "NORMAL",
         retention_days: int = 3,
         activity_retention: int = ACTIVITY_WINDOW,
+        hold_ttl: float = HOLD_TTL,
     ) -> None:
         super().__init__(clock)
+        if not hold_ttl > 0:
+            raise ValueError("hold_ttl must be a positive number of seconds")
+        self.hold_ttl = float(hold_ttl)
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
         if retention_days < 1:
@@ -94,23 +130,18 @@ class SQLiteLedger(CreditLedger):
     def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
         conn = self._conn()
         out = []
+        now = float(self.clock())
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for account, cost, limit in requests:
-                    row = conn.execute(
-                        "SELECT spent FROM spend WHERE account = ? AND day = ?", (account, day)
-                    ).fetchone()
-                    spent = row[0] if row else 0
-                    allowed = spent + cost <= limit
+                    spent = self._day_spent(conn, account, day)
+                    held = self._day_held(conn, account, day, now)
+                    allowed = spent + held + cost <= limit
                     if allowed and cost:
                         spent += cost
-                        conn.execute(
-                            "INSERT INTO spend (account, day, spent) VALUES (?, ?, ?) "
-                            "ON CONFLICT (account, day) DO UPDATE SET spent = excluded.spent",
-                            (account, day, spent),
-                        )
-                    out.append(_outcome(account, day, cost, limit, allowed, spent))
+                        self._set_spent(conn, account, day, spent)
+                    out.append(_outcome(account, day, cost, limit, allowed, spent, held))
                 if self._pruned_day != day:
                     self._prune(conn, day)
                 conn.execute("COMMIT")
@@ -127,8 +158,180 @@ class SQLiteLedger(CreditLedger):
 
     def _prune(self, conn: sqlite3.Connection, day: int) -> None:
         conn.execute("DELETE FROM spend WHERE day < ?", (day - self.retention_days,))
+        conn.execute("DELETE FROM holds WHERE day < ?", (day - self.retention_days,))
         cutoff = float(self.clock()) - self.activity_retention
         conn.execute("DELETE FROM activity WHERE last_seen <= ?", (cutoff,))
+
+    # --- holds ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _day_spent(conn: sqlite3.Connection, account: str, day: int) -> int:
+        row = conn.execute(
+            "SELECT spent FROM spend WHERE account = ? AND day = ?", (account, day)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _day_held(conn: sqlite3.Connection, account: str, day: int, now: float) -> int:
+        """Live holds of ``account`` on ``day``: a hold past its expiry no longer counts, whether
+        or not a call has marked it expired yet."""
+        row = conn.execute(
+            "SELECT coalesce(sum(amount), 0) FROM holds "
+            "WHERE account = ? AND day = ? AND state = 'held' AND expires > ?",
+            (account, day, now),
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _set_spent(conn: sqlite3.Connection, account: str, day: int, spent: int) -> None:
+        conn.execute(
+            "INSERT INTO spend (account, day, spent) VALUES (?, ?, ?) "
+            "ON CONFLICT (account, day) DO UPDATE SET spent = excluded.spent",
+            (account, day, spent),
+        )
+
+    @staticmethod
+    def _expire(conn: sqlite3.Connection, account: str, now: float) -> None:
+        conn.execute(
+            "UPDATE holds SET state = 'expired' "
+            "WHERE account = ? AND state = 'held' AND expires <= ?",
+            (account, now),
+        )
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction: all of it or none of it."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise LedgerUnavailable(f"ledger {self.path}: {exc}; nothing was changed") from exc
+        return result
+
+    def _find(
+        self, conn: sqlite3.Connection, account: str | None, request_id: str
+    ) -> tuple[Any, ...] | None:
+        row = conn.execute(
+            f"SELECT {_HOLD_COLUMNS} FROM holds WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        if row is None or (account is not None and row[0] != account):
+            return None
+        return tuple(row)
+
+    def _hold_of(
+        self, conn: sqlite3.Connection, request_id: str, row: tuple[Any, ...], now: float
+    ) -> Hold:
+        account, day, amount, limit, expires, state = row[:6]
+        spent = self._day_spent(conn, account, day)
+        held = self._day_held(conn, account, day, now)
+        return Hold(
+            allowed=True,
+            request_id=request_id,
+            account=account,
+            day=int(day),
+            amount=int(amount),
+            limit=int(limit),
+            expires_at=float(expires),
+            state=state,
+            spent=spent,
+            held=held,
+            remaining=max(0, int(limit) - spent - held),
+        )
+
+    def _reserve(
+        self,
+        now: float,
+        day: int,
+        account: str,
+        request_id: str,
+        amount: int,
+        limit: int,
+        expires_at: float,
+    ) -> Hold:
+        def work(conn: sqlite3.Connection) -> Hold:
+            self._expire(conn, account, now)
+            row = self._find(conn, None, request_id)
+            if row is not None:
+                if row[0] != account or row[2] != amount:
+                    raise _reused(request_id)
+                return self._hold_of(conn, request_id, row, now)
+            spent = self._day_spent(conn, account, day)
+            held = self._day_held(conn, account, day, now)
+            if spent + held + amount > limit:
+                return Hold(
+                    False, request_id, account, day, amount, limit, expires_at, "refused",
+                    spent, held, max(0, limit - spent - held), Reason.INSUFFICIENT_CREDIT,
+                )  # fmt: skip
+            conn.execute(
+                "INSERT INTO holds (request_id, account, day, amount, lim, expires, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'held')",
+                (request_id, account, day, amount, limit, expires_at),
+            )
+            held += amount
+            return Hold(
+                True, request_id, account, day, amount, limit, expires_at, "held",
+                spent, held, max(0, limit - spent - held),
+            )  # fmt: skip
+
+        return self._transaction(work)
+
+    def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
+        def work(conn: sqlite3.Connection) -> Settlement:
+            row = self._find(conn, account, request_id)
+            if row is not None:
+                self._expire(conn, row[0], now)
+                row = self._find(conn, account, request_id)
+            if row is None:
+                raise _settle_error(request_id, None)
+            owner, day, amount, limit, _, state, charged, requested, spent = row
+            if state == "settled":
+                held = self._day_held(conn, owner, day, now)
+                return _settlement(request_id, owner, day, amount, limit, charged, requested,
+                                   spent, held)  # fmt: skip
+            if state != "held":
+                raise _settle_error(request_id, state)
+            charged = min(cost, amount)
+            spent = self._day_spent(conn, owner, day) + charged
+            if charged:
+                self._set_spent(conn, owner, day, spent)
+            conn.execute(
+                "UPDATE holds SET state = 'settled', cost = ?, requested = ?, spent = ? "
+                "WHERE request_id = ?",
+                (charged, cost, spent, request_id),
+            )
+            held = self._day_held(conn, owner, day, now)
+            return _settlement(request_id, owner, day, amount, limit, charged, cost, spent, held)
+
+        return self._transaction(work)
+
+    def _release(self, now: float, account: str | None, request_id: str) -> Hold:
+        def work(conn: sqlite3.Connection) -> Hold:
+            row = self._find(conn, account, request_id)
+            if row is not None:
+                self._expire(conn, row[0], now)
+                row = self._find(conn, account, request_id)
+            if row is None or row[5] == "settled":
+                raise _release_error(request_id, None if row is None else row[5])
+            if row[5] == "held":
+                conn.execute(
+                    "UPDATE holds SET state = 'released' WHERE request_id = ?", (request_id,)
+                )
+                row = (*row[:5], "released", *row[6:])
+            return self._hold_of(conn, request_id, row, now)
+
+        return self._transaction(work)
+
+    def _held(self, account: str, day: int, now: float) -> int:
+        try:
+            return self._day_held(self._conn(), account, day, now)
+        except sqlite3.OperationalError as exc:
+            raise LedgerUnavailable(f"ledger {self.path}: {exc}") from exc
 
     def _spent(self, account: str, day: int) -> int:
         row = self._read("SELECT spent FROM spend WHERE account = ? AND day = ?", (account, day))

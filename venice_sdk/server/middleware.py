@@ -36,7 +36,15 @@ __all__ = [
 ]
 
 #: Paths that only the operator's own servers may call.
-INTERNAL_PREFIXES = ("/v1/authorize", "/v1/entitlements", "/metrics", "/readyz")
+INTERNAL_PREFIXES = (
+    "/v1/authorize",
+    "/v1/entitlements",
+    "/v1/reserve",
+    "/v1/settle",
+    "/v1/release",
+    "/metrics",
+    "/readyz",
+)
 
 #: Where `RequestContext` puts the request's id in the ASGI scope.
 SCOPE_KEY = "venice.request_id"

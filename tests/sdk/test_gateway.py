@@ -1,0 +1,461 @@
+"""The inference gateway with the official `openai` client in front of a test upstream that
+speaks OpenAI's wire format: the settled debit is the price of the upstream's reported usage to
+the micro-USD (non-streaming, streaming, a client leaving after 3 chunks, the upstream failing),
+refusals raise the client's matching exceptions, and the balance headers are right."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fake_gate import ALICE, BOB, PRICES, FakeEntitlements, make_gate
+from tests.support.fake_upstream import (
+    COMPLETION_TOKENS,
+    PROMPT_TOKENS,
+    STREAM_TOKENS,
+    FakeUpstream,
+    serving,
+)
+from venice_ops.bench.redis import free_port
+from venice_sdk.auth import ApiKeyStore
+from venice_sdk.gateway import GatewayConfig, create_gateway
+from venice_sdk.gateway.app import usd
+from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
+from venice_sdk.ledger import HOLD_TTL, CreditLedger
+from venice_sdk.ratelimit import Limits, LocalRateLimiter, RateLimitPolicy
+from venice_sdk.usage import SQLiteUsageStore, UsageStore
+
+openai = pytest.importorskip("openai")
+
+CREDIT = 10_000_000  # ALICE's $10 a day
+
+
+def tiny(prompt: int, completion: int) -> int:
+    """The price of "tiny": 1 micro-USD per input token, 3 per output token."""
+    return prompt + 3 * completion
+
+
+class Rig:
+    def __init__(
+        self, ledger: CreditLedger, keys: ApiKeyStore, client: FakeEntitlements,
+        upstream: FakeUpstream, url: str,
+    ) -> None:  # fmt: skip
+        self.ledger, self.keys, self.entitlements = ledger, keys, client
+        self.upstream, self.url = upstream, url
+        self.key = keys.issue(ALICE, True).key
+
+    def client(self, key: str | None = None) -> Any:
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key or self.key, max_retries=0)
+
+    def settled(self, timeout: float = 5.0) -> None:
+        """Wait until no hold is left (a stream settles after its response ended)."""
+        deadline = time.monotonic() + timeout
+        while self.ledger.held(ALICE):
+            assert time.monotonic() < deadline, "the request was never settled or released"
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """Gateways over ``ledger`` in front of one test upstream, each on its own port."""
+    upstream = FakeUpstream()
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(serving(upstream.app))
+
+        def make(
+            continuous_usage: bool = False,
+            upstream_url_: str | None = None,
+            limits: Limits | None = None,
+            prices_path: Path | None = None,
+            usage: UsageStore | None = None,
+        ) -> Rig:
+            gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
+            config = GatewayConfig(
+                upstream=upstream_url_ or upstream_url,
+                continuous_usage=continuous_usage,
+                default_max_tokens=1_000,
+                prices_path=str(prices_path) if prices_path else None,
+                reload_every=0.05,
+            )
+            limiter = LocalRateLimiter(clock=ledger.clock) if limits is not None else None
+            policy = RateLimitPolicy(limits) if limits is not None else None
+            app = create_gateway(gate, config, limiter, policy, usage)
+            url = stack.enter_context(serving(app))
+            return Rig(ledger, keys, client, upstream, url)
+
+        yield make
+
+
+def test_non_streaming_settles_at_the_reported_usage(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    raw = rig.client().chat.completions.with_raw_response.create(
+        model="tiny", messages=[{"role": "user", "content": "normal"}]
+    )
+    reply = raw.parse()
+    assert reply.usage.prompt_tokens == PROMPT_TOKENS
+    cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.spent(ALICE) == cost and rig.ledger.held(ALICE) == 0
+    assert raw.headers["x-venice-balance-usd"] == usd(CREDIT - cost)
+    assert raw.headers["x-venice-balance-diem"] == usd(CREDIT - cost)
+    assert raw.headers["x-venice-request-id"].startswith("gw-")
+    # The request set no output limit: the gateway held its default and told the upstream.
+    assert rig.upstream.bodies[-1]["max_tokens"] == 1_000
+
+
+def test_completions_and_embeddings(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    rig.client().completions.create(model="tiny", prompt="normal", max_tokens=50)
+    assert rig.ledger.spent(ALICE) == tiny(11, 2)
+    assert rig.upstream.bodies[-1]["max_tokens"] == 50
+    rig.client().embeddings.create(model="tiny", input="some text")
+    assert rig.ledger.spent(ALICE) == tiny(11, 2) + tiny(9, 0)
+    assert rig.ledger.held(ALICE) == 0
+
+
+def test_streaming_settles_at_the_usage_chunk(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "normal"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "".join(f"t{i} " for i in range(1, STREAM_TOKENS + 1))
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, STREAM_TOKENS)
+    assert rig.upstream.bodies[-1]["stream_options"] == {"include_usage": True}
+
+
+def test_a_client_leaving_after_3_chunks_cancels_the_upstream_and_pays_for_3(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(continuous_usage=True)
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    chunks = []
+    for chunk in stream:
+        chunks.append(chunk)
+        if len(chunks) == 3:
+            break
+    stream.close()
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, 3)
+    assert rig.upstream.cancelled.wait(5), "the upstream request was not cancelled"
+
+
+def test_an_upstream_failing_mid_stream_is_paid_for_what_was_streamed(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(continuous_usage=True)
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "fail-mid"}], stream=True
+    )
+    got = []
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            got.append(chunk)
+    assert len(got) == 3
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, 3)
+
+
+def test_an_upstream_failing_before_any_output_releases_the_hold(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "fail-before"}], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        list(stream)
+    rig.settled()
+    with pytest.raises(openai.InternalServerError) as failed:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "error-500"}]
+        )
+    assert failed.value.status_code == 503
+    assert failed.value.body["code"] == "upstream_unavailable"
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_an_unreachable_upstream_is_a_503_and_charges_nothing(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(upstream_url_=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(openai.InternalServerError) as down:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "normal"}]
+        )
+    assert down.value.status_code == 503
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_refusals_raise_the_clients_matching_exceptions(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    hello = [{"role": "user", "content": "normal"}]
+    with pytest.raises(openai.AuthenticationError) as bad:
+        rig.client("vvk_not-a-key").chat.completions.create(model="tiny", messages=hello)
+    assert bad.value.body["code"] == "unknown_key"
+    with pytest.raises(openai.AuthenticationError):
+        rig.client("sk-something").chat.completions.create(model="tiny", messages=hello)
+    revoked = rig.keys.issue(ALICE, True)
+    rig.keys.revoke(revoked.key_id)
+    with pytest.raises(openai.AuthenticationError) as gone:
+        rig.client(revoked.key).chat.completions.create(model="tiny", messages=hello)
+    assert gone.value.body["code"] == "key_revoked"
+
+    poor = rig.keys.issue(BOB, True).key  # $0.0001 a day
+    with pytest.raises(openai.APIStatusError) as broke:
+        rig.client(poor).chat.completions.create(model="tiny", messages=hello)
+    assert broke.value.status_code == 402
+    assert broke.value.body["code"] == "insufficient_credit"
+    assert "$0.000100 is left" in broke.value.body["message"]
+    assert broke.value.response.headers["x-venice-balance-usd"] == "0.000100"
+
+    with pytest.raises(openai.NotFoundError):
+        rig.client().chat.completions.create(model="no-such-model", messages=hello)
+    with pytest.raises(openai.BadRequestError):
+        rig.client().chat.completions.create(model="tiny", messages=hello, max_tokens=-5)
+    rig.entitlements.down = True
+    with pytest.raises(openai.InternalServerError) as node:
+        rig.client().chat.completions.create(model="tiny", messages=hello)
+    assert node.value.status_code == 503 and node.value.body["code"] == "rpc_unavailable"
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_models_lists_the_price_book(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    assert {m.id for m in rig.client().models.list()} == {"tiny", "small", "painter"}
+    with pytest.raises(openai.AuthenticationError):
+        rig.client("vvk_nope").models.list()
+
+
+def test_a_stream_cut_short_without_per_chunk_usage_pays_the_input_bound_and_its_chunks(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """An upstream that reports usage only at the end: a client that leaves after 3 chunks
+    pays the prompt's upper bound (the body's bytes + 64) and one token per chunk streamed."""
+    rig = make_rig()
+    raw = json.dumps(
+        {"model": "tiny", "messages": [{"role": "user", "content": "hang-after-3"}],
+         "stream": True, "max_tokens": 100}
+    ).encode()  # fmt: skip
+    headers = {"authorization": f"Bearer {rig.key}", "content-type": "application/json"}
+    events = 0
+    with httpx.stream(
+        "POST", rig.url + "/v1/chat/completions", content=raw, headers=headers, timeout=10
+    ) as reply:
+        assert reply.status_code == 200
+        # The hold's worst case is already out of the balance while the stream runs.
+        worst = tiny(len(raw) + PROMPT_OVERHEAD, 100)
+        assert reply.headers["x-venice-balance-usd"] == usd(CREDIT - worst)
+        for line in reply.iter_lines():
+            if line.startswith("data: "):
+                events += 1
+                if events == 3:
+                    break
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(len(raw) + PROMPT_OVERHEAD, 3)
+    assert rig.upstream.cancelled.wait(5)
+
+
+def test_malformed_requests_are_openai_shaped_400s(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    headers = {"authorization": f"Bearer {rig.key}"}
+    url = rig.url + "/v1/chat/completions"
+    for body, status in (
+        (b"not json", 400),
+        (b"[1, 2]", 400),
+        (b'{"messages": []}', 400),
+        (b'{"model": "tiny", "max_tokens": true}', 400),
+        (b'{"model": "tiny", "n": 0}', 400),
+        (b'{"model": "tiny", "stream": true, "stream_options": 3}', 400),
+        (b'{"model": "nope"}', 404),
+    ):
+        reply = httpx.post(url, content=body, headers=headers)
+        assert reply.status_code == status, body
+        error = reply.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+    missing = httpx.post(url, content=b'{"model": "tiny"}')
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "invalid_api_key"
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_a_stream_that_outlives_its_hold_is_still_debited(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig(continuous_usage=True)
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    for i, _ in enumerate(stream, 1):
+        if i == 3:
+            break
+    rig.ledger.clock.now += HOLD_TTL + 1  # type: ignore[attr-defined]
+    assert rig.ledger.held(ALICE) == 0  # expired: the credit went back
+    stream.close()
+    deadline = time.monotonic() + 5
+    while rig.ledger.spent(ALICE) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, 3)
+
+
+def test_an_image_model_on_a_text_route_is_refused(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    with pytest.raises(openai.BadRequestError):
+        rig.client().chat.completions.create(
+            model="painter", messages=[{"role": "user", "content": "normal"}]
+        )
+
+
+def test_a_key_with_its_own_limit_is_held_and_settled_on_it_too(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    limited = rig.keys.issue(ALICE, True, daily_limit_micros=3_000)
+    hello = [{"role": "user", "content": "normal"}]
+    rig.client(limited.key).chat.completions.create(model="tiny", messages=hello, max_tokens=10)
+    cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.spent(limited.key_id) == cost and rig.ledger.spent(ALICE) == cost
+    assert rig.ledger.held(limited.key_id) == 0 and rig.ledger.held(ALICE) == 0
+    # Its worst case (1,000 default output tokens at 3 each) is more than the key's limit.
+    with pytest.raises(openai.APIStatusError) as capped:
+        rig.client(limited.key).chat.completions.create(model="tiny", messages=hello)
+    assert capped.value.status_code == 402 and capped.value.body["code"] == "key_limit_reached"
+
+
+def test_images_are_held_per_image_asked_and_settled_per_image_made(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    images = rig.client().images.generate(model="painter", prompt="a cat", n=3)
+    assert len(images.data) == 2
+    assert rig.ledger.spent(ALICE) == 2 * 20_000  # "painter" is $0.02 an image
+    assert rig.ledger.held(ALICE) == 0
+    with pytest.raises(openai.BadRequestError):
+        rig.client().images.generate(model="tiny", prompt="a cat")
+
+
+def test_rate_limits_answer_429_with_retry_after_and_headers(
+    make_rig: Callable[..., Rig],
+) -> None:
+    # Each request uses 17 + 5 = 22 tokens: the third passes the tokens per minute.
+    rig = make_rig(limits=Limits(requests_per_minute=5, tokens_per_minute=30))
+    hello = [{"role": "user", "content": "normal"}]
+    raw = rig.client().chat.completions.with_raw_response.create(model="tiny", messages=hello)
+    assert raw.headers["x-ratelimit-limit-requests"] == "5"
+    assert raw.headers["x-ratelimit-remaining-requests"] == "4"
+    assert raw.headers["x-ratelimit-remaining-tokens"] == "30"  # as admitted, before its usage
+    assert raw.headers["x-ratelimit-reset-requests"].endswith("s")
+    rig.client().chat.completions.create(model="tiny", messages=hello)
+    with pytest.raises(openai.RateLimitError) as limited:
+        rig.client().chat.completions.create(model="tiny", messages=hello)
+    assert limited.value.status_code == 429
+    assert limited.value.body["code"] == "rate_limited" and "(tokens)" in limited.value.message
+    assert int(limited.value.response.headers["retry-after"]) >= 1
+    assert limited.value.response.headers["x-ratelimit-remaining-tokens"] == "0"
+    # A refused request is neither held nor charged.
+    assert rig.ledger.spent(ALICE) == 2 * tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.held(ALICE) == 0
+    rig.ledger.clock.now += 60  # type: ignore[attr-defined]
+    rig.client().chat.completions.create(model="tiny", messages=hello)
+
+
+def test_a_price_book_change_applies_to_new_requests_only(
+    make_rig: Callable[..., Rig], tmp_path: Path
+) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(PRICES))
+    rig = make_rig(continuous_usage=True, prices_path=path)
+    hello = [{"role": "user", "content": "normal"}]
+    # A stream starts at the old prices ...
+    stream = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    for i, _ in enumerate(stream, 1):
+        if i == 3:
+            break
+    # ... the operator doubles "tiny"'s prices ...
+    doubled = json.loads(json.dumps(PRICES))
+    doubled["models"]["tiny"] = {"input_per_million": "2", "output_per_million": "6"}
+    path.write_text(json.dumps(doubled))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    deadline = time.monotonic() + 5
+    one = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    while True:
+        spent = rig.ledger.spent(ALICE)
+        rig.client().chat.completions.create(model="tiny", messages=hello)
+        if rig.ledger.spent(ALICE) - spent == 2 * one:  # the doubled price: the reload is in
+            break
+        assert rig.ledger.spent(ALICE) - spent == one
+        assert time.monotonic() < deadline, "the price book was not reloaded"
+        time.sleep(0.05)
+    before = rig.ledger.spent(ALICE)
+    stream.close()
+    rig.settled()
+    # ... and the stream is still settled at the prices it started with.
+    assert rig.ledger.spent(ALICE) - before == tiny(PROMPT_TOKENS, 3)
+    # A broken file is logged and the prices in use stay.
+    path.write_text("models: [")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+    time.sleep(0.3)
+    spent = rig.ledger.spent(ALICE)
+    rig.client().chat.completions.create(model="tiny", messages=hello)
+    assert rig.ledger.spent(ALICE) - spent == 2 * one
+
+
+def test_usage_records_one_per_request_by_wallet_and_key(
+    make_rig: Callable[..., Rig], tmp_path: Path
+) -> None:
+    store = SQLiteUsageStore(tmp_path / "usage.sqlite3")
+    rig = make_rig(continuous_usage=True, usage=store)
+    other = rig.keys.issue(ALICE, True)
+    hello = [{"role": "user", "content": "normal"}]
+    rig.client().chat.completions.create(model="tiny", messages=hello)
+    stream = rig.client(other.key).chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True
+    )
+    for i, _ in enumerate(stream, 1):
+        if i == 3:
+            break
+    stream.close()
+    rig.settled()
+    failed = rig.client().chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "fail-before"}], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        list(failed)
+    rig.settled()
+    auth = {"authorization": f"Bearer {rig.key}"}
+    deadline = time.monotonic() + 5
+    while len(store.query(wallet=ALICE.lower()).records) < 3:
+        assert time.monotonic() < deadline, "usage not recorded"
+        time.sleep(0.02)
+    data = httpx.get(rig.url + "/v1/usage", headers=auth).json()["data"]
+    assert [(r["outcome"], r["cost"], r["output_tokens"]) for r in data] == [
+        ("complete", tiny(PROMPT_TOKENS, COMPLETION_TOKENS), COMPLETION_TOKENS),
+        ("disconnected", tiny(PROMPT_TOKENS, 3), 3),
+        ("released", 0, 0),
+    ]
+    assert all(r["wallet"] == ALICE.lower() and r["hold"] > 0 for r in data)
+    assert data[1]["key_id"] == other.key_id
+    mine = httpx.get(rig.url + "/v1/usage", headers=auth, params={"scope": "key"}).json()
+    assert [r["outcome"] for r in mine["data"]] == ["complete", "released"]
+    paged = httpx.get(rig.url + "/v1/usage", headers=auth, params={"limit": 2})
+    assert len(paged.json()["data"]) == 2 and paged.json()["next_cursor"] is not None
+    as_csv = httpx.get(rig.url + "/v1/usage", headers=auth, params={"format": "csv", "limit": 2})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.text.splitlines()[0].startswith("request_id,key_id,wallet")
+    assert as_csv.headers["x-next-cursor"] == str(paged.json()["next_cursor"])
+    daily = httpx.get(rig.url + "/v1/usage/daily", headers=auth).json()["data"]
+    assert sum(d["cost"] for d in daily) == rig.ledger.spent(ALICE)
+    assert sum(d["requests"] for d in daily) == 3
+    bad = httpx.get(rig.url + "/v1/usage", headers=auth, params={"day": "yesterday"})
+    assert bad.status_code == 400
+    assert httpx.get(rig.url + "/v1/usage").status_code == 401

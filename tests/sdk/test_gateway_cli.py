@@ -1,0 +1,174 @@
+"""`venice-sdk gateway`: the command starts the gateway (two workers sharing a Redis ledger) and
+refuses bad options with one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fake_gate import ALICE
+from venice_ops.bench.redis import free_port
+from venice_sdk.auth import ApiKeyStore
+from venice_sdk.pricing import PriceBook
+
+LENS = "0x00000000000000000000000000000000000000e1"
+
+
+def _manifest(tmp_path: Path) -> Path:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"contracts": {"EntitlementsLens": {"address": LENS}}}))
+    return path
+
+
+def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    key = ApiKeyStore(data / "keys.sqlite3").issue(ALICE, True).key
+    port = free_port()
+    dead_node = f"http://127.0.0.1:{free_port()}"
+    cmd = [
+        sys.executable, "-m", "venice_sdk.cli", "gateway",
+        "--upstream", f"http://127.0.0.1:{free_port()}",
+        "--manifest", str(_manifest(tmp_path)), "--rpc", dead_node,
+        "--port", str(port), "--workers", "2", "--redis-url", redis_url,
+        "--data-dir", str(data),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1"
+    headers = {"authorization": f"Bearer {key}"}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            try:
+                reply = httpx.get(url + "/models", headers=headers, timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the gateway did not start"
+                time.sleep(0.2)
+        assert reply.status_code == 200
+        assert {m["id"] for m in reply.json()["data"]} == set(PriceBook.default())
+        # The node does not answer: every worker refuses (fails closed) with a 503.
+        for _ in range(4):
+            chat = httpx.post(
+                url + "/chat/completions",
+                headers=headers,
+                json={"model": "qwen3-4b", "messages": [{"role": "user", "content": "hi"}]},
+                timeout=30,
+            )
+            assert chat.status_code == 503, chat.text
+            assert chat.json()["error"]["code"] == "rpc_unavailable"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--upstream", "ftp://x"], "upstream must be an http(s) URL"),
+        (["--default-max-tokens", "0"], "default_max_tokens must be between"),
+    ],
+)
+def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:
+    cmd = [
+        sys.executable, "-m", "venice_sdk.cli", "gateway", "--upstream", "http://127.0.0.1:1",
+        "--manifest", str(_manifest(tmp_path)), "--rpc", "http://127.0.0.1:1",
+        "--data-dir", str(tmp_path / "d"), *extra,
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.startswith("error: ") and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    book = "models:\n  {}:\n    input_per_million: '1'\n    output_per_million: '2'\n"
+    prices.write_text(book.format("model-aaaa"))
+    data = tmp_path / "data"
+    data.mkdir()
+    key = ApiKeyStore(data / "keys.sqlite3").issue(ALICE, True).key
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "venice_sdk.cli", "gateway",
+        "--upstream", "http://127.0.0.1:9", "--manifest", str(_manifest(tmp_path)),
+        "--rpc", "http://127.0.0.1:9", "--port", str(port), "--data-dir", str(data),
+        "--prices", str(prices),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1/models"
+    headers = {"authorization": f"Bearer {key}"}
+
+    def models() -> set[str]:
+        return {m["id"] for m in httpx.get(url, headers=headers, timeout=5).json()["data"]}
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            try:
+                assert models() == {"model-aaaa"}
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the gateway did not start"
+                time.sleep(0.2)
+        # Same size, same modification time: only the signal can tell the file changed.
+        stat = prices.stat()
+        prices.write_text(book.format("model-bbbb"))
+        os.utime(prices, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        time.sleep(2.5)  # a poll or more
+        assert models() == {"model-aaaa"}
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while models() != {"model-bbbb"}:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the price book"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_usage_command_prints_records_and_daily_sums(tmp_path: Path) -> None:
+    from venice_sdk.usage import SQLiteUsageStore, UsageRecord
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = SQLiteUsageStore(data / "usage.sqlite3")
+    day = 20_240  # 2025-06-01
+    for i in range(3):
+        store.record(UsageRecord(f"r{i}", "key1", ALICE.lower(), "tiny", 10, i, 0, 10 + 3 * i,
+                                 100, day * 86_400.0, day, "complete"))  # fmt: skip
+    base = [sys.executable, "-m", "venice_sdk.cli", "usage", "--data-dir", str(data)]
+    rows = subprocess.run(
+        [*base, "--wallet", ALICE, "--limit", "2"], capture_output=True, text=True, timeout=60
+    )
+    assert rows.returncode == 0, rows.stderr
+    lines = rows.stdout.splitlines()
+    assert lines[0].startswith("request_id,") and len(lines) == 3
+    assert "more: --cursor 2" in rows.stderr
+    daily = subprocess.run(
+        [*base, "--key-id", "key1", "--daily", "--day", "2025-06-01"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert daily.returncode == 0, daily.stderr
+    assert json.loads(daily.stdout)[0]["cost"] == 10 + 13 + 16
+    bad = subprocess.run([*base, "--wallet", "0x12"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and bad.stderr.startswith("error: ")

@@ -1,0 +1,60 @@
+"""A `Gatekeeper` without a chain, for the holds and gateway tests: wallets' daily credit is
+set by the test, API keys are real (`ApiKeyStore` in a temporary file)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from venice_sdk.auth import ApiKeyStore
+from venice_sdk.entitlements import EntitlementError, EntitlementUnavailable
+from venice_sdk.errors import Reason
+from venice_sdk.gate import Gatekeeper
+from venice_sdk.ledger import CreditLedger
+from venice_sdk.pricing import PriceBook
+
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+ALICE = "0x00000000000000000000000000000000000A11cE"
+BOB = "0x0000000000000000000000000000000000000B0b"
+
+PRICES = {
+    "models": {
+        # 1 micro-USD per input token, 3 per output token: costs are easy to check.
+        "tiny": {"input_per_million": "1", "output_per_million": "3"},
+        "small": {"input_per_million": "0.05", "output_per_million": "0.25"},
+        "painter": {"per_image": "0.02"},
+    }
+}
+
+
+class FakeEntitlements:
+    """``credits[address]`` is the wallet's credit today (micro-USD); ``down`` fails the node."""
+
+    def __init__(self, credits: dict[str, int]) -> None:
+        self.credits = {a.lower(): c for a, c in credits.items()}
+        self.down = False
+
+    def get(self, address: str) -> Any:
+        if self.down:
+            raise EntitlementUnavailable(Reason.RPC_UNAVAILABLE, "the node does not answer")
+        if not ADDRESS.fullmatch(address):
+            raise EntitlementError(Reason.MALFORMED_ADDRESS, f"{address!r} is not an address")
+        credit = self.credits.get(address.lower(), 0)
+        return SimpleNamespace(
+            daily_credit=credit, staked=int(credit > 0), is_pro=False, stale=False, diem_staked=0
+        )
+
+    def cached(self, address: str) -> Any:
+        return None
+
+
+def make_gate(
+    ledger: CreditLedger, tmp_path: Path, credits: dict[str, int] | None = None
+) -> tuple[Gatekeeper, ApiKeyStore, FakeEntitlements]:
+    """A gate over ``ledger``: ALICE has $10 a day unless ``credits`` says otherwise."""
+    client = FakeEntitlements(credits if credits is not None else {ALICE: 10_000_000})
+    keys = ApiKeyStore(tmp_path / "keys.sqlite3", clock=ledger.clock)
+    gate = Gatekeeper(client, ledger, PriceBook.from_dict(PRICES), keys)  # type: ignore[arg-type]
+    return gate, keys, client

@@ -1,0 +1,504 @@
+"""The gateway's ASGI app: an OpenAI-compatible reverse proxy that meters by holds.
+
+Each metered request: ``Authorization: Bearer vvk_...`` -> the key's wallet -> its credit today
+-> hold the request's worst case (`worst_case`, no network call) -> forward to the upstream ->
+settle at the ``usage`` it reports (streams: ``stream_options.include_usage`` is asked for and
+the last chunk's usage is used). A stream the client leaves is cut off upstream and settled at
+the input plus the output streamed so far; a request the upstream fails before any output is
+released. Refusals are OpenAI-shaped errors (`openai_error`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+
+import anyio.to_thread
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from venice_sdk.auth import KEY_PREFIX, AuthError
+from venice_sdk.entitlements import EntitlementError
+from venice_sdk.errors import Reason
+from venice_sdk.gate import Gatekeeper
+from venice_sdk.gateway.errors import openai_error
+from venice_sdk.gateway.estimate import WorstCase, worst_case
+from venice_sdk.gateway.reload import PriceBookReloader
+from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
+from venice_sdk.ledger import (
+    MAX_AMOUNT,
+    HoldError,
+    LedgerUnavailable,
+    epoch_day,
+    normalize_account,
+)
+from venice_sdk.metering import Metering, Reservation
+from venice_sdk.pricing import PriceBook, UnknownModel
+from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState
+from venice_sdk.usage import UsageRecord, UsageStore, to_csv
+
+__all__ = ["METERED", "GatewayConfig", "create_gateway", "usd"]
+
+log = logging.getLogger("venice_sdk.gateway")
+
+#: The metered routes and the kind of request each takes.
+METERED = {
+    "/v1/chat/completions": "chat",
+    "/v1/completions": "completions",
+    "/v1/embeddings": "embeddings",
+    "/v1/images/generations": "images",
+}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """``upstream``: the OpenAI-compatible server's base URL (``http://host:8000``, the routes'
+    ``/v1/...`` are appended); ``upstream_key``: a bearer token it wants, if any;
+    ``default_max_tokens``: the output limit of a request that sets none; ``continuous_usage``:
+    also ask for usage in every chunk (vLLM's ``stream_options.continuous_usage_stats``) so a
+    stream cut short settles at the upstream's own counts rather than the input's upper bound
+    plus one token per chunk."""
+
+    upstream: str
+    upstream_key: str | None = None
+    default_max_tokens: int = 4_096
+    max_body_bytes: int = 4 * 1024 * 1024
+    continuous_usage: bool = False
+    timeout: float = 600.0
+    #: The price book's file, reloaded on SIGHUP or when it changes (polled every
+    #: ``reload_every`` seconds); None: the prices never change.
+    prices_path: str | None = None
+    reload_every: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.upstream.startswith(("http://", "https://")):
+            raise ValueError(f"upstream must be an http(s) URL, not {self.upstream!r}")
+        if not 1 <= self.default_max_tokens <= 10_000_000:
+            raise ValueError("default_max_tokens must be between 1 and 10,000,000")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
+
+
+def usd(micros: int) -> str:
+    """Micro-USD as a decimal string of USD (``1_500_000`` -> ``"1.500000"``)."""
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _balance_headers(remaining: int, request_id: str | None = None) -> dict[str, str]:
+    # DIEM credit is $1 a day per DIEM staked, so the two balances are the same number.
+    headers = {"x-venice-balance-usd": usd(remaining), "x-venice-balance-diem": usd(remaining)}
+    if request_id is not None:
+        headers["x-venice-request-id"] = request_id
+    return headers
+
+
+def _rate_headers(state: RateState | None) -> dict[str, str]:
+    if state is None:
+        return {}
+    return {
+        "x-ratelimit-limit-requests": str(state.limits.requests_per_minute),
+        "x-ratelimit-remaining-requests": str(state.remaining_requests),
+        "x-ratelimit-limit-tokens": str(state.limits.tokens_per_minute),
+        "x-ratelimit-remaining-tokens": str(state.remaining_tokens),
+        "x-ratelimit-reset-requests": f"{state.reset:.3f}s",
+    }
+
+
+def _parse_day(text: str | None) -> int | None:
+    """An epoch day from ``YYYY-MM-DD`` or a number (None: no day given)."""
+    if text is None or text == "":
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"day must be YYYY-MM-DD or an epoch day, not {text!r}") from None
+    return (moment - datetime.date(1970, 1, 1)).days
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX) or len(token) > 256:
+        return None
+    return token
+
+
+def create_gateway(
+    gate: Gatekeeper,
+    config: GatewayConfig,
+    limiter: RateLimiter | None = None,
+    policy: RateLimitPolicy | None = None,
+    usage_store: UsageStore | None = None,
+) -> Starlette:
+    """The gateway over ``gate`` (its key store, entitlements, ledger and price book); with a
+    ``limiter`` and a ``policy``, each key is also held to its requests and tokens per minute
+    (429 with ``Retry-After`` beyond them)."""
+    metering = Metering(gate)
+
+    def admit(key: str) -> tuple[str, RateState] | None:
+        """Count the request against its key's rate limits (None: no such key; the reserve
+        refuses it). The tier comes from the wallet's entitlement (the default if unread)."""
+        assert limiter is not None and policy is not None and gate.keys is not None
+        try:
+            record = gate.keys.resolve(key)
+        except AuthError:
+            return None
+        try:
+            entitlement = gate.client.get(record.address)
+            pro, diem = bool(entitlement.is_pro), int(entitlement.diem_staked)
+        except EntitlementError:
+            pro, diem = False, 0
+        limits = policy.limits_for(record.key_id, pro=pro, diem_staked=diem)
+        return record.key_id, limiter.hit(record.key_id, limits)
+
+    async def count_tokens(admitted: tuple[str, RateState] | None, tokens: int) -> None:
+        if limiter is None or admitted is None or not tokens:
+            return
+        try:
+            await anyio.to_thread.run_sync(limiter.add_tokens, admitted[0], tokens)
+        except LedgerUnavailable as exc:
+            log.error("counting tokens failed: %s", exc)
+
+    client_box: dict[str, httpx.AsyncClient] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        headers = {"authorization": f"Bearer {config.upstream_key}"} if config.upstream_key else {}
+        async with httpx.AsyncClient(
+            base_url=config.upstream.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(config.timeout, connect=10.0),
+            limits=httpx.Limits(max_connections=2_000, max_keepalive_connections=500),
+        ) as client:
+            client_box["client"] = client
+            async with anyio.create_task_group() as group:
+                if config.prices_path is not None:
+                    reloader = PriceBookReloader(gate, config.prices_path, config.reload_every)
+                    group.start_soon(reloader.run)
+                yield
+                group.cancel_scope.cancel()
+
+    def upstream() -> httpx.AsyncClient:
+        client = client_box.get("client")
+        if client is None:  # run without its lifespan (a test client that skips it)
+            client = client_box["client"] = httpx.AsyncClient(
+                base_url=config.upstream.rstrip("/"), timeout=config.timeout
+            )
+        return client
+
+    async def settle(reservation: Reservation, cost: int) -> tuple[int, int]:
+        """Settle at ``cost``: (the balance left after it, what was debited); the hold's balance
+        and 0 if the ledger failed."""
+        try:
+            try:
+                done = await anyio.to_thread.run_sync(metering.settle, reservation, cost)
+            except HoldError as exc:
+                if exc.code != Reason.HOLD_EXPIRED or reservation.address is None:
+                    raise
+                # Served for longer than the ledger's hold_ttl: the hold went back to the
+                # wallet, so debit what was served (today) if the day's credit still covers it.
+                debit = await anyio.to_thread.run_sync(
+                    gate.ledger.debit,
+                    reservation.address,
+                    min(cost, reservation.amount),
+                    reservation.daily_limit,
+                )
+                if not debit.allowed:
+                    log.error(
+                        "%s outlived its hold; its cost no longer fits", reservation.request_id
+                    )
+                return debit.remaining, debit.cost if debit.allowed else 0
+        except (LedgerUnavailable, HoldError) as exc:
+            # The request was served: the hold stays until its TTL (then it is released).
+            log.error("settling %s failed: %s", reservation.request_id, exc)
+            return reservation.remaining, 0
+        return done.remaining, done.cost
+
+    async def note(
+        reservation: Reservation,
+        model: str,
+        outcome: str,
+        usage: Usage | None = None,
+        images: int = 0,
+        charged: int = 0,
+    ) -> None:
+        """Keep the request's usage record (when the gateway has a usage store)."""
+        if usage_store is None or reservation.address is None:
+            return
+        now = float(gate.ledger.clock())
+        record = UsageRecord(
+            request_id=reservation.request_id,
+            key_id=reservation.key_id,
+            wallet=normalize_account(reservation.address),
+            model=model,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            images=images,
+            cost=charged,
+            hold=reservation.amount,
+            time=now,
+            day=reservation.hold.day if reservation.hold else epoch_day(now),
+            outcome=outcome,
+        )
+        try:
+            await anyio.to_thread.run_sync(usage_store.record, record)
+        except LedgerUnavailable as exc:
+            log.error("recording the usage of %s failed: %s", reservation.request_id, exc)
+
+    async def release(reservation: Reservation, model: str) -> None:
+        try:
+            await anyio.to_thread.run_sync(metering.release, reservation)
+        except (LedgerUnavailable, HoldError) as exc:
+            log.error("releasing %s failed: %s", reservation.request_id, exc)
+        await note(reservation, model, "released")
+
+    def price(prices: PriceBook, model: str, usage: Usage) -> int | None:
+        try:
+            return min(prices.price(model, usage.prompt_tokens, usage.completion_tokens),
+                       MAX_AMOUNT)  # fmt: skip
+        except (UnknownModel, ValueError):
+            return None
+
+    async def models(request: Request) -> Response:
+        key = _bearer(request)
+        if key is None:
+            return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
+        if gate.keys is None:
+            return openai_error(Reason.UNKNOWN_KEY, "this gateway has no key store")
+        try:
+            await anyio.to_thread.run_sync(gate.keys.resolve, key)
+        except AuthError as exc:
+            return openai_error(exc.code, exc.message)
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "venice"} for m in gate.prices
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def usage_route(request: Request) -> Response:
+        """``GET /v1/usage``: the caller's records (``scope=wallet``, the default: every key of
+        its wallet; ``scope=key``: this key's), ``day`` (YYYY-MM-DD or an epoch day),
+        ``cursor``, ``limit`` (1-1000), ``format`` (json or csv). ``GET /v1/usage/daily``: the
+        day's sums by key and model."""
+        assert usage_store is not None
+        key = _bearer(request)
+        if key is None or gate.keys is None:
+            return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
+        try:
+            record = await anyio.to_thread.run_sync(gate.keys.resolve, key)
+        except AuthError as exc:
+            return openai_error(exc.code, exc.message)
+        q = request.query_params
+        try:
+            scope = q.get("scope", "wallet")
+            if scope not in ("wallet", "key"):
+                raise ValueError("scope must be 'wallet' or 'key'")
+            wallet = normalize_account(record.address)
+            who = {"wallet": wallet} if scope == "wallet" else {"key_id": record.key_id}
+            day = _parse_day(q.get("day"))
+            cursor = int(q.get("cursor", "0"))
+            limit = int(q.get("limit", "100"))
+            fmt = q.get("format", "json")
+            if fmt not in ("json", "csv") or cursor < 0:
+                raise ValueError("format must be json or csv, and cursor a non-negative integer")
+            if request.url.path.endswith("/daily"):
+                sums = await anyio.to_thread.run_sync(
+                    lambda: usage_store.daily(
+                        day if day is not None else gate.ledger.today(), **who
+                    )
+                )
+                return JSONResponse({"data": [asdict(d) for d in sums]})
+            page = await anyio.to_thread.run_sync(
+                lambda: usage_store.query(day=day, cursor=cursor, limit=limit, **who)
+            )
+        except ValueError as exc:
+            return openai_error(Reason.BAD_REQUEST, str(exc))
+        except LedgerUnavailable as exc:
+            return openai_error(Reason.LEDGER_UNAVAILABLE, f"usage unavailable: {exc}")
+        next_cursor = {} if page.next_cursor is None else {"x-next-cursor": str(page.next_cursor)}
+        if fmt == "csv":
+            return Response(to_csv(page.records), media_type="text/csv", headers=next_cursor)
+        return JSONResponse(
+            {"data": [asdict(r) for r in page.records], "next_cursor": page.next_cursor}
+        )
+
+    async def proxy(request: Request) -> Response | MeteredStream:
+        kind = METERED[request.url.path]
+        key = _bearer(request)
+        if key is None:
+            return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
+        raw = await request.body()
+        if len(raw) > config.max_body_bytes:
+            return openai_error(
+                Reason.BAD_REQUEST, f"the body is over {config.max_body_bytes} bytes", 413
+            )
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return openai_error(Reason.BAD_REQUEST, "the body is not JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return openai_error(Reason.BAD_REQUEST, "the body must be an object with a 'model'")
+        model: str = body["model"]
+        prices = gate.prices  # this request's prices, whatever a reload does meanwhile
+        if model not in prices:
+            return openai_error(
+                Reason.UNKNOWN_MODEL, f"model '{model}' does not exist or has no price", 404
+            )
+        per_image = prices.get(model).per_image is not None
+        if per_image != (kind == "images"):
+            unit = "image" if per_image else "token"
+            return openai_error(
+                Reason.BAD_REQUEST, f"model '{model}' is priced per {unit}: not for this route"
+            )
+        if kind == "images" and body.get("stream"):
+            return openai_error(Reason.BAD_REQUEST, "streamed images are not metered here")
+        try:
+            bound: WorstCase = worst_case(kind, raw, body, config.default_max_tokens)
+            max_cost = prices.price(model, bound.input_tokens, bound.output_tokens, bound.images)
+        except ValueError as exc:
+            return openai_error(Reason.BAD_REQUEST, str(exc))
+        if max_cost > MAX_AMOUNT:
+            return openai_error(Reason.BAD_REQUEST, "the request's worst case is too large")
+        streaming = body.get("stream") is True
+        if streaming:
+            options = body.setdefault("stream_options", {})
+            if not isinstance(options, dict):
+                return openai_error(Reason.BAD_REQUEST, "'stream_options' must be an object")
+            options["include_usage"] = True
+            if config.continuous_usage:
+                options["continuous_usage_stats"] = True
+
+        admitted: tuple[str, RateState] | None = None
+        if limiter is not None and policy is not None and gate.keys is not None:
+            try:
+                admitted = await anyio.to_thread.run_sync(admit, key)
+            except LedgerUnavailable as exc:
+                return openai_error(Reason.LEDGER_UNAVAILABLE, f"rate limits unavailable: {exc}")
+            if admitted is not None and not admitted[1].allowed:
+                state = admitted[1]
+                return openai_error(
+                    Reason.RATE_LIMITED,
+                    f"rate limit reached: {state.limits.requests_per_minute} requests and "
+                    f"{state.limits.tokens_per_minute} tokens a minute ({state.exceeded}); "
+                    f"retry in {state.retry_after}s",
+                    headers={"retry-after": str(state.retry_after), **_rate_headers(state)},
+                )
+        rate = _rate_headers(admitted[1] if admitted is not None else None)
+
+        request_id = f"gw-{uuid.uuid4().hex}"
+        try:
+            reservation = await anyio.to_thread.run_sync(
+                metering.reserve, key, request_id, max_cost
+            )
+        except LedgerUnavailable as exc:
+            return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
+        if not reservation.allowed:
+            return _refusal(reservation, max_cost, rate)
+
+        try:
+            sent = upstream().build_request(
+                "POST", request.url.path, content=json.dumps(body).encode(),
+                headers={"content-type": "application/json"},
+            )  # fmt: skip
+            response = await upstream().send(sent, stream=True)
+        except httpx.HTTPError as exc:
+            await release(reservation, model)
+            return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
+        if response.status_code >= 400:
+            data = await response.aread()
+            await response.aclose()
+            await release(reservation, model)
+            if response.status_code >= 500:
+                return openai_error(
+                    Reason.UPSTREAM_UNAVAILABLE, f"the upstream answered {response.status_code}"
+                )
+            headers = {**_balance_headers(reservation.remaining + max_cost), **rate}
+            return Response(data, response.status_code, media_type="application/json",
+                            headers=headers)  # fmt: skip
+
+        if streaming:
+
+            async def on_end(ending: Ending, scanner: SseScanner, sent_any: bool) -> None:
+                if ending == "upstream_failed" and not sent_any:
+                    await release(reservation, model)
+                    return
+                # Its usage chunk was streamed: that usage (whether or not the client stayed for
+                # the end). Cut short: the upstream's counts so far if it sends them in every
+                # chunk, else (as when it sends none) the input's upper bound and one token per
+                # output event streamed.
+                usage = scanner.final_usage
+                if usage is None and config.continuous_usage:
+                    usage = scanner.usage
+                if usage is None:
+                    usage = Usage(bound.input_tokens, scanner.events)
+                cost = price(prices, model, usage)
+                _, charged = await settle(reservation, reservation.amount if cost is None else cost)
+                await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
+                await note(reservation, model, ending, usage, charged=charged)
+
+            headers = {**_balance_headers(reservation.remaining, request_id), **rate}
+            return MeteredStream(response, headers, on_end)
+
+        try:
+            data = await response.aread()
+        except httpx.HTTPError as exc:
+            await release(reservation, model)
+            return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
+        finally:
+            await response.aclose()
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            answer = None
+        cost: int | None
+        usage: Usage | None = None
+        images = 0
+        if kind == "images":
+            made = answer.get("data") if isinstance(answer, dict) else None
+            images = len(made) if isinstance(made, list) else bound.images
+            cost = prices.price(model, 0, 0, len(made)) if isinstance(made, list) else None
+        else:
+            usage = usage_of(answer)
+            cost = price(prices, model, usage) if usage is not None else None
+        # No usable usage: the request is charged its hold (the worst case).
+        remaining, charged = await settle(reservation, reservation.amount if cost is None else cost)
+        if usage is not None:
+            await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
+        await note(reservation, model, "complete", usage, images, charged)
+        headers = {**_balance_headers(remaining, request_id), **rate}
+        return Response(data, 200, media_type="application/json", headers=headers)
+
+    routes = [Route(path, proxy, methods=["POST"]) for path in METERED]
+    routes.append(Route("/v1/models", models, methods=["GET"]))
+    if usage_store is not None:
+        routes.append(Route("/v1/usage", usage_route, methods=["GET"]))
+        routes.append(Route("/v1/usage/daily", usage_route, methods=["GET"]))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> JSONResponse:
+    code = reservation.reason
+    headers = _balance_headers(reservation.remaining) if reservation.address else {}
+    headers.update(rate)
+    if code in (Reason.INSUFFICIENT_CREDIT, Reason.NO_CREDIT, Reason.KEY_LIMIT_REACHED):
+        message = (
+            f"insufficient credit: this request may cost up to ${usd(max_cost)} and "
+            f"${usd(reservation.remaining)} is left today ({code})"
+        )
+    elif code in (Reason.UNKNOWN_KEY, Reason.KEY_REVOKED):
+        message = f"the API key is not valid ({code})"
+    elif code == Reason.RPC_UNAVAILABLE:
+        message = "the chain could not be read; try again"
+    else:
+        message = f"refused: {code}"
+    return openai_error(code, message, headers=headers)

@@ -1,0 +1,190 @@
+"""``venice-sdk gateway``: run the inference gateway in front of an OpenAI-compatible server.
+
+    venice-sdk gateway --upstream http://127.0.0.1:8000 --manifest deployments/31337.json \\
+        --rpc http://127.0.0.1:8545 [--port 8788] [--workers 2] [--redis-url redis://...] \\
+        [--data-dir .venice] [--prices prices.yaml] [--upstream-key KEY] \\
+        [--default-max-tokens 4096] [--continuous-usage] [--rate-limits limits.yaml]
+
+With ``--workers`` above 1 the workers share the ledger: give ``--redis-url`` (SQLite works
+across the processes of one machine too, more slowly). Rate limits (`venice_sdk.ratelimit`) are
+shared through Redis too; without it each worker counts its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "app_from_env", "build", "run", "usage"]
+
+_ENV = "VENICE_GATEWAY_ARGS"
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``gateway`` subcommand to ``venice-sdk``'s subparsers."""
+    c = sub.add_parser("gateway", help="run the OpenAI-compatible metering gateway")
+    c.add_argument("--upstream", required=True, help="the model server's base URL")
+    c.add_argument("--upstream-key", help="a bearer token the upstream wants")
+    c.add_argument("--manifest", required=True, help="deployments/<chain_id>.json")
+    c.add_argument("--rpc", required=True, help="the node's HTTP URL")
+    c.add_argument("--ttl", type=float, default=2.0, help="entitlement cache seconds")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8788)
+    c.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    c.add_argument("--data-dir", default=".venice", help="SQLite files (default .venice)")
+    c.add_argument("--redis-url", help="share the ledger through Redis")
+    c.add_argument("--prices", help="a price book file (default: the bundled one); reloaded "
+                   "on SIGHUP or when it changes, for new requests")  # fmt: skip
+    c.add_argument("--default-max-tokens", type=int, default=4_096,
+                   help="output limit of a request that sets none (default 4096)")  # fmt: skip
+    c.add_argument("--continuous-usage", action="store_true",
+                   help="ask the upstream for usage in every chunk (vLLM)")  # fmt: skip
+    c.add_argument("--rate-limits", help="requests and tokens per minute per key (a YAML file)")
+    c.set_defaults(run=run)
+
+    u = sub.add_parser("usage", help="show the gateway's usage records of a wallet or a key")
+    who = u.add_mutually_exclusive_group(required=True)
+    who.add_argument("--wallet", help="a wallet address")
+    who.add_argument("--key-id", help="an API key's id")
+    u.add_argument("--day", help="a UTC day, YYYY-MM-DD (default: every day kept)")
+    u.add_argument("--daily", action="store_true", help="the day's sums by key and model")
+    u.add_argument("--format", choices=("csv", "json"), default="csv")
+    u.add_argument("--cursor", type=int, default=0, help="from a previous page's next cursor")
+    u.add_argument("--limit", type=int, default=1_000, help="records per page (1-1000)")
+    u.add_argument("--data-dir", default=".venice", help="the gateway's SQLite files")
+    u.add_argument("--redis-url", help="the gateway's Redis")
+    u.set_defaults(run=usage)
+
+
+def build(options: dict[str, Any]) -> Any:
+    """The gateway app from the command's options (a dict, so worker processes can rebuild it)."""
+    from venice_sdk.auth import ApiKeyStore
+    from venice_sdk.entitlements import EntitlementClient
+    from venice_sdk.gate import Gatekeeper
+    from venice_sdk.gateway.app import GatewayConfig, create_gateway
+    from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
+    from venice_sdk.pricing import PriceBook
+    from venice_sdk.ratelimit import (
+        LocalRateLimiter,
+        RateLimiter,
+        RateLimitPolicy,
+        RedisRateLimiter,
+    )
+
+    data = Path(options["data_dir"])
+    data.mkdir(parents=True, exist_ok=True)
+    client = EntitlementClient.from_manifest(
+        options["manifest"], options["rpc"], ttl=options["ttl"]
+    )
+    ledger: CreditLedger
+    if options.get("redis_url"):
+        ledger = RedisLedger(options["redis_url"])
+    else:
+        ledger = SQLiteLedger(data / "ledger.sqlite3")
+    prices = PriceBook.load(options["prices"]) if options.get("prices") else PriceBook.default()
+    keys = ApiKeyStore(data / "keys.sqlite3")
+    config = GatewayConfig(
+        upstream=options["upstream"],
+        upstream_key=options.get("upstream_key"),
+        default_max_tokens=options["default_max_tokens"],
+        continuous_usage=options["continuous_usage"],
+        prices_path=options.get("prices"),
+    )
+    limiter: RateLimiter | None = None
+    policy = RateLimitPolicy.load(options["rate_limits"]) if options.get("rate_limits") else None
+    if policy is not None:
+        limiter = (
+            RedisRateLimiter(options["redis_url"])
+            if options.get("redis_url")
+            else LocalRateLimiter()
+        )
+    return create_gateway(
+        Gatekeeper(client, ledger, prices, keys), config, limiter, policy, _usage_store(options)
+    )
+
+
+def _usage_store(options: dict[str, Any]) -> Any:
+    from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore
+
+    if options.get("redis_url"):
+        return RedisUsageStore(options["redis_url"])
+    data = Path(options["data_dir"])
+    data.mkdir(parents=True, exist_ok=True)
+    return SQLiteUsageStore(data / "usage.sqlite3")
+
+
+def usage(args: argparse.Namespace) -> int:
+    """``venice-sdk usage``: print a page of records (CSV or JSON) or a day's sums."""
+    import dataclasses
+    import sys
+
+    from venice_sdk.gateway.app import _parse_day
+    from venice_sdk.ledger import normalize_account
+    from venice_sdk.usage import to_csv
+
+    try:
+        day = _parse_day(args.day)
+        if args.daily and day is None:
+            raise ValueError("--daily needs --day")
+        if args.wallet is not None:
+            if not (args.wallet[:2] in ("0x", "0X") and len(args.wallet) == 42):
+                raise ValueError(f"--wallet must be a 0x address, not {args.wallet!r}")
+            who = {"wallet": normalize_account(args.wallet)}
+        else:
+            who = {"key_id": args.key_id}
+        store = _usage_store(vars(args))
+        if args.daily:
+            assert day is not None
+            sums = [dataclasses.asdict(d) for d in store.daily(day, **who)]
+            print(json.dumps(sums, indent=2))
+            return 0
+        page = store.query(day=day, cursor=args.cursor, limit=args.limit, **who)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if args.format == "csv":
+        sys.stdout.write(to_csv(page.records))
+    else:
+        records = [dataclasses.asdict(r) for r in page.records]
+        print(json.dumps({"data": records, "next_cursor": page.next_cursor}, indent=2))
+    if page.next_cursor is not None:
+        print(f"more: --cursor {page.next_cursor}", file=sys.stderr)
+    return 0
+
+
+def app_from_env() -> Any:
+    """The app of a worker process (``uvicorn --factory``), from the options in the env."""
+    return build(json.loads(os.environ[_ENV]))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise SystemExit(
+            f"error: the gateway needs `pip install venice-sdk[server]` ({exc})"
+        ) from None
+    from venice_sdk.gateway.app import GatewayConfig
+
+    if args.workers < 1:
+        raise SystemExit("error: --workers must be at least 1")
+    try:  # check the options here, before any worker starts
+        GatewayConfig(args.upstream, default_max_tokens=args.default_max_tokens)
+        if args.rate_limits:
+            from venice_sdk.ratelimit import RateLimitPolicy
+
+            RateLimitPolicy.load(args.rate_limits)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    options = {k: v for k, v in vars(args).items() if k not in {"run", "command"}}
+    common: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning",
+                              "access_log": False}  # fmt: skip
+    if args.workers == 1:
+        uvicorn.run(build(options), **common)
+    else:
+        os.environ[_ENV] = json.dumps(options)
+        uvicorn.run("venice_sdk.gateway.command:app_from_env", factory=True,
+                    workers=args.workers, **common)  # fmt: skip
+    return 0

@@ -1,0 +1,68 @@
+"""The worst case of an OpenAI-style request, computed from its body without a network call.
+
+Input: a tokenizer never makes more tokens than the prompt has bytes (every BPE or
+SentencePiece token covers at least one byte), and a request body holds its prompt plus JSON
+around it, which outweighs the few tokens a chat template adds per message. So the body's size
+in bytes, plus `PROMPT_OVERHEAD`, bounds the prompt's tokens from above.
+
+Images: ``n`` (default 1), priced per image.
+
+Output: ``max_completion_tokens`` or ``max_tokens`` times the choices asked for (``n``, and
+``best_of`` for completions); a request that sets no limit gets the gateway's default, written
+into the forwarded body, so the upstream cannot generate more than was held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["MAX_CHOICES", "MAX_OUTPUT_TOKENS", "PROMPT_OVERHEAD", "WorstCase", "worst_case"]
+
+#: Tokens added to the body's size for a chat template's special tokens.
+PROMPT_OVERHEAD = 64
+#: Largest ``max_tokens`` and ``n`` accepted (anything more is a malformed request).
+MAX_OUTPUT_TOKENS = 10_000_000
+MAX_CHOICES = 128
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """Upper bounds of a request's input and output tokens."""
+
+    input_tokens: int
+    output_tokens: int
+    images: int = 0
+
+
+def _count(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"'{name}' must be an integer between {low} and {high}")
+    return value
+
+
+def worst_case(kind: str, raw: bytes, body: dict[str, Any], default_max_tokens: int) -> WorstCase:
+    """The worst case of a request of ``kind`` (``chat``, ``completions``, ``embeddings`` or
+    ``images``: ``n`` images, default 1)
+    whose body is ``raw`` (parsed: ``body``). Sets ``max_tokens`` in ``body`` when the request
+    has no output limit. Raises `ValueError` for a malformed limit."""
+    if kind == "images":
+        return WorstCase(0, 0, _count(body, "n", 1, MAX_CHOICES) or 1)
+    input_tokens = len(raw) + PROMPT_OVERHEAD
+    if kind == "embeddings":
+        return WorstCase(input_tokens, 0)
+    limit = None
+    if kind == "chat":
+        limit = _count(body, "max_completion_tokens", 1, MAX_OUTPUT_TOKENS)
+    if limit is None:
+        limit = _count(body, "max_tokens", 1, MAX_OUTPUT_TOKENS)
+    if limit is None:
+        limit = default_max_tokens
+        body["max_tokens"] = limit
+    choices = _count(body, "n", 1, MAX_CHOICES) or 1
+    if kind == "completions":
+        choices = max(choices, _count(body, "best_of", 1, MAX_CHOICES) or 1)
+    return WorstCase(input_tokens, limit * choices)

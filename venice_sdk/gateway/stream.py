@@ -1,0 +1,166 @@
+"""Server-sent events passed through chunk by chunk, with the usage read on the side.
+
+`SseScanner` follows the events of an OpenAI-style stream as its bytes go by (never holding the
+stream back): how many events carried output, and the latest ``usage`` seen. `MeteredStream`
+is the ASGI response that copies the upstream's bytes to the client as they arrive, watches for
+the client going away (then stops reading the upstream and closes it, which cancels the
+request there), and calls back once with how the stream ended, shielded from cancellation so
+the request is always settled or released.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import httpx
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["Ending", "MeteredStream", "SseScanner", "Usage"]
+
+#: How a stream ended: the upstream finished it, the client went away, or the upstream failed.
+Ending = Literal["complete", "disconnected", "upstream_failed"]
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def usage_of(obj: Any) -> Usage | None:
+    """The ``usage`` of a response or chunk, if it has a well-formed one."""
+    if not isinstance(obj, dict):
+        return None
+    usage = obj.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    prompt = usage.get("prompt_tokens")
+    completion = usage.get("completion_tokens", 0)
+    if completion is None:
+        completion = 0
+    for value in (prompt, completion):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return None
+    assert isinstance(prompt, int) and isinstance(completion, int)
+    return Usage(prompt, completion)
+
+
+@dataclass
+class SseScanner:
+    """Reads the events out of a stream's bytes as they pass."""
+
+    events: int = 0  # events with choices (output)
+    usage: Usage | None = None  # the latest usage seen (vLLM's continuous usage: every chunk)
+    final_usage: Usage | None = None  # the usage chunk (no choices) that ends a stream
+    done: bool = False  # saw "data: [DONE]"
+    _buffer: bytes = field(default=b"", repr=False)
+
+    def feed(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        while True:
+            cut = _event_end(self._buffer)
+            if cut is None:
+                return
+            end, skip = cut
+            event, self._buffer = self._buffer[:end], self._buffer[end + skip :]
+            self._event(event)
+
+    def _event(self, event: bytes) -> None:
+        data = b"\n".join(
+            line[5:].strip() for line in event.splitlines() if line.startswith(b"data:")
+        )
+        if not data:
+            return
+        if data == b"[DONE]":
+            self.done = True
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return
+        usage = usage_of(obj)
+        if usage is not None:
+            self.usage = usage
+        if isinstance(obj, dict) and obj.get("choices"):
+            self.events += 1
+        elif usage is not None:
+            self.final_usage = usage
+
+
+def _event_end(buffer: bytes) -> tuple[int, int] | None:
+    """Where the first complete event of ``buffer`` ends, and the separator's length."""
+    found = [(i, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (i := buffer.find(sep)) >= 0]
+    return min(found) if found else None
+
+
+class MeteredStream:
+    """An ASGI response streaming an upstream's SSE body to the client as it arrives.
+
+    ``on_end(ending, scanner, sent_any)`` is awaited exactly once, after the upstream response is
+    closed, whatever happened (shielded from the cancellation of a client that went away).
+    """
+
+    def __init__(
+        self,
+        upstream: httpx.Response,
+        headers: dict[str, str],
+        on_end: Callable[[Ending, SseScanner, bool], Awaitable[None]],
+    ) -> None:
+        self.upstream = upstream
+        self.headers = headers
+        self.on_end = on_end
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scanner = SseScanner()
+        # "ending" stays None while the stream runs; the first of its ends to happen names it.
+        state: dict[str, Any] = {"ending": None, "sent": False}
+        raw_headers = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
+        raw_headers.append((b"content-type", b"text/event-stream; charset=utf-8"))
+        raw_headers.append((b"cache-control", b"no-cache"))
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    if state["ending"] is None:
+                        state["ending"] = "disconnected"
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch)
+                await self._pump(send, raw_headers, scanner, state)
+                group.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
+                await self.on_end(state["ending"] or "disconnected", scanner, state["sent"])
+
+    async def _pump(
+        self,
+        send: Send,
+        raw_headers: list[tuple[bytes, bytes]],
+        scanner: SseScanner,
+        state: dict[str, Any],
+    ) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+            try:
+                async for chunk in self.upstream.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    scanner.feed(chunk)
+                    state["sent"] = state["sent"] or scanner.events > 0
+            except httpx.HTTPError as exc:
+                state["ending"] = state["ending"] or "upstream_failed"
+                error = {"error": {"message": f"upstream failed mid-stream: {exc}",
+                                   "type": "service_unavailable", "param": None,
+                                   "code": "upstream_unavailable"}}  # fmt: skip
+                event = b"data: " + json.dumps(error).encode() + b"\n\n"
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            state["ending"] = state["ending"] or "complete"
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client's socket is gone
+            state["ending"] = state["ending"] or "disconnected"

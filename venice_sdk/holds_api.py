@@ -1,0 +1,171 @@
+"""The sidecar's holds: ``POST /v1/reserve``, ``/v1/settle`` and ``/v1/release``, for inference
+servers not written in Python that bill the actual usage of a request (reserve its worst case,
+serve it, settle at what it cost).
+
+``create_app`` includes `holds_router`. Money is integer micro-USD. A refused reserve is a 200
+with ``allowed: false`` and a ``reason`` (as ``/v1/authorize``); a settle or release that cannot
+apply is a 409 with a ``code`` (``hold_released``, ``hold_settled``, ``hold_expired``,
+``unknown_hold``, ``request_id_reused``) and changes nothing; an unreachable ledger or node is a
+503 (fail closed: serve nothing); malformed input is a 422 (FastAPI's validation) or a 400.
+Every call is idempotent by ``request_id``, so a client may retry any of them after a timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from venice_sdk.errors import Reason
+from venice_sdk.gate import Gatekeeper
+from venice_sdk.ledger import MAX_AMOUNT, HoldError, LedgerUnavailable, Settlement
+from venice_sdk.metering import MAX_REQUEST_ID, Metering, Reservation
+from venice_sdk.pricing import UnknownModel
+
+__all__ = [
+    "ReleaseRequest",
+    "ReserveRequest",
+    "SettleRequest",
+    "holds_router",
+    "reservation_json",
+    "settlement_json",
+]
+
+RequestId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_REQUEST_ID,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The caller's id of the request (a UUID ...): 1-120 of [A-Za-z0-9._-]",
+    ),
+]
+Micros = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+Count = Annotated[int, Field(ge=0, le=10**9)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ReserveRequest(_Strict):
+    who: str = Field(max_length=256, description="A wallet address or an API key (vvk_...)")
+    request_id: RequestId
+    max_cost_micros: Micros | None = Field(None, description="The worst case, in micro-USD")
+    model: str | None = Field(None, max_length=200, description="Or: price the worst case")
+    input_tokens: Count = 0
+    output_tokens: Count = Field(0, description="The most the request may generate")
+    images: Count = 0
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ReserveRequest:
+        if (self.max_cost_micros is None) == (self.model is None):
+            raise ValueError("give either max_cost_micros or model (with token counts)")
+        return self
+
+
+class SettleRequest(_Strict):
+    request_id: RequestId
+    actual_cost_micros: Micros
+
+
+class ReleaseRequest(_Strict):
+    request_id: RequestId
+
+
+def _error(code: Reason, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+def _unavailable(exc: Exception) -> JSONResponse:
+    return _error(Reason.LEDGER_UNAVAILABLE, f"ledger unavailable: {exc}", 503)
+
+
+def reservation_json(r: Reservation) -> dict[str, Any]:
+    return {
+        "allowed": r.allowed,
+        "reason": r.reason,
+        "request_id": r.request_id,
+        "state": r.hold.state if r.hold is not None else "refused",
+        "address": r.address,
+        "held_micros": r.amount,
+        "spent_micros": r.spent,
+        "held_total_micros": r.held,
+        "remaining_micros": r.remaining,
+        "daily_limit_micros": r.daily_limit,
+        "expires_at": r.expires_at,
+        "source": r.source,
+        "pro": r.pro,
+        "stale": r.stale,
+    }
+
+
+def settlement_json(s: Settlement) -> dict[str, Any]:
+    return {
+        "request_id": s.request_id,
+        "address": s.account,
+        "day": s.day,
+        "cost_micros": s.cost,
+        "requested_micros": s.requested,
+        "held_micros": s.held,
+        "released_micros": s.released,
+        "capped": s.capped,
+        "spent_micros": s.spent,
+        "remaining_micros": s.remaining,
+    }
+
+
+def holds_router(gate: Gatekeeper) -> APIRouter:
+    """The three hold routes over ``gate``'s ledger, entitlements and keys."""
+    metering = Metering(gate)
+    router = APIRouter(tags=["holds"])
+
+    @router.post("/v1/reserve")
+    def reserve(body: ReserveRequest) -> Any:
+        cost = body.max_cost_micros
+        if cost is None:
+            try:
+                cost = gate.prices.price(
+                    body.model or "", body.input_tokens, body.output_tokens, body.images
+                )
+            except UnknownModel as exc:
+                return _error(Reason.UNKNOWN_MODEL, str(exc), 400)
+            if cost > MAX_AMOUNT:
+                return _error(Reason.BAD_REQUEST, "the worst case is more than a ledger holds", 400)
+        try:
+            reservation = metering.reserve(body.who, body.request_id, cost)
+        except HoldError as exc:
+            return _error(exc.code, exc.message, 409)
+        except LedgerUnavailable as exc:
+            return _unavailable(exc)
+        if reservation.reason == Reason.RPC_UNAVAILABLE:
+            return _error(Reason.RPC_UNAVAILABLE, "the node could not be read", 503)
+        return reservation_json(reservation)
+
+    @router.post("/v1/settle")
+    def settle(body: SettleRequest) -> Any:
+        try:
+            return settlement_json(metering.settle(body.request_id, body.actual_cost_micros))
+        except HoldError as exc:
+            return _error(exc.code, exc.message, 409)
+        except LedgerUnavailable as exc:
+            return _unavailable(exc)
+
+    @router.post("/v1/release")
+    def release(body: ReleaseRequest) -> Any:
+        try:
+            hold = metering.release(body.request_id)
+        except HoldError as exc:
+            return _error(exc.code, exc.message, 409)
+        except LedgerUnavailable as exc:
+            return _unavailable(exc)
+        return {
+            "request_id": hold.request_id,
+            "address": hold.account,
+            "state": hold.state,
+            "released_micros": hold.amount,
+        }
+
+    return router

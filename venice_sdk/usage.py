@@ -1,0 +1,315 @@
+"""Usage records: one per settled (or released) metered request, and daily aggregates.
+
+A `UsageRecord` says who (wallet, key id), what (model, input and output tokens, images), what
+it cost and held (micro-USD), when, and how it ended (``complete``, ``disconnected``,
+``upstream_failed``, ``released``). Recording is idempotent by request id. `UsageStore.query`
+pages through a wallet's or a key's records (optionally of one UTC day) with a cursor;
+`UsageStore.daily` sums a day by key and model. `SQLiteUsageStore` keeps them in a SQLite file
+(beside the SQLite ledger), `RedisUsageStore` in Redis (one script per record; records expire
+after ``retention_days``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from venice_sdk.ledger import LedgerUnavailable
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = [
+    "DailyUsage",
+    "RedisUsageStore",
+    "SQLiteUsageStore",
+    "UsagePage",
+    "UsageRecord",
+    "UsageStore",
+    "to_csv",
+]
+
+_LUA = resources.files("venice_sdk").joinpath("usage.lua").read_text(encoding="utf-8")
+_SHA = hashlib.sha1(_LUA.encode()).hexdigest()
+MAX_PAGE = 1_000
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    request_id: str
+    key_id: str | None
+    wallet: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    images: int
+    cost: int  # micro-USD debited
+    hold: int  # micro-USD held
+    time: float
+    day: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class UsagePage:
+    records: list[UsageRecord]
+    next_cursor: int | None  # pass it back for the next page; None: no more
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """One day's sums for one key (None: requests by wallet) and model."""
+
+    key_id: str | None
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    images: int
+    cost: int
+
+
+def to_csv(records: list[UsageRecord]) -> str:
+    """Records as CSV with a header row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([f.name for f in fields(UsageRecord)])
+    for r in records:
+        writer.writerow(["" if v is None else v for v in asdict(r).values()])
+    return out.getvalue()
+
+
+def _check(wallet: str | None, key_id: str | None, limit: int) -> None:
+    if (wallet is None) == (key_id is None):
+        raise ValueError("give a wallet or a key id")
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+
+
+class UsageStore(ABC):
+    @abstractmethod
+    def record(self, record: UsageRecord) -> bool:
+        """Store ``record`` unless its request id was recorded before; whether it was new."""
+
+    @abstractmethod
+    def query(
+        self,
+        *,
+        wallet: str | None = None,
+        key_id: str | None = None,
+        day: int | None = None,
+        cursor: int = 0,
+        limit: int = 100,
+    ) -> UsagePage:
+        """A wallet's or a key's records (of ``day``, or all kept), oldest first."""
+
+    @abstractmethod
+    def daily(
+        self, day: int, *, wallet: str | None = None, key_id: str | None = None
+    ) -> list[DailyUsage]:
+        """``day``'s sums by key and model for a wallet or a key."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS usage (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    key_id TEXT,
+    wallet TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    images INTEGER NOT NULL,
+    cost INTEGER NOT NULL,
+    hold INTEGER NOT NULL,
+    time REAL NOT NULL,
+    day INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_wallet ON usage (wallet, day, seq);
+CREATE INDEX IF NOT EXISTS usage_key ON usage (key_id, day, seq);
+"""
+_COLUMNS = ", ".join(f.name for f in fields(UsageRecord))
+
+
+class SQLiteUsageStore(UsageStore):
+    """Usage records in a SQLite file (WAL; one connection per thread and process)."""
+
+    def __init__(self, path: str | Path, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._conn()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(f"cannot open usage store {self.path}: {exc}") from exc
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _run(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise LedgerUnavailable(f"usage store {self.path}: {exc}") from exc
+
+    def record(self, record: UsageRecord) -> bool:
+        values = tuple(asdict(record).values())
+        marks = ", ".join("?" for _ in values)
+        try:
+            cursor = self._conn().execute(
+                f"INSERT OR IGNORE INTO usage ({_COLUMNS}) VALUES ({marks})", values
+            )
+        except sqlite3.OperationalError as exc:
+            raise LedgerUnavailable(f"usage store {self.path}: {exc}") from exc
+        return cursor.rowcount == 1
+
+    def query(
+        self,
+        *,
+        wallet: str | None = None,
+        key_id: str | None = None,
+        day: int | None = None,
+        cursor: int = 0,
+        limit: int = 100,
+    ) -> UsagePage:
+        _check(wallet, key_id, limit)
+        column, owner = ("wallet", wallet) if wallet is not None else ("key_id", key_id)
+        where = f"{column} = ? AND seq > ?" + (" AND day = ?" if day is not None else "")
+        args: tuple[Any, ...] = (owner, cursor) + ((day,) if day is not None else ())
+        rows = self._run(
+            f"SELECT seq, {_COLUMNS} FROM usage WHERE {where} ORDER BY seq LIMIT ?",
+            (*args, limit),
+        )
+        records = [UsageRecord(*row[1:]) for row in rows]
+        return UsagePage(records, int(rows[-1][0]) if len(rows) == limit else None)
+
+    def daily(
+        self, day: int, *, wallet: str | None = None, key_id: str | None = None
+    ) -> list[DailyUsage]:
+        _check(wallet, key_id, 1)
+        column, owner = ("wallet", wallet) if wallet is not None else ("key_id", key_id)
+        rows = self._run(
+            "SELECT key_id, model, count(*), sum(input_tokens), sum(output_tokens), sum(images), "
+            f"sum(cost) FROM usage WHERE {column} = ? AND day = ? GROUP BY key_id, model "
+            "ORDER BY key_id, model",
+            (owner, day),
+        )
+        return [DailyUsage(*row) for row in rows]
+
+
+class RedisUsageStore(UsageStore):
+    """Usage records in Redis, all under one hash tag (``{prefix}``), kept ``retention_days``."""
+
+    def __init__(
+        self,
+        client_or_url: redis.Redis | str,
+        *,
+        prefix: str = "venice:usage",
+        retention_days: int = 35,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        import redis as redis_module
+
+        self._redis = redis_module
+        if isinstance(client_or_url, str):
+            self.client: redis.Redis = redis_module.Redis.from_url(
+                client_or_url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
+        else:
+            self.client = client_or_url
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        self.base = f"{{{prefix}}}:"
+        self.ttl = retention_days * 86_400
+
+    def _call(self, what: str, call: Any) -> Any:
+        try:
+            return call()
+        except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
+            raise LedgerUnavailable(f"redis unreachable while {what}: {exc}") from exc
+
+    def record(self, record: UsageRecord) -> bool:
+        args = (
+            f"{self.base}id:{record.request_id}", f"{self.base}seq",
+            json.dumps(asdict(record)), self.ttl, self.base, record.wallet, record.key_id or "",
+            record.day, record.model, record.input_tokens, record.output_tokens, record.images,
+            record.cost,
+        )  # fmt: skip
+
+        def run() -> Any:
+            try:
+                return self.client.evalsha(_SHA, 2, *args)
+            except self._redis.exceptions.NoScriptError:
+                return self.client.eval(_LUA, 2, *args)
+
+        return bool(self._call("recording usage", run))
+
+    @staticmethod
+    def _owner(wallet: str | None, key_id: str | None) -> str:
+        return f"w:{wallet}" if wallet is not None else f"k:{key_id}"
+
+    def query(
+        self,
+        *,
+        wallet: str | None = None,
+        key_id: str | None = None,
+        day: int | None = None,
+        cursor: int = 0,
+        limit: int = 100,
+    ) -> UsagePage:
+        _check(wallet, key_id, limit)
+        index = self.base + self._owner(wallet, key_id) + (f":{day}" if day is not None else "")
+        seqs = self._call(
+            "reading usage",
+            lambda: self.client.zrangebyscore(index, f"({cursor}", "+inf", start=0, num=limit),
+        )
+        if not seqs:
+            return UsagePage([], None)
+        names = [f"{self.base}r:{int(s)}" for s in seqs]
+        raw = self._call("reading usage", lambda: self.client.mget(names))
+        records = [UsageRecord(**json.loads(r)) for r in raw if r is not None]
+        return UsagePage(records, int(seqs[-1]) if len(seqs) == limit else None)
+
+    def daily(
+        self, day: int, *, wallet: str | None = None, key_id: str | None = None
+    ) -> list[DailyUsage]:
+        _check(wallet, key_id, 1)
+        agg = f"{self.base}a:{self._owner(wallet, key_id)}:{day}"
+        raw = self._call("reading usage", lambda: self.client.hgetall(agg))
+        groups: dict[tuple[str, str], dict[str, int]] = {}
+        for field_name, value in raw.items():
+            key, model, metric = (
+                field_name.decode() if isinstance(field_name, bytes) else field_name
+            ).split("\t")
+            groups.setdefault((key, model), {})[metric] = int(value)
+        return [
+            DailyUsage(key or None, model, m.get("requests", 0), m.get("input_tokens", 0),
+                       m.get("output_tokens", 0), m.get("images", 0), m.get("cost", 0))
+            for (key, model), m in sorted(groups.items())
+        ]  # fmt: skip
+
+    def close(self) -> None:
+        self.client.close()
