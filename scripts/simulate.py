@@ -47,7 +47,7 @@ from venice_ops.sim.sweep import (
     write_tornado,
 )
 
-console = Console(width=120)
+console = Console(width=120, soft_wrap=True)  # messages stay on one line, to grep
 
 
 def _scenario(name: str, days: int | None, seed: int | None, config: DeployConfig) -> Scenario:
@@ -326,4 +326,7 @@ def _metric(value: Any, metric: str) -> str:
     if value is None:
         return "failed"
     decimals = COLUMNS[metric]
-    return f"{float(cell(value, decimals)):,.4g}" if decimals else f"{value:.4g}"
+    if decimals is None:
+        return f"{value:.4g}"
+    amount = float(cell(value, decimals))
+    return f"{amount:,.0f}" if abs(amount) >= 10_000 else f"{amount:,.4f}"

@@ -110,10 +110,10 @@ def test_an_event_overriding_the_swept_value_is_warned_about(small):
     bench = load_scenario("bench")
     (warning,) = overridden(bench, ["annual_rate", "market.revenue"])
     assert warning.startswith("--vary annual_rate: events.0 (")
-    assert "bench.yaml:13) sets annual_rate on day 30" in warning
+    assert "bench.yaml:16) sets annual_rate on day 30" in warning
     assert warning.endswith("holds only on days 0-29")
     (warning,) = overridden(small, ["events.0.annual_rate"])
-    assert "events.1 (small.yaml:13) sets annual_rate on day 15" in warning
+    assert "events.1 (small.yaml:12) sets annual_rate on day 15" in warning
     assert "days 2-14" in warning
 
 

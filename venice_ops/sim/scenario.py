@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -308,11 +308,12 @@ class Scenario(_Strict):
         for path, value in wanted.items():
             _set_path(data, path, value)
         said = ", ".join(f"{p}={shown(v)}" for p, v in wanted.items())
+        parts = {part for path in wanted for part in path.split(".")}
         try:
             varied = Scenario.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError(
-                f"{said}: " + _problems(exc, self._lines, self._source).replace("\n", "\n  ")
+                f"{said}: " + _problems(exc, self._lines, self._source, parts).replace("\n", "\n  ")
             ) from None
         varied._source, varied._lines = self._source, self._lines
         try:
@@ -490,15 +491,21 @@ def parse_scenario(
     return scenario.check(max_annual)
 
 
-def _problems(exc: ValidationError, lines: dict[tuple[Any, ...], int], source: str) -> str:
-    """pydantic's errors as `source:line: field: problem` lines."""
+def _problems(
+    exc: ValidationError,
+    lines: dict[tuple[Any, ...], int],
+    source: str,
+    fields: Iterable[str] = (),
+) -> str:
+    """pydantic's errors as `source:line: field: problem` lines (`fields`: names the caller
+    set, which the file may not have)."""
     index = _Lines(lines)
     problems = []
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
         # pydantic reports union branches as extra path parts; keep what the file has.
         if lines:
-            keep = _keys(lines)
+            keep = _keys(lines) | set(fields)
             if error["type"] == "missing":
                 keep.add(loc[-1])  # the field the file lacks
             loc = tuple(p for p in loc if p in keep or isinstance(p, int))
