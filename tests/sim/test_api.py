@@ -42,8 +42,8 @@ def test_runs_are_seeds_in_a_row_and_exact_amounts_are_decimals(showcase, dask_c
 
 
 def test_with_varies_a_field_by_its_path(showcase):
-    richer = showcase.with_({"market.revenue": 80_000, "agents.0.count": 1}, days=10)
-    assert richer.market.revenue == 80_000 and richer.agents[0].count == 1 and richer.days == 10
+    richer = showcase.with_({"market.revenue": 80_000, "agents.0.count": 1}, days=25)
+    assert richer.market.revenue == 80_000 and richer.agents[0].count == 1 and richer.days == 25
     assert showcase.with_(market__buyback_share=0.3).market.buyback_share == 0.3
     with pytest.raises(ScenarioError, match=r"market\.buyback_share=1\.5: .*outside \[0, 1\]"):
         showcase.with_({"market.buyback_share": 1.5})

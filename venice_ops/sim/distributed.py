@@ -37,7 +37,7 @@ def cluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=processes,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never "8787 is already in use"
             silence_logs=40,  # logging.ERROR: no chatter about the cluster going up and down
         ) as local,
         Client(local) as client,

@@ -271,15 +271,9 @@ class Scenario(_Strict):
                 )
             elif day < 0:
                 found.append((("events", i, key), f"{when} is before the start, {self.start}"))
-            if event.annual_rate is not None and round(event.annual_rate * 10**6) * 10**12 > cap:
-                found.append(
-                    (
-                        ("events", i, "annual_rate"),
-                        f"{event.annual_rate:,.0f} VVV a year is above the cap, "
-                        f"{cap / 10**18:,.0f} VVV a year (emissions.max_annual in the deploy "
-                        "config): the contract would refuse it",
-                    )
-                )
+            too_high = above_cap(event.annual_rate, cap)
+            if too_high:
+                found.append((("events", i, "annual_rate"), too_high))
         return found
 
     def check(self, max_annual: int | None = None) -> Scenario:
@@ -295,7 +289,13 @@ class Scenario(_Strict):
             )
         return self
 
-    def with_(self, changes: Mapping[str, Any] | None = None, /, **fields: Any) -> Scenario:
+    def with_(
+        self,
+        changes: Mapping[str, Any] | None = None,
+        max_annual: int | None = None,
+        /,
+        **fields: Any,
+    ) -> Scenario:
         """A copy with fields changed by their path, checked as the file would be.
 
         `scenario.with_({"market.revenue": 5e4, "agents.0.count": 20}, days=90)`; a keyword
@@ -317,7 +317,7 @@ class Scenario(_Strict):
             ) from None
         varied._source, varied._lines = self._source, self._lines
         try:
-            return varied.check()
+            return varied.check(max_annual)
         except ScenarioError as exc:
             raise ScenarioError(f"{said}: {exc}") from None
 
@@ -353,6 +353,16 @@ class Scenario(_Strict):
         copy = self.model_copy(update=changes)
         copy._source, copy._lines = self._source, self._lines
         return copy
+
+
+def above_cap(annual_rate: float | None, cap: int) -> str | None:
+    """Why an emission rate (whole VVV a year) is refused, or None when it is within `cap`."""
+    if annual_rate is None or round(annual_rate * 10**6) * 10**12 <= cap:
+        return None
+    return (
+        f"{annual_rate:,.0f} VVV a year is above the cap, {cap / 10**18:,.0f} VVV a year "
+        "(emissions.max_annual in the deploy config): the contract would refuse it"
+    )
 
 
 @functools.cache

@@ -25,7 +25,15 @@ from venice_ops.deploy.config import DeployConfig
 from venice_ops.sim.distributed import run_all
 from venice_ops.sim.montecarlo import percentile, run_one
 from venice_ops.sim.outputs import COLUMNS, cell
-from venice_ops.sim.scenario import Event, Scenario, ScenarioError, read_yaml, shown
+from venice_ops.sim.scenario import (
+    Event,
+    Scenario,
+    ScenarioError,
+    above_cap,
+    default_max_annual,
+    read_yaml,
+    shown,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -94,13 +102,18 @@ def parse_values(text: str) -> tuple[str, list[Any]]:
     return vary.path, list(vary.values)
 
 
-def apply(scenario: Scenario, point: dict[str, Any]) -> Scenario:
-    """`scenario` with the point's values, checked; `ScenarioError` names path and value."""
+def apply(scenario: Scenario, point: dict[str, Any], max_annual: int | None = None) -> Scenario:
+    """`scenario` with the point's values, checked against the cap `max_annual` (wei a year,
+    default `config/default.yaml`'s); `ScenarioError` names the path and the value."""
     paths = {("market.buyback_share" if k == "buyback_share" else k): v for k, v in point.items()}
     fields = {k: v for k, v in paths.items() if k not in _ALIAS_ACTION}
-    varied = scenario.with_(fields) if fields else scenario
+    varied = scenario.with_(fields, max_annual) if fields else scenario
+    cap = default_max_annual() if max_annual is None else max_annual
     added: list[Event] = []
     for name, value in paths.items():
+        too_high = above_cap(value, cap) if name == "annual_rate" else None
+        if too_high:
+            raise ScenarioError(f"annual_rate={shown(value)}: {too_high}")
         try:
             if name == "annual_rate":
                 added.append(Event(day=0, annual_rate=value, note="swept annual_rate"))
@@ -119,7 +132,7 @@ def apply(scenario: Scenario, point: dict[str, Any]) -> Scenario:
     result = varied.with_overrides(events=[*added, *varied.events])
     result._lines = {}  # the file's event lines no longer match the indexes
     try:
-        return result.check()
+        return result.check(max_annual)
     except ScenarioError as exc:
         said = ", ".join(f"{k}={shown(v)}" for k, v in point.items() if k in _ALIAS_ACTION)
         raise ScenarioError(f"{said}: {exc}") from None
@@ -138,7 +151,7 @@ def prepare(
     for path, values in grid.items():
         for value in values:
             try:
-                apply(scenario, {path: value}).check(max_annual)
+                apply(scenario, {path: value}, max_annual)
             except ScenarioError as exc:
                 problems.append(str(exc))
     if problems:
@@ -146,7 +159,7 @@ def prepare(
     prepared = []
     for point in points_of(grid):
         try:
-            prepared.append((point, apply(scenario, point).check(max_annual)))
+            prepared.append((point, apply(scenario, point, max_annual)))
         except ScenarioError as exc:
             problems.append(str(exc))
     if problems:
@@ -239,7 +252,7 @@ def tornado(
         cases += [(f"{path}:low", {path: low}), (f"{path}:high", {path: high})]
     jobs = []
     for label, point in cases:
-        applied = apply(scenario, point) if point else scenario
+        applied = apply(scenario, point, config.max_annual) if point else scenario
         jobs += [
             (applied.with_overrides(seed=applied.seed + k), config, {"case": label})
             for k in range(runs)
