@@ -198,6 +198,7 @@ def history(out: Path) -> None:
     config = load_config()
     result = execute_model(sc, config, out=out, console=console)
     print_summary(result.run, result.elapsed, console)
+    _refused([Outcome(sc.name, sc.seed, refused_events=result.run.refused_events)])
     console.print(checkpoint_table(result.run))
     for path in result.files:
         console.print(f"wrote {path}")

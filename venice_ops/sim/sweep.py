@@ -294,7 +294,7 @@ def write_sweep(rows: Iterable[dict[str, Any]], names: list[str], path: Path) ->
         for row in rows:
             writer.writerow(
                 [
-                    *(row[n] for n in names),
+                    *(shown(row[n]) for n in names),
                     row["seed"],
                     *(_cell(row[m], COLUMNS[m]) for m in METRICS),
                     row["refused"],
@@ -315,7 +315,7 @@ def write_tornado(rows: list[dict[str, Any]], metric: str, path: Path) -> Path:
         for r in rows:
             swing = int(r["swing"]) if decimals is not None else r["swing"]
             writer.writerow(
-                [r["path"], r["low"], r["high"]]
+                [r["path"], shown(r["low"]), shown(r["high"])]
                 + [_cell(r[k], decimals) for k in ("at_low", "base", "at_high")]
                 + [_cell(swing, decimals)]
             )
