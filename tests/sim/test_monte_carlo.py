@@ -100,3 +100,16 @@ def test_one_run_writes_the_same_files_as_before(tmp_path, showcase, config):
 def test_runs_above_one_need_the_model_backend():
     result = CliRunner().invoke(cli, ["run", "showcase", "--runs", "2", "--backend", "chain"])
     assert result.exit_code != 0 and "needs the model backend" in result.output
+
+
+def test_an_existing_scheduler_is_used(dask_client, tmp_path):
+    """`--scheduler ADDRESS` sends the runs to a cluster already running (here the tests')."""
+    address = dask_client.scheduler.address
+    result = CliRunner().invoke(
+        cli,
+        ["run", "showcase", "--runs", "2", "--scheduler", address, "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"on Dask: {address}" in result.output
+    with (tmp_path / "showcase-runs.csv").open() as f:
+        assert {row["seed"] for row in csv.DictReader(f)} == {"7", "8"}
