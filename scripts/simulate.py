@@ -33,7 +33,7 @@ from venice_ops.sim.distributed import cluster
 from venice_ops.sim.montecarlo import Outcome, bands_table, write_bands, write_runs
 from venice_ops.sim.outputs import print_summary, write_charts, write_csv
 from venice_ops.sim.runner import OUT, chain_backend, execute, execute_model
-from venice_ops.sim.scenario import Scenario, ScenarioError, load_scenario
+from venice_ops.sim.scenario import Scenario, ScenarioError, load_scenario, shown
 from venice_ops.sim.sweep import (
     ALIASES,
     METRICS,
@@ -313,8 +313,8 @@ def sweep_command(
         for r in tornado_rows:
             table.add_row(
                 r["path"],
-                str(r["low"]),
-                str(r["high"]),
+                shown(r["low"]),
+                shown(r["high"]),
                 *(_metric(r[k], metric) for k in ("at_low", "base", "at_high")),
             )
         console.print(table)
