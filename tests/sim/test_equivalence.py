@@ -70,6 +70,7 @@ def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, conf
     # The run did what the scenario says: every kind of action happened and none was refused
     # on one backend but not the other.
     assert chain_run.failures == model_run.failures
+    assert chain_run.refused_events == model_run.refused_events
     assert chain_run.actions == model_run.actions
     for kind in (
         "stake",

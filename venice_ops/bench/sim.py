@@ -6,6 +6,8 @@
 2. Chain: the same scenario as written (100 agents, 90 days) on Anvil, every action a real
    transaction (target <= 10 minutes), with transactions per second.
 3. Model on that same 100 x 90 scenario, measured in the same run: the model/chain ratio.
+4. Monte Carlo: `--mc-runs` runs (seeds) of the showcase on the model over a Dask LocalCluster
+   of `--workers` processes, in runs per second (the cluster's start included).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from venice_ops.deploy.config import load_config
+from venice_ops.sim.distributed import cluster
+from venice_ops.sim.montecarlo import run_seeds
 from venice_ops.sim.runner import chain_backend, execute, execute_model
 from venice_ops.sim.scenario import Distribution, Scenario, load_scenario
 
@@ -58,7 +62,9 @@ def scaled(scenario: Scenario, agents: int, days: int) -> Scenario:
 @click.option("--model-agents", default=10_000, show_default=True)
 @click.option("--model-days", default=365, show_default=True)
 @click.option("--skip-chain", is_flag=True, help="Only the model backend.")
-def cli(model_agents: int, model_days: int, skip_chain: bool) -> None:
+@click.option("--mc-runs", default=100, show_default=True, help="Monte Carlo runs (0: none).")
+@click.option("--workers", default=2, show_default=True, help="Dask LocalCluster workers.")
+def cli(model_agents: int, model_days: int, skip_chain: bool, mc_runs: int, workers: int) -> None:
     """Time both simulator backends and print the figures and their ratio."""
     logger.set_level("WARNING")
     config = load_config()
@@ -88,6 +94,21 @@ def cli(model_agents: int, model_days: int, skip_chain: bool) -> None:
         f"{model_small.tx_per_second:,.0f}",
         "",
     )
+    if mc_runs:
+        showcase = load_scenario("showcase")
+        started = time.perf_counter()
+        with cluster(workers) as client:
+            results = run_seeds(showcase, config, mc_runs, client)
+        seconds = time.perf_counter() - started
+        failed = sum(1 for r in results if r.error)
+        table.add_row(
+            f"model, Monte Carlo on Dask ({workers} workers)",
+            f"{mc_runs} x {showcase.agent_count} x {showcase.days}",
+            f"{sum(r.transactions for r in results):,}" + (f" ({failed} failed)" if failed else ""),
+            f"{seconds:.1f}",
+            f"{mc_runs / seconds:,.1f} runs/s",
+            "",
+        )
     if not skip_chain:
         backend = chain_backend(config, accounts.test_accounts[0])
         chain_run = execute(base, backend, config, console=console)

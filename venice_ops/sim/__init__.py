@@ -1,1 +1,6 @@
-"""The token-economy simulator: scenarios, agents, the engine, the model and chain backends."""
+"""The tokenomics simulator: `from venice_ops.sim import Scenario, simulate` (see `api`)."""
+
+from venice_ops.sim.api import simulate
+from venice_ops.sim.scenario import Scenario, ScenarioError
+
+__all__ = ["Scenario", "ScenarioError", "simulate"]

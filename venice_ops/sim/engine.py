@@ -39,6 +39,20 @@ class Offer:
     amount: int  # DIEM wei
 
 
+@dataclass(frozen=True)
+class RefusedEvent:
+    """A governance event the contracts (or the model) refused: when, which, why."""
+
+    day: int
+    date: str
+    index: int  # in the scenario's `events`
+    action: str  # annual_rate, split_curve, mint_curve, launch_mode, tiers
+    reason: str
+
+    def __str__(self) -> str:
+        return f"day {self.day} ({self.date}) events.{self.index} {self.action}: {self.reason}"
+
+
 @dataclass
 class Run:
     scenario: Scenario
@@ -50,6 +64,7 @@ class Run:
     failures: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
     others: str = ""  # the airdrop leaf no agent claims
+    refused_events: list[RefusedEvent] = field(default_factory=list)
 
     @property
     def holders(self) -> list[str]:
@@ -82,6 +97,7 @@ class Engine:
         self.subscriptions: dict[str, int] = {}  # agent -> latest expiry of any tier
         self.revenue_today = 0
         self.apr_bps = 0  # yesterday's closing staking APR, what the agents see
+        self.refusal = ""  # the reason of the last refused action
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -128,9 +144,9 @@ class Engine:
         s, b = self.s, self.b
         t0 = run.day0 + day * DAY
         b.warp(t0 + 1)
-        for event in s.events:
+        for index, event in enumerate(s.events):
             if s.event_day(event) == day:
-                self._governance(run, event)
+                self._governance(run, event, index, day)
         utilization = min(1.0, max(0.0, s.series(s.utilization, day)))
         self._do(run, "report", lambda: b.report_utilization(round(utilization * BPS)))
         self._do(run, "observe", b.keeper_update)
@@ -165,32 +181,41 @@ class Engine:
             result = action()
         except ActionFailed as exc:
             run.failures[f"{kind}: {exc.reason}"] += 1
+            self.refusal = exc.reason
             return None
         return True if result is None else result
 
     # --- governance ----------------------------------------------------------------------
 
-    def _governance(self, run: Run, event: Any) -> None:
+    def _governance(self, run: Run, event: Any, index: int, day: int) -> None:
         b = self.b
+
+        def act(action: str, kind: str, call: Callable[[], Any]) -> None:
+            if self._do(run, kind, call) is None:
+                date = dt.datetime.fromtimestamp(run.day0 + day * DAY, dt.UTC).date()
+                run.refused_events.append(
+                    RefusedEvent(day, date.isoformat(), index, action, self.refusal)
+                )
+
         if event.annual_rate is not None:
             annual = units(event.annual_rate, 18)
-            self._do(run, "set rate", lambda: b.set_annual_rate(annual))
+            act("annual_rate", "set rate", lambda: b.set_annual_rate(annual))
         if event.split_curve is not None:
             curve = [(int(u), int(share)) for u, share in event.split_curve]
-            self._do(run, "set split", lambda: b.set_split_curve(curve))
+            act("split_curve", "set split", lambda: b.set_split_curve(curve))
         if event.mint_curve is not None:
             c = event.mint_curve
             rates = default_rates(
                 Decimal(str(c["base"])), Decimal(str(c["power"])), Decimal(str(c["target"]))
             )
-            self._do(run, "set mint curve", lambda: b.set_mint_curve(rates))
+            act("mint_curve", "set mint curve", lambda: b.set_mint_curve(rates))
         if event.launch_mode is not None:
             mode = MODES[event.launch_mode]
-            self._do(run, "launch mode", lambda: b.set_launch_mode(mode))
+            act("launch_mode", "launch mode", lambda: b.set_launch_mode(mode))
         if event.tiers is not None:
             for i, (price, burn) in enumerate(event.tiers):
                 p, u = units(price, 6), units(burn, 6)
-                self._do(run, "set tier", partial(b.set_tier, i, p, u))
+                act(f"tiers.{i}", "set tier", partial(b.set_tier, i, p, u))
 
     # --- airdrop -------------------------------------------------------------------------
 
@@ -254,7 +279,7 @@ class Engine:
                 self._do(run, "stake", lambda: b.stake(a.address, held))
             a.started = True
             return None
-        if behaviour == "unstake_on_low_apr" and self.apr_bps < round(a.group.apr_floor * 100):
+        if behaviour == "unstake_on_low_apr" and self.apr_bps < round(a.group.apr_floor * BPS):
             staked, locked, _ = b.stake_of(a.address)
             if staked > locked:
                 amount = staked - locked

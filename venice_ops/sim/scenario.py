@@ -3,19 +3,38 @@
 A scenario says how long to run, with which seed, which agents (groups with a wealth
 distribution and a behaviour), the market (revenue, buyback cadence, DIEM price), the
 utilization series, the airdrop, and governance events by day or by date. Amounts are whole
-tokens (VVV, USDC or USD) as numbers; they become integer base units when the run starts.
+tokens (VVV, USDC or USD) as numbers (`1e6` and `10_000` included); they become integer base
+units when the run starts. Shares, rates and floors are fractions (0.7 for 70%).
+
+Every mistake is reported before the run with its file and line: pydantic's checks of each
+field, then `Scenario.problems`, the checks that need the whole scenario or the deploy config
+(an event past the last day, an emission rate above the cap). `Scenario.with_` changes fields
+by their path (`market.revenue`, `agents.0.count`, `events.2.annual_rate`) through the same
+checks, naming the value in the error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from venice_ops.paths import SCENARIOS
 
@@ -32,6 +51,34 @@ TIERS = {"pro": 0, "pro+": 1, "max": 2}
 
 class ScenarioError(ValueError):
     """A scenario file that cannot run; the message names the file, line and field."""
+
+
+FRACTIONS = "shares are fractions: 0.7 for 70%"
+
+
+def _share(value: float) -> float:
+    """A share, rate or floor: a fraction in [0, 1]."""
+    if not 0 <= value <= 1:
+        hint = (
+            f"shares are fractions: {value / 100:g} for {value:g}%"
+            if 1 < value <= 100
+            else FRACTIONS
+        )
+        raise ValueError(f"{value:g} is outside [0, 1]: {hint}")
+    return value
+
+
+Share = Annotated[float, AfterValidator(_share)]
+
+
+def _number(value: Any) -> Any:
+    """`1e6` as YAML 1.1 or a caller writes it (a string): the number it means."""
+    if isinstance(value, str):
+        try:
+            return float(value.replace("_", ""))
+        except ValueError:
+            return value
+    return value
 
 
 class _Strict(BaseModel):
@@ -64,7 +111,8 @@ class Distribution(_Strict):
 
 
 def _distribution(value: Any) -> Any:
-    """A bare number means a fixed amount."""
+    """A bare number (`1e6` included) means a fixed amount."""
+    value = _number(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {"fixed": value}
     return value
@@ -78,8 +126,8 @@ class AgentGroup(_Strict):
     wealth: Distribution = Distribution(fixed=0)  # VVV (stakers, minters) or USDC (users)
     every: int = Field(default=7, ge=1, le=365)  # days between decisions
     join_day: int = Field(default=0, ge=0)
-    apr_floor: float = Field(default=0.0, ge=0)  # percent, for unstake_on_low_apr
-    lock_fraction: float = Field(default=0.5, gt=0, le=1)  # minters: share of stake to lock
+    apr_floor: Share = 0.0  # a fraction (0.3 for 30%), for unstake_on_low_apr
+    lock_fraction: Share = 0.5  # minters: share of stake to lock
     demand: Distribution = Distribution(fixed=0)  # api users: USD of inference a day
     tier: Literal["pro", "pro+", "max"] = "pro"
     periods: int = Field(default=1, ge=1, le=36)
@@ -90,6 +138,8 @@ class AgentGroup(_Strict):
 
     @model_validator(mode="after")
     def _behaviour(self) -> AgentGroup:
+        if self.lock_fraction == 0:
+            raise ValueError("lock_fraction must be above 0 (a fraction: 0.5 for half)")
         allowed = BEHAVIOURS[self.kind]
         if self.behaviour not in allowed:
             raise ValueError(
@@ -103,7 +153,7 @@ Point = tuple[int | str | dt.date, float]
 
 class Market(_Strict):
     revenue: float | list[Point] = 0.0  # USD a day of platform revenue
-    buyback_share: float = Field(default=0.1, ge=0, le=1)  # of revenue sent to the burner
+    buyback_share: Share = 0.1  # of revenue sent to the burner
     buyback_every: int = Field(default=7, ge=1)
     diem_price: float = Field(default=150.0, gt=0)  # USD per DIEM between agents
     release_every: int = Field(default=7, ge=1)  # days between treasury releases
@@ -151,17 +201,125 @@ class Scenario(_Strict):
     start: dt.date | None = None  # the first day (UTC); dated events need it
     agents: list[AgentGroup] = Field(min_length=1)
     market: Market = Market()
-    utilization: float | list[Point] = 0.5  # fraction of capacity in use
+    utilization: float | list[Point] = 0.5  # fraction of capacity in use, in [0, 1]
     airdrop: Airdrop | None = None
     events: list[Event] = []
     checkpoints: list[dict[str, Any]] = []  # figures to print beside the run's (history)
+
+    _source: str = PrivateAttr(default="<scenario>")
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("utilization", mode="after")
+    @classmethod
+    def _utilization(cls, value: float | list[Point]) -> float | list[Point]:
+        for v in [value] if isinstance(value, int | float) else [v for _, v in value]:
+            _share(v)
+        return value
 
     @model_validator(mode="after")
     def _dates(self) -> Scenario:
         for i, event in enumerate(self.events):
             if event.date is not None and self.start is None:
                 raise ValueError(f"events[{i}] has a date: the scenario needs a start date")
+        for key in ("utilization", "revenue"):
+            series = self.utilization if key == "utilization" else self.market.revenue
+            dated = not isinstance(series, int | float) and any(
+                not isinstance(d, int) for d, _ in series
+            )
+            if dated and self.start is None:
+                raise ValueError(f"{key} has dated points: the scenario needs a start date")
         return self
+
+    # --- loading, checking, varying --------------------------------------------------------
+
+    @classmethod
+    def load(cls, name_or_path: str | Path, max_annual: int | None = None) -> Scenario:
+        """A scenario file by path or built-in name, checked (see `load_scenario`)."""
+        return load_scenario(name_or_path, max_annual)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], source: str = "<dict>", max_annual: int | None = None
+    ) -> Scenario:
+        """A scenario from a mapping (as the YAML would read), through the file's checks."""
+        try:
+            scenario = cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise ScenarioError(_problems(exc, {}, source)) from None
+        scenario._source = source
+        scenario.check(max_annual)
+        return scenario
+
+    def problems(self, max_annual: int | None = None) -> list[tuple[tuple[Any, ...], str]]:
+        """What pydantic's field checks cannot see: (field path, problem) pairs.
+
+        `max_annual` is the deploy config's cap on the emission rate, in wei a year (default:
+        `config/default.yaml`'s)."""
+        cap = default_max_annual() if max_annual is None else max_annual
+        found: list[tuple[tuple[Any, ...], str]] = []
+        last = self.days - 1
+        for i, event in enumerate(self.events):
+            key = "day" if event.day is not None else "date"
+            day = self.event_day(event)
+            when = f"day {day}" if event.day is not None else f"{event.date} (day {day})"
+            if day > last:
+                found.append(
+                    (
+                        ("events", i, key),
+                        f"{when} is past the last day, day {last} (the run has {self.days} days)",
+                    )
+                )
+            elif day < 0:
+                found.append((("events", i, key), f"{when} is before the start, {self.start}"))
+            too_high = above_cap(event.annual_rate, cap)
+            if too_high:
+                found.append((("events", i, "annual_rate"), too_high))
+        return found
+
+    def check(self, max_annual: int | None = None) -> Scenario:
+        """Raise `ScenarioError` listing every problem of `problems`, each with its line."""
+        found = self.problems(max_annual)
+        if found:
+            index = _Lines(self._lines)
+            raise ScenarioError(
+                "\n".join(
+                    f"{_at(self._source, index.find(loc))}: {_dotted(loc)}: {message}"
+                    for loc, message in found
+                )
+            )
+        return self
+
+    def with_(
+        self,
+        changes: Mapping[str, Any] | None = None,
+        max_annual: int | None = None,
+        /,
+        **fields: Any,
+    ) -> Scenario:
+        """A copy with fields changed by their path, checked as the file would be.
+
+        `scenario.with_({"market.revenue": 5e4, "agents.0.count": 20}, days=90)`; a keyword
+        may spell a path with `__` for the dots (`market__revenue=5e4`). A value the file's
+        checks refuse raises `ScenarioError` naming the path and the value."""
+        wanted = {**(changes or {}), **{k.replace("__", "."): v for k, v in fields.items()}}
+        if not wanted:
+            return self
+        data = self.model_dump()
+        for path, value in wanted.items():
+            _set_path(data, path, value)
+        said = ", ".join(f"{p}={shown(v)}" for p, v in wanted.items())
+        parts = {part for path in wanted for part in path.split(".")}
+        try:
+            varied = Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(
+                f"{said}: " + _problems(exc, self._lines, self._source, parts).replace("\n", "\n  ")
+            ) from None
+        varied._source, varied._lines = self._source, self._lines
+        try:
+            return varied.check(max_annual)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{said}: {exc}") from None
 
     @property
     def agent_count(self) -> int:
@@ -191,7 +349,73 @@ class Scenario(_Strict):
         return points[-1][1]
 
     def with_overrides(self, **changes: Any) -> Scenario:
-        return self.model_copy(update=changes)
+        """A copy with top-level fields replaced as they are (no checks; see `with_`)."""
+        copy = self.model_copy(update=changes)
+        copy._source, copy._lines = self._source, self._lines
+        return copy
+
+
+def above_cap(annual_rate: float | None, cap: int) -> str | None:
+    """Why an emission rate (whole VVV a year) is refused, or None when it is within `cap`."""
+    if annual_rate is None or round(annual_rate * 10**6) * 10**12 <= cap:
+        return None
+    return (
+        f"{annual_rate:,.0f} VVV a year is above the cap, {cap / 10**18:,.0f} VVV a year "
+        "(emissions.max_annual in the deploy config): the contract would refuse it"
+    )
+
+
+@functools.cache
+def default_max_annual() -> int:
+    """`config/default.yaml`'s cap on the emission rate, wei a year."""
+    from venice_ops.deploy.config import load_config
+
+    return load_config().max_annual
+
+
+def _at(source: str, line: int | None) -> str:
+    """`file:line`, or the source alone when there is no file (a dict, a varied copy)."""
+    return f"{source}:{line}" if line is not None else source
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def shown(value: Any) -> str:
+    """A value as a person typed it: 20000000 for 2e7, 0.25, compound."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else f"{value:g}"
+    return str(value)
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set `data` at a dotted path (`agents.0.count`), naming what exists when it does not."""
+    node: Any = data
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        here = ".".join(parts[:depth]) or "the scenario"
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(
+                    f"{path}: {here} is a list of {len(node)}: "
+                    f"{part!r} is not an index 0..{len(node) - 1}"
+                )
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            if part not in node:
+                known = ", ".join(sorted(str(k) for k in node))
+                raise ScenarioError(f"{path}: {here} has no field {part!r} (it has {known})")
+            key = part
+        else:
+            raise ScenarioError(f"{path}: {here} is a value, not a mapping or list")
+        if last:
+            node[key] = value
+        else:
+            if node[key] is None:
+                node[key] = {}
+            node = node[key]
 
 
 # --- loading with line numbers ---------------------------------------------------------------
@@ -219,10 +443,47 @@ def _index(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], in
             _index(item, (*path, i), out)
 
 
-def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+class _BadDate(yaml.YAMLError):  # type: ignore[misc]  # PyYAML is untyped
+    def __init__(self, text: str, reason: str, line: int):
+        super().__init__(text)
+        self.text, self.reason, self.line = text, reason, line
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+    """YAML 1.1 as PyYAML reads it, plus `1e6` as a number (1.1 wants `1.0e+6`) and a date
+    that does not exist (`2026-13-01`) as an error with its line, not a traceback."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise _BadDate(str(node.value), str(exc), node.start_mark.line + 1) from None
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def read_yaml(text: str) -> Any:
+    """One YAML value as scenario files are read (`1e6` a number)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+
+
+def parse_scenario(
+    text: str, source: str = "<scenario>", max_annual: int | None = None
+) -> Scenario:
+    """A checked scenario from YAML text; `ScenarioError` lists every problem with its line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except _BadDate as exc:
+        raise ScenarioError(
+            f"{source}:{exc.line}: {exc.text} is not a date ({exc.reason}): dates are YYYY-MM-DD"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -233,30 +494,44 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     lines: dict[tuple[Any, ...], int] = {}
     _index(node, (), lines)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        index = _Lines(lines)
-        problems = []
-        for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-            # pydantic reports union branches as extra path parts; keep what the file has.
-            keep = _keys(lines)
+        raise ScenarioError(_problems(exc, lines, source)) from None
+    scenario._source, scenario._lines = source, lines
+    return scenario.check(max_annual)
+
+
+def _problems(
+    exc: ValidationError,
+    lines: dict[tuple[Any, ...], int],
+    source: str,
+    fields: Iterable[str] = (),
+) -> str:
+    """pydantic's errors as `source:line: field: problem` lines (`fields`: names the caller
+    set, which the file may not have)."""
+    index = _Lines(lines)
+    problems = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        # pydantic reports union branches as extra path parts; keep what the file has.
+        if lines:
+            keep = _keys(lines) | set(fields)
             if error["type"] == "missing":
                 keep.add(loc[-1])  # the field the file lacks
             loc = tuple(p for p in loc if p in keep or isinstance(p, int))
-            line = index.find(loc)
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{source}:{line or 1}: {field}: {message}")
-        raise ScenarioError("\n".join(dict.fromkeys(problems))) from None
+        line = index.find(loc)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{_at(source, line)}: {_dotted(loc)}: {message}")
+    return "\n".join(dict.fromkeys(problems))
 
 
 def _keys(lines: dict[tuple[Any, ...], int]) -> set[Any]:
     return {p for path in lines for p in path if isinstance(p, str)}
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A scenario by path, or by name from `scenarios/` (e.g. "showcase", "history")."""
+def load_scenario(name_or_path: str | Path, max_annual: int | None = None) -> Scenario:
+    """A scenario by path, or by name from `scenarios/` (e.g. "showcase", "history"), checked
+    against the cap `max_annual` (wei a year; default `config/default.yaml`'s)."""
     path = Path(name_or_path)
     if not path.exists():
         candidate = SCENARIOS / f"{name_or_path}.yaml"
@@ -270,4 +545,4 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         text = path.read_text()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_scenario(text, str(path))
+    return parse_scenario(text, str(path), max_annual)

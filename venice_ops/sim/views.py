@@ -212,15 +212,25 @@ def sweep_summary(sweep: pd.DataFrame, params: Sequence[str], metric: str) -> An
     return out.reset_index()
 
 
+def _param(value: Any) -> Any:
+    """A varied value as a number where it is one (a behaviour name stays a string)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def sweep_frame(rows: Sequence[dict[str, Any]], params: Sequence[str]) -> Any:
     """The tidy sweep DataFrame from sweep rows as `sweep.sweep` returns them (token amounts in
     base units): the varied parameters, `seed` (the row's, or 0), then the metrics."""
     records = []
     for row in rows:
-        record: dict[str, Any] = {p: float(row[p]) for p in params}
+        if row.get("error"):  # a point that failed has no metrics
+            continue
+        record: dict[str, Any] = {p: _param(row[p]) for p in params}
         record["seed"] = int(row.get("seed", 0))
         for key, value in row.items():
-            if key in record:
+            if key in record or key in ("refused", "error") or value is None:
                 continue
             decimals = COLUMNS.get(key)
             record[key] = float(Decimal(int(value)) / 10**decimals) if decimals else float(value)
