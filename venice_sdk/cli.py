@@ -85,8 +85,11 @@ def serve(args: argparse.Namespace) -> int:
     chain_id = int(client.web3.eth.chain_id)
     app = create_app(
         Gatekeeper(client, ledger, prices, keys),
-        WalletChallenges(args.domain, store),
-        SiweVerifier(args.domain, chain_id=chain_id, store=store),
+        # The node tells a contract wallet (EIP-1271, unsupported) from a bad signature.
+        WalletChallenges(args.domain, store, get_code=client.web3.eth.get_code),
+        SiweVerifier(
+            args.domain, chain_id=chain_id, store=store, get_code=client.web3.eth.get_code
+        ),
         keys,
         authorize_batch=args.authorize_batch,
     )

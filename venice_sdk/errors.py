@@ -39,6 +39,7 @@ class Reason(StrEnum):
     CHALLENGE_EXPIRED = "challenge_expired"
     UNKNOWN_CHALLENGE = "unknown_challenge"
     BAD_SIGNATURE = "bad_signature"
+    CONTRACT_WALLET_UNSUPPORTED = "contract_wallet_unsupported"
     WRONG_DOMAIN = "wrong_domain"
     WRONG_CHAIN = "wrong_chain"
     WRONG_URI = "wrong_uri"
