@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from eth_utils.address import to_checksum_address
+
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.units import format_units
 
@@ -83,13 +85,15 @@ def serve(args: argparse.Namespace) -> int:
     prices = PriceBook.load(args.prices) if args.prices else PriceBook.default()
     keys = ApiKeyStore(data / "keys.sqlite3")
     chain_id = int(client.web3.eth.chain_id)
+
+    def get_code(address: str) -> bytes:
+        # The node tells a contract wallet (EIP-1271, unsupported) from a bad signature.
+        return bytes(client.web3.eth.get_code(to_checksum_address(address)))
+
     app = create_app(
         Gatekeeper(client, ledger, prices, keys),
-        # The node tells a contract wallet (EIP-1271, unsupported) from a bad signature.
-        WalletChallenges(args.domain, store, get_code=client.web3.eth.get_code),
-        SiweVerifier(
-            args.domain, chain_id=chain_id, store=store, get_code=client.web3.eth.get_code
-        ),
+        WalletChallenges(args.domain, store, get_code=get_code),
+        SiweVerifier(args.domain, chain_id=chain_id, store=store, get_code=get_code),
         keys,
         authorize_batch=args.authorize_batch,
     )
