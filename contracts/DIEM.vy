@@ -20,6 +20,8 @@
           returned there by `burnDiem`, which burns it).
 """
 
+from ethereum.ercs import IERC20
+
 from interfaces import IDIEM
 
 implements: IDIEM
@@ -115,7 +117,14 @@ def transfer(to: address, amount: uint256) -> bool:
     """
     assert to != self, "DIEM: use stake()"
     assert to != STAKING, "DIEM: use burnDiem()"
-    erc20._transfer(msg.sender, to, amount)
+    # snekmate's `erc20._transfer` inline (its hooks are empty; the sender is never zero):
+    # the internal calls cost more than the two checks above.
+    assert to != empty(address), "erc20: transfer to the zero address"
+    balance: uint256 = erc20.balanceOf[msg.sender]
+    assert balance >= amount, "erc20: transfer amount exceeds balance"
+    erc20.balanceOf[msg.sender] = unsafe_sub(balance, amount)
+    erc20.balanceOf[to] = unsafe_add(erc20.balanceOf[to], amount)
+    log IERC20.Transfer(sender=msg.sender, receiver=to, value=amount)
     return True
 
 

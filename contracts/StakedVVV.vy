@@ -216,10 +216,13 @@ def stake(recipient: address, amount: uint256):
     assert recipient != empty(address), "sVVV: zero recipient"
     rpt: uint256 = self._accrue()
     account: uint256 = self._update_account(recipient, rpt)
-    if account == 0:
-        # No stake and no rewards: a first stake. This contract, VVV and DIEM
-        # can never unstake or claim, so they never get a stake and their
-        # word stays empty: checking only here keeps a repeat stake's gas.
+    if account == 0 and recipient != tx.origin:
+        # This contract, VVV and DIEM can never unstake or claim, so they
+        # never get a stake: their word stays empty, and none of them can
+        # sign a transaction. So only a first stake (no stake, no rewards)
+        # for someone other than the signer is checked: a repeat stake, and
+        # a first one for yourself (airdrop claims into stake too), skip
+        # reading DIEM's address. (tx.origin is not used to authorize.)
         assert (
             recipient != self
             and recipient != VVV.address
