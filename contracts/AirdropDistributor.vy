@@ -54,6 +54,8 @@ event UnclaimedBurned:
 @deploy
 def __init__(vvv: address, staking: address, merkle_root: bytes32, deadline: uint256):
     """
+    @notice Deploys the airdrop of one Merkle tree of (account, amount) leaves; claims are open
+            until the deadline.
     @param vvv The airdropped token; fund this contract with the tree total.
     @param staking The sVVV contract, for claims straight into stake.
     @param merkle_root Root of the (address, amount) tree.
@@ -74,7 +76,7 @@ def __init__(vvv: address, staking: address, merkle_root: bytes32, deadline: uin
 @nonreentrant
 def claim(amount: uint256, proof: DynArray[bytes32, MAX_PROOF_LENGTH], stake: bool):
     """
-    @dev Claims the caller's airdrop.
+    @notice Claims the caller's airdrop.
     @param amount The amount in the caller's leaf, wei.
     @param proof The leaf's Merkle proof, leaf to root.
     @param stake True to receive sVVV (staked for the caller) instead of VVV.
@@ -97,8 +99,8 @@ def claim(amount: uint256, proof: DynArray[bytes32, MAX_PROOF_LENGTH], stake: bo
 @nonreentrant
 def burnUnclaimed() -> uint256:
     """
-    @dev After the deadline, burns every VVV this contract holds. Anyone may
-         call (again, if more VVV arrives).
+    @notice After the deadline, burns every VVV this contract holds. Anyone may
+            call (again, if more VVV arrives).
     @return The VVV burned.
     """
     assert block.timestamp > DEADLINE, "airdrop: claim window open"
@@ -113,8 +115,12 @@ def burnUnclaimed() -> uint256:
 @external
 def isClaimed(account: address, amount: uint256, proof: DynArray[bytes32, MAX_PROOF_LENGTH]) -> bool:
     """
-    @dev Whether the leaf (account, amount) has been claimed; reverts on a
-         proof that does not lead to the root.
+    @notice Whether the leaf (account, amount) has been claimed; reverts on a
+            proof that does not lead to the root.
+    @param account The leaf's account.
+    @param amount The leaf's amount (wei).
+    @param proof The leaf's Merkle proof.
+    @return True once the leaf has been claimed.
     """
     key: uint256 = self._verify(account, amount, proof)
     return self._claimed[key >> 8] & (1 << (key & 255)) != 0

@@ -135,6 +135,8 @@ def __init__(
     max_twap_age: uint256,
 ):
     """
+    @notice Deploys the buyback-burner for one VVV/USDC Uniswap V2 pool, with its keeper and
+            price bounds.
     @param vvv The token bought and burned.
     @param usdc The revenue token.
     @param router A Uniswap V2-compatible router; its factory must have a
@@ -175,8 +177,8 @@ def __init__(
 @nonreentrant
 def buyback(amount_in: uint256, min_vvv_out: uint256, deadline: uint256) -> uint256:
     """
-    @dev Swaps `amount_in` USDC for VVV through the router and burns all the
-         VVV this contract holds. Only a keeper may call.
+    @notice Swaps `amount_in` USDC for VVV through the router and burns all the
+            VVV this contract holds. Only a keeper may call.
     @param amount_in USDC base units, at most `maxAmountIn`.
     @param min_vvv_out Least VVV (wei) the swap may return; at least the
            floor `quote(amount_in)` gives.
@@ -225,7 +227,7 @@ def buyback(amount_in: uint256, min_vvv_out: uint256, deadline: uint256) -> uint
 @nonreentrant
 def burnVvv() -> uint256:
     """
-    @dev Burns all VVV sent to this contract directly. Anyone may call.
+    @notice Burns all VVV sent to this contract directly. Anyone may call.
     @return The VVV burned.
     """
     amount: uint256 = staticcall VVV.balanceOf(self)
@@ -239,9 +241,9 @@ def burnVvv() -> uint256:
 @external
 def update() -> bool:
     """
-    @dev Records an observation of the pair's cumulative price when the
-         newer one is at least `minTwapWindow` old. Anyone may call; a
-         keeper calls it between buybacks so a fresh TWAP is always at hand.
+    @notice Records an observation of the pair's cumulative price when the
+            newer one is at least `minTwapWindow` old. Anyone may call; a
+            keeper calls it between buybacks so a fresh TWAP is always at hand.
     @return True when an observation was recorded.
     """
     cumulative: uint256 = 0
@@ -254,7 +256,8 @@ def update() -> bool:
 @external
 def spotPrice() -> uint256:
     """
-    @dev VVV (wei) per USDC base unit, UQ112x112, from the pool's reserves.
+    @notice VVV (wei) per USDC base unit, UQ112x112, from the pool's reserves.
+    @return The spot price, UQ112x112.
     """
     cumulative: uint256 = 0
     spot: uint256 = 0
@@ -266,8 +269,9 @@ def spotPrice() -> uint256:
 @external
 def twapPrice() -> uint256:
     """
-    @dev VVV (wei) per USDC base unit, UQ112x112, time-weighted; reverts
-         when no observation is usable (too fresh or stale).
+    @notice VVV (wei) per USDC base unit, UQ112x112, time-weighted; reverts
+            when no observation is usable (too fresh or stale).
+    @return The TWAP, UQ112x112.
     """
     cumulative: uint256 = 0
     spot: uint256 = 0
@@ -279,8 +283,10 @@ def twapPrice() -> uint256:
 @external
 def quote(amount_in: uint256) -> (uint256, uint256):
     """
-    @dev What `amount_in` USDC buys at the TWAP (no fee, no price impact)
-         and the least `min_vvv_out` a buyback of it accepts.
+    @notice What `amount_in` USDC buys at the TWAP (no fee, no price impact)
+            and the least `min_vvv_out` a buyback of it accepts.
+    @param amount_in USDC in base units.
+    @return (VVV out at the TWAP, least `min_vvv_out` accepted), wei.
     """
     cumulative: uint256 = 0
     spot: uint256 = 0
@@ -292,7 +298,9 @@ def quote(amount_in: uint256) -> (uint256, uint256):
 @external
 def setKeeper(keeper: address, enabled: bool):
     """
-    @dev Grants or revokes the keeper role. Only the owner may call.
+    @notice Grants or revokes the keeper role. Only the owner may call.
+    @param keeper The account, not zero.
+    @param enabled True to grant, False to revoke.
     """
     ownable._check_owner()
     assert keeper != empty(address), "buyback: zero address"
@@ -303,7 +311,10 @@ def setKeeper(keeper: address, enabled: bool):
 @external
 def setLimits(max_amount_in: uint256, max_deviation_bps: uint256, max_slippage_bps: uint256):
     """
-    @dev Sets the per-call cap and the price bounds. Only the owner may call.
+    @notice Sets the per-call cap and the price bounds. Only the owner may call.
+    @param max_amount_in Most USDC (base units) one buyback may spend.
+    @param max_deviation_bps Most the spot price may be from the TWAP (bps).
+    @param max_slippage_bps Most `min_vvv_out` may be below the TWAP amount (bps).
     """
     ownable._check_owner()
     self._set_limits(max_amount_in, max_deviation_bps, max_slippage_bps)
@@ -312,7 +323,9 @@ def setLimits(max_amount_in: uint256, max_deviation_bps: uint256, max_slippage_b
 @external
 def setTwapWindow(min_twap_window: uint256, max_twap_age: uint256):
     """
-    @dev Sets the TWAP window bounds. Only the owner may call.
+    @notice Sets the TWAP window bounds. Only the owner may call.
+    @param min_twap_window Shortest TWAP window, seconds.
+    @param max_twap_age Oldest observation a TWAP may start from, seconds.
     """
     ownable._check_owner()
     twap._set_window(min_twap_window, max_twap_age)
@@ -321,8 +334,11 @@ def setTwapWindow(min_twap_window: uint256, max_twap_age: uint256):
 @external
 def recoverToken(token: address, to: address, amount: uint256):
     """
-    @dev Sends a token sent here by mistake to `to`. Never VVV (it is
-         burned) nor the revenue token (it buys VVV). Only the owner may call.
+    @notice Sends a token sent here by mistake to `to`. Never VVV (it is
+            burned) nor the revenue token (it buys VVV). Only the owner may call.
+    @param token The token to send back.
+    @param to The receiver, not zero.
+    @param amount Amount in the token's base units.
     """
     ownable._check_owner()
     assert token != VVV.address and token != USDC.address, "buyback: token not recoverable"

@@ -15,8 +15,12 @@
           transferred, and every change emits an event an inference server
           can index.
         - Tokens sent to this contract by transfer are refused, so no
-          donation can change anyone's stake accounting.
+          donation can change anyone's stake accounting; so are tokens sent
+          to the staking contract, where they would be lost (DIEM is
+          returned there by `burnDiem`, which burns it).
 """
+
+from ethereum.ercs import IERC20
 
 from interfaces import IDIEM
 
@@ -82,6 +86,7 @@ event Unstaked:
 @deploy
 def __init__(staking: address, cooldown_duration: uint256):
     """
+    @notice Deploys DIEM with no owner and no supply; only the staking contract mints and burns.
     @param staking The StakedVVV contract (mints and burns DIEM).
     @param cooldown_duration DIEM unstake cooldown in seconds.
     """
@@ -103,19 +108,38 @@ def __init__(staking: address, cooldown_duration: uint256):
 @external
 def transfer(to: address, amount: uint256) -> bool:
     """
-    @dev ERC-20 transfer; this contract itself cannot receive (use `stake`).
+    @notice ERC-20 transfer. Neither this contract (use `stake`) nor the
+            staking contract (use its `burnDiem`) can receive DIEM.
+    @param to The receiver: not this contract (use `stake`) nor the staking
+           contract (use its `burnDiem`).
+    @param amount DIEM in wei.
+    @return True.
     """
     assert to != self, "DIEM: use stake()"
-    erc20._transfer(msg.sender, to, amount)
+    assert to != STAKING, "DIEM: use burnDiem()"
+    # snekmate's `erc20._transfer` inline (its hooks are empty; the sender is never zero):
+    # the internal calls cost more than the two checks above.
+    assert to != empty(address), "erc20: transfer to the zero address"
+    balance: uint256 = erc20.balanceOf[msg.sender]
+    assert balance >= amount, "erc20: transfer amount exceeds balance"
+    erc20.balanceOf[msg.sender] = unsafe_sub(balance, amount)
+    erc20.balanceOf[to] = unsafe_add(erc20.balanceOf[to], amount)
+    log IERC20.Transfer(sender=msg.sender, receiver=to, value=amount)
     return True
 
 
 @external
 def transferFrom(owner: address, to: address, amount: uint256) -> bool:
     """
-    @dev ERC-20 transferFrom; this contract itself cannot receive.
+    @notice ERC-20 transferFrom. Neither this contract nor the staking
+            contract can receive DIEM.
+    @param owner The holder, who approved the caller.
+    @param to The receiver: not this contract nor the staking contract.
+    @param amount DIEM in wei.
+    @return True.
     """
     assert to != self, "DIEM: use stake()"
+    assert to != STAKING, "DIEM: use burnDiem()"
     erc20._spend_allowance(owner, msg.sender, amount)
     erc20._transfer(owner, to, amount)
     return True
@@ -130,13 +154,14 @@ def transferFrom(owner: address, to: address, amount: uint256) -> bool:
 @nonreentrant
 def stake(amount: uint256):
     """
-    @dev Stakes `amount` of the caller's DIEM: it earns daily credit.
+    @notice Stakes `amount` of the caller's DIEM: it earns daily credit.
     @param amount DIEM in wei.
     """
     assert amount > 0, "DIEM: zero amount"
     packed: uint256 = self._stakes[msg.sender]
+    # Subtracted, not added: an amount near 2**256 cannot overflow the check.
+    assert amount <= MASK_104 - (packed & MASK_104), "DIEM: stake overflow"
     staked: uint256 = (packed & MASK_104) + amount
-    assert staked <= MASK_104, "DIEM: stake overflow"
     erc20._transfer(msg.sender, self, amount)
     self._stakes[msg.sender] = (packed & ~MASK_104) | staked
     log Staked(account=msg.sender, amount=amount, amountStaked=staked)
@@ -146,8 +171,8 @@ def stake(amount: uint256):
 @nonreentrant
 def initiateUnstake(amount: uint256):
     """
-    @dev Moves `amount` of staked DIEM into the cooldown bucket; it stops
-         counting for credit now. The bucket adds and the timer restarts.
+    @notice Moves `amount` of staked DIEM into the cooldown bucket; it stops
+            counting for credit now. The bucket adds and the timer restarts.
     @param amount DIEM in wei.
     """
     assert amount > 0, "DIEM: zero amount"
@@ -171,7 +196,7 @@ def initiateUnstake(amount: uint256):
 @nonreentrant
 def unstake():
     """
-    @dev Returns the caller's cooled-down DIEM to its balance.
+    @notice Returns the caller's cooled-down DIEM to its balance.
     """
     packed: uint256 = self._stakes[msg.sender]
     cooling: uint256 = (packed >> 104) & MASK_104
@@ -187,7 +212,9 @@ def unstake():
 @external
 def stakedInfos(account: address) -> (uint256, uint256, uint256):
     """
-    @dev (amountStaked, coolDownEnd, coolDownAmount), as on the real DIEM.
+    @notice (amountStaked, coolDownEnd, coolDownAmount), as on the real DIEM.
+    @param account The holder.
+    @return (staked, end of the cooldown or 0, cooling), wei and seconds.
     """
     packed: uint256 = self._stakes[account]
     cooling: uint256 = (packed >> 104) & MASK_104
@@ -201,7 +228,8 @@ def stakedInfos(account: address) -> (uint256, uint256, uint256):
 @external
 def totalStaked() -> uint256:
     """
-    @dev DIEM staked across all accounts, cooldown excluded.
+    @notice DIEM staked across all accounts, cooldown excluded.
+    @return DIEM staked, in wei.
     """
     return erc20.balanceOf[self] - self.totalCoolingDown
 
@@ -214,7 +242,9 @@ def totalStaked() -> uint256:
 @external
 def mint(to: address, amount: uint256):
     """
-    @dev Mints DIEM for a lock. Only the staking contract.
+    @notice Mints DIEM for a lock. Only the staking contract.
+    @param to The receiver.
+    @param amount DIEM in wei.
     """
     assert msg.sender == STAKING, "DIEM: not staking"
     erc20._mint(to, amount)
@@ -223,8 +253,10 @@ def mint(to: address, amount: uint256):
 @external
 def burn(owner: address, amount: uint256):
     """
-    @dev Burns DIEM from `owner`'s free balance to release its lock. Only
-         the staking contract.
+    @notice Burns DIEM from `owner`'s free balance to release its lock. Only
+            the staking contract.
+    @param owner The holder whose lock is released.
+    @param amount DIEM in wei.
     """
     assert msg.sender == STAKING, "DIEM: not staking"
     erc20._burn(owner, amount)

@@ -158,6 +158,8 @@ def __init__(
     oracle: address,
 ):
     """
+    @notice Deploys the emissions policy: the capped annual rate, the split curve and the
+            stale-report fallback.
     @param max_annual_emission Immutable cap on the annual rate (wei per year).
     @param annual_rate Initial annual rate (wei per year).
     @param curve Split curve points (utilization bps -> stakers' bps).
@@ -193,7 +195,7 @@ def __init__(
 @external
 def setStaking(staking: address):
     """
-    @dev Wires the staking contract, once.
+    @notice Wires the staking contract, once.
     @param staking The StakedVVV contract.
     """
     ownable._check_owner()
@@ -209,7 +211,7 @@ def setStaking(staking: address):
 @nonreentrant
 def setAnnualRate(annual_rate: uint256):
     """
-    @dev Changes the annual rate from now on; what accrued before stays.
+    @notice Changes the annual rate from now on; what accrued before stays.
     @param annual_rate New annual rate in wei, at most the cap.
     """
     ownable._check_owner()
@@ -224,8 +226,8 @@ def setAnnualRate(annual_rate: uint256):
 @nonreentrant
 def scheduleRate(start: uint256, annual_rate: uint256):
     """
-    @dev Schedules the annual rate to become `annual_rate` at `start`.
-         It takes effect at that second whether or not anyone calls.
+    @notice Schedules the annual rate to become `annual_rate` at `start`.
+            It takes effect at that second whether or not anyone calls.
     @param start Future timestamp, not already scheduled.
     @param annual_rate Annual rate in wei, at most the cap.
     """
@@ -255,7 +257,7 @@ def scheduleRate(start: uint256, annual_rate: uint256):
 @nonreentrant
 def cancelScheduledRate(start: uint256):
     """
-    @dev Removes a pending scheduled change.
+    @notice Removes a pending scheduled change.
     @param start The start of the pending entry.
     """
     ownable._check_owner()
@@ -276,8 +278,8 @@ def cancelScheduledRate(start: uint256):
 @nonreentrant
 def setSplitCurve(points: DynArray[SplitPoint, MAX_CURVE_POINTS]):
     """
-    @dev Replaces the utilization -> stakers' share curve. The share for
-         the last report is recomputed on the new curve from now on.
+    @notice Replaces the utilization -> stakers' share curve. The share for
+            the last report is recomputed on the new curve from now on.
     @param points 2 to 8 points; utilization strictly increasing from 0 to
            10_000 bps; shares at most 10_000 bps.
     """
@@ -293,7 +295,7 @@ def setSplitCurve(points: DynArray[SplitPoint, MAX_CURVE_POINTS]):
 @nonreentrant
 def setStaleFallback(max_report_age: uint256, stale_staker_bps: uint256):
     """
-    @dev Sets how old a report may be and the split used past that age.
+    @notice Sets how old a report may be and the split used past that age.
     @param max_report_age Seconds, between one hour and 30 days.
     @param stale_staker_bps Stakers' share while stale, at most 10_000.
     """
@@ -308,7 +310,7 @@ def setStaleFallback(max_report_age: uint256, stale_staker_bps: uint256):
 @external
 def setOracle(oracle: address):
     """
-    @dev Sets the utilization reporter; zero disables reporting.
+    @notice Sets the utilization reporter; zero disables reporting.
     @param oracle The new oracle.
     """
     ownable._check_owner()
@@ -319,8 +321,8 @@ def setOracle(oracle: address):
 @external
 def setTreasury(treasury: address):
     """
-    @dev Sets the receiver of the treasury's share. What is not yet
-         released goes to the new treasury.
+    @notice Sets the receiver of the treasury's share. What is not yet
+            released goes to the new treasury.
     @param treasury The new treasury, not zero.
     """
     ownable._check_owner()
@@ -338,7 +340,7 @@ def setTreasury(treasury: address):
 @nonreentrant
 def reportUtilization(utilization_bps: uint256):
     """
-    @dev Reports network utilization; the split follows the curve from now.
+    @notice Reports network utilization; the split follows the curve from now.
     @param utilization_bps Capacity in use, 0 to 10_000 bps.
     """
     assert msg.sender == self.oracle, "emissions: not oracle"
@@ -360,15 +362,17 @@ def reportUtilization(utilization_bps: uint256):
 @external
 def accrual(t0: uint256, t1: uint256) -> (uint256, uint256, uint256):
     """
-    @dev What the staking contract accrues: stakers' emissions over
-         [t0, t1), the stakers' per-second rate in force at t1, and the
-         next time that rate may change (its cache is valid up to then).
-         Time before the last checkpoint is not counted: it can only occur
-         before the staking contract is wired, when nothing is staked.
+    @notice What the staking contract accrues: stakers' emissions over
+            [t0, t1), the stakers' per-second rate in force at t1, and the
+            next time that rate may change (its cache is valid up to then).
+            Time before the last checkpoint is not counted: it can only occur
+            before the staking contract is wired, when nothing is staked.
     @param t0 Start.
     @param t1 End, not before t0.
+    @return (stakers' emissions in wei, stakers' rate in wei/s, next break).
     """
     assert t1 >= t0, "emissions: bad interval"
+    assert t1 <= NO_BREAK, "emissions: time out of range"
     total: uint256 = 0
     staker: uint256 = 0
     total, staker = self._emissions(max(t0, self.lastCheckpoint), t1)
@@ -379,7 +383,8 @@ def accrual(t0: uint256, t1: uint256) -> (uint256, uint256, uint256):
 @external
 def emitted() -> uint256:
     """
-    @dev Total VVV emitted by the schedule up to now (stakers + treasury).
+    @notice Total VVV emitted by the schedule up to now (stakers + treasury).
+    @return VVV in wei.
     """
     total: uint256 = 0
     staker: uint256 = 0
@@ -391,7 +396,8 @@ def emitted() -> uint256:
 @external
 def stakerEmitted() -> uint256:
     """
-    @dev The stakers' part of `emitted()`.
+    @notice The stakers' part of `emitted()`.
+    @return VVV in wei.
     """
     total: uint256 = 0
     staker: uint256 = 0
@@ -403,7 +409,8 @@ def stakerEmitted() -> uint256:
 @external
 def treasuryEmitted() -> uint256:
     """
-    @dev The treasury's part of `emitted()`.
+    @notice The treasury's part of `emitted()`.
+    @return VVV in wei.
     """
     total: uint256 = 0
     staker: uint256 = 0
@@ -417,7 +424,8 @@ def treasuryEmitted() -> uint256:
 @external
 def currentAnnualRate() -> uint256:
     """
-    @dev The annual rate in force now, scheduled changes included.
+    @notice The annual rate in force now, scheduled changes included.
+    @return Wei per year.
     """
     return self._annual_at(block.timestamp)
 
@@ -426,7 +434,8 @@ def currentAnnualRate() -> uint256:
 @external
 def currentStakerBps() -> uint256:
     """
-    @dev The stakers' share in force now (the stale fallback included).
+    @notice The stakers' share in force now (the stale fallback included).
+    @return Basis points.
     """
     return self._staker_bps_at(block.timestamp)
 
@@ -435,7 +444,8 @@ def currentStakerBps() -> uint256:
 @external
 def isReportStale() -> bool:
     """
-    @dev True when the split is on the stale fallback.
+    @notice True when the split is on the stale fallback.
+    @return True while stale or before the first report.
     """
     return self.lastReport == 0 or block.timestamp >= self.lastReport + self.maxReportAge
 
@@ -444,7 +454,9 @@ def isReportStale() -> bool:
 @external
 def stakerBpsAt(utilization_bps: uint256) -> uint256:
     """
-    @dev The curve's stakers' share at a utilization.
+    @notice The curve's stakers' share at a utilization.
+    @param utilization_bps Capacity in use, 0 to 10_000 bps.
+    @return Basis points.
     """
     assert utilization_bps <= BPS, "emissions: utilization above 100%"
     return self._curve_at(utilization_bps)
@@ -453,6 +465,10 @@ def stakerBpsAt(utilization_bps: uint256) -> uint256:
 @view
 @external
 def splitCurve() -> DynArray[SplitPoint, MAX_CURVE_POINTS]:
+    """
+    @notice The utilization -> stakers' share curve.
+    @return The points, utilization increasing.
+    """
     return self._curve
 
 
@@ -460,7 +476,8 @@ def splitCurve() -> DynArray[SplitPoint, MAX_CURVE_POINTS]:
 @external
 def scheduledRates() -> DynArray[ScheduledRate, MAX_SCHEDULE]:
     """
-    @dev Pending scheduled changes, latest first.
+    @notice Pending scheduled changes, latest first.
+    @return (start, annual rate) pairs.
     """
     return self._schedule
 
@@ -507,7 +524,9 @@ def _emissions(t0: uint256, t1: uint256) -> (uint256, uint256):
         total += (nxt - t) * per_second
         staker += (nxt - t) * (per_second * self._staker_bps_at(t) // BPS)
         t = nxt
-    assert t >= t1  # dev: too many breakpoints
+    # Unreachable from `accrual` (t1 <= NO_BREAK) and from now on (16
+    # scheduled starts and one stale time make at most 18 intervals).
+    assert t >= t1, "emissions: too many breakpoints"
     return total, staker
 
 

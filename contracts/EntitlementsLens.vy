@@ -45,6 +45,12 @@ struct Totals:
 
 @deploy
 def __init__(staking: address, diem: address, subscriptions: address):
+    """
+    @notice Deploys the read-only lens over staking, DIEM and subscriptions.
+    @param staking The StakedVVV contract.
+    @param diem The DIEM token.
+    @param subscriptions The Subscriptions contract.
+    """
     assert staking != empty(address) and diem != empty(address), "lens: zero address"
     assert subscriptions != empty(address), "lens: zero address"
     STAKING = IStakedVVV(staking)
@@ -58,7 +64,9 @@ def entitlements(
     accounts: DynArray[address, MAX_BATCH]
 ) -> (Totals, DynArray[Account, MAX_BATCH]):
     """
-    @dev The totals and each account's entitlement inputs, at this block.
+    @notice The totals and each account's entitlement inputs, at this block.
+    @param accounts Up to MAX_BATCH accounts.
+    @return (the totals, one record per account in order).
     """
     out: DynArray[Account, MAX_BATCH] = []
     for account: address in accounts:

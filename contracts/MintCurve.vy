@@ -10,11 +10,14 @@
           `90 * exp(2 * (S / 38_000)^3)`, computed off-chain at full
           precision and checked against the published points in tests.
         - C(S), the sVVV it costs to take supply from 0 to S, is exact
-          at every knot (an integer) and rounded down between knots.
+          at every knot (an integer); `costTo` rounds it down between knots.
           Minting X sVVV at supply S gives D = Cinv(C(S) + X) - S, where
-          Cinv(T) is the largest supply with C <= T. Splitting a mint into
-          parts never gives more DIEM and gives the same within rounding;
-          exact-output mints cost C(S + D) - C(S), which telescopes exactly.
+          Cinv(T) is the largest supply with C <= T, both exact (rational):
+          the DIEM's exact cost never exceeds the sVVV locked. Splitting a
+          mint into parts never gives more DIEM and gives the same within
+          rounding; exact-output mints cost floor C(S + D) - floor C(S),
+          which telescopes exactly (so may be below the exact cost by less
+          than 1 wei).
         - Launch mode: CLOSED blocks minting, PUNITIVE divides the sVVV
           credited by `punitiveMultiplier` (anti-sniping), OPEN is normal.
         The cost of a quote does not depend on DIEM supply or on the number
@@ -74,6 +77,7 @@ event LaunchModeSet:
 @deploy
 def __init__(rates: DynArray[uint256, MAX_KNOTS], mode: uint8, punitive_multiplier: uint256):
     """
+    @notice Deploys the mint curve with its knot table and launch mode.
     @param rates Marginal rate at each knot (sVVV wei per whole DIEM).
     @param mode Launch mode: 0 closed, 1 punitive, 2 open.
     @param punitive_multiplier Divisor of credited sVVV in punitive mode.
@@ -87,7 +91,7 @@ def __init__(rates: DynArray[uint256, MAX_KNOTS], mode: uint8, punitive_multipli
 @external
 def setCurve(rates: DynArray[uint256, MAX_KNOTS]):
     """
-    @dev Replaces the curve from now on (outstanding DIEM keeps its locks).
+    @notice Replaces the curve from now on (outstanding DIEM keeps its locks).
     @param rates 2 to 256 knot rates, each in (0, MAX_RATE], non-decreasing.
     """
     ownable._check_owner()
@@ -97,7 +101,7 @@ def setCurve(rates: DynArray[uint256, MAX_KNOTS]):
 @external
 def setLaunchMode(mode: uint8, punitive_multiplier: uint256):
     """
-    @dev Opens, closes or makes minting punitive.
+    @notice Opens, closes or makes minting punitive.
     @param mode 0 closed, 1 punitive, 2 open.
     @param punitive_multiplier 2 to 1_000_000 (used in punitive mode).
     """
@@ -109,7 +113,10 @@ def setLaunchMode(mode: uint8, punitive_multiplier: uint256):
 @external
 def quoteMint(supply: uint256, svvv_in: uint256) -> uint256:
     """
-    @dev DIEM minted for locking `svvv_in` at `supply`.
+    @notice DIEM minted for locking `svvv_in` at `supply`.
+    @param supply DIEM supply (wei).
+    @param svvv_in sVVV to lock (wei).
+    @return DIEM (wei): the most whose exact cost is at most the sVVV credited.
     """
     config: uint256 = self._config
     mode: uint8 = convert((config >> 16) & 255, uint8)
@@ -119,21 +126,38 @@ def quoteMint(supply: uint256, svvv_in: uint256) -> uint256:
     if mode == PUNITIVE:
         credited = svvv_in // (config >> 24)
     n: uint256 = config & 65535
-    return self._inverse(self._cost_to(supply, n) + credited, supply, n) - supply
+    # C(S) exactly, as whole wei and a remainder over 2 * STEP * UNIT: the
+    # inverse gives the largest supply whose exact C is at most C(S) +
+    # credited, so the DIEM's exact cost never exceeds the sVVV locked.
+    whole: uint256 = 0
+    rem: uint256 = 0
+    whole, rem = self._cost_to(supply, n)
+    return self._inverse(whole + credited, rem, supply, n) - supply
 
 
 @view
 @external
 def quoteCost(supply: uint256, diem_out: uint256) -> uint256:
     """
-    @dev sVVV to lock for exactly `diem_out` DIEM at `supply`.
+    @notice sVVV to lock for exactly `diem_out` DIEM at `supply`.
+    @param supply DIEM supply (wei).
+    @param diem_out DIEM wanted (wei).
+    @return sVVV (wei): floor C(supply + diem_out) - floor C(supply), times the
+            multiplier in punitive mode.
     """
     config: uint256 = self._config
     mode: uint8 = convert((config >> 16) & 255, uint8)
     assert mode != CLOSED, "curve: minting closed"
     n: uint256 = config & 65535
-    assert supply + diem_out < n * STEP, "curve: past the end"
-    cost: uint256 = self._cost_to(supply + diem_out, n) - self._cost_to(supply, n)
+    # As `diem_out < end - supply`, so that no sum can overflow first.
+    end: uint256 = n * STEP
+    assert supply < end and diem_out < end - supply, "curve: past the end"
+    cost: uint256 = 0
+    start: uint256 = 0
+    rem: uint256 = 0
+    cost, rem = self._cost_to(supply + diem_out, n)
+    start, rem = self._cost_to(supply, n)
+    cost -= start
     if mode == PUNITIVE:
         cost *= config >> 24
     return cost
@@ -143,7 +167,9 @@ def quoteCost(supply: uint256, diem_out: uint256) -> uint256:
 @external
 def rateAt(supply: uint256) -> uint256:
     """
-    @dev Marginal sVVV (wei) per whole DIEM at `supply`, before launch mode.
+    @notice Marginal sVVV (wei) per whole DIEM at `supply`, before launch mode.
+    @param supply DIEM supply (wei), below the end.
+    @return sVVV wei per whole DIEM.
     """
     i: uint256 = supply // STEP
     assert i < self._config & 65535, "curve: past the end"
@@ -157,16 +183,22 @@ def rateAt(supply: uint256) -> uint256:
 @external
 def costTo(supply: uint256) -> uint256:
     """
-    @dev C(supply): sVVV to take DIEM supply from 0 to `supply`.
+    @notice C(supply): sVVV to take DIEM supply from 0 to `supply`.
+    @param supply DIEM supply (wei), at most the end.
+    @return sVVV (wei), rounded down.
     """
-    return self._cost_to(supply, self._config & 65535)
+    cost: uint256 = 0
+    rem: uint256 = 0
+    cost, rem = self._cost_to(supply, self._config & 65535)
+    return cost
 
 
 @view
 @external
 def intervals() -> uint256:
     """
-    @dev Intervals in the table (knots - 1).
+    @notice Intervals in the table (knots - 1).
+    @return The count.
     """
     return self._config & 65535
 
@@ -175,7 +207,8 @@ def intervals() -> uint256:
 @external
 def launchMode() -> uint8:
     """
-    @dev 0 closed, 1 punitive, 2 open.
+    @notice 0 closed, 1 punitive, 2 open.
+    @return The mode.
     """
     return convert((self._config >> 16) & 255, uint8)
 
@@ -183,6 +216,10 @@ def launchMode() -> uint8:
 @view
 @external
 def punitiveMultiplier() -> uint256:
+    """
+    @notice Divisor of the sVVV credited in punitive mode.
+    @return The divisor.
+    """
     return self._config >> 24
 
 
@@ -190,7 +227,8 @@ def punitiveMultiplier() -> uint256:
 @external
 def endSupply() -> uint256:
     """
-    @dev Supply at which the curve ends; mints reaching it revert.
+    @notice Supply at which the curve ends; mints reaching it revert.
+    @return DIEM supply (wei).
     """
     return (self._config & 65535) * STEP
 
@@ -199,7 +237,8 @@ def endSupply() -> uint256:
 @external
 def knots() -> DynArray[uint256, MAX_KNOTS]:
     """
-    @dev The knot rates.
+    @notice The knot rates.
+    @return sVVV wei per whole DIEM, one per knot.
     """
     out: DynArray[uint256, MAX_KNOTS] = []
     n: uint256 = self._config & 65535
@@ -220,22 +259,26 @@ def _partial(a: uint256, b: uint256, s: uint256) -> uint256:
 
 @view
 @internal
-def _cost_to(supply: uint256, n: uint256) -> uint256:
+def _cost_to(supply: uint256, n: uint256) -> (uint256, uint256):
+    # C(supply) rounded down, and the remainder dropped (over 2 * STEP * UNIT).
     i: uint256 = supply // STEP
     if i >= n:
         assert supply == n * STEP, "curve: past the end"
-        return self._knots[n] & MASK_128
+        return self._knots[n] & MASK_128, 0
     s: uint256 = supply - i * STEP
     lo: uint256 = self._knots[i]
     a: uint256 = lo >> 128
     b: uint256 = self._knots[i + 1] >> 128
-    return (lo & MASK_128) + self._partial(a, b, s) // (2 * STEP * UNIT)
+    part: uint256 = self._partial(a, b, s)
+    return (lo & MASK_128) + part // (2 * STEP * UNIT), part % (2 * STEP * UNIT)
 
 
 @view
 @internal
-def _inverse(target: uint256, supply: uint256, n: uint256) -> uint256:
-    # Largest supply S' >= supply with C(S') <= target; reverts past the end.
+def _inverse(target: uint256, rem: uint256, supply: uint256, n: uint256) -> uint256:
+    # Largest supply S' >= supply whose exact C(S') is at most target + rem /
+    # (2 * STEP * UNIT), rem below that denominator; reverts past the end.
+    # Knots' C are whole, so the interval is found from `target` alone.
     assert target < self._knots[n] & MASK_128, "curve: past the end"
     i: uint256 = supply // STEP
     lo: uint256 = self._knots[i]
@@ -248,13 +291,13 @@ def _inverse(target: uint256, supply: uint256, n: uint256) -> uint256:
         hi = self._knots[i + 1]
     a: uint256 = lo >> 128
     b: uint256 = hi >> 128
-    # Largest s in [0, STEP) with partial(s) < (target - C(knot) + 1) * den, built
+    # Largest s in [0, STEP) with partial(s) <= (target - C(knot)) * den + rem, built
     # bit by bit from 2**68 down (partial rises with s and is >= the bound from
     # STEP on, so the answer is below STEP < 2**69). Branch-free and a fixed 69
     # rounds: the gas of a quote does not depend on where on the curve it lands.
     # Unchecked math is safe: s < 2**69, 2 * STEP * a <= 1e48 and b - a <= 1e27
     # (rates are bounded by MAX_RATE), so every term stays below 2**230.
-    bound: uint256 = (target - (lo & MASK_128) + 1) * (2 * STEP * UNIT)
+    bound: uint256 = (target - (lo & MASK_128)) * (2 * STEP * UNIT) + rem + 1
     linear: uint256 = 2 * STEP * a
     square: uint256 = b - a
     s: uint256 = 0

@@ -174,6 +174,8 @@ def __init__(
     pro_threshold: uint256,
 ):
     """
+    @notice Deploys the staking contract; it must then become the VVV minter and be wired to the
+            controller.
     @param vvv The VVV token; this contract must become its minter.
     @param controller The EmissionsController.
     @param cooldown_duration Unstake cooldown in seconds (7 days by default).
@@ -204,15 +206,30 @@ def __init__(
 @nonreentrant
 def stake(recipient: address, amount: uint256):
     """
-    @dev Stakes `amount` VVV of the caller for `recipient`, 1:1 in sVVV.
-    @param recipient Who receives the sVVV.
-    @param amount VVV in wei, approved to this contract.
+    @notice Stakes `amount` VVV of the caller for `recipient`, 1:1 in sVVV.
+    @param recipient Who receives the sVVV: not zero, this contract, VVV or
+           DIEM (none of them could ever unstake or claim it).
+    @param amount VVV in wei, approved to this contract; the recipient's
+           stake and the total stay below 2**128.
     """
     assert amount > 0, "sVVV: zero amount"
     assert recipient != empty(address), "sVVV: zero recipient"
     rpt: uint256 = self._accrue()
     account: uint256 = self._update_account(recipient, rpt)
-    assert self._low(account) + amount <= MASK_128, "sVVV: stake overflow"
+    if account == 0 and recipient != tx.origin:
+        # This contract, VVV and DIEM can never unstake or claim, so they
+        # never get a stake: their word stays empty, and none of them can
+        # sign a transaction. So only a first stake (no stake, no rewards)
+        # for someone other than the signer is checked: a repeat stake, and
+        # a first one for yourself (airdrop claims into stake too), skip
+        # reading DIEM's address. (tx.origin is not used to authorize.)
+        assert (
+            recipient != self
+            and recipient != VVV.address
+            and recipient != self.diem.address
+        ), "sVVV: bad recipient"
+    # Subtracted, not added: an amount near 2**256 cannot overflow the check.
+    assert amount <= MASK_128 - self._low(account), "sVVV: stake overflow"
     # Adds to the stake, the low half, which the check keeps from carrying.
     self._accounts[recipient] = account + amount
     self._add_stake(amount)
@@ -225,8 +242,8 @@ def stake(recipient: address, amount: uint256):
 @nonreentrant
 def initiateUnstake(amount: uint256):
     """
-    @dev Moves `amount` of the caller's unlocked stake into cooldown. The
-         bucket adds to what is already cooling and the timer restarts.
+    @notice Moves `amount` of the caller's unlocked stake into cooldown. The
+            bucket adds to what is already cooling and the timer restarts.
     @param amount sVVV in wei.
     """
     assert amount > 0, "sVVV: zero amount"
@@ -250,7 +267,7 @@ def initiateUnstake(amount: uint256):
 @nonreentrant
 def finalizeUnstake():
     """
-    @dev Pays out the caller's cooldown bucket once its timer has run out.
+    @notice Pays out the caller's cooldown bucket once its timer has run out.
     """
     packed: uint256 = self._cooldowns[msg.sender]
     amount: uint256 = self._cooling(packed)
@@ -267,7 +284,7 @@ def finalizeUnstake():
 @nonreentrant
 def claim():
     """
-    @dev Mints the caller's accrued rewards to the caller.
+    @notice Mints the caller's accrued rewards to the caller.
     """
     amount: uint256 = self._take_rewards(msg.sender)
     extcall VVV.mint(msg.sender, amount)
@@ -278,11 +295,11 @@ def claim():
 @nonreentrant
 def claimAndStake():
     """
-    @dev Stakes the caller's accrued rewards for the caller in one call.
+    @notice Stakes the caller's accrued rewards for the caller in one call.
     """
     amount: uint256 = self._take_rewards(msg.sender)
     account: uint256 = self._accounts[msg.sender]
-    assert self._low(account) + amount <= MASK_128, "sVVV: stake overflow"
+    assert amount <= MASK_128 - self._low(account), "sVVV: stake overflow"
     self._accounts[msg.sender] = account + amount
     self._add_stake(amount)
     extcall VVV.mint(self, amount)
@@ -294,8 +311,8 @@ def claimAndStake():
 @nonreentrant
 def releaseTreasury():
     """
-    @dev Mints to the treasury its share of emissions and of locked yield
-         not yet minted. Anyone may call.
+    @notice Mints to the treasury its share of emissions and of locked yield
+            not yet minted. Anyone may call.
     """
     self._accrue()
     due: uint256 = (
@@ -319,8 +336,8 @@ def releaseTreasury():
 @nonreentrant
 def mintDiem(sVVVAmountToLock: uint256, minDiemAmountOut: uint256) -> uint256:
     """
-    @dev Locks `sVVVAmountToLock` of the caller's unlocked stake and mints
-         DIEM along the curve at the current DIEM supply.
+    @notice Locks `sVVVAmountToLock` of the caller's unlocked stake and mints
+            DIEM along the curve at the current DIEM supply.
     @param sVVVAmountToLock sVVV in wei.
     @param minDiemAmountOut Slippage bound: revert if fewer DIEM would be minted.
     @return DIEM minted (wei).
@@ -339,7 +356,7 @@ def mintDiem(sVVVAmountToLock: uint256, minDiemAmountOut: uint256) -> uint256:
 @nonreentrant
 def mintExactDiem(diemAmount: uint256, maxSVVVAmountIn: uint256) -> uint256:
     """
-    @dev Mints exactly `diemAmount` DIEM, locking what the curve asks.
+    @notice Mints exactly `diemAmount` DIEM, locking what the curve asks.
     @param diemAmount DIEM in wei.
     @param maxSVVVAmountIn Slippage bound: revert if more sVVV would be locked.
     @return sVVV locked (wei).
@@ -359,9 +376,9 @@ def mintExactDiem(diemAmount: uint256, maxSVVVAmountIn: uint256) -> uint256:
 @nonreentrant
 def burnDiem(diemAmount: uint256) -> uint256:
     """
-    @dev Burns `diemAmount` of the caller's DIEM against its own lock and
-         releases `diemAmount * locked / outstanding` sVVV (rounded down;
-         all of it when the last outstanding DIEM is burned).
+    @notice Burns `diemAmount` of the caller's DIEM against its own lock and
+            releases `diemAmount * locked / outstanding` sVVV (rounded down;
+            all of it when the last outstanding DIEM is burned).
     @param diemAmount DIEM in wei, at most the caller's outstanding DIEM.
     @return sVVV released (wei).
     """
@@ -396,7 +413,9 @@ def burnDiem(diemAmount: uint256) -> uint256:
 @external
 def getDiemAmountOut(sVVVAmount: uint256) -> uint256:
     """
-    @dev DIEM that `mintDiem(sVVVAmount, 0)` would mint in this block.
+    @notice DIEM that `mintDiem(sVVVAmount, 0)` would mint in this block.
+    @param sVVVAmount sVVV to lock (wei).
+    @return DIEM (wei).
     """
     return staticcall self._curve().quoteMint(self.totalDiemOutstanding, sVVVAmount)
 
@@ -405,7 +424,9 @@ def getDiemAmountOut(sVVVAmount: uint256) -> uint256:
 @external
 def getSVVVAmountIn(diemAmount: uint256) -> uint256:
     """
-    @dev sVVV that `mintExactDiem(diemAmount, ...)` would lock in this block.
+    @notice sVVV that `mintExactDiem(diemAmount, ...)` would lock in this block.
+    @param diemAmount DIEM wanted (wei).
+    @return sVVV (wei).
     """
     return staticcall self._curve().quoteCost(self.totalDiemOutstanding, diemAmount)
 
@@ -418,7 +439,7 @@ def getSVVVAmountIn(diemAmount: uint256) -> uint256:
 @external
 def setDiem(diem: address, mint_curve: address):
     """
-    @dev Wires the DIEM token and its mint curve, once.
+    @notice Wires the DIEM token and its mint curve, once.
     @param diem The DIEM token (its minter must be this contract).
     @param mint_curve The MintCurve.
     """
@@ -434,8 +455,8 @@ def setDiem(diem: address, mint_curve: address):
 @nonreentrant
 def checkpoint():
     """
-    @dev Called by the controller before any change of rate or split:
-         accrues under the old config and drops the cached rate.
+    @notice Called by the controller before any change of rate or split:
+            accrues under the old config and drops the cached rate.
     """
     assert msg.sender == CONTROLLER.address, "sVVV: not controller"
     self._accrue()
@@ -448,7 +469,7 @@ def checkpoint():
 @external
 def setProThreshold(threshold: uint256):
     """
-    @dev Sets the stake that makes an account Pro.
+    @notice Sets the stake that makes an account Pro.
     @param threshold Stake in wei.
     """
     ownable._check_owner()
@@ -465,29 +486,55 @@ def setProThreshold(threshold: uint256):
 @external
 def totalSupply() -> uint256:
     """
-    @dev sVVV in existence: all stake not in cooldown, locked included.
+    @notice sVVV in existence: all stake not in cooldown, locked included.
+    @return sVVV in wei.
     """
     return self._low(self._totals)
 
 
 @external
 def transfer(to: address, amount: uint256) -> bool:
+    """
+    @notice sVVV is not transferable: always reverts. Unstake instead.
+    @param to Unused.
+    @param amount Unused.
+    @return Never returns.
+    """
     raise "sVVV: non-transferable"
 
 
 @external
 def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    """
+    @notice sVVV is not transferable: always reverts.
+    @param owner Unused.
+    @param to Unused.
+    @param amount Unused.
+    @return Never returns.
+    """
     raise "sVVV: non-transferable"
 
 
 @external
 def approve(spender: address, amount: uint256) -> bool:
+    """
+    @notice sVVV is not transferable, so nothing can be approved: always reverts.
+    @param spender Unused.
+    @param amount Unused.
+    @return Never returns.
+    """
     raise "sVVV: non-transferable"
 
 
 @view
 @external
 def allowance(owner: address, spender: address) -> uint256:
+    """
+    @notice Always 0: sVVV cannot be approved.
+    @param owner Unused.
+    @param spender Unused.
+    @return 0.
+    """
     return 0
 
 
@@ -499,12 +546,20 @@ def allowance(owner: address, spender: address) -> uint256:
 @view
 @external
 def totalStaked() -> uint256:
+    """
+    @notice sVVV staked by all accounts, locked included, cooldown excluded.
+    @return sVVV in wei.
+    """
     return self._low(self._totals)
 
 
 @view
 @external
 def totalLocked() -> uint256:
+    """
+    @notice sVVV locked behind DIEM by all accounts.
+    @return sVVV in wei.
+    """
     return self._high(self._totals)
 
 
@@ -512,7 +567,9 @@ def totalLocked() -> uint256:
 @external
 def pendingRewards(account: address) -> uint256:
     """
-    @dev Rewards `account` would receive by claiming now, to the wei.
+    @notice Rewards `account` would receive by claiming now, to the wei.
+    @param account The staker.
+    @return VVV in wei.
     """
     rpt: uint256 = 0
     state: uint256 = 0
@@ -525,7 +582,9 @@ def pendingRewards(account: address) -> uint256:
 @external
 def cooldowns(account: address) -> (uint256, uint256):
     """
-    @dev The account's cooldown bucket: amount and unlock time.
+    @notice The account's cooldown bucket: amount and unlock time.
+    @param account The staker.
+    @return (amount in wei, unlock time), (0, 0) when empty.
     """
     packed: uint256 = self._cooldowns[account]
     amount: uint256 = self._cooling(packed)
@@ -538,7 +597,8 @@ def cooldowns(account: address) -> (uint256, uint256):
 @external
 def lastAccrual() -> uint256:
     """
-    @dev Time of the last accrual of the accumulator.
+    @notice Time of the last accrual of the accumulator.
+    @return Unix time.
     """
     return self._last_accrual(self._accrualState)
 
@@ -547,7 +607,8 @@ def lastAccrual() -> uint256:
 @external
 def lockedCutAccrued() -> uint256:
     """
-    @dev The treasury's cut of locked stakes' yield accrued since deploy.
+    @notice The treasury's cut of locked stakes' yield accrued since deploy.
+    @return VVV in wei.
     """
     rpt: uint256 = 0
     state: uint256 = 0
@@ -559,7 +620,9 @@ def lockedCutAccrued() -> uint256:
 @external
 def lockedStakes(account: address) -> (uint256, uint256):
     """
-    @dev (sVVVLockedAmount, outstandingDiemAmount), as on the real deployment.
+    @notice (sVVVLockedAmount, outstandingDiemAmount), as on the real deployment.
+    @param account The staker.
+    @return (sVVV locked, DIEM outstanding), wei.
     """
     packed: uint256 = self._locks[account]
     return self._low(packed), self._high(packed)
@@ -569,7 +632,8 @@ def lockedStakes(account: address) -> (uint256, uint256):
 @external
 def rewardRate() -> uint256:
     """
-    @dev Stakers' emission in wei per second, now.
+    @notice Stakers' emission in wei per second, now.
+    @return VVV wei per second.
     """
     state: uint256 = self._accrualState
     # At the cache's horizon itself the new rate is in force.
@@ -588,7 +652,8 @@ def rewardRate() -> uint256:
 @external
 def treasuryReleasable() -> uint256:
     """
-    @dev What `releaseTreasury` would mint now.
+    @notice What `releaseTreasury` would mint now.
+    @return VVV in wei.
     """
     rpt: uint256 = 0
     state: uint256 = 0
@@ -604,7 +669,9 @@ def treasuryReleasable() -> uint256:
 @external
 def isPro(account: address) -> bool:
     """
-    @dev True when the account's stake reaches the Pro threshold.
+    @notice True when the account's stake reaches the Pro threshold.
+    @param account The staker.
+    @return True when Pro by stake.
     """
     return self.proThreshold > 0 and self._low(self._accounts[account]) >= self.proThreshold
 
@@ -613,7 +680,9 @@ def isPro(account: address) -> bool:
 @external
 def balanceOf(account: address) -> uint256:
     """
-    @dev The account's sVVV: its stake, locked included, cooldown excluded.
+    @notice The account's sVVV: its stake, locked included, cooldown excluded.
+    @param account The staker.
+    @return sVVV in wei.
     """
     return self._low(self._accounts[account])
 
@@ -622,7 +691,9 @@ def balanceOf(account: address) -> uint256:
 @external
 def rewards(account: address) -> uint256:
     """
-    @dev Rewards accrued as of the account's last update (see pendingRewards).
+    @notice Rewards accrued as of the account's last update (see pendingRewards).
+    @param account The staker.
+    @return VVV in wei.
     """
     return self._high(self._accounts[account])
 
@@ -631,7 +702,8 @@ def rewards(account: address) -> uint256:
 @external
 def totalCoolingDown() -> uint256:
     """
-    @dev VVV held here for accounts in cooldown.
+    @notice VVV held here for accounts in cooldown.
+    @return VVV in wei.
     """
     return self._coolingDown - 1
 
@@ -752,7 +824,7 @@ def _lock(account: address, svvv: uint256, diem_out: uint256):
 @internal
 def _add_stake(amount: uint256):
     totals: uint256 = self._totals
-    assert self._low(totals) + amount <= MASK_128, "sVVV: total overflow"
+    assert amount <= MASK_128 - self._low(totals), "sVVV: total overflow"
     self._totals = totals + amount
 
 

@@ -97,6 +97,8 @@ def __init__(
     burn_parts: DynArray[uint256, MAX_TIERS],
 ):
     """
+    @notice Deploys the subscriptions with their tiers, paid in USDC to the treasury and the
+            buyback-burner.
     @param usdc The payment token.
     @param staking The sVVV contract (Pro by stake).
     @param treasury Receives the rest of each payment.
@@ -122,8 +124,8 @@ def __init__(
 @external
 def subscribe(tier: uint256, periods: uint256, recipient: address) -> uint256:
     """
-    @dev Pays for `periods` of `tier` for `recipient` (the caller or a gift),
-         extending from the current expiry if it has not passed.
+    @notice Pays for `periods` of `tier` for `recipient` (the caller or a gift),
+            extending from the current expiry if it has not passed.
     @param tier 0 (Pro) to MAX_TIERS - 1.
     @param periods 1 to MAX_PERIODS periods of 30 days.
     @param recipient Who gets the subscription.
@@ -179,7 +181,9 @@ def subscribe(tier: uint256, periods: uint256, recipient: address) -> uint256:
 @external
 def tiers(tier: uint256) -> (uint256, uint256):
     """
-    @dev A tier's (price per period, burn part), USDC base units.
+    @notice A tier's (price per period, burn part), USDC base units.
+    @param tier 0 to MAX_TIERS - 1.
+    @return (price, burn part), USDC base units.
     """
     assert tier < MAX_TIERS, "subs: unknown tier"
     packed: uint256 = self._tiers[tier]
@@ -190,7 +194,10 @@ def tiers(tier: uint256) -> (uint256, uint256):
 @external
 def expiryOf(account: address, tier: uint256) -> uint256:
     """
-    @dev When the account's subscription to `tier` ends (0 if never).
+    @notice When the account's subscription to `tier` ends (0 if never).
+    @param account The subscriber.
+    @param tier 0 to MAX_TIERS - 1.
+    @return Unix time.
     """
     assert tier < MAX_TIERS, "subs: unknown tier"
     return (self._expiries[account] >> (64 * tier)) & MASK_64
@@ -200,8 +207,10 @@ def expiryOf(account: address, tier: uint256) -> uint256:
 @external
 def proUntil(account: address) -> uint256:
     """
-    @dev The latest expiry over the account's tiers (every tier is Pro);
-         in the past or 0 when it has none running.
+    @notice The latest expiry over the account's tiers (every tier is Pro);
+            in the past or 0 when it has none running.
+    @param account The subscriber.
+    @return Unix time.
     """
     return self._pro_until(account)
 
@@ -210,7 +219,9 @@ def proUntil(account: address) -> uint256:
 @external
 def isPro(account: address) -> bool:
     """
-    @dev Pro by a running subscription or by stake.
+    @notice Pro by a running subscription or by stake.
+    @param account The account.
+    @return True when Pro either way.
     """
     return self._pro_until(account) > block.timestamp or staticcall STAKING.isPro(account)
 
@@ -219,8 +230,10 @@ def isPro(account: address) -> bool:
 @external
 def proStatus(account: address) -> (bool, bool, uint256):
     """
-    @dev Which way the account is Pro: (by stake, by subscription, until
-         when the subscription runs).
+    @notice Which way the account is Pro: (by stake, by subscription, until
+            when the subscription runs).
+    @param account The account.
+    @return (Pro by stake, Pro by subscription, subscription expiry).
     """
     until: uint256 = self._pro_until(account)
     return staticcall STAKING.isPro(account), until > block.timestamp, until
@@ -230,7 +243,8 @@ def proStatus(account: address) -> (bool, bool, uint256):
 @external
 def totalPaid() -> uint256:
     """
-    @dev USDC paid for subscriptions in total.
+    @notice USDC paid for subscriptions in total.
+    @return USDC in base units.
     """
     return self._totals & MASK_128
 
@@ -239,7 +253,8 @@ def totalPaid() -> uint256:
 @external
 def totalBurnPart() -> uint256:
     """
-    @dev USDC of it sent to the buyback-burner.
+    @notice USDC of it sent to the buyback-burner.
+    @return USDC in base units.
     """
     return self._totals >> 128
 
@@ -247,8 +262,11 @@ def totalBurnPart() -> uint256:
 @external
 def setTier(tier: uint256, price: uint256, burn_part: uint256):
     """
-    @dev Sets a tier's price and burn part (price 0 withdraws the tier;
-         running subscriptions keep their expiry). Only the owner may call.
+    @notice Sets a tier's price and burn part (price 0 withdraws the tier;
+            running subscriptions keep their expiry). Only the owner may call.
+    @param tier 0 to MAX_TIERS - 1.
+    @param price USDC base units per 30 days, at most MAX_PRICE.
+    @param burn_part Part of the price that buys VVV to burn, at most the price.
     """
     ownable._check_owner()
     self._set_tier(tier, price, burn_part)
@@ -256,6 +274,10 @@ def setTier(tier: uint256, price: uint256, burn_part: uint256):
 
 @external
 def setTreasury(treasury: address):
+    """
+    @notice Sets who receives the non-burn part of payments. Only the owner may call.
+    @param treasury The new treasury, not zero.
+    """
     ownable._check_owner()
     assert treasury != empty(address), "subs: zero address"
     self.treasury = treasury
@@ -264,6 +286,10 @@ def setTreasury(treasury: address):
 
 @external
 def setBurner(burner: address):
+    """
+    @notice Sets where the burn part of payments goes. Only the owner may call.
+    @param burner The new buyback-burner, not zero.
+    """
     ownable._check_owner()
     assert burner != empty(address), "subs: zero address"
     self.burner = burner

@@ -61,6 +61,8 @@ def __init__(
     amounts: DynArray[uint256, MAX_GENESIS_RECIPIENTS],
 ):
     """
+    @notice Deploys VVV with its genesis allocation; the staking contract becomes its only
+            minter.
     @param recipients Genesis allocation addresses.
     @param amounts Genesis amounts in wei, one per recipient.
     """
@@ -81,7 +83,7 @@ def __init__(
 @external
 def setMinter(minter: address):
     """
-    @dev Names the emissions minter, once. Only the deployer may call.
+    @notice Names the emissions minter, once. Only the deployer may call.
     @param minter The staking contract.
     """
     assert msg.sender == self._deployer, "VVV: not deployer"
@@ -94,7 +96,7 @@ def setMinter(minter: address):
 @external
 def mint(to: address, amount: uint256):
     """
-    @dev Mints emissions. Only the minter may call.
+    @notice Mints emissions. Only the minter may call.
     @param to Receiver.
     @param amount Amount in wei.
     """

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.gateway.command import add_parser as add_gateway_command
 from venice_sdk.server.settings import (
@@ -150,10 +152,21 @@ def serve(settings: dict[str, Any]) -> int:
     else:
         keys = ApiKeyStore(data / "keys.sqlite3", pepper=pepper)
     domain = s["siwe_domain"]
+
+    def get_code(address: str) -> bytes:
+        # The node tells a contract wallet (EIP-1271, unsupported) from a bad signature.
+        return bytes(client.web3.eth.get_code(to_checksum_address(address)))
+
     app = create_app(
         Gatekeeper(client, ledger, prices, keys),
-        WalletChallenges(domain, store),
-        SiweVerifier(domain, s["siwe_uri"] or f"https://{domain}", chain_id=chain_id, store=store),
+        WalletChallenges(domain, store, get_code=get_code),
+        SiweVerifier(
+            domain,
+            s["siwe_uri"] or f"https://{domain}",
+            chain_id=chain_id,
+            store=store,
+            get_code=get_code,
+        ),
         keys,
         authorize_batch=s["authorize_batch"],
         admin_token=s["admin_token"],

@@ -51,6 +51,7 @@ class Reason(StrEnum):
     UNKNOWN_CHALLENGE = "unknown_challenge"
     BAD_SIGNATURE = "bad_signature"
     CHALLENGE_SUPERSEDED = "challenge_superseded"
+    CONTRACT_WALLET_UNSUPPORTED = "contract_wallet_unsupported"
     WRONG_DOMAIN = "wrong_domain"
     WRONG_CHAIN = "wrong_chain"
     WRONG_URI = "wrong_uri"

@@ -38,6 +38,7 @@ def __init__(
     admin: address,
 ):
     """
+    @notice Deploys the timelock that owns the suite: every owner call waits `minimum_delay`.
     @param minimum_delay Seconds between `schedule` and `execute`.
     @param proposers Accounts granted the proposer and canceller roles.
     @param executors Accounts granted the executor role (the zero address:

@@ -49,6 +49,7 @@ event TwapWindowChanged:
 @deploy
 def __init__(min_twap_window: uint256, max_twap_age: uint256):
     """
+    @notice Sets the TWAP window bounds.
     @dev Sets the window bounds; `_reset` then records the first
          observations.
     @param min_twap_window Shortest TWAP window, seconds.
@@ -61,7 +62,9 @@ def __init__(min_twap_window: uint256, max_twap_age: uint256):
 @external
 def observations() -> (uint256, uint256, uint256, uint256):
     """
+    @notice The two price observations the TWAP is taken between.
     @dev The older and the newer observation: (time, cumulative) each.
+    @return (older time, older cumulative, newer time, newer cumulative).
     """
     times: uint256 = self._times
     newer: uint256 = (times >> 128) & 1

@@ -9,15 +9,16 @@ burn and DIEM unstake, a subscription, a buyback, an airdrop claim, the burn of 
 rest) every stake, pending reward, cooldown, lock, DIEM stake, expiry, claim, total and every
 holder's balance is the same in both runs. What differs is only the donation itself, and each
 test says where it ends up:
-- VVV to StakedVVV, DIEM, Subscriptions or EmissionsController, and DIEM to StakedVVV,
-  Subscriptions, AirdropDistributor or EmissionsController: it stays in that contract, counted
-  by nothing (no function pays it out);
+- VVV to StakedVVV, DIEM, Subscriptions or EmissionsController, and DIEM to Subscriptions,
+  AirdropDistributor or EmissionsController: it stays in that contract, counted by nothing (no
+  function pays it out);
 - VVV to BuybackBurner: the next buyback burns it with what it buys (`totalBurned` and the fall
   in supply count it; `totalBought` and `totalSpent` do not);
 - VVV to AirdropDistributor: claims pay exactly their leaves; after the deadline
   `burnUnclaimed` burns it with the unclaimed rest;
 - DIEM to BuybackBurner: it stays until governance returns it with `recoverToken`;
-- DIEM to DIEM: refused (`DIEM: use stake()`), so no donation can touch the stakes it holds.
+- DIEM to DIEM: refused (`DIEM: use stake()`), so no donation can touch the stakes it holds;
+  DIEM to StakedVVV: refused (`DIEM: use burnDiem()`), as it would be lost there.
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ def test_vvv_donation_to_the_staking_contract__is_not_stake_and_pays_out_to_no_o
         assert state["VVV held by staking"] == staked + cooling + DONATION["vvv"], step
 
 
-@pytest.mark.parametrize("recipient", ["staking", "subscriptions", "airdrop", "controller"])
+@pytest.mark.parametrize("recipient", ["subscriptions", "airdrop", "controller"])
 def test_diem_donation__stays_in_the_contract_counted_by_nothing(world, recipient):
     for step, without, with_donation in compare(world, "diem", recipient):
         assert with_donation == donated(world, "diem", recipient, without), step
@@ -276,13 +277,19 @@ def test_diem_donation_to_the_burner__stays_until_governance_recovers_it(world):
     assert c["diem"].functions.balanceOf(c["burner"].address).call() == 0
 
 
-def test_diem_donation_to_the_diem_contract__is_refused(diem, attacker, storage_roots, world):
+@pytest.mark.parametrize(
+    ("recipient", "reason"), [("diem", "DIEM: use stake()"), ("staking", "DIEM: use burnDiem()")]
+)
+def test_diem_donation_to_the_diem_or_staking_contract__is_refused(
+    request, diem, attacker, storage_roots, world, recipient, reason
+):
+    to = request.getfixturevalue(recipient)
     before = storage_roots()
-    with ape.reverts("DIEM: use stake()"):
-        diem.transfer(diem, DONATION["diem"], sender=attacker)
+    with ape.reverts(reason):
+        diem.transfer(to, DONATION["diem"], sender=attacker)
     diem.approve(attacker, DONATION["diem"], sender=attacker)
-    with ape.reverts("DIEM: use stake()"):
-        diem.transferFrom(attacker, diem, DONATION["diem"], sender=attacker)
+    with ape.reverts(reason):
+        diem.transferFrom(attacker, to, DONATION["diem"], sender=attacker)
     after = storage_roots()
     assert {k: v for k, v in after.items() if k != "diem"} == {
         k: v for k, v in before.items() if k != "diem"

@@ -13,7 +13,9 @@ from venice_sdk.auth.common import (
     _GRACE_SECONDS,
     CHALLENGE_TTL_SECONDS,
     AuthError,
+    CodeReader,
     _iso,
+    check_signature,
     normalize_address,
     recover_signer,
 )
@@ -53,6 +55,7 @@ class WalletChallenges:
         *,
         ttl_seconds: int = CHALLENGE_TTL_SECONDS,
         clock: Clock = time.time,
+        get_code: CodeReader | None = None,
     ) -> None:
         if not domain or "\n" in domain:
             raise ValueError("domain must be one non-empty line")
@@ -62,6 +65,7 @@ class WalletChallenges:
         self.store = store
         self.ttl_seconds = ttl_seconds
         self._clock = clock
+        self.get_code = get_code
 
     def _text(self, address: str, nonce: str, issued_at: float, expires_at: float) -> str:
         return (
@@ -119,7 +123,8 @@ class WalletChallenges:
         ``unknown_challenge`` (none issued), ``challenge_superseded`` (signed an older one),
         ``nonce_replayed`` (already used),
         ``challenge_expired``, ``bad_signature`` (not signed by ``address`` over exactly the
-        issued text).
+        issued text), ``contract_wallet_unsupported`` (only with ``get_code``: see
+        `check_signature`).
         """
         checksummed = normalize_address(address)
         key = self._key(checksummed)
@@ -144,9 +149,12 @@ class WalletChallenges:
                         "this challenge was superseded by a newer one for this wallet:"
                         " sign the newest",
                     )
-            raise AuthError(
-                Reason.BAD_SIGNATURE,
-                f"the signature is not {checksummed}'s over the issued challenge text",
+            check_signature(
+                checksummed,
+                str(record["message"]),
+                signature,
+                "the issued challenge text",
+                self.get_code,
             )
         self.store.put("used:" + key, "1", self.ttl_seconds + _GRACE_SECONDS)  # see _consume
         taken = self.store.take(key)

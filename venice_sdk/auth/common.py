@@ -4,6 +4,7 @@ checks, and how long a challenge lives."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from eth_account import Account
@@ -12,7 +13,14 @@ from eth_utils.address import to_checksum_address
 
 from venice_sdk.errors import Reason, VeniceError
 
-__all__ = ["CHALLENGE_TTL_SECONDS", "AuthError", "normalize_address", "recover_signer"]
+__all__ = [
+    "CHALLENGE_TTL_SECONDS",
+    "AuthError",
+    "CodeReader",
+    "check_signature",
+    "normalize_address",
+    "recover_signer",
+]
 
 CHALLENGE_TTL_SECONDS = 15 * 60
 """How long a wallet challenge or a SIWE nonce stays valid."""
@@ -77,6 +85,53 @@ def recover_signer(text: str, signature: str | bytes) -> str:
         raise AuthError(
             Reason.BAD_SIGNATURE, "the signature does not recover to an address"
         ) from None
+
+
+CodeReader = Callable[[str], bytes]
+"""Reads an address's runtime code at the latest block (``eth_getCode``), e.g.
+``web3.eth.get_code``."""
+
+_DELEGATION_PREFIX = b"\xef\x01\x00"
+"""EIP-7702: an externally owned account that delegates to code; its key still signs."""
+
+
+def check_signature(
+    address: str,
+    text: str,
+    signature: str | bytes,
+    what: str,
+    get_code: CodeReader | None = None,
+) -> None:
+    """Refuse unless ``signature`` is ``address``'s EIP-191 signature over ``text``.
+
+    Code ``bad_signature``; ``contract_wallet_unsupported`` instead when ``get_code`` is given
+    and ``address`` holds contract code: a smart-contract wallet (EIP-1271) signs through its
+    contract, which is not supported. Without ``get_code`` (or when the node cannot be read)
+    a contract wallet gets ``bad_signature``.
+    """
+    try:
+        signer = recover_signer(text, signature)
+    except AuthError:
+        _refuse_contract_wallet(address, get_code)
+        raise
+    if signer.lower() != address.lower():
+        _refuse_contract_wallet(address, get_code)
+        raise AuthError(Reason.BAD_SIGNATURE, f"the signature is not {address}'s over {what}")
+
+
+def _refuse_contract_wallet(address: str, get_code: CodeReader | None) -> None:
+    if get_code is None:
+        return
+    try:
+        code = bytes(get_code(address))
+    except Exception:  # the node is unreachable or refuses: keep the generic code
+        return
+    if code and not code.startswith(_DELEGATION_PREFIX):
+        raise AuthError(
+            Reason.CONTRACT_WALLET_UNSUPPORTED,
+            f"{address} is a contract wallet (EIP-1271), which cannot sign in here:"
+            " sign with an externally owned account",
+        )
 
 
 def _iso(ts: float) -> str:

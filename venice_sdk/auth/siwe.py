@@ -16,7 +16,8 @@ from venice_sdk.auth.common import (
     _GRACE_SECONDS,
     CHALLENGE_TTL_SECONDS,
     AuthError,
-    recover_signer,
+    CodeReader,
+    check_signature,
 )
 from venice_sdk.auth.stores import ChallengeStore, _consume, _missing_code
 from venice_sdk.clock import Clock
@@ -167,6 +168,7 @@ class SiweVerifier:
         clock: Clock = time.time,
         nonce_ttl_seconds: int = CHALLENGE_TTL_SECONDS,
         max_clock_skew_seconds: int = 60,
+        get_code: CodeReader | None = None,
     ) -> None:
         if not domain:
             raise ValueError("domain must not be empty")
@@ -179,6 +181,7 @@ class SiweVerifier:
         self._clock = clock
         self.nonce_ttl_seconds = nonce_ttl_seconds
         self.max_clock_skew_seconds = max_clock_skew_seconds
+        self.get_code = get_code
 
     def nonce(self) -> str:
         """A fresh single-use nonce (128 random bits, 32 hex characters) to put in a message."""
@@ -200,7 +203,8 @@ class SiweVerifier:
         Refuses (``AuthError``): ``malformed_message``, ``wrong_domain``, ``wrong_uri``,
         ``wrong_chain``, ``not_yet_valid`` (issued in the future or before not-before),
         ``expired`` (past expiration-time), ``unknown_challenge`` (a nonce we never issued),
-        ``challenge_expired`` (our nonce is too old), ``nonce_replayed``, ``bad_signature``.
+        ``challenge_expired`` (our nonce is too old), ``nonce_replayed``, ``bad_signature``,
+        ``contract_wallet_unsupported`` (only with ``get_code``: see `check_signature`).
         """
         message = parse_message(message_text, self.domain)
         if message.domain != self.domain:
@@ -240,11 +244,7 @@ class SiweVerifier:
             raise AuthError(Reason.CHALLENGE_EXPIRED, "the nonce expired: sign in again")
 
         address = str(message.address)
-        signer = recover_signer(message_text, signature)
-        if signer.lower() != address.lower():
-            raise AuthError(
-                Reason.BAD_SIGNATURE, f"the signature is not {address}'s over this message"
-            )
+        check_signature(address, message_text, signature, "this message", self.get_code)
         if not _consume(self.store, key, self.nonce_ttl_seconds + _GRACE_SECONDS):
             raise AuthError(Reason.NONCE_REPLAYED, "this nonce was used by a concurrent request")
         return str(to_checksum_address(address))

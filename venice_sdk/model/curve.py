@@ -1,8 +1,10 @@
 """Mirror of `contracts/MintCurve.vy`, and the default curve's table.
 
 The marginal rate (sVVV wei per whole DIEM) is linear between knots every `STEP` DIEM; C(S) is
-the sVVV it costs to take supply from 0 to S (exact at knots, rounded down between); a mint of
-X at supply S gives Cinv(C(S) + X) - S, where Cinv(T) is the largest supply with C <= T.
+the sVVV it costs to take supply from 0 to S (exact at knots; `cost_to` rounds it down between);
+a mint of X at supply S gives Cinv(C(S) + X) - S, where Cinv(T) is the largest supply with
+C <= T, both exact, so the DIEM's exact cost never exceeds the sVVV locked. An exact-out mint
+of D costs floor C(S + D) - floor C(S).
 """
 
 from __future__ import annotations
@@ -103,22 +105,27 @@ class MintCurveModel:
     def end_supply(self) -> int:
         return self.intervals * STEP
 
-    def cost_to(self, supply: int) -> int:
+    def cost_parts(self, supply: int) -> tuple[int, int]:
+        """C(supply) rounded down, and the remainder dropped (over 2 * STEP * UNIT)."""
         i = supply // STEP
         if i >= self.intervals:
             require(supply == self.end_supply, "curve: past the end")
-            return self.cum[-1]
+            return self.cum[-1], 0
         s = supply - i * STEP
-        return self.cum[i] + _partial(self.rates[i], self.rates[i + 1], s) // (2 * STEP * UNIT)
+        whole, rem = divmod(_partial(self.rates[i], self.rates[i + 1], s), 2 * STEP * UNIT)
+        return self.cum[i] + whole, rem
 
-    def inverse(self, target: int, supply: int) -> int:
-        """Largest supply >= `supply` with cost_to <= target."""
+    def cost_to(self, supply: int) -> int:
+        return self.cost_parts(supply)[0]
+
+    def inverse(self, target: int, supply: int, rem: int = 0) -> int:
+        """Largest supply >= `supply` whose exact C is at most target + rem / (2 * STEP * UNIT)."""
         require(target < self.cum[-1], "curve: past the end")
         i = supply // STEP
         while target >= self.cum[i + 1]:
             i += 1
         a, b = self.rates[i], self.rates[i + 1]
-        bound = (target - self.cum[i] + 1) * (2 * STEP * UNIT)
+        bound = (target - self.cum[i]) * (2 * STEP * UNIT) + rem + 1
         low, high = 0, STEP
         while high - low > 1:
             mid = (low + high) // 2
@@ -138,7 +145,8 @@ class MintCurveModel:
         require(self.mode != CLOSED, "curve: minting closed")
         require(svvv_in <= MASK_128, "curve: amount too large")
         credited = svvv_in // self.punitive_multiplier if self.mode == PUNITIVE else svvv_in
-        return self.inverse(self.cost_to(supply) + credited, supply) - supply
+        whole, rem = self.cost_parts(supply)
+        return self.inverse(whole + credited, supply, rem) - supply
 
     def quote_cost(self, supply: int, diem_out: int) -> int:
         require(self.mode != CLOSED, "curve: minting closed")

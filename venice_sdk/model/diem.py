@@ -9,12 +9,14 @@ from venice_sdk.model.emissions import require
 __all__ = [
     "DIEM",
     "MIN_CREDIT_STAKE",
+    "STAKING",
     "DiemModel",
     "DiemStake",
     "daily_credit",
 ]
 
 DIEM = "diem"  # the DIEM contract's own balance holds staked and cooling DIEM
+STAKING = "staking"  # the staking contract (sVVV), which holds the staked VVV
 # No credit can be spent below this much staked DIEM (PROTOCOL.md: at least 0.1 DIEM).
 MIN_CREDIT_STAKE = 10**17
 
@@ -58,6 +60,7 @@ class DiemModel:
 
     def transfer(self, sender: str, receiver: str, amount: int) -> None:
         require(receiver != DIEM, "DIEM: use stake()")
+        require(receiver != STAKING, "DIEM: use burnDiem()")
         self._move(sender, receiver, amount)
 
     def mint(self, receiver: str, amount: int) -> None:

@@ -135,6 +135,7 @@ class EmissionsModel:
     def accrual(self, t0: int, t1: int) -> tuple[int, int, int]:
         """(stakers' amount over [t0, t1), stakers' rate at t1, next break after t1)."""
         require(t1 >= t0, "emissions: bad interval")
+        require(t1 <= NO_BREAK, "emissions: time out of range")
         _, staker = self.emissions(max(t0, self.last_checkpoint), t1)
         return staker, self.staker_rate_at(t1), self.next_break(t1)
 

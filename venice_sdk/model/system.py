@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from venice_sdk.model.airdrop import AirdropModel
 from venice_sdk.model.curve import OPEN, MintCurveModel, default_rates
-from venice_sdk.model.diem import DiemModel
+from venice_sdk.model.diem import DIEM, STAKING, DiemModel
 from venice_sdk.model.emissions import EmissionsModel, check_curve, check_stale, curve_at, require
 from venice_sdk.model.staking import StakingModel
 from venice_sdk.model.value import ValueModel
@@ -19,8 +19,6 @@ __all__ = [
     "STAKING",
     "SystemModel",
 ]
-
-STAKING = "staking"
 
 
 @dataclass
@@ -140,6 +138,7 @@ class SystemModel:
 
     def stake(self, now: int, sender: str, recipient: str, amount: int) -> None:
         require(amount > 0, "sVVV: zero amount")
+        require(recipient not in (STAKING, DIEM), "sVVV: bad recipient")
         require(self.balance(sender) >= amount, "erc20: transfer amount exceeds balance")
         self.staking.stake(now, recipient, amount)
         self._move(sender, STAKING, amount)

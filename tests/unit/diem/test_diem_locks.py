@@ -3,7 +3,7 @@ locked stake cannot leave, and earns 80% (the treasury the other 20%).
 
 Expected values are computed here:
 - quotes from an independent Fraction re-derivation of C(S) (tests/support/curve.py):
-  a mint of X at supply S gives the largest D with C(S + D) <= C(S) + X;
+  a mint of X at supply S gives the largest D with C(S + D) <= C(S) + X, C exact (rational);
 - burns release d * locked // outstanding, and all that is locked for the last DIEM;
 - rewards with the accumulator's integer math: delta = amount * 10**36 // totalStaked,
   unlocked stake earns stake * delta // 10**36, locked stake locked * delta * 8000 //
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from web3.logs import DISCARD
 
 from tests.support.constants import BPS, MAX_UINT, PRECISION, STEP, VVV, ZERO
-from tests.support.curve import floor_cost
+from tests.support.curve import exact_cost, floor_cost
 from tests.support.emissions import integrate, staker_per_second
 from tests.support.events import contract_events
 from venice_ops.rpc import Reverted, bind, send
@@ -65,12 +65,12 @@ def _cut(locked: int, delta: int) -> int:
 
 
 def _expected_mint(rates, supply: int, svvv: int) -> int:
-    """The largest D with C(S + D) <= C(S) + X, by bisection on the independent C."""
-    target = floor_cost(rates, supply) + svvv
+    """The largest D with C(S + D) <= C(S) + X, by bisection on the independent exact C."""
+    target = exact_cost(rates, supply) + svvv
     low, high = 0, (len(rates) - 1) * STEP - supply
     while high - low > 1:
         mid = (low + high) // 2
-        if floor_cost(rates, supply + mid) <= target:
+        if exact_cost(rates, supply + mid) <= target:
             low = mid
         else:
             high = mid

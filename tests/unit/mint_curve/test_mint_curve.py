@@ -6,7 +6,7 @@ Expected values are computed here, independently of the contract:
     rate(S) = 90 * exp(2 * (S / 38_000)^3) sVVV per DIEM (Python's decimal, 50 digits);
     C(S) = sum of the trapezoids of the whole intervals below S + the integral of the linear
            rate over the partial one, as an exact Fraction, rounded down;
-    quoteMint(S, X) = D  <=>  C(S + D) <= C(S) + X < C(S + D + 1).
+    quoteMint(S, X) = D  <=>  C(S + D) <= C(S) + X < C(S + D + 1), with C exact (rational).
 The hypothesis tests only make `.call()`s (plain web3 on the same node), so they are fast.
 """
 
@@ -205,16 +205,17 @@ def test_costTo__first_wei_and_first_diem(curve):
 def test_quoteMint__agrees_with_model_and_definition(fast_curve, model, rates, supply, svvv):
     got = _try(lambda: fast_curve.quoteMint(supply, svvv).call())
     assert got == _try(lambda: model.quote_mint(supply, svvv))
-    target = floor_cost(rates, supply) + svvv
+    target = exact_cost(rates, supply) + svvv
     if got[1] is not None:
         assert got[1] == "curve: past the end"
-        assert target >= floor_cost(rates, END)
+        assert target >= exact_cost(rates, END)
         return
     d = got[0]
-    # The largest D with C(S + D) <= C(S) + X.
-    assert floor_cost(rates, supply + d) <= target
+    # The largest D with C(S + D) <= C(S) + X, C exact: the protocol never gives DIEM worth
+    # more than the sVVV locked.
+    assert exact_cost(rates, supply + d) <= target
     assert supply + d + 1 <= END
-    assert floor_cost(rates, supply + d + 1) > target
+    assert exact_cost(rates, supply + d + 1) > target
 
 
 @given(supply=supplies, diem=st.one_of(st.integers(1, 10**6), st.integers(1, 80_000 * UNIT)))
@@ -234,7 +235,9 @@ def test_quoteCost__of_quoteMint_is_at_most_the_sVVV(fast_curve, supply, svvv):
     d, reason = _try(lambda: fast_curve.quoteMint(supply, svvv).call())
     assume(reason is None and supply + d + 1 < END)
     cost, next_cost = (fast_curve.quoteCost(supply, x).call() for x in (d, d + 1))
-    assert cost <= svvv < next_cost
+    # quoteCost rounds C down at both ends (it telescopes), quoteMint keeps C exact: one wei
+    # more DIEM may quote exactly X, never less.
+    assert cost <= svvv <= next_cost
 
 
 # ------------------------------------------------------------------ path independence
@@ -320,8 +323,8 @@ def test_setLaunchMode__punitive_divides_credited_svvv(curve, rates, owner, mult
         d = curve.quoteMint(s, x)
         assert d == open_credited[i] < open_full[i]
         # The largest D with C(S + D) <= C(S) + X // multiplier.
-        target = floor_cost(rates, s) + x // multiplier
-        assert floor_cost(rates, s + d) <= target < floor_cost(rates, s + d + 1)
+        target = exact_cost(rates, s) + x // multiplier
+        assert exact_cost(rates, s + d) <= target < exact_cost(rates, s + d + 1)
         assert curve.quoteCost(s, 10 * UNIT + 1) == open_cost[i] * multiplier
     # Back to open: the same quotes as before.
     curve.setLaunchMode(OPEN, multiplier, sender=owner)
@@ -337,7 +340,7 @@ def test_setLaunchMode__punitive_through_staking(curve, staking, diem, fund, own
     staking.mintDiem(x, quote, sender=alice)
     # All of x is locked, but only x // 100 is credited on the curve.
     assert staking.lockedStakes(alice) == (x, quote)
-    assert floor_cost(rates, quote) <= x // 100 < floor_cost(rates, quote + 1)
+    assert exact_cost(rates, quote) <= x // 100 < exact_cost(rates, quote + 1)
     assert diem.balanceOf(alice) == quote
     assert 9 * UNIT < quote < 10 * UNIT  # about 900 sVVV credited at 90 per DIEM
 
@@ -456,7 +459,8 @@ def test_quote__past_the_end__reverts(curve, owner):
     assert curve.costTo(STEP) == total
     d = curve.quoteMint(0, total - 1)
     assert d < STEP
-    assert curve.costTo(d) <= total - 1 < curve.costTo(d + 1)
+    small = [100 * UNIT, 300 * UNIT]
+    assert exact_cost(small, d) <= total - 1 < exact_cost(small, d + 1)
     with ape.reverts("curve: past the end"):
         curve.quoteMint(0, total)  # would reach the end itself
     with ape.reverts("curve: past the end"):
