@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from venice_sdk.addresses import parse_address
 from venice_sdk.units import AmountError, parse_units
 
 
@@ -63,11 +64,7 @@ DECIMALS = 18
 UINT256_MAX = 2**256 - 1
 ZERO_ADDRESS = "0x" + "0" * 40
 
-_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _HEADER = ["address", "amount"]
-# Byte tables for the EIP-55 checksum: 0x20 where a hex digit is >= 8 / is a letter.
-_HIGH_NIBBLE = bytes(0x20 if chr(b) in "89abcdef" else 0 for b in range(256))
-_LETTER = bytes(0x20 if chr(b) in "abcdef" else 0 for b in range(256))
 
 
 class AirdropInputError(ValueError):
@@ -89,25 +86,10 @@ class AirdropFormatError(ValueError):
 
 
 def _checksum(address: object) -> str:
-    """The EIP-55 form of a 0x + 40-hex-digit address. All-lowercase and all-uppercase input
-    carries no checksum and is accepted; mixed case must be the correct checksum."""
-    if not isinstance(address, str) or not _ADDRESS_RE.fullmatch(address):
-        raise ValueError(f"{address!r} is not an address (expected 0x followed by 40 hex digits)")
-    body = address[2:]
-    lower = body.lower()
-    # EIP-55: upper-case the letters whose nibble in keccak(lowercase hex) is >= 8. Done on
-    # all 40 characters at once (0x20 is the ASCII case bit) because 40,000 addresses go
-    # through here; `test_tree__addresses_checksummed_as_eth_utils_does` pins it.
-    ascii_lower = lower.encode("ascii")
-    high_nibbles = keccak(ascii_lower).hex()[:40].encode("ascii").translate(_HIGH_NIBBLE)
-    case_bits = int.from_bytes(high_nibbles) & int.from_bytes(ascii_lower.translate(_LETTER))
-    checksummed = "0x" + (int.from_bytes(ascii_lower) - case_bits).to_bytes(40).decode("ascii")
-    if body not in (lower, body.upper()) and checksummed != address:
-        raise ValueError(
-            f"'{address}' has an invalid EIP-55 checksum (a typo?): write it all lowercase "
-            "or with the correct checksum"
-        )
-    if lower == ZERO_ADDRESS[2:]:
+    """The EIP-55 form of an address, by the SDK's one parser (`parse_address`: mixed case
+    must be the correct checksum; all-lowercase and all-uppercase carry none); not zero."""
+    checksummed = parse_address(address)
+    if int(checksummed, 16) == 0:
         raise ValueError("the zero address cannot claim")
     return checksummed
 
