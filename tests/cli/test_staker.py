@@ -202,7 +202,7 @@ def test_unstake__starts_the_cooldown_and_restarts_it(suite, staking, fund, alic
     assert first.message.startswith("Started unstaking 30 VVV: 30 VVV is cooling down until ")
     assert "(7 days); then run `finalize`" in first.message
 
-    second = staker.unstake(suite, alice, 10 * VVV)
+    second = staker.unstake(suite, alice, 10 * VVV, restart_cooldown=True)
     assert "40 VVV is cooling down" in second.message
     assert "The 30 VVV already cooling joined this request and its timer restarted" in (
         second.message

@@ -133,7 +133,7 @@ def test_keeper__stale_twap_observes_then_waits_then_buys(
     revenue(1_500 * USDC)
     window, max_age = int(burner.minTwapWindow()), int(burner.maxTwapAge())
     mine_at_least(int(burner.observations()[2]) + max_age + 60)
-    assert value.twap_problem(suite) == "buyback: stale TWAP"
+    assert value.twap_problem(suite).startswith("stale: the newest price observation is ")
 
     observed = value.run_keeper(suite, keeper, 1_000 * USDC, 100)
 
@@ -141,9 +141,10 @@ def test_keeper__stale_twap_observes_then_waits_then_buys(
     (receipt,) = observed.receipts
     newer = int(burner.observations()[2])
     assert newer == receipt.timestamp
-    assert "The TWAP is not usable yet (buyback: stale TWAP); recorded a price observation." in (
+    assert "The TWAP is not usable yet (stale: the newest price observation is " in (
         observed.message
     )
+    assert "limit); recorded a price observation." in observed.message
     # "in" counts from the node's pending time, which follows the wall clock: a slow machine
     # may have let a second or two pass since the observation was mined.
     assert any(
@@ -156,6 +157,9 @@ def test_keeper__stale_twap_observes_then_waits_then_buys(
     nonce = keeper.nonce
     waiting = value.run_keeper(suite, keeper, 1_000 * USDC, 100)
     assert waiting.action == "waiting" and waiting.receipts == ()
+    # The older observation is stale, but the newer one only too fresh: not "stale TWAP".
+    assert "(too fresh: the newest price observation is " in waiting.message
+    assert "stale" not in waiting.message
     assert "no observation is due yet" in waiting.message
     assert f"Run again after {value.format_time(newer + window)}" in waiting.message
     assert keeper.nonce == nonce
@@ -194,7 +198,7 @@ def test_keeper__twap_window_too_short_right_after_deploy(suite, burner, keeper,
     if chain.pending_timestamp - newer >= int(burner.minTwapWindow()):
         pytest.skip("the chain clock has already moved past the deploy's window")
     assert older == newer
-    assert value.twap_problem(suite) == "buyback: TWAP window too short"
+    assert value.twap_problem(suite).startswith("too fresh: the price observations are ")
     outcome = value.run_keeper(suite, keeper, 1_000 * USDC, 100)
     assert outcome.action == "waiting" and outcome.receipts == ()
 
@@ -481,7 +485,7 @@ def test_parse_tier(suite, text, index):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("gold", "unknown tier 'gold': choose one of pro, pro+, max (or a number 0-3)"),
+        ("gold", "unknown tier 'gold': this deployment offers pro (0), pro+ (1), max (2)"),
         ("3", "tier '3' is not offered by this deployment"),
         ("4", "tier '4' is not offered by this deployment"),
         ("-1", "unknown tier '-1'"),
@@ -549,7 +553,7 @@ def test_subscribe__gift_max_for_bob(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("pay", "gold"), "error: unknown tier 'gold': choose one of pro, pro+, max"),
+        (("pay", "gold"), "error: unknown tier 'gold': this deployment offers pro (0), pro+ (1)"),
         (("pay", "3"), "error: tier '3' is not offered by this deployment"),
         (("pay", "pro", "0"), "error: bad periods: 0; pay for 1 to 36 periods of 30 days"),
         (("pay", "pro", "37"), "error: bad periods: 37; pay for 1 to 36 periods of 30 days"),
@@ -782,7 +786,7 @@ def test_airdrop__deploy_with_a_window_and_its_mistakes(drop, manifests, tree_fi
     )
     one_error_line(
         drop(manifests, "deploy", str(tree_file), "--account", "TEST::6"),
-        "error: the airdrop needs 1265500000000000000000 wei of VVV and the deployer holds 0",
+        "error: the airdrop needs 1,265.5000 VVV and the deployer holds 0.0000",
     )
     one_error_line(
         drop(manifests, "deploy", str(tmp_path / "missing.json")),

@@ -350,6 +350,50 @@ class AirdropTree:
         }
 
     @classmethod
+    def from_oz_dump(cls, data: Any) -> AirdropTree:
+        """Rebuild from OpenZeppelin's `StandardMerkleTree.dump()` ("standard-v1"), checked
+        first: the format, the leaf encoding, each value (a valid address, a positive uint256
+        amount, a tree index), no leaf listed twice, and the whole tree (so the root)
+        recomputed from the values. Built with OZ's default sorted leaves, the dump is
+        `oz_dump()` of the same tree."""
+        if not isinstance(data, dict):
+            raise AirdropFormatError("an OpenZeppelin tree dump is a JSON object")
+        if data.get("format") != OZ_FORMAT:
+            raise AirdropFormatError(f"unknown format {data.get('format')!r} (want {OZ_FORMAT!r})")
+        if data.get("leafEncoding") != LEAF_ENCODING:
+            raise AirdropFormatError(
+                f"leafEncoding {data.get('leafEncoding')!r} is not {LEAF_ENCODING}: the "
+                "distributor's leaves are (address, uint256)"
+            )
+        values, nodes = data.get("values"), data.get("tree")
+        if not isinstance(values, list) or not values:
+            raise AirdropFormatError("'values' must be a non-empty list")
+        if not isinstance(nodes, list) or len(nodes) != 2 * len(values) - 1:
+            raise AirdropFormatError(
+                f"'tree' must list 2n-1 = {2 * len(values) - 1} nodes for {len(values)} values"
+            )
+        entries = [_oz_entry(position, item) for position, item in enumerate(values)]
+        _refuse_repeated_leaves(entries)
+        try:
+            tree = cls(entries)
+        except ValueError as exc:
+            raise AirdropFormatError(f"values: {exc}") from None
+        if [node.lower() if isinstance(node, str) else node for node in nodes] != tree._hex_nodes():
+            if not isinstance(nodes[0], str) or nodes[0].lower() != tree.root:
+                raise AirdropFormatError(
+                    f"the dump's root {nodes[0]!r} is not the root of its values, {tree.root} "
+                    "(an edited dump, or one built with sortLeaves: false, which is not supported)"
+                )
+            raise AirdropFormatError("the dump's tree nodes do not match its values")
+        for position, item in enumerate(values):
+            if item.get("treeIndex") != tree._tree_index[position]:
+                raise AirdropFormatError(
+                    f"values[{position}]: treeIndex {item.get('treeIndex')!r} is not its leaf's "
+                    f"place in the tree ({tree._tree_index[position]})"
+                )
+        return tree
+
+    @classmethod
     def from_json(cls, data: Any) -> AirdropTree:
         """Rebuild from `to_json()` output, checking that root, total, every proof and (if
         present: it may be stripped to save space) the OpenZeppelin dump agree with the
@@ -380,6 +424,42 @@ class AirdropTree:
         for address, claim in claims.items():
             if claim.get("proof") != tree.proof(address):
                 raise AirdropFormatError(f"claim {address}: proof does not match the tree")
-        if "tree" in data and data["tree"] != tree.oz_dump():
-            raise AirdropFormatError("'tree' (the OpenZeppelin dump) does not match the claims")
+        if "tree" in data:
+            dump = data["tree"]
+            if isinstance(dump, dict) and isinstance(dump.get("values"), list):
+                entries = [_oz_entry(i, item) for i, item in enumerate(dump["values"])]
+                _refuse_repeated_leaves(entries)
+            if dump != tree.oz_dump():
+                raise AirdropFormatError("'tree' (the OpenZeppelin dump) does not match the claims")
         return tree
+
+
+def _oz_entry(position: int, item: Any) -> tuple[str, int]:
+    """One `values[i]` of an OpenZeppelin dump: {"value": [address, amount], "treeIndex": k},
+    the amount a decimal string (or an integer)."""
+    value = item.get("value") if isinstance(item, dict) else None
+    if not isinstance(value, list) or len(value) != 2:
+        raise AirdropFormatError(f"values[{position}]: expected {{'value': [address, amount]}}")
+    address, amount = value
+    if isinstance(amount, str) and re.fullmatch(r"[0-9]+", amount):
+        amount = int(amount)
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise AirdropFormatError(f"values[{position}]: amount {amount!r} is not a wei integer")
+    try:
+        return _checksum(address), _check_amount(amount)
+    except ValueError as exc:
+        raise AirdropFormatError(f"values[{position}]: {exc}") from None
+
+
+def _refuse_repeated_leaves(entries: Sequence[tuple[str, int]]) -> None:
+    """Refuse the same (account, amount) leaf listed twice: the two equal sibling leaves share
+    one claimed bit, so the account could claim one copy and the rest would be burned."""
+    first: dict[tuple[str, int], int] = {}
+    for position, (address, amount) in enumerate(entries):
+        earlier = first.setdefault((address, amount), position)
+        if earlier != position:
+            raise AirdropFormatError(
+                f"values[{position}] repeats the leaf of values[{earlier}] ({address}, {amount} "
+                "wei): equal leaves share one claimed bit, so only one copy could ever be "
+                "claimed and the rest would be burned; list each account once with its total"
+            )

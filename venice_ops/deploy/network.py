@@ -19,7 +19,14 @@ from urllib.parse import urlparse
 
 from ape import chain, networks
 
-__all__ = ["DEV_CHAIN_IDS", "is_live_chain_id", "is_local_chain", "is_loopback", "provider_uri"]
+__all__ = [
+    "DEV_CHAIN_IDS",
+    "is_live_chain_id",
+    "is_local",
+    "is_local_chain",
+    "is_loopback",
+    "provider_uri",
+]
 
 # Chain ids of the development nodes (Anvil, Hardhat; geth --dev) whose test accounts are public.
 DEV_CHAIN_IDS = frozenset({31_337, 1_337})
@@ -75,13 +82,17 @@ def is_loopback(uri: str | None) -> bool:
         return False
 
 
-def is_local_chain() -> bool:
-    """The module's rule, for the connected chain."""
-    if chain.provider.network.name.endswith("-fork"):
+def is_local(network: str, chain_id: int, uri: str | None) -> bool:
+    """The module's rule: ape's network name, the node's chain id and its URI."""
+    if network.endswith("-fork"):
         return True
-    chain_id = chain.chain_id
     if is_live_chain_id(chain_id):
         return False
     if chain_id in DEV_CHAIN_IDS:
         return True
-    return is_loopback(provider_uri())
+    return is_loopback(uri)
+
+
+def is_local_chain() -> bool:
+    """The module's rule, for the connected chain."""
+    return is_local(chain.provider.network.name, chain.chain_id, provider_uri())

@@ -25,6 +25,7 @@ from venice_ops.deploy.dex import deploy_dex
 from venice_ops.deploy.network import is_local_chain
 from venice_ops.deploy.tx import transact
 from venice_ops.paths import DEPLOYMENTS, PROJECT_ROOT
+from venice_sdk.units import format_units
 
 CONTRACT_NAMES = (
     "VVV",
@@ -78,6 +79,8 @@ class Suite:
     # With a timelock: its address, min_delay, proposers and executors (as in the manifest).
     governance: dict[str, Any] = field(default_factory=dict)
     block: int = 0
+    # The deploying account (it holds what is left of its genesis share and mints test USDC).
+    deployer: str = ""
 
     def contracts(self) -> dict[str, ContractInstance]:
         named = {
@@ -221,6 +224,7 @@ def deploy_suite(
         lens=lens,
         airdrop=airdrop,
         roles=roles,
+        deployer=str(deployer.address),
     )
     if config.governance.timelock:
         hand_over_to_timelock(deployer, suite, config, role_specs)
@@ -376,8 +380,9 @@ def deploy_airdrop(
     """Deploy the airdrop for a tree and fund it with the tree's total from the deployer."""
     if vvv.balanceOf(deployer) < total:
         raise ConfigError(
-            f"the airdrop needs {total} wei of VVV and the deployer holds "
-            f"{vvv.balanceOf(deployer)}: lower the amounts or fund the deployer"
+            f"the airdrop needs {format_units(total, 18, 4)} VVV and the deployer holds "
+            f"{format_units(int(vvv.balanceOf(deployer)), 18, 4)}: lower the amounts or fund "
+            "the deployer"
         )
     deadline = chain.pending_timestamp + config.airdrop_window
     airdrop = project.AirdropDistributor.deploy(
@@ -446,6 +451,7 @@ def write_manifest(
         if config.source.is_relative_to(PROJECT_ROOT)
         else str(config.source),
         "roles": suite.roles,
+        "deployer": suite.deployer,
         "contracts": contracts,
     }
     if suite.governance:
@@ -507,6 +513,7 @@ def load_suite(directory: Path = DEPLOYMENTS, ignore: Collection[str] = ()) -> S
         roles=data.get("roles", {}),
         governance=data.get("governance", {}),
         block=int(data.get("block", 0)),
+        deployer=str(data.get("deployer", "")),
     )
 
 
