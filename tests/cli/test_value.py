@@ -615,7 +615,7 @@ def test_subscribe__status_by_subscription_by_stake_or_not(
     assert rows(alice)["Pro"] == "yes, by subscription"
     assert rows(alice)["subscription"] == f"runs until {value.format_time(until)}"
     assert rows(bob)["Pro"] == "yes, by stake"
-    assert rows(bob)["staked"] == "100.0000 VVV (Pro from 100.0000 VVV)"
+    assert rows(bob)["staked"] == "100 VVV (Pro from 100 VVV)"
     assert "subscription" not in rows(bob)
     assert rows(carol)["Pro"] == "no"
 
@@ -708,7 +708,7 @@ def test_airdrop__build_writes_the_tree(csv_file, tmp_path, alice, bob, carol):
     }
     assert value.load_tree(out).root == expected.root
     assert result.stdout.strip() == (
-        f"8 claims, 1,265.5000 VVV in total; root {expected.root}; written to {out}"
+        f"8 claims, 1,265.5 VVV in total; root {expected.root}; written to {out}"
     )
     assert not out.with_suffix(".json.tmp").exists()
 
@@ -767,7 +767,7 @@ def test_airdrop__deploy_records_it_in_the_manifest(drop, manifests, suite, vvv,
     deadline = int(airdrop.DEADLINE())
     assert abs(deadline - chain.blocks.head.timestamp - 3_888_000) <= 5
     assert result.stdout.strip() == (
-        f"AirdropDistributor at {address}, holding 1,265.5000 VVV; claims close "
+        f"AirdropDistributor at {address}, holding 1,265.5 VVV; claims close "
         f"{value.format_time(deadline)}."
     )
     # The other contracts in the manifest are untouched.
@@ -786,7 +786,7 @@ def test_airdrop__deploy_with_a_window_and_its_mistakes(drop, manifests, tree_fi
     )
     one_error_line(
         drop(manifests, "deploy", str(tree_file), "--account", "TEST::6"),
-        "error: the airdrop needs 1,265.5000 VVV and the deployer holds 0.0000",
+        "error: the airdrop needs 1,265.5 VVV and the deployer holds 0",
     )
     one_error_line(
         drop(manifests, "deploy", str(tmp_path / "missing.json")),
@@ -808,13 +808,13 @@ def test_airdrop__claim_pays_the_signer_once(drop, manifests, deployed, vvv, ali
     result = drop(manifests, "claim", str(tree_file), "--account", "TEST::3")
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == "Claimed 1,000.0000 VVV, to the wallet."
+    assert result.stdout.strip() == "Claimed 1,000 VVV, to the wallet."
     assert vvv.balanceOf(alice) == 1_000 * VVV
     nonce = alice.nonce
 
     again = drop(manifests, "claim", str(tree_file), "--account", "TEST::3")
 
-    one_error_line(again, f"error: {alice.address} has already claimed its 1,000.0000 VVV")
+    one_error_line(again, f"error: {alice.address} has already claimed its 1,000 VVV")
     assert alice.nonce == nonce and vvv.balanceOf(alice) == 1_000 * VVV
 
 
@@ -824,7 +824,7 @@ def test_airdrop__claim_into_svvv(drop, manifests, deployed, vvv, staking, bob, 
     result = drop(manifests, "claim", str(tree_file), "--stake", "--account", "TEST::4")
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == "Claimed 250.0000 VVV, staked as sVVV."
+    assert result.stdout.strip() == "Claimed 250 VVV, staked as sVVV."
     assert staking.balanceOf(bob) == 250 * VVV
     assert vvv.balanceOf(bob) == balance
     assert vvv.balanceOf(deployed) == value.load_tree(tree_file).total - 250 * VVV
@@ -832,7 +832,7 @@ def test_airdrop__claim_into_svvv(drop, manifests, deployed, vvv, staking, bob, 
 
 def test_airdrop__claim_through_the_library(deployed, manifests, vvv, carol, tree_file):
     outcome = value.claim_airdrop(load_suite(manifests), carol, value.load_tree(tree_file), False)
-    assert outcome.message == "Claimed 0.5000 VVV, to the wallet."
+    assert outcome.message == "Claimed 0.5 VVV, to the wallet."
     assert vvv.balanceOf(carol) == VVV // 2
 
 
@@ -912,24 +912,24 @@ def test_airdrop__status(drop, manifests, deployed, tree_file, alice, attacker):
     before = rows(alice.address, "--tree", str(tree_file))
     assert before == {
         "distributor": deployed.address,
-        "unclaimed": "1,265.5000 VVV",
+        "unclaimed": "1,265.5 VVV",
         "window": f"open, ends {deadline}",
         "account": alice.address,
-        "allocation": "1,000.0000 VVV, not claimed",
+        "allocation": "1,000 VVV, not claimed",
     }
 
     assert drop(manifests, "claim", str(tree_file), "--account", "TEST::3").exit_code == 0
     after = rows("--tree", str(tree_file), "--account", "TEST::3")
     assert after["account"] == alice.address
-    assert after["allocation"] == "1,000.0000 VVV, claimed"
-    assert after["unclaimed"] == "265.5000 VVV"
+    assert after["allocation"] == "1,000 VVV, claimed"
+    assert after["unclaimed"] == "265.5 VVV"
     outsider = rows(attacker.address, "--tree", str(tree_file))
     assert (outsider["account"], outsider["allocation"]) == (attacker.address, "none")
     # Without --tree: what the address claimed, from the chain's Claimed events.
-    assert rows(alice.address)["claimed"] == "1,000.0000 VVV"
+    assert rows(alice.address)["claimed"] == "1,000 VVV"
     assert rows(attacker.address) == {
         **{k: v for k, v in before.items() if k in ("distributor", "window")},
-        "unclaimed": "265.5000 VVV",
+        "unclaimed": "265.5 VVV",
         "account": attacker.address,
         "claimed": "nothing yet (give --tree FILE to see the allocation)",
     }

@@ -122,7 +122,7 @@ def status_rows(status: Status) -> list[tuple[str, str]]:
         ("staked", f"{human(status.staked, 4)} sVVV"),
         ("locked behind DIEM", f"{human(status.locked, 4)} sVVV"),
         ("unstakable", f"{human(status.unlocked, 4)} sVVV"),
-        ("pending rewards", f"{human(status.pending_rewards, 6)} VVV"),
+        ("pending rewards", f"{human(status.pending_rewards, 4)} VVV"),
         ("cooling down", cooldown),
         ("Pro", pro),
         ("APR (all stakers)", format_apr(status.apr)),
@@ -288,7 +288,7 @@ def claim(suite: Suite, account: AccountAPI) -> Outcome:
     amount = _claimed(suite, receipt)
     balance = int(suite.vvv.balanceOf(account))
     return Outcome(
-        f"Claimed {human(amount, 6)} VVV of rewards; the balance is now {human(balance, 4)} VVV",
+        f"Claimed {human(amount, 4)} VVV of rewards; the balance is now {human(balance, 4)} VVV",
         [receipt],
     )
 
@@ -300,6 +300,6 @@ def compound(suite: Suite, account: AccountAPI) -> Outcome:
     amount = _claimed(suite, receipt)
     total = int(suite.staking.balanceOf(account))
     return Outcome(
-        f"Restaked {human(amount, 6)} VVV of rewards; the stake is now {human(total, 4)} sVVV",
+        f"Restaked {human(amount, 4)} VVV of rewards; the stake is now {human(total, 4)} sVVV",
         [receipt],
     )

@@ -21,6 +21,7 @@ from venice_ops.commands.common import (
     UserError,
     format_duration,
     format_time,
+    human,
     parse_address,
     send,
 )
@@ -47,7 +48,9 @@ def usd(amount: int) -> str:
 
 
 def vvv(amount: int) -> str:
-    return format_units(amount, 18, 4) + " VVV"
+    """VVV as every command shows it: thousands separators, at most four decimals (rounded
+    down), no trailing zeros (`human(amount, 4)`)."""
+    return human(amount, 4) + " VVV"
 
 
 ################################################################

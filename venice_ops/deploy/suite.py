@@ -369,6 +369,12 @@ def _market(
     return usdc, router, dex_container("UniswapV2Pair").at(pair_address)
 
 
+def _vvv(amount: int) -> str:
+    """As the commands show VVV: "1,265.5" (at most four decimals, no trailing zeros)."""
+    text = format_units(amount, 18, 4)
+    return text.rstrip("0").rstrip(".")
+
+
 def deploy_airdrop(
     deployer: AccountAPI,
     vvv: ContractInstance,
@@ -380,9 +386,8 @@ def deploy_airdrop(
     """Deploy the airdrop for a tree and fund it with the tree's total from the deployer."""
     if vvv.balanceOf(deployer) < total:
         raise ConfigError(
-            f"the airdrop needs {format_units(total, 18, 4)} VVV and the deployer holds "
-            f"{format_units(int(vvv.balanceOf(deployer)), 18, 4)}: lower the amounts or fund "
-            "the deployer"
+            f"the airdrop needs {_vvv(total)} VVV and the deployer holds "
+            f"{_vvv(int(vvv.balanceOf(deployer)))}: lower the amounts or fund the deployer"
         )
     deadline = chain.pending_timestamp + config.airdrop_window
     airdrop = project.AirdropDistributor.deploy(
