@@ -240,9 +240,9 @@ def check_restart(suite: Suite, account: AccountAPI, amount: int) -> None:
         )
     raise UserError(
         f"{human(cooling)} VVV {state}; unstaking {human(amount)} more adds it to that request "
-        f"and restarts the {format_duration(duration)} timer for all {human(cooling + amount)} "
-        f"VVV (until {format_time(now + duration)}). Nothing was sent; run again with --yes to "
-        "restart the timer"
+        f"and restarts the timer: all {human(cooling + amount)} VVV would cool down for "
+        f"{format_duration(duration)} (until {format_time(now + duration)}). Nothing was sent; "
+        "run again with --yes to restart the timer"
     )
 
 

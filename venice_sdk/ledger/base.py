@@ -13,7 +13,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from venice_sdk.addresses import parse_address
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason, VeniceError
 
@@ -63,16 +62,14 @@ def epoch_day(ts: float) -> int:
 def normalize_account(account: str) -> str:
     """The ledger's name for an account.
 
-    A 20-byte hex address (``0x`` + 40 hex digits) is lower-cased, so every spelling of a
-    wallet shares one balance (mixed case must be its EIP-55 checksum: `parse_address`);
-    anything else is an opaque API-key id, kept as given: 1 to 200 printable ASCII characters
-    without spaces.
+    A 20-byte hex address (``0x`` + 40 hex digits) is lower-cased, so every checksum spelling
+    of a wallet shares one balance; anything else is an opaque API-key id, kept as given:
+    1 to 200 printable ASCII characters without spaces.
     """
     if not isinstance(account, str):
         raise TypeError(f"account must be a str, not {type(account).__name__}")
     if _ADDRESS.fullmatch(account):
-        # Refuses mixed case with a wrong EIP-55 checksum (AddressError, a ValueError).
-        return parse_address("0x" + account[2:]).lower()
+        return "0x" + account[2:].lower()
     if not _KEY_ID.fullmatch(account):
         raise ValueError(
             f"account {account!r} is neither a 0x address nor a key id "
