@@ -125,6 +125,13 @@ def test_deploy__to_a_node_by_its_uri(tmp_path):
         status = _ape_run(env, "faucet", "usdc", "1000", "--network", f"ethereum:local:{uri}")
         assert status.returncode == 0, status.stderr
         assert "Minted $1,000.00 of test USDC" in status.stdout
+        # Through `ape run` itself (not click's test runner): a usage error exits 1 too.
+        usage = _ape_run(env, "staker", "stake", "--network", uri)
+        assert usage.returncode == 1, usage.stdout + usage.stderr
+        assert "error: Missing argument 'AMOUNT'. (see `ape run staker stake --help`)" in (
+            usage.stderr
+        )
+        assert "Usage:" not in usage.stderr + usage.stdout
     finally:
         process.terminate()
         process.wait(timeout=10)
