@@ -2,9 +2,11 @@
 
     ape run airdrop build allocations.csv --out airdrop.json   # root + every proof
     ape run airdrop deploy airdrop.json [--window 3888000]     # distributor, funded
+    ape run airdrop deploy oz-dump.json                        # OpenZeppelin's standard-v1
+    ape run airdrop deploy airdrop.json --force                # after a chain reset
     ape run airdrop claim airdrop.json [--stake]               # claim (into sVVV)
     ape run airdrop burn                                       # after the deadline
-    ape run airdrop status [ADDRESS]
+    ape run airdrop status [ADDRESS] [--tree airdrop.json]
 
 `build` reads `address,amount` rows (whole VVV; a header row, blank lines and # comments
 allowed) and refuses bad addresses, zero amounts and duplicates with the line number. The
@@ -23,6 +25,7 @@ from ape.api import AccountAPI
 
 from venice_ops.commands import value
 from venice_ops.commands.common import (
+    CommandGroup,
     NodeCommand,
     UserError,
     common_options,
@@ -39,7 +42,7 @@ from venice_ops.deploy.suite import deploy_airdrop, load_suite, record_in_manife
 FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 def cli() -> None:
     """Build an airdrop tree, deploy it, claim, and burn what is left."""
 
@@ -68,11 +71,23 @@ def build(csv_path: Path, out: Path):
 @cli.command(cls=NodeCommand)
 @click.argument("tree_path", metavar="FILE", type=FILE)
 @click.option("--window", type=int, default=None, help="Seconds to claim (default: config).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the manifest's AirdropDistributor entry even if it is stale (a reset chain).",
+)
 @common_options()
-def deploy(tree_path: Path, window: int | None, account: AccountAPI | None, deployments: Path):
-    """Deploy a distributor for FILE, fund it from the account and record it."""
+def deploy(
+    tree_path: Path,
+    window: int | None,
+    force: bool,
+    account: AccountAPI | None,
+    deployments: Path,
+):
+    """Deploy a distributor for FILE (ours or OpenZeppelin's standard-v1 dump), fund it from
+    the account and record it."""
     tree = value.load_tree(tree_path)
-    suite = load_suite(deployments)
+    suite = load_suite(deployments, ignore=("AirdropDistributor",) if force else ())
     config = load_config()
     if window is not None:
         if not 3_600 <= window <= 365 * 86_400:
@@ -116,7 +131,8 @@ def burn(account: AccountAPI | None, deployments: Path):
 def status(
     address: str | None, tree_path: Path | None, account: AccountAPI | None, deployments: Path
 ):
-    """The airdrop's window and balance, and ADDRESS's claim when --tree is given."""
+    """The airdrop's window and balance, and ADDRESS's claim: its allocation and whether it is
+    claimed with --tree, what it claimed (from the chain's Claimed events) without."""
     suite = load_suite(deployments)
     airdrop = value.airdrop_contract(suite)
     deadline = int(airdrop.DEADLINE())
@@ -129,17 +145,20 @@ def status(
             f"ends {format_time(deadline)}",
         ),
     ]
-    if tree_path is not None:
-        tree = value.load_tree(tree_path)
+    if tree_path is not None or address is not None:
         who = parse_address(address) if address else str(resolve_signer(account).address)
         # The address as a value, not a label: a label column is cut to fit the width.
         rows.append(("account", who))
-        if who in tree:
-            amount, proof = tree.amount(who), tree.proof(who)
-            done = airdrop.isClaimed(who, amount, proof)
-            rows.append(
-                ("allocation", f"{value.vvv(amount)}, {'claimed' if done else 'not claimed'}")
-            )
+        if tree_path is not None:
+            tree = value.load_tree(tree_path)
+            if who in tree:
+                amount, proof = tree.amount(who), tree.proof(who)
+                done = airdrop.isClaimed(who, amount, proof)
+                rows.append(
+                    ("allocation", f"{value.vvv(amount)}, {'claimed' if done else 'not claimed'}")
+                )
+            else:
+                rows.append(("allocation", "none"))
         else:
-            rows.append(("allocation", "none"))
+            rows.append(("claimed", value.claimed_text(suite, who)))
     print_rows(rows)

@@ -1,11 +1,16 @@
 """Deploy the suite and record it: `ape run deploy [--config PATH] [--force] [--account ALIAS]`.
 
     ape run deploy                                        # a throw-away Anvil, test account 0
-    ape run deploy --network ethereum:local:node          # the Anvil you started (see README)
+    ape run deploy --network ethereum:local:node          # the Anvil you started, on :8545
+    ape run deploy --network http://127.0.0.1:8599        # any node by its URI (or
+                                                          # ethereum:local:http://127.0.0.1:8599)
     ape run deploy --network ethereum:sepolia:node --account deployer --config config/x.yaml
 
 Writes `deployments/<chain_id>.json`, which every other script reads addresses from. It
 refuses to replace the manifest of a deployment still live on the chain unless `--force`.
+Local or live is decided by the chain (`venice_ops/deploy/network.py`): chain id 31337/1337
+or a loopback node is local, a public chain id is live whatever the URI; a live deploy needs
+`governance.timelock: true`.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from ape.api import AccountAPI
 from venice_ops.commands import diem
 from venice_ops.commands.common import (
     AMOUNT_COMMAND,
+    CommandGroup,
     NodeCommand,
     Outcome,
     common_options,
@@ -41,7 +42,7 @@ from venice_ops.commands.common import (
 from venice_ops.deploy.suite import load_suite
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 def cli() -> None:
     """Mint DIEM by locking sVVV, burn it to unlock, stake it for daily API credit."""
 

@@ -3,6 +3,7 @@
     ape run staker stake 100.5                  # approve if needed, stake for yourself
     ape run staker stake 50 --for 0xABC...      # stake for someone else
     ape run staker unstake 20                   # start the 7-day cooldown
+    ape run staker unstake 5 --yes              # add to a running cooldown, restarting it
     ape run staker finalize                     # withdraw once the cooldown is over
     ape run staker claim                        # rewards to your wallet
     ape run staker compound                     # rewards restaked
@@ -23,6 +24,7 @@ from ape.api import AccountAPI
 from venice_ops.commands import staker
 from venice_ops.commands.common import (
     AMOUNT_COMMAND,
+    CommandGroup,
     NodeCommand,
     Outcome,
     common_options,
@@ -35,7 +37,7 @@ from venice_ops.commands.common import (
 from venice_ops.deploy.suite import load_suite
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 def cli() -> None:
     """Stake VVV for sVVV, unstake, claim rewards and read a position."""
 
@@ -57,12 +59,19 @@ def stake(amount: str, recipient: str | None, account: AccountAPI | None, deploy
 
 @cli.command(**AMOUNT_COMMAND)
 @click.argument("amount")
+@click.option(
+    "--yes",
+    "restart",
+    is_flag=True,
+    help="With VVV already cooling down: add to it and restart the timer for all of it.",
+)
 @common_options()
-def unstake(amount: str, account: AccountAPI | None, deployments: Path):
-    """Start unstaking AMOUNT sVVV: it cools down, then `finalize` pays it out."""
+def unstake(amount: str, restart: bool, account: AccountAPI | None, deployments: Path):
+    """Start unstaking AMOUNT sVVV: it cools down, then `finalize` pays it out. With VVV
+    already cooling down it refuses (the timer would restart for all of it) unless --yes."""
     wei = parse_amount(amount)
     suite = load_suite(deployments)
-    _done(staker.unstake(suite, resolve_signer(account), wei))
+    _done(staker.unstake(suite, resolve_signer(account), wei, restart_cooldown=restart))
 
 
 @cli.command(cls=NodeCommand)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from venice_ops.commands import value
 from venice_ops.commands.common import (
+    CommandGroup,
     NodeCommand,
     common_options,
     console,
@@ -29,7 +30,7 @@ from venice_ops.commands.common import (
 from venice_ops.deploy.suite import load_suite
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 def cli() -> None:
     """Subscribe to a tier (or gift one) and read who is Pro."""
 

@@ -30,10 +30,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from eth_utils.address import is_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.types import BlockIdentifier
 
+from venice_sdk.addresses import AddressError, parse_address
 from venice_sdk.breaker import CircuitBreaker
 from venice_sdk.errors import Reason, VeniceError
 from venice_sdk.model.diem import daily_credit
@@ -84,12 +85,12 @@ def daily_credit_micros(diem_staked: int) -> int:
 
 
 def canonical(address: str) -> str:
-    """The checksummed address, or EntitlementError("malformed_address")."""
-    if not isinstance(address, str) or not is_address(address):
-        raise EntitlementError(
-            Reason.MALFORMED_ADDRESS, f"{address!r} is not an address (0x and 40 hex digits)"
-        )
-    return str(to_checksum_address(address))
+    """The checksummed address (`venice_sdk.addresses.parse_address`: a mixed-case address
+    with a wrong checksum is refused), or EntitlementError("malformed_address")."""
+    try:
+        return parse_address(address)
+    except AddressError as exc:
+        raise EntitlementError(Reason.MALFORMED_ADDRESS, str(exc)) from None
 
 
 @dataclass(frozen=True)

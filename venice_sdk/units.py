@@ -6,11 +6,15 @@ what a person typed and to display.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from venice_sdk.errors import VeniceError
 
 __all__ = ["AmountError", "format_units", "parse_units"]
+
+# Commas as thousands separators only: 1 to 3 digits, then groups of exactly three.
+_THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
 
 
 class AmountError(VeniceError, ValueError):
@@ -21,9 +25,17 @@ def parse_units(text: str | int | Decimal, decimals: int = 18) -> int:
     """Parse a human amount such as ``"100.5"`` into base units, exactly.
 
     Rejects negatives, non-numbers and more fractional digits than the token has
-    (never rounds silently).
+    (never rounds silently). A comma may only group thousands (``"1,000.5"``): ``"0,5"``,
+    ``"1,5"`` or ``"1,00"`` is a decimal comma, refused rather than read as 5, 15 or 100.
     """
-    raw = str(text).strip().replace("_", "").replace(",", "")
+    raw = str(text).strip().replace("_", "")
+    if "," in raw:
+        if not _THOUSANDS.fullmatch(raw):
+            raise AmountError(
+                f"'{text}' has a comma that does not group thousands: write decimals with a "
+                "point, like 0.5 or 1,000.5 (a comma only separates groups of three digits)"
+            )
+        raw = raw.replace(",", "")
     try:
         value = Decimal(raw)
     except InvalidOperation:

@@ -202,7 +202,7 @@ def test_unstake__starts_the_cooldown_and_restarts_it(suite, staking, fund, alic
     assert first.message.startswith("Started unstaking 30 VVV: 30 VVV is cooling down until ")
     assert "(7 days); then run `finalize`" in first.message
 
-    second = staker.unstake(suite, alice, 10 * VVV)
+    second = staker.unstake(suite, alice, 10 * VVV, restart_cooldown=True)
     assert "40 VVV is cooling down" in second.message
     assert "The 30 VVV already cooling joined this request and its timer restarted" in (
         second.message
@@ -265,7 +265,7 @@ def test_claim__pays_the_rewards(suite, vvv, staking, fund, alice):
     (claimed,) = outcome.receipts[0].decode_logs(staking.RewardsClaimed)
     assert claimed.amount > 0 and not claimed.restaked
     assert vvv.balanceOf(alice) == claimed.amount
-    assert outcome.message.startswith(f"Claimed {staker.human(claimed.amount, 6)} VVV of rewards")
+    assert outcome.message.startswith(f"Claimed {staker.human(claimed.amount, 4)} VVV of rewards")
     assert staking.pendingRewards(alice) == 0
 
 
@@ -279,7 +279,7 @@ def test_compound__restakes_the_rewards(suite, staking, fund, alice):
     (claimed,) = outcome.receipts[0].decode_logs(staking.RewardsClaimed)
     assert claimed.restaked
     assert staking.balanceOf(alice) == 100 * VVV + claimed.amount
-    assert outcome.message.startswith(f"Restaked {staker.human(claimed.amount, 6)} VVV")
+    assert outcome.message.startswith(f"Restaked {staker.human(claimed.amount, 4)} VVV")
 
 
 def test_send__a_revert_carries_the_contract_reason(staking, alice):

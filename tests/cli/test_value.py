@@ -133,7 +133,7 @@ def test_keeper__stale_twap_observes_then_waits_then_buys(
     revenue(1_500 * USDC)
     window, max_age = int(burner.minTwapWindow()), int(burner.maxTwapAge())
     mine_at_least(int(burner.observations()[2]) + max_age + 60)
-    assert value.twap_problem(suite) == "buyback: stale TWAP"
+    assert value.twap_problem(suite).startswith("stale: the newest price observation is ")
 
     observed = value.run_keeper(suite, keeper, 1_000 * USDC, 100)
 
@@ -141,9 +141,10 @@ def test_keeper__stale_twap_observes_then_waits_then_buys(
     (receipt,) = observed.receipts
     newer = int(burner.observations()[2])
     assert newer == receipt.timestamp
-    assert "The TWAP is not usable yet (buyback: stale TWAP); recorded a price observation." in (
+    assert "The TWAP is not usable yet (stale: the newest price observation is " in (
         observed.message
     )
+    assert "limit); recorded a price observation." in observed.message
     # "in" counts from the node's pending time, which follows the wall clock: a slow machine
     # may have let a second or two pass since the observation was mined.
     assert any(
@@ -156,6 +157,9 @@ def test_keeper__stale_twap_observes_then_waits_then_buys(
     nonce = keeper.nonce
     waiting = value.run_keeper(suite, keeper, 1_000 * USDC, 100)
     assert waiting.action == "waiting" and waiting.receipts == ()
+    # The older observation is stale, but the newer one only too fresh: not "stale TWAP".
+    assert "(too fresh: the newest price observation is " in waiting.message
+    assert "stale" not in waiting.message
     assert "no observation is due yet" in waiting.message
     assert f"Run again after {value.format_time(newer + window)}" in waiting.message
     assert keeper.nonce == nonce
@@ -194,7 +198,7 @@ def test_keeper__twap_window_too_short_right_after_deploy(suite, burner, keeper,
     if chain.pending_timestamp - newer >= int(burner.minTwapWindow()):
         pytest.skip("the chain clock has already moved past the deploy's window")
     assert older == newer
-    assert value.twap_problem(suite) == "buyback: TWAP window too short"
+    assert value.twap_problem(suite).startswith("too fresh: the price observations are ")
     outcome = value.run_keeper(suite, keeper, 1_000 * USDC, 100)
     assert outcome.action == "waiting" and outcome.receipts == ()
 
@@ -481,7 +485,7 @@ def test_parse_tier(suite, text, index):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("gold", "unknown tier 'gold': choose one of pro, pro+, max (or a number 0-3)"),
+        ("gold", "unknown tier 'gold': this deployment offers pro (0), pro+ (1), max (2)"),
         ("3", "tier '3' is not offered by this deployment"),
         ("4", "tier '4' is not offered by this deployment"),
         ("-1", "unknown tier '-1'"),
@@ -549,7 +553,7 @@ def test_subscribe__gift_max_for_bob(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("pay", "gold"), "error: unknown tier 'gold': choose one of pro, pro+, max"),
+        (("pay", "gold"), "error: unknown tier 'gold': this deployment offers pro (0), pro+ (1)"),
         (("pay", "3"), "error: tier '3' is not offered by this deployment"),
         (("pay", "pro", "0"), "error: bad periods: 0; pay for 1 to 36 periods of 30 days"),
         (("pay", "pro", "37"), "error: bad periods: 37; pay for 1 to 36 periods of 30 days"),
@@ -611,7 +615,7 @@ def test_subscribe__status_by_subscription_by_stake_or_not(
     assert rows(alice)["Pro"] == "yes, by subscription"
     assert rows(alice)["subscription"] == f"runs until {value.format_time(until)}"
     assert rows(bob)["Pro"] == "yes, by stake"
-    assert rows(bob)["staked"] == "100.0000 VVV (Pro from 100.0000 VVV)"
+    assert rows(bob)["staked"] == "100 VVV (Pro from 100 VVV)"
     assert "subscription" not in rows(bob)
     assert rows(carol)["Pro"] == "no"
 
@@ -704,7 +708,7 @@ def test_airdrop__build_writes_the_tree(csv_file, tmp_path, alice, bob, carol):
     }
     assert value.load_tree(out).root == expected.root
     assert result.stdout.strip() == (
-        f"8 claims, 1,265.5000 VVV in total; root {expected.root}; written to {out}"
+        f"8 claims, 1,265.5 VVV in total; root {expected.root}; written to {out}"
     )
     assert not out.with_suffix(".json.tmp").exists()
 
@@ -763,7 +767,7 @@ def test_airdrop__deploy_records_it_in_the_manifest(drop, manifests, suite, vvv,
     deadline = int(airdrop.DEADLINE())
     assert abs(deadline - chain.blocks.head.timestamp - 3_888_000) <= 5
     assert result.stdout.strip() == (
-        f"AirdropDistributor at {address}, holding 1,265.5000 VVV; claims close "
+        f"AirdropDistributor at {address}, holding 1,265.5 VVV; claims close "
         f"{value.format_time(deadline)}."
     )
     # The other contracts in the manifest are untouched.
@@ -782,7 +786,7 @@ def test_airdrop__deploy_with_a_window_and_its_mistakes(drop, manifests, tree_fi
     )
     one_error_line(
         drop(manifests, "deploy", str(tree_file), "--account", "TEST::6"),
-        "error: the airdrop needs 1265500000000000000000 wei of VVV and the deployer holds 0",
+        "error: the airdrop needs 1,265.5 VVV and the deployer holds 0",
     )
     one_error_line(
         drop(manifests, "deploy", str(tmp_path / "missing.json")),
@@ -804,13 +808,13 @@ def test_airdrop__claim_pays_the_signer_once(drop, manifests, deployed, vvv, ali
     result = drop(manifests, "claim", str(tree_file), "--account", "TEST::3")
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == "Claimed 1,000.0000 VVV, to the wallet."
+    assert result.stdout.strip() == "Claimed 1,000 VVV, to the wallet."
     assert vvv.balanceOf(alice) == 1_000 * VVV
     nonce = alice.nonce
 
     again = drop(manifests, "claim", str(tree_file), "--account", "TEST::3")
 
-    one_error_line(again, f"error: {alice.address} has already claimed its 1,000.0000 VVV")
+    one_error_line(again, f"error: {alice.address} has already claimed its 1,000 VVV")
     assert alice.nonce == nonce and vvv.balanceOf(alice) == 1_000 * VVV
 
 
@@ -820,7 +824,7 @@ def test_airdrop__claim_into_svvv(drop, manifests, deployed, vvv, staking, bob, 
     result = drop(manifests, "claim", str(tree_file), "--stake", "--account", "TEST::4")
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == "Claimed 250.0000 VVV, staked as sVVV."
+    assert result.stdout.strip() == "Claimed 250 VVV, staked as sVVV."
     assert staking.balanceOf(bob) == 250 * VVV
     assert vvv.balanceOf(bob) == balance
     assert vvv.balanceOf(deployed) == value.load_tree(tree_file).total - 250 * VVV
@@ -828,7 +832,7 @@ def test_airdrop__claim_into_svvv(drop, manifests, deployed, vvv, staking, bob, 
 
 def test_airdrop__claim_through_the_library(deployed, manifests, vvv, carol, tree_file):
     outcome = value.claim_airdrop(load_suite(manifests), carol, value.load_tree(tree_file), False)
-    assert outcome.message == "Claimed 0.5000 VVV, to the wallet."
+    assert outcome.message == "Claimed 0.5 VVV, to the wallet."
     assert vvv.balanceOf(carol) == VVV // 2
 
 
@@ -908,20 +912,27 @@ def test_airdrop__status(drop, manifests, deployed, tree_file, alice, attacker):
     before = rows(alice.address, "--tree", str(tree_file))
     assert before == {
         "distributor": deployed.address,
-        "unclaimed": "1,265.5000 VVV",
+        "unclaimed": "1,265.5 VVV",
         "window": f"open, ends {deadline}",
         "account": alice.address,
-        "allocation": "1,000.0000 VVV, not claimed",
+        "allocation": "1,000 VVV, not claimed",
     }
 
     assert drop(manifests, "claim", str(tree_file), "--account", "TEST::3").exit_code == 0
     after = rows("--tree", str(tree_file), "--account", "TEST::3")
     assert after["account"] == alice.address
-    assert after["allocation"] == "1,000.0000 VVV, claimed"
-    assert after["unclaimed"] == "265.5000 VVV"
+    assert after["allocation"] == "1,000 VVV, claimed"
+    assert after["unclaimed"] == "265.5 VVV"
     outsider = rows(attacker.address, "--tree", str(tree_file))
     assert (outsider["account"], outsider["allocation"]) == (attacker.address, "none")
-    assert "account" not in rows(attacker.address)  # no --tree: no claim rows
+    # Without --tree: what the address claimed, from the chain's Claimed events.
+    assert rows(alice.address)["claimed"] == "1,000 VVV"
+    assert rows(attacker.address) == {
+        **{k: v for k, v in before.items() if k in ("distributor", "window")},
+        "unclaimed": "265.5 VVV",
+        "account": attacker.address,
+        "claimed": "nothing yet (give --tree FILE to see the allocation)",
+    }
 
     mine_at_least(int(deployed.DEADLINE()) + 1)
     assert rows()["window"] == f"closed, ends {deadline}"

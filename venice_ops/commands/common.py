@@ -23,20 +23,21 @@ from ape import accounts, chain
 from ape.api import AccountAPI
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import AccountsError, ProviderError, TransactionError, VirtualMachineError
-from eth_utils import is_address, to_checksum_address
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from venice_ops.deploy.config import USDC_DECIMALS, ConfigError
+from venice_ops.deploy.network import DEV_CHAIN_IDS
 from venice_ops.deploy.suite import ManifestError
 from venice_ops.deploy.tx import transact
 from venice_ops.paths import DEPLOYMENTS
+from venice_sdk.addresses import AddressError
+from venice_sdk.addresses import parse_address as sdk_parse_address
 from venice_sdk.units import AmountError, format_units, parse_units
 
-# Chain ids of the development nodes (Anvil, Hardhat; geth --dev) whose test accounts
-# are public: only there does a command sign with a default account.
-DEV_CHAIN_IDS = frozenset({31_337, 1_337})
+# Only on a development chain (DEV_CHAIN_IDS: Anvil, Hardhat, geth --dev, whose test accounts
+# are public) does a command sign with a default account.
 ZERO_ADDRESS = "0x" + "00" * 20
 
 # soft_wrap: a message is never broken across lines, so it can be grepped and tested.
@@ -118,9 +119,61 @@ def user_errors() -> Iterator[None]:
         fail(f"transaction failed: {exc}")
 
 
-class NodeCommand(ConnectedProviderCommand):
+def usage_error(exc: click.UsageError) -> NoReturn:
+    """click's own usage errors (a missing argument, an unknown option or subcommand, an
+    integer option given text) exit 2 with a usage block; ours exit 1 with one line."""
+    message = " ".join(exc.format_message().split())
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    fail(f"{message}{where}")
+
+
+class OneLineUsage(click.Command):
+    """A command whose usage errors are one `error:` line and exit code 1 (`usage_error`)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            usage_error(exc)
+
+
+class CommandGroup(click.Group):
+    """Every command group of the scripts (`@click.group(cls=CommandGroup)`): its own usage
+    errors (an unknown subcommand) and its subcommands' are one line and exit code 1."""
+
+    command_class = OneLineUsage
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            usage_error(exc)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            usage_error(exc)
+
+
+class NodeCommand(OneLineUsage, ConnectedProviderCommand):
     """ape's `ConnectedProviderCommand`, except that a node it cannot reach (not started yet,
-    a typo in the URI) is reported in one line instead of a traceback."""
+    a typo in the URI) is reported in one line instead of a traceback, and so are usage
+    errors (`OneLineUsage`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -228,13 +281,15 @@ def parse_amount(text: str) -> int:
 
 
 def parse_address(text: str) -> str:
-    text = text.strip()
-    if not is_address(text):
-        raise UserError(f"'{text}' is not an address (expected 0x followed by 40 hex digits)")
-    address = to_checksum_address(text)
+    """An address typed by a person, checksummed (the SDK's one parser: a mixed-case address
+    with a wrong EIP-55 checksum is refused; all-lowercase is accepted)."""
+    try:
+        address = sdk_parse_address(text)
+    except AddressError as exc:
+        raise UserError(str(exc)) from None
     if address == ZERO_ADDRESS:
-        raise UserError("the zero address cannot hold a stake; give a real address")
-    return str(address)
+        raise UserError("the zero address cannot hold tokens; give a real address")
+    return address
 
 
 def parse_slippage(text: str) -> int:

@@ -122,7 +122,7 @@ def status_rows(status: Status) -> list[tuple[str, str]]:
         ("staked", f"{human(status.staked, 4)} sVVV"),
         ("locked behind DIEM", f"{human(status.locked, 4)} sVVV"),
         ("unstakable", f"{human(status.unlocked, 4)} sVVV"),
-        ("pending rewards", f"{human(status.pending_rewards, 6)} VVV"),
+        ("pending rewards", f"{human(status.pending_rewards, 4)} VVV"),
         ("cooling down", cooldown),
         ("Pro", pro),
         ("APR (all stakers)", format_apr(status.apr)),
@@ -137,7 +137,7 @@ def status_rows(status: Status) -> list[tuple[str, str]]:
 def check_stake(suite: Suite, account: AccountAPI, amount: int, recipient: str) -> None:
     check_gas(account)
     if recipient == ZERO_ADDRESS:
-        raise UserError("the zero address cannot hold a stake; give a real address")
+        raise UserError("the zero address cannot hold tokens; give a real address")
     balance = int(suite.vvv.balanceOf(account))
     if balance < amount:
         raise UserError(
@@ -223,9 +223,37 @@ def stake(suite: Suite, account: AccountAPI, amount: int, recipient: str | None 
     return Outcome(message[:1].upper() + message[1:], receipts)
 
 
-def unstake(suite: Suite, account: AccountAPI, amount: int) -> Outcome:
-    """Move `amount` wei of unlocked stake into the cooldown (`initiateUnstake`)."""
+def check_restart(suite: Suite, account: AccountAPI, amount: int) -> None:
+    """Refuse, before sending, an unstake that would restart a running (or finished)
+    cooldown: the contract adds the new amount to what is cooling and restarts the timer for
+    all of it, so VVV due soon, or ready now, waits the whole cooldown again."""
+    cooling, unlock = (int(x) for x in suite.staking.cooldowns(account))
+    if cooling == 0:
+        return
+    duration = int(suite.staking.cooldownDuration())
+    now = int(chain.pending_timestamp)
+    if now >= unlock:
+        state = "has finished its cooldown (run `finalize` first to withdraw it)"
+    else:
+        state = (
+            f"is cooling down until {format_time(unlock)} ({format_duration(unlock - now)} left)"
+        )
+    raise UserError(
+        f"{human(cooling)} VVV {state}; unstaking {human(amount)} more adds it to that request "
+        f"and restarts the timer: all {human(cooling + amount)} VVV would cool down for "
+        f"{format_duration(duration)} (until {format_time(now + duration)}). Nothing was sent; "
+        "run again with --yes to restart the timer"
+    )
+
+
+def unstake(
+    suite: Suite, account: AccountAPI, amount: int, restart_cooldown: bool = False
+) -> Outcome:
+    """Move `amount` wei of unlocked stake into the cooldown (`initiateUnstake`). With VVV
+    already cooling down, refuse (`check_restart`) unless `restart_cooldown`."""
     check_unstake(suite, account, amount)
+    if not restart_cooldown:
+        check_restart(suite, account, amount)
     staking = suite.staking
     already = int(staking.cooldowns(account)[0])
     receipt = send(staking.initiateUnstake, amount, sender=account)
@@ -260,7 +288,7 @@ def claim(suite: Suite, account: AccountAPI) -> Outcome:
     amount = _claimed(suite, receipt)
     balance = int(suite.vvv.balanceOf(account))
     return Outcome(
-        f"Claimed {human(amount, 6)} VVV of rewards; the balance is now {human(balance, 4)} VVV",
+        f"Claimed {human(amount, 4)} VVV of rewards; the balance is now {human(balance, 4)} VVV",
         [receipt],
     )
 
@@ -272,6 +300,6 @@ def compound(suite: Suite, account: AccountAPI) -> Outcome:
     amount = _claimed(suite, receipt)
     total = int(suite.staking.balanceOf(account))
     return Outcome(
-        f"Restaked {human(amount, 6)} VVV of rewards; the stake is now {human(total, 4)} sVVV",
+        f"Restaked {human(amount, 4)} VVV of rewards; the stake is now {human(total, 4)} sVVV",
         [receipt],
     )

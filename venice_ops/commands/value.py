@@ -21,10 +21,11 @@ from venice_ops.commands.common import (
     UserError,
     format_duration,
     format_time,
+    human,
     parse_address,
     send,
 )
-from venice_ops.deploy.airdrop_tree import AirdropFormatError, AirdropTree
+from venice_ops.deploy.airdrop_tree import OZ_FORMAT, AirdropFormatError, AirdropTree
 from venice_ops.deploy.config import USDC_DECIMALS
 from venice_ops.deploy.suite import Suite
 from venice_sdk.units import format_units
@@ -47,7 +48,9 @@ def usd(amount: int) -> str:
 
 
 def vvv(amount: int) -> str:
-    return format_units(amount, 18, 4) + " VVV"
+    """VVV as every command shows it: thousands separators, at most four decimals (rounded
+    down), no trailing zeros (`human(amount, 4)`)."""
+    return human(amount, 4) + " VVV"
 
 
 ################################################################
@@ -59,18 +62,29 @@ def vvv(amount: int) -> str:
 TIER_NAMES = {"pro": 0, "pro+": 1, "max": 2}
 
 
+MAX_TIERS = 4  # the contract's tier slots
+
+
+def tier_name(index: int) -> str:
+    """A tier's name: its default-config name, else its number."""
+    return next((name for name, i in TIER_NAMES.items() if i == index), str(index))
+
+
+def offered_tiers(suite: Suite) -> list[int]:
+    """The tier slots this deployment prices (a price of 0 is not offered)."""
+    return [i for i in range(MAX_TIERS) if int(suite.subscriptions.tiers(i)[0]) != 0]
+
+
 def parse_tier(suite: Suite, text: str) -> int:
+    """A tier by name (pro, pro+, max) or number, if this deployment offers it."""
     key = text.strip().lower()
-    if key.isdigit():
-        index = int(key)
-    elif key in TIER_NAMES:
-        index = TIER_NAMES[key]
-    else:
-        raise UserError(
-            f"unknown tier '{text}': choose one of {', '.join(TIER_NAMES)} (or a number 0-3)"
-        )
-    if index >= 4 or suite.subscriptions.tiers(index)[0] == 0:
-        raise UserError(f"tier '{text}' is not offered by this deployment")
+    index = int(key) if key.isdigit() else TIER_NAMES.get(key)
+    offered = offered_tiers(suite)
+    if index not in offered:
+        choices = ", ".join(f"{tier_name(i)} ({i})" for i in offered) or "no tier"
+        if index is None:
+            raise UserError(f"unknown tier '{text}': this deployment offers {choices}")
+        raise UserError(f"tier '{text}' is not offered by this deployment, which offers {choices}")
     return index
 
 
@@ -171,16 +185,34 @@ class BuybackPlan:
 
 def twap_problem(suite: Suite) -> str | None:
     """Why the burner's TWAP cannot be used in the next block (the contract's own rule), or
-    None when it can. Read without a reverting call."""
+    None when it can. Read without a reverting call.
+
+    The contract averages since the newer observation once it is a window old, else since the
+    older one, and reverts "stale TWAP" when that start is past the maximum age. Right after
+    a keeper records an observation on an idle chain, the older one is stale while the newer
+    is too fresh: the contract says "stale", but waiting one window fixes it, so this says
+    "too fresh" (and "stale" only when the newest observation itself is too old)."""
     burner = suite.burner
     older, _, newer, _ = (int(x) for x in burner.observations())
     window, max_age = int(burner.minTwapWindow()), int(burner.maxTwapAge())
     now = chain.pending_timestamp
-    start = newer if now - newer >= window else older
-    if now - start < window:
-        return "buyback: TWAP window too short"
-    if now - start > max_age:
-        return "buyback: stale TWAP"
+    needs = f"the TWAP needs {format_duration(window)}"
+    if now - newer >= window:
+        if now - newer > max_age:
+            return (
+                f"stale: the newest price observation is {format_duration(now - newer)} old, "
+                f"past the {format_duration(max_age)} limit"
+            )
+        return None
+    if now - older < window:
+        return (
+            f"too fresh: the price observations are {format_duration(now - older)} old and {needs}"
+        )
+    if now - older > max_age:
+        return (
+            f"too fresh: the newest price observation is {format_duration(now - newer)} old and "
+            f"{needs} (the older one is past the {format_duration(max_age)} limit)"
+        )
     return None
 
 
@@ -318,18 +350,37 @@ def _observe(suite: Suite, keeper: AccountAPI, dry_run: bool) -> tuple[Any, ...]
 ################################################################
 
 
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object that names the same key twice is refused, not silently collapsed (two
+    claims of one account would otherwise become one)."""
+    seen: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in seen:
+            why = (
+                ": equal leaves share one claimed bit, so only one copy could ever be claimed; "
+                "list each account once with its total"
+                if key.lower().startswith("0x")
+                else ""
+            )
+            raise UserError(f"the airdrop file names {key!r} twice in one object{why}")
+        seen[key] = item
+    return seen
+
+
 def load_tree(path: Path) -> AirdropTree:
-    """An airdrop file written by `ape run airdrop build`."""
+    """An airdrop file: ours (`ape run airdrop build`, "venice-airdrop-v1") or OpenZeppelin's
+    `StandardMerkleTree.dump()` ("standard-v1"), either checked in full."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(), object_pairs_hook=_no_repeated_keys)
     except OSError as exc:
         raise UserError(f"cannot read the airdrop file {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise UserError(
             f"{path} is not JSON ({exc}); build it with `ape run airdrop build`"
         ) from None
+    is_oz = isinstance(data, dict) and data.get("format") == OZ_FORMAT
     try:
-        return AirdropTree.from_json(data)
+        return AirdropTree.from_oz_dump(data) if is_oz else AirdropTree.from_json(data)
     except AirdropFormatError as exc:
         raise UserError(f"{path}: {exc}") from None
 
@@ -360,6 +411,21 @@ def claim_airdrop(suite: Suite, claimant: AccountAPI, tree: AirdropTree, stake: 
     receipt = send(airdrop.claim, amount, proof, stake, sender=claimant)
     where = "staked as sVVV" if stake else "to the wallet"
     return Outcome(f"Claimed {vvv(amount)}, {where}.", [receipt])
+
+
+def claimed_text(suite: Suite, who: str) -> str:
+    """What `who` claimed from the airdrop, read from its Claimed events (no tree needed)."""
+    airdrop = airdrop_contract(suite)
+    logs = list(
+        airdrop.Claimed.range(
+            suite.block, chain.blocks.head.number + 1, search_topics={"account": who}
+        )
+    )
+    if not logs:
+        return "nothing yet (give --tree FILE to see the allocation)"
+    total = sum(int(log.amount) for log in logs)
+    where = " (as sVVV)" if all(bool(log.staked) for log in logs) else ""
+    return f"{vvv(total)}{where}"
 
 
 def burn_unclaimed(suite: Suite, caller: AccountAPI) -> Outcome:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from venice_sdk.addresses import parse_address
 from venice_sdk.units import AmountError, parse_units
 
 
@@ -63,11 +64,7 @@ DECIMALS = 18
 UINT256_MAX = 2**256 - 1
 ZERO_ADDRESS = "0x" + "0" * 40
 
-_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _HEADER = ["address", "amount"]
-# Byte tables for the EIP-55 checksum: 0x20 where a hex digit is >= 8 / is a letter.
-_HIGH_NIBBLE = bytes(0x20 if chr(b) in "89abcdef" else 0 for b in range(256))
-_LETTER = bytes(0x20 if chr(b) in "abcdef" else 0 for b in range(256))
 
 
 class AirdropInputError(ValueError):
@@ -89,25 +86,10 @@ class AirdropFormatError(ValueError):
 
 
 def _checksum(address: object) -> str:
-    """The EIP-55 form of a 0x + 40-hex-digit address. All-lowercase and all-uppercase input
-    carries no checksum and is accepted; mixed case must be the correct checksum."""
-    if not isinstance(address, str) or not _ADDRESS_RE.fullmatch(address):
-        raise ValueError(f"{address!r} is not an address (expected 0x followed by 40 hex digits)")
-    body = address[2:]
-    lower = body.lower()
-    # EIP-55: upper-case the letters whose nibble in keccak(lowercase hex) is >= 8. Done on
-    # all 40 characters at once (0x20 is the ASCII case bit) because 40,000 addresses go
-    # through here; `test_tree__addresses_checksummed_as_eth_utils_does` pins it.
-    ascii_lower = lower.encode("ascii")
-    high_nibbles = keccak(ascii_lower).hex()[:40].encode("ascii").translate(_HIGH_NIBBLE)
-    case_bits = int.from_bytes(high_nibbles) & int.from_bytes(ascii_lower.translate(_LETTER))
-    checksummed = "0x" + (int.from_bytes(ascii_lower) - case_bits).to_bytes(40).decode("ascii")
-    if body not in (lower, body.upper()) and checksummed != address:
-        raise ValueError(
-            f"'{address}' has an invalid EIP-55 checksum (a typo?): write it all lowercase "
-            "or with the correct checksum"
-        )
-    if lower == ZERO_ADDRESS[2:]:
+    """The EIP-55 form of an address, by the SDK's one parser (`parse_address`: mixed case
+    must be the correct checksum; all-lowercase and all-uppercase carry none); not zero."""
+    checksummed = parse_address(address)
+    if int(checksummed, 16) == 0:
         raise ValueError("the zero address cannot claim")
     return checksummed
 
@@ -368,6 +350,50 @@ class AirdropTree:
         }
 
     @classmethod
+    def from_oz_dump(cls, data: Any) -> AirdropTree:
+        """Rebuild from OpenZeppelin's `StandardMerkleTree.dump()` ("standard-v1"), checked
+        first: the format, the leaf encoding, each value (a valid address, a positive uint256
+        amount, a tree index), no leaf listed twice, and the whole tree (so the root)
+        recomputed from the values. Built with OZ's default sorted leaves, the dump is
+        `oz_dump()` of the same tree."""
+        if not isinstance(data, dict):
+            raise AirdropFormatError("an OpenZeppelin tree dump is a JSON object")
+        if data.get("format") != OZ_FORMAT:
+            raise AirdropFormatError(f"unknown format {data.get('format')!r} (want {OZ_FORMAT!r})")
+        if data.get("leafEncoding") != LEAF_ENCODING:
+            raise AirdropFormatError(
+                f"leafEncoding {data.get('leafEncoding')!r} is not {LEAF_ENCODING}: the "
+                "distributor's leaves are (address, uint256)"
+            )
+        values, nodes = data.get("values"), data.get("tree")
+        if not isinstance(values, list) or not values:
+            raise AirdropFormatError("'values' must be a non-empty list")
+        if not isinstance(nodes, list) or len(nodes) != 2 * len(values) - 1:
+            raise AirdropFormatError(
+                f"'tree' must list 2n-1 = {2 * len(values) - 1} nodes for {len(values)} values"
+            )
+        entries = [_oz_entry(position, item) for position, item in enumerate(values)]
+        _refuse_repeated_leaves(entries)
+        try:
+            tree = cls(entries)
+        except ValueError as exc:
+            raise AirdropFormatError(f"values: {exc}") from None
+        if [node.lower() if isinstance(node, str) else node for node in nodes] != tree._hex_nodes():
+            if not isinstance(nodes[0], str) or nodes[0].lower() != tree.root:
+                raise AirdropFormatError(
+                    f"the dump's root {nodes[0]!r} is not the root of its values, {tree.root} "
+                    "(an edited dump, or one built with sortLeaves: false, which is not supported)"
+                )
+            raise AirdropFormatError("the dump's tree nodes do not match its values")
+        for position, item in enumerate(values):
+            if item.get("treeIndex") != tree._tree_index[position]:
+                raise AirdropFormatError(
+                    f"values[{position}]: treeIndex {item.get('treeIndex')!r} is not its leaf's "
+                    f"place in the tree ({tree._tree_index[position]})"
+                )
+        return tree
+
+    @classmethod
     def from_json(cls, data: Any) -> AirdropTree:
         """Rebuild from `to_json()` output, checking that root, total, every proof and (if
         present: it may be stripped to save space) the OpenZeppelin dump agree with the
@@ -398,6 +424,42 @@ class AirdropTree:
         for address, claim in claims.items():
             if claim.get("proof") != tree.proof(address):
                 raise AirdropFormatError(f"claim {address}: proof does not match the tree")
-        if "tree" in data and data["tree"] != tree.oz_dump():
-            raise AirdropFormatError("'tree' (the OpenZeppelin dump) does not match the claims")
+        if "tree" in data:
+            dump = data["tree"]
+            if isinstance(dump, dict) and isinstance(dump.get("values"), list):
+                entries = [_oz_entry(i, item) for i, item in enumerate(dump["values"])]
+                _refuse_repeated_leaves(entries)
+            if dump != tree.oz_dump():
+                raise AirdropFormatError("'tree' (the OpenZeppelin dump) does not match the claims")
         return tree
+
+
+def _oz_entry(position: int, item: Any) -> tuple[str, int]:
+    """One `values[i]` of an OpenZeppelin dump: {"value": [address, amount], "treeIndex": k},
+    the amount a decimal string (or an integer)."""
+    value = item.get("value") if isinstance(item, dict) else None
+    if not isinstance(value, list) or len(value) != 2:
+        raise AirdropFormatError(f"values[{position}]: expected {{'value': [address, amount]}}")
+    address, amount = value
+    if isinstance(amount, str) and re.fullmatch(r"[0-9]+", amount):
+        amount = int(amount)
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise AirdropFormatError(f"values[{position}]: amount {amount!r} is not a wei integer")
+    try:
+        return _checksum(address), _check_amount(amount)
+    except ValueError as exc:
+        raise AirdropFormatError(f"values[{position}]: {exc}") from None
+
+
+def _refuse_repeated_leaves(entries: Sequence[tuple[str, int]]) -> None:
+    """Refuse the same (account, amount) leaf listed twice: the two equal sibling leaves share
+    one claimed bit, so the account could claim one copy and the rest would be burned."""
+    first: dict[tuple[str, int], int] = {}
+    for position, (address, amount) in enumerate(entries):
+        earlier = first.setdefault((address, amount), position)
+        if earlier != position:
+            raise AirdropFormatError(
+                f"values[{position}] repeats the leaf of values[{earlier}] ({address}, {amount} "
+                "wei): equal leaves share one claimed bit, so only one copy could ever be "
+                "claimed and the rest would be burned; list each account once with its total"
+            )

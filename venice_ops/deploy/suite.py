@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from eth_utils import is_address, to_checksum_address
 from venice_ops.deploy.config import ANYONE, ConfigError, DeployConfig
 from venice_ops.deploy.dex import container as dex_container
 from venice_ops.deploy.dex import deploy_dex
+from venice_ops.deploy.network import is_local_chain
 from venice_ops.deploy.tx import transact
 from venice_ops.paths import DEPLOYMENTS, PROJECT_ROOT
+from venice_sdk.units import format_units
 
 CONTRACT_NAMES = (
     "VVV",
@@ -38,6 +41,13 @@ CONTRACT_NAMES = (
     "EntitlementsLens",
 )
 OPTIONAL_NAMES = ("AirdropDistributor", "Timelock")
+# How to replace one stale optional entry alone (the rest of the suite still has its code).
+STALE_FIXES = {
+    "AirdropDistributor": (
+        "If the rest of the suite is live, deploy a new distributor in its place with "
+        "`ape run airdrop deploy FILE --force`; else redeploy with `ape run deploy`."
+    ),
+}
 # Every contract of the suite with an owner; VVV and DIEM renounce theirs at construction,
 # the airdrop and the lens have none.
 OWNED_NAMES = ("EmissionsController", "StakedVVV", "MintCurve", "BuybackBurner", "Subscriptions")
@@ -69,6 +79,8 @@ class Suite:
     # With a timelock: its address, min_delay, proposers and executors (as in the manifest).
     governance: dict[str, Any] = field(default_factory=dict)
     block: int = 0
+    # The deploying account (it holds what is left of its genesis share and mints test USDC).
+    deployer: str = ""
 
     def contracts(self) -> dict[str, ContractInstance]:
         named = {
@@ -101,7 +113,7 @@ def resolve_role(spec: str, deployer: AccountAPI, roles: dict[str, str], depth: 
     if spec == "deployer":
         return str(deployer.address)
     if spec.startswith("test:"):
-        if chain.provider.network.name != "local":
+        if not is_local_chain():
             raise ConfigError(f"'{spec}' names a test account, which exists only on local networks")
         try:
             return str(accounts.test_accounts[int(spec[5:])].address)
@@ -124,7 +136,7 @@ def deploy_suite(
     and, when the config names a CSV, the airdrop."""
     role_specs = {**config.roles, **(role_overrides or {})}
     roles = {name: resolve_role(spec, deployer, role_specs) for name, spec in role_specs.items()}
-    check_governance(config, chain.provider.network.name)
+    check_governance(config, chain.provider.network.name, live=not is_local_chain())
     now = chain.pending_timestamp
     for start, _ in config.schedule:
         if start <= now:
@@ -212,6 +224,7 @@ def deploy_suite(
         lens=lens,
         airdrop=airdrop,
         roles=roles,
+        deployer=str(deployer.address),
     )
     if config.governance.timelock:
         hand_over_to_timelock(deployer, suite, config, role_specs)
@@ -223,10 +236,12 @@ def deploy_suite(
     return suite
 
 
-def check_governance(config: DeployConfig, network: str) -> None:
-    """Refuse a deploy to a live network (neither the local chain nor a fork) that would leave
-    the owned contracts with an account instead of the timelock."""
-    live = network != "local" and not network.endswith("-fork")
+def check_governance(config: DeployConfig, network: str, *, live: bool | None = None) -> None:
+    """Refuse a deploy to a live network that would leave the owned contracts with an account
+    instead of the timelock. `live` is `is_local_chain()`'s answer (chain id, then loopback);
+    without it, by the network's name (neither the local chain nor a fork)."""
+    if live is None:
+        live = network != "local" and not network.endswith("-fork")
     if live and not config.governance.timelock:
         raise ConfigError(
             f"{config.source}: governance.timelock: must be true on a live network ({network}): "
@@ -354,6 +369,12 @@ def _market(
     return usdc, router, dex_container("UniswapV2Pair").at(pair_address)
 
 
+def _vvv(amount: int) -> str:
+    """As the commands show VVV: "1,265.5" (at most four decimals, no trailing zeros)."""
+    text = format_units(amount, 18, 4)
+    return text.rstrip("0").rstrip(".")
+
+
 def deploy_airdrop(
     deployer: AccountAPI,
     vvv: ContractInstance,
@@ -365,8 +386,8 @@ def deploy_airdrop(
     """Deploy the airdrop for a tree and fund it with the tree's total from the deployer."""
     if vvv.balanceOf(deployer) < total:
         raise ConfigError(
-            f"the airdrop needs {total} wei of VVV and the deployer holds "
-            f"{vvv.balanceOf(deployer)}: lower the amounts or fund the deployer"
+            f"the airdrop needs {_vvv(total)} VVV and the deployer holds "
+            f"{_vvv(int(vvv.balanceOf(deployer)))}: lower the amounts or fund the deployer"
         )
     deadline = chain.pending_timestamp + config.airdrop_window
     airdrop = project.AirdropDistributor.deploy(
@@ -435,6 +456,7 @@ def write_manifest(
         if config.source.is_relative_to(PROJECT_ROOT)
         else str(config.source),
         "roles": suite.roles,
+        "deployer": suite.deployer,
         "contracts": contracts,
     }
     if suite.governance:
@@ -446,8 +468,11 @@ def write_manifest(
     return path
 
 
-def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
-    """Bind the deployment recorded for the connected chain, checking it is there."""
+def load_suite(directory: Path = DEPLOYMENTS, ignore: Collection[str] = ()) -> Suite:
+    """Bind the deployment recorded for the connected chain, checking it is there.
+
+    `ignore` names optional contracts (OPTIONAL_NAMES) whose manifest entries are skipped:
+    `airdrop deploy --force` replaces a stale AirdropDistributor entry that way."""
     chain_id = chain.chain_id
     path = manifest_path(chain_id, directory)
     if not path.exists():
@@ -462,16 +487,17 @@ def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
             {
                 name: data["contracts"][name]["address"]
                 for name in OPTIONAL_NAMES
-                if name in data["contracts"]
+                if name in data["contracts"] and name not in ignore
             }
         )
     except (OSError, ValueError, KeyError) as exc:
         raise ManifestError(f"{path} is not a valid manifest ({exc}); redeploy") from None
     for name, address in addresses.items():
         if not chain.provider.get_code(address):
+            fix = STALE_FIXES.get(name, "Redeploy with `ape run deploy`.")
             raise ManifestError(
                 f"{path} says {name} is at {address}, but chain {chain_id} has no code there "
-                "(a restarted local node?). Redeploy with `ape run deploy`."
+                f"(a restarted local node?). {fix}"
             )
     return Suite(
         vvv=project.VVV.at(addresses["VVV"]),
@@ -492,6 +518,7 @@ def load_suite(directory: Path = DEPLOYMENTS) -> Suite:
         roles=data.get("roles", {}),
         governance=data.get("governance", {}),
         block=int(data.get("block", 0)),
+        deployer=str(data.get("deployer", "")),
     )
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils.address import to_checksum_address
 
+from venice_sdk.addresses import AddressError, parse_address
 from venice_sdk.errors import Reason, VeniceError
 
 __all__ = [
@@ -51,13 +51,17 @@ _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 def normalize_address(address: object) -> str:
     """Return the EIP-55 checksummed form of ``address``, comparing case-insensitively.
 
-    Refuses anything that is not ``0x`` followed by 40 hex digits (code ``malformed_address``).
+    Refuses anything that is not ``0x`` followed by 40 hex digits, and mixed case with a wrong
+    EIP-55 checksum (code ``malformed_address``; `venice_sdk.addresses.parse_address`).
     """
     if not isinstance(address, str) or not _ADDRESS_RE.fullmatch(address.strip()):
         raise AuthError(
             Reason.MALFORMED_ADDRESS, "expected an address: 0x followed by 40 hex digits"
         )
-    return str(to_checksum_address(address.strip()))
+    try:
+        return parse_address(address)
+    except AddressError as exc:  # mixed case with a wrong checksum
+        raise AuthError(Reason.MALFORMED_ADDRESS, str(exc)) from None
 
 
 def recover_signer(text: str, signature: str | bytes) -> str:

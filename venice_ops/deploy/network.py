@@ -1,0 +1,98 @@
+"""Whether the connected chain is a local development chain or a live network.
+
+One rule for the deploy (a live network needs the timelock; `test:N` roles exist only
+locally) and the faucet (local only), whichever way the node was named (`ethereum:local:node`,
+`ethereum:local:http://127.0.0.1:8599`, or a bare `http://HOST:PORT`):
+
+1. ape's own fork networks (`...-fork`) are local;
+2. a live chain id (a public network's: ape's ecosystems know them, plus a few well-known
+   L2s) is live, whatever the URI, so a loopback fork of Base mainnet is treated as live;
+3. chain id 31337 (Anvil, Hardhat) or 1337 (ape's default, geth --dev) is local;
+4. otherwise a node on the loopback interface (localhost, 127.0.0.0/8, ::1) is local, and
+   any other node is live.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlparse
+
+from ape import chain, networks
+
+__all__ = [
+    "DEV_CHAIN_IDS",
+    "is_live_chain_id",
+    "is_local",
+    "is_local_chain",
+    "is_loopback",
+    "provider_uri",
+]
+
+# Chain ids of the development nodes (Anvil, Hardhat; geth --dev) whose test accounts are public.
+DEV_CHAIN_IDS = frozenset({31_337, 1_337})
+
+# Public chains an installed ape plugin may not list: Ethereum, OP, BNB, Gnosis, Polygon,
+# Base, Arbitrum and their test networks.
+WELL_KNOWN_LIVE = frozenset(
+    {1, 10, 56, 100, 137, 8_453, 42_161, 17_000, 84_532, 421_614, 11_155_111, 11_155_420}
+)
+
+
+def is_live_chain_id(chain_id: int) -> bool:
+    """True for a public network's chain id (never for 31337 or 1337)."""
+    if chain_id in DEV_CHAIN_IDS:
+        return False
+    if chain_id in WELL_KNOWN_LIVE:
+        return True
+    for ecosystem in networks.ecosystems.values():
+        for name, network in ecosystem.networks.items():
+            if name == "local" or name.endswith("-fork") or name == "custom":
+                continue
+            try:
+                if network.chain_id == chain_id:
+                    return True
+            except Exception:  # a plugin network that cannot say without a connection
+                continue
+    return False
+
+
+def provider_uri() -> str | None:
+    """The connected node's HTTP(S)/WS URI, when the provider has one."""
+    provider = chain.provider
+    for attribute in ("http_uri", "uri", "ws_uri"):
+        try:
+            value = getattr(provider, attribute, None)
+        except Exception:  # a property that needs a setting the provider lacks
+            continue
+        if isinstance(value, str) and "://" in value:
+            return value
+    return None
+
+
+def is_loopback(uri: str | None) -> bool:
+    """True for a URI whose host is localhost or a loopback address."""
+    if not uri:
+        return False
+    host = urlparse(uri).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local(network: str, chain_id: int, uri: str | None) -> bool:
+    """The module's rule: ape's network name, the node's chain id and its URI."""
+    if network.endswith("-fork"):
+        return True
+    if is_live_chain_id(chain_id):
+        return False
+    if chain_id in DEV_CHAIN_IDS:
+        return True
+    return is_loopback(uri)
+
+
+def is_local_chain() -> bool:
+    """The module's rule, for the connected chain."""
+    return is_local(chain.provider.network.name, chain.chain_id, provider_uri())
