@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.ledger_workers import open_ledger
 from tests.support.hold_workers import hold_worker
+from tests.support.ledger_workers import open_ledger
 from tests.support.redis_server import LosingProxy
 from tests.support.sdk import NO_REDIS, NOON, FakeClock
 from venice_ops.bench.redis import RedisServer
