@@ -30,7 +30,7 @@ from venice_sdk.entitlements import (
 )
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.ledger import LedgerUnavailable, RedisLedger, SQLiteLedger
-from venice_sdk.ledger.redis import _DEBIT_LUA
+from venice_sdk.ledger.redis import _DEBIT_KEYS, _DEBIT_LUA
 from venice_sdk.pricing import PriceBook
 from venice_sdk.service import create_app
 
@@ -172,7 +172,7 @@ def test_redis_lost_reply__a_debit_reported_unavailable_is_taken_back(
     assert outcome.allowed and outcome.spent == 5 and ledger.spent(wallet) == 5
     assert ledger.refunded == (2 if batch else 1) and ledger.unsettled == 0
     # The voided token: the original script, run late, debits nothing.
-    ledger.client.eval(_DEBIT_LUA, 2, *sent[0])
+    ledger.client.eval(_DEBIT_LUA, _DEBIT_KEYS, *sent[0])
     assert ledger.spent(wallet) == 5
     ledger.close()
 

@@ -140,9 +140,12 @@ class WalletChallenges:
                 Reason.CHALLENGE_EXPIRED,
                 f"the challenge expired at {_iso(float(record['expires_at']))}: request a new one",
             )
-        signer = recover_signer(str(record["message"]), signature)
-        if signer.lower() != checksummed.lower():
-            for text in self._superseded(key):
+        try:
+            signer: str | None = recover_signer(str(record["message"]), signature)
+        except AuthError:  # not an ECDSA signature: check_signature says why (a contract wallet?)
+            signer = None
+        if signer is None or signer.lower() != checksummed.lower():
+            for text in self._superseded(key) if signer is not None else ():
                 if recover_signer(text, signature).lower() == checksummed.lower():
                     raise AuthError(
                         Reason.CHALLENGE_SUPERSEDED,
