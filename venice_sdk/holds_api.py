@@ -23,6 +23,8 @@ from venice_sdk.gate import Gatekeeper
 from venice_sdk.ledger import MAX_AMOUNT, HoldError, LedgerUnavailable, Settlement
 from venice_sdk.metering import MAX_REQUEST_ID, Metering, Reservation
 from venice_sdk.pricing import UnknownModel
+from venice_sdk.server.models import _error as _documented
+from venice_sdk.server.models import responses
 
 __all__ = [
     "ReleaseRequest",
@@ -121,8 +123,26 @@ def holds_router(gate: Gatekeeper) -> APIRouter:
     """The three hold routes over ``gate``'s ledger, entitlements and keys."""
     metering = Metering(gate)
     router = APIRouter(tags=["holds"])
+    answers = responses(internal=True, chain=True)
+    answers[409] = _documented(
+        "The hold is not in a state that allows this",
+        [
+            Reason.UNKNOWN_HOLD,
+            Reason.HOLD_SETTLED,
+            Reason.HOLD_RELEASED,
+            Reason.HOLD_EXPIRED,
+            Reason.REQUEST_ID_REUSED,
+        ],
+    )
+    answers[503] = _documented(
+        "A dependency is down", [Reason.RPC_UNAVAILABLE, Reason.LEDGER_UNAVAILABLE]
+    )
+    reserve_answers = {
+        **answers,
+        400: _documented("Refused", [Reason.UNKNOWN_MODEL, Reason.BAD_REQUEST]),
+    }
 
-    @router.post("/v1/reserve")
+    @router.post("/v1/reserve", responses=reserve_answers)
     def reserve(body: ReserveRequest) -> Any:
         cost = body.max_cost_micros
         if cost is None:
@@ -144,7 +164,7 @@ def holds_router(gate: Gatekeeper) -> APIRouter:
             return _error(Reason.RPC_UNAVAILABLE, "the node could not be read", 503)
         return reservation_json(reservation)
 
-    @router.post("/v1/settle")
+    @router.post("/v1/settle", responses=answers)
     def settle(body: SettleRequest) -> Any:
         try:
             return settlement_json(metering.settle(body.request_id, body.actual_cost_micros))
@@ -153,7 +173,7 @@ def holds_router(gate: Gatekeeper) -> APIRouter:
         except LedgerUnavailable as exc:
             return _unavailable(exc)
 
-    @router.post("/v1/release")
+    @router.post("/v1/release", responses=answers)
     def release(body: ReleaseRequest) -> Any:
         try:
             hold = metering.release(body.request_id)

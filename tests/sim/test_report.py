@@ -219,7 +219,7 @@ def test_todays_sweep_rows_draw_as_a_tidy_frame(tmp_path, config):
         "wealth: 50000}\n"
     )
     grid = dict([parse_values("annual_rate=2e6,14e6"), parse_values("pro_burn=2,10")])
-    frame = views.sweep_frame(sweep(small, config, grid, workers=1), list(grid))
+    frame = views.sweep_frame(sweep(small, config, grid), list(grid))
     assert list(frame.columns[:3]) == ["annual_rate", "pro_burn", "seed"]
     assert 100e6 < frame["supply"].min() < 101e6
     png = sweep_chart(frame, tmp_path / "sweep.png", "supply")

@@ -187,7 +187,7 @@ def test_the_cli_says_how_each_number_of_parameters_is_shown(tmp_path):
         ],
     )
     assert one.exit_code == 0, one.output
-    assert "one parameter: no heatmap" in one.output
+    assert "supply as a line over market.diem_price" in one.output
     three = runner.invoke(
         cli,
         [
@@ -209,6 +209,6 @@ def test_the_cli_says_how_each_number_of_parameters_is_shown(tmp_path):
         ],
     )
     assert three.exit_code == 0, three.output
-    assert "each cell the median over market.buyback_share (2 values)" in three.output
+    assert "small multiples: market.diem_price by agents.1.count" in three.output
     assert "events.0 (day 12) falls after the last day and is left out" in three.output
     assert (tmp_path / "tornado-showcase-supply.csv").exists()
