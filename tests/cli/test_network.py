@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import node_ready
+from venice_ops.bench.redis import free_port
 from venice_ops.deploy.config import ConfigError
 from venice_ops.deploy.network import is_live_chain_id, is_local, is_local_chain, is_loopback
 from venice_ops.deploy.suite import check_governance
@@ -68,24 +68,6 @@ def test_check_governance__by_the_chain_not_the_name(config):
 ################################################################
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ready(uri: str) -> bool:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-    request = urllib.request.Request(
-        uri, body.encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=1) as response:
-            return bool(json.load(response).get("result"))
-    except OSError:
-        return False
-
-
 def _ape_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(Path(sys.executable).with_name("ape")), "run", *args],
@@ -102,14 +84,14 @@ def test_deploy__to_a_node_by_its_uri(tmp_path):
     anvil = shutil.which("anvil", path=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if anvil is None:
         pytest.skip("anvil is not installed (npm ci)")
-    port = _free_port()
+    port = free_port()
     uri = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [anvil, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 30
-        while not _ready(uri):
+        while not node_ready(uri):
             if time.monotonic() > deadline or process.poll() is not None:
                 pytest.fail(f"anvil did not start on {uri}")
             time.sleep(0.2)

@@ -7,11 +7,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +17,9 @@ import pytest
 from ape import chain
 
 from scripts.staker import cli
+from tests.support.cli import node_ready
 from tests.support.constants import DAY, HOUR, VVV
+from venice_ops.bench.redis import free_port
 from venice_ops.commands import staker
 from venice_ops.commands.common import (
     TransactionReverted,
@@ -415,24 +415,6 @@ def test_cli__no_code_at_the_manifests_address(run, manifests):
 ################################################################
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ready(uri: str) -> bool:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-    request = urllib.request.Request(
-        uri, body.encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=1) as response:
-            return bool(json.load(response).get("result"))
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     """An Anvil started the way a user starts one, and the suite deployed on it with
@@ -440,14 +422,14 @@ def node(tmp_path_factory):
     anvil = shutil.which("anvil", path=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if anvil is None:
         pytest.skip("anvil is not installed (npm ci)")
-    port = _free_port()
+    port = free_port()
     uri = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [anvil, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 30
-        while not _ready(uri):
+        while not node_ready(uri):
             if time.monotonic() > deadline or process.poll() is not None:
                 pytest.fail(f"anvil did not start on {uri}")
             time.sleep(0.2)

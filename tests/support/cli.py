@@ -3,6 +3,8 @@ tests and the governance test)."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 
 import click
@@ -20,3 +22,16 @@ def run_command(command: click.Command, manifests: Path, *args: str) -> Result:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
+
+
+def node_ready(uri: str) -> bool:
+    """Whether a JSON-RPC node answers `eth_chainId` at `uri` (for tests that start one)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+    request = urllib.request.Request(
+        uri, body.encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=1) as response:
+            return bool(json.load(response).get("result"))
+    except OSError:
+        return False
