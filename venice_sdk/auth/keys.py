@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
-import hmac
 import secrets
 import sqlite3
 import time
@@ -16,14 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from venice_sdk.auth.common import AuthError, normalize_address
-from venice_sdk.auth.key_store import KeyStore, KeyStoreUnavailable
+from venice_sdk.auth.key_store import (
+    MAX_LABEL,
+    KeyStore,
+    KeyStoreUnavailable,
+    check_key_args,
+    key_hash,
+)
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason
-from venice_sdk.ledger.base import MAX_AMOUNT
 
 __all__ = ["KEY_PREFIX", "MAX_LABEL", "ApiKeyStore", "IssuedKey", "KeyRecord"]
 
-MAX_LABEL = 200  # characters of a key's label
 
 KEY_PREFIX = "vvk_"
 """Every API key starts with this, so a key is told from a wallet address at a glance."""
@@ -96,10 +98,7 @@ class ApiKeyStore(KeyStore):
             db.close()
 
     def _hash(self, key: str) -> str:
-        data = key.encode()
-        if self._pepper is not None:
-            return hmac.new(self._pepper, data, hashlib.sha256).hexdigest()
-        return hashlib.sha256(data).hexdigest()
+        return key_hash(key, self._pepper)
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> KeyRecord:
@@ -128,16 +127,7 @@ class ApiKeyStore(KeyStore):
         with the checksummed address, or its result. Returns the plaintext key once.
         """
         checksummed = normalize_address(address)
-        if daily_limit_micros is not None and (
-            isinstance(daily_limit_micros, bool)
-            or not isinstance(daily_limit_micros, int)
-            or not 0 <= daily_limit_micros <= MAX_AMOUNT
-        ):
-            raise ValueError(
-                f"daily_limit_micros must be an integer of micro-USD from 0 to {MAX_AMOUNT}"
-            )
-        if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
-            raise ValueError(f"label must be text of at most {MAX_LABEL} characters")
+        check_key_args(daily_limit_micros, label)
         staked = has_stake(checksummed) if callable(has_stake) else has_stake
         if not staked:
             raise AuthError(
