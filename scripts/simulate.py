@@ -264,8 +264,8 @@ def sweep_command(
     out: Path,
     config_path: str | None,
 ) -> None:
-    """Run SCENARIO on the model over a grid of any fields; write a tidy CSV (and a heatmap,
-    and with --tornado a one-at-a-time sensitivity table)."""
+    """Run SCENARIO on the model over a grid of any fields; write a tidy CSV, a chart and a
+    page of the metric (and with --tornado a one-at-a-time sensitivity table)."""
     config = load_config(config_path)
     try:
         sc = _scenario(scenario, days, seed, config)

@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 
 from venice_ops.deploy.config import load_config
+from venice_ops.sim.outputs import sweep_chart
 from venice_ops.sim.runner import execute_model
 from venice_ops.sim.scenario import ScenarioError, load_scenario, parse_scenario
-from venice_ops.sim.sweep import heatmap, parse_values, prepare, sweep, write_sweep
+from venice_ops.sim.sweep import parse_values, prepare, sweep, write_sweep
+from venice_ops.sim.views import sweep_frame
 
 GOOD = """\
 name: small
@@ -135,7 +137,8 @@ def test_sweep_runs_each_policy_on_dask(tmp_path, config, dask_client):
     assert serial == rows  # Dask changes nothing
     path = write_sweep(rows, list(grid), tmp_path / "sweep.csv")
     assert len(path.read_text().splitlines()) == 5
-    png = heatmap(rows, "annual_rate", "pro_burn", "supply", tmp_path / "sweep.png")
+    frame = sweep_frame(rows, list(grid))
+    png = sweep_chart(frame, tmp_path / "sweep.png", "supply", list(grid))
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +42,6 @@ __all__ = [
     "METRICS",
     "Vary",
     "apply",
-    "cells",
-    "heatmap",
     "overridden",
     "parse_values",
     "parse_vary",
@@ -319,48 +316,4 @@ def write_tornado(rows: list[dict[str, Any]], metric: str, path: Path) -> Path:
                 + [_cell(r[k], decimals) for k in ("at_low", "base", "at_high")]
                 + [_cell(swing, decimals)]
             )
-    return path
-
-
-def cells(rows: list[dict[str, Any]], x: str, y: str, metric: str) -> list[dict[str, Any]]:
-    """One row per (x, y): the median of `metric` over the seeds and any other parameters."""
-    grouped: dict[tuple[Any, Any], list[Any]] = {}
-    for r in rows:
-        if not r.get("error") and r.get(metric) is not None:
-            grouped.setdefault((r[x], r[y]), []).append(r[metric])
-    return [
-        {x: kx, y: ky, metric: statistics.median_low(sorted(v))} for (kx, ky), v in grouped.items()
-    ]
-
-
-def heatmap(rows: list[dict[str, Any]], x: str, y: str, metric: str, path: Path) -> Path:
-    """The final `metric` by `x` and `y`, one cell each (give it `cells(...)` when the rows
-    hold more parameters or seeds)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = cells(rows, x, y, metric)
-    xs = sorted({r[x] for r in rows})
-    ys = sorted({r[y] for r in rows})
-    scale = 10**18 if COLUMNS.get(metric) == 18 else 1
-    grid = [[0.0] * len(xs) for _ in ys]
-    for r in rows:
-        grid[ys.index(r[y])][xs.index(r[x])] = float(r[metric]) / scale
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
-    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    for i, row in enumerate(grid):
-        for j, value in enumerate(row):
-            ax.text(j, i, f"{value:,.4g}", ha="center", va="center", color="w", fontsize=8)
-    fig.colorbar(image, label=metric)
-    ax.set_title(f"final {metric} by {x} and {y}")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return path
