@@ -6,10 +6,11 @@
     ape run simulate history                          # the real history beside PROTOCOL.md
     ape run simulate sweep showcase --vary market.revenue=1e4,4e4 --vary agents.1.count=3,12
 
-SCENARIO is a YAML file or the name of one in `scenarios/`. Each run writes a daily CSV and
-four charts under --out (default `sim-out/`) and prints a summary; `--runs N` adds the daily
-percentile bands (`<scenario>-bands.csv`) and every run's rows (`<scenario>-runs.csv`). Runs
-and sweeps go to Dask: a LocalCluster of `--workers` processes, or `--scheduler tcp://...`.
+SCENARIO is a YAML file or the name of one in `scenarios/`. Each run writes a daily CSV, seven
+charts and `<scenario>/report.html` under --out (default `sim-out/`) and prints a summary;
+`--runs N` adds the daily percentile bands (`<scenario>-bands.csv`) and every run's rows
+(`<scenario>-runs.csv`). Runs and sweeps go to Dask: a LocalCluster of `--workers` processes,
+or `--scheduler tcp://...`.
 This file is a thin layer over `venice_ops.sim` (`Scenario`, `simulate` and friends).
 """
 
