@@ -102,7 +102,10 @@ class ChainBackend:
             self._send(self.vvv.functions.transfer(agent, vvv), self.roles.deployer)
         if usdc:
             self._send(self.usdc.functions.mint(agent, usdc), self.roles.deployer)
-        if kind in ("staker", "diem_minter"):
+        if kind == "arbitrageur":  # trades the pool both ways
+            self._send(self.vvv.functions.approve(self.router.address, MAX), agent)
+            self._send(self.usdc.functions.approve(self.router.address, MAX), agent)
+        elif kind in ("staker", "diem_minter"):
             self._send(self.vvv.functions.approve(self.staking.address, MAX), agent)
             self._send(self.vvv.functions.approve(self.router.address, MAX), agent)
         else:
@@ -174,6 +177,14 @@ class ChainBackend:
         fn = self.router.functions.swapExactTokensForTokens(amount, min_out, path, agent, deadline)
         self._send(fn, agent)
         return self.usdc_balance(agent) - before
+
+    def buy_vvv(self, agent: str, usdc: int, min_out: int) -> int:
+        path = [self.usdc.address, self.vvv.address]
+        before = self.vvv_balance(agent)
+        deadline = self.clock + 1 + DEADLINE_DELAY
+        fn = self.router.functions.swapExactTokensForTokens(usdc, min_out, path, agent, deadline)
+        self._send(fn, agent)
+        return self.vvv_balance(agent) - before
 
     # --- value capture -------------------------------------------------------------------
 

@@ -236,6 +236,17 @@ class SystemModel:
         v.transfer_usdc(v.pool, seller, out)
         return out
 
+    def buy_vvv(self, now: int, buyer: str, amount: int, min_out: int) -> int:
+        """Router `swapExactTokensForTokens` of USDC for VVV; returns the VVV out."""
+        v = self._value()
+        out = v.pair.amount_out(amount)
+        require(out >= min_out, "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT")
+        require(v.usdc_balance(buyer) >= amount, "erc20: transfer amount exceeds balance")
+        v.pair.swap_usdc_for_vvv(now, amount)
+        v.transfer_usdc(buyer, v.pool, amount)
+        self._move(v.pool, buyer, out)
+        return out
+
     def burn_vvv(self) -> int:
         """`BuybackBurner.burnVvv`: burns VVV sent to the burner directly."""
         v = self._value()
