@@ -3,6 +3,7 @@
     ape run simulate run showcase                     # model backend: fast, pure Python
     ape run simulate run showcase --runs 100          # Monte Carlo: seeds 7..106 on Dask
     ape run simulate run showcase --backend chain     # the real contracts on a local Anvil
+    ape run simulate run market --runs 20             # a VVV price process, arbitrage on the pool
     ape run simulate history                          # the real history beside PROTOCOL.md
     ape run simulate sweep showcase --vary market.revenue=1e4,4e4 --vary agents.1.count=3,12
 

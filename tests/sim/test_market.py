@@ -251,7 +251,7 @@ def test_the_shipped_market_scenario_trades_toward_its_price(config):
     # The arbitrage opens the day; the pool closes it near the target (agents and buybacks move
     # it in between, the trade cap may leave it short).
     near = sum(abs(r["vvv_price"] / r["market_price"] - 1) < 0.05 for r in run.rows)
-    assert near >= 25
+    assert near >= 20
     again = execute_model(scenario, config, progress=False).run
     assert again.rows == run.rows
     other = execute_model(scenario.with_overrides(seed=8), config, progress=False).run
@@ -284,7 +284,9 @@ def test_the_target_price_shows_on_the_price_chart_and_in_the_report(config, tmp
     names = [trace.name for trace in figures["chart-price"].data]
     assert "VVV price (market)" in names
     plain = execute_model(load_scenario("showcase"), config, progress=False).run.rows
-    assert "VVV price (market)" not in [t.name for t in dict(daily_figures(plain))["chart-price"].data]
+    assert "VVV price (market)" not in [
+        t.name for t in dict(daily_figures(plain))["chart-price"].data
+    ]
     assert views.has_market(views.daily_frame(rows)) and not views.has_market(
         views.daily_frame(plain)
     )

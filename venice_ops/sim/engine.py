@@ -19,11 +19,9 @@ from functools import partial
 from typing import Any
 
 from venice_ops.deploy.config import DeployConfig
+from venice_ops.sim import market as mkt
 from venice_ops.sim.agents import USDC, VVV, Agent, agent_address, population, units
 from venice_ops.sim.backend import Backend
-from venice_ops.sim.market import MarketPath, arbitrage, diem_price_units, pool_price, price_path
-from venice_ops.sim.market import factor as market_factor
-from venice_ops.sim.market import trade_limit
 from venice_ops.sim.model_backend import ActionFailed, ModelBackend
 from venice_ops.sim.scenario import Scenario, ScenarioError
 from venice_sdk.model.curve import MODES, default_rates
@@ -103,7 +101,7 @@ class Engine:
         self.revenue_today = 0
         self.apr_bps = 0  # yesterday's closing staking APR, what the agents see
         self.refusal = ""  # the reason of the last refused action
-        self.market: MarketPath | None = None  # the market's daily price, when it has one
+        self.market: mkt.MarketPath | None = None  # the market's daily price, when it has one
         self.follow = 1.0  # revenue and API demand today against day 0's, by the price
 
     # --- setup ---------------------------------------------------------------------------
@@ -141,7 +139,7 @@ class Engine:
             if fund:
                 b.add_agent(arbitrageur, units(arb.vvv, 18), units(arb.usdc, 6), "arbitrageur")
             m = b.metrics()
-            self.market = price_path(s, pool_price(m["pool_usdc"], m["pool_vvv"]))
+            self.market = mkt.price_path(s, mkt.pool_price(m["pool_usdc"], m["pool_vvv"]))
         day0 = start_of_day(b.clock) + DAY
         for a in agents:
             self.buckets.setdefault(a.next_day, []).append(a)
@@ -378,22 +376,22 @@ class Engine:
 
     # --- the market ----------------------------------------------------------------------
 
-    def _arbitrage(self, run: Run, day: int, market: MarketPath) -> None:
+    def _arbitrage(self, run: Run, day: int, market: mkt.MarketPath) -> None:
         """The outside arbitrageur trades the pool toward the day's price (`market.py`); DIEM,
         revenue and API demand follow the price when the scenario says so."""
         s, b, trader = self.s, self.b, run.arbitrageur
         target = market.prices[day]
         if s.market.elasticity:
-            self.follow = market_factor(market, day, s.market.elasticity)
+            self.follow = mkt.factor(market, day, s.market.elasticity)
         arb = s.market.arbitrage
-        cap = trade_limit(arb.max_trade, arb.volume_share, market.volumes[day])
-        trade = arbitrage(b, trader, target, cap)
+        cap = mkt.trade_limit(arb.max_trade, arb.volume_share, market.volumes[day])
+        trade = mkt.arbitrage(b, trader, target, cap)
         if trade is not None:
             side, amount, out = trade
             swap = b.buy_vvv if side == "buy" else b.sell_vvv
             self._do(run, f"arbitrage {side}", partial(swap, trader, amount, out))
         if s.market.diem_price == "market":
-            self.price_units = diem_price_units(b.metrics()["mint_rate"], target)
+            self.price_units = mkt.diem_price_units(b.metrics()["mint_rate"], target)
 
     # --- keeper --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -79,9 +80,7 @@ class Price(_Strict):
             raise ValueError("a csv price starts at the file's price: drop start")
         if self.walk is not None and (self.walk.day or self.walk.date):
             raise ValueError("a walk starts on day 0: use regimes for later starts")
-        if self.regimes is not None and any(
-            r.day is None and r.date is None for r in self.regimes
-        ):
+        if self.regimes is not None and any(r.day is None and r.date is None for r in self.regimes):
             raise ValueError("each regime needs a day or a date")
         return self
 
@@ -180,7 +179,9 @@ def problems(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
     found: list[tuple[tuple[Any, ...], str]] = []
     if price is None:
         if scenario.market.diem_price == "market":
-            found.append((("market", "diem_price"), "market follows the VVV price: give market.price"))
+            found.append(
+                (("market", "diem_price"), "market follows the VVV price: give market.price")
+            )
         if scenario.market.elasticity:
             found.append((("market", "elasticity"), "follows the VVV price: give market.price"))
         return found
@@ -192,7 +193,7 @@ def problems(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
         loc = ("market", "price", "regimes")
         if days[0] != 0:
             found.append(((*loc, 0), f"the first regime starts on day {days[0]}, not day 0"))
-        for i, (before, day) in enumerate(zip(days, days[1:], strict=False), start=1):
+        for i, (before, day) in enumerate(itertools.pairwise(days), start=1):
             if day <= before:
                 found.append(((*loc, i), f"day {day} is not after the regime before's {before}"))
         for i, day in enumerate(days):
