@@ -13,6 +13,7 @@ from venice_ops.deploy.config import load_config
 from venice_ops.sim import market, views
 from venice_ops.sim.engine import model_backend
 from venice_ops.sim.market import PRICE, buy_amount, pool_price, sell_amount
+from venice_ops.sim.montecarlo import bands_in_tokens, run_seeds
 from venice_ops.sim.report import daily_figures
 from venice_ops.sim.runner import execute_model
 from venice_ops.sim.scenario import ScenarioError, load_scenario, parse_scenario
@@ -290,3 +291,15 @@ def test_the_target_price_shows_on_the_price_chart_and_in_the_report(config, tmp
     assert views.has_market(views.daily_frame(rows)) and not views.has_market(
         views.daily_frame(plain)
     )
+
+
+def test_monte_carlo_runs_of_a_market_differ_and_their_chart_bands_are_in_whole_tokens(config):
+    outcomes = run_seeds(load_scenario("market"), config, 3)
+    paths = {tuple(r["market_price"] for r in o.rows) for o in outcomes}
+    assert len(paths) == 3  # seeds 7, 8, 9: three walks
+    day0, last = bands_in_tokens(outcomes)[0], bands_in_tokens(outcomes)[-1]
+    assert day0["revenue_p50"] == 20_000.0  # USD, as the CSV and the charts read it
+    assert day0["market_price_p5"] == day0["market_price_p95"] == pytest.approx(2.0)
+    revenues = sorted(o.rows[-1]["revenue"] / 10**6 for o in outcomes)
+    assert last["revenue_p5"] == revenues[0] and last["revenue_p95"] == revenues[-1]
+    assert last["supply_p50"] < 10**9  # whole VVV, not wei
