@@ -3,6 +3,7 @@
     ape run simulate run showcase                     # model backend: fast, pure Python
     ape run simulate run showcase --runs 100          # Monte Carlo: seeds 7..106 on Dask
     ape run simulate run showcase --backend chain     # the real contracts on a local Anvil
+    ape run simulate run market --runs 20             # a VVV price process, arbitrage on the pool
     ape run simulate history                          # the real history beside PROTOCOL.md
     ape run simulate sweep showcase --vary market.revenue=1e4,4e4 --vary agents.1.count=3,12
 
@@ -31,7 +32,13 @@ from venice_ops.commands.common import common_options
 from venice_ops.deploy.config import DeployConfig, load_config
 from venice_ops.sim.api import outcomes
 from venice_ops.sim.distributed import cluster
-from venice_ops.sim.montecarlo import Outcome, bands, bands_table, write_bands, write_runs
+from venice_ops.sim.montecarlo import (
+    Outcome,
+    bands_in_tokens,
+    bands_table,
+    write_bands,
+    write_runs,
+)
 from venice_ops.sim.outputs import print_summary, sweep_chart, write_charts, write_csv
 from venice_ops.sim.report import write_report, write_sweep_report
 from venice_ops.sim.runner import OUT, chain_backend, execute, execute_model
@@ -182,7 +189,7 @@ def run(
         first = done[0]
         import pandas as pd
 
-        band_frame = pd.DataFrame(bands(results))
+        band_frame = pd.DataFrame(bands_in_tokens(results))
         files = [
             write_csv(first.rows, out / f"{sc.name}.csv"),
             *write_charts(

@@ -1,7 +1,8 @@
 """The model backend is the chain backend: one 60-day scenario with 24+ agents touching every
 contract, run on the real contracts on Anvil and on the pure-Python model from the same
 state, must agree every day on every balance, stake, lock, pending reward, DIEM and USDC
-holding, supply, burned total and contract total, to the wei."""
+holding, supply, burned total and contract total, to the wei. So must the showcase in a market
+(scenarios/market.yaml), its arbitrageur trading the real Uniswap V2 pool both ways."""
 
 from __future__ import annotations
 
@@ -35,10 +36,9 @@ def isolated(chain):
     chain.restore(snapshot)
 
 
-def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, config):
-    scenario = load_scenario(SCENARIO)
-    assert scenario.days >= 60 and scenario.agent_count >= 20
-
+def _agree_every_day(scenario, suite, owner, config):
+    """Run `scenario` on the chain and on the model made from the chain's setup, checking
+    every day that they agree to the wei; returns (chain run, model run)."""
     chain_engine = Engine(scenario, ChainBackend(suite, config, owner), config)
     chain_run = chain_engine.setup()
     model = chain_engine.b.model(chain_run.holders)
@@ -66,6 +66,13 @@ def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, conf
         # The chain counts its setup transactions too; every figure of the day agrees.
         on_chain.pop("transactions"), in_model.pop("transactions")
         assert on_chain == in_model, f"day {day}: daily rows differ"
+    return chain_run, model_run
+
+
+def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, config):
+    scenario = load_scenario(SCENARIO)
+    assert scenario.days >= 60 and scenario.agent_count >= 20
+    chain_run, model_run = _agree_every_day(scenario, suite, owner, config)
 
     # The run did what the scenario says: every kind of action happened and none was refused
     # on one backend but not the other.
@@ -96,3 +103,14 @@ def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, conf
         assert chain_run.actions[kind] > 0, f"no {kind} in the run"
     last = chain_run.rows[-1]
     assert last["burned"] > 0 and last["diem_supply"] > 0 and last["subscribers"] > 0
+
+
+def test_model_and_chain_agree_in_a_market_to_the_wei(isolated, suite, owner, config):
+    scenario = load_scenario("market")
+    assert scenario.market.price is not None and scenario.market.diem_price == "market"
+    chain_run, model_run = _agree_every_day(scenario, suite, owner, config)
+    assert chain_run.failures == model_run.failures == {}
+    assert chain_run.actions == model_run.actions
+    assert chain_run.actions["arbitrage buy"] > 0 and chain_run.actions["arbitrage sell"] > 0
+    assert chain_run.actions["DIEM sold"] > 0 and chain_run.actions["buyback"] > 0
+    assert chain_run.rows[-1]["market_price"] > 0

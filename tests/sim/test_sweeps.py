@@ -98,7 +98,7 @@ def test_a_bad_share_is_refused_up_front_not_a_worker_traceback(small, config, m
 
 
 def test_unknown_paths_say_what_exists(small, config):
-    with pytest.raises(ScenarioError, match=r"market has no field 'colour' \(it has buyback"):
+    with pytest.raises(ScenarioError, match=r"no field 'colour' \(it has arbitrage, buyback"):
         prepare(small, {"market.colour": [1]}, config.max_annual)
     with pytest.raises(ScenarioError, match=r"agents is a list of 4: '9' is not an index 0..3"):
         prepare(small, {"agents.9.count": [1]}, config.max_annual)

@@ -55,6 +55,7 @@ UNITS = {
     "subscribers": "subscribers",
     "buyback_burned": "buyback_burned_vvv",
     "vvv_price": "vvv_price_usd",
+    "market_price": "market_price_usd",
     "transactions": "transactions",
 }
 

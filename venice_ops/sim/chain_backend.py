@@ -102,7 +102,10 @@ class ChainBackend:
             self._send(self.vvv.functions.transfer(agent, vvv), self.roles.deployer)
         if usdc:
             self._send(self.usdc.functions.mint(agent, usdc), self.roles.deployer)
-        if kind in ("staker", "diem_minter"):
+        if kind == "arbitrageur":  # trades the pool both ways
+            self._send(self.vvv.functions.approve(self.router.address, MAX), agent)
+            self._send(self.usdc.functions.approve(self.router.address, MAX), agent)
+        elif kind in ("staker", "diem_minter"):
             self._send(self.vvv.functions.approve(self.staking.address, MAX), agent)
             self._send(self.vvv.functions.approve(self.router.address, MAX), agent)
         else:
@@ -168,12 +171,21 @@ class ChainBackend:
         self._send(self.usdc.functions.transfer(receiver, amount), sender)
 
     def sell_vvv(self, agent: str, amount: int, min_out: int) -> int:
-        path = [self.vvv.address, self.usdc.address]
-        before = self.usdc_balance(agent)
+        return self._swap(agent, amount, min_out, vvv_in=True)
+
+    def buy_vvv(self, agent: str, usdc: int, min_out: int) -> int:
+        return self._swap(agent, usdc, min_out, vvv_in=False)
+
+    def _swap(self, agent: str, amount: int, min_out: int, vvv_in: bool) -> int:
+        """A router swap of `amount` (VVV for USDC, or USDC for VVV); returns what came out."""
+        tokens = [self.vvv.address, self.usdc.address]
+        path = tokens if vvv_in else tokens[::-1]
+        balance = self.usdc_balance if vvv_in else self.vvv_balance
+        before = balance(agent)
         deadline = self.clock + 1 + DEADLINE_DELAY
         fn = self.router.functions.swapExactTokensForTokens(amount, min_out, path, agent, deadline)
         self._send(fn, agent)
-        return self.usdc_balance(agent) - before
+        return balance(agent) - before
 
     # --- value capture -------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from venice_ops.deploy.config import DeployConfig
+from venice_ops.sim import market as mkt
 from venice_ops.sim.agents import USDC, VVV, Agent, agent_address, population, units
 from venice_ops.sim.backend import Backend
 from venice_ops.sim.model_backend import ActionFailed, ModelBackend
@@ -65,6 +66,7 @@ class Run:
     actions: Counter[str] = field(default_factory=Counter)
     others: str = ""  # the airdrop leaf no agent claims
     refused_events: list[RefusedEvent] = field(default_factory=list)
+    arbitrageur: str = ""  # the outside trader of a market scenario
 
     @property
     def holders(self) -> list[str]:
@@ -73,7 +75,7 @@ class Run:
         extra = [r.airdrop] if r.airdrop else []
         owner = getattr(self.backend, "owner", None)
         keeper = getattr(self.backend, "keeper", None)
-        named = [a for a in (owner, keeper) if a]
+        named = [a for a in (owner, keeper, self.arbitrageur) if a]
         return list(dict.fromkeys([*fixed, *extra, *named, *(a.address for a in self.agents)]))
 
 
@@ -93,11 +95,14 @@ class Engine:
         self.record_accounts = record_accounts
         self.book: list[Offer] = []
         self.buckets: dict[int, list[Agent]] = {}
-        self.price_units = units(scenario.market.diem_price, 6)  # USDC per whole DIEM
+        diem = scenario.market.diem_price  # USD per DIEM, or "market" (set each day)
+        self.price_units = units(diem, 6) if diem != "market" else 0  # USDC per whole DIEM
         self.subscriptions: dict[str, int] = {}  # agent -> latest expiry of any tier
         self.revenue_today = 0
         self.apr_bps = 0  # yesterday's closing staking APR, what the agents see
         self.refusal = ""  # the reason of the last refused action
+        self.market: mkt.MarketPath | None = None  # the market's daily price, when it has one
+        self.follow = 1.0  # revenue and API demand today against day 0's, by the price
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -113,6 +118,10 @@ class Engine:
         others = agent_address(s.seed, 10**9)
         if s.airdrop and s.airdrop.others:
             drop[others] = units(s.airdrop.others, 18)
+        arbitrageur, arb = "", s.market.arbitrage
+        if s.market.price is not None:
+            arbitrageur = agent_address(s.seed, 10**9 + 1)
+            vvv_needed += units(arb.vvv, 18)
         have = b.vvv_balance(b.roles.deployer)
         if fund and vvv_needed + sum(drop.values()) > have:
             raise ScenarioError(
@@ -126,10 +135,15 @@ class Engine:
             b.add_agent(a.address, vvv, usdc, a.kind)
         if fund and s.airdrop and drop:
             b.open_airdrop(drop, s.airdrop.window_days * DAY)
+        if arbitrageur:
+            if fund:
+                b.add_agent(arbitrageur, units(arb.vvv, 18), units(arb.usdc, 6), "arbitrageur")
+            m = b.metrics()
+            self.market = mkt.price_path(s, mkt.pool_price(m["pool_usdc"], m["pool_vvv"]))
         day0 = start_of_day(b.clock) + DAY
         for a in agents:
             self.buckets.setdefault(a.next_day, []).append(a)
-        return Run(scenario=s, backend=b, agents=agents, day0=day0, others=others)
+        return Run(s, b, agents, day0, others=others, arbitrageur=arbitrageur)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -151,10 +165,12 @@ class Engine:
         self._do(run, "report", lambda: b.report_utilization(round(utilization * BPS)))
         self._do(run, "observe", b.keeper_update)
         self._airdrop(run, day)
+        if self.market is not None:
+            self._arbitrage(run, day, self.market)
         for agent in self.buckets.pop(day, []):
             self._decide(run, agent, day)
         b.warp(t0 + BUYBACK_OFFSET)
-        self.revenue_today = units(max(0.0, s.series(s.market.revenue, day)), 6)
+        self.revenue_today = units(max(0.0, s.series(s.market.revenue, day) * self.follow), 6)
         deposit = self.revenue_today * round(s.market.buyback_share * BPS) // BPS
         if deposit:
             self._do(run, "revenue", lambda: b.deposit_revenue(deposit))
@@ -315,7 +331,8 @@ class Engine:
         b = self.b
         if a.behaviour == "subscribe":
             return self._renew(run, a, day, tier=0, periods=1)
-        need = a.demand * 10**12  # DIEM wei staked for that much USD a day
+        demand = a.demand if self.follow == 1.0 else int(a.demand * self.follow)
+        need = demand * 10**12  # DIEM wei staked for that much USD a day
         shortfall, bought = need - a.diem_staked, 0
         while shortfall > 0 and self.book:
             offer = self.book[0]
@@ -356,6 +373,25 @@ class Engine:
                 return max(day + 1, (int(got) - run.day0) // DAY - 1)
             return day + PERIOD // DAY  # could not pay: try again next month
         return renew_day
+
+    # --- the market ----------------------------------------------------------------------
+
+    def _arbitrage(self, run: Run, day: int, market: mkt.MarketPath) -> None:
+        """The outside arbitrageur trades the pool toward the day's price (`market.py`); DIEM,
+        revenue and API demand follow the price when the scenario says so."""
+        s, b, trader = self.s, self.b, run.arbitrageur
+        target = market.prices[day]
+        if s.market.elasticity:
+            self.follow = mkt.factor(market, day, s.market.elasticity)
+        arb = s.market.arbitrage
+        cap = mkt.trade_limit(arb.max_trade, arb.volume_share, market.volumes[day])
+        trade = mkt.arbitrage(b, trader, target, cap)
+        if trade is not None:
+            side, amount, out = trade
+            swap = b.buy_vvv if side == "buy" else b.sell_vvv
+            self._do(run, f"arbitrage {side}", partial(swap, trader, amount, out))
+        if s.market.diem_price == "market":
+            self.price_units = mkt.diem_price_units(b.metrics()["mint_rate"], target)
 
     # --- keeper --------------------------------------------------------------------------
 
@@ -411,6 +447,7 @@ class Engine:
             "subscribers": active,
             "buyback_burned": m["buyback_burned"],
             "vvv_price": float(price),
+            "market_price": self.market.prices[day] / 10**18 if self.market else 0.0,
             "transactions": self.b.transactions,
         }
 

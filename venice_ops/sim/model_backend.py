@@ -131,6 +131,9 @@ class ModelBackend:
     def sell_vvv(self, agent: str, amount: int, min_out: int) -> int:
         return int(self._run(lambda now: self.system.sell_vvv(now, agent, amount, min_out)))
 
+    def buy_vvv(self, agent: str, usdc: int, min_out: int) -> int:
+        return int(self._run(lambda now: self.system.buy_vvv(now, agent, usdc, min_out)))
+
     def subscribe(self, payer: str, tier: int, periods: int, recipient: str) -> int:
         return int(
             self._run(lambda now: self.system.subscribe(now, payer, tier, periods, recipient))

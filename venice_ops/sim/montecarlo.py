@@ -14,6 +14,7 @@ import csv
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "PERCENTILES",
     "Outcome",
     "bands",
+    "bands_in_tokens",
     "bands_table",
     "outcome_of",
     "percentile",
@@ -116,6 +118,21 @@ def bands(outcomes: list[Outcome]) -> list[dict[str, Any]]:
             for p in PERCENTILES:
                 row[f"{column}_p{p}"] = percentile(ordered, p)
         out.append(row)
+    return out
+
+
+def bands_in_tokens(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """The bands as the charts and the report take them, in the CSV's units: token amounts in
+    whole tokens (floats), not base units."""
+    out = bands(outcomes)
+    for row in out:
+        for column in NUMERIC:
+            decimals = COLUMNS[column]
+            if decimals is None:
+                continue
+            for p in PERCENTILES:
+                key = f"{column}_p{p}"
+                row[key] = float(Decimal(row[key]).scaleb(-decimals))
     return out
 
 

@@ -46,6 +46,7 @@ COLUMNS: dict[str, int | None] = {
     "subscribers": None,
     "buyback_burned": 18,
     "vvv_price": None,
+    "market_price": None,  # USD per VVV the arbitrage trades toward (0: no market)
     "transactions": None,
 }
 
@@ -242,6 +243,8 @@ def write_charts(
 
     fig, ax = figure()
     line(ax, "vvv_price", 1, "VVV price (pool)", "tab:blue")
+    if views.has_market(df):
+        line(ax, "market_price", 1, "VVV price (market)", "tab:cyan", linestyle="--")
     ax.set_ylabel("VVV price (USDC)", color="tab:blue")
     ax2 = ax.twinx()
     line(ax2, "revenue", 1e-3, "revenue", "tab:orange", drawstyle="steps-mid")

@@ -28,6 +28,7 @@ COLORS = {
     "purple": "#9467bd",
     "brown": "#8c564b",
     "grey": "#7f7f7f",
+    "cyan": "#17becf",
 }
 KPIS: tuple[tuple[str, str, str], ...] = (
     ("supply", "total supply", "VVV"),
@@ -100,6 +101,7 @@ def daily_figures(
         color: str,
         right: bool = False,
         shape: str = "linear",
+        dash: str = "solid",
     ) -> None:
         secondary = {"secondary_y": right} if _has_secondary(fig) else {}
         spread = views.band(bands, metric, scale)
@@ -137,7 +139,7 @@ def daily_figures(
                 y=[float(v) * scale for v in df[metric]],
                 mode="lines",
                 name=label,
-                line={"color": color, "width": 2, "shape": shape},
+                line={"color": color, "width": 2, "shape": shape, "dash": dash},
                 legendgroup=metric,
             ),
             **secondary,
@@ -201,6 +203,8 @@ def daily_figures(
 
     fig = figure("VVV price and revenue", "VVV price (USDC)", "revenue (USD a day)")
     line(fig, "vvv_price", 1, "VVV price (pool)", COLORS["blue"])
+    if views.has_market(df):
+        line(fig, "market_price", 1, "VVV price (market)", COLORS["cyan"], dash="dash")
     line(fig, "revenue", 1, "revenue", COLORS["orange"], right=True, shape="hv")
     out.append(("chart-price", events(fig)))
 

@@ -37,6 +37,8 @@ from pydantic import (
 )
 
 from venice_ops.paths import SCENARIOS
+from venice_ops.sim.market import Arbitrage, Price
+from venice_ops.sim.market import problems as market_problems
 
 DAY = 86_400
 
@@ -155,8 +157,12 @@ class Market(_Strict):
     revenue: float | list[Point] = 0.0  # USD a day of platform revenue
     buyback_share: Share = 0.1  # of revenue sent to the burner
     buyback_every: int = Field(default=7, ge=1)
-    diem_price: float = Field(default=150.0, gt=0)  # USD per DIEM between agents
+    # USD per DIEM between agents, or "market": the VVV price times the mint curve's rate
+    diem_price: Annotated[float, Field(gt=0)] | Literal["market"] = 150.0
     release_every: int = Field(default=7, ge=1)  # days between treasury releases
+    price: Price | None = None  # the VVV market price (venice_ops.sim.market)
+    arbitrage: Arbitrage = Arbitrage()
+    elasticity: float = Field(default=0.0, ge=-5, le=5)  # revenue, API demand ~ price**this
 
 
 class Airdrop(_Strict):
@@ -228,6 +234,9 @@ class Scenario(_Strict):
             )
             if dated and self.start is None:
                 raise ValueError(f"{key} has dated points: the scenario needs a start date")
+        price = self.market.price
+        if price and price.regimes and self.start is None and any(r.date for r in price.regimes):
+            raise ValueError("market.price.regimes has dates: the scenario needs a start date")
         return self
 
     # --- loading, checking, varying --------------------------------------------------------
@@ -274,6 +283,7 @@ class Scenario(_Strict):
             too_high = above_cap(event.annual_rate, cap)
             if too_high:
                 found.append((("events", i, "annual_rate"), too_high))
+        found.extend(market_problems(self))
         return found
 
     def check(self, max_annual: int | None = None) -> Scenario:

@@ -236,3 +236,8 @@ def sweep_frame(rows: Sequence[dict[str, Any]], params: Sequence[str]) -> Any:
             record[key] = float(Decimal(int(value)) / 10**decimals) if decimals else float(value)
         records.append(record)
     return pd.DataFrame.from_records(records)
+
+
+def has_market(df: Any) -> bool:
+    """Whether the run had a market price (its column is 0 without one)."""
+    return "market_price" in df.columns and bool((df["market_price"] > 0).any())

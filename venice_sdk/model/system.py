@@ -227,13 +227,26 @@ class SystemModel:
 
     def sell_vvv(self, now: int, seller: str, amount: int, min_out: int) -> int:
         """Router `swapExactTokensForTokens` of VVV for USDC; returns the USDC out."""
+        return self._swap(now, seller, amount, min_out, vvv_in=True)
+
+    def buy_vvv(self, now: int, buyer: str, amount: int, min_out: int) -> int:
+        """Router `swapExactTokensForTokens` of USDC for VVV; returns the VVV out."""
+        return self._swap(now, buyer, amount, min_out, vvv_in=False)
+
+    def _swap(self, now: int, trader: str, amount: int, min_out: int, vvv_in: bool) -> int:
         v = self._value()
-        out = v.pair.usdc_out(amount)
+        out = v.pair.usdc_out(amount) if vvv_in else v.pair.amount_out(amount)
         require(out >= min_out, "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT")
-        require(self.balance(seller) >= amount, "erc20: transfer amount exceeds balance")
-        v.pair.swap_vvv_for_usdc(now, amount)
-        self._move(seller, v.pool, amount)
-        v.transfer_usdc(v.pool, seller, out)
+        held = self.balance(trader) if vvv_in else v.usdc_balance(trader)
+        require(held >= amount, "erc20: transfer amount exceeds balance")
+        if vvv_in:
+            v.pair.swap_vvv_for_usdc(now, amount)
+            self._move(trader, v.pool, amount)
+            v.transfer_usdc(v.pool, trader, out)
+        else:
+            v.pair.swap_usdc_for_vvv(now, amount)
+            v.transfer_usdc(trader, v.pool, amount)
+            self._move(v.pool, trader, out)
         return out
 
     def burn_vvv(self) -> int:
