@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from venice_ops.deploy.config import DeployConfig
+from venice_ops.sim import metrics
 from venice_ops.sim.agents import USDC, VVV, Agent, agent_address, population, units
 from venice_ops.sim.backend import Backend
 from venice_ops.sim.model_backend import ActionFailed, ModelBackend
@@ -98,6 +99,8 @@ class Engine:
         self.revenue_today = 0
         self.apr_bps = 0  # yesterday's closing staking APR, what the agents see
         self.refusal = ""  # the reason of the last refused action
+        self.spend = units(scenario.treasury_spend, 6)  # USDC a day, for the runway
+        self.addresses: list[str] = []  # the agents', for the stakers' pending rewards
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -129,6 +132,7 @@ class Engine:
         day0 = start_of_day(b.clock) + DAY
         for a in agents:
             self.buckets.setdefault(a.next_day, []).append(a)
+        self.addresses = [a.address for a in agents]
         return Run(scenario=s, backend=b, agents=agents, day0=day0, others=others)
 
     # --- the loop ------------------------------------------------------------------------
@@ -388,7 +392,7 @@ class Engine:
         )
         active = sum(1 for end in self.subscriptions.values() if end > now)
         credit = sum(daily_credit(a.diem_staked) for a in run.agents if a.kind == "api_user")
-        return {
+        row: dict[str, Any] = {
             "day": day,
             "date": dt.datetime.fromtimestamp(run.day0 + day * DAY, dt.UTC).date().isoformat(),
             "supply": m["supply"],
@@ -413,6 +417,11 @@ class Engine:
             "vvv_price": float(price),
             "transactions": self.b.transactions,
         }
+        reads = self.b.supply_reads(self.addresses)
+        vvv = m["treasury_vvv"]
+        in_usdc = self.b.pool_usdc_for_vvv(vvv) if vvv and m["pool_vvv"] else 0
+        row.update(metrics.derive(run.rows, day, m, reads, in_usdc, self.spend))
+        return row
 
 
 def simulate(
