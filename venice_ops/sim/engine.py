@@ -100,7 +100,7 @@ class Engine:
         self.apr_bps = 0  # yesterday's closing staking APR, what the agents see
         self.refusal = ""  # the reason of the last refused action
         self.spend = units(scenario.treasury_spend, 6)  # USDC a day, for the runway
-        self.addresses: list[str] = []  # the agents', for the stakers' pending rewards
+        self.addresses: list[str] = []  # the stakers', for their pending rewards
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -132,7 +132,12 @@ class Engine:
         day0 = start_of_day(b.clock) + DAY
         for a in agents:
             self.buckets.setdefault(a.next_day, []).append(a)
-        self.addresses = [a.address for a in agents]
+        # who can hold a stake: stakers, minters, and claimers straight into sVVV
+        self.addresses = [
+            a.address
+            for a in agents
+            if a.kind in ("staker", "diem_minter") or (a.airdrop and a.group.airdrop_stake)
+        ]
         return Run(scenario=s, backend=b, agents=agents, day0=day0, others=others)
 
     # --- the loop ------------------------------------------------------------------------
