@@ -271,7 +271,7 @@ def write_charts(
         trailing = [float(v) / 1e6 for v in df[f"net_inflation_{days}d"]]
         ax2.plot(dates, trailing, color="0.3", linestyle=style, label=f"net, trailing {days} d")
     ax2.axhline(0, color="0.6", linewidth=0.8)
-    ax2.set_ylabel("emitted - burned since day 0 (million VVV)")
+    ax2.set_ylabel("emitted - burned (million VVV)")
     save(fig, ax, "net_inflation.png", "net inflation (emissions against burns)", ax2)
 
     fig, ax = figure()

@@ -6,6 +6,9 @@ for the APR (its launch spike flattens a linear one), and a sweep's views (one v
 lines with bands; two: heatmaps; more: small multiples). plotly's JavaScript is inlined, so the
 page needs no network; the div ids are fixed and nothing carries a timestamp, so the same run
 gives the same bytes.
+
+The module runs past 500 lines: the daily figures, the sweep's views and the page share its
+plotly helpers and style, and splitting them would scatter one page's look over files.
 """
 
 from __future__ import annotations
@@ -220,7 +223,7 @@ def daily_figures(
     line(fig, "revenue", 1, "revenue", COLORS["orange"], right=True, shape="hv")
     out.append(("chart-price", events(fig)))
 
-    fig = figure("net inflation: emissions against burns", "VVV a day", "VVV since day 0")
+    fig = figure("net inflation: emissions against burns", "VVV a day", "VVV emitted - burned")
     emitted, burned, net = views.net_flows(df)
     fig.add_trace(
         go.Bar(x=dates, y=emitted, name="emitted a day", marker_color=COLORS["green"]),
