@@ -30,6 +30,7 @@ from rich.table import Table
 
 from venice_ops.commands.common import common_options
 from venice_ops.deploy.config import DeployConfig, load_config
+from venice_ops.sim import views
 from venice_ops.sim.api import outcomes
 from venice_ops.sim.distributed import cluster
 from venice_ops.sim.montecarlo import (
@@ -169,6 +170,7 @@ def run(
                 b = chain_backend(config, accounts.test_accounts[0])
                 result = execute(sc, b, config, out=out, console=console)
         print_summary(result.run, result.elapsed, console)
+        print_assumptions(sc)
         console.print(f"{result.tx_per_second:,.0f} transactions/s on the {backend}")
         _refused([Outcome(sc.name, sc.seed, refused_events=result.run.refused_events)])
         for path in result.files:
@@ -180,6 +182,7 @@ def run(
         results = outcomes(sc, runs, "model", client, config)
     elapsed = time.perf_counter() - started
     console.print(bands_table(results, elapsed))
+    print_assumptions(sc)
     for o in results:
         if o.error:
             console.print(f"[red]seed {o.seed} failed: {o.error}[/red]")
@@ -215,28 +218,26 @@ def history(out: Path) -> None:
     print_summary(result.run, result.elapsed, console)
     _refused([Outcome(sc.name, sc.seed, refused_events=result.run.refused_events)])
     console.print(checkpoint_table(result.run))
+    print_assumptions(sc)
     for path in result.files:
         console.print(f"wrote {path}")
 
 
 def checkpoint_table(run) -> Table:  # type: ignore[no-untyped-def]
-    """Supply and annual inflation at the dates PROTOCOL.md quotes, beside its figures."""
+    """Total and circulating supply and annual inflation at the dates PROTOCOL.md quotes,
+    beside its figures."""
     table = Table(title="The simulated history beside the figures PROTOCOL.md quotes")
     for column in ("date", "what", "quoted", "simulated"):
         table.add_column(column, justify="left" if column in ("date", "what") else "right")
-    by_date = {row["date"]: row for row in run.rows}
-    for point in run.scenario.checkpoints:
-        date = str(point["date"])
-        row = by_date.get(date)
-        if row is None:
-            continue
-        supply = row["supply"] / 10**18
-        inflation = row["annual_rate"] / 10**18 / supply
-        if "supply" in point:
-            table.add_row(date, "supply (VVV)", f"{point['supply']:,.0f}", f"{supply:,.0f}")
-        if "inflation" in point:
-            table.add_row(date, "annual inflation", f"{point['inflation']:.2%}", f"{inflation:.2%}")
+    for cells in views.checkpoints(run.rows, run.scenario):
+        table.add_row(*cells)
     return table
+
+
+def print_assumptions(scenario: Scenario) -> None:
+    """What the scenario assumes (a date the record does not give), stated with its results."""
+    for text in scenario.assumptions:
+        console.print(f"Assumption: {text}")
 
 
 @cli.command("sweep")

@@ -10,6 +10,7 @@ import pytest
 
 from venice_ops.deploy.config import load_config
 from venice_ops.sim.outputs import sweep_chart
+from venice_ops.sim.report import render
 from venice_ops.sim.runner import execute_model
 from venice_ops.sim.scenario import ScenarioError, load_scenario, parse_scenario
 from venice_ops.sim.sweep import parse_values, prepare, sweep, write_sweep
@@ -119,6 +120,30 @@ def test_history_lands_near_the_figures_protocol_quotes(tmp_path, config):
     assert by_date["2025-03-20"]["burned"] >= 32_600_000 * 10**18
     assert by_date["2025-08-19"]["diem_supply"] == 0 < by_date["2025-09-30"]["diem_supply"]
     assert run.failures == {}
+
+    # Circulating supply beside total supply on PROTOCOL.md's dates, in the command's table
+    # and the report; the 8M cut's date is stated as an assumption in both.
+    from scripts.simulate import checkpoint_table, console, print_assumptions
+
+    cut = [e for e in run.scenario.events if e.annual_rate == 8_000_000]
+    assert len(cut) == 1 and cut[0].date is not None
+    with console.capture() as printed:
+        console.print(checkpoint_table(run))
+        print_assumptions(run.scenario)
+    text = printed.get()
+    for point in run.scenario.checkpoints:
+        row = by_date[str(point["date"])]
+        circulating = row["supply"] + row["pending_rewards"] + row["treasury_releasable"]
+        assert row["circulating_supply"] == circulating > row["supply"]
+        assert f"{circulating / 10**18:,.0f}" in text and f"{row['supply'] / 10**18:,.0f}" in text
+    assert "circulating supply (VVV)" in text and "total supply (VVV)" in text
+    assert f"Assumption: the cut to 8M VVV a year on {cut[0].date}" in " ".join(text.split())
+    page = render(run.rows, run.scenario)
+    assert "<h2>Assumptions</h2>" in page and f"on {cut[0].date}" in page
+    assert "Beside the quoted figures" in page
+    for point in run.scenario.checkpoints:
+        row = by_date[str(point["date"])]
+        assert f"{row['circulating_supply'] / 10**18:,.0f}</td>" in page
 
 
 def test_sweep_runs_each_policy_on_dask(tmp_path, config, dask_client):

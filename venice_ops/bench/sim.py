@@ -6,13 +6,17 @@
 2. Chain: the same scenario as written (100 agents, 90 days) on Anvil, every action a real
    transaction (target <= 10 minutes), with transactions per second.
 3. Model on that same 100 x 90 scenario, measured in the same run: the model/chain ratio.
-4. Monte Carlo: `--mc-runs` runs (seeds) of the showcase on the model over a Dask LocalCluster
-   of `--workers` processes, in runs per second (the cluster's start included).
+4. Monte Carlo: `--mc-runs` runs (default 100 seeds) of the showcase on the model over a Dask
+   LocalCluster of `--workers` processes, with their daily percentile bands, in runs per
+   second with the cluster's start and without it (`monte_carlo`, tested at a tiny size in
+   tests/sim/test_bench.py).
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 import click
 from ape import accounts
@@ -21,11 +25,14 @@ from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
-from venice_ops.deploy.config import load_config
+from venice_ops.deploy.config import DeployConfig, load_config
 from venice_ops.sim.distributed import cluster
-from venice_ops.sim.montecarlo import run_seeds
+from venice_ops.sim.montecarlo import bands, run_seeds
 from venice_ops.sim.runner import chain_backend, execute, execute_model
 from venice_ops.sim.scenario import Distribution, Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 console = Console(width=120)
 
@@ -56,6 +63,36 @@ def scaled(scenario: Scenario, agents: int, days: int) -> Scenario:
             g.model_copy(update={"count": max(1, round(g.count * factor)), "wealth": wealth})
         )
     return scenario.with_overrides(agents=groups, days=days)
+
+
+def monte_carlo(
+    scenario: Scenario,
+    config: DeployConfig,
+    runs: int,
+    workers: int,
+    client: Client | None = None,
+) -> tuple[str, ...]:
+    """The Monte Carlo row: `runs` seeds of `scenario` on the model over a Dask LocalCluster of
+    `workers` processes (or on `client`), with their bands; runs per second with the cluster's
+    start and without it."""
+    started = time.perf_counter()
+    with nullcontext(client) if client is not None else cluster(workers) as dask:
+        up = time.perf_counter()
+        results = run_seeds(scenario, config, runs, dask)
+        spread = bands(results)
+    done = time.perf_counter()
+    seconds, running = done - started, done - up
+    failed = sum(1 for r in results if r.error)
+    if failed == runs or not spread:
+        raise RuntimeError(f"Monte Carlo: every run failed: {results[0].error}")
+    return (
+        f"model, Monte Carlo on Dask ({workers} workers)",
+        f"{runs} x {scenario.agent_count} x {scenario.days}",
+        f"{sum(r.transactions for r in results):,}" + (f" ({failed} failed)" if failed else ""),
+        f"{seconds:.1f} ({up - started:.1f} cluster start)",
+        f"{runs / seconds:,.2f} runs/s ({runs / running:,.2f} without the start)",
+        "",
+    )
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -95,20 +132,7 @@ def cli(model_agents: int, model_days: int, skip_chain: bool, mc_runs: int, work
         "",
     )
     if mc_runs:
-        showcase = load_scenario("showcase")
-        started = time.perf_counter()
-        with cluster(workers) as client:
-            results = run_seeds(showcase, config, mc_runs, client)
-        seconds = time.perf_counter() - started
-        failed = sum(1 for r in results if r.error)
-        table.add_row(
-            f"model, Monte Carlo on Dask ({workers} workers)",
-            f"{mc_runs} x {showcase.agent_count} x {showcase.days}",
-            f"{sum(r.transactions for r in results):,}" + (f" ({failed} failed)" if failed else ""),
-            f"{seconds:.1f}",
-            f"{mc_runs / seconds:,.1f} runs/s",
-            "",
-        )
+        table.add_row(*monte_carlo(load_scenario("showcase"), config, mc_runs, workers))
     if not skip_chain:
         backend = chain_backend(config, accounts.test_accounts[0])
         chain_run = execute(base, backend, config, console=console)

@@ -57,6 +57,18 @@ UNITS = {
     "vvv_price": "vvv_price_usd",
     "market_price": "market_price_usd",
     "transactions": "transactions",
+    "pending_rewards": "pending_rewards_vvv",
+    "treasury_releasable": "treasury_releasable_vvv",
+    "circulating_supply": "circulating_supply_vvv",
+    "circulating_liquid": "circulating_liquid_vvv",
+    "net_inflation_30d": "net_inflation_30d_vvv",
+    "net_inflation_365d": "net_inflation_365d_vvv",
+    "net_inflation_rate_30d": "net_inflation_rate_30d_per_year",
+    "net_inflation_rate_365d": "net_inflation_rate_365d_per_year",
+    "emission_yield_30d": "emission_yield_30d_per_year",
+    "real_yield_30d": "real_yield_30d_per_year",
+    "treasury_value": "treasury_value_usdc",
+    "treasury_runway_days": "treasury_runway_days",
 }
 
 

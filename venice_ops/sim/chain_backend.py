@@ -352,6 +352,22 @@ class ChainBackend:
             "airdrop_vvv": values[16] if airdrop else 0,
         }
 
+    def supply_reads(self, agents: list[str]) -> dict[str, int]:
+        """As `ModelBackend.supply_reads`, in one batch at the last block."""
+        s = self.staking.functions
+        values = call_all(
+            [
+                s.treasuryReleasable(),
+                self.controller.functions.stakerEmitted(),
+                *(s.pendingRewards(a) for a in agents),
+            ]
+        )
+        return {
+            "pending_rewards": sum(values[2:]),
+            "treasury_releasable": values[0],
+            "staker_emitted": values[1],
+        }
+
     def account_states(self, agents: list[str]) -> dict[str, tuple[int, ...]]:
         """Everything each agent holds (as `ModelBackend.account_state`), in one batch."""
         s, d = self.staking.functions, self.diem.functions

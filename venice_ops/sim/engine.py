@@ -20,6 +20,7 @@ from typing import Any
 
 from venice_ops.deploy.config import DeployConfig
 from venice_ops.sim import market as mkt
+from venice_ops.sim import metrics
 from venice_ops.sim.agents import USDC, VVV, Agent, agent_address, population, units
 from venice_ops.sim.backend import Backend
 from venice_ops.sim.model_backend import ActionFailed, ModelBackend
@@ -103,6 +104,8 @@ class Engine:
         self.refusal = ""  # the reason of the last refused action
         self.market: mkt.MarketPath | None = None  # the market's daily price, when it has one
         self.follow = 1.0  # revenue and API demand today against day 0's, by the price
+        self.spend = units(scenario.treasury_spend, 6)  # USDC a day, for the runway
+        self.addresses: list[str] = []  # the stakers', for their pending rewards
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -143,6 +146,12 @@ class Engine:
         day0 = start_of_day(b.clock) + DAY
         for a in agents:
             self.buckets.setdefault(a.next_day, []).append(a)
+        # who can hold a stake: stakers, minters, and claimers straight into sVVV
+        self.addresses = [
+            a.address
+            for a in agents
+            if a.kind in ("staker", "diem_minter") or (a.airdrop and a.group.airdrop_stake)
+        ]
         return Run(s, b, agents, day0, others=others, arbitrageur=arbitrageur)
 
     # --- the loop ------------------------------------------------------------------------
@@ -424,7 +433,7 @@ class Engine:
         )
         active = sum(1 for end in self.subscriptions.values() if end > now)
         credit = sum(daily_credit(a.diem_staked) for a in run.agents if a.kind == "api_user")
-        return {
+        row: dict[str, Any] = {
             "day": day,
             "date": dt.datetime.fromtimestamp(run.day0 + day * DAY, dt.UTC).date().isoformat(),
             "supply": m["supply"],
@@ -450,6 +459,11 @@ class Engine:
             "market_price": self.market.prices[day] / 10**18 if self.market else 0.0,
             "transactions": self.b.transactions,
         }
+        reads = self.b.supply_reads(self.addresses)
+        vvv = m["treasury_vvv"]
+        in_usdc = self.b.pool_usdc_for_vvv(vvv) if vvv and m["pool_vvv"] else 0
+        row.update(metrics.derive(run.rows, day, m, reads, in_usdc, self.spend))
+        return row
 
 
 def simulate(

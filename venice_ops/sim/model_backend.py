@@ -242,6 +242,23 @@ class ModelBackend:
             "airdrop_vvv": s.balance(self.roles.airdrop),
         }
 
+    def supply_reads(self, agents: list[str]) -> dict[str, int]:
+        """What circulating supply and yield need, as of the clock: the `agents`' pending
+        rewards summed, the treasury's releasable VVV, the stakers' emissions so far."""
+        staking, now = self.system.staking, self.clock
+        rpt = staking._accrued_view(now)[0]
+        accounts = staking.accounts
+        pending = 0
+        for agent in agents:
+            a = accounts.get(agent)
+            if a is not None and (a.staked or a.rewards):
+                pending += a.rewards + staking._earned(a, rpt)
+        return {
+            "pending_rewards": pending,
+            "treasury_releasable": staking.treasury_releasable(now),
+            "staker_emitted": self.system.emissions.staker_emitted(now),
+        }
+
     def account_states(self, agents: list[str]) -> dict[str, tuple[int, ...]]:
         return {a: self.account_state(a) for a in agents}
 

@@ -23,6 +23,7 @@ from rich.table import Table
 from venice_ops.deploy.config import DeployConfig
 from venice_ops.sim.distributed import run_all
 from venice_ops.sim.engine import Engine, RefusedEvent, Run, model_backend
+from venice_ops.sim.metrics import runway_text
 from venice_ops.sim.outputs import COLUMNS, cell
 from venice_ops.sim.scenario import Scenario
 from venice_sdk.units import format_units
@@ -167,11 +168,20 @@ def write_runs(outcomes: list[Outcome], path: Path) -> Path:
 
 _SUMMARY: tuple[tuple[str, str], ...] = (
     ("supply", "tokens"),
+    ("circulating_supply", "tokens"),
+    ("circulating_liquid", "tokens"),
     ("burned", "tokens"),
     ("emitted", "tokens"),
+    ("net_inflation_30d", "tokens"),
+    ("net_inflation_365d", "tokens"),
+    ("net_inflation_rate_365d", "{:.2%}"),
+    ("emission_yield_30d", "{:.2%}"),
+    ("real_yield_30d", "{:.2%}"),
     ("staked", "tokens"),
     ("treasury_vvv", "tokens"),
     ("treasury_usdc", "usdc"),
+    ("treasury_value", "usdc"),
+    ("treasury_runway_days", "runway"),
     ("diem_supply", "diem"),
     ("staking_ratio", "{:.2%}"),
     ("staking_apr", "{:.2%}"),
@@ -188,6 +198,8 @@ def _shown(value: Any, how: str) -> str:
         return format_units(int(value), 18, 2)
     if how == "usdc":
         return format_units(int(value), 6, 0)
+    if how == "runway":
+        return runway_text(float(value))
     return how.format(value)
 
 

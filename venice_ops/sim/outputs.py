@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from venice_ops.sim.metrics import COLUMNS as DERIVED
+from venice_ops.sim.metrics import runway_text
 from venice_sdk.units import format_units
 
 if TYPE_CHECKING:
@@ -48,13 +50,15 @@ COLUMNS: dict[str, int | None] = {
     "vvv_price": None,
     "market_price": None,  # USD per VVV the arbitrage trades toward (0: no market)
     "transactions": None,
+    **DERIVED,  # circulating supply, net inflation, real yield, runway (metrics.py)
 }
 
 
 def exact(amount: int, decimals: int) -> str:
     """Base units as an exact decimal string of whole tokens (no separators, no rounding)."""
-    whole, frac = divmod(amount, 10**decimals)
-    return f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
+    whole, frac = divmod(abs(amount), 10**decimals)
+    sign = "-" if amount < 0 else ""
+    return sign + f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
 
 
 def cell(value: Any, decimals: int | None) -> str:
@@ -182,6 +186,9 @@ def write_charts(
 
     fig, ax = figure()
     line(ax, "supply", 1e-6, "total supply", "tab:blue")
+    if "circulating_supply" in df.columns:
+        line(ax, "circulating_supply", 1e-6, "circulating supply", "tab:cyan", linestyle="--")
+        line(ax, "circulating_liquid", 1e-6, "circulating, not staked", "tab:olive")
     ax.set_ylabel("VVV supply (millions)", color="tab:blue")
     ax2 = ax.twinx()
     line(ax2, "burned", 1e-6, "burned (cumulative)", "tab:red")
@@ -191,6 +198,9 @@ def write_charts(
 
     fig, ax = figure()
     line(ax, "staking_apr", 100, "staking APR (log scale)", "tab:purple", log=True)
+    if "real_yield_30d" in df.columns:
+        line(ax, "emission_yield_30d", 100, "emission yield, 30 d", "tab:pink", log=True)
+        line(ax, "real_yield_30d", 100, "real yield (buyback burns), 30 d", "tab:brown", log=True)
     if any(v > 0 for v in df["staking_apr"]):
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(_percent))
@@ -260,8 +270,11 @@ def write_charts(
     ax.set_ylabel("VVV a day (thousands)")
     ax2 = ax.twinx()
     ax2.plot(dates, [v / 1e6 for v in net], color="black", linewidth=1.5, label="net since day 0")
+    for days, style in ((30, ":"), (365, "--")) if "net_inflation_30d" in df.columns else ():
+        trailing = [float(v) / 1e6 for v in df[f"net_inflation_{days}d"]]
+        ax2.plot(dates, trailing, color="0.3", linestyle=style, label=f"net, trailing {days} d")
     ax2.axhline(0, color="0.6", linewidth=0.8)
-    ax2.set_ylabel("emitted - burned since day 0 (million VVV)")
+    ax2.set_ylabel("emitted - burned (million VVV)")
     save(fig, ax, "net_inflation.png", "net inflation (emissions against burns)", ax2)
 
     fig, ax = figure()
@@ -434,17 +447,26 @@ def summary_table(run: Any, elapsed: float) -> Table:
             format_units(last[key], decimals, places),
         )
 
-    for key in ("supply", "burned", "emitted", "staked", "locked", "treasury_vvv"):
+    for key in ("supply", "circulating_supply", "circulating_liquid", "burned", "emitted"):
+        tokens(key)
+    for key in ("net_inflation_30d", "net_inflation_365d", "staked", "locked", "treasury_vvv"):
         tokens(key)
     tokens("treasury_usdc", 6)
+    tokens("treasury_value", 6)
     tokens("diem_supply", 18, 2)
     tokens("diem_credit", 18, 2)
     for key, fmt in (
         ("staking_ratio", "{:.2%}"),
         ("staking_apr", "{:.2%}"),
+        ("net_inflation_rate_30d", "{:.2%}"),
+        ("net_inflation_rate_365d", "{:.2%}"),
+        ("emission_yield_30d", "{:.2%}"),
+        ("real_yield_30d", "{:.2%}"),
         ("vvv_price", "${:.4f}"),
     ):
         table.add_row(key.replace("_", " "), fmt.format(first[key]), fmt.format(last[key]))
+    runway = (first["treasury_runway_days"], last["treasury_runway_days"])
+    table.add_row("treasury runway", *(runway_text(d) for d in runway))
     table.add_row("subscribers", str(first["subscribers"]), str(last["subscribers"]))
     table.caption = (
         f"{len(run.agents)} agents, {run.backend.transactions:,} transactions "

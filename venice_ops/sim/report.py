@@ -6,6 +6,9 @@ for the APR (its launch spike flattens a linear one), and a sweep's views (one v
 lines with bands; two: heatmaps; more: small multiples). plotly's JavaScript is inlined, so the
 page needs no network; the div ids are fixed and nothing carries a timestamp, so the same run
 gives the same bytes.
+
+The module runs past 500 lines: the daily figures, the sweep's views and the page share its
+plotly helpers and style, and splitting them would scatter one page's look over files.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import yaml
 
 from venice_ops.sim import views
+from venice_ops.sim.metrics import WINDOWS, runway_text
 from venice_ops.sim.scenario import Scenario
 
 COLORS = {
@@ -32,6 +36,13 @@ COLORS = {
 }
 KPIS: tuple[tuple[str, str, str], ...] = (
     ("supply", "total supply", "VVV"),
+    ("circulating_supply", "circulating supply", "VVV"),
+    ("circulating_liquid", "circulating, not staked or cooling", "VVV"),
+    ("net_inflation_30d", "net inflation, trailing 30 days", "VVV"),
+    ("net_inflation_365d", "net inflation, trailing 365 days", "VVV"),
+    ("net_inflation_rate_365d", "net inflation a year, trailing 365 days", ""),
+    ("emission_yield_30d", "stakers' emission yield, trailing 30 days", ""),
+    ("real_yield_30d", "real yield (buyback burns), trailing 30 days", ""),
     ("burned", "burned, cumulative", "VVV"),
     ("emitted", "emitted, cumulative", "VVV"),
     ("staking_ratio", "staking ratio", ""),
@@ -40,6 +51,8 @@ KPIS: tuple[tuple[str, str, str], ...] = (
     ("treasury_vvv", "treasury", "VVV"),
     ("treasury_usdc", "treasury", "USDC"),
     ("vvv_price", "VVV price", "USDC"),
+    ("treasury_value", "treasury value (USDC + VVV sold to the pool)", "USDC"),
+    ("treasury_runway_days", "treasury runway at the scenario's spend", "days"),
 )
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px;
@@ -190,12 +203,18 @@ def daily_figures(
 
     fig = figure("supply, burn and emissions", "VVV", "VVV burned / emitted")
     line(fig, "supply", 1, "total supply", COLORS["blue"])
+    if "circulating_supply" in df.columns:
+        line(fig, "circulating_supply", 1, "circulating supply", COLORS["purple"])
+        line(fig, "circulating_liquid", 1, "circulating, not staked", COLORS["brown"])
     line(fig, "burned", 1, "burned (cumulative)", COLORS["red"], right=True)
     line(fig, "emitted", 1, "emitted (cumulative)", COLORS["green"], right=True)
     out.append(("chart-supply", events(fig)))
 
     fig = figure("staking APR and staking ratio", "staking APR (%, log)", "staked / supply (%)")
     line(fig, "staking_apr", 100, "staking APR", COLORS["purple"])
+    if "real_yield_30d" in df.columns:
+        line(fig, "emission_yield_30d", 100, "emission yield, 30 d", COLORS["brown"])
+        line(fig, "real_yield_30d", 100, "real yield (buyback burns), 30 d", COLORS["orange"])
     line(fig, "staking_ratio", 100, "staked / supply", COLORS["green"], right=True)
     if (df["staking_apr"] > 0).any():
         fig.update_yaxes(type="log", dtick=1, tickformat=",", ticksuffix="%", secondary_y=False)
@@ -208,7 +227,7 @@ def daily_figures(
     line(fig, "revenue", 1, "revenue", COLORS["orange"], right=True, shape="hv")
     out.append(("chart-price", events(fig)))
 
-    fig = figure("net inflation: emissions against burns", "VVV a day", "VVV since day 0")
+    fig = figure("net inflation: emissions against burns", "VVV a day", "VVV emitted - burned")
     emitted, burned, net = views.net_flows(df)
     fig.add_trace(
         go.Bar(x=dates, y=emitted, name="emitted a day", marker_color=COLORS["green"]),
@@ -230,6 +249,9 @@ def daily_figures(
         ),
         secondary_y=True,
     )
+    for days, color in zip(WINDOWS, ("grey", "blue"), strict=True):
+        if f"net_inflation_{days}d" in df.columns:
+            line(fig, f"net_inflation_{days}d", 1, f"net, trailing {days} d", COLORS[color], True)
     fig.update_layout(barmode="relative", bargap=0.1)
     out.append(("chart-inflation", events(fig)))
 
@@ -437,6 +459,8 @@ def _date(row: Any) -> str:
 
 def _kpi(metric: str, amount: Any, unit: str) -> str:
     value = float(amount)
+    if unit == "days":
+        return runway_text(value)
     if metric in views.FRACTIONS:
         return f"{value:.2%}"
     if metric == "vvv_price":
@@ -496,6 +520,8 @@ def render(
         )
     if data is not None:
         parts += ["<h2>Key figures</h2>", kpi_table(data, bands)]
+    if scenario is not None:
+        parts += _history(data, scenario)
     marks = views.markers(scenario)
     if marks and scenario is not None:
         parts.append("<h2>Events</h2><ul class='events'>")
@@ -521,6 +547,25 @@ def render(
         ]
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _history(data: Any, scenario: Scenario) -> list[str]:
+    """The scenario's assumptions, and its checkpoints beside the run (the history's)."""
+    parts: list[str] = []
+    if scenario.assumptions:
+        parts.append("<h2>Assumptions</h2><ul class='assumptions'>")
+        parts += [f"<li>{html.escape(text)}</li>" for text in scenario.assumptions]
+        parts.append("</ul>")
+    rows = views.checkpoints(data, scenario) if data is not None else []
+    if rows:
+        head = "".join(f"<th>{h}</th>" for h in ("date", "what", "quoted", "simulated"))
+        parts.append(f"<h2>Beside the quoted figures</h2><table class='kpi'><thead><tr>{head}")
+        parts.append("</tr></thead><tbody>")
+        for cells in rows:
+            tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            parts.append(f"<tr>{tds}</tr>")
+        parts.append("</tbody></table>")
+    return parts
 
 
 def write_report(

@@ -211,6 +211,8 @@ class Scenario(_Strict):
     airdrop: Airdrop | None = None
     events: list[Event] = []
     checkpoints: list[dict[str, Any]] = []  # figures to print beside the run's (history)
+    treasury_spend: float = Field(default=0, ge=0)  # USD a day, for the runway (0: infinite)
+    assumptions: list[str] = []  # what the scenario assumes, printed with its results
 
     _source: str = PrivateAttr(default="<scenario>")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)

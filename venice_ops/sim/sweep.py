@@ -61,7 +61,17 @@ ALIASES = {
 # The event action each shorthand sets from day 0 (buyback_share is a plain field).
 _ALIAS_ACTION = {"annual_rate": "annual_rate", "pro_burn": "tiers", "mint_target": "mint_curve"}
 _ACTIONS = ("annual_rate", "split_curve", "mint_curve", "launch_mode", "tiers")
-METRICS = ("supply", "burned", "staking_apr", "staking_ratio", "diem_supply", "treasury_vvv")
+METRICS = (
+    "supply",
+    "burned",
+    "staking_apr",
+    "staking_ratio",
+    "diem_supply",
+    "treasury_vvv",
+    "circulating_supply",
+    "net_inflation_rate_365d",
+    "real_yield_30d",
+)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,16 @@ from venice_ops.sim.outputs import COLUMNS
 from venice_ops.sim.scenario import Scenario
 
 PERCENTILES = (5, 25, 50, 75, 95)
-FRACTIONS = ("staking_ratio", "staking_apr", "staker_share", "utilization")
+FRACTIONS = (
+    "staking_ratio",
+    "staking_apr",
+    "staker_share",
+    "utilization",
+    "net_inflation_rate_30d",
+    "net_inflation_rate_365d",
+    "emission_yield_30d",
+    "real_yield_30d",
+)
 DEFAULT_START = dt.date(2025, 1, 27)  # the engine's day 0 when a scenario gives no start
 _UNITS = ("vvv", "svvv", "diem", "usdc", "usd")
 
@@ -241,3 +250,31 @@ def sweep_frame(rows: Sequence[dict[str, Any]], params: Sequence[str]) -> Any:
 def has_market(df: Any) -> bool:
     """Whether the run had a market price (its column is 0 without one)."""
     return "market_price" in df.columns and bool((df["market_price"] > 0).any())
+
+
+# --- the history's checkpoints ---------------------------------------------------------------
+
+
+def checkpoints(data: Sequence[dict[str, Any]] | pd.DataFrame, scenario: Scenario) -> list[Any]:
+    """(date, what, quoted, simulated) at each of the scenario's checkpoints (the figures
+    PROTOCOL.md quotes): total supply beside the circulating supply (and its part neither
+    staked nor cooling down), and annual inflation (the emission rate over total supply)."""
+    df = daily_frame(data, scenario.start)
+    by_date = {row["date"].strftime("%Y-%m-%d"): row for _, row in df.iterrows()}
+    out: list[tuple[str, str, str, str]] = []
+    for point in scenario.checkpoints:
+        date = str(point["date"])
+        row = by_date.get(date)
+        if row is None:
+            continue
+        supply = float(row["supply"])
+        quoted = f"{point['supply']:,.0f}" if "supply" in point else "-"
+        out.append((date, "total supply (VVV)", quoted, f"{supply:,.0f}"))
+        if "circulating_supply" in row:
+            circulating, liquid = row["circulating_supply"], row["circulating_liquid"]
+            out.append((date, "circulating supply (VVV)", "-", f"{circulating:,.0f}"))
+            out.append((date, "circulating, not staked (VVV)", "-", f"{liquid:,.0f}"))
+        if "inflation" in point:
+            inflation = float(row["annual_rate"]) / supply if supply else 0.0
+            out.append((date, "annual inflation", f"{point['inflation']:.2%}", f"{inflation:.2%}"))
+    return out
