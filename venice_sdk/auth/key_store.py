@@ -170,6 +170,10 @@ class KeyStore(ABC):
         """Replace a key's daily and monthly budgets (None: no limit) without reissuing it;
         the next request is held to them. Refuses ``unknown_key``."""
 
+    def now(self) -> float:
+        """The store's clock (Unix time), against which expiries are checked."""
+        return self._clock()
+
     def resolve(self, key: str) -> KeyRecord:
         """The record of a presented key; refuses ``unknown_key``, ``key_revoked`` and
         ``key_expired``."""
