@@ -214,7 +214,10 @@ def test_sqlite_file_of_the_first_schema_still_loads(tmp_path: Path, clock: Fake
     assert record.kind == "inference"
     assert store.set_budgets("key_old", 600, 9_000).monthly_limit_micros == 9_000
     assert store.issue(ALICE, True, kind="admin").record.kind == "admin"  # new rows too
-    assert [r.key_id for r in store.list(ALICE)][0] == "key_old"
+    assert [(r.key_id == "key_old", r.kind) for r in store.list(ALICE)] == [
+        (True, "inference"),
+        (False, "admin"),
+    ]
 
 
 def test_redis_record_of_older_code_still_loads(redis_url: str, clock: FakeClock) -> None:
