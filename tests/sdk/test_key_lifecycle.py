@@ -26,10 +26,8 @@ JULY_1 = NOON + 29 * DAY + DAY // 2  # 2025-07-01 00:00 UTC: NOON is 2025-06-01 
 
 
 @pytest.fixture
-def keys(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Any:
-    if backend == "redis":
-        return RedisKeyStore.from_url(request.getfixturevalue("redis_url"), clock=clock)
-    return ApiKeyStore(tmp_path / "keys.sqlite3", clock=clock)
+def keys(key_store: KeyStore) -> KeyStore:
+    return key_store
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ wallet B's keys. No chain: the wallets' stake comes from `FakeEntitlements`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,8 @@ from siwe import SiweMessage
 from tests.support.fake_gate import PRICES, FakeEntitlements
 from tests.support.sdk import FakeClock
 from venice_sdk.auth import (
-    ApiKeyStore,
     InMemoryChallengeStore,
     KeyStore,
-    RedisKeyStore,
     SiweVerifier,
     WalletChallenges,
 )
@@ -43,10 +40,8 @@ def wallets() -> tuple[Any, Any]:
 
 
 @pytest.fixture
-def keys(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Any:
-    if backend == "redis":
-        return RedisKeyStore.from_url(request.getfixturevalue("redis_url"), clock=clock)
-    return ApiKeyStore(tmp_path / "keys.sqlite3", clock=clock)
+def keys(key_store: KeyStore) -> KeyStore:
+    return key_store
 
 
 @pytest.fixture

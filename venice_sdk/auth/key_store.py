@@ -163,12 +163,18 @@ class KeyStore(ABC):
     def get(self, key_id: str) -> KeyRecord:
         """The record of a key id (revoked or expired included); refuses ``unknown_key``."""
 
-    @abstractmethod
     def set_budgets(
         self, key_id: str, daily_limit_micros: int | None, monthly_limit_micros: int | None
     ) -> KeyRecord:
         """Replace a key's daily and monthly budgets (None: no limit) without reissuing it;
-        the next request is held to them. Refuses ``unknown_key``."""
+        the next request is held to them. Refuses ``unknown_key`` (ValueError for a budget
+        that is not micro-USD a ledger holds)."""
+        check_budgets(daily_limit_micros, monthly_limit_micros)
+        return self._set_budgets(key_id, daily_limit_micros, monthly_limit_micros)
+
+    @abstractmethod
+    def _set_budgets(self, key_id: str, daily: int | None, monthly: int | None) -> KeyRecord:
+        """`set_budgets` with checked budgets."""
 
     def now(self) -> float:
         """The store's clock (Unix time), against which expiries are checked."""

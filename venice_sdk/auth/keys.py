@@ -18,7 +18,6 @@ from venice_sdk.auth.key_store import (
     MAX_LABEL,
     KeyStore,
     KeyStoreUnavailable,
-    check_budgets,
     check_key_args,
     dump_models,
     key_hash,
@@ -266,15 +265,12 @@ class ApiKeyStore(KeyStore):
             raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
         return self._record(row)
 
-    def set_budgets(
-        self, key_id: str, daily_limit_micros: int | None, monthly_limit_micros: int | None
-    ) -> KeyRecord:
-        check_budgets(daily_limit_micros, monthly_limit_micros)
+    def _set_budgets(self, key_id: str, daily: int | None, monthly: int | None) -> KeyRecord:
         with self._connect() as db:
             changed = db.execute(
                 "UPDATE api_keys SET daily_limit_micros = ?, monthly_limit_micros = ?"
                 " WHERE key_id = ?",
-                (daily_limit_micros, monthly_limit_micros, key_id),
+                (daily, monthly, key_id),
             ).rowcount
         if not changed:
             raise AuthError(Reason.UNKNOWN_KEY, "no such API key")

@@ -12,7 +12,6 @@ from venice_sdk.auth.common import AuthError, normalize_address
 from venice_sdk.auth.key_store import (
     KeyStore,
     KeyStoreUnavailable,
-    check_budgets,
     dump_models,
     key_hash,
     load_models,
@@ -188,15 +187,12 @@ class RedisKeyStore(KeyStore):
             raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
         return self._record(fields)
 
-    def set_budgets(
-        self, key_id: str, daily_limit_micros: int | None, monthly_limit_micros: int | None
-    ) -> KeyRecord:
-        check_budgets(daily_limit_micros, monthly_limit_micros)
+    def _set_budgets(self, key_id: str, daily: int | None, monthly: int | None) -> KeyRecord:
         name = self.prefix + "h:" + self._digest(key_id)
 
         def write() -> Any:  # one MULTI/EXEC, on an existing record only
             pipe = self.client.pipeline(transaction=True)
-            pipe.hset(name, mapping=_budget_fields(daily_limit_micros, monthly_limit_micros))
+            pipe.hset(name, mapping=_budget_fields(daily, monthly))
             pipe.hgetall(name)
             return pipe.execute()[1]
 
