@@ -6,6 +6,7 @@ and key stores are real."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tests.support.fake_gate import ALICE, BOB, PRICES, FakeEntitlements
 from tests.support.sdk import NOON, FakeClock
 from venice_sdk.auth import ApiKeyStore, AuthError, KeyStore, RedisKeyStore
 from venice_sdk.auth.key_store import key_hash
+from venice_sdk.cli import main
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.ledger import CreditLedger, month_period
 from venice_sdk.metering import Metering
@@ -242,3 +244,48 @@ def test_redis_record_of_older_code_still_loads(redis_url: str, clock: FakeClock
     assert store.set_budgets("key_old", 10, 20).daily_limit_micros == 10
     assert store.resolve(key).monthly_limit_micros == 20
     assert [r.key_id for r in store.list(ALICE)] == ["key_old"]
+
+
+# ------------------------------------------------------------------- venice-sdk keys
+
+
+def test_keys_command_lists_revokes_and_rebudgets(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On the store the sidecar uses (its --data-dir file, or Redis): no key is ever printed,
+    budgets are USD, a mistake is one error line and exit code 1."""
+    if backend == "redis":
+        where = ["--redis-url", request.getfixturevalue("redis_url")]
+        store: KeyStore = RedisKeyStore.from_url(where[1])
+    else:
+        where = ["--data-dir", str(tmp_path)]
+        store = ApiKeyStore(tmp_path / "keys.sqlite3")
+    issued = store.issue(ALICE, True, label="ci", monthly_limit_micros=7)
+    assert main(["keys", "list", ALICE, "--json", *where]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["key_id"], row["label"], row["monthly_limit_micros"]) == (issued.key_id, "ci", 7)
+    assert main(["keys", "budgets", issued.key_id, "--daily", "2.5", "--monthly", "none",
+                 *where]) == 0  # fmt: skip
+    assert issued.key not in capsys.readouterr().out
+    record = store.get(issued.key_id)
+    assert (record.daily_limit_micros, record.monthly_limit_micros) == (2_500_000, None)
+    assert main(["keys", "revoke", issued.key_id, *where]) == 0
+    with pytest.raises(AuthError, match="key_revoked"):
+        store.resolve(issued.key)
+    capsys.readouterr()
+    assert main(["keys", "revoke", "key_0000000000000000", *where]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "no such API key" in err
+    with pytest.raises(SystemExit):  # argparse: a usage line, no traceback
+        main(["keys", "budgets", issued.key_id, "--daily", "0.0000001", "--monthly", "1", *where])
+    assert "whole micro-USD" in capsys.readouterr().err
+
+
+def test_keys_command_without_a_store_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "list", ALICE, "--data-dir", str(tmp_path / "nowhere")]) == 1
+    assert capsys.readouterr().err.startswith("error: no key store at")

@@ -165,7 +165,11 @@ class ApiKeyStore(KeyStore):
             have = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
             for column, kind in _ADDED_COLUMNS:
                 if column not in have:
-                    db.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
+                    try:
+                        db.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
 
     def __repr__(self) -> str:
         return f"ApiKeyStore({self.path!r}, peppered={self._pepper is not None})"
