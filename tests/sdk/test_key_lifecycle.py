@@ -289,3 +289,23 @@ def test_keys_command_without_a_store_is_one_error_line(
 ) -> None:
     assert main(["keys", "list", ALICE, "--data-dir", str(tmp_path / "nowhere")]) == 1
     assert capsys.readouterr().err.startswith("error: no key store at")
+
+
+def test_a_month_counter_outlives_the_days_retention(
+    backend: str, ledger: CreditLedger, clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    month = month_period(clock())
+    hold = ledger.reserve("key_m", 9, 100, "r-1", period=month)
+    assert (hold.day, ledger.settle(hold, 5).spent) == (month, 5)
+    clock.now += 10 * DAY  # past the 3 days a day's counter is kept
+    ledger.debit("someone", 1, 10)  # a new day: SQLite prunes old days now
+    assert ledger.spent("key_m", month) == 5 and ledger.spent("key_m") == 0
+    if backend == "redis":
+        import redis
+
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        assert client.ttl(f"venice:credit:{{key_m}}:{month}") > 60 * DAY
+    else:  # two months on, SQLite drops the month (Redis lets its 62-day TTL do it)
+        clock.now = JULY_1 + 40 * DAY
+        ledger.debit("someone", 1, 10)
+        assert ledger.spent("key_m", month) == 0
