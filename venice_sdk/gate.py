@@ -236,8 +236,7 @@ class Gatekeeper:
                 return Decision(False, Reason.UNKNOWN_KEY)
             try:
                 record = self.keys.resolve(who)
-                if isinstance(model, str):
-                    check_model(record, model)
+                check_model(record, model if isinstance(model, str) else None)
             except AuthError as exc:
                 return Decision(False, exc.code, address=getattr(record, "address", None))
             address, key_limit = record.address, record.daily_limit_micros

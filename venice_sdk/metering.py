@@ -67,10 +67,11 @@ class Metering:
     ) -> Reservation:
         """Hold ``max_cost`` micro-USD of ``who``'s credit today for request ``request_id``.
 
-        With ``model``, a key whose allowlist does not name it is refused
-        ``model_not_allowed``. Idempotent by ``request_id`` like `CreditLedger.reserve`.
-        Raises `LedgerUnavailable` if the ledger cannot be reached, `ValueError` / `TypeError`
-        for a malformed id or cost.
+        A key with a model allowlist is refused ``model_not_allowed`` unless ``model`` is
+        given and named in it (the sidecar's ``/v1/reserve`` passes the model when it prices
+        the request; reserve by model for such keys). Idempotent by ``request_id`` like
+        `CreditLedger.reserve`. Raises `LedgerUnavailable` if the ledger cannot be reached,
+        `ValueError` / `TypeError` for a malformed id or cost.
         """
         _check_id(request_id)
         gate = self.gate
@@ -83,8 +84,7 @@ class Metering:
                 return Reservation(False, Reason.UNKNOWN_KEY, request_id)
             try:
                 record = gate.keys.resolve(who)
-                if model is not None:
-                    check_model(record, model)
+                check_model(record, model)  # a key with an allowlist needs the model
             except AuthError as exc:
                 return Reservation(False, exc.code, request_id)
             address, key_id, key_limit = record.address, record.key_id, record.daily_limit_micros

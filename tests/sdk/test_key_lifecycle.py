@@ -309,3 +309,14 @@ def test_a_month_counter_outlives_the_days_retention(
         clock.now = JULY_1 + 40 * DAY
         ledger.debit("someone", 1, 10)
         assert ledger.spent("key_m", month) == 0
+
+
+def test_a_key_with_an_allowlist_cannot_reserve_without_a_model(
+    gate: Gatekeeper, keys: KeyStore, ledger: CreditLedger
+) -> None:
+    limited = keys.issue(ALICE, True, models=["tiny"])
+    metering = Metering(gate)
+    assert metering.reserve(limited.key, "r-1", 10).reason == "model_not_allowed"
+    assert metering.reserve(limited.key, "r-2", 10, model="tiny").allowed
+    assert metering.reserve(keys.issue(ALICE, True).key, "r-3", 10).allowed  # no allowlist
+    assert ledger.held(ALICE) == 20

@@ -124,8 +124,9 @@ def dump_models(models: tuple[str, ...] | None) -> str:
     return "" if models is None else json.dumps(list(models))
 
 
-def check_model(record: KeyRecord, model: str) -> None:
-    """Refuse ``model_not_allowed`` unless ``record``'s allowlist (if any) names ``model``."""
+def check_model(record: KeyRecord, model: str | None) -> None:
+    """Refuse ``model_not_allowed`` unless ``record``'s allowlist (if any) names ``model``
+    (None, a request whose model is not known, is refused by a key with an allowlist)."""
     if record.models is not None and model not in record.models:
         raise AuthError(
             Reason.MODEL_NOT_ALLOWED, f"API key {record.key_id} may not use model {model!r}"
