@@ -1,4 +1,5 @@
-"""`venice-sdk`: check a wallet's entitlement, or serve the sidecar.
+"""`venice-sdk`: check a wallet's entitlement, or serve the sidecar (`keys`: the API keys,
+`venice_sdk.keys_cli`).
 
     venice-sdk check 0xABC... --manifest deployments/31337.json --rpc http://127.0.0.1:8545
     venice-sdk serve --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \\
@@ -23,6 +24,7 @@ from eth_utils.address import to_checksum_address
 
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.gateway.command import add_parser as add_gateway_command
+from venice_sdk.keys_cli import add_parser as add_keys_command
 from venice_sdk.server.settings import (
     SERVE_OPTIONS,
     SettingsError,
@@ -208,13 +210,14 @@ def parser() -> argparse.ArgumentParser:
         SERVE_OPTIONS,
     )
     add_gateway_command(sub)
+    add_keys_command(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        if hasattr(args, "run"):  # a subcommand of its own module (`gateway`, `usage`)
+        if hasattr(args, "run"):  # a subcommand of its own module (`gateway`, `usage`, `keys`)
             return int(args.run(args))
         return check(args) if args.command == "check" else serve(resolve(args))
     except (EntitlementError, SettingsError) as exc:

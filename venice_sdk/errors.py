@@ -28,6 +28,8 @@ class Reason(StrEnum):
     INSUFFICIENT_CREDIT = "insufficient_credit"
     NO_CREDIT = "no_credit"
     KEY_LIMIT_REACHED = "key_limit_reached"
+    KEY_MONTHLY_LIMIT_REACHED = "key_monthly_limit_reached"
+    MODEL_NOT_ALLOWED = "model_not_allowed"
     UNKNOWN_MODEL = "unknown_model"
     BAD_REQUEST = "bad_request"
     WALLET_NOT_ALLOWED = "wallet_not_allowed"
@@ -60,6 +62,8 @@ class Reason(StrEnum):
     MALFORMED_MESSAGE = "malformed_message"
     NO_STAKE = "no_stake"
     KEY_REVOKED = "key_revoked"
+    KEY_EXPIRED = "key_expired"
+    ADMIN_KEY_REQUIRED = "admin_key_required"
     UNKNOWN_KEY = "unknown_key"
     # Holds (venice_sdk.ledger: reserve, settle, release)
     UNKNOWN_HOLD = "unknown_hold"

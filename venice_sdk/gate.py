@@ -1,11 +1,14 @@
 """The per-request decision: may this caller be served, and what does it cost them.
 
 `Gatekeeper.authorize(who, model, input_tokens, output_tokens, images)`:
-1. `who` is a wallet address or an API key issued by `venice_sdk.auth.ApiKeyStore`; a key
-   resolves to its wallet (a revoked or unknown key is refused).
+1. `who` is a wallet address or an API key issued by a `venice_sdk.auth.KeyStore`; a key
+   resolves to its wallet (an unknown, revoked or expired key is refused, and a model outside
+   the key's allowlist is refused ``model_not_allowed``).
 2. The wallet's entitlement (cached, see `EntitlementClient`) gives today's credit: staked DIEM
    ($1 per DIEM, none under 0.1 DIEM), or in VCU mode its share of the daily capacity among
-   active stakers; a key's own per-day limit caps it.
+   active stakers; a key's own per-day limit caps it. A key's daily and monthly (UTC calendar
+   month) budgets are held first (`KeyHolds`), then settled if the wallet is debited, released
+   if it refuses: no counter keeps a charge for a refused request.
 3. The request is priced from the `PriceBook` (micro-USD, rounded up) and debited from today's
    credit atomically by the `CreditLedger` (SQLite on one server, Redis across a fleet); the
    epoch rolls at 00:00 UTC.
@@ -24,14 +27,16 @@ through), since anyone who knows a wallet's address could otherwise spend its cr
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from venice_sdk.auth import KEY_PREFIX, AuthError, KeyStore
+from venice_sdk.auth import KEY_PREFIX, AuthError, KeyRecord, KeyStore
+from venice_sdk.auth.key_store import check_model
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.errors import Reason
-from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit
+from venice_sdk.ledger import MAX_AMOUNT, CreditLedger, Debit, Hold, Settlement, month_period
 from venice_sdk.pricing import PriceBook, UnknownModel
 
 __all__ = [
@@ -39,11 +44,15 @@ __all__ = [
     "ActiveStake",
     "Decision",
     "Gatekeeper",
+    "KeyHolds",
     "Request",
     "VcuPolicy",
 ]
 
 ACTIVITY_RESOLUTION = 3_600  # seconds between activity writes for one wallet
+#: A key's own holds have the request's id plus these suffixes (daily, monthly budget).
+KEY_HOLD_SUFFIX = ":k"
+MONTH_HOLD_SUFFIX = ":m"
 
 _log = logging.getLogger(__name__)
 
@@ -118,6 +127,67 @@ class ActiveStake:
         return self._total
 
 
+def has_budget(record: KeyRecord) -> bool:
+    """Whether a key has a daily or a monthly budget of its own."""
+    return record.daily_limit_micros is not None or record.monthly_limit_micros is not None
+
+
+@dataclass(frozen=True)
+class KeyHolds:
+    """Holds of one request on its key's own budgets: ``daily`` (request id + ``:k``, today)
+    and ``monthly`` (request id + ``:m``, on the UTC calendar month's `month_period`), each
+    None when the key has no such budget. If one was refused, ``refused`` is that hold,
+    ``reason`` its code, and nothing is held."""
+
+    daily: Hold | None = None
+    monthly: Hold | None = None
+    refused: Hold | None = None
+    reason: Reason = Reason.OK
+
+    @classmethod
+    def take(cls, ledger: CreditLedger, record: KeyRecord, amount: int, rid: str) -> KeyHolds:
+        """Hold ``amount`` on each of ``record``'s budgets, daily first; if one refuses,
+        release the other (the caller is refused with nothing held)."""
+        daily = monthly = None
+        if record.daily_limit_micros is not None:
+            limit = min(record.daily_limit_micros, MAX_AMOUNT)
+            daily = ledger.reserve(record.key_id, amount, limit, rid + KEY_HOLD_SUFFIX)
+            if not daily.allowed:
+                return cls(refused=daily, reason=Reason.KEY_LIMIT_REACHED)
+        if record.monthly_limit_micros is not None:
+            limit = min(record.monthly_limit_micros, MAX_AMOUNT)
+            period = month_period(float(ledger.clock()))
+            try:
+                monthly = ledger.reserve(
+                    record.key_id, amount, limit, rid + MONTH_HOLD_SUFFIX, period=period
+                )
+            except BaseException:
+                cls(daily).release(ledger)
+                raise
+            if not monthly.allowed:
+                cls(daily).release(ledger)
+                return cls(refused=monthly, reason=Reason.KEY_MONTHLY_LIMIT_REACHED)
+        return cls(daily, monthly)
+
+    def release(self, ledger: CreditLedger) -> None:
+        """Free the holds (best effort: one the ledger cannot reach expires after its TTL)."""
+        for hold in (self.daily, self.monthly):
+            if hold is not None:
+                try:
+                    ledger.release(hold)
+                except Exception:
+                    _log.warning("could not release hold %s", hold.request_id, exc_info=True)
+
+    def settle(self, ledger: CreditLedger, cost: int) -> Settlement | None:
+        """Debit ``cost`` on each budget; the daily budget's `Settlement` (None if none)."""
+        settled = None
+        for hold in (self.daily, self.monthly):
+            if hold is not None:
+                done = ledger.settle(hold, cost)
+                settled = done if hold is self.daily else settled
+        return settled
+
+
 class Gatekeeper:
     def __init__(
         self,
@@ -160,13 +230,15 @@ class Gatekeeper:
             return Decision(False, Reason.BAD_REQUEST)
         key_limit: int | None = None
         address = who
+        record: KeyRecord | None = None
         if who.startswith(KEY_PREFIX):
             if self.keys is None:
                 return Decision(False, Reason.UNKNOWN_KEY)
             try:
                 record = self.keys.resolve(who)
+                check_model(record, model if isinstance(model, str) else None)
             except AuthError as exc:
-                return Decision(False, exc.code)
+                return Decision(False, exc.code, address=getattr(record, "address", None))
             address, key_limit = record.address, record.daily_limit_micros
             if key_limit is not None:
                 # A limit above what any ledger holds in a day is the same as MAX_AMOUNT.
@@ -176,20 +248,35 @@ class Gatekeeper:
         priced = self._price(address, model, input_tokens, output_tokens, images, key_limit)
         if isinstance(priced, Decision):
             return priced
-        if key_limit is None:
+        if record is None or not has_budget(record):
             return self._decide(priced, self.ledger.debit(address, priced.cost, priced.limit))
-        # A key's own per-day limit is metered per key, before the wallet's credit. If the
-        # wallet then refuses, the key keeps the charge: in the protocol's favour, and the
-        # wallet has no credit left today anyway.
-        key_debit = self.ledger.debit(record.key_id, priced.cost, key_limit)
-        budget = (key_debit.spent, key_debit.remaining, key_limit)
-        if not key_debit.allowed:
+        # A key's own budgets are held first (daily, then monthly), then the wallet is debited;
+        # the holds are settled if the wallet's debit is allowed and released if not, so no
+        # counter keeps a charge for a refused request.
+        holds = KeyHolds.take(self.ledger, record, priced.cost, "gate-" + secrets.token_hex(12))
+        if holds.refused is not None:
             spent = self.ledger.spent(address)
             wallet = (spent, max(0, priced.wallet_limit - spent))
-            return self._decide(
-                priced, key_debit, Reason.KEY_LIMIT_REACHED, budget=budget, wallet=wallet
-            )
-        debit = self.ledger.debit(address, priced.cost, priced.wallet_limit)
+            refused = holds.refused
+            debit = Debit(False, address, refused.day, priced.cost, refused.spent,
+                          refused.remaining)  # fmt: skip
+            return self._decide(priced, debit, holds.reason,
+                                budget=(refused.spent, refused.remaining, refused.limit),
+                                wallet=wallet)  # fmt: skip
+        try:
+            debit = self.ledger.debit(address, priced.cost, priced.wallet_limit)
+        except BaseException:
+            holds.release(self.ledger)
+            raise
+        if not debit.allowed:
+            holds.release(self.ledger)
+            budget: tuple[int, int, int] | None = None
+            if holds.daily is not None:  # the key's figures with its hold given back
+                daily = holds.daily
+                budget = (daily.spent, daily.remaining + daily.amount, daily.limit)
+            return self._decide(priced, debit, budget=budget)
+        settled = holds.settle(self.ledger, priced.cost)
+        budget = None if settled is None else (settled.spent, settled.remaining, key_limit or 0)
         return self._decide(priced, debit, budget=budget)
 
     def authorize_many(self, requests: Sequence[Request]) -> list[Decision]:

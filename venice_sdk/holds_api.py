@@ -155,7 +155,7 @@ def holds_router(gate: Gatekeeper) -> APIRouter:
             if cost > MAX_AMOUNT:
                 return _error(Reason.BAD_REQUEST, "the worst case is more than a ledger holds", 400)
         try:
-            reservation = metering.reserve(body.who, body.request_id, cost)
+            reservation = metering.reserve(body.who, body.request_id, cost, body.model)
         except HoldError as exc:
             return _error(exc.code, exc.message, 409)
         except LedgerUnavailable as exc:

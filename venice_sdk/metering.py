@@ -4,8 +4,9 @@
 address or API key (``vvk_...``) is resolved to its wallet, the wallet's credit today comes from
 its entitlement, and the worst case is held on the ledger (`CreditLedger.reserve`) instead of
 debited. When the request has run, `settle` debits what it actually cost (never more than the
-hold) and `release` frees a hold whose request was not served. A key's own daily limit is held
-and settled on the key too (request id ``<id>:k``), before the wallet, as `authorize` debits it.
+hold) and `release` frees a hold whose request was not served. A key's own daily and monthly
+budgets are held and settled on the key too (request ids ``<id>:k`` and ``<id>:m``, `KeyHolds`),
+before the wallet, as `authorize` does; a refusal releases every hold it took.
 
 Every refusal is a `Reservation` with ``allowed=False`` and a `Reason`; nothing is held for it.
 """
@@ -14,16 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from venice_sdk.auth import KEY_PREFIX, AuthError
+from venice_sdk.auth import KEY_PREFIX, AuthError, KeyRecord
+from venice_sdk.auth.key_store import check_model
 from venice_sdk.entitlements import EntitlementError
 from venice_sdk.errors import Reason
-from venice_sdk.gate import Gatekeeper
+from venice_sdk.gate import KEY_HOLD_SUFFIX, MONTH_HOLD_SUFFIX, Gatekeeper, KeyHolds, has_budget
 from venice_sdk.ledger import Hold, HoldError, Settlement, check_request_id
 
 __all__ = ["KEY_HOLD_SUFFIX", "MAX_REQUEST_ID", "Metering", "Reservation"]
 
-#: A key's own hold has the request's id plus this suffix.
-KEY_HOLD_SUFFIX = ":k"
 #: Longest request id `Metering` accepts (the ledger's 128, less the key suffix).
 MAX_REQUEST_ID = 120
 
@@ -52,7 +52,8 @@ class Reservation:
     stale: bool = False
     expires_at: float = 0.0
     hold: Hold | None = None
-    key_hold: Hold | None = None  # the hold on the key's own limit, if it has one
+    key_hold: Hold | None = None  # the hold on the key's own daily limit, if it has one
+    month_hold: Hold | None = None  # the hold on the key's monthly budget, if it has one
 
 
 class Metering:
@@ -61,22 +62,29 @@ class Metering:
     def __init__(self, gate: Gatekeeper) -> None:
         self.gate = gate
 
-    def reserve(self, who: str, request_id: str, max_cost: int) -> Reservation:
+    def reserve(
+        self, who: str, request_id: str, max_cost: int, model: str | None = None
+    ) -> Reservation:
         """Hold ``max_cost`` micro-USD of ``who``'s credit today for request ``request_id``.
 
-        Idempotent by ``request_id`` like `CreditLedger.reserve`. Raises `LedgerUnavailable`
-        if the ledger cannot be reached, `ValueError` / `TypeError` for a malformed id or cost.
+        A key with a model allowlist is refused ``model_not_allowed`` unless ``model`` is
+        given and named in it (the sidecar's ``/v1/reserve`` passes the model when it prices
+        the request; reserve by model for such keys). Idempotent by ``request_id`` like
+        `CreditLedger.reserve`. Raises `LedgerUnavailable` if the ledger cannot be reached,
+        `ValueError` / `TypeError` for a malformed id or cost.
         """
         _check_id(request_id)
         gate = self.gate
         key_id: str | None = None
         key_limit: int | None = None
         address = who
+        record: KeyRecord | None = None
         if who.startswith(KEY_PREFIX):
             if gate.keys is None:
                 return Reservation(False, Reason.UNKNOWN_KEY, request_id)
             try:
                 record = gate.keys.resolve(who)
+                check_model(record, model)  # a key with an allowlist needs the model
             except AuthError as exc:
                 return Reservation(False, exc.code, request_id)
             address, key_id, key_limit = record.address, record.key_id, record.daily_limit_micros
@@ -90,26 +98,29 @@ class Metering:
                 False, Reason.NO_CREDIT, request_id, address, key_id, pro=pro, stale=stale
             )
         cap: int | None = None
-        key_hold: Hold | None = None
-        if key_id is not None and key_limit is not None:
-            key_hold = gate.ledger.reserve(
-                key_id, max_cost, key_limit, request_id + KEY_HOLD_SUFFIX
-            )
-            if not key_hold.allowed:
-                return _refused(Reason.KEY_LIMIT_REACHED, request_id, key_hold, address,
+        holds = KeyHolds()
+        if record is not None and has_budget(record):
+            holds = KeyHolds.take(gate.ledger, record, max_cost, request_id)
+            if holds.refused is not None:
+                return _refused(holds.reason, request_id, holds.refused, address,
                                 key_id, limit, source, pro, stale)  # fmt: skip
-            cap = key_hold.remaining
-        hold = gate.ledger.reserve(address, max_cost, wallet_limit, request_id)
+            budgets = [h.remaining for h in (holds.daily, holds.monthly) if h is not None]
+            cap = min(budgets)
+        try:
+            hold = gate.ledger.reserve(address, max_cost, wallet_limit, request_id)
+        except BaseException:
+            holds.release(gate.ledger)
+            raise
         if not hold.allowed:
-            if key_hold is not None:
-                gate.ledger.release(key_hold)
+            holds.release(gate.ledger)
             return _refused(Reason.INSUFFICIENT_CREDIT, request_id, hold, address, key_id,
                             limit, source, pro, stale)  # fmt: skip
         gate._mark_active(address)
         remaining = hold.remaining if cap is None else min(cap, hold.remaining)
         return Reservation(
             True, Reason.OK, request_id, address, key_id, hold.amount, hold.spent, hold.held,
-            remaining, limit, source, pro, stale, hold.expires_at, hold, key_hold,
+            remaining, limit, source, pro, stale, hold.expires_at, hold, holds.daily,
+            holds.monthly,
         )  # fmt: skip
 
     def settle(self, hold: Reservation | Hold | str, actual_cost: int) -> Settlement:
@@ -118,9 +129,9 @@ class Metering:
         a released, expired or unknown hold."""
         ref = _ref(hold)
         done = self.gate.ledger.settle(ref, actual_cost)
-        if _may_have_key_hold(hold):
+        for key_ref in _key_refs(hold, ref):
             try:
-                self.gate.ledger.settle(_key_ref(ref), actual_cost)
+                self.gate.ledger.settle(key_ref, actual_cost)
             except HoldError as exc:
                 if exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
                     raise
@@ -130,9 +141,9 @@ class Metering:
         """Free a hold without debiting anything (on the wallet and on its key)."""
         ref = _ref(hold)
         freed = self.gate.ledger.release(ref)
-        if _may_have_key_hold(hold):
+        for key_ref in _key_refs(hold, ref):
             try:
-                self.gate.ledger.release(_key_ref(ref))
+                self.gate.ledger.release(key_ref)
             except HoldError as exc:
                 if exc.code != Reason.UNKNOWN_HOLD:
                     raise
@@ -155,14 +166,13 @@ def _ref(hold: Reservation | Hold | str) -> Hold | str:
     return hold
 
 
-def _may_have_key_hold(hold: Reservation | Hold | str) -> bool:
-    """Whether a key hold may go with ``hold`` (a `Reservation` knows; an id or a wallet's
-    `Hold` alone does not, and the key hold is looked up)."""
-    return not isinstance(hold, Reservation) or hold.key_hold is not None
-
-
-def _key_ref(ref: Hold | str) -> str:
-    return (ref.request_id if isinstance(ref, Hold) else ref) + KEY_HOLD_SUFFIX
+def _key_refs(hold: Reservation | Hold | str, ref: Hold | str) -> list[str]:
+    """The key holds that may go with ``hold``: a `Reservation` knows which it has; an id or a
+    wallet's `Hold` alone does not, and both are looked up."""
+    rid = ref.request_id if isinstance(ref, Hold) else ref
+    if isinstance(hold, Reservation):
+        return [h.request_id for h in (hold.key_hold, hold.month_hold) if h is not None]
+    return [rid + KEY_HOLD_SUFFIX, rid + MONTH_HOLD_SUFFIX]
 
 
 def _refused(

@@ -7,7 +7,8 @@ micro-USD. A refused request is a 200 with `allowed: false` and a reason; malfor
 has the models, the error answers and the middleware that caps bodies and checks the admin
 token before anything is parsed).
 
-Public routes: ``/v1/auth/*`` (sign-in, API keys) and ``/healthz``. Internal routes, for the
+Public routes: ``/v1/auth/*`` (sign-in, API keys, a wallet's key management with an admin key:
+`venice_sdk.keys_api`) and ``/healthz``. Internal routes, for the
 operator's own servers only: ``/v1/authorize``, ``/v1/entitlements/*``, ``/metrics`` and
 ``/readyz``; with an ``admin_token`` they require it. ``/v1/authorize`` takes an API key; a
 bare wallet address only with ``allow_wallet_authorize`` (anyone who knows an address could
@@ -31,7 +32,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from venice_sdk.auth import KEY_PREFIX, KeyStore, SiweVerifier, WalletChallenges
+from venice_sdk.auth import KEY_PREFIX, IssuedKey, KeyStore, SiweVerifier, WalletChallenges
 from venice_sdk.entitlements import Entitlement
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Decision, Gatekeeper
@@ -204,6 +205,16 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     }
 
 
+#: How long a SIWE session (an admin key) lasts.
+SESSION_SECONDS = 24 * 3600
+
+
+def _issued(issued: IssuedKey) -> dict[str, Any]:
+    record = issued.record
+    return {"key": issued.key, "key_id": record.key_id, "address": record.address,
+            "kind": record.kind}  # fmt: skip
+
+
 def create_app(
     gate: Gatekeeper,
     challenges: WalletChallenges,
@@ -310,8 +321,12 @@ def create_app(
             lambda a: gate.client.get(a).staked > 0,
             daily_limit_micros=body.daily_limit_micros,
             label=body.label,
+            monthly_limit_micros=body.monthly_limit_micros,
+            expires_at=body.expires_at,
+            models=body.models,
+            kind=body.kind,
         )
-        return {"key": issued.key, "key_id": issued.key_id, "address": address}
+        return _issued(issued)
 
     @app.delete("/v1/auth/keys", response_model=RevokeResponse, responses=public)
     def revoke_key(authorization: str = Header(max_length=256)) -> dict[str, Any]:
@@ -325,13 +340,22 @@ def create_app(
 
     @app.post("/v1/auth/siwe", response_model=SiweResponse, responses=public)
     def siwe_verify(body: SiweRequest) -> dict[str, str]:
-        """Sign in with Ethereum: the session is an API key for the wallet, which must have
-        staked VVV (``no_stake`` otherwise), as for `/v1/auth/keys`."""
+        """Sign in with Ethereum: the session is an **admin** API key for the wallet (it may
+        manage the wallet's keys, see `venice_sdk.keys_api`), valid for `SESSION_SECONDS`; the
+        wallet must have staked VVV (``no_stake`` otherwise), as for `/v1/auth/keys`."""
         address = siwe.verify(body.message, body.signature)
-        issued = keys.issue(address, lambda a: gate.client.get(a).staked > 0, label="siwe")
-        return {"key": issued.key, "key_id": issued.key_id, "address": address}
+        issued = keys.issue(
+            address,
+            lambda a: gate.client.get(a).staked > 0,
+            label="siwe",
+            kind="admin",
+            expires_at=keys.now() + SESSION_SECONDS,
+        )
+        return _issued(issued)
 
     from venice_sdk.holds_api import holds_router  # reserve / settle / release (issue 14)
+    from venice_sdk.keys_api import keys_router  # a wallet's keys: list, revoke, budgets
 
     app.include_router(holds_router(gate))
+    app.include_router(keys_router(keys))
     return app

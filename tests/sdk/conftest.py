@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,15 @@ def _auth_redis_url(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("VENICE_TEST_REDIS_URL", None)
+
+
+@pytest.fixture
+def key_store(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Any:
+    """An API-key store of the parametrized backend (the session's Redis, or a SQLite file)."""
+    from venice_sdk.auth import ApiKeyStore, RedisKeyStore
+
+    if backend == "redis":
+        return RedisKeyStore.from_url(request.getfixturevalue("redis_url"), clock=clock)
+    return ApiKeyStore(tmp_path / "keys.sqlite3", clock=clock)

@@ -29,7 +29,7 @@ from venice_sdk.auth import ApiKeyStore
 from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.app import usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
-from venice_sdk.ledger import HOLD_TTL, CreditLedger
+from venice_sdk.ledger import HOLD_TTL, CreditLedger, month_period
 from venice_sdk.ratelimit import Limits, LocalRateLimiter, RateLimitPolicy
 from venice_sdk.usage import SQLiteUsageStore, UsageStore
 
@@ -459,3 +459,33 @@ def test_usage_records_one_per_request_by_wallet_and_key(
     bad = httpx.get(rig.url + "/v1/usage", headers=auth, params={"day": "yesterday"})
     assert bad.status_code == 400
     assert httpx.get(rig.url + "/v1/usage").status_code == 401
+
+
+def test_key_lifecycle_refusals_are_openai_shaped(make_rig: Callable[..., Rig]) -> None:
+    """An expired key is a 401, a model outside the key's allowlist a 403, a spent monthly
+    budget a 402; none of them holds or charges anything, on the wallet or on the key."""
+    rig = make_rig()
+    hello = [{"role": "user", "content": "normal"}]
+    expired = rig.keys.issue(ALICE, True, expires_at=rig.ledger.clock() - 1)
+    with pytest.raises(openai.AuthenticationError) as late:
+        rig.client(expired.key).chat.completions.create(model="tiny", messages=hello)
+    assert late.value.body["code"] == "key_expired"
+    only_small = rig.keys.issue(ALICE, True, models=["small"])
+    with pytest.raises(openai.PermissionDeniedError) as denied:
+        rig.client(only_small.key).chat.completions.create(model="tiny", messages=hello)
+    assert denied.value.status_code == 403 and denied.value.body["code"] == "model_not_allowed"
+    monthly = rig.keys.issue(ALICE, True, monthly_limit_micros=2_000)
+    with pytest.raises(openai.APIStatusError) as spent:  # its worst case is over 3,000
+        rig.client(monthly.key).chat.completions.create(model="tiny", messages=hello)
+    assert spent.value.status_code == 402
+    assert spent.value.body["code"] == "key_monthly_limit_reached"
+    assert "left this month" in spent.value.body["message"]
+    assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+    assert rig.ledger.held(monthly.key_id) == 0
+    # raised in place, the same key is served and its month charged the actual cost
+    rig.keys.set_budgets(monthly.key_id, None, 10_000)
+    rig.client(monthly.key).chat.completions.create(model="tiny", messages=hello)
+    rig.settled()
+    cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    month = month_period(float(rig.ledger.clock()))
+    assert rig.ledger.spent(monthly.key_id, month) == cost == rig.ledger.spent(ALICE)

@@ -320,3 +320,27 @@ def test_cli__check_prints_the_entitlement_and_refuses_a_bad_address(manifest, c
     bad = subprocess.run([*base, "0xnope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: ") and "not an address" in bad.stderr
+
+
+def test_cli__keys_issue_checks_the_stake_on_chain(tmp_path, manifest, chain, diem_staker, capsys):
+    """`venice-sdk keys issue` with every lifecycle field; a wallet without stake is refused."""
+    from venice_sdk.cli import main
+
+    where = ["--data-dir", str(tmp_path), "--manifest", str(manifest)]
+    where += ["--rpc", str(chain.provider.http_uri)]
+    args = ["--daily", "1.5", "--monthly", "20", "--expires", "2030-01-01T00:00:00Z"]
+    args += ["--model", "small", "--kind", "admin", "--label", "ci"]
+    assert main(["keys", "issue", diem_staker.address, *where, *args]) == 0
+    out = capsys.readouterr().out
+    key = out.split()[1]
+    record = ApiKeyStore(tmp_path / "keys.sqlite3").resolve(key)
+    assert (record.address, record.kind, record.models) == (
+        diem_staker.address,
+        "admin",
+        ("small",),
+    )
+    assert (record.daily_limit_micros, record.monthly_limit_micros) == (1_500_000, 20_000_000)
+    assert record.expires_at == 1_893_456_000 and record.label == "ci"
+    assert main(["keys", "issue", Account.create().address, *where]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no staked VVV" in err

@@ -7,8 +7,10 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
+import json
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from venice_sdk.auth.common import AuthError
@@ -18,10 +20,27 @@ from venice_sdk.ledger.base import MAX_AMOUNT
 if TYPE_CHECKING:
     from venice_sdk.auth.keys import IssuedKey, KeyRecord
 
-__all__ = ["MAX_LABEL", "KeyStore", "KeyStoreUnavailable", "check_key_args", "key_hash"]
+__all__ = [
+    "KEY_KINDS",
+    "MAX_LABEL",
+    "MAX_MODELS",
+    "KeyStore",
+    "KeyStoreUnavailable",
+    "check_budgets",
+    "check_key_args",
+    "check_model",
+    "dump_models",
+    "key_hash",
+    "load_models",
+]
 
 MAX_LABEL = 200
 """Longest key label, in characters."""
+MAX_MODELS = 64
+"""Most models a key's allowlist names (each at most `MAX_LABEL` characters)."""
+KEY_KINDS = ("inference", "admin")
+"""``inference``: spends its wallet's credit. ``admin``: spends too, and manages its wallet's
+keys (list, revoke, change budgets) on the sidecar's key routes; a SIWE session is one."""
 
 
 class KeyStoreUnavailable(AuthError):
@@ -40,27 +59,84 @@ def key_hash(key: str, pepper: bytes | None) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_key_args(daily_limit_micros: int | None, label: str | None) -> None:
-    """A key's own limit is None or an integer of micro-USD a ledger can hold; a label is one
-    line of at most `MAX_LABEL` characters. Raises ValueError."""
-    if daily_limit_micros is not None and (
-        isinstance(daily_limit_micros, bool)
-        or not isinstance(daily_limit_micros, int)
-        or not 0 <= daily_limit_micros <= MAX_AMOUNT
+def _one_line(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_LABEL
+        and not any(ch in value for ch in "\r\n\x00")
+    )
+
+
+def check_budgets(daily_limit_micros: int | None, monthly_limit_micros: int | None) -> None:
+    """Each budget is None (no limit) or an integer of micro-USD a ledger can hold."""
+    for name, value in (
+        ("daily_limit_micros", daily_limit_micros),
+        ("monthly_limit_micros", monthly_limit_micros),
     ):
-        raise ValueError(
-            f"daily_limit_micros must be an integer from 0 to {MAX_AMOUNT} (micro-USD)"
-        )
-    if label is not None and (
-        not isinstance(label, str)
-        or len(label) > MAX_LABEL
-        or any(ch in label for ch in "\r\n\x00")
-    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT
+        ):
+            raise ValueError(f"{name} must be an integer from 0 to {MAX_AMOUNT} (micro-USD)")
+
+
+def check_key_args(
+    daily_limit_micros: int | None,
+    label: str | None,
+    *,
+    monthly_limit_micros: int | None = None,
+    expires_at: float | None = None,
+    models: Sequence[str] | None = None,
+    kind: str = "inference",
+) -> tuple[str, ...] | None:
+    """Check a new key's fields (raises ValueError): budgets as `check_budgets`; a label one
+    line of at most `MAX_LABEL` characters; ``expires_at`` a finite Unix time; ``models`` None
+    (every model) or up to `MAX_MODELS` model names; ``kind`` one of `KEY_KINDS`. Returns the
+    allowlist as a sorted tuple without duplicates (None: every model)."""
+    check_budgets(daily_limit_micros, monthly_limit_micros)
+    if label is not None and not (_one_line(label) or label == ""):
         raise ValueError(f"label must be one line of at most {MAX_LABEL} characters")
+    if expires_at is not None and (
+        isinstance(expires_at, bool)
+        or not isinstance(expires_at, int | float)
+        or not math.isfinite(expires_at)
+        or expires_at < 0
+    ):
+        raise ValueError("expires_at must be a Unix time in seconds")
+    if kind not in KEY_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KEY_KINDS)}")
+    if models is None:
+        return None
+    if isinstance(models, str) or not all(_one_line(m) for m in models):
+        raise ValueError(f"models must be a list of model names (one line, {MAX_LABEL} max)")
+    allowed = tuple(sorted(set(models)))
+    if not 0 < len(allowed) <= MAX_MODELS:
+        raise ValueError(f"models must name 1 to {MAX_MODELS} models (omit it for every model)")
+    return allowed
+
+
+def load_models(text: str | None) -> tuple[str, ...] | None:
+    """A stored allowlist (JSON list, or empty / None for every model) as a tuple."""
+    return tuple(json.loads(text)) if text else None
+
+
+def dump_models(models: tuple[str, ...] | None) -> str:
+    """How both stores keep an allowlist: JSON, or the empty string for every model."""
+    return "" if models is None else json.dumps(list(models))
+
+
+def check_model(record: KeyRecord, model: str | None) -> None:
+    """Refuse ``model_not_allowed`` unless ``record``'s allowlist (if any) names ``model``
+    (None, a request whose model is not known, is refused by a key with an allowlist)."""
+    if record.models is not None and model not in record.models:
+        raise AuthError(
+            Reason.MODEL_NOT_ALLOWED, f"API key {record.key_id} may not use model {model!r}"
+        )
 
 
 class KeyStore(ABC):
     """Wallet-bound API keys: only a hash of each key is kept, the plaintext returned once."""
+
+    _clock: Callable[[], float]
 
     @abstractmethod
     def issue(
@@ -69,12 +145,53 @@ class KeyStore(ABC):
         has_stake: Callable[[str], bool] | bool,
         daily_limit_micros: int | None = None,
         label: str | None = None,
+        *,
+        monthly_limit_micros: int | None = None,
+        expires_at: float | None = None,
+        models: Sequence[str] | None = None,
+        kind: str = "inference",
     ) -> IssuedKey:
-        """Issue a key for ``address`` if it has staked VVV (code ``no_stake`` otherwise)."""
+        """Issue a key for ``address`` if it has staked VVV (code ``no_stake`` otherwise).
+
+        ``expires_at`` (Unix time): refused ``key_expired`` from then on; ``models``: the only
+        models it may use (``model_not_allowed`` otherwise); ``kind``: see `KEY_KINDS`."""
 
     @abstractmethod
+    def _lookup(self, key: str) -> KeyRecord | None:
+        """The record of a presented key, revoked or expired included (None: unknown)."""
+
+    @abstractmethod
+    def get(self, key_id: str) -> KeyRecord:
+        """The record of a key id (revoked or expired included); refuses ``unknown_key``."""
+
+    def set_budgets(
+        self, key_id: str, daily_limit_micros: int | None, monthly_limit_micros: int | None
+    ) -> KeyRecord:
+        """Replace a key's daily and monthly budgets (None: no limit) without reissuing it;
+        the next request is held to them. Refuses ``unknown_key`` (ValueError for a budget
+        that is not micro-USD a ledger holds)."""
+        check_budgets(daily_limit_micros, monthly_limit_micros)
+        return self._set_budgets(key_id, daily_limit_micros, monthly_limit_micros)
+
+    @abstractmethod
+    def _set_budgets(self, key_id: str, daily: int | None, monthly: int | None) -> KeyRecord:
+        """`set_budgets` with checked budgets."""
+
+    def now(self) -> float:
+        """The store's clock (Unix time), against which expiries are checked."""
+        return self._clock()
+
     def resolve(self, key: str) -> KeyRecord:
-        """The record of a presented key; refuses ``unknown_key`` and ``key_revoked``."""
+        """The record of a presented key; refuses ``unknown_key``, ``key_revoked`` and
+        ``key_expired``."""
+        record = self._lookup(key)
+        if record is None:
+            raise AuthError(Reason.UNKNOWN_KEY, "this API key is not known")
+        if record.revoked:
+            raise AuthError(Reason.KEY_REVOKED, f"API key {record.key_id} was revoked")
+        if record.expires_at is not None and self._clock() >= record.expires_at:
+            raise AuthError(Reason.KEY_EXPIRED, f"API key {record.key_id} has expired")
+        return record
 
     @abstractmethod
     def revoke(self, key_id_or_key: str) -> KeyRecord:

@@ -8,8 +8,8 @@ import contextlib
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,14 @@ from venice_sdk.auth.key_store import (
     KeyStore,
     KeyStoreUnavailable,
     check_key_args,
+    dump_models,
     key_hash,
+    load_models,
 )
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason
 
-__all__ = ["KEY_PREFIX", "MAX_LABEL", "ApiKeyStore", "IssuedKey", "KeyRecord"]
+__all__ = ["KEY_PREFIX", "MAX_LABEL", "ApiKeyStore", "IssuedKey", "KeyRecord", "new_key"]
 
 
 KEY_PREFIX = "vvk_"
@@ -42,6 +44,29 @@ class KeyRecord:
     revoked: bool
     label: str | None = None
     created_at: float = 0.0
+    monthly_limit_micros: int | None = None
+    """Per-UTC-calendar-month USD limit in micro-USD; None means none."""
+    expires_at: float | None = None
+    """Unix time from which the key is refused (``key_expired``); None: never."""
+    models: tuple[str, ...] | None = None
+    """The only models the key may use; None: every model."""
+    kind: str = "inference"
+    """``inference`` or ``admin`` (see `venice_sdk.auth.key_store.KEY_KINDS`)."""
+
+    def public(self) -> dict[str, Any]:
+        """The record as JSON-able metadata (never the key: a store does not have it)."""
+        return {
+            "key_id": self.key_id,
+            "address": self.address,
+            "kind": self.kind,
+            "label": self.label,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "revoked": self.revoked,
+            "models": None if self.models is None else list(self.models),
+            "daily_limit_micros": self.daily_limit_micros,
+            "monthly_limit_micros": self.monthly_limit_micros,
+        }
 
 
 @dataclass(frozen=True)
@@ -54,6 +79,56 @@ class IssuedKey:
     @property
     def key_id(self) -> str:
         return self.record.key_id
+
+
+_ADDED_COLUMNS = (
+    ("monthly_limit_micros", "INTEGER"),
+    ("expires_at", "REAL"),
+    ("models", "TEXT"),
+    ("kind", "TEXT"),
+)
+
+
+def new_key(
+    address: str,
+    has_stake: Callable[[str], bool] | bool,
+    created_at: float,
+    daily_limit_micros: int | None,
+    label: str | None,
+    monthly_limit_micros: int | None,
+    expires_at: float | None,
+    models: Sequence[str] | None,
+    kind: str,
+) -> tuple[str, KeyRecord]:
+    """A new key and its record, for either store: the address checksummed, the fields checked
+    (`check_key_args`, ValueError), then the stake (``no_stake`` if ``has_stake`` says none)."""
+    checksummed = normalize_address(address)
+    allowed = check_key_args(
+        daily_limit_micros,
+        label,
+        monthly_limit_micros=monthly_limit_micros,
+        expires_at=expires_at,
+        models=models,
+        kind=kind,
+    )
+    staked = has_stake(checksummed) if callable(has_stake) else has_stake
+    if not staked:
+        raise AuthError(
+            Reason.NO_STAKE, f"{checksummed} has no staked VVV: stake VVV to get an API key"
+        )
+    record = KeyRecord(
+        key_id="key_" + secrets.token_hex(8),
+        address=checksummed,
+        daily_limit_micros=daily_limit_micros,
+        revoked=False,
+        label=label,
+        created_at=created_at,
+        monthly_limit_micros=monthly_limit_micros,
+        expires_at=None if expires_at is None else float(expires_at),
+        models=allowed,
+        kind=kind,
+    )
+    return KEY_PREFIX + secrets.token_urlsafe(32), record
 
 
 class ApiKeyStore(KeyStore):
@@ -85,6 +160,16 @@ class ApiKeyStore(KeyStore):
                 " revoked_at REAL)"
             )
             db.execute("CREATE INDEX IF NOT EXISTS api_keys_address ON api_keys(address)")
+            # Columns added since the first release: a file written by it still loads, its
+            # keys with no expiry, every model, no monthly budget, of kind inference.
+            have = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
+            for column, kind in _ADDED_COLUMNS:
+                if column not in have:
+                    try:
+                        db.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
 
     def __repr__(self) -> str:
         return f"ApiKeyStore({self.path!r}, peppered={self._pepper is not None})"
@@ -102,7 +187,7 @@ class ApiKeyStore(KeyStore):
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> KeyRecord:
-        key_id, address, limit, label, created_at, revoked_at = row
+        key_id, address, limit, label, created_at, revoked_at, monthly, expires, models, kind = row
         return KeyRecord(
             key_id=str(key_id),
             address=str(address),
@@ -110,9 +195,16 @@ class ApiKeyStore(KeyStore):
             revoked=revoked_at is not None,
             label=None if label is None else str(label),
             created_at=float(created_at),
+            monthly_limit_micros=None if monthly is None else int(monthly),
+            expires_at=None if expires is None else float(expires),
+            models=load_models(models),
+            kind=str(kind or "inference"),
         )
 
-    _COLUMNS = "key_id, address, daily_limit_micros, label, created_at, revoked_at"
+    _COLUMNS = (
+        "key_id, address, daily_limit_micros, label, created_at, revoked_at,"
+        " monthly_limit_micros, expires_at, models, kind"
+    )
 
     def issue(
         self,
@@ -120,39 +212,37 @@ class ApiKeyStore(KeyStore):
         has_stake: Callable[[str], bool] | bool,
         daily_limit_micros: int | None = None,
         label: str | None = None,
+        *,
+        monthly_limit_micros: int | None = None,
+        expires_at: float | None = None,
+        models: Sequence[str] | None = None,
+        kind: str = "inference",
     ) -> IssuedKey:
         """Issue a key for ``address`` if it has staked VVV (code ``no_stake`` otherwise).
 
         ``has_stake`` is the caller's check (e.g. the entitlement client's staked > 0), called
         with the checksummed address, or its result. Returns the plaintext key once.
         """
-        checksummed = normalize_address(address)
-        check_key_args(daily_limit_micros, label)
-        staked = has_stake(checksummed) if callable(has_stake) else has_stake
-        if not staked:
-            raise AuthError(
-                Reason.NO_STAKE, f"{checksummed} has no staked VVV: stake VVV to get an API key"
-            )
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        record = KeyRecord(
-            key_id="key_" + secrets.token_hex(8),
-            address=checksummed,
-            daily_limit_micros=daily_limit_micros,
-            revoked=False,
-            label=label,
-            created_at=self._clock(),
-        )
+        key, record = new_key(
+            address, has_stake, self._clock(), daily_limit_micros, label,
+            monthly_limit_micros, expires_at, models, kind,
+        )  # fmt: skip
         with self._connect() as db:
             db.execute(
                 "INSERT INTO api_keys(key_id, key_hash, address, daily_limit_micros, label,"
-                " created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                " created_at, revoked_at, monthly_limit_micros, expires_at, models, kind)"
+                " VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
                 (
                     record.key_id,
                     self._hash(key),
-                    checksummed,
+                    record.address,
                     daily_limit_micros,
                     label,
                     record.created_at,
+                    monthly_limit_micros,
+                    record.expires_at,
+                    dump_models(record.models) or None,
+                    kind,
                 ),
             )
         return IssuedKey(key=key, record=record)
@@ -165,16 +255,30 @@ class ApiKeyStore(KeyStore):
         ).fetchone()
         return row
 
-    def resolve(self, key: str) -> KeyRecord:
-        """The record for a presented key; refuses ``unknown_key`` and ``key_revoked``."""
+    def _lookup(self, key: str) -> KeyRecord | None:
         with self._connect() as db:
             row = self._find_by_key(db, key)
+        return None if row is None else self._record(row)
+
+    def get(self, key_id: str) -> KeyRecord:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {self._COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
+            ).fetchone()
         if row is None:
-            raise AuthError(Reason.UNKNOWN_KEY, "this API key is not known")
-        record = self._record(row)
-        if record.revoked:
-            raise AuthError(Reason.KEY_REVOKED, f"API key {record.key_id} was revoked")
-        return record
+            raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+        return self._record(row)
+
+    def _set_budgets(self, key_id: str, daily: int | None, monthly: int | None) -> KeyRecord:
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE api_keys SET daily_limit_micros = ?, monthly_limit_micros = ?"
+                " WHERE key_id = ?",
+                (daily, monthly, key_id),
+            ).rowcount
+        if not changed:
+            raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+        return self.get(key_id)
 
     def revoke(self, key_id_or_key: str) -> KeyRecord:
         """Revoke by key id or by the key itself (idempotent); refuses ``unknown_key``."""
@@ -200,7 +304,7 @@ class ApiKeyStore(KeyStore):
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return self._record((*row[:5], True))
+        return replace(self._record(row), revoked=True)
 
     def list(self, address: str) -> builtins.list[KeyRecord]:
         """All keys of ``address`` (revoked ones included), oldest first."""

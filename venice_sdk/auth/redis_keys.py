@@ -4,14 +4,19 @@ one server works on the next at once and a revocation on one is refused by all a
 from __future__ import annotations
 
 import builtins
-import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.auth.common import AuthError, normalize_address
-from venice_sdk.auth.key_store import KeyStore, KeyStoreUnavailable, check_key_args, key_hash
-from venice_sdk.auth.keys import KEY_PREFIX, IssuedKey, KeyRecord
+from venice_sdk.auth.key_store import (
+    KeyStore,
+    KeyStoreUnavailable,
+    dump_models,
+    key_hash,
+    load_models,
+)
+from venice_sdk.auth.keys import KEY_PREFIX, IssuedKey, KeyRecord, new_key
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason
 
@@ -19,6 +24,14 @@ if TYPE_CHECKING:  # redis is an optional extra
     import redis
 
 __all__ = ["RedisKeyStore"]
+
+
+def _budget_fields(daily: int | None, monthly: int | None) -> dict[Any, Any]:
+    """A key's budgets as hash fields (the empty string: no limit)."""
+    return {
+        "limit": "" if daily is None else str(daily),
+        "monthly": "" if monthly is None else str(monthly),
+    }
 
 
 def _text(value: Any) -> str:
@@ -29,9 +42,10 @@ class RedisKeyStore(KeyStore):
     """Wallet-bound API keys in Redis; only a hash of each key is stored (HMAC-SHA-256 with the
     server's ``pepper`` if given, as `ApiKeyStore`), the plaintext is returned once.
 
-    Layout under ``prefix``: ``h:<key hash>`` a hash (id, address, limit, label, created,
-    revoked), ``id:<key id>`` the key hash, ``a:<address>`` a sorted set of the wallet's key
-    ids by creation time. Nothing is cached: every `resolve` is one ``HGETALL``, so a revocation
+    Layout under ``prefix``: ``h:<key hash>`` a hash (id, address, limit, monthly, label,
+    created, expires, models, kind, revoked; a field an older record lacks takes its default),
+    ``id:<key id>`` the key hash, ``a:<address>`` a sorted set of the wallet's key ids by
+    creation time. Nothing is cached: every `resolve` is one ``HGETALL``, so a revocation
     anywhere is seen by the next request everywhere. A Redis that does not answer within the
     client's timeouts (twice: the second attempt on a fresh connection) raises
     `KeyStoreUnavailable`, so a request by key fails closed.
@@ -88,14 +102,18 @@ class RedisKeyStore(KeyStore):
 
     def _record(self, fields: dict[Any, Any]) -> KeyRecord:
         data = {_text(k): _text(v) for k, v in fields.items()}
-        limit = data.get("limit", "")
-        return KeyRecord(
+        limit, monthly, expires = data.get("limit"), data.get("monthly"), data.get("expires")
+        return KeyRecord(  # a field missing from an older record takes its default
             key_id=data["id"],
             address=data["address"],
             daily_limit_micros=int(limit) if limit else None,
             revoked="revoked" in data,
             label=data.get("label"),
             created_at=float(data["created"]),
+            monthly_limit_micros=int(monthly) if monthly else None,
+            expires_at=float(expires) if expires else None,
+            models=load_models(data.get("models")),
+            kind=data.get("kind") or "inference",
         )
 
     def issue(
@@ -104,38 +122,38 @@ class RedisKeyStore(KeyStore):
         has_stake: Callable[[str], bool] | bool,
         daily_limit_micros: int | None = None,
         label: str | None = None,
+        *,
+        monthly_limit_micros: int | None = None,
+        expires_at: float | None = None,
+        models: Sequence[str] | None = None,
+        kind: str = "inference",
     ) -> IssuedKey:
-        checksummed = normalize_address(address)
-        check_key_args(daily_limit_micros, label)
-        staked = has_stake(checksummed) if callable(has_stake) else has_stake
-        if not staked:
-            raise AuthError(
-                Reason.NO_STAKE, f"{checksummed} has no staked VVV: stake VVV to get an API key"
-            )
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        record = KeyRecord(
-            key_id="key_" + secrets.token_hex(8),
-            address=checksummed,
-            daily_limit_micros=daily_limit_micros,
-            revoked=False,
-            label=label,
-            created_at=self._clock(),
-        )
+        key, record = new_key(
+            address, has_stake, self._clock(), daily_limit_micros, label,
+            monthly_limit_micros, expires_at, models, kind,
+        )  # fmt: skip
         digest = key_hash(key, self._pepper)
         fields: dict[Any, Any] = {
             "id": record.key_id,
-            "address": checksummed,
-            "limit": "" if daily_limit_micros is None else str(daily_limit_micros),
+            "address": record.address,
             "created": repr(record.created_at),
+            "kind": kind,
+            **_budget_fields(daily_limit_micros, monthly_limit_micros),
         }
         if label is not None:
             fields["label"] = label
+        if record.expires_at is not None:
+            fields["expires"] = repr(record.expires_at)
+        if record.models is not None:
+            fields["models"] = dump_models(record.models)
 
         def write() -> None:  # one MULTI/EXEC; writing the same values again is harmless
             pipe = self.client.pipeline(transaction=True)
             pipe.hset(self.prefix + "h:" + digest, mapping=fields)
             pipe.set(self.prefix + "id:" + record.key_id, digest)
-            pipe.zadd(self.prefix + "a:" + checksummed.lower(), {record.key_id: record.created_at})
+            pipe.zadd(
+                self.prefix + "a:" + record.address.lower(), {record.key_id: record.created_at}
+            )
             pipe.execute()
 
         self._call("issuing a key", write)
@@ -150,14 +168,35 @@ class RedisKeyStore(KeyStore):
         )
         return (digest, fields) if fields else None
 
-    def resolve(self, key: str) -> KeyRecord:
+    def _lookup(self, key: str) -> KeyRecord | None:
         found = self._by_key(key)
-        if found is None:
-            raise AuthError(Reason.UNKNOWN_KEY, "this API key is not known")
-        record = self._record(found[1])
-        if record.revoked:
-            raise AuthError(Reason.KEY_REVOKED, f"API key {record.key_id} was revoked")
-        return record
+        return None if found is None else self._record(found[1])
+
+    def _digest(self, key_id: str) -> str:
+        raw = None
+        if isinstance(key_id, str) and len(key_id) <= 64:
+            raw = self._call("finding a key", lambda: self.client.get(self.prefix + "id:" + key_id))
+        if raw is None:
+            raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+        return _text(raw)
+
+    def get(self, key_id: str) -> KeyRecord:
+        name = self.prefix + "h:" + self._digest(key_id)
+        fields = self._call("reading a key", lambda: self.client.hgetall(name))
+        if not fields:
+            raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+        return self._record(fields)
+
+    def _set_budgets(self, key_id: str, daily: int | None, monthly: int | None) -> KeyRecord:
+        name = self.prefix + "h:" + self._digest(key_id)
+
+        def write() -> Any:  # one MULTI/EXEC, on an existing record only
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(name, mapping=_budget_fields(daily, monthly))
+            pipe.hgetall(name)
+            return pipe.execute()[1]
+
+        return self._record(self._call("changing a key's budgets", write))
 
     def revoke(self, key_id_or_key: str) -> KeyRecord:
         if not isinstance(key_id_or_key, str):
@@ -166,13 +205,10 @@ class RedisKeyStore(KeyStore):
         if key_id_or_key.startswith(KEY_PREFIX):
             found = self._by_key(key_id_or_key)
             digest = None if found is None else found[0]
+            if digest is None:
+                raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
         else:
-            raw = self._call(
-                "finding a key", lambda: self.client.get(self.prefix + "id:" + key_id_or_key)
-            )
-            digest = None if raw is None else _text(raw)
-        if digest is None:
-            raise AuthError(Reason.UNKNOWN_KEY, "no such API key")
+            digest = self._digest(key_id_or_key)
         name = self.prefix + "h:" + digest
 
         def mark() -> Any:  # HSETNX: the first revocation's time stays (idempotent)

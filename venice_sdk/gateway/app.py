@@ -29,7 +29,7 @@ from venice_sdk.auth import KEY_PREFIX, AuthError
 from venice_sdk.entitlements import EntitlementError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
-from venice_sdk.gateway.errors import openai_error
+from venice_sdk.gateway.errors import openai_error, status_of
 from venice_sdk.gateway.estimate import WorstCase, worst_case
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
@@ -398,7 +398,7 @@ def create_gateway(
         request_id = f"gw-{uuid.uuid4().hex}"
         try:
             reservation = await anyio.to_thread.run_sync(
-                metering.reserve, key, request_id, max_cost
+                metering.reserve, key, request_id, max_cost, model
             )
         except LedgerUnavailable as exc:
             return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
@@ -490,12 +490,13 @@ def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> J
     code = reservation.reason
     headers = _balance_headers(reservation.remaining) if reservation.address else {}
     headers.update(rate)
-    if code in (Reason.INSUFFICIENT_CREDIT, Reason.NO_CREDIT, Reason.KEY_LIMIT_REACHED):
+    if status_of(code) == 402:
+        when = "this month" if code == Reason.KEY_MONTHLY_LIMIT_REACHED else "today"
         message = (
             f"insufficient credit: this request may cost up to ${usd(max_cost)} and "
-            f"${usd(reservation.remaining)} is left today ({code})"
+            f"${usd(reservation.remaining)} is left {when} ({code})"
         )
-    elif code in (Reason.UNKNOWN_KEY, Reason.KEY_REVOKED):
+    elif status_of(code) == 401:
         message = f"the API key is not valid ({code})"
     elif code == Reason.RPC_UNAVAILABLE:
         message = "the chain could not be read; try again"

@@ -40,6 +40,7 @@ from venice_sdk.ledger.base import (
     Settlement,
     check_request_id,
     epoch_day,
+    month_period,
     normalize_account,
 )
 from venice_sdk.ledger.redis import RedisLedger
@@ -63,5 +64,6 @@ __all__ = [
     "Settlement",
     "check_request_id",
     "epoch_day",
+    "month_period",
     "normalize_account",
 ]

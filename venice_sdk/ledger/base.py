@@ -25,6 +25,7 @@ __all__ = [
     "ACTIVITY_WINDOW",
     "HOLD_TTL",
     "MAX_AMOUNT",
+    "MONTH_BASE",
     "SECONDS_PER_DAY",
     "CreditLedger",
     "Debit",
@@ -36,6 +37,7 @@ __all__ = [
     "Settlement",
     "check_request_id",
     "epoch_day",
+    "month_period",
     "normalize_account",
 ]
 
@@ -92,6 +94,18 @@ class HoldError(LedgerError):
 def epoch_day(ts: float) -> int:
     """The UTC day number of unix time ``ts``; days roll over at 00:00 UTC."""
     return int(ts) // SECONDS_PER_DAY
+
+
+#: Month periods are numbered from here (far above any epoch day), so a hold or spend on a
+#: month never shares a counter with a day of the same account, and no day's pruning reaches it.
+MONTH_BASE = 10_000_000
+
+
+def month_period(ts: float) -> int:
+    """The period of the UTC calendar month holding ``ts``, for `CreditLedger.reserve`'s
+    ``period`` and `CreditLedger.spent`'s ``day``: ``MONTH_BASE + 12 * year + month - 1``."""
+    when = time.gmtime(int(ts))
+    return MONTH_BASE + 12 * when.tm_year + when.tm_mon - 1
 
 
 def normalize_account(account: str) -> str:
@@ -372,7 +386,9 @@ class CreditLedger(ABC):
 
     # --- holds ----------------------------------------------------------------------------
 
-    def reserve(self, account: str, max_cost: int, limit: int, request_id: str) -> Hold:
+    def reserve(
+        self, account: str, max_cost: int, limit: int, request_id: str, *, period: int | None = None
+    ) -> Hold:
         """Hold ``max_cost`` of today's credit for request ``request_id`` if the day's settled
         spend plus live holds plus ``max_cost`` stays within ``limit``; else hold nothing (a
         refused `Hold`, `Reason.INSUFFICIENT_CREDIT`).
@@ -382,13 +398,17 @@ class CreditLedger(ABC):
         account or amount raises `HoldError` (`Reason.REQUEST_ID_REUSED`). A refused reserve
         keeps nothing, so its id may be tried again. Every hold call (and every debit) first
         releases the account's holds whose ``hold_ttl`` ran out.
+
+        ``period`` counts the hold against another window than today: `month_period` for a
+        calendar-month budget (its spend is kept until the month after it ends).
         """
         _check_amount("max_cost", max_cost)
         _check_amount("limit", limit)
         rid = check_request_id(request_id)
         now = float(self.clock())
+        day = epoch_day(now) if period is None else period
         return self._reserve(
-            now, epoch_day(now), normalize_account(account), rid, max_cost, limit,
+            now, day, normalize_account(account), rid, max_cost, limit,
             now + self.hold_ttl,
         )  # fmt: skip
 

@@ -2,7 +2,7 @@
 -- atomically (runs after sweep.lua, which releases the account's expired holds first).
 -- KEYS[1] the hold's record (a hash), KEYS[2] the account's hold expiry set.
 -- ARGV[1] 'reserve' | 'settle' | 'release' | 'sweep' (only the sweep), ARGV[2] now, ARGV[3] the account's key base,
--- ARGV[4] TTL of the day's keys and records (s), ARGV[5] the request id; then
+-- ARGV[4] TTL of the day's (or month's) keys and records (s), ARGV[5] the request id; then
 --   reserve: ARGV[6] day, ARGV[7] amount, ARGV[8] limit, ARGV[9] expiry time
 --   settle:  ARGV[6] the actual cost
 -- Amounts go to INCRBY/DECRBY as the strings they came in (a Lua number would lose digits).
@@ -45,7 +45,7 @@ if op == 'reserve' then
   redis.call('INCRBY', hk, ARGV[7])
   redis.call('EXPIRE', hk, keep)
   redis.call('HSET', KEYS[1], 'state', 'held', 'day', day, 'amount', ARGV[7], 'limit', ARGV[8],
-             'expires', ARGV[9], 'cost', '0', 'requested', '0', 'spent', '0')
+             'expires', ARGV[9], 'cost', '0', 'requested', '0', 'spent', '0', 'keep', keep)
   redis.call('EXPIRE', KEYS[1], keep)
   redis.call('ZADD', KEYS[2], ARGV[9], rid)
   redis.call('EXPIRE', KEYS[2], keep)
@@ -61,7 +61,9 @@ if op == 'settle' then
   local sk = base .. f[2]
   if tonumber(charge) > 0 then
     local spent = redis.call('INCRBY', sk, charge)
-    if spent == tonumber(charge) then redis.call('EXPIRE', sk, keep) end
+    -- the TTL the hold was taken with (a month's spend lives longer than a day's)
+    local k = redis.call('HGET', KEYS[1], 'keep') or keep
+    if spent == tonumber(charge) then redis.call('EXPIRE', sk, k) end
   end
   unhold(f[2], f[3])
   redis.call('HSET', KEYS[1], 'state', 'settled', 'cost', charge, 'requested', ARGV[6],

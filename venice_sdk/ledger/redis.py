@@ -21,6 +21,7 @@ from venice_sdk.errors import Reason
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
     HOLD_TTL,
+    MONTH_BASE,
     SECONDS_PER_DAY,
     CreditLedger,
     Debit,
@@ -34,6 +35,9 @@ from venice_sdk.ledger.base import (
     _settle_error,
     _settlement,
 )
+
+#: A month period's spend and holds live this long (the month and the next).
+MONTH_KEEP_DAYS = 62
 
 if TYPE_CHECKING:  # redis is an optional extra: imported only by RedisLedger
     import redis
@@ -397,8 +401,12 @@ class RedisLedger(CreditLedger):
         """Which account a request id holds credit for (settle and release by id alone)."""
         return f"{self.prefix}:rid:{{{request_id}}}"
 
+    def _keep(self, day: int) -> int:
+        """How long a day's (or a month period's) keys live, in seconds."""
+        return (MONTH_KEEP_DAYS if day >= MONTH_BASE else self.retention_days) * SECONDS_PER_DAY
+
     def _hold_script(
-        self, now: float, account: str, op: str, request_id: str, *extra: Any
+        self, now: float, account: str, op: str, request_id: str, *extra: Any, keep: int = 0
     ) -> list[Any]:
         """Run the hold script for one account (retried: every operation is idempotent)."""
         base = self._base(account)
@@ -408,7 +416,7 @@ class RedisLedger(CreditLedger):
             op,
             repr(now),
             base,
-            self.retention_days * SECONDS_PER_DAY,
+            keep or self.retention_days * SECONDS_PER_DAY,
             request_id,
             *extra,
         )
@@ -444,7 +452,7 @@ class RedisLedger(CreditLedger):
         expires_at: float,
     ) -> Hold:
         index = self._index_key(request_id)
-        keep = self.retention_days * SECONDS_PER_DAY
+        keep = self._keep(day)
 
         def claim() -> Any:
             pipe = self.client.pipeline(transaction=False)
@@ -456,7 +464,7 @@ class RedisLedger(CreditLedger):
         if (owner.decode() if isinstance(owner, bytes) else owner) != account:
             raise _reused(request_id)
         reply = self._hold_script(
-            now, account, "reserve", request_id, day, amount, limit, repr(expires_at)
+            now, account, "reserve", request_id, day, amount, limit, repr(expires_at), keep=keep
         )
         if reply[0] == "refused":
             spent, held = int(reply[1]), int(reply[2])

@@ -15,6 +15,8 @@ from venice_sdk.errors import Reason
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
     HOLD_TTL,
+    MONTH_BASE,
+    SECONDS_PER_DAY,
     CreditLedger,
     Debit,
     Hold,
@@ -25,6 +27,7 @@ from venice_sdk.ledger.base import (
     _reused,
     _settle_error,
     _settlement,
+    month_period,
 )
 
 __all__ = ["SQLiteLedger"]
@@ -159,6 +162,10 @@ class SQLiteLedger(CreditLedger):
     def _prune(self, conn: sqlite3.Connection, day: int) -> None:
         conn.execute("DELETE FROM spend WHERE day < ?", (day - self.retention_days,))
         conn.execute("DELETE FROM holds WHERE day < ?", (day - self.retention_days,))
+        # Month periods (above MONTH_BASE): keep this month's and the last one's.
+        month = month_period(day * SECONDS_PER_DAY)
+        for table in ("spend", "holds"):
+            conn.execute(f"DELETE FROM {table} WHERE day >= ? AND day < ?", (MONTH_BASE, month - 1))
         cutoff = float(self.clock()) - self.activity_retention
         conn.execute("DELETE FROM activity WHERE last_seen <= ?", (cutoff,))
 

@@ -4,7 +4,7 @@ also type the OpenAPI spec, with every error answer listed per route (`responses
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -62,6 +62,18 @@ class KeyRequest(_Strict):
     signature: StrictStr = Field(max_length=_SIGNATURE)
     daily_limit_micros: StrictInt | None = Field(None, ge=0, le=MAX_AMOUNT)
     label: StrictStr | None = Field(None, max_length=200)
+    monthly_limit_micros: StrictInt | None = Field(
+        None, ge=0, le=MAX_AMOUNT, description="per UTC calendar month"
+    )
+    expires_at: StrictInt | None = Field(
+        None, ge=0, le=2**40, description="Unix time from which the key is refused"
+    )
+    models: list[Annotated[StrictStr, Field(min_length=1, max_length=200)]] | None = Field(
+        None, min_length=1, max_length=64, description="the only models it may use"
+    )
+    kind: Literal["inference", "admin"] = Field(
+        "inference", description="admin keys also manage the wallet's keys"
+    )
 
 
 class SiweRequest(_Strict):
@@ -135,6 +147,7 @@ class KeyResponse(BaseModel):
     key: str = Field(description="shown once: only its hash is stored")
     key_id: str
     address: str
+    kind: str = Field("inference", description="inference or admin")
 
 
 class SiweResponse(KeyResponse):
@@ -170,6 +183,7 @@ _AUTH_CODES = [
     Reason.NO_STAKE,
     Reason.UNKNOWN_KEY,
     Reason.KEY_REVOKED,
+    Reason.KEY_EXPIRED,
     Reason.BAD_REQUEST,
 ]
 
