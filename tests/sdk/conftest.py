@@ -13,6 +13,7 @@ import pytest
 from tests.support.sdk import NO_REDIS, NOON, FakeClock
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
+from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore, UsageStore
 
 
 @pytest.fixture
@@ -88,3 +89,17 @@ def _auth_redis_url(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("VENICE_TEST_REDIS_URL", None)
+
+
+@pytest.fixture
+def usage_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[UsageStore]:
+    """A usage store of the parametrized backend (the test's Redis, or a SQLite file)."""
+    made: UsageStore
+    if backend == "redis":
+        made = RedisUsageStore(request.getfixturevalue("redis_url"))
+    else:
+        made = SQLiteUsageStore(tmp_path / "usage.sqlite3")
+    yield made
+    made.close()
