@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,33 +46,44 @@ console = Console(width=110)
 
 
 @contextmanager
-def sidecar(manifest: Path, rpc: str, work: Path, *options: str) -> Iterator[str]:
-    """`venice-sdk serve` on a free port until the block ends; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "venice_sdk.cli", "serve", "--manifest", str(manifest)),
-            *("--rpc", rpc, "--port", str(port), "--data-dir", str(work), "--ttl", "3600"),
-            *options,
-        ],
-        cwd=PROJECT_ROOT,
-    )
+def server_process(what: str, cmd: Sequence[str], ready_url: str) -> Iterator[None]:
+    """Run ``cmd`` (a server) until the block ends, once ``ready_url`` answers (any HTTP
+    status: the server is up)."""
+    server = subprocess.Popen(list(cmd), cwd=PROJECT_ROOT)
     try:
         deadline = time.time() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
+                with urllib.request.urlopen(ready_url, timeout=1):
+                    break
+            except urllib.error.HTTPError:
+                break
             except OSError:
                 if time.time() > deadline or server.poll() is not None:
-                    raise click.ClickException("the sidecar did not start") from None
+                    raise click.ClickException(f"the {what} did not start") from None
                 time.sleep(0.2)
-        yield base
+        yield
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@contextmanager
+def sidecar(manifest: Path, rpc: str, work: Path, *options: str) -> Iterator[str]:
+    """`venice-sdk serve` on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [
+        *(sys.executable, "-m", "venice_sdk.cli", "serve", "--manifest", str(manifest)),
+        *("--rpc", rpc, "--port", str(port), "--data-dir", str(work), "--ttl", "3600"),
+        *options,
+    ]
+    with server_process("sidecar", cmd, f"{base}/healthz"):
+        yield base
 
 
 def load(base: str, lines: Path, connections: int, seconds: float, *options: str) -> dict[str, Any]:
@@ -179,9 +191,14 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
         one = figures["POST /v1/authorize, one by one"]["rps"]
         batched = figures["POST /v1/authorize, batched"]["rps"]
         console.print(f"authorize batched / one by one: {batched / one:.2f}x")
-    console.print(
+    console.print(machine_note(load_before, load_after))
+
+
+def machine_note(before: Sequence[float], after: Sequence[float]) -> str:
+    """The CPUs and the load average before and after a run (a noisy machine shows here)."""
+    return (
         f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
+        + ", ".join(f"{x:.2f}" for x in before)
         + "; after "
-        + ", ".join(f"{x:.2f}" for x in load_after)
+        + ", ".join(f"{x:.2f}" for x in after)
     )
