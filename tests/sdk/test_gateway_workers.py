@@ -128,6 +128,7 @@ def test_the_benchmark_runs_at_a_tiny_size(
     )  # fmt: skip
     for name in ("direct", "gateway"):
         assert figures[name]["errors"] == 0 and figures[name]["rps"] > 0, figures[name]
+        assert figures[name]["cpu_ms"] > 0  # the server's processes were found and read
     for name in ("direct streams", "gateway streams"):
         streams = figures[name]
         assert streams["errors"] == 0 and streams["chunks"] == 3 * 5, streams

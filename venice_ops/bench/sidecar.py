@@ -46,9 +46,11 @@ console = Console(width=110)
 
 
 @contextmanager
-def server_process(what: str, cmd: Sequence[str], ready_url: str) -> Iterator[None]:
+def server_process(
+    what: str, cmd: Sequence[str], ready_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``cmd`` (a server) until the block ends, once ``ready_url`` answers (any HTTP
-    status: the server is up)."""
+    status: the server is up); yields its process."""
     server = subprocess.Popen(list(cmd), cwd=PROJECT_ROOT)
     try:
         deadline = time.time() + 60
@@ -62,7 +64,7 @@ def server_process(what: str, cmd: Sequence[str], ready_url: str) -> Iterator[No
                 if time.time() > deadline or server.poll() is not None:
                     raise click.ClickException(f"the {what} did not start") from None
                 time.sleep(0.2)
-        yield
+        yield server
     finally:
         server.terminate()
         try:
@@ -104,6 +106,7 @@ def load(base: str, lines: Path, connections: int, seconds: float, *options: str
     figures = {key: statistics.median(r[key] for r in rounds) for key in ("rps", "p50_ms")}
     figures["p99_ms"] = statistics.median(r["p99_ms"] for r in rounds)
     figures["errors"] = sum(r["errors"] for r in rounds)
+    figures["requests"] = sum(r["requests"] for r in rounds)
     figures["rounds"] = "; ".join(f"{r['rps']:,.0f}/s p99 {r['p99_ms']:.1f} ms" for r in rounds)
     return figures
 
@@ -192,6 +195,25 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
         batched = figures["POST /v1/authorize, batched"]["rps"]
         console.print(f"authorize batched / one by one: {batched / one:.2f}x")
     console.print(machine_note(load_before, load_after))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants alive
+    now (Linux's /proc; 0.0 where it cannot be read)."""
+    total = 0.0
+    pending = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while pending:
+        p = pending.pop()
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def machine_note(before: Sequence[float], after: Sequence[float]) -> str:
