@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,27 @@ def usage_store(
         made = SQLiteUsageStore(tmp_path / "usage.sqlite3")
     yield made
     made.close()
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
+    """The test chain's deployment manifest, for a sidecar or gateway started as a command."""
+    from venice_ops.deploy.suite import write_manifest
+
+    return Path(write_manifest(suite, config, tmp_path / "manifest"))
+
+
+@pytest.fixture
+def staking_account(suite: Any, fund: Any, alice: Any) -> Any:
+    """alice: staked VVV (may get a key) and 2 DIEM staked ($2 of credit a day)."""
+    fund(alice, 10_000 * 10**18)
+    suite.staking.stake(alice, 10_000 * 10**18, sender=alice)
+    suite.staking.mintExactDiem(2 * 10**18, 10_000 * 10**18, sender=alice)
+    suite.diem.stake(2 * 10**18, sender=alice)
+    return alice
+
+
+@pytest.fixture
+def staker(staking_account: Any) -> str:
+    """`staking_account`'s address."""
+    return str(staking_account.address)

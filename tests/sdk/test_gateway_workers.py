@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,27 +17,9 @@ import pytest
 from rich.console import Console
 
 from tests.support.fake_upstream import FakeUpstream, serving
+from tests.support.gateway_process import gateway_command
 from venice_ops.bench.redis import free_port
 from venice_sdk.auth import ApiKeyStore
-
-VVV = 10**18
-
-
-@pytest.fixture
-def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
-    from venice_ops.deploy.suite import write_manifest
-
-    return Path(write_manifest(suite, config, tmp_path / "manifest"))
-
-
-@pytest.fixture
-def staker(suite: Any, fund: Any, alice: Any) -> str:
-    """alice: 2 DIEM staked, $2 of credit a day."""
-    fund(alice, 10_000 * VVV)
-    suite.staking.stake(alice, 10_000 * VVV, sender=alice)
-    suite.staking.mintExactDiem(2 * VVV, 10_000 * VVV, sender=alice)
-    suite.diem.stake(2 * VVV, sender=alice)
-    return str(alice.address)
 
 
 @pytest.fixture
@@ -53,35 +33,18 @@ def gateway_4(
     key = ApiKeyStore(data / "keys.sqlite3").issue(staker, True).key
     limits = tmp_path / "limits.yaml"
     limits.write_text("default: {requests_per_minute: 100, tokens_per_minute: 100000000}\n")
-    port = free_port()
-    with serving(FakeUpstream().app) as upstream:
-        cmd = [
-            sys.executable, "-m", "venice_sdk.cli", "gateway", "--upstream", upstream,
-            "--manifest", str(manifest), "--rpc", str(chain.provider.http_uri),
-            "--port", str(port), "--workers", "4", "--redis-url", redis_url,
+    with (
+        serving(FakeUpstream().app) as upstream,
+        gateway_command(
+            "--upstream", upstream, "--manifest", str(manifest),
+            "--rpc", str(chain.provider.http_uri), "--workers", "4", "--redis-url", redis_url,
             "--data-dir", str(data), "--rate-limits", str(limits), "--ttl", "3600",
-        ]  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}/v1"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
-                try:
-                    models = httpx.get(url + "/models", headers={"authorization": f"Bearer {key}"})
-                    assert models.status_code == 200, models.text
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the gateway did not start"
-                    time.sleep(0.2)
-            yield url, key
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            port=free_port(),
+        ) as (url, _),
+    ):  # fmt: skip
+        models = httpx.get(url + "/models", headers={"authorization": f"Bearer {key}"})
+        assert models.status_code == 200, models.text
+        yield url, key
 
 
 async def _burst(url: str, key: str, n: int) -> list[httpx.Response]:

@@ -26,22 +26,24 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
-from ape import accounts, chain
+from ape import chain
 from ape.cli import ConnectedProviderCommand
-from ape.logging import logger
 from rich.console import Console
 from rich.table import Table
 
 from venice_ops.bench.redis import free_port, start_redis
 from venice_ops.bench.setup import credit_wallets
-from venice_ops.bench.sidecar import cpu_seconds, load, machine_note, server_process
-from venice_ops.deploy.config import load_config
-from venice_ops.deploy.suite import deploy_suite, write_manifest
+from venice_ops.bench.sidecar import (
+    cpu_seconds,
+    deployed,
+    load,
+    machine_note,
+    server_process,
+)
 from venice_ops.paths import PROJECT_ROOT
 
 console = Console(width=120)
@@ -188,16 +190,11 @@ def _yes(good: bool | None) -> str:
 @click.option("--interval", default=0.01, show_default=True, help="Seconds between chunks.")
 def cli(seconds: float, connections: int, streams: int, tokens: int, interval: float) -> None:
     """Throughput, latency and per-chunk delay of the gateway against the direct path."""
-    logger.set_level("WARNING")
-    config = load_config()
-    deployer = accounts.test_accounts[0]
-    suite = deploy_suite(deployer, config, {"treasury": "test:1"})
-    work = Path(tempfile.mkdtemp(prefix="venice-gateway-"))
-    manifest = write_manifest(suite, config, work)
+    suite, deployer, work, manifest = deployed("venice-gateway-")
     wallet = credit_wallets(suite, deployer)[0]
     before = os.getloadavg()
     figures = measure(
-        Path(manifest), str(chain.provider.http_uri), wallet, work, seconds=seconds,
+        manifest, str(chain.provider.http_uri), wallet, work, seconds=seconds,
         connections=connections, streams=streams, tokens=tokens, interval=interval,
     )  # fmt: skip
     after = os.getloadavg()

@@ -30,6 +30,7 @@ from typing import Any
 
 import click
 from ape import accounts, chain
+from ape.api import AccountAPI
 from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 from eth_utils import to_checksum_address
@@ -39,7 +40,7 @@ from rich.table import Table
 from venice_ops.bench.redis import free_port, start_redis
 from venice_ops.bench.setup import credit_wallets
 from venice_ops.deploy.config import load_config
-from venice_ops.deploy.suite import deploy_suite, write_manifest
+from venice_ops.deploy.suite import Suite, deploy_suite, write_manifest
 from venice_ops.paths import PROJECT_ROOT
 
 console = Console(width=110)
@@ -127,12 +128,7 @@ def warm(base: str, wallets: Sequence[str]) -> None:
 )
 def cli(seconds: float, connections: int, authorize: bool) -> None:
     """Requests per second and p99 of the sidecar: cached entitlement reads and authorize."""
-    logger.set_level("WARNING")
-    config = load_config()
-    deployer = accounts.test_accounts[0]
-    suite = deploy_suite(deployer, config, {"treasury": "test:1"})
-    work = Path(tempfile.mkdtemp(prefix="venice-sidecar-"))
-    manifest = write_manifest(suite, config, work)
+    suite, deployer, work, manifest = deployed("venice-sidecar-")
     rpc = str(chain.provider.http_uri)
     load_before = os.getloadavg()
 
@@ -195,6 +191,17 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
         batched = figures["POST /v1/authorize, batched"]["rps"]
         console.print(f"authorize batched / one by one: {batched / one:.2f}x")
     console.print(machine_note(load_before, load_after))
+
+
+def deployed(prefix: str) -> tuple[Suite, AccountAPI, Path, Path]:
+    """The suite deployed on the connected chain by the first test account, and a new work
+    directory (named ``prefix...``) holding its manifest."""
+    logger.set_level("WARNING")
+    config = load_config()
+    deployer = accounts.test_accounts[0]
+    suite = deploy_suite(deployer, config, {"treasury": "test:1"})
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    return suite, deployer, work, Path(write_manifest(suite, config, work))
 
 
 def cpu_seconds(pid: int) -> float:
