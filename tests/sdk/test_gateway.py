@@ -459,3 +459,24 @@ def test_usage_records_one_per_request_by_wallet_and_key(
     bad = httpx.get(rig.url + "/v1/usage", headers=auth, params={"day": "yesterday"})
     assert bad.status_code == 400
     assert httpx.get(rig.url + "/v1/usage").status_code == 401
+
+
+def test_the_sse_scanner_counts_output_and_reads_usage_however_the_bytes_split() -> None:
+    from venice_sdk.gateway.stream import SseScanner, Usage
+
+    events = [
+        {"choices": [{"index": 0, "delta": {"content": "a"}}]},  # output, compact
+        {"choices": [{"index": 0, "delta": {"content": '"choices": []'}}]},  # quotes in text
+        {"choices": []},  # no output
+        {"choices": None},
+        {"choices": [{"delta": {}}], "usage": {"prompt_tokens": 5, "completion_tokens": 1}},
+        {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}},  # the last
+    ]
+    text = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    text = text.replace(b'"choices": [{"index"', b'"choices":[ {"index"', 1) + b"data: [DONE]\n\n"
+    for step in (1, 7, len(text)):
+        scanner = SseScanner()
+        for at in range(0, len(text), step):
+            scanner.feed(text[at : at + step])
+        assert scanner.events == 3 and scanner.done
+        assert scanner.final_usage == Usage(5, 2) and scanner.usage == Usage(5, 2)
