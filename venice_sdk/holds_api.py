@@ -8,6 +8,8 @@ apply is a 409 with a ``code`` (``hold_released``, ``hold_settled``, ``hold_expi
 ``unknown_hold``, ``request_id_reused``) and changes nothing; an unreachable ledger or node is a
 503 (fail closed: serve nothing); malformed input is a 422 (FastAPI's validation) or a 400.
 Every call is idempotent by ``request_id``, so a client may retry any of them after a timeout.
+With a usage store, a settle also writes the request's usage record (once per request id; a
+record that cannot be written is a 503 whose retry writes it without debiting again).
 """
 
 from __future__ import annotations
