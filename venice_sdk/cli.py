@@ -92,6 +92,7 @@ def serve(settings: dict[str, Any]) -> int:
         from venice_sdk.pricing import PriceBook
         from venice_sdk.server.logs import configure_logging
         from venice_sdk.service import create_app
+        from venice_sdk.usage import open_usage_store
     except ImportError as exc:
         raise SystemExit(
             f"error: the server needs `pip install venice-sdk[server]` ({exc})"
@@ -174,6 +175,7 @@ def serve(settings: dict[str, Any]) -> int:
         admin_token=s["admin_token"],
         allow_wallet_authorize=s["allow_wallet_authorize"],
         body_limit=s["body_limit"],
+        usage_store=open_usage_store(s["redis_url"], data),
     )
     uvicorn.run(
         app,

@@ -8,23 +8,33 @@ apply is a 409 with a ``code`` (``hold_released``, ``hold_settled``, ``hold_expi
 ``unknown_hold``, ``request_id_reused``) and changes nothing; an unreachable ledger or node is a
 503 (fail closed: serve nothing); malformed input is a 422 (FastAPI's validation) or a 400.
 Every call is idempotent by ``request_id``, so a client may retry any of them after a timeout.
+With a usage store, a settle also writes the request's usage record (once per request id; a
+record that cannot be written is a 503 whose retry writes it without debiting again).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from venice_sdk.auth import KEY_PREFIX, AuthError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
-from venice_sdk.ledger import MAX_AMOUNT, HoldError, LedgerUnavailable, Settlement
+from venice_sdk.ledger import (
+    MAX_AMOUNT,
+    HoldError,
+    LedgerUnavailable,
+    Settlement,
+    normalize_account,
+)
 from venice_sdk.metering import MAX_REQUEST_ID, Metering, Reservation
 from venice_sdk.pricing import UnknownModel
 from venice_sdk.server.models import _error as _documented
 from venice_sdk.server.models import responses
+from venice_sdk.usage import UsageRecord, UsageStore
 
 __all__ = [
     "ReleaseRequest",
@@ -71,6 +81,13 @@ class ReserveRequest(_Strict):
 class SettleRequest(_Strict):
     request_id: RequestId
     actual_cost_micros: Micros
+    # What the request used, for its usage record (none of it changes the debit).
+    who: str | None = Field(None, max_length=256, description="The reserve's key (its key id)")
+    model: str | None = Field(None, max_length=200)
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    images: Count = 0
+    outcome: Literal["complete", "disconnected", "upstream_failed"] = "complete"
 
 
 class ReleaseRequest(_Strict):
@@ -119,8 +136,25 @@ def settlement_json(s: Settlement) -> dict[str, Any]:
     }
 
 
-def holds_router(gate: Gatekeeper) -> APIRouter:
-    """The three hold routes over ``gate``'s ledger, entitlements and keys."""
+def _key_id(
+    gate: Gatekeeper, who: str | None, wallet: str, on_key: Settlement | None
+) -> str | None:
+    """The key id of a settled request: its key hold's, else the ``who`` it names (a key of
+    the settled wallet), else None (a request by wallet)."""
+    if on_key is not None:
+        return on_key.account
+    if who is None or not who.startswith(KEY_PREFIX) or gate.keys is None:
+        return None
+    try:
+        record = gate.keys.resolve(who)
+    except AuthError:
+        return None
+    return record.key_id if normalize_account(record.address) == wallet else None
+
+
+def holds_router(gate: Gatekeeper, usage_store: UsageStore | None = None) -> APIRouter:
+    """The three hold routes over ``gate``'s ledger, entitlements and keys; with a
+    ``usage_store``, each settle writes the request's usage record (once per request id)."""
     metering = Metering(gate)
     router = APIRouter(tags=["holds"])
     answers = responses(internal=True, chain=True)
@@ -167,11 +201,37 @@ def holds_router(gate: Gatekeeper) -> APIRouter:
     @router.post("/v1/settle", responses=answers)
     def settle(body: SettleRequest) -> Any:
         try:
-            return settlement_json(metering.settle(body.request_id, body.actual_cost_micros))
+            done, on_key = metering.settle_both(body.request_id, body.actual_cost_micros)
         except HoldError as exc:
             return _error(exc.code, exc.message, 409)
         except LedgerUnavailable as exc:
             return _unavailable(exc)
+        if usage_store is not None:
+            # After the debit, every time: a retry of a settle whose record failed writes it;
+            # one whose record was written writes nothing (recording is idempotent by id).
+            record = UsageRecord(
+                request_id=body.request_id,
+                key_id=_key_id(gate, body.who, normalize_account(done.account), on_key),
+                wallet=normalize_account(done.account),
+                model=body.model or "",
+                input_tokens=body.input_tokens,
+                output_tokens=body.output_tokens,
+                images=body.images,
+                cost=done.cost,
+                hold=done.held,
+                time=float(gate.ledger.clock()),
+                day=done.day,
+                outcome=body.outcome,
+            )
+            try:
+                usage_store.record(record)
+            except LedgerUnavailable as exc:
+                return _error(
+                    Reason.LEDGER_UNAVAILABLE,
+                    f"settled, but the usage record could not be written (retry): {exc}",
+                    503,
+                )
+        return settlement_json(done)
 
     @router.post("/v1/release", responses=answers)
     def release(body: ReleaseRequest) -> Any:

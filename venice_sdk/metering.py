@@ -127,15 +127,25 @@ class Metering:
         """Debit a held request's actual cost (capped at the hold), on the wallet and on its
         key; retrying returns the same `Settlement`. Raises `HoldError` (with its ``code``) for
         a released, expired or unknown hold."""
+        return self.settle_both(hold, actual_cost)[0]
+
+    def settle_both(
+        self, hold: Reservation | Hold | str, actual_cost: int
+    ) -> tuple[Settlement, Settlement | None]:
+        """`settle`, also returning the key's own settlement (its ``account`` is the key id;
+        None: the request held nothing on a key)."""
         ref = _ref(hold)
         done = self.gate.ledger.settle(ref, actual_cost)
+        on_key: Settlement | None = None  # the daily key hold's, else the monthly one's
         for key_ref in _key_refs(hold, ref):
             try:
-                self.gate.ledger.settle(key_ref, actual_cost)
+                settled = self.gate.ledger.settle(key_ref, actual_cost)
             except HoldError as exc:
                 if exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
                     raise
-        return done
+            else:
+                on_key = on_key or settled
+        return done, on_key
 
     def release(self, hold: Reservation | Hold | str) -> Hold:
         """Free a hold without debiting anything (on the wallet and on its key)."""

@@ -54,6 +54,7 @@ from venice_sdk.server.models import (
     SiweResponse,
     responses,
 )
+from venice_sdk.usage import UsageStore
 
 __all__ = [
     "AuthorizeBatcher",
@@ -225,12 +226,14 @@ def create_app(
     admin_token: str | None = None,
     allow_wallet_authorize: bool = False,
     body_limit: int = 64 * 1024,
+    usage_store: UsageStore | None = None,
 ) -> FastAPI:
     """The sidecar. `authorize_batch` caps the `/v1/authorize` requests decided together
     (`AuthorizeBatcher`); 1 decides each request on its own. With `admin_token`, the internal
     routes require it; without, they are open (bind to loopback only). `allow_wallet_authorize`
     lets `/v1/authorize` take a bare wallet address (trusted callers only). Request bodies over
-    `body_limit` bytes are refused unread (413)."""
+    `body_limit` bytes are refused unread (413). With `usage_store`, each `/v1/settle` writes
+    the request's usage record there (`venice_sdk.usage`)."""
     app = FastAPI(
         title="venice_sdk sidecar",
         version="0.1.0",
@@ -356,6 +359,6 @@ def create_app(
     from venice_sdk.holds_api import holds_router  # reserve / settle / release (issue 14)
     from venice_sdk.keys_api import keys_router  # a wallet's keys: list, revoke, budgets
 
-    app.include_router(holds_router(gate))
+    app.include_router(holds_router(gate, usage_store))
     app.include_router(keys_router(keys))
     return app

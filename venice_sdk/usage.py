@@ -36,6 +36,7 @@ __all__ = [
     "UsagePage",
     "UsageRecord",
     "UsageStore",
+    "open_usage_store",
     "to_csv",
 ]
 
@@ -87,6 +88,16 @@ def to_csv(records: list[UsageRecord]) -> str:
     for r in records:
         writer.writerow(["" if v is None else v for v in asdict(r).values()])
     return out.getvalue()
+
+
+def open_usage_store(redis_url: str | None, data_dir: str | Path) -> UsageStore:
+    """The usage store of a server: in its Redis if it has one, else ``usage.sqlite3`` in its
+    data directory (the gateway and the sidecar write to the same one)."""
+    if redis_url:
+        return RedisUsageStore(redis_url)
+    data = Path(data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    return SQLiteUsageStore(data / "usage.sqlite3")
 
 
 def _check(wallet: str | None, key_id: str | None, limit: int) -> None:

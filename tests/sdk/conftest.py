@@ -14,6 +14,7 @@ import pytest
 from tests.support.sdk import NO_REDIS, NOON, FakeClock
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
+from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore, UsageStore
 
 
 @pytest.fixture
@@ -101,3 +102,40 @@ def key_store(
     if backend == "redis":
         return RedisKeyStore.from_url(request.getfixturevalue("redis_url"), clock=clock)
     return ApiKeyStore(tmp_path / "keys.sqlite3", clock=clock)
+
+
+def usage_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[UsageStore]:
+    """A usage store of the parametrized backend (the test's Redis, or a SQLite file)."""
+    made: UsageStore
+    if backend == "redis":
+        made = RedisUsageStore(request.getfixturevalue("redis_url"))
+    else:
+        made = SQLiteUsageStore(tmp_path / "usage.sqlite3")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
+    """The test chain's deployment manifest, for a sidecar or gateway started as a command."""
+    from venice_ops.deploy.suite import write_manifest
+
+    return Path(write_manifest(suite, config, tmp_path / "manifest"))
+
+
+@pytest.fixture
+def staking_account(suite: Any, fund: Any, alice: Any) -> Any:
+    """alice: staked VVV (may get a key) and 2 DIEM staked ($2 of credit a day)."""
+    fund(alice, 10_000 * 10**18)
+    suite.staking.stake(alice, 10_000 * 10**18, sender=alice)
+    suite.staking.mintExactDiem(2 * 10**18, 10_000 * 10**18, sender=alice)
+    suite.diem.stake(2 * 10**18, sender=alice)
+    return alice
+
+
+@pytest.fixture
+def staker(staking_account: Any) -> str:
+    """`staking_account`'s address."""
+    return str(staking_account.address)

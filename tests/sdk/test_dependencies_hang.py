@@ -180,23 +180,6 @@ def test_redis_lost_reply__a_debit_reported_unavailable_is_taken_back(
 # --- over HTTP: the real sidecar -------------------------------------------------------------
 
 
-@pytest.fixture
-def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
-    from venice_ops.deploy.suite import write_manifest
-
-    return Path(write_manifest(suite, config, tmp_path / "manifest"))
-
-
-@pytest.fixture
-def staker(suite: Any, fund: Any, alice: Any) -> str:
-    """alice: 2 DIEM staked, $2 of credit a day."""
-    fund(alice, 10_000 * VVV)
-    suite.staking.stake(alice, 10_000 * VVV, sender=alice)
-    suite.staking.mintExactDiem(2 * VVV, 10_000 * VVV, sender=alice)
-    suite.diem.stake(2 * VVV, sender=alice)
-    return str(alice.address)
-
-
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
 def test_redis_outage__503_ledger_unavailable_json_and_readyz_says_so(
     tmp_path: Path, manifest: Path, chain: Any, staker: str

@@ -489,3 +489,24 @@ def test_key_lifecycle_refusals_are_openai_shaped(make_rig: Callable[..., Rig]) 
     cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
     month = month_period(float(rig.ledger.clock()))
     assert rig.ledger.spent(monthly.key_id, month) == cost == rig.ledger.spent(ALICE)
+
+
+def test_the_sse_scanner_counts_output_and_reads_usage_however_the_bytes_split() -> None:
+    from venice_sdk.gateway.stream import SseScanner, Usage
+
+    events = [
+        {"choices": [{"index": 0, "delta": {"content": "a"}}]},  # output, compact
+        {"choices": [{"index": 0, "delta": {"content": '"choices": []'}}]},  # quotes in text
+        {"choices": []},  # no output
+        {"choices": None},
+        {"choices": [{"delta": {}}], "usage": {"prompt_tokens": 5, "completion_tokens": 1}},
+        {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}},  # the last
+    ]
+    text = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    text = text.replace(b'"choices": [{"index"', b'"choices":[ {"index"', 1) + b"data: [DONE]\n\n"
+    for step in (1, 7, len(text)):
+        scanner = SseScanner()
+        for at in range(0, len(text), step):
+            scanner.feed(text[at : at + step])
+        assert scanner.events == 3 and scanner.done
+        assert scanner.final_usage == Usage(5, 2) and scanner.usage == Usage(5, 2)

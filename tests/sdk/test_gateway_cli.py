@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.fake_gate import ALICE
+from tests.support.gateway_process import gateway_command
 from venice_ops.bench.redis import free_port
 from venice_sdk.auth import ApiKeyStore
 from venice_sdk.pricing import PriceBook
@@ -32,28 +33,15 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
     data = tmp_path / "data"
     data.mkdir()
     key = ApiKeyStore(data / "keys.sqlite3").issue(ALICE, True).key
-    port = free_port()
     dead_node = f"http://127.0.0.1:{free_port()}"
-    cmd = [
-        sys.executable, "-m", "venice_sdk.cli", "gateway",
+    headers = {"authorization": f"Bearer {key}"}
+    with gateway_command(
         "--upstream", f"http://127.0.0.1:{free_port()}",
         "--manifest", str(_manifest(tmp_path)), "--rpc", dead_node,
-        "--port", str(port), "--workers", "2", "--redis-url", redis_url,
-        "--data-dir", str(data),
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/v1"
-    headers = {"authorization": f"Bearer {key}"}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
-            try:
-                reply = httpx.get(url + "/models", headers=headers, timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the gateway did not start"
-                time.sleep(0.2)
+        "--workers", "2", "--redis-url", redis_url, "--data-dir", str(data),
+        port=free_port(),
+    ) as (url, _):  # fmt: skip
+        reply = httpx.get(url + "/models", headers=headers, timeout=2)
         assert reply.status_code == 200
         assert {m["id"] for m in reply.json()["data"]} == set(PriceBook.default())
         # The node does not answer: every worker refuses (fails closed) with a 503.
@@ -66,13 +54,6 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
             )
             assert chat.status_code == 503, chat.text
             assert chat.json()["error"]["code"] == "rpc_unavailable"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.mark.parametrize(
@@ -102,30 +83,18 @@ def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     key = ApiKeyStore(data / "keys.sqlite3").issue(ALICE, True).key
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "venice_sdk.cli", "gateway",
-        "--upstream", "http://127.0.0.1:9", "--manifest", str(_manifest(tmp_path)),
-        "--rpc", "http://127.0.0.1:9", "--port", str(port), "--data-dir", str(data),
-        "--prices", str(prices),
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/v1/models"
     headers = {"authorization": f"Bearer {key}"}
+    with gateway_command(
+        "--upstream", "http://127.0.0.1:9", "--manifest", str(_manifest(tmp_path)),
+        "--rpc", "http://127.0.0.1:9", "--data-dir", str(data), "--prices", str(prices),
+        port=free_port(),
+    ) as (url, proc):  # fmt: skip
 
-    def models() -> set[str]:
-        return {m["id"] for m in httpx.get(url, headers=headers, timeout=5).json()["data"]}
+        def models() -> set[str]:
+            reply = httpx.get(url + "/models", headers=headers, timeout=5)
+            return {m["id"] for m in reply.json()["data"]}
 
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
-            try:
-                assert models() == {"model-aaaa"}
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the gateway did not start"
-                time.sleep(0.2)
+        assert models() == {"model-aaaa"}
         # Same size, same modification time: only the signal can tell the file changed.
         stat = prices.stat()
         prices.write_text(book.format("model-bbbb"))
@@ -137,13 +106,6 @@ def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
         while models() != {"model-bbbb"}:
             assert time.monotonic() < deadline, "SIGHUP did not reload the price book"
             time.sleep(0.1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def test_usage_command_prints_records_and_daily_sums(tmp_path: Path) -> None:

@@ -10,15 +10,19 @@ from fastapi.testclient import TestClient
 
 from tests.support.fake_gate import ALICE, BOB, make_gate
 from venice_sdk.holds_api import holds_router
-from venice_sdk.ledger import CreditLedger
+from venice_sdk.ledger import CreditLedger, LedgerUnavailable
+from venice_sdk.usage import UsageRecord, UsageStore
 
 
 def _http(
-    ledger: CreditLedger, tmp_path: Path, credits: dict[str, int] | None = None
+    ledger: CreditLedger,
+    tmp_path: Path,
+    credits: dict[str, int] | None = None,
+    usage_store: UsageStore | None = None,
 ) -> tuple[TestClient, Any, Any]:
     gate, keys, client = make_gate(ledger, tmp_path, credits)
     app = FastAPI()
-    app.include_router(holds_router(gate))
+    app.include_router(holds_router(gate, usage_store))
     return TestClient(app), keys, client
 
 
@@ -125,3 +129,67 @@ def test_a_key_holds_on_its_own_limit_and_on_its_wallet(
     keys.revoke(issued.key_id)
     revoked = http.post("/v1/reserve", json={**body, "request_id": "k3"}).json()
     assert revoked["reason"] == "key_revoked"
+
+
+def test_a_settle_writes_one_usage_record_even_when_retried(
+    ledger: CreditLedger, tmp_path: Path, usage_store: UsageStore, clock: Any
+) -> None:
+    http, keys, _ = _http(ledger, tmp_path, usage_store=usage_store)
+    limited = keys.issue(ALICE, True, daily_limit_micros=5_000)  # holds on the key too
+    plain = keys.issue(ALICE, True)  # no limit of its own: named by the settle's "who"
+    for rid, who in (("u1", limited.key), ("u2", plain.key), ("u3", ALICE)):
+        held = http.post("/v1/reserve", json={"who": who, "request_id": rid,
+                                              "max_cost_micros": 900})  # fmt: skip
+        assert held.json()["allowed"], held.json()
+    settle = {"request_id": "u1", "actual_cost_micros": 1_200, "model": "tiny",
+              "input_tokens": 300, "output_tokens": 200, "outcome": "disconnected"}  # fmt: skip
+    first = http.post("/v1/settle", json=settle)
+    assert first.status_code == 200 and first.json()["cost_micros"] == 900  # capped at the hold
+    assert http.post("/v1/settle", json=settle).json() == first.json()  # a retry
+    u2 = {"request_id": "u2", "actual_cost_micros": 40, "who": plain.key, "model": "tiny",
+          "input_tokens": 40}  # fmt: skip
+    http.post("/v1/settle", json=u2)
+    http.post(
+        "/v1/settle", json={"request_id": "u3", "actual_cost_micros": 7, "who": limited.key}
+    )  # a key of the wallet, not the reserve's
+    http.post("/v1/settle", json={"request_id": "u3", "actual_cost_micros": 7})
+
+    records = usage_store.query(wallet=ALICE.lower()).records
+    assert [r.request_id for r in records] == ["u1", "u2", "u3"]
+    u1, u2, u3 = records
+    assert u1 == UsageRecord("u1", limited.key_id, ALICE.lower(), "tiny", 300, 200, 0, 900, 900,
+                             clock(), u1.day, "disconnected")  # fmt: skip
+    assert u1.day == ledger.today()
+    assert (u2.key_id, u2.cost, u2.hold, u2.input_tokens, u2.outcome) == (
+        plain.key_id, 40, 900, 40, "complete",
+    )  # fmt: skip
+    # u3 was reserved by wallet; the "who" key holds nothing for it, yet it is the wallet's.
+    assert (u3.key_id, u3.cost, u3.model) == (limited.key_id, 7, "")
+    assert [r.request_id for r in usage_store.query(key_id=limited.key_id).records] == ["u1", "u3"]
+    assert ledger.spent(ALICE) == 900 + 40 + 7
+
+
+def test_a_settle_whose_record_fails_is_a_503_and_its_retry_records_it(
+    ledger: CreditLedger, tmp_path: Path, usage_store: UsageStore
+) -> None:
+    class Flaky:
+        def __init__(self) -> None:
+            self.fail = True
+
+        def record(self, record: UsageRecord) -> bool:
+            if self.fail:
+                raise LedgerUnavailable("down")
+            return usage_store.record(record)
+
+    flaky = Flaky()
+    http, _, _ = _http(ledger, tmp_path, usage_store=flaky)  # type: ignore[arg-type]
+    http.post("/v1/reserve", json={"who": ALICE, "request_id": "f1", "max_cost_micros": 50})
+    body = {"request_id": "f1", "actual_cost_micros": 30}
+    down = http.post("/v1/settle", json=body)
+    assert down.status_code == 503 and down.json()["code"] == "ledger_unavailable"
+    assert ledger.spent(ALICE) == 30  # the debit is done; only the record is missing
+    flaky.fail = False
+    assert http.post("/v1/settle", json=body).json()["cost_micros"] == 30
+    assert http.post("/v1/settle", json=body).status_code == 200
+    assert [r.cost for r in usage_store.query(wallet=ALICE.lower()).records] == [30]
+    assert ledger.spent(ALICE) == 30

@@ -28,7 +28,6 @@ from venice_sdk.ledger import MAX_AMOUNT
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
 
-VVV = 10**18
 WALLET = "0x" + "ab" * 20
 
 
@@ -110,23 +109,6 @@ def test_sqlite_key_store__is_a_key_store_too(tmp_path: Path) -> None:
 # --- two real sidecars on one Redis ------------------------------------------------------------
 
 
-@pytest.fixture
-def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
-    from venice_ops.deploy.suite import write_manifest
-
-    return Path(write_manifest(suite, config, tmp_path / "manifest"))
-
-
-@pytest.fixture
-def staker(suite: Any, fund: Any, alice: Any) -> Any:
-    """alice: staked VVV (may get a key) and 2 DIEM staked ($2 of credit a day)."""
-    fund(alice, 10_000 * VVV)
-    suite.staking.stake(alice, 10_000 * VVV, sender=alice)
-    suite.staking.mintExactDiem(2 * VVV, 10_000 * VVV, sender=alice)
-    suite.diem.stake(2 * VVV, sender=alice)
-    return alice
-
-
 def issue_key(url: str, account: Any) -> dict[str, Any]:
     challenge = httpx.post(url + "/v1/auth/challenge", json={"address": account.address}).json()
     signature = account.sign_message(encode_defunct(text=challenge["message"])).signature.hex()
@@ -137,7 +119,7 @@ def issue_key(url: str, account: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("key_store", ["redis", "sqlite"])
 def test_two_sidecars_on_one_redis__keys_and_revocations_seen_by_both(
-    tmp_path: Path, manifest: Path, chain: Any, redis_url: str, staker: Any, key_store: str
+    tmp_path: Path, manifest: Path, chain: Any, redis_url: str, staking_account: Any, key_store: str
 ) -> None:
     """A key issued on A works on B at once; revoked on B, it is refused on A at once. With
     --key-store sqlite (what --redis-url gave before), B does not know A's key: the bug."""
@@ -148,7 +130,7 @@ def test_two_sidecars_on_one_redis__keys_and_revocations_seen_by_both(
     a.start()
     b.start()
     try:
-        account = Account.from_key(staker.private_key)
+        account = Account.from_key(staking_account.private_key)
         issued = issue_key(a.url, account)
         body = {"who": issued["key"], "model": "small", "output_tokens": 4_000}
         on_a = httpx.post(a.url + "/v1/authorize", json=body).json()

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from venice_sdk.usage import (
     DailyUsage,
-    RedisUsageStore,
-    SQLiteUsageStore,
     UsageRecord,
     UsageStore,
     to_csv,
@@ -24,14 +20,8 @@ DAY = 20_240
 
 
 @pytest.fixture
-def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[UsageStore]:
-    made: UsageStore
-    if backend == "redis":
-        made = RedisUsageStore(request.getfixturevalue("redis_url"))
-    else:
-        made = SQLiteUsageStore(tmp_path / "usage.sqlite3")
-    yield made
-    made.close()
+def store(usage_store: UsageStore) -> UsageStore:
+    return usage_store
 
 
 def rec(i: int, key: str | None = "key1", model: str = "tiny", day: int = DAY) -> UsageRecord:

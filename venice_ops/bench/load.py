@@ -6,6 +6,7 @@ Runs in its own process (so the load does not share an interpreter with the serv
 seconds, requests per second, latency percentiles in milliseconds and non-200 answers. Each
 line is a path to GET, or with `--post PATH` a JSON body to POST to PATH. With `--expect TEXT`,
 a 200 whose body lacks TEXT counts as a bad answer too (e.g. an authorize that was refused).
+`--header "Name: value"` (repeatable) adds a header to every request (e.g. an API key).
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ import time
 from urllib.parse import urlsplit
 
 
-def requests(host: str, lines: list[str], post: str | None) -> list[bytes]:
+def requests(
+    host: str, lines: list[str], post: str | None, headers: list[str] | None = None
+) -> list[bytes]:
     """The raw HTTP/1.1 requests: a GET of each path, or a POST of each JSON body."""
+    extra = "".join(f"{h.strip()}\r\n" for h in headers or [])
     if post is None:
-        return [f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() for path in lines]
+        return [f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode() for path in lines]
     return [
         (
             f"POST {post} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
+            f"{extra}Content-Length: {len(body.encode())}\r\n\r\n{body}"
         ).encode()
         for body in lines
     ]
@@ -74,10 +78,11 @@ async def run(
     seconds: float,
     post: str | None = None,
     expect: str | None = None,
+    headers: list[str] | None = None,
 ) -> dict[str, float]:
     parts = urlsplit(base)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    raw = requests(host, lines, post)
+    raw = requests(host, lines, post, headers)
     expected = expect.encode() if expect is not None else None
     latencies: list[float] = []
     bad: list[int] = []
@@ -110,11 +115,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--post", help="POST each line (a JSON body) to this path")
     parser.add_argument("--expect", help="text every 200 answer's body must contain")
+    parser.add_argument("--header", action="append", help="'Name: value' on every request")
     args = parser.parse_args()
     with open(args.paths_file) as f:
         lines = [line.strip() for line in f if line.strip()]
     result = asyncio.run(
-        run(args.base, lines, args.connections, args.seconds, args.post, args.expect)
+        run(args.base, lines, args.connections, args.seconds, args.post, args.expect, args.header)
     )
     print(json.dumps(result))
 

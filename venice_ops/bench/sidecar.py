@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from typing import Any
 
 import click
 from ape import accounts, chain
+from ape.api import AccountAPI
 from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 from eth_utils import to_checksum_address
@@ -38,10 +40,39 @@ from rich.table import Table
 from venice_ops.bench.redis import free_port, start_redis
 from venice_ops.bench.setup import credit_wallets
 from venice_ops.deploy.config import load_config
-from venice_ops.deploy.suite import deploy_suite, write_manifest
+from venice_ops.deploy.suite import Suite, deploy_suite, write_manifest
 from venice_ops.paths import PROJECT_ROOT
 
 console = Console(width=110)
+
+
+@contextmanager
+def server_process(
+    what: str, cmd: Sequence[str], ready_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``cmd`` (a server) until the block ends, once ``ready_url`` answers (any HTTP
+    status: the server is up); yields its process."""
+    server = subprocess.Popen(list(cmd), cwd=PROJECT_ROOT)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(ready_url, timeout=1):
+                    break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise click.ClickException(f"the {what} did not start") from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
 
 
 @contextmanager
@@ -49,29 +80,13 @@ def sidecar(manifest: Path, rpc: str, work: Path, *options: str) -> Iterator[str
     """`venice-sdk serve` on a free port until the block ends; yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "venice_sdk.cli", "serve", "--manifest", str(manifest)),
-            *("--rpc", rpc, "--port", str(port), "--data-dir", str(work), "--ttl", "3600"),
-            *options,
-        ],
-        cwd=PROJECT_ROOT,
-    )
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise click.ClickException("the sidecar did not start") from None
-                time.sleep(0.2)
+    cmd = [
+        *(sys.executable, "-m", "venice_sdk.cli", "serve", "--manifest", str(manifest)),
+        *("--rpc", rpc, "--port", str(port), "--data-dir", str(work), "--ttl", "3600"),
+        *options,
+    ]
+    with server_process("sidecar", cmd, f"{base}/healthz"):
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def load(base: str, lines: Path, connections: int, seconds: float, *options: str) -> dict[str, Any]:
@@ -92,6 +107,7 @@ def load(base: str, lines: Path, connections: int, seconds: float, *options: str
     figures = {key: statistics.median(r[key] for r in rounds) for key in ("rps", "p50_ms")}
     figures["p99_ms"] = statistics.median(r["p99_ms"] for r in rounds)
     figures["errors"] = sum(r["errors"] for r in rounds)
+    figures["requests"] = sum(r["requests"] for r in rounds)
     figures["rounds"] = "; ".join(f"{r['rps']:,.0f}/s p99 {r['p99_ms']:.1f} ms" for r in rounds)
     return figures
 
@@ -112,12 +128,7 @@ def warm(base: str, wallets: Sequence[str]) -> None:
 )
 def cli(seconds: float, connections: int, authorize: bool) -> None:
     """Requests per second and p99 of the sidecar: cached entitlement reads and authorize."""
-    logger.set_level("WARNING")
-    config = load_config()
-    deployer = accounts.test_accounts[0]
-    suite = deploy_suite(deployer, config, {"treasury": "test:1"})
-    work = Path(tempfile.mkdtemp(prefix="venice-sidecar-"))
-    manifest = write_manifest(suite, config, work)
+    suite, deployer, work, manifest = deployed("venice-sidecar-")
     rpc = str(chain.provider.http_uri)
     load_before = os.getloadavg()
 
@@ -179,9 +190,44 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
         one = figures["POST /v1/authorize, one by one"]["rps"]
         batched = figures["POST /v1/authorize, batched"]["rps"]
         console.print(f"authorize batched / one by one: {batched / one:.2f}x")
-    console.print(
+    console.print(machine_note(load_before, load_after))
+
+
+def deployed(prefix: str) -> tuple[Suite, AccountAPI, Path, Path]:
+    """The suite deployed on the connected chain by the first test account, and a new work
+    directory (named ``prefix...``) holding its manifest."""
+    logger.set_level("WARNING")
+    config = load_config()
+    deployer = accounts.test_accounts[0]
+    suite = deploy_suite(deployer, config, {"treasury": "test:1"})
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    return suite, deployer, work, Path(write_manifest(suite, config, work))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants alive
+    now (Linux's /proc; 0.0 where it cannot be read)."""
+    total = 0.0
+    pending = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while pending:
+        p = pending.pop()
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def machine_note(before: Sequence[float], after: Sequence[float]) -> str:
+    """The CPUs and the load average before and after a run (a noisy machine shows here)."""
+    return (
         f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
+        + ", ".join(f"{x:.2f}" for x in before)
         + "; after "
-        + ", ".join(f"{x:.2f}" for x in load_after)
+        + ", ".join(f"{x:.2f}" for x in after)
     )

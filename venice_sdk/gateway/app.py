@@ -5,7 +5,11 @@ Each metered request: ``Authorization: Bearer vvk_...`` -> the key's wallet -> i
 settle at the ``usage`` it reports (streams: ``stream_options.include_usage`` is asked for and
 the last chunk's usage is used). A stream the client leaves is cut off upstream and settled at
 the input plus the output streamed so far; a request the upstream fails before any output is
-released. Refusals are OpenAI-shaped errors (`openai_error`).
+released. Refusals are OpenAI-shaped errors (`openai_error`). A request's end (settle or
+release, its tokens, its usage record) is one hop to a worker thread.
+
+Over 500 lines: `create_gateway` is one closure over the gateway's state (its upstream client,
+limiter and stores); the parts that stand alone live beside it (estimate, stream, errors).
 """
 
 from __future__ import annotations
@@ -162,11 +166,11 @@ def create_gateway(
         limits = policy.limits_for(record.key_id, pro=pro, diem_staked=diem)
         return record.key_id, limiter.hit(record.key_id, limits)
 
-    async def count_tokens(admitted: tuple[str, RateState] | None, tokens: int) -> None:
+    def count_tokens(admitted: tuple[str, RateState] | None, tokens: int) -> None:
         if limiter is None or admitted is None or not tokens:
             return
         try:
-            await anyio.to_thread.run_sync(limiter.add_tokens, admitted[0], tokens)
+            limiter.add_tokens(admitted[0], tokens)
         except LedgerUnavailable as exc:
             log.error("counting tokens failed: %s", exc)
 
@@ -197,22 +201,22 @@ def create_gateway(
             )
         return client
 
-    async def settle(reservation: Reservation, cost: int) -> tuple[int, int]:
+    # A request's end runs in one worker thread (one hop off the event loop): its settle (or
+    # release), its tokens for the rate limits and its usage record.
+
+    def settle(reservation: Reservation, cost: int) -> tuple[int, int]:
         """Settle at ``cost``: (the balance left after it, what was debited); the hold's balance
         and 0 if the ledger failed."""
         try:
             try:
-                done = await anyio.to_thread.run_sync(metering.settle, reservation, cost)
+                done = metering.settle(reservation, cost)
             except HoldError as exc:
                 if exc.code != Reason.HOLD_EXPIRED or reservation.address is None:
                     raise
                 # Served for longer than the ledger's hold_ttl: the hold went back to the
                 # wallet, so debit what was served (today) if the day's credit still covers it.
-                debit = await anyio.to_thread.run_sync(
-                    gate.ledger.debit,
-                    reservation.address,
-                    min(cost, reservation.amount),
-                    reservation.daily_limit,
+                debit = gate.ledger.debit(
+                    reservation.address, min(cost, reservation.amount), reservation.daily_limit
                 )
                 if not debit.allowed:
                     log.error(
@@ -225,7 +229,7 @@ def create_gateway(
             return reservation.remaining, 0
         return done.remaining, done.cost
 
-    async def note(
+    def note(
         reservation: Reservation,
         model: str,
         outcome: str,
@@ -252,16 +256,40 @@ def create_gateway(
             outcome=outcome,
         )
         try:
-            await anyio.to_thread.run_sync(usage_store.record, record)
+            usage_store.record(record)
         except LedgerUnavailable as exc:
             log.error("recording the usage of %s failed: %s", reservation.request_id, exc)
 
+    async def finish(
+        reservation: Reservation,
+        model: str,
+        outcome: str,
+        cost: int | None,
+        usage: Usage | None,
+        admitted: tuple[str, RateState] | None,
+        images: int = 0,
+    ) -> int:
+        """Settle a served request at ``cost`` (None: no usable usage, its hold), count its
+        tokens and record it; the balance left."""
+
+        def run() -> int:
+            remaining, charged = settle(reservation, reservation.amount if cost is None else cost)
+            if usage is not None:
+                count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
+            note(reservation, model, outcome, usage, images, charged)
+            return remaining
+
+        return await anyio.to_thread.run_sync(run)
+
     async def release(reservation: Reservation, model: str) -> None:
-        try:
-            await anyio.to_thread.run_sync(metering.release, reservation)
-        except (LedgerUnavailable, HoldError) as exc:
-            log.error("releasing %s failed: %s", reservation.request_id, exc)
-        await note(reservation, model, "released")
+        def run() -> None:
+            try:
+                metering.release(reservation)
+            except (LedgerUnavailable, HoldError) as exc:
+                log.error("releasing %s failed: %s", reservation.request_id, exc)
+            note(reservation, model, "released")
+
+        await anyio.to_thread.run_sync(run)
 
     def price(prices: PriceBook, model: str, usage: Usage) -> int | None:
         try:
@@ -442,9 +470,7 @@ def create_gateway(
                 if usage is None:
                     usage = Usage(bound.input_tokens, scanner.events)
                 cost = price(prices, model, usage)
-                _, charged = await settle(reservation, reservation.amount if cost is None else cost)
-                await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
-                await note(reservation, model, ending, usage, charged=charged)
+                await finish(reservation, model, ending, cost, usage, admitted)
 
             headers = {**_balance_headers(reservation.remaining, request_id), **rate}
             return MeteredStream(response, headers, on_end)
@@ -471,10 +497,7 @@ def create_gateway(
             usage = usage_of(answer)
             cost = price(prices, model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
-        remaining, charged = await settle(reservation, reservation.amount if cost is None else cost)
-        if usage is not None:
-            await count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
-        await note(reservation, model, "complete", usage, images, charged)
+        remaining = await finish(reservation, model, "complete", cost, usage, admitted, images)
         headers = {**_balance_headers(remaining, request_id), **rate}
         return Response(data, 200, media_type="application/json", headers=headers)
 

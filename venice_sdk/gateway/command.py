@@ -107,13 +107,9 @@ def build(options: dict[str, Any]) -> Any:
 
 
 def _usage_store(options: dict[str, Any]) -> Any:
-    from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore
+    from venice_sdk.usage import open_usage_store
 
-    if options.get("redis_url"):
-        return RedisUsageStore(options["redis_url"])
-    data = Path(options["data_dir"])
-    data.mkdir(parents=True, exist_ok=True)
-    return SQLiteUsageStore(data / "usage.sqlite3")
+    return open_usage_store(options.get("redis_url"), options["data_dir"])
 
 
 def usage(args: argparse.Namespace) -> int:

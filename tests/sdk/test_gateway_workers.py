@@ -1,0 +1,102 @@
+"""The gateway as its command runs it, several worker processes on the test Redis in front of a
+test upstream, on the test chain's entitlements: a burst on a 100/min key lets exactly 100
+through across 4 workers; the benchmark's machinery (`venice_ops.bench.gateway.measure`) runs
+end to end at a tiny size (figures not checked: this is not a timed test)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from rich.console import Console
+
+from tests.support.fake_upstream import FakeUpstream, serving
+from tests.support.gateway_process import gateway_command
+from venice_ops.bench.redis import free_port
+from venice_sdk.auth import ApiKeyStore
+
+
+@pytest.fixture
+def gateway_4(
+    tmp_path: Path, manifest: Path, chain: Any, staker: str, redis_url: str
+) -> Iterator[tuple[str, str]]:
+    """`venice-sdk gateway --workers 4` on Redis, 100 requests a minute per key, in front of
+    the test upstream; yields its /v1 URL and a key of the staker."""
+    data = tmp_path / "data"
+    data.mkdir()
+    key = ApiKeyStore(data / "keys.sqlite3").issue(staker, True).key
+    limits = tmp_path / "limits.yaml"
+    limits.write_text("default: {requests_per_minute: 100, tokens_per_minute: 100000000}\n")
+    with (
+        serving(FakeUpstream().app) as upstream,
+        gateway_command(
+            "--upstream", upstream, "--manifest", str(manifest),
+            "--rpc", str(chain.provider.http_uri), "--workers", "4", "--redis-url", redis_url,
+            "--data-dir", str(data), "--rate-limits", str(limits), "--ttl", "3600",
+            port=free_port(),
+        ) as (url, _),
+    ):  # fmt: skip
+        models = httpx.get(url + "/models", headers={"authorization": f"Bearer {key}"})
+        assert models.status_code == 200, models.text
+        yield url, key
+
+
+async def _burst(url: str, key: str, n: int) -> list[httpx.Response]:
+    body = {"model": "qwen3-4b", "messages": [{"role": "user", "content": "normal"}]}
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        headers = {"authorization": f"Bearer {key}"}
+        return list(
+            await asyncio.gather(
+                *(client.post(url + "/chat/completions", json=body, headers=headers)
+                  for _ in range(n))
+            )
+        )  # fmt: skip
+
+
+def test_a_burst_of_160_through_4_workers_lets_exactly_100_through(
+    gateway_4: tuple[str, str],
+) -> None:
+    url, key = gateway_4
+    # The limit counts per UTC minute: fire well inside one.
+    if time.time() % 60 > 40:
+        time.sleep(60.5 - time.time() % 60)
+    answers = asyncio.run(_burst(url, key, 160))
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(200) == 100 and statuses.count(429) == 60, sorted(set(statuses))
+    for answer in answers:
+        if answer.status_code == 429:
+            assert answer.json()["error"]["code"] == "rate_limited"
+            assert 1 <= int(answer.headers["retry-after"]) <= 60
+            assert answer.headers["x-ratelimit-remaining-requests"] == "0"
+        else:
+            assert answer.json()["usage"]["prompt_tokens"] > 0
+            assert answer.headers["x-ratelimit-limit-requests"] == "100"
+
+
+def test_the_benchmark_runs_at_a_tiny_size(
+    tmp_path: Path, manifest: Path, chain: Any, staker: str
+) -> None:
+    from venice_ops.bench.gateway import measure, table
+
+    figures = measure(
+        manifest, str(chain.provider.http_uri), staker, tmp_path, seconds=0.3,
+        connections=2, streams=3, tokens=5, interval=0.001,
+    )  # fmt: skip
+    for name in ("direct", "gateway"):
+        assert figures[name]["errors"] == 0 and figures[name]["rps"] > 0, figures[name]
+        assert figures[name]["cpu_ms"] > 0  # the server's processes were found and read
+    for name in ("direct streams", "gateway streams"):
+        streams = figures[name]
+        assert streams["errors"] == 0 and streams["chunks"] == 3 * 5, streams
+    console = Console(record=True, width=200)
+    console.print(table(figures, 0.3, 2))
+    text = console.export_text()
+    assert "gateway / direct" in text and "added per chunk" in text
+    json.dumps(figures)  # plain figures, printable

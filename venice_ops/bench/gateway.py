@@ -1,0 +1,204 @@
+"""Benchmark of the gateway: `ape run bench_gateway [--seconds 5] [--connections 32]
+[--streams 200] [--tokens 1000]`.
+
+Deploys the suite on a local Anvil and gives a wallet 100 DIEM staked, then in one run starts
+Redis, a fast OpenAI-compatible upstream (`venice_ops.bench.upstream`, its own process) and
+`venice-sdk gateway` with 2 workers on that Redis in front of it, and loads both from separate
+processes:
+
+* non-streaming chat completions (`venice_ops.bench.load`, keep-alive connections, median of 3
+  rounds) through the gateway (each request: key, cached entitlement, reserve, forward, settle,
+  usage record) and straight at the upstream: requests per second, p50 and p99, and the ratio.
+  Target: >= 1,000 requests/s at p99 <= 25 ms through the gateway on loopback.
+* ``--streams`` concurrent streams of ``--tokens`` chunks (`venice_ops.bench.streams`), one
+  round each way: how long each chunk took from the upstream to the client, and what the
+  gateway added (its p50 and p99 less the direct path's). Target: 200 streams with under 1 ms
+  added per chunk at p99.
+
+Beside each figure, the CPU the server's processes spent per request (or per chunk): on a busy
+machine rates and latencies mostly measure the other tenants; this far less. `measure` is the
+run without the chain or the table (the test runs it at a tiny size).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from ape import chain
+from ape.cli import ConnectedProviderCommand
+from rich.console import Console
+from rich.table import Table
+
+from venice_ops.bench.redis import free_port, start_redis
+from venice_ops.bench.setup import credit_wallets
+from venice_ops.bench.sidecar import (
+    cpu_seconds,
+    deployed,
+    load,
+    machine_note,
+    server_process,
+)
+from venice_ops.paths import PROJECT_ROOT
+
+console = Console(width=120)
+MODEL = "qwen3-4b"
+#: Output tokens of each non-streaming completion.
+REPLY_TOKENS = 16
+
+
+def measure(
+    manifest: Path,
+    rpc: str,
+    wallet: str,
+    work: Path,
+    *,
+    seconds: float,
+    connections: int,
+    streams: int,
+    tokens: int,
+    interval: float,
+    workers: int = 2,
+) -> dict[str, dict[str, Any]]:
+    """Figures of each path (``direct`` / ``gateway``, non-streaming and streams) for a run
+    on ``wallet``'s credit (it must have some); servers started in ``work`` and stopped."""
+    from venice_sdk.auth import ApiKeyStore
+
+    data = work / "gateway"
+    data.mkdir(parents=True, exist_ok=True)
+    key = ApiKeyStore(data / "keys.sqlite3").issue(wallet, True, label="bench").key
+    header = ("--header", f"Authorization: Bearer {key}")
+    bodies = work / "chat.txt"
+    body = {"model": MODEL, "max_tokens": REPLY_TOKENS,
+            "messages": [{"role": "user", "content": "Say hello in sixteen tokens."}]}  # fmt: skip
+    bodies.write_text(json.dumps(body) + "\n")
+
+    redis_server = start_redis(work / "redis")
+    try:
+        import redis
+
+        client = redis.Redis.from_url(redis_server.url)
+        client.config_set("appendfsync", "everysec")  # as a production Redis would run
+        client.close()
+        up = f"http://127.0.0.1:{free_port()}"
+        upstream_cmd = [
+            *(sys.executable, "-m", "venice_ops.bench.upstream", "--port", up.rsplit(":", 1)[1]),
+            *("--tokens", str(tokens), "--interval", str(interval)),
+        ]
+        gw = f"http://127.0.0.1:{free_port()}"
+        gateway_cmd = [
+            *(sys.executable, "-m", "venice_sdk.cli", "gateway", "--upstream", up),
+            *("--manifest", str(manifest), "--rpc", rpc, "--port", gw.rsplit(":", 1)[1]),
+            *("--workers", str(workers), "--redis-url", redis_server.url),
+            *("--data-dir", str(data), "--ttl", "3600"),
+        ]
+        with (
+            server_process("upstream", upstream_cmd, f"{up}/v1/models") as upstream,
+            server_process("gateway", gateway_cmd, f"{gw}/v1/models") as gateway,
+        ):
+            post = ("--post", "/v1/chat/completions", "--expect", '"usage"', *header)
+            # Warm every worker (its entitlement cache, its connections) before measuring.
+            load(gw, bodies, 4 * workers, min(seconds, 1.0), *post)
+            figures = {
+                "direct": _timed(upstream.pid, "requests", load, up, bodies, connections,
+                                 seconds, *post),
+                "gateway": _timed(gateway.pid, "requests", load, gw, bodies, connections,
+                                  seconds, *post),
+                "direct streams": _timed(upstream.pid, "chunks", _streams, up, streams, header),
+                "gateway streams": _timed(gateway.pid, "chunks", _streams, gw, streams, header),
+            }  # fmt: skip
+    finally:
+        redis_server.stop()
+    return figures
+
+
+def _timed(pid: int, per: str, run: Any, *args: Any) -> dict[str, Any]:
+    """``run(*args)``'s figures, with the CPU the server ``pid`` spent per request (or chunk)
+    in milliseconds: a figure a busy machine disturbs far less than rates and latencies."""
+    before = cpu_seconds(pid)
+    figures: dict[str, Any] = run(*args)
+    figures["cpu_ms"] = (cpu_seconds(pid) - before) * 1_000 / max(1, figures[per])
+    return figures
+
+
+def _streams(base: str, streams: int, header: tuple[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "venice_ops.bench.streams", base),
+            *("--streams", str(streams), "--model", MODEL, *header),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout))
+
+
+def table(figures: dict[str, dict[str, Any]], seconds: float, connections: int) -> Table:
+    direct, gateway = figures["direct"], figures["gateway"]
+    t = Table(title=f"Gateway (2 workers, Redis) against its upstream reached directly; "
+                    f"non-streaming: median of 3 rounds of {seconds:g} s, {connections} "
+                    "connections")  # fmt: skip
+    for column in ("path", "per second", "p50 ms", "p99 ms", "server CPU ms", "bad", "target",
+                   "ok"):  # fmt: skip
+        t.add_column(column, justify="left" if column == "path" else "right")
+    ok = gateway["rps"] >= 1_000 and gateway["p99_ms"] <= 25 and gateway["errors"] == 0
+    for name, f, target, good in (
+        ("direct", direct, "", None),
+        ("gateway", gateway, ">= 1,000/s, p99 <= 25 ms", ok),
+    ):
+        t.add_row(f"non-streaming, {name}", f"{f['rps']:,.0f}", f"{f['p50_ms']:.2f}",
+                  f"{f['p99_ms']:.2f}", f"{f['cpu_ms']:.2f} /req", str(f["errors"]), target,
+                  _yes(good))  # fmt: skip
+    t.add_row(
+        "gateway / direct", f"{gateway['rps'] / direct['rps']:.2f}x",
+        f"{gateway['p50_ms'] / max(direct['p50_ms'], 1e-9):.2f}x",
+        f"{gateway['p99_ms'] / max(direct['p99_ms'], 1e-9):.2f}x",
+        f"{gateway['cpu_ms'] / max(direct['cpu_ms'], 1e-9):.2f}x", "", "", "",
+    )  # fmt: skip
+    sd, sg = figures["direct streams"], figures["gateway streams"]
+    added99 = sg["p99_ms"] - sd["p99_ms"]
+    good = sg["streams"] >= 200 and added99 < 1.0 and sg["errors"] == 0
+    for name, f in (("direct", sd), ("gateway", sg)):
+        t.add_row(f"{f['streams']} streams, {name}: chunk delay",
+                  f"{f['chunks'] / f['seconds']:,.0f} chunks/s", f"{f['p50_ms']:.2f}",
+                  f"{f['p99_ms']:.2f}", f"{f['cpu_ms']:.3f} /chunk", str(f["errors"]), "",
+                  "")  # fmt: skip
+    t.add_row("streams: added per chunk", "", f"{sg['p50_ms'] - sd['p50_ms']:+.2f}",
+              f"{added99:+.2f}", f"{sg['cpu_ms']:.3f} /chunk", "",
+              "200 streams, < 1 ms at p99", _yes(good))  # fmt: skip
+    return t
+
+
+def _yes(good: bool | None) -> str:
+    if good is None:
+        return ""
+    return "yes" if good else "[red]NO[/red]"
+
+
+@click.command(cls=ConnectedProviderCommand)
+@click.option("--seconds", default=5.0, show_default=True, help="Seconds per round.")
+@click.option("--connections", default=32, show_default=True, help="Keep-alive connections.")
+@click.option("--streams", default=200, show_default=True, help="Concurrent streams.")
+@click.option("--tokens", default=1_000, show_default=True, help="Chunks per stream.")
+@click.option("--interval", default=0.01, show_default=True, help="Seconds between chunks.")
+def cli(seconds: float, connections: int, streams: int, tokens: int, interval: float) -> None:
+    """Throughput, latency and per-chunk delay of the gateway against the direct path."""
+    suite, deployer, work, manifest = deployed("venice-gateway-")
+    wallet = credit_wallets(suite, deployer)[0]
+    before = os.getloadavg()
+    figures = measure(
+        manifest, str(chain.provider.http_uri), wallet, work, seconds=seconds,
+        connections=connections, streams=streams, tokens=tokens, interval=interval,
+    )  # fmt: skip
+    after = os.getloadavg()
+    console.print(table(figures, seconds, connections))
+    for name in ("direct", "gateway"):
+        console.print(f"{name}: {figures[name]['rounds']}")
+    console.print(machine_note(before, after))
