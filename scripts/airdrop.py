@@ -38,6 +38,7 @@ from venice_ops.commands.common import (
 from venice_ops.deploy.airdrop_tree import AirdropInputError, AirdropTree, read_csv
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import deploy_airdrop, load_suite, record_in_manifest
+from venice_ops.deploy.verify import write_verification
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -98,6 +99,7 @@ def deploy(
     deployer = resolve_signer(account)
     airdrop = deploy_airdrop(deployer, suite.vvv, suite.staking, tree.root, tree.total, config)
     record_in_manifest("AirdropDistributor", airdrop, deployments)
+    write_verification({"AirdropDistributor": airdrop}, deployments)
     console.print(
         f"AirdropDistributor at {airdrop.address}, holding {value.vvv(tree.total)}; claims close "
         f"{format_time(int(airdrop.DEADLINE()))}."

@@ -6,7 +6,8 @@
                                                           # ethereum:local:http://127.0.0.1:8599)
     ape run deploy --network ethereum:sepolia:node --account deployer --config config/x.yaml
 
-Writes `deployments/<chain_id>.json`, which every other script reads addresses from. It
+Writes `deployments/<chain_id>.json`, which every other script reads addresses from, and
+`deployments/<chain_id>/verify/`, what a block explorer needs to verify each contract. It
 refuses to replace the manifest of a deployment still live on the chain unless `--force`.
 Local or live is decided by the chain (`venice_ops/deploy/network.py`): chain id 31337/1337
 or a loopback node is local, a public chain id is live whatever the URI; a live deploy needs
@@ -30,6 +31,7 @@ from venice_ops.commands.common import (
 )
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import check_manifest_replaceable, deploy_suite, write_manifest
+from venice_ops.deploy.verify import write_verification
 from venice_ops.paths import PROJECT_ROOT
 
 
@@ -57,6 +59,7 @@ def cli(config_path: Path | None, force: bool, account: AccountAPI | None, deplo
     # run on a since-restarted dev chain looks live, since the same deployer at the same
     # nonces lands on the same addresses.
     path = write_manifest(suite, config, deployments.resolve(), force=True)
+    sources = write_verification(suite.contracts(), deployments.resolve())
 
     network = chain.provider.network
     console.print(
@@ -79,6 +82,7 @@ def cli(config_path: Path | None, force: bool, account: AccountAPI | None, deplo
             f"executors {', '.join(g['executors'])}"
         )
     console.print(f"Manifest: {_shown(path)}")
+    console.print(f"Source verification inputs: {_shown(sources)} (see docs/deploy.md)")
     if getattr(chain.provider, "process", None) is not None:
         console.print(
             "Note: this Anvil was started for this command and stops with it, and the deployment "

@@ -7,14 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.cli import node_ready
+from tests.support.cli import ape_run, running_node
 from venice_ops.bench.redis import free_port
 from venice_ops.deploy.config import ConfigError
 from venice_ops.deploy.network import is_live_chain_id, is_local, is_local_chain, is_loopback
@@ -68,52 +64,29 @@ def test_check_governance__by_the_chain_not_the_name(config):
 ################################################################
 
 
-def _ape_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("ape")), "run", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 def test_deploy__to_a_node_by_its_uri(tmp_path):
     anvil = shutil.which("anvil", path=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if anvil is None:
         pytest.skip("anvil is not installed (npm ci)")
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [anvil, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not node_ready(uri):
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"anvil did not start on {uri}")
-            time.sleep(0.2)
+    with running_node([anvil, "--port", str(port)], uri):
         env = {**os.environ, "PYTHONWARNINGS": "ignore", "VENICE_DEPLOYMENTS": str(tmp_path)}
 
-        deployed = _ape_run(env, "deploy", "--network", uri)
+        deployed = ape_run(env, "deploy", "--network", uri)
 
         assert deployed.returncode == 0, deployed.stderr
         assert "governance.timelock" not in deployed.stderr
         assert "(chain 31337," in deployed.stdout
         assert json.loads((tmp_path / "31337.json").read_text())["deployer"]
         # The same node as ape's local network with its URI: the commands read the deploy.
-        status = _ape_run(env, "faucet", "usdc", "1000", "--network", f"ethereum:local:{uri}")
+        status = ape_run(env, "faucet", "usdc", "1000", "--network", f"ethereum:local:{uri}")
         assert status.returncode == 0, status.stderr
         assert "Minted $1,000.00 of test USDC" in status.stdout
         # Through `ape run` itself (not click's test runner): a usage error exits 1 too.
-        usage = _ape_run(env, "staker", "stake", "--network", uri)
+        usage = ape_run(env, "staker", "stake", "--network", uri)
         assert usage.returncode == 1, usage.stdout + usage.stderr
         assert "error: Missing argument 'AMOUNT'. (see `ape run staker stake --help`)" in (
             usage.stderr
         )
         assert "Usage:" not in usage.stderr + usage.stdout
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -7,9 +7,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest
 from ape import chain
 
 from scripts.staker import cli
-from tests.support.cli import node_ready
+from tests.support.cli import ape_run, running_node
 from tests.support.constants import DAY, HOUR, VVV
 from venice_ops.bench.redis import free_port
 from venice_ops.commands import staker
@@ -424,15 +421,7 @@ def node(tmp_path_factory):
         pytest.skip("anvil is not installed (npm ci)")
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [anvil, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not node_ready(uri):
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"anvil did not start on {uri}")
-            time.sleep(0.2)
+    with running_node([anvil, "--port", str(port)], uri):
         manifests = tmp_path_factory.mktemp("deployments")
         env = {
             **os.environ,
@@ -448,21 +437,6 @@ def node(tmp_path_factory):
         assert deployed.returncode == 0, deployed.stderr
         assert "Manifest:" in deployed.stdout
         yield uri, manifests, env
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def ape_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("ape")), "run", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_ape_run__stake_status_and_a_mistake(node):

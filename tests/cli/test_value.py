@@ -21,6 +21,7 @@ from venice_ops.commands import value
 from venice_ops.commands.common import UserError
 from venice_ops.deploy.airdrop_tree import AirdropTree, read_csv
 from venice_ops.deploy.suite import load_suite, write_manifest
+from venice_ops.deploy.verify import verification_dir
 
 
 @pytest.fixture
@@ -764,6 +765,13 @@ def test_airdrop__deploy_records_it_in_the_manifest(drop, manifests, suite, vvv,
     assert "0x" + bytes(airdrop.MERKLE_ROOT()).hex() == tree.root
     assert vvv.balanceOf(airdrop) == tree.total
     assert vvv.balanceOf(owner) == balance - tree.total
+    # Beside it, what an explorer needs to verify it (venice_ops/deploy/verify.py).
+    record = json.loads(
+        (verification_dir(chain.chain_id, manifests) / "AirdropDistributor.json").read_text()
+    )
+    assert record["address"] == address
+    assert record["contract_name"] == "contracts/AirdropDistributor.vy:AirdropDistributor"
+    assert record["constructor_args"][64 * 2 : 64 * 3] == tree.root.removeprefix("0x")
     deadline = int(airdrop.DEADLINE())
     assert abs(deadline - chain.blocks.head.timestamp - 3_888_000) <= 5
     assert result.stdout.strip() == (

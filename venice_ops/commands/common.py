@@ -22,13 +22,14 @@ import requests
 from ape import accounts, chain
 from ape.api import AccountAPI
 from ape.cli import ConnectedProviderCommand, account_option
+from ape.cli.options import NETWORK_META_KEY
 from ape.exceptions import AccountsError, ProviderError, TransactionError, VirtualMachineError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from venice_ops.deploy.config import USDC_DECIMALS, ConfigError
-from venice_ops.deploy.network import DEV_CHAIN_IDS
+from venice_ops.deploy.network import DEV_CHAIN_IDS, use_dev_node
 from venice_ops.deploy.suite import ManifestError
 from venice_ops.deploy.tx import transact
 from venice_ops.paths import DEPLOYMENTS
@@ -173,9 +174,16 @@ class CommandGroup(click.Group):
 class NodeCommand(OneLineUsage, ConnectedProviderCommand):
     """ape's `ConnectedProviderCommand`, except that a node it cannot reach (not started yet,
     a typo in the URI) is reported in one line instead of a traceback, and so are usage
-    errors (`OneLineUsage`)."""
+    errors (`OneLineUsage`). A local network's own node (`ethereum:local:http://...`) is
+    reached through `DevNode`, so Hardhat's node works as Anvil does."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        meta = ctx.meta.get(NETWORK_META_KEY) or {}
+        chosen = meta.get("provider") or ctx.params.get("network")
+        if (node := use_dev_node(chosen)) is not chosen:
+            for holder, key in ((meta, "provider"), (ctx.params, "network")):
+                if holder.get(key) is chosen:
+                    holder[key] = node
         try:
             return super().invoke(ctx)
         except (ProviderError, requests.ConnectionError) as exc:

@@ -10,22 +10,30 @@ locally) and the faucet (local only), whichever way the node was named (`ethereu
 3. chain id 31337 (Anvil, Hardhat) or 1337 (ape's default, geth --dev) is local;
 4. otherwise a node on the loopback interface (localhost, 127.0.0.0/8, ::1) is local, and
    any other node is live.
+
+`DevNode` is the provider the commands use for a local network's own node
+(`ethereum:local:node`, `ethereum:local:http://...`): ape's, which also works on Hardhat.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from urllib.parse import urlparse
 
 from ape import chain, networks
+from ape.api import ProviderAPI
+from ape_node.provider import GethDev
 
 __all__ = [
     "DEV_CHAIN_IDS",
+    "DevNode",
     "is_live_chain_id",
     "is_local",
     "is_local_chain",
     "is_loopback",
     "provider_uri",
+    "use_dev_node",
 ]
 
 # Chain ids of the development nodes (Anvil, Hardhat; geth --dev) whose test accounts are public.
@@ -96,3 +104,37 @@ def is_local(network: str, chain_id: int, uri: str | None) -> bool:
 def is_local_chain() -> bool:
     """The module's rule, for the connected chain."""
     return is_local(chain.provider.network.name, chain.chain_id, provider_uri())
+
+
+class DevNode(GethDev):
+    """ape's provider for a local network's node, which also knows that Hardhat mines each
+    transaction at once: ape asks only `eth_mining`, which Hardhat (automine, no interval)
+    answers false, and then takes every transaction as unmined (a deploy "did not create a
+    contract"). Asked in turn: `eth_mining` (geth --dev), `hardhat_getAutomine`,
+    `anvil_getAutomine`."""
+
+    @property
+    def auto_mine(self) -> bool:
+        if self.process is not None:
+            return True
+        for method in ("eth_mining", "hardhat_getAutomine", "anvil_getAutomine"):
+            try:
+                if self.make_request(method, []) is True:
+                    return True
+            except Exception:  # a method this node does not have
+                continue
+        return False
+
+    @auto_mine.setter
+    def auto_mine(self, value: bool) -> None:
+        raise NotImplementedError("a node's automine is set on the node (its own config)")
+
+
+def use_dev_node(provider: Any) -> Any:
+    """`provider` itself, or a `DevNode` in place of ape's own provider for a local node."""
+    if type(provider) is not GethDev or provider.process is not None:
+        return provider
+    node: ProviderAPI = DevNode(
+        name=provider.name, network=provider.network, provider_settings=provider.provider_settings
+    )
+    return node

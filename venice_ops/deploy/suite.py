@@ -23,7 +23,7 @@ from venice_ops.deploy.config import ANYONE, ConfigError, DeployConfig
 from venice_ops.deploy.dex import container as dex_container
 from venice_ops.deploy.dex import deploy_dex
 from venice_ops.deploy.network import is_local_chain
-from venice_ops.deploy.tx import transact
+from venice_ops.deploy.tx import deploy, transact
 from venice_ops.paths import DEPLOYMENTS, PROJECT_ROOT
 from venice_sdk.units import format_units
 
@@ -179,7 +179,8 @@ def deploy_suite(
         transact(controller.scheduleRate, start, annual, sender=deployer)
 
     usdc, router, pair = _market(deployer, config, vvv)
-    burner = project.BuybackBurner.deploy(
+    burner = deploy(
+        project.BuybackBurner,
         vvv.address,
         usdc.address,
         router.address,

@@ -26,11 +26,27 @@ def gas_limit(method: Any, *args: Any, sender: AccountAPI) -> int | None:
         "to": str(method.contract.address),
         "data": to_hex(method.encode_input(*args)),
     }
+    return _with_headroom(request)
+
+
+def _with_headroom(request: dict[str, Any]) -> int | None:
     try:
         estimate = chain.provider.web3.eth.estimate_gas(request, "pending")
     except Exception:
         return None
     return int(min(estimate * 5 // 4 + GAS_HEADROOM, chain.blocks.head.gas_limit))
+
+
+def deploy(container: Any, *args: Any, sender: AccountAPI) -> Any:
+    """Deploy `container(*args)` from `sender` with a pending-block estimate plus headroom: a
+    constructor that reads the pool's price since its last update (the buyback-burner's)
+    costs more in a later second than estimated, and a node named by its URI (ape's custom
+    network) sends exactly the estimate."""
+    data = container.constructor.serialize_transaction(*args).data
+    gas = _with_headroom({"from": str(sender.address), "data": to_hex(data)})
+    if gas is None:
+        return container.deploy(*args, sender=sender)
+    return container.deploy(*args, sender=sender, gas=gas)
 
 
 def transact(method: Any, *args: Any, sender: AccountAPI) -> Any:
