@@ -10,8 +10,6 @@ state machines' cached reads) are in `tests/support/chain.py`.
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +34,6 @@ __all__ = [
     "bind",
     "call_all",
     "decode_output",
-    "dump_state",
     "frozen_clock",
     "impersonate",
     "mine",
@@ -238,15 +235,6 @@ def frozen_clock(timestamp: int) -> Iterator[None]:
         yield
     finally:
         make(RPCEndpoint("anvil_removeBlockTimestampInterval"), [])
-
-
-def dump_state() -> dict[str, Any]:
-    """Every account of the (Anvil) node: {address: {nonce, balance, code, storage}}, from
-    `anvil_dumpState` (gzipped JSON, hex-encoded)."""
-    reply = web3().provider.make_request(RPCEndpoint("anvil_dumpState"), [])
-    blob = bytes.fromhex(str(reply["result"]).removeprefix("0x"))
-    state: dict[str, Any] = json.loads(gzip.decompress(blob))
-    return dict(state["accounts"])
 
 
 def impersonate(address: str) -> None:

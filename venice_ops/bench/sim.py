@@ -149,7 +149,7 @@ def cli(
         )
         console.print(
             f"model/chain speed ratio: {median(speeds['chain s']) / small_model.elapsed:,.0f}x "
-            f"(model {small_model.elapsed:.2f} s on the same {small.agent_count} x {small.days})"
+            f"(model {small_model.elapsed:.3f} s on the same {small.agent_count} x {small.days})"
         )
         console.print(
             "(Setup, deploying and funding, is on Anvil for both and not timed. Both agreeing "

@@ -1,15 +1,16 @@
 """The `revm` backend: the chain backend's contracts and state, run in-process by revm.
 
 Setup is the chain backend's, on Anvil: the suite deployed, the agents funded and approved,
-the airdrop opened. When the engine first moves the clock toward day 0, every account of the
-node (code, storage, balance, nonce: `anvil_dumpState`) is copied into an in-process EVM
-(`pyrevm`, the Rust revm Anvil itself is built on), and from then on each action is a call
-committed there, in a block of its own at the timestamp the engine gives, with the same gas
-limit as on Anvil: the same bytecode on the same state, one second per transaction, without
-the JSON-RPC round trips, the mining and the receipt polling. A revert raises `ActionFailed`
-with the reason decoded as from Anvil's tracer; events are read from the call's logs. Reads
-are static calls on the current state (the last "block"). Held to the model backend, day by
-day and to the wei, by tests/sim/test_equivalence.py like the chain backend.
+the airdrop opened. When the engine first moves the clock toward day 0, an in-process EVM
+(`pyrevm`, the Rust revm Anvil itself is built on) forks the node's latest state (each
+account and storage slot fetched from the node once, when first touched), and from then on
+each action is a call committed there, in a block of its own at the timestamp the engine
+gives, with the same gas limit as on Anvil: the same bytecode on the same state, one second
+per transaction, without the JSON-RPC round trips, the mining and the receipt polling. A
+revert raises `ActionFailed` with the reason decoded as from Anvil's tracer; events are read
+from the call's logs. Reads are static calls on the current state (the last "block"). Held
+to the model backend, day by day and to the wei, by tests/sim/test_equivalence.py like the
+chain backend.
 """
 
 from __future__ import annotations
@@ -18,18 +19,29 @@ import re
 from collections.abc import Callable
 from typing import Any, cast
 
+from ape import chain
 from ape.api import AccountAPI
+from eth_abi import encode as abi_encode
+from eth_abi.exceptions import EncodingError
+from eth_utils import keccak
 from hexbytes import HexBytes
-from pyrevm import EVM, AccountInfo, BlockEnv, CfgEnv, Env
+from pyrevm import EVM, BlockEnv, CfgEnv, Env
 from web3.contract import Contract
 
 from venice_ops.deploy.config import DeployConfig
 from venice_ops.deploy.suite import Suite
-from venice_ops.rpc import TX_GAS, Receipt, decode_output, dump_state, reason_from_output, web3
+from venice_ops.rpc import (
+    TX_GAS,
+    Receipt,
+    abi_type,
+    decode_output,
+    reason_from_output,
+    web3,
+)
 from venice_ops.sim.chain_backend import ChainBackend
 from venice_ops.sim.model_backend import ActionFailed
 
-__all__ = ["RevmBackend", "load_evm"]
+__all__ = ["RevmBackend", "fork_evm"]
 
 READER = "0x" + "00" * 19 + "01"  # the sender of static reads
 SPEC = "CANCUN"  # Vyper 0.4's default EVM version
@@ -37,26 +49,29 @@ _REVERT = re.compile(r"Revert \{ gas_used: \d+, output: (0x[0-9a-fA-F]*) \}")
 _ZERO32 = HexBytes(b"\0" * 32)
 
 
-def load_evm(accounts: dict[str, Any], chain_id: int) -> EVM:
-    """An in-process EVM holding `accounts` as `dump_state` returns them."""
-    evm = EVM(env=Env(cfg=CfgEnv(chain_id=chain_id)), spec_id=SPEC, gas_limit=TX_GAS)
-    for address, account in accounts.items():
-        code = bytes.fromhex(str(account.get("code") or "0x")[2:])
-        evm.insert_account_info(
-            address, AccountInfo(nonce=_int(account.get("nonce", 0)), code=code or None)
-        )
-        evm.set_balance(address, _int(account.get("balance", 0)))
-        for slot, value in (account.get("storage") or {}).items():
-            evm.insert_account_storage(address, _int(slot), _int(value))
-    return evm
+def fork_evm(uri: str, chain_id: int) -> EVM:
+    """An in-process EVM on the node's latest state, each account and storage slot read
+    from the node the first time it is touched, then held in process."""
+    env = Env(cfg=CfgEnv(chain_id=chain_id))
+    return EVM(env=env, fork_url=uri, fork_block="latest", spec_id=SPEC, gas_limit=TX_GAS)
 
 
-def _int(value: int | str) -> int:
-    return value if isinstance(value, int) else int(value, 16 if value.startswith("0x") else 10)
+_SELECTORS: dict[tuple[str, str], tuple[bytes, list[str]]] = {}
 
 
 def _calldata(fn: Any) -> bytes:
-    return bytes.fromhex(str(fn._encode_transaction_data())[2:])
+    """A bound web3 call's calldata, its selector and types worked out once per function
+    (web3's own encoding costs a millisecond a call, more than revm running it)."""
+    key = (fn.address, fn.abi_element_identifier)
+    known = _SELECTORS.get(key)
+    if known is None:
+        types = [abi_type(i) for i in fn.abi["inputs"]]
+        selector = keccak(text=f"{fn.abi['name']}({','.join(types)})")[:4]
+        known = _SELECTORS[key] = (selector, types)
+    try:
+        return known[0] + abi_encode(known[1], fn.args)
+    except EncodingError:  # arguments web3 normalizes first (hex strings for bytes32...)
+        return bytes.fromhex(str(fn._encode_transaction_data())[2:])
 
 
 def _reason(error: RuntimeError) -> str:
@@ -92,7 +107,7 @@ class RevmBackend(ChainBackend):
 
     def warp(self, timestamp: int) -> None:
         if self.evm is None:  # setup is over: the run continues in-process
-            self.evm = load_evm(dump_state(), self.chain_id)
+            self.evm = fork_evm(str(chain.provider.http_uri), self.chain_id)
         super().warp(timestamp)
 
     def _mine(self) -> None:
@@ -143,9 +158,7 @@ class RevmBackend(ChainBackend):
         if evm is None:
             return super()._call(fn)
         try:
-            data = evm.message_call(
-                READER, fn.address, _calldata(fn), gas=TX_GAS, is_static=True
-            )
+            data = evm.message_call(READER, fn.address, _calldata(fn), gas=TX_GAS, is_static=True)
         except RuntimeError as exc:
             raise ActionFailed(_reason(exc)) from None
         return decode_output(fn, bytes(data))
