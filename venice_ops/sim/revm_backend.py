@@ -10,7 +10,8 @@ per transaction, without the JSON-RPC round trips, the mining and the receipt po
 revert raises `ActionFailed` with the reason decoded as from Anvil's tracer; events are read
 from the call's logs. Reads are static calls on the current state (the last "block"). Held
 to the model backend, day by day and to the wei, by tests/sim/test_equivalence.py like the
-chain backend.
+chain backend. The node itself keeps the state at the end of setup: after a run, read the
+run's state through the backend, not through `suite`.
 """
 
 from __future__ import annotations
