@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from ape import chain
@@ -48,6 +49,19 @@ READER = "0x" + "00" * 19 + "01"  # the sender of static reads
 SPEC = "CANCUN"  # Vyper 0.4's default EVM version
 _REVERT = re.compile(r"Revert \{ gas_used: \d+, output: (0x[0-9a-fA-F]*) \}")
 _ZERO32 = HexBytes(b"\0" * 32)
+CONTRACTS = [
+    "vvv",
+    "staking",
+    "controller",
+    "diem",
+    "curve",
+    "usdc",
+    "router",
+    "burner",
+    "subs",
+    "pair",
+    "airdrop",
+]
 
 
 def fork_evm(uri: str, chain_id: int) -> EVM:
@@ -90,12 +104,54 @@ class _Bound:
     """A deployed contract read through the EVM with ape's call style (`pair.getReserves()`),
     what `value_model_of` expects of the suite."""
 
-    def __init__(self, contract: Contract, call: Callable[[Any], Any]):
+    def __init__(self, contract: Any, call: Callable[[Any], Any]):
         self.address, self._contract, self._read = contract.address, contract, call
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         function = getattr(self._contract.functions, name)
         return lambda *args: self._read(function(*args))
+
+
+@dataclass
+class _Call:
+    """A bound call as `_calldata`, `decode_output` and the backend read it: what web3's
+    `ContractFunction` gives, without its per-call search of the contract's ABI."""
+
+    address: str
+    abi: dict[str, Any]
+    args: tuple[Any, ...]
+    abi_element_identifier: str
+
+
+class _Functions:
+    def __init__(self, contract: Contract):
+        self._contract = contract
+        self._entries: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        abi: list[dict[str, Any]] = [dict(e) for e in contract.abi]
+        for entry in abi:
+            if entry.get("type") == "function":
+                key = (str(entry["name"]), len(entry.get("inputs", [])))
+                self._entries.setdefault(key, []).append(entry)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def bound(*args: Any) -> Any:
+            entries = self._entries.get((name, len(args)), [])
+            kinds = [abi_type(i) for i in entries[0]["inputs"]] if len(entries) == 1 else []
+            if len(entries) != 1 or any(k.startswith("bytes") for k in kinds):
+                # overloaded on types, or arguments web3 converts (hex strings to bytes32)
+                return getattr(self._contract.functions, name)(*args)
+            types = ",".join(kinds)
+            return _Call(self._contract.address, entries[0], args, f"{name}({types})")
+
+        return bound
+
+
+class _Fast:
+    """A web3 contract whose `functions` build `_Call`s; `address` and `events` are its own."""
+
+    def __init__(self, contract: Contract):
+        self.address, self.events = contract.address, contract.events
+        self.functions = _Functions(contract)
 
 
 class RevmBackend(ChainBackend):
@@ -109,6 +165,9 @@ class RevmBackend(ChainBackend):
     def warp(self, timestamp: int) -> None:
         if self.evm is None:  # setup is over: the run continues in-process
             self.evm = fork_evm(str(chain.provider.http_uri), self.chain_id)
+            for name in CONTRACTS:
+                if getattr(self, name) is not None:
+                    setattr(self, name, _Fast(getattr(self, name)))
         super().warp(timestamp)
 
     def _mine(self) -> None:
