@@ -45,7 +45,7 @@ def cli(config_path: str | None, scenario_name: str, out: Path) -> None:
     scenario = load_scenario(scenario_name)
     logger.set_level("WARNING")  # the progress bar and the tables say what happens
     console.rule("[bold]Venice token suite: the showcase on a local Anvil")
-    backend = chain_backend(config, accounts.test_accounts[0])
+    backend = chain_backend(config, accounts.test_accounts[0], scenario=scenario)
     suite = backend.suite
     manifest = write_manifest(suite, config, force=True)
     deployed = Table(title=f"Deployed on chain {chain.chain_id} (manifest {manifest})")

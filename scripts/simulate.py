@@ -4,6 +4,7 @@
     ape run simulate run showcase --runs 100          # Monte Carlo: seeds 7..106 on Dask
     ape run simulate run showcase --backend chain     # the real contracts on a local Anvil
     ape run simulate run market --runs 20             # a VVV price process, arbitrage on the pool
+    ape run simulate run showcase --backend revm      # the same, the days in-process (faster)
     ape run simulate history                          # the real history beside PROTOCOL.md
     ape run simulate sweep showcase --vary market.revenue=1e4,4e4 --vary agents.1.count=3,12
 
@@ -131,7 +132,11 @@ def cli() -> None:
 @cli.command()
 @click.argument("scenario")
 @click.option(
-    "--backend", type=click.Choice(["model", "chain"]), default="model", show_default=True
+    "--backend",
+    type=click.Choice(["model", "chain", "revm"]),
+    default="model",
+    show_default=True,
+    help="model: pure Python; chain: the contracts on Anvil; revm: the same, run in-process.",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=OUT, show_default=True)
 @click.option("--days", type=click.IntRange(1, 3650), default=None, help="Override the length.")
@@ -167,7 +172,7 @@ def run(
             from ape import accounts, networks
 
             with networks.ethereum.local.use_provider("foundry"):
-                b = chain_backend(config, accounts.test_accounts[0])
+                b = chain_backend(config, accounts.test_accounts[0], scenario=sc, kind=backend)
                 result = execute(sc, b, config, out=out, console=console)
         print_summary(result.run, result.elapsed, console)
         print_assumptions(sc)

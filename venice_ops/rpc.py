@@ -10,7 +10,8 @@ state machines' cached reads) are in `tests/support/chain.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,9 +33,12 @@ __all__ = [
     "abi_type",
     "bind",
     "call_all",
+    "decode_output",
+    "frozen_clock",
     "impersonate",
     "mine",
     "on_change",
+    "reason_from_output",
     "reason_of",
     "rpc_batch",
     "send",
@@ -135,12 +139,21 @@ def call_all(fns: list[ContractFunction]) -> list[Any]:
             for fn in fns
         ]
     )
-    out = []
-    for fn, result in zip(fns, results, strict=True):
-        types = [abi_type(o) for o in fn.abi["outputs"]]
-        values = abi_decode(types, bytes.fromhex(result[2:]))
-        out.append(values[0] if len(values) == 1 else tuple(values))
-    return out
+    return [
+        decode_output(fn, bytes.fromhex(result[2:]))
+        for fn, result in zip(fns, results, strict=True)
+    ]
+
+
+def decode_output(fn: ContractFunction, data: bytes) -> Any:
+    """A call's return data as values: a single one as itself, several as a tuple; addresses
+    checksummed, as web3 and ape return them."""
+    types = [abi_type(o) for o in fn.abi["outputs"]]
+    values = [
+        Web3.to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, abi_decode(types, data), strict=True)
+    ]
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def _id(reply: dict[str, Any]) -> int:
@@ -189,7 +202,12 @@ def reason_of(tx_hash: str) -> str:
             RPCEndpoint("debug_traceTransaction"), [tx_hash, {"tracer": "callTracer"}]
         )
     )
-    output = str(trace.get("result", {}).get("output") or "")
+    return reason_from_output(str(trace.get("result", {}).get("output") or ""))
+
+
+def reason_from_output(output: str) -> str:
+    """The revert string in a call's `0x`-hex output (as a node's tracer or an in-process EVM
+    gives it), or what kind of revert it was."""
     if output.startswith("0x08c379a0"):
         data = bytes.fromhex(output[10:])
         (reason,) = abi_decode(["string"], data)
@@ -203,6 +221,20 @@ def mine(timestamp: int) -> None:
     w3 = web3()
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+@contextmanager
+def frozen_clock(timestamp: int) -> Iterator[None]:
+    """Every block mined inside (by ape's transactions too) is at `timestamp`, even one
+    earlier than the node's last block (a fresh Anvil's clock can be set back); afterwards
+    the node's clock runs on from there."""
+    make = web3().provider.make_request
+    make(RPCEndpoint("evm_setTime"), [timestamp])
+    make(RPCEndpoint("anvil_setBlockTimestampInterval"), [0])
+    try:
+        yield
+    finally:
+        make(RPCEndpoint("anvil_removeBlockTimestampInterval"), [])
 
 
 def impersonate(address: str) -> None:

@@ -1,12 +1,15 @@
 """The model backend is the chain backend: one 60-day scenario with 24+ agents touching every
-contract, run on the real contracts on Anvil and on the pure-Python model from the same
-state, must agree every day on every balance, stake, lock, pending reward, DIEM and USDC
-holding, supply, burned total and contract total, and the derived metrics (circulating
-supply, net inflation, yields, runway), to the wei. So must the showcase in a market
-(scenarios/market.yaml), its arbitrageur trading the real Uniswap V2 pool both ways."""
+contract, run on the real contracts on Anvil (and on the revm backend, the same contracts and
+state in-process) and on the pure-Python model from the same state, must agree every day on
+every balance, stake, lock, pending reward, DIEM and USDC holding, supply, burned total and
+contract total, and the derived metrics (circulating supply, net inflation, yields, runway), to
+the wei. So must the showcase in a market (scenarios/market.yaml), its arbitrageur trading the
+real Uniswap V2 pool both ways. A run from a fresh deployment is dated from the scenario's
+`start:` and its daily rows equal the model backend's, every column."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ import pytest
 from venice_ops.sim.chain_backend import ChainBackend
 from venice_ops.sim.engine import Engine
 from venice_ops.sim.metrics import COLUMNS as DERIVED
+from venice_ops.sim.revm_backend import RevmBackend
+from venice_ops.sim.runner import chain_backend, execute, execute_model
 from venice_ops.sim.scenario import load_scenario
 
 SCENARIO = Path(__file__).with_name("equivalence.yaml")
@@ -38,10 +43,11 @@ def isolated(chain):
     chain.restore(snapshot)
 
 
-def _agree_every_day(scenario, suite, owner, config):
-    """Run `scenario` on the chain and on the model made from the chain's setup, checking
-    every day that they agree to the wei; returns (chain run, model run)."""
-    chain_engine = Engine(scenario, ChainBackend(suite, config, owner), config)
+def _agree_every_day(scenario, backend):
+    """Run `scenario` on `backend` (Anvil or revm) and on the model made from its setup,
+    checking every day that they agree to the wei; returns (chain run, model run)."""
+    config = backend.config
+    chain_engine = Engine(scenario, backend, config)
     chain_run = chain_engine.setup()
     model = chain_engine.b.model(chain_run.holders)
     model_engine = Engine(scenario, model, config)
@@ -77,10 +83,11 @@ def _agree_every_day(scenario, suite, owner, config):
     return chain_run, model_run
 
 
-def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, config):
+@pytest.mark.parametrize("backend", [ChainBackend, RevmBackend])
+def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, config, backend):
     scenario = load_scenario(SCENARIO)
     assert scenario.days >= 60 and scenario.agent_count >= 20
-    chain_run, model_run = _agree_every_day(scenario, suite, owner, config)
+    chain_run, model_run = _agree_every_day(scenario, backend(suite, config, owner))
 
     # The run did what the scenario says: every kind of action happened and none was refused
     # on one backend but not the other.
@@ -117,12 +124,29 @@ def test_model_and_chain_agree_every_day_to_the_wei(isolated, suite, owner, conf
     assert 0 < last["treasury_runway_days"] < float("inf")
 
 
-def test_model_and_chain_agree_in_a_market_to_the_wei(isolated, suite, owner, config):
+@pytest.mark.parametrize("backend", [ChainBackend, RevmBackend])
+def test_model_and_chain_agree_in_a_market_to_the_wei(isolated, suite, owner, config, backend):
     scenario = load_scenario("market")
     assert scenario.market.price is not None and scenario.market.diem_price == "market"
-    chain_run, model_run = _agree_every_day(scenario, suite, owner, config)
+    chain_run, model_run = _agree_every_day(scenario, backend(suite, config, owner))
     assert chain_run.failures == model_run.failures == {}
     assert chain_run.actions == model_run.actions
     assert chain_run.actions["arbitrage buy"] > 0 and chain_run.actions["arbitrage sell"] > 0
     assert chain_run.actions["DIEM sold"] > 0 and chain_run.actions["buyback"] > 0
     assert chain_run.rows[-1]["market_price"] > 0
+
+
+@pytest.mark.parametrize("kind", ["chain", "revm"])
+def test_a_run_is_dated_from_start_and_equals_the_model(isolated, owner, config, kind):
+    """`start: 2027-01-01` on a fresh deployment: the rows are dated from it, and every
+    column of every day (transactions too) is the model backend's."""
+    scenario = load_scenario(SCENARIO).with_overrides(days=6, start=dt.date(2027, 1, 1))
+    backend = chain_backend(config, owner, scenario=scenario, kind=kind)
+    on_chain = execute(scenario, backend, config, progress=False).run
+    in_model = execute_model(scenario, config, progress=False).run
+
+    assert [r["date"] for r in on_chain.rows[:2]] == ["2027-01-01", "2027-01-02"]
+    assert on_chain.rows[-1]["transactions"] > 0
+    for chain_row, model_row in zip(on_chain.rows, in_model.rows, strict=True):
+        assert chain_row == model_row, f"day {chain_row['day']}: rows differ"
+    assert on_chain.failures == in_model.failures

@@ -7,7 +7,8 @@
     df.groupby("date")["staking_apr"].median()
 
 `simulate` runs `runs` seeds (s..s+runs-1) of the scenario on the model backend, on a Dask
-`client` when given (else here), or once on the chain backend (a local Anvil through ape).
+`client` when given (else here), or once on the chain backend (a local Anvil through ape) or
+the revm backend (the same contracts, the run in-process on the node's state after setup).
 One row per run and day: `run` (0..runs-1), `seed`, `day`, `date` (a pandas Timestamp), then
 the daily metrics with their unit in the name (`supply_vvv`, `treasury_usdc`,
 `vvv_price_usd`...): floats, or exact `Decimal`s with `exact=True`. The command line
@@ -72,14 +73,15 @@ UNITS = {
 }
 
 
-def _chain_outcome(scenario: Scenario, config: DeployConfig) -> Outcome:
-    """One run on the real contracts, on a local Anvil (ape's foundry provider)."""
+def _chain_outcome(scenario: Scenario, config: DeployConfig, kind: str) -> Outcome:
+    """One run on the real contracts, on a local Anvil (ape's foundry provider); `revm`
+    runs the days in-process on the node's state after setup."""
     from ape import accounts, networks
 
     from venice_ops.sim.runner import chain_backend, execute
 
     with networks.ethereum.local.use_provider("foundry"):
-        backend = chain_backend(config, accounts.test_accounts[0])
+        backend = chain_backend(config, accounts.test_accounts[0], scenario=scenario, kind=kind)
         result = execute(scenario, backend, config, progress=False)
     return outcome_of(result.run, result.elapsed)
 
@@ -87,7 +89,7 @@ def _chain_outcome(scenario: Scenario, config: DeployConfig) -> Outcome:
 def outcomes(
     scenario: Scenario,
     runs: int = 1,
-    backend: Literal["model", "chain"] = "model",
+    backend: Literal["model", "chain", "revm"] = "model",
     client: Client | None = None,
     config: DeployConfig | None = None,
 ) -> list[Outcome]:
@@ -96,12 +98,12 @@ def outcomes(
     scenario.check(config.max_annual)
     if runs < 1:
         raise ScenarioError(f"runs must be at least 1, not {runs}")
-    if backend == "chain":
+    if backend in ("chain", "revm"):
         if runs != 1:
-            raise ScenarioError("the chain backend runs one seed at a time: runs=1")
-        return [_chain_outcome(scenario, config)]
+            raise ScenarioError(f"the {backend} backend runs one seed at a time: runs=1")
+        return [_chain_outcome(scenario, config, backend)]
     if backend != "model":
-        raise ScenarioError(f"backend must be 'model' or 'chain', not {backend!r}")
+        raise ScenarioError(f"backend must be 'model', 'chain' or 'revm', not {backend!r}")
     return run_seeds(scenario, config, runs, client)
 
 
@@ -130,7 +132,7 @@ def frame(results: list[Outcome], exact: bool = False) -> pd.DataFrame:
 def simulate(
     scenario: Scenario,
     runs: int = 1,
-    backend: Literal["model", "chain"] = "model",
+    backend: Literal["model", "chain", "revm"] = "model",
     client: Client | None = None,
     config: DeployConfig | None = None,
     exact: bool = False,

@@ -1,8 +1,9 @@
 """What the simulator's engine needs from a backend, as a `typing.Protocol`.
 
-`ModelBackend` (the pure-Python model) and `ChainBackend` (the contracts on Anvil) both provide
-it, method for method; the engine, the runner and the outputs see only this. Arguments are
-positional-only: the two backends name a few of them differently.
+`ModelBackend` (the pure-Python model), `ChainBackend` (the contracts on Anvil) and
+`RevmBackend` (the same contracts in-process) provide it, method for method; the engine, the
+runner and the outputs see only this. Arguments are positional-only: the backends name a few
+of them differently.
 """
 
 from __future__ import annotations

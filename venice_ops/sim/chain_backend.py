@@ -2,7 +2,13 @@
 
 Transactions go through plain web3 from Anvil-impersonated agent wallets (`venice_ops.rpc`),
 each mined in its own block at the timestamp the engine gives, so the model backend can replay
-the run second for second. Reads are made at the last mined block.
+the run second for second. Reads are made at the last mined block. Funding the agents and
+opening the airdrop (setup) are transactions too, counted apart (`setup_transactions`): like
+the model backend, `transactions` counts the run's actions only.
+
+The `revm` backend (`venice_ops.sim.revm_backend`) is this class with its four ways to the
+node (`_send`, `_call`, `_call_all`, `_mine`) and its view of the suite (`_view`) replaced by
+an in-process EVM holding the same state.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class ChainBackend:
         head = web3().eth.get_block("latest")
         self.clock, self.block = int(head["timestamp"]), int(head["number"])
         self.transactions = 0
+        self.setup_transactions = 0
         self.airdrop_burned = 0
 
     # --- the clock -----------------------------------------------------------------------
@@ -67,8 +74,11 @@ class ChainBackend:
 
     def mark(self, timestamp: int) -> None:
         self.clock = max(self.clock + 1, timestamp)
-        mine(self.clock)
+        self._mine()
         self.block += 1
+
+    def _mine(self) -> None:
+        mine(self.clock)
 
     def _send(self, fn: Any, sender: str) -> Any:
         self.clock += 1
@@ -84,6 +94,13 @@ class ChainBackend:
     def _call(self, fn: Any) -> Any:
         return fn.call(block_identifier=self.block)
 
+    def _call_all(self, fns: list[Any]) -> list[Any]:
+        return call_all(fns)
+
+    def _view(self) -> Suite:
+        """The suite as `value_model_of` reads it."""
+        return self.suite
+
     def _event(self, receipt: Any, contract: Any, name: str) -> Any:
         for log in receipt.logs:
             if log["address"] == contract.address:
@@ -97,6 +114,7 @@ class ChainBackend:
 
     def add_agent(self, agent: str, vvv: int, usdc: int, kind: str) -> None:
         """Fund an agent and give it the approvals its behaviour needs (setup transactions)."""
+        actions = self.transactions
         impersonate(agent)
         if vvv:
             self._send(self.vvv.functions.transfer(agent, vvv), self.roles.deployer)
@@ -110,6 +128,8 @@ class ChainBackend:
             self._send(self.vvv.functions.approve(self.router.address, MAX), agent)
         else:
             self._send(self.usdc.functions.approve(self.subs.address, MAX), agent)
+        self.setup_transactions += self.transactions - actions
+        self.transactions = actions
 
     def open_airdrop(self, allocations: dict[str, int], deadline_delay: int) -> int:
         """Deploy and fund the airdrop for `allocations`; returns its deadline."""
@@ -283,14 +303,14 @@ class ChainBackend:
 
     def buyback_floor(self, amount_in: int) -> int | None:
         """The model's guard on the pair and burner as they stand, at the next second."""
-        return value_model_of(self.suite, self.keeper, []).guard(self.clock + 1, amount_in)
+        return value_model_of(self._view(), self.keeper, []).guard(self.clock + 1, amount_in)
 
     def metrics(self) -> dict[str, int]:
         """The day's aggregate state, read in one batch at the last block."""
         c, s, d = self.controller.functions, self.staking.functions, self.diem.functions
         v, u, r = self.vvv.functions, self.usdc.functions, self.roles
         airdrop = [v.balanceOf(r.airdrop)] if r.airdrop else []
-        values = call_all(
+        values = self._call_all(
             [
                 v.totalSupply(),
                 c.emitted(),
@@ -355,7 +375,7 @@ class ChainBackend:
     def supply_reads(self, agents: list[str]) -> dict[str, int]:
         """As `ModelBackend.supply_reads`, in one batch at the last block."""
         s = self.staking.functions
-        values = call_all(
+        values = self._call_all(
             [
                 s.treasuryReleasable(),
                 self.controller.functions.stakerEmitted(),
@@ -383,7 +403,7 @@ class ChainBackend:
                 s.pendingRewards(a),
                 d.stakedInfos(a),
             ]
-        values = call_all(calls)
+        values = self._call_all(calls)
         states: dict[str, tuple[int, ...]] = {}
         for i, a in enumerate(agents):
             vvv, usdc, diem, staked, lock, cooldown, pending, infos = values[8 * i : 8 * i + 8]
@@ -419,7 +439,7 @@ class ChainBackend:
             "every VVV holder must be listed"
         )
         system.staking.last_update = int(self._call(self.staking.functions.lastAccrual()))
-        system.value = value_model_of(self.suite, self.keeper, holders)
+        system.value = value_model_of(self._view(), self.keeper, holders)
         if self.airdrop is not None and self.tree is not None:
             deadline = int(self._call(self.airdrop.functions.DEADLINE()))
             system.airdrop = AirdropModel(dict(self.tree.entries), deadline, self.roles.airdrop)

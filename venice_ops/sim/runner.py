@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from venice_ops.deploy.config import DeployConfig
 from venice_ops.sim.backend import Backend
-from venice_ops.sim.engine import Engine, Run, model_backend
+from venice_ops.sim.engine import DAY, DEFAULT_START, Engine, Run, model_backend
 from venice_ops.sim.outputs import write_charts, write_csv
 from venice_ops.sim.report import write_report
 from venice_ops.sim.scenario import Scenario
@@ -35,16 +36,40 @@ class Result:
         return self.run.backend.transactions / self.elapsed if self.elapsed else 0.0
 
 
-def chain_backend(
-    config: DeployConfig, deployer: Any, overrides: dict[str, str] | None = None
-) -> ChainBackend:
-    """Deploy the suite on the connected (local) network and wrap it as a backend."""
-    from venice_ops.deploy.suite import deploy_suite
-    from venice_ops.sim.chain_backend import ChainBackend
+def deploy_time(scenario: Scenario) -> int:
+    """When a run deploys: the evening before the scenario's day 0 (its `start:`, 00:00 UTC),
+    as the model backend has it."""
+    start = scenario.start or DEFAULT_START
+    return int(dt.datetime.combine(start, dt.time(), dt.UTC).timestamp()) - DAY // 2
 
+
+def chain_backend(
+    config: DeployConfig,
+    deployer: Any,
+    overrides: dict[str, str] | None = None,
+    scenario: Scenario | None = None,
+    kind: str = "chain",
+) -> ChainBackend:
+    """Deploy the suite on the connected (local) network and wrap it as a backend: `chain`
+    (every action a transaction on the node) or `revm` (the run in-process on the node's
+    state after setup). With a `scenario`, the node's clock is first set to its
+    `deploy_time`, every deploy transaction in that second, so the run is dated from the
+    scenario's `start:` and starts where the model backend starts."""
+    from venice_ops.deploy.suite import deploy_suite
+    from venice_ops.rpc import frozen_clock
+    from venice_ops.sim.chain_backend import ChainBackend
+    from venice_ops.sim.revm_backend import RevmBackend
+
+    if kind not in ("chain", "revm"):
+        raise ValueError(f"no {kind!r} backend on a node: chain or revm")
     roles = overrides or {"treasury": "test:1", "oracle": "test:2"}
-    suite = deploy_suite(deployer, config, roles)
-    return ChainBackend(suite, config, deployer)
+    if scenario is None:
+        suite = deploy_suite(deployer, config, roles)
+    else:
+        with frozen_clock(deploy_time(scenario)):
+            suite = deploy_suite(deployer, config, roles)
+    cls = RevmBackend if kind == "revm" else ChainBackend
+    return cls(suite, config, deployer)
 
 
 def execute(
