@@ -34,6 +34,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, so it can be killed and restarted."""
+    if shutil.which("redis-server") is None:
+        pytest.skip(NO_REDIS)
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     """The session server's URL, emptied for this test."""
     import redis
@@ -47,6 +58,14 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture(params=["sqlite", "redis"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def ledger_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the parametrized backend's ledger lives: the session server's URL or a file."""
+    if backend == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return str(tmp_path / "l.db")
 
 
 @pytest.fixture

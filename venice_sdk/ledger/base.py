@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason, VeniceError
@@ -29,6 +29,7 @@ __all__ = [
     "CreditLedger",
     "Debit",
     "Hold",
+    "HoldAsk",
     "HoldError",
     "HoldState",
     "LedgerError",
@@ -37,6 +38,7 @@ __all__ = [
     "check_request_id",
     "epoch_day",
     "normalize_account",
+    "stored_hold",
 ]
 
 SECONDS_PER_DAY = 86_400
@@ -189,6 +191,44 @@ class Hold:
     held: int
     remaining: int
     reason: Reason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAsk:
+    """A checked reserve or a stored hold: what both backends turn into a `Hold`."""
+
+    request_id: str
+    account: str
+    day: int
+    amount: int
+    limit: int
+    expires_at: float
+
+    def answer(self, state: HoldState, spent: int, held: int) -> Hold:
+        """The `Hold` in ``state`` given the day's settled ``spent`` and live ``held`` after the
+        call (a ``refused`` one holds nothing and says why)."""
+        refused = state == "refused"
+        return Hold(
+            allowed=not refused,
+            request_id=self.request_id,
+            account=self.account,
+            day=self.day,
+            amount=self.amount,
+            limit=self.limit,
+            expires_at=self.expires_at,
+            state=state,
+            spent=spent,
+            held=held,
+            remaining=max(0, self.limit - spent - held),
+            reason=Reason.INSUFFICIENT_CREDIT if refused else None,
+        )
+
+
+def stored_hold(request_id: str, account: str, row: Sequence[Any], spent: int, held: int) -> Hold:
+    """The `Hold` of a stored hold ``row = (day, amount, limit, expires, state, ...)``."""
+    day, amount, limit, expires, state = row[:5]
+    ask = HoldAsk(request_id, account, int(day), int(amount), int(limit), float(expires))
+    return ask.answer(state, int(spent), int(held))
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,10 +427,10 @@ class CreditLedger(ABC):
         _check_amount("limit", limit)
         rid = check_request_id(request_id)
         now = float(self.clock())
-        return self._reserve(
-            now, epoch_day(now), normalize_account(account), rid, max_cost, limit,
-            now + self.hold_ttl,
-        )  # fmt: skip
+        ask = HoldAsk(
+            rid, normalize_account(account), epoch_day(now), max_cost, limit, now + self.hold_ttl
+        )
+        return self._reserve(now, ask)
 
     def settle(self, hold: Hold | str, actual_cost: int) -> Settlement:
         """Debit the actual cost of a held request and release the rest of its hold.
@@ -426,17 +466,8 @@ class CreditLedger(ABC):
         return None, check_request_id(hold)
 
     @abstractmethod
-    def _reserve(
-        self,
-        now: float,
-        day: int,
-        account: str,
-        request_id: str,
-        amount: int,
-        limit: int,
-        expires_at: float,
-    ) -> Hold:
-        """Reserve validated arguments at ``now``."""
+    def _reserve(self, now: float, ask: HoldAsk) -> Hold:
+        """Reserve a checked ``ask`` at ``now``."""
 
     @abstractmethod
     def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:

@@ -17,7 +17,6 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.clock import Clock
-from venice_sdk.errors import Reason
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
     HOLD_TTL,
@@ -25,7 +24,7 @@ from venice_sdk.ledger.base import (
     CreditLedger,
     Debit,
     Hold,
-    HoldState,
+    HoldAsk,
     LedgerUnavailable,
     Settlement,
     _outcome,
@@ -33,7 +32,9 @@ from venice_sdk.ledger.base import (
     _reused,
     _settle_error,
     _settlement,
+    stored_hold,
 )
+from venice_sdk.ledger.connections import redis_client
 
 if TYPE_CHECKING:  # redis is an optional extra: imported only by RedisLedger
     import redis
@@ -128,18 +129,8 @@ class RedisLedger(CreditLedger):
         if not hold_ttl > 0:
             raise ValueError("hold_ttl must be a positive number of seconds")
         self.hold_ttl = float(hold_ttl)
-        import redis as redis_module  # optional dependency: pip install "venice-sdk[redis]"
-
-        self._redis = redis_module
-        if isinstance(client_or_url, str):
-            self.client: redis.Redis = redis_module.Redis.from_url(
-                client_or_url,
-                socket_timeout=socket_timeout,
-                socket_connect_timeout=socket_timeout,
-                retry=None,  # no retries inside redis-py: _retrying() owns the deadline
-            )
-        else:
-            self.client = client_or_url
+        # No retries inside redis-py: _retrying() owns the deadline.
+        self._redis, self.client = redis_client(client_or_url, socket_timeout, retry=None)
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         self._pool: Any = getattr(self.client, "connection_pool", None)
@@ -159,10 +150,10 @@ class RedisLedger(CreditLedger):
         self._token_base = ""
         self._token_seq = itertools.count()
         self._errors: tuple[type[BaseException], ...] = (
-            redis_module.ConnectionError,
-            redis_module.TimeoutError,
-            redis_module.BusyLoadingError,
-            redis_module.exceptions.TryAgainError,
+            self._redis.ConnectionError,
+            self._redis.TimeoutError,
+            self._redis.BusyLoadingError,
+            self._redis.exceptions.TryAgainError,
         )
         # Debit connections: this thread's (pid, connection), and every one opened (with the
         # pid that opened it) so close() can reach them; a thread's connection closes when the
@@ -433,16 +424,8 @@ class RedisLedger(CreditLedger):
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
-    def _reserve(
-        self,
-        now: float,
-        day: int,
-        account: str,
-        request_id: str,
-        amount: int,
-        limit: int,
-        expires_at: float,
-    ) -> Hold:
+    def _reserve(self, now: float, ask: HoldAsk) -> Hold:
+        account, request_id = ask.account, ask.request_id
         index = self._index_key(request_id)
         keep = self.retention_days * SECONDS_PER_DAY
 
@@ -456,14 +439,11 @@ class RedisLedger(CreditLedger):
         if (owner.decode() if isinstance(owner, bytes) else owner) != account:
             raise _reused(request_id)
         reply = self._hold_script(
-            now, account, "reserve", request_id, day, amount, limit, repr(expires_at)
-        )
+            now, account, "reserve", request_id, ask.day, ask.amount, ask.limit,
+            repr(ask.expires_at),
+        )  # fmt: skip
         if reply[0] == "refused":
-            spent, held = int(reply[1]), int(reply[2])
-            return Hold(
-                False, request_id, account, day, amount, limit, expires_at, "refused",
-                spent, held, max(0, limit - spent - held), Reason.INSUFFICIENT_CREDIT,
-            )  # fmt: skip
+            return ask.answer("refused", int(reply[1]), int(reply[2]))
         if reply[0] == "reused":
             raise _reused(request_id)
         return _hold_reply(request_id, account, reply)
@@ -552,20 +532,7 @@ def _hold_reply(request_id: str, account: str, reply: list[Any]) -> Hold:
     """A `Hold` from the hold script's reply ``{'ok', state, day, amount, limit, expires, spent,
     held, ...}``."""
     _, state, day, amount, limit, expires, spent, held = reply[:8]
-    hold_state: HoldState = state
-    return Hold(
-        allowed=True,
-        request_id=request_id,
-        account=account,
-        day=int(day),
-        amount=int(amount),
-        limit=int(limit),
-        expires_at=float(expires),
-        state=hold_state,
-        spent=int(spent),
-        held=int(held),
-        remaining=max(0, int(limit) - int(spent) - int(held)),
-    )
+    return stored_hold(request_id, account, (day, amount, limit, expires, state), spent, held)
 
 
 def _pack(conn: Any, args: tuple[Any, ...]) -> bytes:

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from venice_sdk.clock import Clock
-from venice_sdk.errors import Reason
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
     HOLD_TTL,
     CreditLedger,
     Debit,
     Hold,
+    HoldAsk,
     LedgerUnavailable,
     Settlement,
     _outcome,
@@ -25,7 +25,9 @@ from venice_sdk.ledger.base import (
     _reused,
     _settle_error,
     _settlement,
+    stored_hold,
 )
+from venice_sdk.ledger.connections import thread_connection
 
 __all__ = ["SQLiteLedger"]
 
@@ -110,21 +112,13 @@ class SQLiteLedger(CreditLedger):
         self._conn()  # create the schema now, and fail early on a bad path
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise LedgerUnavailable(f"cannot open ledger {self.path}: {exc}") from exc
-        self._local.conn, self._local.pid = conn, os.getpid()
-        with self._lock:
-            self._all.append((os.getpid(), conn))
+        conn, opened = thread_connection(
+            self._local, self.path, self.busy_timeout, _SCHEMA, "ledger",
+            (f"synchronous={self.synchronous}",),
+        )  # fmt: skip
+        if opened:
+            with self._lock:
+                self._all.append((os.getpid(), conn))
         return conn
 
     def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
@@ -227,57 +221,31 @@ class SQLiteLedger(CreditLedger):
     def _hold_of(
         self, conn: sqlite3.Connection, request_id: str, row: tuple[Any, ...], now: float
     ) -> Hold:
-        account, day, amount, limit, expires, state = row[:6]
+        account, day = row[0], row[1]
         spent = self._day_spent(conn, account, day)
         held = self._day_held(conn, account, day, now)
-        return Hold(
-            allowed=True,
-            request_id=request_id,
-            account=account,
-            day=int(day),
-            amount=int(amount),
-            limit=int(limit),
-            expires_at=float(expires),
-            state=state,
-            spent=spent,
-            held=held,
-            remaining=max(0, int(limit) - spent - held),
-        )
+        return stored_hold(request_id, account, row[1:6], spent, held)
 
-    def _reserve(
-        self,
-        now: float,
-        day: int,
-        account: str,
-        request_id: str,
-        amount: int,
-        limit: int,
-        expires_at: float,
-    ) -> Hold:
+    def _reserve(self, now: float, ask: HoldAsk) -> Hold:
+        account, request_id, day = ask.account, ask.request_id, ask.day
+
         def work(conn: sqlite3.Connection) -> Hold:
             self._expire(conn, account, now)
             row = self._find(conn, None, request_id)
             if row is not None:
-                if row[0] != account or row[2] != amount:
+                if row[0] != account or row[2] != ask.amount:
                     raise _reused(request_id)
                 return self._hold_of(conn, request_id, row, now)
             spent = self._day_spent(conn, account, day)
             held = self._day_held(conn, account, day, now)
-            if spent + held + amount > limit:
-                return Hold(
-                    False, request_id, account, day, amount, limit, expires_at, "refused",
-                    spent, held, max(0, limit - spent - held), Reason.INSUFFICIENT_CREDIT,
-                )  # fmt: skip
+            if spent + held + ask.amount > ask.limit:
+                return ask.answer("refused", spent, held)
             conn.execute(
                 "INSERT INTO holds (request_id, account, day, amount, lim, expires, state) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'held')",
-                (request_id, account, day, amount, limit, expires_at),
+                (request_id, account, day, ask.amount, ask.limit, ask.expires_at),
             )
-            held += amount
-            return Hold(
-                True, request_id, account, day, amount, limit, expires_at, "held",
-                spent, held, max(0, limit - spent - held),
-            )  # fmt: skip
+            return ask.answer("held", spent, held + ask.amount)
 
         return self._transaction(work)
 
