@@ -35,6 +35,7 @@ __all__ = [
     "LedgerError",
     "LedgerUnavailable",
     "Settlement",
+    "answer_hold",
     "check_request_id",
     "epoch_day",
     "normalize_account",
@@ -193,42 +194,25 @@ class Hold:
     reason: Reason | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HoldAsk:
-    """A checked reserve or a stored hold: what both backends turn into a `Hold`."""
+#: A checked reserve, or a stored hold: ``(request_id, account, day, amount, limit, expires_at)``,
+#: the fields both backends turn into a `Hold` (`answer_hold`).
+HoldAsk = tuple[str, str, int, int, int, float]
 
-    request_id: str
-    account: str
-    day: int
-    amount: int
-    limit: int
-    expires_at: float
 
-    def answer(self, state: HoldState, spent: int, held: int) -> Hold:
-        """The `Hold` in ``state`` given the day's settled ``spent`` and live ``held`` after the
-        call (a ``refused`` one holds nothing and says why)."""
-        refused = state == "refused"
-        return Hold(
-            allowed=not refused,
-            request_id=self.request_id,
-            account=self.account,
-            day=self.day,
-            amount=self.amount,
-            limit=self.limit,
-            expires_at=self.expires_at,
-            state=state,
-            spent=spent,
-            held=held,
-            remaining=max(0, self.limit - spent - held),
-            reason=Reason.INSUFFICIENT_CREDIT if refused else None,
-        )
+def answer_hold(ask: HoldAsk, state: HoldState, spent: int, held: int) -> Hold:
+    """The `Hold` of ``ask`` in ``state`` given the day's settled ``spent`` and live ``held``
+    after the call (a ``refused`` one holds nothing and says why)."""
+    refused = state == "refused"
+    remaining = max(0, ask[4] - spent - held)
+    reason = Reason.INSUFFICIENT_CREDIT if refused else None
+    return Hold(not refused, *ask, state, spent, held, remaining, reason)
 
 
 def stored_hold(request_id: str, account: str, row: Sequence[Any], spent: int, held: int) -> Hold:
     """The `Hold` of a stored hold ``row = (day, amount, limit, expires, state, ...)``."""
     day, amount, limit, expires, state = row[:5]
-    ask = HoldAsk(request_id, account, int(day), int(amount), int(limit), float(expires))
-    return ask.answer(state, int(spent), int(held))
+    ask = (request_id, account, int(day), int(amount), int(limit), float(expires))
+    return answer_hold(ask, state, int(spent), int(held))
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,8 +291,17 @@ class CreditLedger(ABC):
     #: Seconds a hold lives unless settled or released.
     hold_ttl: float = HOLD_TTL
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(
+        self, clock: Clock | None = None, *, hold_ttl: float = HOLD_TTL, retention_days: int = 3
+    ) -> None:
         self.clock: Clock = clock if clock is not None else time.time
+        if not hold_ttl > 0:
+            raise ValueError("hold_ttl must be a positive number of seconds")
+        self.hold_ttl = float(hold_ttl)
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        #: Days of spend (and holds) kept before they are deleted.
+        self.retention_days = retention_days
 
     def today(self) -> int:
         """The current UTC day number by this ledger's clock."""
@@ -427,10 +420,10 @@ class CreditLedger(ABC):
         _check_amount("limit", limit)
         rid = check_request_id(request_id)
         now = float(self.clock())
-        ask = HoldAsk(
-            rid, normalize_account(account), epoch_day(now), max_cost, limit, now + self.hold_ttl
+        account = normalize_account(account)
+        return self._reserve(
+            now, (rid, account, epoch_day(now), max_cost, limit, now + self.hold_ttl)
         )
-        return self._reserve(now, ask)
 
     def settle(self, hold: Hold | str, actual_cost: int) -> Settlement:
         """Debit the actual cost of a held request and release the rest of its hold.

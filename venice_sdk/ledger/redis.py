@@ -17,6 +17,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.clock import Clock
+from venice_sdk.ledger import base
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
     HOLD_TTL,
@@ -27,12 +28,6 @@ from venice_sdk.ledger.base import (
     HoldAsk,
     LedgerUnavailable,
     Settlement,
-    _outcome,
-    _release_error,
-    _reused,
-    _settle_error,
-    _settlement,
-    stored_hold,
 )
 from venice_sdk.ledger.connections import redis_client
 
@@ -125,14 +120,9 @@ class RedisLedger(CreditLedger):
         direct: bool = True,
         hold_ttl: float = HOLD_TTL,
     ) -> None:
-        super().__init__(clock)
-        if not hold_ttl > 0:
-            raise ValueError("hold_ttl must be a positive number of seconds")
-        self.hold_ttl = float(hold_ttl)
+        super().__init__(clock, hold_ttl=hold_ttl, retention_days=retention_days)
         # No retries inside redis-py: _retrying() owns the deadline.
         self._redis, self.client = redis_client(client_or_url, socket_timeout, retry=None)
-        if retention_days < 1:
-            raise ValueError("retention_days must be at least 1")
         self._pool: Any = getattr(self.client, "connection_pool", None)
         if direct and self._pool is None:
             raise ValueError(
@@ -141,7 +131,6 @@ class RedisLedger(CreditLedger):
             )
         self.direct = direct
         self.prefix = prefix
-        self.retention_days = retention_days
         self.activity_retention = activity_retention
         self.token_ttl = token_ttl
         self.retry_for = retry_for
@@ -227,7 +216,9 @@ class RedisLedger(CreditLedger):
         except LedgerUnavailable:
             self._unsettle([args])
             raise
-        return _outcome(account, day, cost, limit, bool(reply[0]), int(reply[1]), int(reply[2]))
+        return base._outcome(
+            account, day, cost, limit, bool(reply[0]), int(reply[1]), int(reply[2])
+        )
 
     def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
         if self._unsettled:
@@ -241,7 +232,7 @@ class RedisLedger(CreditLedger):
             self._unsettle(calls)
             raise
         return [
-            _outcome(account, day, cost, limit, bool(res[0]), int(res[1]), int(res[2]))
+            base._outcome(account, day, cost, limit, bool(res[0]), int(res[1]), int(res[2]))
             for (account, cost, limit), res in zip(requests, results, strict=True)
         ]
 
@@ -425,7 +416,7 @@ class RedisLedger(CreditLedger):
         return value.decode() if isinstance(value, bytes) else str(value)
 
     def _reserve(self, now: float, ask: HoldAsk) -> Hold:
-        account, request_id = ask.account, ask.request_id
+        request_id, account, day, amount, limit, expires_at = ask
         index = self._index_key(request_id)
         keep = self.retention_days * SECONDS_PER_DAY
 
@@ -437,34 +428,35 @@ class RedisLedger(CreditLedger):
 
         owner = self._retrying("reserving", claim)
         if (owner.decode() if isinstance(owner, bytes) else owner) != account:
-            raise _reused(request_id)
+            raise base._reused(request_id)
         reply = self._hold_script(
-            now, account, "reserve", request_id, ask.day, ask.amount, ask.limit,
-            repr(ask.expires_at),
-        )  # fmt: skip
+            now, account, "reserve", request_id, day, amount, limit, repr(expires_at)
+        )
         if reply[0] == "refused":
-            return ask.answer("refused", int(reply[1]), int(reply[2]))
+            return base.answer_hold(ask, "refused", int(reply[1]), int(reply[2]))
         if reply[0] == "reused":
-            raise _reused(request_id)
+            raise base._reused(request_id)
         return _hold_reply(request_id, account, reply)
 
     def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
         owner = self._owner(account, request_id)
         if owner is None:
-            raise _settle_error(request_id, None)
+            raise base._settle_error(request_id, None)
         reply = self._hold_script(now, owner, "settle", request_id, cost)
         if reply[0] != "ok":
-            raise _settle_error(request_id, None if reply[0] == "unknown" else reply[0])
+            raise base._settle_error(request_id, None if reply[0] == "unknown" else reply[0])
         _, _, day, amount, limit, _, spent, held, charged, requested = reply
-        return _settlement(request_id, owner, day, amount, limit, charged, requested, spent, held)
+        return base._settlement(
+            request_id, owner, day, amount, limit, charged, requested, spent, held
+        )
 
     def _release(self, now: float, account: str | None, request_id: str) -> Hold:
         owner = self._owner(account, request_id)
         if owner is None:
-            raise _release_error(request_id, None)
+            raise base._release_error(request_id, None)
         reply = self._hold_script(now, owner, "release", request_id)
         if reply[0] != "ok":
-            raise _release_error(request_id, None if reply[0] == "unknown" else reply[0])
+            raise base._release_error(request_id, None if reply[0] == "unknown" else reply[0])
         return _hold_reply(request_id, owner, reply)
 
     def _held(self, account: str, day: int, now: float) -> int:
@@ -532,7 +524,7 @@ def _hold_reply(request_id: str, account: str, reply: list[Any]) -> Hold:
     """A `Hold` from the hold script's reply ``{'ok', state, day, amount, limit, expires, spent,
     held, ...}``."""
     _, state, day, amount, limit, expires, spent, held = reply[:8]
-    return stored_hold(request_id, account, (day, amount, limit, expires, state), spent, held)
+    return base.stored_hold(request_id, account, (day, amount, limit, expires, state), spent, held)
 
 
 def _pack(conn: Any, args: tuple[Any, ...]) -> bytes:
