@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from venice_ops.bench.redis import free_port
+from venice_ops.bench.redis import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,24 +33,31 @@ class Sidecar:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the sidecar did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        try:
+            wait_healthy(self.proc, self.url, timeout, self.log)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self.proc = None
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path, poll: float = 1.0
+) -> None:
+    """Wait until ``url``/healthz answers 200; raise RuntimeError with the end of ``log`` if
+    ``proc`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=poll).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the sidecar did not start:\n{tail}")
+        time.sleep(0.1)

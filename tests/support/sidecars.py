@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from venice_ops.bench.redis import free_port
+from tests.support.sidecar import wait_healthy
+from venice_ops.bench.redis import free_port, stop_process
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -136,26 +137,10 @@ class Sidecar:
         log = (self.directory / "sidecar.log").open("ab")
         env = {**os.environ, "PYTHONPATH": str(PROJECT)}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=PROJECT, env=env)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                log_text = (self.directory / "sidecar.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"the sidecar did not start:\n{log_text}")
-            time.sleep(0.1)
+        wait_healthy(self.proc, self.url, timeout, self.directory / "sidecar.log", poll=0.5)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self.proc = None
 
 
