@@ -3,13 +3,26 @@ tests and the governance test)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import shutil
+import subprocess
+import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
+import pytest
 from ape import chain
 from click.testing import CliRunner, Result
+
+from venice_ops.bench.redis import free_port
+from venice_ops.paths import PROJECT_ROOT
+
+NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 
 
 def run_command(command: click.Command, manifests: Path, *args: str) -> Result:
@@ -22,6 +35,47 @@ def run_command(command: click.Command, manifests: Path, *args: str) -> Result:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
+
+
+def command_fixture(command: click.Command) -> Any:
+    """A fixture (bind it to a name in a test module) that runs ``command`` in-process:
+    ``run(manifests, *args)``."""
+
+    @pytest.fixture
+    def fixture() -> Callable[..., Result]:
+        return functools.partial(run_command, command)
+
+    return fixture
+
+
+def one_error_line(result: Result, message: str) -> None:
+    """A user mistake: exit 1, one `error:` line holding `message`, no traceback."""
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def start_anvil(timeout: float = 30) -> tuple[subprocess.Popen[bytes], str]:
+    """An Anvil (node_modules/.bin's first) started the way a user starts one, on a free port,
+    and its URI, once it answers; skips the test without anvil, fails if it does not start.
+    The caller terminates it."""
+    anvil = shutil.which("anvil", path=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if anvil is None:
+        pytest.skip("anvil is not installed (npm ci)")
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [anvil, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + timeout
+    while not node_ready(uri):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.terminate()
+            pytest.fail(f"anvil did not start on {uri}")
+        time.sleep(0.2)
+    return process, uri
 
 
 def node_ready(uri: str) -> bool:

@@ -296,6 +296,31 @@ def format_duration(seconds: int) -> str:
     return " ".join(parts[:2])
 
 
+def cooldown_started(
+    token: str,
+    amount: int,
+    cooling: int,
+    until: int,
+    duration: int,
+    already: int,
+    then: str,
+    more: str = "",
+) -> str:
+    """What starting an unstake of ``amount`` wei of ``token`` did: ``cooling`` wei now cool
+    down until ``until`` (``duration`` seconds), then run the command ``then``; ``more`` follows
+    that. ``already`` wei that were cooling joined it and restarted their timer."""
+    message = (
+        f"Started unstaking {human(amount)} {token}: {human(cooling)} {token} is cooling down "
+        f"until {format_time(until)} ({format_duration(duration)}); then run `{then}`{more}"
+    )
+    if already:
+        message += (
+            f". The {human(already)} {token} already cooling joined this request and its timer "
+            "restarted"
+        )
+    return message
+
+
 def format_bps(bps: int) -> str:
     """Basis points as a percentage without trailing zeros: 50 -> "0.5%", 371 -> "3.71%"."""
     return f"{Decimal(bps) / 100:f}%"
