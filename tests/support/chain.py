@@ -40,6 +40,18 @@ def deploy(container: ContractContainer, *args: Any, sender: str) -> Contract:
     return w3.eth.contract(address=receipt["contractAddress"], abi=abi_of(container))
 
 
+def refused_until(at: Any, end: int, send: Any, reason: str) -> Any:
+    """A timer's last second: ``send()`` reverts with ``reason`` at ``end - 1`` and goes through
+    at ``end`` (``at`` is the fixture fixing the next transaction's time); its receipt."""
+    import ape
+
+    at(end - 1)
+    with ape.reverts(reason):
+        send()
+    at(end)
+    return send()
+
+
 def revert_reason(exc: Exception) -> str:
     text = str(exc.args[0]) if exc.args else str(exc)
     if isinstance(exc, ContractLogicError) and exc.message:

@@ -25,9 +25,7 @@ from tests.support.chain import revert_reason
 from tests.support.constants import MAX_RATE, MAX_UINT, STEP, UNIT, VVV
 from tests.support.curve import exact_cost, floor_cost
 from tests.support.events import contract_events
-from venice_ops.rpc import bind
 from venice_sdk.model import ModelRevert
-from venice_sdk.model.curve import MintCurveModel
 
 KNOTS = 153  # the default table: every 500 DIEM up to the last rate within 1e9 sVVV per DIEM
 END = (KNOTS - 1) * STEP  # 76_000 DIEM
@@ -72,23 +70,6 @@ def _try(fn):
         return None, exc.reason
 
 
-@pytest.fixture(scope="module")
-def rates(curve):
-    table = list(curve.knots())
-    assert len(table) == KNOTS
-    return table
-
-
-@pytest.fixture(scope="module")
-def fast_curve(curve):
-    return bind(curve).functions
-
-
-@pytest.fixture(scope="module")
-def model(rates):
-    return MintCurveModel(rates)
-
-
 supplies = st.one_of(
     st.integers(0, END - 1),
     st.builds(
@@ -108,7 +89,8 @@ svvv_amounts = st.one_of(
 # ------------------------------------------------------------------ the table
 
 
-def test_deploy__config(curve, owner, config):
+def test_deploy__config(curve, owner, config, rates):
+    assert len(rates) == KNOTS
     assert curve.owner() == owner.address
     assert curve.launchMode() == OPEN == config.launch_mode
     assert curve.punitiveMultiplier() == 100 == config.punitive_multiplier

@@ -19,18 +19,6 @@ from tests.support.events import contract_events
 COOLDOWN = 604_800
 
 
-@pytest.fixture
-def rate(config):
-    """Stakers' wei per second under the default config and no report."""
-    return staker_per_second(config.annual_rate, config.stale_staker_bps)
-
-
-@pytest.fixture
-def funded(fund, alice, bob, carol):
-    for account in (alice, bob, carol):
-        fund(account, 1_000_000 * VVV)
-
-
 def _delta(amount: int, total: int) -> int:
     return amount * PRECISION // total
 
