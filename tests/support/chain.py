@@ -52,6 +52,18 @@ def refused_until(at: Any, end: int, send: Any, reason: str) -> Any:
     return send()
 
 
+def refused_changing_nothing(storage_roots: Any, reason: str | None, send: Any) -> None:
+    """``send()`` reverts with ``reason`` and the suite's stored state is as it was
+    (``storage_roots`` is the fixture reading every contract's storage root; a ``reason`` of
+    None: any revert)."""
+    import ape
+
+    roots = storage_roots()
+    with ape.reverts(reason):
+        send()
+    assert storage_roots() == roots
+
+
 def revert_reason(exc: Exception) -> str:
     text = str(exc.args[0]) if exc.args else str(exc)
     if isinstance(exc, ContractLogicError) and exc.message:

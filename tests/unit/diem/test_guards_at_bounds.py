@@ -10,7 +10,7 @@ import ape
 import pytest
 from ape import project
 
-from tests.support.chain import refused_until
+from tests.support.chain import refused_changing_nothing, refused_until
 from tests.support.constants import VVV
 from venice_sdk.entitlements import EntitlementClient, daily_credit_micros
 from venice_sdk.model.diem import MIN_CREDIT_STAKE
@@ -81,10 +81,11 @@ def test_initiate_unstake__all_the_stake_accepted_one_wei_more_refused(
     """alice holds 60 DIEM unstaked, so her balance would cover one wei more than her stake:
     only the stake bound refuses it."""
     diem.stake(40 * VVV, sender=alice)
-    before = storage_roots()
-    with ape.reverts("DIEM: amount exceeds stake"):
-        diem.initiateUnstake(40 * VVV + 1, sender=alice)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "DIEM: amount exceeds stake",
+        lambda: diem.initiateUnstake(40 * VVV + 1, sender=alice),
+    )
     diem.initiateUnstake(40 * VVV, sender=alice)
     assert diem.stakedInfos(alice)[0::2] == (0, 40 * VVV)
     assert diem.totalStaked() == 0

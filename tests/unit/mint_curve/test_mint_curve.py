@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from web3.exceptions import ContractLogicError
 
-from tests.support.chain import revert_reason
+from tests.support.chain import refused_changing_nothing, revert_reason
 from tests.support.constants import MAX_RATE, MAX_UINT, STEP, UNIT, VVV
 from tests.support.curve import exact_cost, floor_cost
 from tests.support.events import contract_events
@@ -339,10 +339,9 @@ def test_setLaunchMode__punitive_through_staking(curve, staking, diem, fund, own
     ],
 )
 def test_setLaunchMode__bounds__revert(curve, owner, mode, multiplier, reason, storage_roots):
-    roots = storage_roots()
-    with ape.reverts(reason):
-        curve.setLaunchMode(mode, multiplier, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, reason, lambda: curve.setLaunchMode(mode, multiplier, sender=owner)
+    )
     assert (curve.launchMode(), curve.punitiveMultiplier()) == (OPEN, 100)
 
 
@@ -415,10 +414,7 @@ def test_setCurve__not_owner__reverts(curve, alice, rates):
     ],
 )
 def test_setCurve__bounds__revert(curve, owner, rates, new, reason, storage_roots):
-    roots = storage_roots()
-    with ape.reverts(reason):
-        curve.setCurve(new, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(storage_roots, reason, lambda: curve.setCurve(new, sender=owner))
     assert list(curve.knots()) == rates
 
 

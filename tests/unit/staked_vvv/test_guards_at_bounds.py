@@ -18,7 +18,7 @@ import ape
 import pytest
 from ape import project
 
-from tests.support.chain import refused_until
+from tests.support.chain import refused_changing_nothing, refused_until
 from tests.support.constants import PRECISION, VVV
 
 MAX_UINT = 2**256 - 1
@@ -147,10 +147,11 @@ def test_mint_diem__all_the_unlocked_stake_accepted_one_wei_more_refused(
     staking, diem, locked, alice, storage_roots
 ):
     unlocked = staking.balanceOf(alice) - locked[0]
-    before = storage_roots()
-    with ape.reverts("sVVV: not enough unlocked stake"):
-        staking.mintDiem(unlocked + 1, 0, sender=alice)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: not enough unlocked stake",
+        lambda: staking.mintDiem(unlocked + 1, 0, sender=alice),
+    )
     out = staking.getDiemAmountOut(unlocked)
     staking.mintDiem(unlocked, out, sender=alice)
     assert staking.lockedStakes(alice) == (staking.balanceOf(alice), locked[1] + out)
@@ -192,10 +193,11 @@ def test_burn_diem__all_outstanding_accepted_one_wei_more_refused_even_when_held
     bob_words = words(staking, bob)
     sVVV_locked, outstanding = locked
     assert diem.balanceOf(alice) > outstanding
-    before = storage_roots()
-    with ape.reverts("sVVV: burn exceeds outstanding"):
-        staking.burnDiem(outstanding + 1, sender=alice)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: burn exceeds outstanding",
+        lambda: staking.burnDiem(outstanding + 1, sender=alice),
+    )
     assert staking.burnDiem(outstanding, sender=alice).return_value == sVVV_locked
     assert staking.lockedStakes(alice) == (0, 0)
     assert diem.balanceOf(alice) == 5 * VVV
