@@ -18,9 +18,7 @@ from venice_sdk.ledger.base import (
     CreditLedger,
     Debit,
     Hold,
-    HoldAsk,
     LedgerUnavailable,
-    Settlement,
 )
 from venice_sdk.ledger.connections import thread_connection
 
@@ -212,7 +210,7 @@ class SQLiteLedger(CreditLedger):
         held = self._day_held(conn, account, day, now)
         return base.stored_hold(request_id, account, row[1:6], spent, held)
 
-    def _reserve(self, now: float, ask: HoldAsk) -> Hold:
+    def _reserve(self, now: float, ask: base.HoldAsk) -> Hold:
         request_id, account, day, amount, limit, expires_at = ask
 
         def work(conn: sqlite3.Connection) -> Hold:
@@ -235,8 +233,10 @@ class SQLiteLedger(CreditLedger):
 
         return self._transaction(work)
 
-    def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
-        def work(conn: sqlite3.Connection) -> Settlement:
+    def _settle(
+        self, now: float, account: str | None, request_id: str, cost: int
+    ) -> base.Settlement:
+        def work(conn: sqlite3.Connection) -> base.Settlement:
             row = self._find(conn, account, request_id)
             if row is not None:
                 self._expire(conn, row[0], now)
