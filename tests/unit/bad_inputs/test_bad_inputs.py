@@ -137,11 +137,10 @@ def test_claimAndStake__nothing__reverts(staking, staked, bob, storage_roots):
 def test_claim__twice_in_one_second__reverts(staking, staked, alice, at, t0, storage_roots):
     at(t0)
     staking.claim(sender=alice)
-    roots = storage_roots()
     at(t0)
-    with ape.reverts("sVVV: nothing to claim"):
-        staking.claim(sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: nothing to claim", lambda: staking.claim(sender=alice)
+    )
 
 
 # ------------------------------------------------------------------ VVV
@@ -185,11 +184,12 @@ def test_scheduleRate__above_cap__reverts(controller, config, owner, t0, storage
 
 
 def test_scheduleRate__past_start__reverts(controller, owner, at, t0, storage_roots):
-    roots = storage_roots()
     at(t0)
-    with ape.reverts("emissions: start not in future"):
-        controller.scheduleRate(t0 - 1, VVV, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: start not in future",
+        lambda: controller.scheduleRate(t0 - 1, VVV, sender=owner),
+    )
 
 
 def test_setSplitCurve__huge_share__reverts(controller, owner, storage_roots):
