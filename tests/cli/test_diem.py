@@ -1,5 +1,9 @@
 """The diem command: its checks and messages (`venice_ops/commands/diem.py`) on the deployed
-suite, and the click commands in-process on the same Anvil."""
+suite, and the click commands in-process on the same Anvil.
+
+Over 500 lines on purpose: every action of the command, checked in-process and through click
+against one deployed suite, as tests/cli/test_staker.py does for the staker command.
+"""
 
 from __future__ import annotations
 

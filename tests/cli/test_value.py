@@ -1,6 +1,10 @@
 """The value-capture commands: the keeper's buyback round, subscriptions and the airdrop
 (`venice_ops/commands/value.py`) on the deployed suite, and the click commands in-process on the
-same Anvil (`scripts/keeper.py`, `scripts/subscribe.py`, `scripts/airdrop.py`)."""
+same Anvil (`scripts/keeper.py`, `scripts/subscribe.py`, `scripts/airdrop.py`).
+
+Over 500 lines on purpose: the three value-capture commands share one deployed suite and
+their fixtures (revenue, tiers, an airdrop tree).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
 """`RedisLedger`: a credit ledger in one Redis shared by a fleet; each debit is one Lua script
 (`debit.lua`, shipped with the package) run in one round trip, carrying a random token so that
 a retry after a lost reply never debits twice. Holds are one script each too (`holds.lua`); both
-start with `sweep.lua`, which releases the account's expired holds."""
+start with `sweep.lua`, which releases the account's expired holds.
+
+Over 500 lines on purpose: one class, whose connection handling (direct sockets per thread and
+process, retries within ``retry_for``, lost replies) serves the debit and the hold scripts alike.
+"""
 
 from __future__ import annotations
 

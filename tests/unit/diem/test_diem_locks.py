@@ -9,6 +9,8 @@ Expected values are computed here:
   unlocked stake earns stake * delta // 10**36, locked stake locked * delta * 8000 //
   (10_000 * 10**36), and the treasury's cut grows by totalLocked * delta * 2000 //
   (10_000 * 10**36).
+Over 500 lines on purpose: one contract feature (locks behind DIEM) and its hand-computed
+figures, which the tests share.
 """
 
 from __future__ import annotations

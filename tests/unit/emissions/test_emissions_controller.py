@@ -2,6 +2,7 @@
 
 Every expected emission is hand-computed with integer math (`integrate` in conftest):
 per-second rate = annual // 31_536_000, stakers' per-second = that * bps // 10_000.
+Over 500 lines on purpose: one contract's unit tests, sharing the integration helpers above.
 """
 
 from __future__ import annotations

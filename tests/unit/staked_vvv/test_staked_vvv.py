@@ -5,6 +5,8 @@ Expected rewards are hand-computed with the accumulator's integer math:
     earned = stake * (rpt - paid) // 10**36
 With no utilization report the split is the stale fallback (8000 bps to stakers), so the
 stakers' rate is (annual // 31_536_000) * 8000 // 10_000 wei per second.
+Over 500 lines on purpose: one contract's unit tests, whose expected figures share the
+accumulator math above.
 """
 
 from __future__ import annotations
