@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.sdk import NO_REDIS, NOON, FakeClock
+from tests.support.sidecar import started
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 
@@ -25,12 +26,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     """One redis-server for the session (append-only, fsync always), killed at the end."""
     if shutil.which("redis-server") is None:
         pytest.skip(NO_REDIS)
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
+    with started(RedisServer(tmp_path_factory.mktemp("redis"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from siwe import SiweMessage
 
-from tests.support.sidecar import ROOT, Sidecar
+from tests.support.sidecar import ROOT, Sidecar, started
 from venice_sdk.ledger import MAX_AMOUNT, RedisLedger
 
 VVV = 10**18
@@ -62,20 +62,18 @@ def sidecar(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Sidecar]:
     rpc = str(chain.provider.http_uri)
-    server = Sidecar(
-        manifest,
-        rpc,
-        tmp_path_factory.mktemp("sidecar"),
-        *("--redis-url", redis_server.url, "--admin-token", TOKEN, "--ttl", "3600"),
-        # Keys in SQLite, so the batch test can plant a limit stored before limits were checked.
-        *("--key-store", "sqlite"),
-        *("--siwe-domain", DOMAIN, "--siwe-uri", URI, "--log-format", "json"),
-    )
-    server.start()
-    try:
+    with started(
+        Sidecar(
+            manifest,
+            rpc,
+            tmp_path_factory.mktemp("sidecar"),
+            *("--redis-url", redis_server.url, "--admin-token", TOKEN, "--ttl", "3600"),
+            # Keys in SQLite, so the batch test can plant a limit stored before limits were checked.
+            *("--key-store", "sqlite"),
+            *("--siwe-domain", DOMAIN, "--siwe-uri", URI, "--log-format", "json"),
+        )
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -5,13 +5,35 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import httpx
 
 from venice_ops.bench.redis import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Process(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+_P = TypeVar("_P", bound=_Process)
+
+
+@contextmanager
+def started(process: _P) -> Iterator[_P]:
+    """``process`` (a `Sidecar`, a `RedisServer`) started, and stopped however the block ends."""
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 class Sidecar:
