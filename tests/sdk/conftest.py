@@ -7,11 +7,12 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.sdk import NO_REDIS, NOON, FakeClock
-from tests.support.sidecar import started
+from tests.support.sidecar import stake_for_credit, started
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 
@@ -104,3 +105,17 @@ def _auth_redis_url(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("VENICE_TEST_REDIS_URL", None)
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
+    """The session suite's manifest, for a sidecar this test starts."""
+    from venice_ops.deploy.suite import write_manifest
+
+    return Path(write_manifest(suite, config, tmp_path / "manifest"))
+
+
+@pytest.fixture
+def staker(suite: Any, fund: Any, alice: Any) -> Any:
+    """alice: staked VVV (may get a key) and 2 DIEM staked ($2 of credit a day)."""
+    return stake_for_credit(suite, fund, alice)

@@ -17,8 +17,14 @@ from typing import Any
 import pytest
 
 from tests.support.sdk import NO_REDIS
-from tests.support.sidecars import Clients, PrivateNode, Sidecar, anvil_binary, timed_get
-from venice_ops.bench.redis import RedisServer
+from tests.support.sidecars import (
+    Clients,
+    PrivateNode,
+    Sidecar,
+    anvil_binary,
+    sidecar_on_redis,
+    timed_get,
+)
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 
 pytestmark = pytest.mark.skipif(anvil_binary() is None, reason="anvil is not installed")
@@ -30,13 +36,6 @@ PAUSE_SECONDS = float(os.environ.get("VENICE_FAULT_PAUSE", "30"))
 # Budget of one answer while the node hangs: rpc_timeout 0.5 s x 2 attempts, plus slack for a
 # machine shared with other work.
 NODE_BUDGET = 2.5
-
-
-@pytest.fixture
-def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
-    from venice_ops.deploy.suite import write_manifest
-
-    return Path(write_manifest(suite, config, tmp_path / "manifest"))
 
 
 @pytest.fixture
@@ -183,17 +182,7 @@ def test_redis_killed_and_restarted__books_balance_to_the_micro(
     """SIGKILL mid-stream, down ~2 s (longer than the 1 s retry budget: callers get 503
     ledger_unavailable), restarted from its append-only file: no allowed debit lost, none a
     caller was told failed kept, twice."""
-    redis_server = RedisServer(tmp_path / "redis")
-    redis_server.start()
-    sidecar = Sidecar(
-        manifest,
-        str(chain.provider.http_uri),
-        tmp_path / "sidecar",
-        "--redis-url",
-        redis_server.url,
-    )
-    sidecar.start()
-    try:
+    with sidecar_on_redis(tmp_path, manifest, chain) as (redis_server, sidecar):
         with Clients(sidecar.url, wallets) as clients:
             for _ in range(2):
                 time.sleep(2)
@@ -222,6 +211,3 @@ def test_redis_killed_and_restarted__books_balance_to_the_micro(
         ledger = RedisLedger(redis_server.url)
         assert_books_balance(clients, ledger, wallets)
         ledger.close()
-    finally:
-        sidecar.stop()
-        redis_server.stop()

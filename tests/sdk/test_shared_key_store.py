@@ -110,23 +110,6 @@ def test_sqlite_key_store__is_a_key_store_too(tmp_path: Path) -> None:
 # --- two real sidecars on one Redis ------------------------------------------------------------
 
 
-@pytest.fixture
-def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
-    from venice_ops.deploy.suite import write_manifest
-
-    return Path(write_manifest(suite, config, tmp_path / "manifest"))
-
-
-@pytest.fixture
-def staker(suite: Any, fund: Any, alice: Any) -> Any:
-    """alice: staked VVV (may get a key) and 2 DIEM staked ($2 of credit a day)."""
-    fund(alice, 10_000 * VVV)
-    suite.staking.stake(alice, 10_000 * VVV, sender=alice)
-    suite.staking.mintExactDiem(2 * VVV, 10_000 * VVV, sender=alice)
-    suite.diem.stake(2 * VVV, sender=alice)
-    return alice
-
-
 def issue_key(url: str, account: Any) -> dict[str, Any]:
     challenge = httpx.post(url + "/v1/auth/challenge", json={"address": account.address}).json()
     signature = account.sign_message(encode_defunct(text=challenge["message"])).signature.hex()

@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from tests.support.constants import VVV
 from venice_ops.bench.redis import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +66,15 @@ class Sidecar:
     def stop(self) -> None:
         stop_process(self.proc)
         self.proc = None
+
+
+def stake_for_credit(suite: Any, fund: Any, account: Any) -> Any:
+    """``account`` with 10,000 VVV staked and 2 DIEM minted and staked ($2 of credit a day)."""
+    fund(account, 10_000 * VVV)
+    suite.staking.stake(account, 10_000 * VVV, sender=account)
+    suite.staking.mintExactDiem(2 * VVV, 10_000 * VVV, sender=account)
+    suite.diem.stake(2 * VVV, sender=account)
+    return account
 
 
 def wait_healthy(

@@ -13,14 +13,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support.sidecar import wait_healthy
-from venice_ops.bench.redis import free_port, stop_process
+from tests.support.sidecar import started, wait_healthy
+from venice_ops.bench.redis import RedisServer, free_port, stop_process
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -228,3 +230,18 @@ def timed_get(url: str, timeout: float = 10.0) -> tuple[int, float, dict[str, An
     start = time.monotonic()
     r = httpx.get(url, timeout=timeout)
     return r.status_code, time.monotonic() - start, _json(r)
+
+
+@contextmanager
+def sidecar_on_redis(
+    tmp_path: Path, manifest: Path, chain: Any, *options: str
+) -> Iterator[tuple[RedisServer, Sidecar]]:
+    """A redis-server of the test's own (so it can be killed) and a sidecar on it, with
+    ``options``; both stopped at the end, the sidecar first."""
+    with started(RedisServer(tmp_path / "redis")) as redis_server:
+        rpc = str(chain.provider.http_uri)
+        sidecar = Sidecar(
+            manifest, rpc, tmp_path / "sidecar", "--redis-url", redis_server.url, *options
+        )
+        with started(sidecar):
+            yield redis_server, sidecar
