@@ -606,9 +606,3 @@ def test_cli__minting_closed(run, manifests, suite, owner):
 )
 def test_cli__user_mistakes_exit_1_with_one_line(run, manifests, args, message):
     one_error_line(run(manifests, *args), message)
-
-
-def test_cli__no_manifest_for_this_network(run, tmp_path):
-    result = run(tmp_path, "status")
-    assert result.exit_code == 1
-    assert "error: no manifest for this network (chain 31337)" in result.stderr

@@ -327,3 +327,10 @@ def test_keeper_lock_file_is_ignored_by_git():
         check=False,
     )
     assert ignored.returncode == 0
+
+
+@pytest.mark.parametrize("command", [diem_cmd.cli, staker_cmd.cli], ids=["diem", "staker"])
+def test_cli__no_manifest_for_this_network(invoke, tmp_path, command):
+    result = invoke(command, tmp_path, "status")
+    one_error_line(result, "error: no manifest for this network (chain 31337)")
+    assert "Deploy first with `ape run deploy`" in result.stderr

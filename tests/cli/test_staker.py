@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from ape import chain
 
 from scripts.staker import cli
-from tests.support.cli import NODE_BIN, command_fixture, one_error_line, start_anvil
+from tests.support.cli import NODE_BIN, ape_run, command_fixture, one_error_line, start_anvil
 from tests.support.constants import DAY, HOUR, VVV
 from venice_ops.commands import staker
 from venice_ops.commands.common import (
@@ -25,7 +22,6 @@ from venice_ops.commands.common import (
     resolve_signer,
     send,
 )
-from venice_ops.paths import PROJECT_ROOT
 
 
 def give(vvv, owner, account, amount: int) -> None:
@@ -356,13 +352,6 @@ def test_cli__user_mistakes_exit_1_with_one_line(run, manifests, args, message):
     one_error_line(run(manifests, *args), message)
 
 
-def test_cli__no_manifest_for_this_network(run, tmp_path):
-    result = run(tmp_path, "status")
-    assert result.exit_code == 1
-    assert "error: no manifest for this network (chain 31337)" in result.stderr
-    assert "Deploy first with `ape run deploy`" in result.stderr
-
-
 def test_cli__no_code_at_the_manifests_address(run, manifests):
     path = manifests / f"{chain.chain_id}.json"
     data = json.loads(path.read_text())
@@ -404,18 +393,6 @@ def node(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def ape_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("ape")), "run", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_ape_run__stake_status_and_a_mistake(node):

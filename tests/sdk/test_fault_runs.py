@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.sdk import NO_REDIS
+from tests.support.sidecar import started
 from tests.support.sidecars import (
     Clients,
     PrivateNode,
@@ -83,9 +84,7 @@ def summary(answers: list[Any]) -> str:
 def test_node_paused_30s__answers_within_budget_then_recovers(
     tmp_path: Path, manifest: Path, node: PrivateNode, wallets: list[str]
 ) -> None:
-    sidecar = Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")
-    sidecar.start()
-    try:
+    with started(Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")) as sidecar:
         with Clients(sidecar.url, wallets) as clients:
             time.sleep(2)
             node.pause()
@@ -128,8 +127,6 @@ def test_node_paused_30s__answers_within_budget_then_recovers(
         assert_books_balance(
             clients, SQLiteLedger(tmp_path / "sidecar/data/ledger.sqlite3"), wallets
         )
-    finally:
-        sidecar.stop()
 
 
 def test_node_killed_and_back_empty__fails_closed_then_recovers(
@@ -138,9 +135,7 @@ def test_node_killed_and_back_empty__fails_closed_then_recovers(
     """Killed, the node refuses connections: cached wallets are served stale, a wallet never
     seen fails closed (rpc_unavailable) at once. It comes back empty (a restarted dev chain):
     not ready. Its state comes back: ready, fresh answers."""
-    sidecar = Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")
-    sidecar.start()
-    try:
+    with started(Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")) as sidecar:
         with Clients(sidecar.url, wallets) as clients:
             time.sleep(2)
             node.kill()
@@ -171,8 +166,6 @@ def test_node_killed_and_back_empty__fails_closed_then_recovers(
         assert_books_balance(
             clients, SQLiteLedger(tmp_path / "sidecar/data/ledger.sqlite3"), wallets
         )
-    finally:
-        sidecar.stop()
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -76,6 +77,21 @@ def start_anvil(timeout: float = 30) -> tuple[subprocess.Popen[bytes], str]:
             pytest.fail(f"anvil did not start on {uri}")
         time.sleep(0.2)
     return process, uri
+
+
+def ape_run(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`ape run ARGS` in the project, as a user runs it, with ``env``; its output captured."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ape")), "run", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def node_ready(uri: str) -> bool:
