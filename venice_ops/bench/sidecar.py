@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from venice_ops.bench.redis import free_port, start_redis
-from venice_ops.bench.setup import credit_wallets
+from venice_ops.bench.setup import credit_wallets, machine_load
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import deploy_suite, write_manifest
 from venice_ops.paths import PROJECT_ROOT
@@ -179,9 +179,4 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
         one = figures["POST /v1/authorize, one by one"]["rps"]
         batched = figures["POST /v1/authorize, batched"]["rps"]
         console.print(f"authorize batched / one by one: {batched / one:.2f}x")
-    console.print(
-        f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in load_after)
-    )
+    console.print(machine_load(load_before, load_after))
