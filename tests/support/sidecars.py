@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from tests.support.sidecar import started, wait_healthy
-from venice_ops.bench.redis import RedisServer, free_port, stop_process
+from venice_ops.bench.redis import LocalServer, RedisServer, free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -108,14 +108,13 @@ class PrivateNode:
     stop = kill
 
 
-class Sidecar:
+class Sidecar(LocalServer):
     """`python -m venice_sdk.cli serve` on a free port; `start` waits for /healthz."""
 
     def __init__(self, manifest: Path, rpc_url: str, directory: Path, *options: str) -> None:
-        self.manifest, self.rpc_url, self.directory = manifest, rpc_url, directory
+        super().__init__(directory)
+        self.manifest, self.rpc_url = manifest, rpc_url
         self.options = list(options)
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -140,10 +139,6 @@ class Sidecar:
         env = {**os.environ, "PYTHONPATH": str(PROJECT)}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=PROJECT, env=env)
         wait_healthy(self.proc, self.url, timeout, self.directory / "sidecar.log", poll=0.5)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.proc = None
 
 
 @dataclass
