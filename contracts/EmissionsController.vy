@@ -1,4 +1,7 @@
 # pragma version ~=0.4.3
+# One file on purpose (about 600 lines): the rate, its schedule, the split curve and the stale
+# fallback are one storage layout integrated together on every checkpoint; Vyper modules would
+# add gas to each call and spread that layout over files.
 """
 @title EmissionsController
 @custom:contract-name EmissionsController

@@ -1,4 +1,7 @@
 # pragma version ~=0.4.3
+# One file on purpose (over 900 lines): staking, cooldowns, DIEM locks and the treasury's share
+# read and write one storage layout and one accumulator; split into modules, every call would
+# pay for the cross-module state and the layout would be spread over files.
 """
 @title StakedVVV (sVVV)
 @custom:contract-name StakedVVV

@@ -25,30 +25,13 @@ from typing import Any
 import click
 from ape.api import AccountAPI
 
-from venice_ops.commands import diem
-from venice_ops.commands.common import (
-    AMOUNT_COMMAND,
-    CommandGroup,
-    NodeCommand,
-    Outcome,
-    common_options,
-    console,
-    parse_address,
-    parse_amount,
-    parse_slippage,
-    print_rows,
-    resolve_signer,
-)
+from venice_ops.commands import common, diem
 from venice_ops.deploy.suite import load_suite
 
 
-@click.group(cls=CommandGroup)
+@click.group(cls=common.CommandGroup)
 def cli() -> None:
     """Mint DIEM by locking sVVV, burn it to unlock, stake it for daily API credit."""
-
-
-def _done(outcome: Outcome) -> None:
-    console.print(outcome.message)
 
 
 def _diem_flag() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -60,19 +43,19 @@ def _diem_flag() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     )
 
 
-@cli.command(**AMOUNT_COMMAND)
+@cli.command(**common.AMOUNT_COMMAND)
 @click.argument("amount")
 @_diem_flag()
-@common_options(account=False)
+@common.common_options(account=False)
 def quote(amount: str, exact_diem: bool, deployments: Path):
     """DIEM minted for locking AMOUNT sVVV now (or, with --diem, sVVV locked for AMOUNT DIEM)."""
-    wei = parse_amount(amount)
+    wei = common.parse_amount(amount)
     suite = load_suite(deployments)
     result = diem.quote_diem(suite, wei) if exact_diem else diem.quote_svvv(suite, wei)
-    console.print(result.message)
+    common.console.print(result.message)
 
 
-@cli.command(**AMOUNT_COMMAND)
+@cli.command(**common.AMOUNT_COMMAND)
 @click.argument("amount")
 @_diem_flag()
 @click.option(
@@ -82,7 +65,7 @@ def quote(amount: str, exact_diem: bool, deployments: Path):
     show_default=True,
     help="How far the price may move before the mint is sent back, in percent.",
 )
-@common_options()
+@common.common_options()
 def mint(
     amount: str,
     exact_diem: bool,
@@ -91,58 +74,37 @@ def mint(
     deployments: Path,
 ):
     """Lock AMOUNT sVVV for DIEM (or, with --diem, mint exactly AMOUNT DIEM)."""
-    wei = parse_amount(amount)
-    bps = parse_slippage(slippage)
+    wei = common.parse_amount(amount)
+    bps = common.parse_slippage(slippage)
     suite = load_suite(deployments)
-    signer = resolve_signer(account)
+    signer = common.resolve_signer(account)
     if exact_diem:
-        _done(diem.mint_exact(suite, signer, wei, bps))
+        common.done(diem.mint_exact(suite, signer, wei, bps))
     else:
-        _done(diem.mint(suite, signer, wei, bps))
+        common.done(diem.mint(suite, signer, wei, bps))
 
 
-@cli.command(**AMOUNT_COMMAND)
-@click.argument("amount")
-@common_options()
-def burn(amount: str, account: AccountAPI | None, deployments: Path):
-    """Burn AMOUNT of the DIEM you minted, releasing its share of your locked sVVV."""
-    wei = parse_amount(amount)
-    suite = load_suite(deployments)
-    _done(diem.burn(suite, resolve_signer(account), wei))
-
-
-@cli.command(**AMOUNT_COMMAND)
-@click.argument("amount")
-@common_options()
-def stake(amount: str, account: AccountAPI | None, deployments: Path):
-    """Stake AMOUNT DIEM: each staked DIEM is $1 of API credit per day."""
-    wei = parse_amount(amount)
-    suite = load_suite(deployments)
-    _done(diem.stake(suite, resolve_signer(account), wei))
-
-
-@cli.command(**AMOUNT_COMMAND)
-@click.argument("amount")
-@common_options()
-def unstake(amount: str, account: AccountAPI | None, deployments: Path):
-    """Start unstaking AMOUNT DIEM: it cools down for a day, then `finalize` returns it."""
-    wei = parse_amount(amount)
-    suite = load_suite(deployments)
-    _done(diem.unstake(suite, resolve_signer(account), wei))
-
-
-@cli.command(cls=NodeCommand)
-@common_options()
-def finalize(account: AccountAPI | None, deployments: Path):
-    """Return the DIEM whose cooldown is over to the wallet."""
-    _done(diem.finalize(load_suite(deployments), resolve_signer(account)))
-
-
-@cli.command(cls=NodeCommand)
-@click.argument("address", required=False)
-@common_options()
-def status(address: str | None, account: AccountAPI | None, deployments: Path):
-    """Show the DIEM position of ADDRESS (default: the account) and the mint curve."""
-    suite = load_suite(deployments)
-    who = parse_address(address) if address else str(resolve_signer(account).address)
-    print_rows(diem.status_rows(diem.read_status(suite, who)))
+common.amount_command(
+    cli,
+    "burn",
+    diem.burn,
+    "Burn AMOUNT of the DIEM you minted, releasing its share of your locked sVVV.",
+)
+common.amount_command(
+    cli, "stake", diem.stake, "Stake AMOUNT DIEM: each staked DIEM is $1 of API credit per day."
+)
+common.amount_command(
+    cli,
+    "unstake",
+    diem.unstake,
+    "Start unstaking AMOUNT DIEM: it cools down for a day, then `finalize` returns it.",
+)
+common.signer_command(
+    cli, "finalize", diem.finalize, "Return the DIEM whose cooldown is over to the wallet."
+)
+common.status_command(
+    cli,
+    diem.read_status,
+    diem.status_rows,
+    "Show the DIEM position of ADDRESS (default: the account) and the mint curve.",
+)

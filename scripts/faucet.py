@@ -11,6 +11,7 @@ Refused on a live network. The checks and messages live in `venice_ops/commands/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,6 +21,7 @@ from venice_ops.commands import faucet
 from venice_ops.commands.common import (
     AMOUNT_COMMAND,
     CommandGroup,
+    Outcome,
     UserError,
     common_options,
     console,
@@ -36,31 +38,38 @@ def cli() -> None:
     """Test USDC and VVV on a local chain, for trying the commands."""
 
 
-@cli.command(**AMOUNT_COMMAND)
-@click.argument("amount")
-@TO
-@common_options()
+def _give_command(command: Callable[..., None]) -> click.Command:
+    """`usdc` and `vvv`: an AMOUNT, --to and the common options."""
+    decorated = common_options()(command)
+    decorated = click.argument("amount")(TO(decorated))
+    return cli.command(**AMOUNT_COMMAND)(decorated)
+
+
+def _give(
+    give: Callable[..., Outcome],
+    amount: int,
+    to: str | None,
+    account: AccountAPI | None,
+    deployments: Path,
+) -> None:
+    """Refuse off a local chain, then ``give`` ``amount`` from the deployer to --to."""
+    faucet.check_local()
+    suite = load_suite(deployments)
+    source = faucet.deployer_of(suite, account)
+    console.print(give(suite, source, amount, faucet.recipient_of(to, account)).message)
+
+
+@_give_command
 def usdc(amount: str, to: str | None, account: AccountAPI | None, deployments: Path):
     """Mint AMOUNT test USDC (like 1000 or 12.5) to --to (default: the --account)."""
     units = parse_usdc(amount)
     if units == 0:
         raise UserError(f"bad amount: '{amount}' is zero; give a positive amount like 1000")
-    faucet.check_local()
-    suite = load_suite(deployments)
-    source = faucet.deployer_of(suite, account)
-    outcome = faucet.give_usdc(suite, source, units, faucet.recipient_of(to, account))
-    console.print(outcome.message)
+    _give(faucet.give_usdc, units, to, account, deployments)
 
 
-@cli.command(**AMOUNT_COMMAND)
-@click.argument("amount")
-@TO
-@common_options()
+@_give_command
 def vvv(amount: str, to: str | None, account: AccountAPI | None, deployments: Path):
     """Send AMOUNT VVV from the deployer's genesis share to --to (default: the --account)."""
     wei = parse_amount(amount)
-    faucet.check_local()
-    suite = load_suite(deployments)
-    source = faucet.deployer_of(suite, account)
-    outcome = faucet.give_vvv(suite, source, wei, faucet.recipient_of(to, account))
-    console.print(outcome.message)
+    _give(faucet.give_vvv, wei, to, account, deployments)

@@ -21,43 +21,27 @@ from pathlib import Path
 import click
 from ape.api import AccountAPI
 
-from venice_ops.commands import staker
-from venice_ops.commands.common import (
-    AMOUNT_COMMAND,
-    CommandGroup,
-    NodeCommand,
-    Outcome,
-    common_options,
-    console,
-    parse_address,
-    parse_amount,
-    print_rows,
-    resolve_signer,
-)
+from venice_ops.commands import common, staker
 from venice_ops.deploy.suite import load_suite
 
 
-@click.group(cls=CommandGroup)
+@click.group(cls=common.CommandGroup)
 def cli() -> None:
     """Stake VVV for sVVV, unstake, claim rewards and read a position."""
 
 
-def _done(outcome: Outcome) -> None:
-    console.print(outcome.message)
-
-
-@cli.command(**AMOUNT_COMMAND)
+@cli.command(**common.AMOUNT_COMMAND)
 @click.argument("amount")
 @click.option("--for", "recipient", metavar="ADDRESS", help="Stake for this address.")
-@common_options()
+@common.common_options()
 def stake(amount: str, recipient: str | None, account: AccountAPI | None, deployments: Path):
     """Stake AMOUNT VVV, like 100.5; approves exactly AMOUNT if the allowance is short."""
-    wei = parse_amount(amount)
+    wei = common.parse_amount(amount)
     suite = load_suite(deployments)
-    _done(staker.stake(suite, resolve_signer(account), wei, recipient))
+    common.done(staker.stake(suite, common.resolve_signer(account), wei, recipient))
 
 
-@cli.command(**AMOUNT_COMMAND)
+@cli.command(**common.AMOUNT_COMMAND)
 @click.argument("amount")
 @click.option(
     "--yes",
@@ -65,41 +49,25 @@ def stake(amount: str, recipient: str | None, account: AccountAPI | None, deploy
     is_flag=True,
     help="With VVV already cooling down: add to it and restart the timer for all of it.",
 )
-@common_options()
+@common.common_options()
 def unstake(amount: str, restart: bool, account: AccountAPI | None, deployments: Path):
     """Start unstaking AMOUNT sVVV: it cools down, then `finalize` pays it out. With VVV
     already cooling down it refuses (the timer would restart for all of it) unless --yes."""
-    wei = parse_amount(amount)
+    wei = common.parse_amount(amount)
     suite = load_suite(deployments)
-    _done(staker.unstake(suite, resolve_signer(account), wei, restart_cooldown=restart))
+    common.done(
+        staker.unstake(suite, common.resolve_signer(account), wei, restart_cooldown=restart)
+    )
 
 
-@cli.command(cls=NodeCommand)
-@common_options()
-def finalize(account: AccountAPI | None, deployments: Path):
-    """Withdraw the VVV whose cooldown is over."""
-    _done(staker.finalize(load_suite(deployments), resolve_signer(account)))
-
-
-@cli.command(cls=NodeCommand)
-@common_options()
-def claim(account: AccountAPI | None, deployments: Path):
-    """Claim the staking rewards to the wallet."""
-    _done(staker.claim(load_suite(deployments), resolve_signer(account)))
-
-
-@cli.command(cls=NodeCommand)
-@common_options()
-def compound(account: AccountAPI | None, deployments: Path):
-    """Claim the staking rewards and stake them in one transaction."""
-    _done(staker.compound(load_suite(deployments), resolve_signer(account)))
-
-
-@cli.command(cls=NodeCommand)
-@click.argument("address", required=False)
-@common_options()
-def status(address: str | None, account: AccountAPI | None, deployments: Path):
-    """Show the position of ADDRESS (default: the account)."""
-    suite = load_suite(deployments)
-    who = parse_address(address) if address else str(resolve_signer(account).address)
-    print_rows(staker.status_rows(staker.read_status(suite, who)))
+common.signer_command(cli, "finalize", staker.finalize, "Withdraw the VVV whose cooldown is over.")
+common.signer_command(cli, "claim", staker.claim, "Claim the staking rewards to the wallet.")
+common.signer_command(
+    cli, "compound", staker.compound, "Claim the staking rewards and stake them in one transaction."
+)
+common.status_command(
+    cli,
+    staker.read_status,
+    staker.status_rows,
+    "Show the position of ADDRESS (default: the account).",
+)

@@ -17,41 +17,32 @@ import click
 from ape.api import AccountAPI
 from rich.table import Table
 
-from venice_ops.commands import value
-from venice_ops.commands.common import (
-    CommandGroup,
-    NodeCommand,
-    common_options,
-    console,
-    parse_address,
-    print_rows,
-    resolve_signer,
-)
+from venice_ops.commands import common, value
 from venice_ops.deploy.suite import load_suite
 
 
-@click.group(cls=CommandGroup)
+@click.group(cls=common.CommandGroup)
 def cli() -> None:
     """Subscribe to a tier (or gift one) and read who is Pro."""
 
 
-@cli.command(cls=NodeCommand)
+@cli.command(cls=common.NodeCommand)
 @click.argument("tier")
 @click.argument("periods", type=int, default=1)
 @click.option("--for", "recipient", metavar="ADDRESS", help="Gift it to this address.")
-@common_options()
+@common.common_options()
 def pay(
     tier: str, periods: int, recipient: str | None, account: AccountAPI | None, deployments: Path
 ):
     """Pay for PERIODS x 30 days (default 1) of TIER: pro, pro+ or max."""
     suite = load_suite(deployments)
     index = value.parse_tier(suite, tier)
-    outcome = value.subscribe(suite, resolve_signer(account), index, periods, recipient)
-    console.print(outcome.message)
+    outcome = value.subscribe(suite, common.resolve_signer(account), index, periods, recipient)
+    common.console.print(outcome.message)
 
 
-@cli.command(cls=NodeCommand)
-@common_options(account=False)
+@cli.command(cls=common.NodeCommand)
+@common.common_options(account=False)
 def tiers(deployments: Path):
     """The tiers on offer: price per 30 days and the part that buys VVV to burn."""
     suite = load_suite(deployments)
@@ -61,15 +52,12 @@ def tiers(deployments: Path):
         price, burn = suite.subscriptions.tiers(index)
         if price:
             table.add_row(str(index), names.get(index, "-"), value.usd(price), value.usd(burn))
-    console.print(table)
+    common.console.print(table)
 
 
-@cli.command(cls=NodeCommand)
-@click.argument("address", required=False)
-@common_options()
-def status(address: str | None, account: AccountAPI | None, deployments: Path):
-    """Whether ADDRESS (default: the account) is Pro, and why."""
-    suite = load_suite(deployments)
-    who = parse_address(address) if address else str(resolve_signer(account).address)
-    rows = value.pro_rows(value.pro_status(suite, who))
-    print_rows(rows)
+common.status_command(
+    cli,
+    value.pro_status,
+    value.pro_rows,
+    "Whether ADDRESS (default: the account) is Pro, and why.",
+)

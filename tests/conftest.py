@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.chain import bind_fast
 from tests.support.constants import VVV
+from tests.support.fixtures import account, deployed
 from tests.support.machines import MachineContext
 from tests.support.reports import GAS_REPORT
 from venice_ops.bridge import system_model
@@ -26,39 +27,13 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_line(line)
 
 
-@pytest.fixture(scope="session")
-def owner(accounts):
-    return accounts[0]
-
-
-@pytest.fixture(scope="session")
-def treasury(accounts):
-    return accounts[1]
-
-
-@pytest.fixture(scope="session")
-def oracle(accounts):
-    return accounts[2]
-
-
-@pytest.fixture(scope="session")
-def alice(accounts):
-    return accounts[3]
-
-
-@pytest.fixture(scope="session")
-def bob(accounts):
-    return accounts[4]
-
-
-@pytest.fixture(scope="session")
-def carol(accounts):
-    return accounts[5]
-
-
-@pytest.fixture(scope="session")
-def attacker(accounts):
-    return accounts[6]
+owner = account(0, "The deployer (and owner of every contract).")
+treasury = account(1)
+oracle = account(2)
+alice = account(3)
+bob = account(4)
+carol = account(5)
+attacker = account(6)
 
 
 @pytest.fixture(scope="session")
@@ -71,54 +46,16 @@ def suite(owner, treasury, oracle, config) -> Suite:
     return deploy_suite(owner, config, {"treasury": treasury.address, "oracle": oracle.address})
 
 
-@pytest.fixture(scope="session")
-def vvv(suite):
-    return suite.vvv
-
-
-@pytest.fixture(scope="session")
-def controller(suite):
-    return suite.controller
-
-
-@pytest.fixture(scope="session")
-def staking(suite):
-    return suite.staking
-
-
-@pytest.fixture(scope="session")
-def diem(suite):
-    return suite.diem
-
-
-@pytest.fixture(scope="session")
-def curve(suite):
-    return suite.curve
-
-
-@pytest.fixture(scope="session")
-def usdc(suite):
-    return suite.usdc
-
-
-@pytest.fixture(scope="session")
-def router(suite):
-    return suite.router
-
-
-@pytest.fixture(scope="session")
-def pair(suite):
-    return suite.pair
-
-
-@pytest.fixture(scope="session")
-def burner(suite):
-    return suite.burner
-
-
-@pytest.fixture(scope="session")
-def subscriptions(suite):
-    return suite.subscriptions
+vvv = deployed("vvv")
+controller = deployed("controller")
+staking = deployed("staking")
+diem = deployed("diem")
+curve = deployed("curve")
+usdc = deployed("usdc")
+router = deployed("router")
+pair = deployed("pair")
+burner = deployed("burner")
+subscriptions = deployed("subscriptions")
 
 
 @pytest.fixture(scope="session")

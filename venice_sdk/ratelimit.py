@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from venice_sdk.clock import Clock
 from venice_sdk.ledger import LedgerUnavailable
+from venice_sdk.ledger.connections import redis_client
 from venice_sdk.units import AmountError, parse_units
 
 if TYPE_CHECKING:
@@ -169,15 +170,7 @@ class RedisRateLimiter(RateLimiter):
         socket_timeout: float = 5.0,
     ) -> None:
         super().__init__(clock)
-        import redis as redis_module
-
-        self._redis = redis_module
-        if isinstance(client_or_url, str):
-            self.client: redis.Redis = redis_module.Redis.from_url(
-                client_or_url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-        else:
-            self.client = client_or_url
+        self._redis, self.client = redis_client(client_or_url, socket_timeout)
         self.prefix = prefix
 
     def _run(self, key_id: str, window: int, *args: Any) -> list[int]:

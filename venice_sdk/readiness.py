@@ -90,44 +90,36 @@ async def check_dependencies(
     return all(r["ok"] for r in results.values()), results
 
 
+def _unavailable(code: Reason | None, what: str) -> Any:
+    """An exception handler answering 503 (retry after a second) that ``what`` is unavailable,
+    with ``code`` (None: the exception's own)."""
+
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"code": code or getattr(exc, "code", None), "message": f"{what} is unavailable"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    return handler
+
+
 def add_dependency_checks(
     app: FastAPI, client: EntitlementClient, ledger: CreditLedger, keys: KeyStore | None
 ) -> None:
     """Add `/readyz` and the 503 answers for a ledger or key store that cannot be reached."""
 
-    @app.exception_handler(LedgerUnavailable)
-    async def ledger_unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:
-        return JSONResponse(
-            {"code": Reason.LEDGER_UNAVAILABLE, "message": "the credit ledger is unavailable"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(KeyStoreUnavailable)
-    async def key_store_unavailable(_: Request, exc: KeyStoreUnavailable) -> JSONResponse:
-        return JSONResponse(
-            {"code": exc.code, "message": "the API key store is unavailable"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-
+    app.add_exception_handler(
+        LedgerUnavailable, _unavailable(Reason.LEDGER_UNAVAILABLE, "the credit ledger")
+    )
+    app.add_exception_handler(KeyStoreUnavailable, _unavailable(None, "the API key store"))
     try:
         import redis
     except ImportError:  # no redis extra: no Redis-backed store either
         pass
     else:
-
-        async def redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
-            # A Redis-backed challenge store (sign-in) that does not answer.
-            return JSONResponse(
-                {
-                    "code": Reason.KEY_STORE_UNAVAILABLE,
-                    "message": "the sign-in store (redis) is unavailable",
-                },
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
-
+        # A Redis-backed challenge store (sign-in) that does not answer.
+        redis_unavailable = _unavailable(Reason.KEY_STORE_UNAVAILABLE, "the sign-in store (redis)")
         app.add_exception_handler(redis.ConnectionError, redis_unavailable)
         app.add_exception_handler(redis.TimeoutError, redis_unavailable)
 

@@ -15,7 +15,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.ledger import LedgerUnavailable
+from venice_sdk.ledger.connections import redis_client, thread_connection
 
 if TYPE_CHECKING:
     import redis
@@ -100,11 +100,15 @@ def open_usage_store(redis_url: str | None, data_dir: str | Path) -> UsageStore:
     return SQLiteUsageStore(data / "usage.sqlite3")
 
 
-def _check(wallet: str | None, key_id: str | None, limit: int) -> None:
+def _owner(wallet: str | None, key_id: str | None, limit: int) -> tuple[str, str]:
+    """Whose records a query asks for: ``("wallet", wallet)`` or ``("key_id", key_id)``."""
     if (wallet is None) == (key_id is None):
         raise ValueError("give a wallet or a key id")
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    if wallet is not None:
+        return "wallet", wallet
+    return "key_id", str(key_id)
 
 
 class UsageStore(ABC):
@@ -112,7 +116,6 @@ class UsageStore(ABC):
     def record(self, record: UsageRecord) -> bool:
         """Store ``record`` unless its request id was recorded before; whether it was new."""
 
-    @abstractmethod
     def query(
         self,
         *,
@@ -123,12 +126,21 @@ class UsageStore(ABC):
         limit: int = 100,
     ) -> UsagePage:
         """A wallet's or a key's records (of ``day``, or all kept), oldest first."""
+        return self._query(_owner(wallet, key_id, limit), day, cursor, limit)
 
-    @abstractmethod
     def daily(
         self, day: int, *, wallet: str | None = None, key_id: str | None = None
     ) -> list[DailyUsage]:
         """``day``'s sums by key and model for a wallet or a key."""
+        return self._daily(_owner(wallet, key_id, 1), day)
+
+    @abstractmethod
+    def _query(self, owner: tuple[str, str], day: int | None, cursor: int, limit: int) -> UsagePage:
+        """`query` for a checked ``owner``: ``("wallet", address)`` or ``("key_id", id)``."""
+
+    @abstractmethod
+    def _daily(self, owner: tuple[str, str], day: int) -> list[DailyUsage]:
+        """`daily` for a checked ``owner``."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
@@ -166,19 +178,9 @@ class SQLiteUsageStore(UsageStore):
         self._conn()
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise LedgerUnavailable(f"cannot open usage store {self.path}: {exc}") from exc
-        self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
+        return thread_connection(self._local, self.path, self.busy_timeout, _SCHEMA, "usage store")[
+            0
+        ]
 
     def _run(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         try:
@@ -197,19 +199,10 @@ class SQLiteUsageStore(UsageStore):
             raise LedgerUnavailable(f"usage store {self.path}: {exc}") from exc
         return cursor.rowcount == 1
 
-    def query(
-        self,
-        *,
-        wallet: str | None = None,
-        key_id: str | None = None,
-        day: int | None = None,
-        cursor: int = 0,
-        limit: int = 100,
-    ) -> UsagePage:
-        _check(wallet, key_id, limit)
-        column, owner = ("wallet", wallet) if wallet is not None else ("key_id", key_id)
+    def _query(self, owner: tuple[str, str], day: int | None, cursor: int, limit: int) -> UsagePage:
+        column, who = owner
         where = f"{column} = ? AND seq > ?" + (" AND day = ?" if day is not None else "")
-        args: tuple[Any, ...] = (owner, cursor) + ((day,) if day is not None else ())
+        args: tuple[Any, ...] = (who, cursor) + ((day,) if day is not None else ())
         rows = self._run(
             f"SELECT seq, {_COLUMNS} FROM usage WHERE {where} ORDER BY seq LIMIT ?",
             (*args, limit),
@@ -217,18 +210,20 @@ class SQLiteUsageStore(UsageStore):
         records = [UsageRecord(*row[1:]) for row in rows]
         return UsagePage(records, int(rows[-1][0]) if len(rows) == limit else None)
 
-    def daily(
-        self, day: int, *, wallet: str | None = None, key_id: str | None = None
-    ) -> list[DailyUsage]:
-        _check(wallet, key_id, 1)
-        column, owner = ("wallet", wallet) if wallet is not None else ("key_id", key_id)
+    def _daily(self, owner: tuple[str, str], day: int) -> list[DailyUsage]:
+        column, who = owner
         rows = self._run(
             "SELECT key_id, model, count(*), sum(input_tokens), sum(output_tokens), sum(images), "
             f"sum(cost) FROM usage WHERE {column} = ? AND day = ? GROUP BY key_id, model "
             "ORDER BY key_id, model",
-            (owner, day),
+            (who, day),
         )
         return [DailyUsage(*row) for row in rows]
+
+
+def _tag(owner: tuple[str, str]) -> str:
+    """An owner in Redis key names: ``w:<wallet>`` or ``k:<key id>``."""
+    return f"{owner[0][0]}:{owner[1]}"
 
 
 class RedisUsageStore(UsageStore):
@@ -242,15 +237,7 @@ class RedisUsageStore(UsageStore):
         retention_days: int = 35,
         socket_timeout: float = 5.0,
     ) -> None:
-        import redis as redis_module
-
-        self._redis = redis_module
-        if isinstance(client_or_url, str):
-            self.client: redis.Redis = redis_module.Redis.from_url(
-                client_or_url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-        else:
-            self.client = client_or_url
+        self._redis, self.client = redis_client(client_or_url, socket_timeout)
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         self.base = f"{{{prefix}}}:"
@@ -278,21 +265,8 @@ class RedisUsageStore(UsageStore):
 
         return bool(self._call("recording usage", run))
 
-    @staticmethod
-    def _owner(wallet: str | None, key_id: str | None) -> str:
-        return f"w:{wallet}" if wallet is not None else f"k:{key_id}"
-
-    def query(
-        self,
-        *,
-        wallet: str | None = None,
-        key_id: str | None = None,
-        day: int | None = None,
-        cursor: int = 0,
-        limit: int = 100,
-    ) -> UsagePage:
-        _check(wallet, key_id, limit)
-        index = self.base + self._owner(wallet, key_id) + (f":{day}" if day is not None else "")
+    def _query(self, owner: tuple[str, str], day: int | None, cursor: int, limit: int) -> UsagePage:
+        index = self.base + _tag(owner) + (f":{day}" if day is not None else "")
         seqs = self._call(
             "reading usage",
             lambda: self.client.zrangebyscore(index, f"({cursor}", "+inf", start=0, num=limit),
@@ -304,11 +278,8 @@ class RedisUsageStore(UsageStore):
         records = [UsageRecord(**json.loads(r)) for r in raw if r is not None]
         return UsagePage(records, int(seqs[-1]) if len(seqs) == limit else None)
 
-    def daily(
-        self, day: int, *, wallet: str | None = None, key_id: str | None = None
-    ) -> list[DailyUsage]:
-        _check(wallet, key_id, 1)
-        agg = f"{self.base}a:{self._owner(wallet, key_id)}:{day}"
+    def _daily(self, owner: tuple[str, str], day: int) -> list[DailyUsage]:
+        agg = f"{self.base}a:{_tag(owner)}:{day}"
         raw = self._call("reading usage", lambda: self.client.hgetall(agg))
         groups: dict[tuple[str, str], dict[str, int]] = {}
         for field_name, value in raw.items():

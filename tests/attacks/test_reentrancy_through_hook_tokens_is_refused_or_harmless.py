@@ -21,6 +21,8 @@ A reentry is harmless when either
   alone; or
 - it is the same as calling afterwards: equal storage everywhere and the same outcome.
 Where the contract under attack marks both calls `@nonreentrant`, the lock must be what refused.
+Over 500 lines on purpose: one attack across every entry point that moves a hook token, each
+case judged by the one rule above.
 """
 
 from __future__ import annotations

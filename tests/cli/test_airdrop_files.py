@@ -13,30 +13,15 @@ from ape import chain
 from eth_utils import to_checksum_address
 
 from scripts import airdrop as airdrop_cmd
+from tests.support.cli import command_fixture, one_error_line
 from tests.support.constants import VVV
 from venice_ops.deploy.airdrop_tree import AirdropFormatError, AirdropTree
-from venice_ops.deploy.suite import load_suite, write_manifest
+from venice_ops.deploy.suite import load_suite
 
 FILLER = [f"0x{i:040x}" for i in range(0xB1, 0xB6)]
 
 
-@pytest.fixture
-def manifests(suite, config, tmp_path) -> Path:
-    write_manifest(suite, config, tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def drop(invoke):
-    return lambda manifests, *args: invoke(airdrop_cmd.cli, manifests, *args)
-
-
-def one_error_line(result, message: str) -> None:
-    assert result.exit_code == 1, result.stdout + result.stderr
-    assert result.stderr.startswith("error: "), result.stderr
-    assert message in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
+drop = command_fixture(airdrop_cmd.cli)
 
 
 @pytest.fixture

@@ -4,34 +4,16 @@ and with that USDC a subscription pays after a plain deploy."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from ape import chain
 
 from scripts import faucet as faucet_cmd
 from scripts import subscribe as subscribe_cmd
+from tests.support.cli import command_fixture, one_error_line
 from tests.support.constants import USDC, VVV
 from venice_ops.commands import faucet
-from venice_ops.deploy.suite import write_manifest
 
-
-@pytest.fixture
-def manifests(suite, config, tmp_path) -> Path:
-    write_manifest(suite, config, tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def run(invoke):
-    return lambda manifests, *args: invoke(faucet_cmd.cli, manifests, *args)
-
-
-def one_error_line(result, message: str) -> None:
-    assert result.exit_code == 1, result.stdout + result.stderr
-    assert result.stderr.startswith("error: "), result.stderr
-    assert message in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+run = command_fixture(faucet_cmd.cli)
 
 
 def test_usdc__mints_to_the_account_then_a_subscription_pays(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 from ape import chain
@@ -16,11 +15,17 @@ from scripts import diem as diem_cmd
 from scripts import keeper as keeper_cmd
 from scripts import staker as staker_cmd
 from scripts import subscribe as subscribe_cmd
+from tests.support.cli import one_error_line
 from tests.support.constants import USDC, VVV
 from venice_ops.commands import staker
-from venice_ops.commands.common import UserError, parse_address, parse_amount, parse_usdc
+from venice_ops.commands.common import (
+    UserError,
+    parse_address,
+    parse_amount,
+    parse_slippage,
+    parse_usdc,
+)
 from venice_ops.deploy.airdrop_tree import AirdropInputError, AirdropTree, read_csv
-from venice_ops.deploy.suite import write_manifest
 from venice_ops.paths import PROJECT_ROOT
 from venice_sdk.addresses import AddressError
 from venice_sdk.addresses import parse_address as sdk_parse_address
@@ -33,21 +38,6 @@ from venice_sdk.units import AmountError, parse_units
 TYPO = "0x70997970c51812dc3a010c7D01B50E0D17dc79c9"
 DECIMAL_COMMAS = ["0,5", "1,5", "1,00"]
 HOW_TO = "write decimals with a point, like 0.5 or 1,000.5"
-
-
-@pytest.fixture
-def manifests(suite, config, tmp_path) -> Path:
-    write_manifest(suite, config, tmp_path)
-    return tmp_path
-
-
-def one_error_line(result, message: str) -> None:
-    """A user mistake: exit 1, one `error:` line holding `message`, no traceback."""
-    assert result.exit_code == 1, result.stdout + result.stderr
-    assert result.stderr.startswith("error: "), result.stderr
-    assert message in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
 
 
 @pytest.fixture
@@ -73,6 +63,30 @@ def snapshot(vvv, staking, diem, usdc, subscriptions, burner):
 ################################################################
 #                  1. AMOUNTS: DECIMAL COMMAS                  #
 ################################################################
+
+
+@pytest.mark.parametrize(
+    "parse, text, message",
+    [
+        (parse_amount, "0", "bad amount: '0' is zero; give a positive amount"),
+        (parse_amount, "0.0", "is zero"),
+        (parse_amount, "-5", "'-5' is negative"),
+        (parse_amount, "ten", "'ten' is not a number"),
+        (parse_amount, "1.0000000000000000001", "more than 18 decimal places"),
+        (parse_amount, "nan", "not a finite amount"),
+        (parse_slippage, "abc", "bad slippage: 'abc' is not a number"),
+        (parse_slippage, "-1", "must be a percentage from 0 to 100"),
+        (parse_slippage, "101", "must be a percentage from 0 to 100"),
+        (parse_slippage, "nan", "must be a percentage from 0 to 100"),
+        (parse_slippage, "0.001", "finer than 0.01%"),
+    ],
+)
+def test_parse__mistakes(parse, text, message):
+    """An amount or a slippage typed wrong: a `UserError` saying what is bad and why."""
+    what = "amount" if parse is parse_amount else "slippage"
+    with pytest.raises(UserError, match=f"bad {what}") as info:
+        parse(text)
+    assert message in str(info.value)
 
 
 @pytest.mark.parametrize("text", DECIMAL_COMMAS)
@@ -313,3 +327,10 @@ def test_keeper_lock_file_is_ignored_by_git():
         check=False,
     )
     assert ignored.returncode == 0
+
+
+@pytest.mark.parametrize("command", [diem_cmd.cli, staker_cmd.cli], ids=["diem", "staker"])
+def test_cli__no_manifest_for_this_network(invoke, tmp_path, command):
+    result = invoke(command, tmp_path, "status")
+    one_error_line(result, "error: no manifest for this network (chain 31337)")
+    assert "Deploy first with `ape run deploy`" in result.stderr

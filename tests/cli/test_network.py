@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
-from tests.support.cli import ape_run, running_node
-from venice_ops.bench.redis import free_port
+from tests.support.cli import ape_run, running_anvil
 from venice_ops.deploy.config import ConfigError
 from venice_ops.deploy.network import is_live_chain_id, is_local, is_local_chain, is_loopback
 from venice_ops.deploy.suite import check_governance
-from venice_ops.paths import PROJECT_ROOT
-
-NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 
 
 @pytest.mark.parametrize(
@@ -65,12 +60,7 @@ def test_check_governance__by_the_chain_not_the_name(config):
 
 
 def test_deploy__to_a_node_by_its_uri(tmp_path):
-    anvil = shutil.which("anvil", path=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    if anvil is None:
-        pytest.skip("anvil is not installed (npm ci)")
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    with running_node([anvil, "--port", str(port)], uri):
+    with running_anvil() as uri:
         env = {**os.environ, "PYTHONWARNINGS": "ignore", "VENICE_DEPLOYMENTS": str(tmp_path)}
 
         deployed = ape_run(env, "deploy", "--network", uri)

@@ -1,6 +1,10 @@
 """The value-capture commands: the keeper's buyback round, subscriptions and the airdrop
 (`venice_ops/commands/value.py`) on the deployed suite, and the click commands in-process on the
-same Anvil (`scripts/keeper.py`, `scripts/subscribe.py`, `scripts/airdrop.py`)."""
+same Anvil (`scripts/keeper.py`, `scripts/subscribe.py`, `scripts/airdrop.py`).
+
+Over 500 lines on purpose: the three value-capture commands share one deployed suite and
+their fixtures (revenue, tiers, an airdrop tree).
+"""
 
 from __future__ import annotations
 
@@ -16,27 +20,13 @@ from click.testing import CliRunner
 from scripts import airdrop as airdrop_cmd
 from scripts import keeper as keeper_cmd
 from scripts import subscribe as subscribe_cmd
+from tests.support.cli import command_fixture, one_error_line
 from tests.support.constants import PERIOD, USDC, VVV
 from venice_ops.commands import value
 from venice_ops.commands.common import UserError
 from venice_ops.deploy.airdrop_tree import AirdropTree, read_csv
-from venice_ops.deploy.suite import load_suite, write_manifest
+from venice_ops.deploy.suite import load_suite
 from venice_ops.deploy.verify import verification_dir
-
-
-@pytest.fixture
-def manifests(suite, config, tmp_path) -> Path:
-    write_manifest(suite, config, tmp_path)
-    return tmp_path
-
-
-def one_error_line(result, message: str) -> None:
-    """A user mistake: exit 1, one `error:` line holding `message`, no traceback."""
-    assert result.exit_code == 1, result.stdout + result.stderr
-    assert result.stderr.startswith("error: "), result.stderr
-    assert message in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
 
 
 def table_rows(stdout: str) -> dict[str, str]:
@@ -640,9 +630,7 @@ def test_subscribe__status_by_subscription_by_stake_or_not(
 ################################################################
 
 
-@pytest.fixture
-def drop(invoke):
-    return lambda manifests, *args: invoke(airdrop_cmd.cli, manifests, *args)
+drop = command_fixture(airdrop_cmd.cli)
 
 
 def build(*args: str):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.sdk import NO_REDIS, NOON, FakeClock
+from tests.support.sidecar import stake_for_credit, started
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore, UsageStore
@@ -27,12 +28,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     """One redis-server for the session (append-only, fsync always), killed at the end."""
     if shutil.which("redis-server") is None:
         pytest.skip(NO_REDIS)
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
+    with started(RedisServer(tmp_path_factory.mktemp("redis"))) as server:
         yield server
-    finally:
-        server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, so it can be killed and restarted."""
+    if shutil.which("redis-server") is None:
+        pytest.skip(NO_REDIS)
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -49,6 +57,14 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture(params=["sqlite", "redis"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def ledger_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the parametrized backend's ledger lives: the session server's URL or a file."""
+    if backend == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return str(tmp_path / "l.db")
 
 
 @pytest.fixture
@@ -120,23 +136,13 @@ def usage_store(
 
 @pytest.fixture
 def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
-    """The test chain's deployment manifest, for a sidecar or gateway started as a command."""
+    """The session suite's manifest, for a sidecar or gateway this test starts as a command."""
     from venice_ops.deploy.suite import write_manifest
 
     return Path(write_manifest(suite, config, tmp_path / "manifest"))
 
 
 @pytest.fixture
-def staking_account(suite: Any, fund: Any, alice: Any) -> Any:
+def staker(suite: Any, fund: Any, alice: Any) -> Any:
     """alice: staked VVV (may get a key) and 2 DIEM staked ($2 of credit a day)."""
-    fund(alice, 10_000 * 10**18)
-    suite.staking.stake(alice, 10_000 * 10**18, sender=alice)
-    suite.staking.mintExactDiem(2 * 10**18, 10_000 * 10**18, sender=alice)
-    suite.diem.stake(2 * 10**18, sender=alice)
-    return alice
-
-
-@pytest.fixture
-def staker(staking_account: Any) -> str:
-    """`staking_account`'s address."""
-    return str(staking_account.address)
+    return stake_for_credit(suite, fund, alice)

@@ -18,8 +18,7 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from tests.support.sdk import NO_REDIS
-from tests.support.sidecars import PrivateNode, Sidecar, anvil_binary, timed_get
-from venice_ops.bench.redis import RedisServer
+from tests.support.sidecars import PrivateNode, Sidecar, anvil_binary, sidecar_on_redis, timed_get
 from venice_sdk.auth import ApiKeyStore, InMemoryChallengeStore, SiweVerifier, WalletChallenges
 from venice_sdk.breaker import CircuitBreaker
 from venice_sdk.entitlements import (
@@ -182,22 +181,14 @@ def test_redis_lost_reply__a_debit_reported_unavailable_is_taken_back(
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
 def test_redis_outage__503_ledger_unavailable_json_and_readyz_says_so(
-    tmp_path: Path, manifest: Path, chain: Any, staker: str
+    tmp_path: Path, manifest: Path, chain: Any, staker: Any
 ) -> None:
     """Before: a plain-text 500 with a traceback after 5 s, and /healthz ok. Now: a 503 JSON
     with code ledger_unavailable within about a second, /healthz instant (liveness), /readyz
     503 naming the ledger and the key store; all well again once Redis is back."""
-    redis_server = RedisServer(tmp_path / "redis")
-    redis_server.start()
-    sidecar = Sidecar(
-        manifest,
-        str(chain.provider.http_uri),
-        tmp_path / "sidecar",
-        "--redis-url", redis_server.url, "--ledger-retry-for", "0.5",
-    )  # fmt: skip
-    sidecar.start()
-    body = {"who": staker, "model": "small", "output_tokens": 4_000}
-    try:
+    body = {"who": str(staker.address), "model": "small", "output_tokens": 4_000}
+    options = ("--ledger-retry-for", "0.5")
+    with sidecar_on_redis(tmp_path, manifest, chain, *options) as (redis_server, sidecar):
         assert httpx.post(sidecar.url + "/v1/authorize", json=body).json()["allowed"]
         status, _, ready = timed_get(sidecar.url + "/readyz")
         assert status == 200 and ready["ready"], ready
@@ -221,15 +212,14 @@ def test_redis_outage__503_ledger_unavailable_json_and_readyz_says_so(
         by_key = httpx.post(sidecar.url + "/v1/authorize", json={**body, "who": "vvk_x"})
         assert by_key.status_code in (200, 503) and not by_key.json().get("allowed")
         # Sign-in's challenges live in the same Redis: a 503 JSON too, not a 500.
-        r = httpx.post(sidecar.url + "/v1/auth/challenge", json={"address": staker}, timeout=10)
+        r = httpx.post(
+            sidecar.url + "/v1/auth/challenge", json={"address": str(staker.address)}, timeout=10
+        )
         assert r.status_code == 503 and r.json()["code"] == "key_store_unavailable", r.text
         redis_server.start()
         r = httpx.post(sidecar.url + "/v1/authorize", json=body)
         assert r.status_code == 200 and r.json()["allowed"]
         assert timed_get(sidecar.url + "/readyz")[0] == 200
-    finally:
-        sidecar.stop()
-        redis_server.stop()
 
 
 @pytest.mark.skipif(anvil_binary() is None, reason="anvil is not installed")

@@ -17,8 +17,15 @@ from typing import Any
 import pytest
 
 from tests.support.sdk import NO_REDIS
-from tests.support.sidecars import Clients, PrivateNode, Sidecar, anvil_binary, timed_get
-from venice_ops.bench.redis import RedisServer
+from tests.support.sidecar import started
+from tests.support.sidecars import (
+    Clients,
+    PrivateNode,
+    Sidecar,
+    anvil_binary,
+    sidecar_on_redis,
+    timed_get,
+)
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 
 pytestmark = pytest.mark.skipif(anvil_binary() is None, reason="anvil is not installed")
@@ -30,13 +37,6 @@ PAUSE_SECONDS = float(os.environ.get("VENICE_FAULT_PAUSE", "30"))
 # Budget of one answer while the node hangs: rpc_timeout 0.5 s x 2 attempts, plus slack for a
 # machine shared with other work.
 NODE_BUDGET = 2.5
-
-
-@pytest.fixture
-def manifest(tmp_path: Path, suite: Any, config: Any) -> Path:
-    from venice_ops.deploy.suite import write_manifest
-
-    return Path(write_manifest(suite, config, tmp_path / "manifest"))
 
 
 @pytest.fixture
@@ -84,9 +84,7 @@ def summary(answers: list[Any]) -> str:
 def test_node_paused_30s__answers_within_budget_then_recovers(
     tmp_path: Path, manifest: Path, node: PrivateNode, wallets: list[str]
 ) -> None:
-    sidecar = Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")
-    sidecar.start()
-    try:
+    with started(Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")) as sidecar:
         with Clients(sidecar.url, wallets) as clients:
             time.sleep(2)
             node.pause()
@@ -129,8 +127,6 @@ def test_node_paused_30s__answers_within_budget_then_recovers(
         assert_books_balance(
             clients, SQLiteLedger(tmp_path / "sidecar/data/ledger.sqlite3"), wallets
         )
-    finally:
-        sidecar.stop()
 
 
 def test_node_killed_and_back_empty__fails_closed_then_recovers(
@@ -139,9 +135,7 @@ def test_node_killed_and_back_empty__fails_closed_then_recovers(
     """Killed, the node refuses connections: cached wallets are served stale, a wallet never
     seen fails closed (rpc_unavailable) at once. It comes back empty (a restarted dev chain):
     not ready. Its state comes back: ready, fresh answers."""
-    sidecar = Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")
-    sidecar.start()
-    try:
+    with started(Sidecar(manifest, node.url, tmp_path / "sidecar", "--ttl", "1")) as sidecar:
         with Clients(sidecar.url, wallets) as clients:
             time.sleep(2)
             node.kill()
@@ -172,8 +166,6 @@ def test_node_killed_and_back_empty__fails_closed_then_recovers(
         assert_books_balance(
             clients, SQLiteLedger(tmp_path / "sidecar/data/ledger.sqlite3"), wallets
         )
-    finally:
-        sidecar.stop()
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
@@ -183,17 +175,7 @@ def test_redis_killed_and_restarted__books_balance_to_the_micro(
     """SIGKILL mid-stream, down ~2 s (longer than the 1 s retry budget: callers get 503
     ledger_unavailable), restarted from its append-only file: no allowed debit lost, none a
     caller was told failed kept, twice."""
-    redis_server = RedisServer(tmp_path / "redis")
-    redis_server.start()
-    sidecar = Sidecar(
-        manifest,
-        str(chain.provider.http_uri),
-        tmp_path / "sidecar",
-        "--redis-url",
-        redis_server.url,
-    )
-    sidecar.start()
-    try:
+    with sidecar_on_redis(tmp_path, manifest, chain) as (redis_server, sidecar):
         with Clients(sidecar.url, wallets) as clients:
             for _ in range(2):
                 time.sleep(2)
@@ -222,6 +204,3 @@ def test_redis_killed_and_restarted__books_balance_to_the_micro(
         ledger = RedisLedger(redis_server.url)
         assert_books_balance(clients, ledger, wallets)
         ledger.close()
-    finally:
-        sidecar.stop()
-        redis_server.stop()

@@ -24,13 +24,13 @@ from venice_sdk.auth import ApiKeyStore
 
 @pytest.fixture
 def gateway_4(
-    tmp_path: Path, manifest: Path, chain: Any, staker: str, redis_url: str
+    tmp_path: Path, manifest: Path, chain: Any, staker: Any, redis_url: str
 ) -> Iterator[tuple[str, str]]:
     """`venice-sdk gateway --workers 4` on Redis, 100 requests a minute per key, in front of
     the test upstream; yields its /v1 URL and a key of the staker."""
     data = tmp_path / "data"
     data.mkdir()
-    key = ApiKeyStore(data / "keys.sqlite3").issue(staker, True).key
+    key = ApiKeyStore(data / "keys.sqlite3").issue(staker.address, True).key
     limits = tmp_path / "limits.yaml"
     limits.write_text("default: {requests_per_minute: 100, tokens_per_minute: 100000000}\n")
     with (
@@ -81,12 +81,12 @@ def test_a_burst_of_160_through_4_workers_lets_exactly_100_through(
 
 
 def test_the_benchmark_runs_at_a_tiny_size(
-    tmp_path: Path, manifest: Path, chain: Any, staker: str
+    tmp_path: Path, manifest: Path, chain: Any, staker: Any
 ) -> None:
     from venice_ops.bench.gateway import measure, table
 
     figures = measure(
-        manifest, str(chain.provider.http_uri), staker, tmp_path, seconds=0.3,
+        manifest, str(chain.provider.http_uri), staker.address, tmp_path, seconds=0.3,
         connections=2, streams=3, tokens=5, interval=0.001,
     )  # fmt: skip
     for name in ("direct", "gateway"):

@@ -3,19 +3,9 @@ Redis killed and restarted mid-run loses no settled debit and applies none twice
 
 from __future__ import annotations
 
-import multiprocessing
-import shutil
-import threading
-import time
-from pathlib import Path
-from typing import Any
-
-import pytest
-
-from tests.support.hold_workers import hold_worker
-from tests.support.ledger_workers import open_ledger
-from tests.support.redis_server import LosingProxy
-from tests.support.sdk import NO_REDIS, NOON, FakeClock
+from tests.support.ledger_workers import Job, hold_worker, open_ledger, race
+from tests.support.redis_server import LosingProxy, kill_twice_while
+from tests.support.sdk import NOON, FakeClock
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import RedisLedger
 
@@ -25,36 +15,19 @@ WALLET = "0x00000000000000000000000000000000000000ee"
 
 
 def test_eight_processes_reserving_and_settling_never_overspend(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, ledger_target: str
 ) -> None:
-    target = (
-        str(request.getfixturevalue("redis_url")) if backend == "redis" else str(tmp_path / "l.db")
-    )
-    open_ledger(backend, target, NOON).close()  # create the schema before the race
+    open_ledger(backend, ledger_target, NOON).close()  # create the schema before the race
     # Worst cases average 500 and actuals about 300: 8 * 150 holds ask far more than 150k.
     limit = 150_000
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(WORKERS)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=hold_worker,
-            args=(backend, target, NOON, WALLET, limit, seed, PER_WORKER, barrier, results),
-        )
-        for seed in range(WORKERS)
-    ]
-    for proc in procs:
-        proc.start()
-    reports = [results.get(timeout=180) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-        assert proc.exitcode == 0
+    job = Job(backend, ledger_target, NOON, WALLET, limit, PER_WORKER)
+    reports = race(hold_worker, (job,), processes=WORKERS, timeout=180)
     settled = [cost for _, costs, _, _ in reports for cost in costs]
     refused = sum(r for _, _, r, _ in reports)
     released = sum(r for _, _, _, r in reports)
     assert len(settled) + refused + released == WORKERS * PER_WORKER
     assert refused, "the race never reached the limit"
-    ledger = open_ledger(backend, target, NOON)
+    ledger = open_ledger(backend, ledger_target, NOON)
     try:
         assert ledger.spent(WALLET) == sum(settled) <= limit
         assert ledger.held(WALLET) == 0
@@ -62,55 +35,19 @@ def test_eight_processes_reserving_and_settling_never_overspend(
         ledger.close()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Any:
-    """A redis-server of this test's own, so it can be killed and restarted."""
-    if shutil.which("redis-server") is None:
-        pytest.skip(NO_REDIS)
-    srv = RedisServer(tmp_path / "redis")
-    srv.start()
-    yield srv
-    srv.stop()
-
-
 def test_a_redis_restart_mid_run_loses_no_settled_debit(
-    server: RedisServer, clock: FakeClock
+    own_redis: RedisServer, clock: FakeClock
 ) -> None:
     """A thread reserves and settles non-stop while the server is SIGKILLed and restarted
     twice: every acknowledged settlement is in the ledger exactly once, no hold is left."""
-    ledger = RedisLedger(server.url, clock=clock, retry_for=15.0, socket_timeout=2.0)
-    acked: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
+    ledger = RedisLedger(own_redis.url, clock=clock, retry_for=15.0, socket_timeout=2.0)
 
-    def run() -> None:
-        i = 0
-        while not stop.is_set():
-            i += 1
-            try:
-                hold = ledger.reserve(WALLET, 100, 10**12, f"r{i}")
-                assert hold.allowed
-                done = ledger.settle(hold, i % 97 + 1)
-            except BaseException as exc:
-                errors.append(exc)
-                return
-            acked.append(done.cost)
+    def reserve_and_settle(i: int) -> int:
+        hold = ledger.reserve(WALLET, 100, 10**12, f"r{i}")
+        assert hold.allowed
+        return ledger.settle(hold, i % 97 + 1).cost
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        for _ in range(2):
-            time.sleep(0.5)
-            before = len(acked)
-            server.kill()
-            time.sleep(0.3)
-            server.start()
-            time.sleep(0.5)
-            assert len(acked) > before, "no settlement went through after the restart"
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not errors, errors
+    acked = kill_twice_while(own_redis, reserve_and_settle)
     assert len(acked) > 50
     assert ledger.spent(WALLET) == sum(acked)
     assert ledger.held(WALLET) == 0

@@ -21,7 +21,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from siwe import SiweMessage
 
-from tests.support.sidecar import ROOT, Sidecar
+from tests.support.sidecar import ROOT, Sidecar, stake_for_credit, started
 from venice_sdk.ledger import MAX_AMOUNT, RedisLedger
 
 VVV = 10**18
@@ -46,11 +46,7 @@ def manifest(suite: Any, config: Any, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def staker(suite: Any, fund: Any, alice: Any) -> Any:
     """alice: VVV staked and 2 DIEM staked ($2 of credit a day)."""
-    fund(alice, 10_000 * VVV)
-    suite.staking.stake(alice, 10_000 * VVV, sender=alice)
-    suite.staking.mintExactDiem(2 * VVV, 10_000 * VVV, sender=alice)
-    suite.diem.stake(2 * VVV, sender=alice)
-    return alice
+    return stake_for_credit(suite, fund, alice)
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +58,18 @@ def sidecar(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Sidecar]:
     rpc = str(chain.provider.http_uri)
-    server = Sidecar(
-        manifest,
-        rpc,
-        tmp_path_factory.mktemp("sidecar"),
-        *("--redis-url", redis_server.url, "--admin-token", TOKEN, "--ttl", "3600"),
-        # Keys in SQLite, so the batch test can plant a limit stored before limits were checked.
-        *("--key-store", "sqlite"),
-        *("--siwe-domain", DOMAIN, "--siwe-uri", URI, "--log-format", "json"),
-    )
-    server.start()
-    try:
+    with started(
+        Sidecar(
+            manifest,
+            rpc,
+            tmp_path_factory.mktemp("sidecar"),
+            *("--redis-url", redis_server.url, "--admin-token", TOKEN, "--ttl", "3600"),
+            # Keys in SQLite, so the batch test can plant a limit stored before limits were checked.
+            *("--key-store", "sqlite"),
+            *("--siwe-domain", DOMAIN, "--siwe-uri", URI, "--log-format", "json"),
+        )
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

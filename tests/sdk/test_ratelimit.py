@@ -4,13 +4,13 @@ a burst across processes lets exactly the limit through; tiers from a policy fil
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.ledger_workers import race
 from tests.support.rate_workers import hit_worker
 from tests.support.sdk import NOON, FakeClock
 from venice_sdk.ratelimit import (
@@ -84,19 +84,7 @@ def test_a_burst_of_threads_lets_exactly_the_limit_through(limiter: RateLimiter)
 
 
 def test_a_burst_across_four_processes_lets_exactly_100_through(redis_url: str) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(4)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(target=hit_worker, args=(redis_url, NOON, "k1", 40, barrier, results))
-        for _ in range(4)
-    ]
-    for proc in procs:
-        proc.start()
-    passed = [results.get(timeout=120) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-        assert proc.exitcode == 0
+    passed = race(hit_worker, (redis_url, NOON, "k1", 40), processes=4, timeout=120)
     assert sum(passed) == 100
 
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.redis_server import LosingProxy
+from tests.support.redis_server import LosingProxy, kill_twice_while
 from tests.support.sdk import NO_REDIS, FakeClock
 from venice_ops.bench.redis import RedisServer
 from venice_sdk.ledger import LedgerUnavailable, RedisLedger
@@ -23,21 +20,12 @@ WALLET = "0x00000000000000000000000000000000000000bb"
 LIMIT = 10**12
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Any:
-    """A redis-server of this test's own, so it can be killed and restarted."""
-    srv = RedisServer(tmp_path / "redis")
-    srv.start()
-    yield srv
-    srv.stop()
-
-
 @pytest.mark.parametrize("how", ["shutdown", "sigkill"])
-def test_restart_keeps_committed_debits(server: RedisServer, clock: FakeClock, how: str) -> None:
-    ledger = RedisLedger(server.url, clock=clock, retry_for=0.3)
+def test_restart_keeps_committed_debits(own_redis: RedisServer, clock: FakeClock, how: str) -> None:
+    ledger = RedisLedger(own_redis.url, clock=clock, retry_for=0.3)
     assert ledger.debit(WALLET, 100, 1_000).allowed
     assert ledger.debit(WALLET, 250, 1_000).allowed
-    server.shutdown() if how == "shutdown" else server.kill()
+    own_redis.shutdown() if how == "shutdown" else own_redis.kill()
 
     # Down: a clear error, after retrying for retry_for seconds.
     with pytest.raises(LedgerUnavailable, match="redis unreachable"):
@@ -45,7 +33,7 @@ def test_restart_keeps_committed_debits(server: RedisServer, clock: FakeClock, h
     with pytest.raises(LedgerUnavailable):
         ledger.spent(WALLET)
 
-    server.start()  # same port, same directory: the append-only file is replayed
+    own_redis.start()  # same port, same directory: the append-only file is replayed
     # The same ledger object reconnects by itself; the script cache is empty now (EVAL fallback).
     assert ledger.spent(WALLET) == 350
     outcome = ledger.debit(WALLET, 650, 1_000)
@@ -55,41 +43,17 @@ def test_restart_keeps_committed_debits(server: RedisServer, clock: FakeClock, h
 
 
 def test_kill_during_a_stream_of_debits_loses_and_doubles_nothing(
-    server: RedisServer, clock: FakeClock
+    own_redis: RedisServer, clock: FakeClock
 ) -> None:
     """A thread debits non-stop while the server is SIGKILLed and restarted twice."""
-    ledger = RedisLedger(server.url, clock=clock, retry_for=15.0, socket_timeout=2.0)
-    acked: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
+    ledger = RedisLedger(own_redis.url, clock=clock, retry_for=15.0, socket_timeout=2.0)
 
-    def debit_forever() -> None:
-        cost = 0
-        while not stop.is_set():
-            cost = cost % 97 + 1
-            try:
-                outcome = ledger.debit(WALLET, cost, LIMIT)
-            except BaseException as exc:
-                errors.append(exc)
-                return
-            assert outcome.allowed
-            acked.append(cost)
+    def debit(i: int) -> int:
+        cost = (i - 1) % 97 + 1
+        assert ledger.debit(WALLET, cost, LIMIT).allowed
+        return cost
 
-    thread = threading.Thread(target=debit_forever)
-    thread.start()
-    try:
-        for _ in range(2):
-            time.sleep(0.5)
-            before = len(acked)
-            server.kill()
-            time.sleep(0.3)
-            server.start()
-            time.sleep(0.5)
-            assert len(acked) > before, "no debit went through after the restart"
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not errors, errors
+    acked = kill_twice_while(own_redis, debit)
     assert len(acked) > 100
     # Every acknowledged debit is there exactly once: none lost to the kill, none applied
     # twice by a retry whose first reply was lost.

@@ -119,7 +119,7 @@ def issue_key(url: str, account: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("key_store", ["redis", "sqlite"])
 def test_two_sidecars_on_one_redis__keys_and_revocations_seen_by_both(
-    tmp_path: Path, manifest: Path, chain: Any, redis_url: str, staking_account: Any, key_store: str
+    tmp_path: Path, manifest: Path, chain: Any, redis_url: str, staker: Any, key_store: str
 ) -> None:
     """A key issued on A works on B at once; revoked on B, it is refused on A at once. With
     --key-store sqlite (what --redis-url gave before), B does not know A's key: the bug."""
@@ -130,7 +130,7 @@ def test_two_sidecars_on_one_redis__keys_and_revocations_seen_by_both(
     a.start()
     b.start()
     try:
-        account = Account.from_key(staking_account.private_key)
+        account = Account.from_key(staker.private_key)
         issued = issue_key(a.url, account)
         body = {"who": issued["key"], "model": "small", "output_tokens": 4_000}
         on_a = httpx.post(a.url + "/v1/authorize", json=body).json()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.sidecar import Sidecar
+from tests.support.sidecar import Sidecar, started
 
 TOKEN = "fuzz-admin-token-0123456789"
 CHECKS = ",".join(
@@ -34,17 +34,15 @@ def sidecar(
     from venice_ops.deploy.suite import write_manifest
 
     manifest = Path(write_manifest(suite, config, tmp_path_factory.mktemp("manifest")))
-    server = Sidecar(
-        manifest,
-        str(chain.provider.http_uri),
-        tmp_path_factory.mktemp("sidecar"),
-        *("--admin-token", TOKEN, "--ttl", "3600", "--siwe-domain", "venice.test"),
-    )
-    server.start()
-    try:
+    with started(
+        Sidecar(
+            manifest,
+            str(chain.provider.http_uri),
+            tmp_path_factory.mktemp("sidecar"),
+            *("--admin-token", TOKEN, "--ttl", "3600", "--siwe-domain", "venice.test"),
+        )
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(

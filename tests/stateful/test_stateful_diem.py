@@ -15,16 +15,9 @@ CI profile: 20 examples x 40 steps; deep profile (VENICE_DEEP=1): 300 x 200.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck
-from hypothesis.stateful import run_state_machine_as_test
-
 from tests.support.machines import DiemMachine
-from tests.support.profiles import machine_settings
+from tests.support.profiles import run_machine
 
 
 def test_diem_machine(diem_context):
-    DiemMachine.ctx = diem_context
-    run_state_machine_as_test(
-        DiemMachine,
-        settings=machine_settings(20, 40, suppress_health_check=list(HealthCheck)),
-    )
+    run_machine(DiemMachine, diem_context, 20, 40)

@@ -40,14 +40,13 @@ from collections import Counter
 from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck
 from hypothesis import strategies as st
-from hypothesis.stateful import invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, rule
 
 from tests.support.chain import bind_fast, invalidate, rewound
 from tests.support.constants import USDC, VVV
 from tests.support.machines import DiemMachine, SystemContext, diem_amounts
-from tests.support.profiles import machine_settings
+from tests.support.profiles import run_machine
 from venice_ops.bridge import value_model_of
 from venice_ops.deploy.airdrop_tree import AirdropTree
 from venice_ops.deploy.suite import deploy_airdrop
@@ -502,10 +501,6 @@ def system_context(diem_context, suite, owner, accounts, config, fund_usdc, chai
 
 
 def test_system_machine(system_context):
-    SystemMachine.ctx = system_context
-    run_state_machine_as_test(
-        SystemMachine,
-        settings=machine_settings(30, 50, suppress_health_check=list(HealthCheck)),
-    )
+    run_machine(SystemMachine, system_context, 30, 50)
     for outcome, count in sorted(SystemMachine.outcomes.items()):
         print(f"{count:6d}  {outcome}")

@@ -40,6 +40,30 @@ def deploy(container: ContractContainer, *args: Any, sender: str) -> Contract:
     return w3.eth.contract(address=receipt["contractAddress"], abi=abi_of(container))
 
 
+def refused_until(at: Any, end: int, send: Any, reason: str) -> Any:
+    """A timer's last second: ``send()`` reverts with ``reason`` at ``end - 1`` and goes through
+    at ``end`` (``at`` is the fixture fixing the next transaction's time); its receipt."""
+    import ape
+
+    at(end - 1)
+    with ape.reverts(reason):
+        send()
+    at(end)
+    return send()
+
+
+def refused_changing_nothing(storage_roots: Any, reason: str | None, send: Any) -> None:
+    """``send()`` reverts with ``reason`` and the suite's stored state is as it was
+    (``storage_roots`` is the fixture reading every contract's storage root; a ``reason`` of
+    None: any revert)."""
+    import ape
+
+    roots = storage_roots()
+    with ape.reverts(reason):
+        send()
+    assert storage_roots() == roots
+
+
 def revert_reason(exc: Exception) -> str:
     text = str(exc.args[0]) if exc.args else str(exc)
     if isinstance(exc, ContractLogicError) and exc.message:

@@ -3,20 +3,28 @@ tests and the governance test); and `ape run` against a node a test starts itsel
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
+import pytest
 from ape import chain
 from click.testing import CliRunner, Result
 
+from venice_ops.bench.redis import free_port
 from venice_ops.paths import PROJECT_ROOT
+
+NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 
 
 def run_command(command: click.Command, manifests: Path, *args: str) -> Result:
@@ -29,6 +37,41 @@ def run_command(command: click.Command, manifests: Path, *args: str) -> Result:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
+
+
+def command_fixture(command: click.Command) -> Any:
+    """A fixture (bind it to a name in a test module) that runs ``command`` in-process:
+    ``run(manifests, *args)``."""
+
+    @pytest.fixture
+    def fixture() -> Callable[..., Result]:
+        return functools.partial(run_command, command)
+
+    return fixture
+
+
+def one_error_line(result: Result, message: str) -> None:
+    """A user mistake: exit 1, one `error:` line holding `message`, no traceback."""
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def ape_run(
+    env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`ape run ARGS` in the project, as a user runs it, with ``env``; its output captured."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ape")), "run", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def node_ready(uri: str) -> bool:
@@ -63,14 +106,14 @@ def running_node(argv: list[str], uri: str, env: dict[str, str] | None = None) -
         process.wait(timeout=10)
 
 
-def ape_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`ape run ARGS` in a subprocess, from the project root, with `env`."""
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("ape")), "run", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+@contextmanager
+def running_anvil() -> Iterator[str]:
+    """An Anvil (node_modules/.bin's first) started the way a user starts one, on a free port;
+    yields its URI once it answers, stops it on leaving; skips the test without anvil."""
+    anvil = shutil.which("anvil", path=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if anvil is None:
+        pytest.skip("anvil is not installed (npm ci)")
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    with running_node([anvil, "--port", str(port)], uri):
+        yield uri

@@ -34,6 +34,8 @@ alone, so they get no map of their own.
 Over 500 lines on purpose: the maps, the collector and the report are one algorithm (pcs to
 statements, traces to pcs, statements to a figure) whose parts share private types; split, each
 part would import the others' internals.
+Over 500 lines on purpose: one plugin (collector, source-map reader and report) whose parts
+only make sense together.
 """
 
 from __future__ import annotations

@@ -9,11 +9,32 @@ empty block at T so that views (which read the latest block) are evaluated at T.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import ape_test.accounts
 import pytest
 
 from tests.support.chain import storage_root
+
+
+def account(index: int, doc: str = "") -> Any:
+    """A session fixture (bind it to a name in a conftest): the test account at ``index``."""
+
+    def fixture(accounts):
+        return accounts[index]
+
+    fixture.__doc__ = doc or f"Test account {index}."
+    return pytest.fixture(scope="session")(fixture)
+
+
+def deployed(name: str) -> Any:
+    """A session fixture (bind it to a name in a conftest): the suite's contract ``name``."""
+
+    def fixture(suite):
+        return getattr(suite, name)
+
+    fixture.__doc__ = f"The suite's {name} contract, as deployed by the deploy script."
+    return pytest.fixture(scope="session")(fixture)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -208,27 +208,21 @@ class StakingMachine(RuleBasedStateMachine):
             a,
         )
 
+    def _take_rewards(self, a, step, call):
+        """Claim (or restake) ``a``'s rewards on both sides; count what was paid out."""
+        paid = self._send(step, call, a, (a.address,))
+        self.paid_out[a.address] += paid or 0
+
     @rule(who=st.integers(0, 3))
     def claim(self, who):
         a = self.stakers[who]
-        paid = self._send(
-            lambda now: self.model.claim(now, a.address),
-            self.staking.claim(),
-            a,
-            (a.address,),
-        )
-        self.paid_out[a.address] += paid or 0
+        self._take_rewards(a, lambda now: self.model.claim(now, a.address), self.staking.claim())
 
     @rule(who=st.integers(0, 3))
     def compound(self, who):
         a = self.stakers[who]
-        paid = self._send(
-            lambda now: self.model.claim_and_stake(now, a.address),
-            self.staking.claimAndStake(),
-            a,
-            (a.address,),
-        )
-        self.paid_out[a.address] += paid or 0
+        step = lambda now: self.model.claim_and_stake(now, a.address)  # noqa: E731
+        self._take_rewards(a, step, self.staking.claimAndStake())
 
     @rule()
     def release_treasury(self):

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
 
 CI = "ci"
 DEEP = "deep"
@@ -47,4 +48,14 @@ def machine_settings(examples: int, steps: int, **specific: Any) -> settings:
         max_examples=int(os.environ.get("VENICE_EXAMPLES", examples)),
         stateful_step_count=int(os.environ.get("VENICE_STEPS", steps)),
         **specific,
+    )
+
+
+def run_machine(machine: Any, ctx: Any, examples: int, steps: int) -> None:
+    """Run a state machine on ``ctx`` (its context fixture) under `machine_settings`, with
+    every health check off (the chain makes each step slow)."""
+    machine.ctx = ctx
+    run_state_machine_as_test(
+        machine,
+        settings=machine_settings(examples, steps, suppress_health_check=list(HealthCheck)),
     )

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.ledger_workers import FixedClock
 from venice_sdk.ratelimit import Limits, RedisRateLimiter
 
 
-class FixedClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def hit_worker(url: str, now: float, key_id: str, count: int, barrier: Any, results: Any) -> None:
+def hit_worker(
+    url: str, now: float, key_id: str, count: int, seed: int, barrier: Any, results: Any
+) -> None:
     """Hit one key ``count`` times at once with the others; report how many got through."""
     limiter = RedisRateLimiter(url, clock=FixedClock(now))
     barrier.wait()

@@ -6,8 +6,53 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["LosingProxy"]
+__all__ = ["LosingProxy", "kill_twice_while"]
+
+
+class _Restartable(Protocol):
+    def kill(self) -> None: ...
+
+    def start(self) -> None: ...
+
+
+def kill_twice_while(server: _Restartable, step: Callable[[int], int]) -> list[int]:
+    """Call ``step(1)``, ``step(2)``, ... non-stop in a thread while ``server`` is SIGKILLed and
+    restarted twice; return what each acknowledged step returned. Fails if a step raised or
+    none went through after a restart."""
+    acked: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                acked.append(step(i))
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        for _ in range(2):
+            time.sleep(0.5)
+            before = len(acked)
+            server.kill()
+            time.sleep(0.3)
+            server.start()
+            time.sleep(0.5)
+            assert len(acked) > before, "nothing went through after the restart"
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not errors, errors
+    return acked
 
 
 class LosingProxy:

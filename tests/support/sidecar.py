@@ -5,13 +5,36 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from venice_ops.bench.redis import free_port
+from tests.support.constants import VVV
+from venice_ops.bench.redis import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Process(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+_P = TypeVar("_P", bound=_Process)
+
+
+@contextmanager
+def started(process: _P) -> Iterator[_P]:
+    """``process`` (a `Sidecar`, a `RedisServer`) started, and stopped however the block ends."""
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 class Sidecar:
@@ -33,24 +56,40 @@ class Sidecar:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the sidecar did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        try:
+            wait_healthy(self.proc, self.url, timeout, self.log)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self.proc = None
+
+
+def stake_for_credit(suite: Any, fund: Any, account: Any) -> Any:
+    """``account`` with 10,000 VVV staked and 2 DIEM minted and staked ($2 of credit a day)."""
+    fund(account, 10_000 * VVV)
+    suite.staking.stake(account, 10_000 * VVV, sender=account)
+    suite.staking.mintExactDiem(2 * VVV, 10_000 * VVV, sender=account)
+    suite.diem.stake(2 * VVV, sender=account)
+    return account
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path, poll: float = 1.0
+) -> None:
+    """Wait until ``url``/healthz answers 200; raise RuntimeError with the end of ``log`` if
+    ``proc`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=poll).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the sidecar did not start:\n{tail}")
+        time.sleep(0.1)

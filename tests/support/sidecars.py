@@ -13,13 +13,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from venice_ops.bench.redis import free_port
+from tests.support.sidecar import started, wait_healthy
+from venice_ops.bench.redis import LocalServer, RedisServer, free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -105,14 +108,13 @@ class PrivateNode:
     stop = kill
 
 
-class Sidecar:
+class Sidecar(LocalServer):
     """`python -m venice_sdk.cli serve` on a free port; `start` waits for /healthz."""
 
     def __init__(self, manifest: Path, rpc_url: str, directory: Path, *options: str) -> None:
-        self.manifest, self.rpc_url, self.directory = manifest, rpc_url, directory
+        super().__init__(directory)
+        self.manifest, self.rpc_url = manifest, rpc_url
         self.options = list(options)
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -136,27 +138,7 @@ class Sidecar:
         log = (self.directory / "sidecar.log").open("ab")
         env = {**os.environ, "PYTHONPATH": str(PROJECT)}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=PROJECT, env=env)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                log_text = (self.directory / "sidecar.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"the sidecar did not start:\n{log_text}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
+        wait_healthy(self.proc, self.url, timeout, self.directory / "sidecar.log", poll=0.5)
 
 
 @dataclass
@@ -243,3 +225,18 @@ def timed_get(url: str, timeout: float = 10.0) -> tuple[int, float, dict[str, An
     start = time.monotonic()
     r = httpx.get(url, timeout=timeout)
     return r.status_code, time.monotonic() - start, _json(r)
+
+
+@contextmanager
+def sidecar_on_redis(
+    tmp_path: Path, manifest: Path, chain: Any, *options: str
+) -> Iterator[tuple[RedisServer, Sidecar]]:
+    """A redis-server of the test's own (so it can be killed) and a sidecar on it, with
+    ``options``; both stopped at the end, the sidecar first."""
+    with started(RedisServer(tmp_path / "redis")) as redis_server:
+        rpc = str(chain.provider.http_uri)
+        sidecar = Sidecar(
+            manifest, rpc, tmp_path / "sidecar", "--redis-url", redis_server.url, *options
+        )
+        with started(sidecar):
+            yield redis_server, sidecar

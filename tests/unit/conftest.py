@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.fixtures import account
 
-@pytest.fixture(scope="session")
-def vvv_deployer(accounts):
-    """Fresh contracts deployed inside tests come from one account per contract type.
-    Isolation rewinds nonces, so a later test's deployment can land on an address an
-    earlier (reverted) test used; ape caches contract types by address, and a different
-    type there would be used to decode the later deployment."""
-    return accounts[7]
-
-
-@pytest.fixture(scope="session")
-def controller_deployer(accounts):
-    return accounts[8]
-
-
-@pytest.fixture(scope="session")
-def staking_deployer(accounts):
-    return accounts[9]
+# Fresh contracts deployed inside tests come from one account per contract type. Isolation
+# rewinds nonces, so a later test's deployment can land on an address an earlier (reverted) test
+# used; ape caches contract types by address, and a different type there would be used to decode
+# the later deployment.
+vvv_deployer = account(7, "Deploys the fresh VVV contracts of unit tests.")
+controller_deployer = account(8, "Deploys the fresh emissions controllers of unit tests.")
+staking_deployer = account(9, "Deploys the fresh staking contracts of unit tests.")
 
 
 @pytest.fixture(scope="session")

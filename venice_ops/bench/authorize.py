@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from venice_ops.bench.redis import start_redis
-from venice_ops.bench.setup import credit_wallets
+from venice_ops.bench.setup import credit_wallets, machine_load
 from venice_ops.bench.workers import authorize_worker
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import deploy_suite, write_manifest
@@ -167,12 +167,7 @@ def cli(seconds: float, runs: int, backends: str) -> None:
         "ok: yes = one request per call meets the target; batched = only authorize_many does.\n"
         "others' CPU (8): cores other processes kept busy during the 8-worker runs (median)."
     )
-    console.print(
-        f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in load_after)
-    )
+    console.print(machine_load(load_before, load_after))
     if chosen != set(TARGETS):
         return
     for sqlite_sync, redis_sync in (("FULL", "always"), ("NORMAL", "everysec")):

@@ -36,14 +36,8 @@ from rich.console import Console
 from rich.table import Table
 
 from venice_ops.bench.redis import free_port, start_redis
-from venice_ops.bench.setup import credit_wallets
-from venice_ops.bench.sidecar import (
-    cpu_seconds,
-    deployed,
-    load,
-    machine_note,
-    server_process,
-)
+from venice_ops.bench.setup import credit_wallets, machine_load
+from venice_ops.bench.sidecar import cpu_seconds, deployed, load, server_process
 from venice_ops.paths import PROJECT_ROOT
 
 console = Console(width=120)
@@ -201,4 +195,4 @@ def cli(seconds: float, connections: int, streams: int, tokens: int, interval: f
     console.print(table(figures, seconds, connections))
     for name in ("direct", "gateway"):
         console.print(f"{name}: {figures[name]['rounds']}")
-    console.print(machine_note(before, after))
+    console.print(machine_load(before, after))

@@ -34,6 +34,7 @@ from eth_utils import to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
+from venice_ops.bench.setup import machine_load
 from venice_ops.bench.sidecar import load, sidecar, warm
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import deploy_suite, write_manifest
@@ -182,9 +183,4 @@ def cli(seconds: float, connections: int, samples: int) -> None:
     console.print(f"clean rounds: {clean['rounds']}")
     console.print(f"attacked rounds: {attacked['rounds']}")
     console.print(f"garbage clients' answers by status: {'; '.join(answered)}")
-    console.print(
-        f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in load_after)
-    )
+    console.print(machine_load(load_before, load_after))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-__all__ = ["RedisServer", "free_port", "start_redis"]
+__all__ = ["LocalServer", "RedisServer", "free_port", "start_redis", "stop_process"]
 
 
 def free_port() -> int:
@@ -27,16 +27,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RedisServer:
+class LocalServer:
+    """A server process of one's own, in ``directory``, on a loopback port (default: a free
+    one); `stop` terminates it. Subclasses start it."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+
+
+class RedisServer(LocalServer):
     """``redis-server`` as a subprocess; `start` waits until it answers PING."""
 
     def __init__(self, directory: Path, port: int | None = None) -> None:
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             raise FileNotFoundError("redis-server is not on PATH (scripts/ensure_redis.sh)")
-        self.directory = directory
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(directory, port)
 
     @property
     def url(self) -> str:
@@ -99,15 +111,16 @@ class RedisServer:
         self.proc.wait(10)
         self.proc = None
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """Terminate ``proc`` if it is running, and SIGKILL it if it is still there 10 s later."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def start_redis(directory: Path) -> RedisServer:

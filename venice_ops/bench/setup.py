@@ -1,6 +1,9 @@
-"""Chain state shared by the SDK benchmarks (bench_authorize, bench_sidecar)."""
+"""Chain state shared by the SDK benchmarks (bench_authorize, bench_sidecar), and the machine's load
+they report beside their figures."""
 
 from __future__ import annotations
+
+import os
 
 from ape import accounts
 from ape.api import AccountAPI
@@ -33,3 +36,13 @@ def credit_wallets(suite: Suite, deployer: AccountAPI) -> list[str]:
         impersonate(w)
         send(diem.functions.stake(100 * VVV), w)
     return wallets
+
+
+def machine_load(before: tuple[float, float, float], after: tuple[float, float, float]) -> str:
+    """The machine a benchmark ran on: its CPUs and load averages before and after the run."""
+    return (
+        f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
+        + ", ".join(f"{x:.2f}" for x in before)
+        + "; after "
+        + ", ".join(f"{x:.2f}" for x in after)
+    )

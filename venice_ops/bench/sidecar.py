@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from venice_ops.bench.redis import free_port, start_redis
-from venice_ops.bench.setup import credit_wallets
+from venice_ops.bench.setup import credit_wallets, machine_load
 from venice_ops.deploy.config import load_config
 from venice_ops.deploy.suite import Suite, deploy_suite, write_manifest
 from venice_ops.paths import PROJECT_ROOT
@@ -190,7 +190,7 @@ def cli(seconds: float, connections: int, authorize: bool) -> None:
         one = figures["POST /v1/authorize, one by one"]["rps"]
         batched = figures["POST /v1/authorize, batched"]["rps"]
         console.print(f"authorize batched / one by one: {batched / one:.2f}x")
-    console.print(machine_note(load_before, load_after))
+    console.print(machine_load(load_before, load_after))
 
 
 def deployed(prefix: str) -> tuple[Suite, AccountAPI, Path, Path]:
@@ -221,13 +221,3 @@ def cpu_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total
-
-
-def machine_note(before: Sequence[float], after: Sequence[float]) -> str:
-    """The CPUs and the load average before and after a run (a noisy machine shows here)."""
-    return (
-        f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
-        + ", ".join(f"{x:.2f}" for x in before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in after)
-    )

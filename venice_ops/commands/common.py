@@ -30,7 +30,7 @@ from rich.table import Table
 
 from venice_ops.deploy.config import USDC_DECIMALS, ConfigError
 from venice_ops.deploy.network import DEV_CHAIN_IDS, use_dev_node
-from venice_ops.deploy.suite import ManifestError
+from venice_ops.deploy.suite import ManifestError, Suite, load_suite
 from venice_ops.deploy.tx import transact
 from venice_ops.paths import DEPLOYMENTS
 from venice_sdk.addresses import AddressError
@@ -128,8 +128,8 @@ def usage_error(exc: click.UsageError) -> NoReturn:
     fail(f"{message}{where}")
 
 
-class OneLineUsage(click.Command):
-    """A command whose usage errors are one `error:` line and exit code 1 (`usage_error`)."""
+class _OneLineContext(click.Command):
+    """Usage errors met while parsing the command line become one line (`usage_error`)."""
 
     def make_context(
         self,
@@ -144,23 +144,15 @@ class OneLineUsage(click.Command):
             usage_error(exc)
 
 
-class CommandGroup(click.Group):
+class OneLineUsage(_OneLineContext):
+    """A command whose usage errors are one `error:` line and exit code 1 (`usage_error`)."""
+
+
+class CommandGroup(_OneLineContext, click.Group):
     """Every command group of the scripts (`@click.group(cls=CommandGroup)`): its own usage
     errors (an unknown subcommand) and its subcommands' are one line and exit code 1."""
 
     command_class = OneLineUsage
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            usage_error(exc)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -234,6 +226,55 @@ def common_options(
     return decorate
 
 
+def done(outcome: Outcome) -> None:
+    """Print what an action did."""
+    console.print(outcome.message)
+
+
+def signer_command(
+    group: click.Group, name: str, action: Callable[[Suite, AccountAPI], Outcome], doc: str
+) -> None:
+    """Add `NAME [--account] [--deployments]` to ``group``: ``action`` signed by the account."""
+
+    @group.command(name, cls=NodeCommand, help=doc)
+    @common_options()
+    def command(account: AccountAPI | None, deployments: Path) -> None:
+        done(action(load_suite(deployments), resolve_signer(account)))
+
+
+def amount_command(
+    group: click.Group, name: str, action: Callable[[Suite, AccountAPI, int], Outcome], doc: str
+) -> None:
+    """Add `NAME AMOUNT [--account] [--deployments]` to ``group``: ``action`` of AMOUNT (a
+    token amount like 100.5, in wei) signed by the account."""
+
+    @group.command(name, help=doc, **AMOUNT_COMMAND)
+    @click.argument("amount")
+    @common_options()
+    def command(amount: str, account: AccountAPI | None, deployments: Path) -> None:
+        wei = parse_amount(amount)
+        suite = load_suite(deployments)
+        done(action(suite, resolve_signer(account), wei))
+
+
+def status_command(
+    group: click.Group,
+    read: Callable[[Suite, str], Any],
+    rows: Callable[[Any], Iterable[tuple[str, str]]],
+    doc: str,
+) -> None:
+    """Add `status [ADDRESS] [--account] [--deployments]` to ``group``: what ``read`` finds of
+    ADDRESS (default: the account), printed as ``rows``."""
+
+    @group.command("status", cls=NodeCommand, help=doc)
+    @click.argument("address", required=False)
+    @common_options()
+    def status(address: str | None, account: AccountAPI | None, deployments: Path) -> None:
+        suite = load_suite(deployments)
+        who = parse_address(address) if address else str(resolve_signer(account).address)
+        print_rows(rows(read(suite, who)))
+
+
 ################################################################
 #                          FORMATTING                          #
 ################################################################
@@ -261,6 +302,31 @@ def format_duration(seconds: int) -> str:
         if count:
             parts.append(f"{count} {name}{'s' if count != 1 else ''}")
     return " ".join(parts[:2])
+
+
+def cooldown_started(
+    token: str,
+    amount: int,
+    cooling: int,
+    until: int,
+    duration: int,
+    already: int,
+    then: str,
+    more: str = "",
+) -> str:
+    """What starting an unstake of ``amount`` wei of ``token`` did: ``cooling`` wei now cool
+    down until ``until`` (``duration`` seconds), then run the command ``then``; ``more`` follows
+    that. ``already`` wei that were cooling joined it and restarted their timer."""
+    message = (
+        f"Started unstaking {human(amount)} {token}: {human(cooling)} {token} is cooling down "
+        f"until {format_time(until)} ({format_duration(duration)}); then run `{then}`{more}"
+    )
+    if already:
+        message += (
+            f". The {human(already)} {token} already cooling joined this request and its timer "
+            "restarted"
+        )
+    return message
 
 
 def format_bps(bps: int) -> str:

@@ -29,6 +29,7 @@ from venice_ops.commands.common import (
     TransactionReverted,
     UserError,
     check_gas,
+    cooldown_started,
     format_bps,
     format_duration,
     format_time,
@@ -388,14 +389,28 @@ def _moved_in(diem: int, quoted: int, now: int, bps: int) -> UserError:
 
 
 def _send_mint(
-    method: Any, args: tuple[Any, ...], account: AccountAPI, moved: Callable[[], UserError]
+    method: Any,
+    amount: int,
+    now: int,
+    expected: int,
+    slippage_bps: int,
+    account: AccountAPI,
+    moved: Callable[[int, int, int, int], UserError],
+    requote: Any,
 ) -> Any:
-    """Send a mint; a slippage revert (another mint landed first) says how far the quote moved."""
+    """Send a mint of ``amount`` bounded by ``expected`` moved by the slippage: the least DIEM
+    out for `_moved_out`, the most sVVV in for `_moved_in`. A quote ``now`` already past the
+    bound, or a slippage revert (another mint landed first), says how far the quote moved
+    (``requote(amount)`` reads it again)."""
+    sign = -1 if moved is _moved_out else 1
+    bound = expected * (BPS + sign * slippage_bps) // BPS
+    if (now - bound) * sign > 0:
+        raise moved(amount, expected, now, slippage_bps)
     try:
-        return send(method, *args, sender=account)
+        return send(method, amount, bound, sender=account)
     except TransactionReverted as exc:
         if "slippage" in str(exc):
-            raise moved() from None
+            raise moved(amount, expected, int(requote(amount)), slippage_bps) from None
         raise
 
 
@@ -431,14 +446,10 @@ def mint(
     now = quote_svvv(suite, svvv).diem
     check_free_svvv(suite, account, svvv)
     expected = now if quoted is None else quoted
-    min_out = expected * (BPS - slippage_bps) // BPS
-    if now < min_out:
-        raise _moved_out(svvv, expected, now, slippage_bps)
-
-    def moved() -> UserError:
-        return _moved_out(svvv, expected, int(suite.staking.getDiemAmountOut(svvv)), slippage_bps)
-
-    receipt = _send_mint(suite.staking.mintDiem, (svvv, min_out), account, moved)
+    receipt = _send_mint(
+        suite.staking.mintDiem, svvv, now, expected, slippage_bps, account, _moved_out,
+        suite.staking.getDiemAmountOut,
+    )  # fmt: skip
     minted = sum(int(log.diemMinted) for log in receipt.decode_logs(suite.staking.DiemMinted))
     return Outcome(_minted_message(suite, account, svvv, minted), [receipt])
 
@@ -459,14 +470,10 @@ def mint_exact(
     now = quote_diem(suite, diem).svvv
     check_free_svvv(suite, account, now)
     expected = now if quoted is None else quoted
-    max_in = expected * (BPS + slippage_bps) // BPS
-    if now > max_in:
-        raise _moved_in(diem, expected, now, slippage_bps)
-
-    def moved() -> UserError:
-        return _moved_in(diem, expected, int(suite.staking.getSVVVAmountIn(diem)), slippage_bps)
-
-    receipt = _send_mint(suite.staking.mintExactDiem, (diem, max_in), account, moved)
+    receipt = _send_mint(
+        suite.staking.mintExactDiem, diem, now, expected, slippage_bps, account, _moved_in,
+        suite.staking.getSVVVAmountIn,
+    )  # fmt: skip
     locked = sum(int(log.sVVVLocked) for log in receipt.decode_logs(suite.staking.DiemMinted))
     return Outcome(_minted_message(suite, account, locked, diem), [receipt])
 
@@ -524,17 +531,14 @@ def unstake(suite: Suite, account: AccountAPI, amount: int) -> Outcome:
     already = int(suite.diem.stakedInfos(account)[2])
     receipt = send(suite.diem.initiateUnstake, amount, sender=account)
     staked, end, cooling = (int(x) for x in suite.diem.stakedInfos(account))
-    duration = format_duration(int(suite.diem.cooldownDuration()))
-    message = (
-        f"Started unstaking {human(amount)} DIEM: {human(cooling)} DIEM is cooling down until "
-        f"{format_time(end)} ({duration}); then run `diem finalize`. It no longer counts for "
-        f"credit: {human(staked, 4)} DIEM stays staked, API credit {_credit_text(staked)}"
+    more = (
+        f". It no longer counts for credit: {human(staked, 4)} DIEM stays staked, "
+        f"API credit {_credit_text(staked)}"
     )
-    if already:
-        message += (
-            f". The {human(already)} DIEM already cooling joined this request and its timer "
-            "restarted"
-        )
+    duration = int(suite.diem.cooldownDuration())
+    message = cooldown_started(
+        "DIEM", amount, cooling, end, duration, already, "diem finalize", more
+    )
     return Outcome(message, [receipt])
 
 

@@ -21,6 +21,7 @@ from venice_ops.commands.common import (
     Outcome,
     UserError,
     check_gas,
+    cooldown_started,
     format_duration,
     format_time,
     human,
@@ -258,16 +259,8 @@ def unstake(
     already = int(staking.cooldowns(account)[0])
     receipt = send(staking.initiateUnstake, amount, sender=account)
     cooling, unlock = (int(x) for x in staking.cooldowns(account))
-    duration = format_duration(int(staking.cooldownDuration()))
-    message = (
-        f"Started unstaking {human(amount)} VVV: {human(cooling)} VVV is cooling down until "
-        f"{format_time(unlock)} ({duration}); then run `finalize`"
-    )
-    if already:
-        message += (
-            f". The {human(already)} VVV already cooling joined this request and its timer "
-            "restarted"
-        )
+    duration = int(staking.cooldownDuration())
+    message = cooldown_started("VVV", amount, cooling, unlock, duration, already, "finalize")
     return Outcome(message, [receipt])
 
 
@@ -281,25 +274,26 @@ def finalize(suite: Suite, account: AccountAPI) -> Outcome:
     )
 
 
+def _take_rewards(suite: Suite, account: AccountAPI, method: Any, done: str, after: Any) -> Outcome:
+    """Send ``method`` (claim or claimAndStake) for the account's rewards; the message says
+    what was ``done`` with them and, by ``after()``, the account's new balance."""
+    check_claim(suite, account)
+    receipt = send(method, sender=account)
+    amount = _claimed(suite, receipt)
+    return Outcome(f"{done} {human(amount, 4)} VVV of rewards; {after()}", [receipt])
+
+
 def claim(suite: Suite, account: AccountAPI) -> Outcome:
     """Mint the account's rewards to it (`claim`)."""
-    check_claim(suite, account)
-    receipt = send(suite.staking.claim, sender=account)
-    amount = _claimed(suite, receipt)
-    balance = int(suite.vvv.balanceOf(account))
-    return Outcome(
-        f"Claimed {human(amount, 4)} VVV of rewards; the balance is now {human(balance, 4)} VVV",
-        [receipt],
-    )
+    return _take_rewards(
+        suite, account, suite.staking.claim, "Claimed",
+        lambda: f"the balance is now {human(int(suite.vvv.balanceOf(account)), 4)} VVV",
+    )  # fmt: skip
 
 
 def compound(suite: Suite, account: AccountAPI) -> Outcome:
     """Stake the account's rewards for it in one call (`claimAndStake`)."""
-    check_claim(suite, account)
-    receipt = send(suite.staking.claimAndStake, sender=account)
-    amount = _claimed(suite, receipt)
-    total = int(suite.staking.balanceOf(account))
-    return Outcome(
-        f"Restaked {human(amount, 4)} VVV of rewards; the stake is now {human(total, 4)} sVVV",
-        [receipt],
-    )
+    return _take_rewards(
+        suite, account, suite.staking.claimAndStake, "Restaked",
+        lambda: f"the stake is now {human(int(suite.staking.balanceOf(account)), 4)} sVVV",
+    )  # fmt: skip

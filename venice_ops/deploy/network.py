@@ -17,13 +17,14 @@ locally) and the faucet (local only), whichever way the node was named (`ethereu
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlparse
 
 from ape import chain, networks
 from ape.api import ProviderAPI
 from ape_node.provider import GethDev
+
+from venice_sdk.server.settings import is_loopback as is_loopback_host
 
 __all__ = [
     "DEV_CHAIN_IDS",
@@ -81,13 +82,7 @@ def is_loopback(uri: str | None) -> bool:
     """True for a URI whose host is localhost or a loopback address."""
     if not uri:
         return False
-    host = urlparse(uri).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlparse(uri).hostname or "")
 
 
 def is_local(network: str, chain_id: int, uri: str | None) -> bool:

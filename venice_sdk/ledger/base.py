@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason, VeniceError
@@ -30,15 +30,18 @@ __all__ = [
     "CreditLedger",
     "Debit",
     "Hold",
+    "HoldAsk",
     "HoldError",
     "HoldState",
     "LedgerError",
     "LedgerUnavailable",
     "Settlement",
+    "answer_hold",
     "check_request_id",
     "epoch_day",
     "month_period",
     "normalize_account",
+    "stored_hold",
 ]
 
 SECONDS_PER_DAY = 86_400
@@ -205,6 +208,27 @@ class Hold:
     reason: Reason | None = None
 
 
+#: A checked reserve, or a stored hold: ``(request_id, account, day, amount, limit, expires_at)``,
+#: the fields both backends turn into a `Hold` (`answer_hold`).
+HoldAsk = tuple[str, str, int, int, int, float]
+
+
+def answer_hold(ask: HoldAsk, state: HoldState, spent: int, held: int) -> Hold:
+    """The `Hold` of ``ask`` in ``state`` given the day's settled ``spent`` and live ``held``
+    after the call (a ``refused`` one holds nothing and says why)."""
+    refused = state == "refused"
+    remaining = max(0, ask[4] - spent - held)
+    reason = Reason.INSUFFICIENT_CREDIT if refused else None
+    return Hold(not refused, *ask, state, spent, held, remaining, reason)
+
+
+def stored_hold(request_id: str, account: str, row: Sequence[Any], spent: int, held: int) -> Hold:
+    """The `Hold` of a stored hold ``row = (day, amount, limit, expires, state, ...)``."""
+    day, amount, limit, expires, state = row[:5]
+    ask = (request_id, account, int(day), int(amount), int(limit), float(expires))
+    return answer_hold(ask, state, int(spent), int(held))
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement(Debit):
     """A settled hold: a `Debit` of ``cost`` on the hold's ``day`` (always ``allowed``).
@@ -281,8 +305,17 @@ class CreditLedger(ABC):
     #: Seconds a hold lives unless settled or released.
     hold_ttl: float = HOLD_TTL
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(
+        self, clock: Clock | None = None, *, hold_ttl: float = HOLD_TTL, retention_days: int = 3
+    ) -> None:
         self.clock: Clock = clock if clock is not None else time.time
+        if not hold_ttl > 0:
+            raise ValueError("hold_ttl must be a positive number of seconds")
+        self.hold_ttl = float(hold_ttl)
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        #: Days of spend (and holds) kept before they are deleted.
+        self.retention_days = retention_days
 
     def today(self) -> int:
         """The current UTC day number by this ledger's clock."""
@@ -406,11 +439,9 @@ class CreditLedger(ABC):
         _check_amount("limit", limit)
         rid = check_request_id(request_id)
         now = float(self.clock())
+        account = normalize_account(account)
         day = epoch_day(now) if period is None else period
-        return self._reserve(
-            now, day, normalize_account(account), rid, max_cost, limit,
-            now + self.hold_ttl,
-        )  # fmt: skip
+        return self._reserve(now, (rid, account, day, max_cost, limit, now + self.hold_ttl))
 
     def settle(self, hold: Hold | str, actual_cost: int) -> Settlement:
         """Debit the actual cost of a held request and release the rest of its hold.
@@ -446,17 +477,8 @@ class CreditLedger(ABC):
         return None, check_request_id(hold)
 
     @abstractmethod
-    def _reserve(
-        self,
-        now: float,
-        day: int,
-        account: str,
-        request_id: str,
-        amount: int,
-        limit: int,
-        expires_at: float,
-    ) -> Hold:
-        """Reserve validated arguments at ``now``."""
+    def _reserve(self, now: float, ask: HoldAsk) -> Hold:
+        """Reserve a checked ``ask`` at ``now``."""
 
     @abstractmethod
     def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:

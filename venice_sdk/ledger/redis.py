@@ -1,7 +1,11 @@
 """`RedisLedger`: a credit ledger in one Redis shared by a fleet; each debit is one Lua script
 (`debit.lua`, shipped with the package) run in one round trip, carrying a random token so that
 a retry after a lost reply never debits twice. Holds are one script each too (`holds.lua`); both
-start with `sweep.lua`, which releases the account's expired holds."""
+start with `sweep.lua`, which releases the account's expired holds.
+
+Over 500 lines on purpose: one class, whose connection handling (direct sockets per thread and
+process, retries within ``retry_for``, lost replies) serves the debit and the hold scripts alike.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.clock import Clock
-from venice_sdk.errors import Reason
+from venice_sdk.ledger import base
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
     HOLD_TTL,
@@ -26,15 +30,11 @@ from venice_sdk.ledger.base import (
     CreditLedger,
     Debit,
     Hold,
-    HoldState,
+    HoldAsk,
     LedgerUnavailable,
     Settlement,
-    _outcome,
-    _release_error,
-    _reused,
-    _settle_error,
-    _settlement,
 )
+from venice_sdk.ledger.connections import redis_client
 
 #: A month period's spend and holds live this long (the month and the next).
 MONTH_KEEP_DAYS = 62
@@ -128,24 +128,9 @@ class RedisLedger(CreditLedger):
         direct: bool = True,
         hold_ttl: float = HOLD_TTL,
     ) -> None:
-        super().__init__(clock)
-        if not hold_ttl > 0:
-            raise ValueError("hold_ttl must be a positive number of seconds")
-        self.hold_ttl = float(hold_ttl)
-        import redis as redis_module  # optional dependency: pip install "venice-sdk[redis]"
-
-        self._redis = redis_module
-        if isinstance(client_or_url, str):
-            self.client: redis.Redis = redis_module.Redis.from_url(
-                client_or_url,
-                socket_timeout=socket_timeout,
-                socket_connect_timeout=socket_timeout,
-                retry=None,  # no retries inside redis-py: _retrying() owns the deadline
-            )
-        else:
-            self.client = client_or_url
-        if retention_days < 1:
-            raise ValueError("retention_days must be at least 1")
+        super().__init__(clock, hold_ttl=hold_ttl, retention_days=retention_days)
+        # No retries inside redis-py: _retrying() owns the deadline.
+        self._redis, self.client = redis_client(client_or_url, socket_timeout, retry=None)
         self._pool: Any = getattr(self.client, "connection_pool", None)
         if direct and self._pool is None:
             raise ValueError(
@@ -154,7 +139,6 @@ class RedisLedger(CreditLedger):
             )
         self.direct = direct
         self.prefix = prefix
-        self.retention_days = retention_days
         self.activity_retention = activity_retention
         self.token_ttl = token_ttl
         self.retry_for = retry_for
@@ -163,10 +147,10 @@ class RedisLedger(CreditLedger):
         self._token_base = ""
         self._token_seq = itertools.count()
         self._errors: tuple[type[BaseException], ...] = (
-            redis_module.ConnectionError,
-            redis_module.TimeoutError,
-            redis_module.BusyLoadingError,
-            redis_module.exceptions.TryAgainError,
+            self._redis.ConnectionError,
+            self._redis.TimeoutError,
+            self._redis.BusyLoadingError,
+            self._redis.exceptions.TryAgainError,
         )
         # Debit connections: this thread's (pid, connection), and every one opened (with the
         # pid that opened it) so close() can reach them; a thread's connection closes when the
@@ -240,7 +224,9 @@ class RedisLedger(CreditLedger):
         except LedgerUnavailable:
             self._unsettle([args])
             raise
-        return _outcome(account, day, cost, limit, bool(reply[0]), int(reply[1]), int(reply[2]))
+        return base._outcome(
+            account, day, cost, limit, bool(reply[0]), int(reply[1]), int(reply[2])
+        )
 
     def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
         if self._unsettled:
@@ -254,7 +240,7 @@ class RedisLedger(CreditLedger):
             self._unsettle(calls)
             raise
         return [
-            _outcome(account, day, cost, limit, bool(res[0]), int(res[1]), int(res[2]))
+            base._outcome(account, day, cost, limit, bool(res[0]), int(res[1]), int(res[2]))
             for (account, cost, limit), res in zip(requests, results, strict=True)
         ]
 
@@ -441,16 +427,8 @@ class RedisLedger(CreditLedger):
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
-    def _reserve(
-        self,
-        now: float,
-        day: int,
-        account: str,
-        request_id: str,
-        amount: int,
-        limit: int,
-        expires_at: float,
-    ) -> Hold:
+    def _reserve(self, now: float, ask: HoldAsk) -> Hold:
+        request_id, account, day, amount, limit, expires_at = ask
         index = self._index_key(request_id)
         keep = self._keep(day)
 
@@ -462,37 +440,35 @@ class RedisLedger(CreditLedger):
 
         owner = self._retrying("reserving", claim)
         if (owner.decode() if isinstance(owner, bytes) else owner) != account:
-            raise _reused(request_id)
+            raise base._reused(request_id)
         reply = self._hold_script(
             now, account, "reserve", request_id, day, amount, limit, repr(expires_at), keep=keep
         )
         if reply[0] == "refused":
-            spent, held = int(reply[1]), int(reply[2])
-            return Hold(
-                False, request_id, account, day, amount, limit, expires_at, "refused",
-                spent, held, max(0, limit - spent - held), Reason.INSUFFICIENT_CREDIT,
-            )  # fmt: skip
+            return base.answer_hold(ask, "refused", int(reply[1]), int(reply[2]))
         if reply[0] == "reused":
-            raise _reused(request_id)
+            raise base._reused(request_id)
         return _hold_reply(request_id, account, reply)
 
     def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
         owner = self._owner(account, request_id)
         if owner is None:
-            raise _settle_error(request_id, None)
+            raise base._settle_error(request_id, None)
         reply = self._hold_script(now, owner, "settle", request_id, cost)
         if reply[0] != "ok":
-            raise _settle_error(request_id, None if reply[0] == "unknown" else reply[0])
+            raise base._settle_error(request_id, None if reply[0] == "unknown" else reply[0])
         _, _, day, amount, limit, _, spent, held, charged, requested = reply
-        return _settlement(request_id, owner, day, amount, limit, charged, requested, spent, held)
+        return base._settlement(
+            request_id, owner, day, amount, limit, charged, requested, spent, held
+        )
 
     def _release(self, now: float, account: str | None, request_id: str) -> Hold:
         owner = self._owner(account, request_id)
         if owner is None:
-            raise _release_error(request_id, None)
+            raise base._release_error(request_id, None)
         reply = self._hold_script(now, owner, "release", request_id)
         if reply[0] != "ok":
-            raise _release_error(request_id, None if reply[0] == "unknown" else reply[0])
+            raise base._release_error(request_id, None if reply[0] == "unknown" else reply[0])
         return _hold_reply(request_id, owner, reply)
 
     def _held(self, account: str, day: int, now: float) -> int:
@@ -560,20 +536,7 @@ def _hold_reply(request_id: str, account: str, reply: list[Any]) -> Hold:
     """A `Hold` from the hold script's reply ``{'ok', state, day, amount, limit, expires, spent,
     held, ...}``."""
     _, state, day, amount, limit, expires, spent, held = reply[:8]
-    hold_state: HoldState = state
-    return Hold(
-        allowed=True,
-        request_id=request_id,
-        account=account,
-        day=int(day),
-        amount=int(amount),
-        limit=int(limit),
-        expires_at=float(expires),
-        state=hold_state,
-        spent=int(spent),
-        held=int(held),
-        remaining=max(0, int(limit) - int(spent) - int(held)),
-    )
+    return base.stored_hold(request_id, account, (day, amount, limit, expires, state), spent, held)
 
 
 def _pack(conn: Any, args: tuple[Any, ...]) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from venice_sdk.clock import Clock
-from venice_sdk.errors import Reason
+from venice_sdk.ledger import base
 from venice_sdk.ledger.base import (
     ACTIVITY_WINDOW,
     HOLD_TTL,
@@ -21,14 +21,9 @@ from venice_sdk.ledger.base import (
     Debit,
     Hold,
     LedgerUnavailable,
-    Settlement,
-    _outcome,
-    _release_error,
-    _reused,
-    _settle_error,
-    _settlement,
     month_period,
 )
+from venice_sdk.ledger.connections import thread_connection
 
 __all__ = ["SQLiteLedger"]
 
@@ -93,18 +88,12 @@ class SQLiteLedger(CreditLedger):
         activity_retention: int = ACTIVITY_WINDOW,
         hold_ttl: float = HOLD_TTL,
     ) -> None:
-        super().__init__(clock)
-        if not hold_ttl > 0:
-            raise ValueError("hold_ttl must be a positive number of seconds")
-        self.hold_ttl = float(hold_ttl)
+        super().__init__(clock, hold_ttl=hold_ttl, retention_days=retention_days)
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError("synchronous must be FULL, EXTRA or NORMAL")
-        if retention_days < 1:
-            raise ValueError("retention_days must be at least 1")
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous.upper()
-        self.retention_days = retention_days
         self.activity_retention = activity_retention
         self._local = threading.local()
         self._all: list[tuple[int, sqlite3.Connection]] = []
@@ -113,48 +102,33 @@ class SQLiteLedger(CreditLedger):
         self._conn()  # create the schema now, and fail early on a bad path
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            return conn
-        try:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise LedgerUnavailable(f"cannot open ledger {self.path}: {exc}") from exc
-        self._local.conn, self._local.pid = conn, os.getpid()
-        with self._lock:
-            self._all.append((os.getpid(), conn))
+        conn, opened = thread_connection(
+            self._local, self.path, self.busy_timeout, _SCHEMA, "ledger",
+            (f"synchronous={self.synchronous}",),
+        )  # fmt: skip
+        if opened:
+            with self._lock:
+                self._all.append((os.getpid(), conn))
         return conn
 
     def _debit_many(self, day: int, requests: list[tuple[str, int, int]]) -> list[Debit]:
-        conn = self._conn()
-        out = []
         now = float(self.clock())
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for account, cost, limit in requests:
-                    spent = self._day_spent(conn, account, day)
-                    held = self._day_held(conn, account, day, now)
-                    allowed = spent + held + cost <= limit
-                    if allowed and cost:
-                        spent += cost
-                        self._set_spent(conn, account, day, spent)
-                    out.append(_outcome(account, day, cost, limit, allowed, spent, held))
-                if self._pruned_day != day:
-                    self._prune(conn, day)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            # "database is locked" after busy_timeout, disk I/O errors: nothing was committed.
-            raise LedgerUnavailable(f"ledger {self.path}: {exc}; nothing was debited") from exc
+
+        def work(conn: sqlite3.Connection) -> list[Debit]:
+            out = []
+            for account, cost, limit in requests:
+                spent = self._day_spent(conn, account, day)
+                held = self._day_held(conn, account, day, now)
+                allowed = spent + held + cost <= limit
+                if allowed and cost:
+                    spent += cost
+                    self._set_spent(conn, account, day, spent)
+                out.append(base._outcome(account, day, cost, limit, allowed, spent, held))
+            if self._pruned_day != day:
+                self._prune(conn, day)
+            return out
+
+        out = self._transaction(work, "nothing was debited")
         if self._pruned_day != day:
             self._pruned_day = day
         return out
@@ -205,8 +179,12 @@ class SQLiteLedger(CreditLedger):
             (account, now),
         )
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction: all of it or none of it."""
+    def _transaction(
+        self, work: Callable[[sqlite3.Connection], _T], nothing: str = "nothing was changed"
+    ) -> _T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction: all of it or none of it. A lock
+        held past ``busy_timeout`` or a disk I/O error raises `LedgerUnavailable` ending in
+        ``nothing`` (nothing was committed)."""
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -218,7 +196,7 @@ class SQLiteLedger(CreditLedger):
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
-            raise LedgerUnavailable(f"ledger {self.path}: {exc}; nothing was changed") from exc
+            raise LedgerUnavailable(f"ledger {self.path}: {exc}; {nothing}") from exc
         return result
 
     def _find(
@@ -234,75 +212,51 @@ class SQLiteLedger(CreditLedger):
     def _hold_of(
         self, conn: sqlite3.Connection, request_id: str, row: tuple[Any, ...], now: float
     ) -> Hold:
-        account, day, amount, limit, expires, state = row[:6]
+        account, day = row[0], row[1]
         spent = self._day_spent(conn, account, day)
         held = self._day_held(conn, account, day, now)
-        return Hold(
-            allowed=True,
-            request_id=request_id,
-            account=account,
-            day=int(day),
-            amount=int(amount),
-            limit=int(limit),
-            expires_at=float(expires),
-            state=state,
-            spent=spent,
-            held=held,
-            remaining=max(0, int(limit) - spent - held),
-        )
+        return base.stored_hold(request_id, account, row[1:6], spent, held)
 
-    def _reserve(
-        self,
-        now: float,
-        day: int,
-        account: str,
-        request_id: str,
-        amount: int,
-        limit: int,
-        expires_at: float,
-    ) -> Hold:
+    def _reserve(self, now: float, ask: base.HoldAsk) -> Hold:
+        request_id, account, day, amount, limit, expires_at = ask
+
         def work(conn: sqlite3.Connection) -> Hold:
             self._expire(conn, account, now)
             row = self._find(conn, None, request_id)
             if row is not None:
                 if row[0] != account or row[2] != amount:
-                    raise _reused(request_id)
+                    raise base._reused(request_id)
                 return self._hold_of(conn, request_id, row, now)
             spent = self._day_spent(conn, account, day)
             held = self._day_held(conn, account, day, now)
             if spent + held + amount > limit:
-                return Hold(
-                    False, request_id, account, day, amount, limit, expires_at, "refused",
-                    spent, held, max(0, limit - spent - held), Reason.INSUFFICIENT_CREDIT,
-                )  # fmt: skip
+                return base.answer_hold(ask, "refused", spent, held)
             conn.execute(
                 "INSERT INTO holds (request_id, account, day, amount, lim, expires, state) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'held')",
                 (request_id, account, day, amount, limit, expires_at),
             )
-            held += amount
-            return Hold(
-                True, request_id, account, day, amount, limit, expires_at, "held",
-                spent, held, max(0, limit - spent - held),
-            )  # fmt: skip
+            return base.answer_hold(ask, "held", spent, held + amount)
 
         return self._transaction(work)
 
-    def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
-        def work(conn: sqlite3.Connection) -> Settlement:
+    def _settle(
+        self, now: float, account: str | None, request_id: str, cost: int
+    ) -> base.Settlement:
+        def work(conn: sqlite3.Connection) -> base.Settlement:
             row = self._find(conn, account, request_id)
             if row is not None:
                 self._expire(conn, row[0], now)
                 row = self._find(conn, account, request_id)
             if row is None:
-                raise _settle_error(request_id, None)
+                raise base._settle_error(request_id, None)
             owner, day, amount, limit, _, state, charged, requested, spent = row
             if state == "settled":
                 held = self._day_held(conn, owner, day, now)
-                return _settlement(request_id, owner, day, amount, limit, charged, requested,
+                return base._settlement(request_id, owner, day, amount, limit, charged, requested,
                                    spent, held)  # fmt: skip
             if state != "held":
-                raise _settle_error(request_id, state)
+                raise base._settle_error(request_id, state)
             charged = min(cost, amount)
             spent = self._day_spent(conn, owner, day) + charged
             if charged:
@@ -313,7 +267,9 @@ class SQLiteLedger(CreditLedger):
                 (charged, cost, spent, request_id),
             )
             held = self._day_held(conn, owner, day, now)
-            return _settlement(request_id, owner, day, amount, limit, charged, cost, spent, held)
+            return base._settlement(
+                request_id, owner, day, amount, limit, charged, cost, spent, held
+            )
 
         return self._transaction(work)
 
@@ -324,7 +280,7 @@ class SQLiteLedger(CreditLedger):
                 self._expire(conn, row[0], now)
                 row = self._find(conn, account, request_id)
             if row is None or row[5] == "settled":
-                raise _release_error(request_id, None if row is None else row[5])
+                raise base._release_error(request_id, None if row is None else row[5])
             if row[5] == "held":
                 conn.execute(
                     "UPDATE holds SET state = 'released' WHERE request_id = ?", (request_id,)

@@ -28,49 +28,43 @@ class Privileged:
     reason: str
 
 
+def _owner_only(
+    contract: str,
+    function: str,
+    args: Callable[[dict[str, Any]], list[Any]] = lambda e: [e["attacker"]],
+) -> Privileged:
+    """A function only the owner may call (args default: the attacker's address)."""
+    return Privileged(contract, function, args, frozenset({"owner"}), NOT_OWNER)
+
+
+def _accept_ownership(contract: str) -> Privileged:
+    """`accept_ownership` with no transfer pending: nobody may call it."""
+    return Privileged(
+        contract,
+        "accept_ownership",
+        lambda e: [],
+        frozenset(),
+        "ownable_2step: caller is not the new owner",
+    )
+
+
 PRIVILEGED = [
     # EmissionsController: owner
-    Privileged("controller", "setStaking", lambda e: [e["alice"]], frozenset({"owner"}), NOT_OWNER),
-    Privileged("controller", "setAnnualRate", lambda e: [VVV], frozenset({"owner"}), NOT_OWNER),
-    Privileged(
-        "controller",
-        "scheduleRate",
-        lambda e: [e["start"] + 1, VVV],
-        frozenset({"owner"}),
-        NOT_OWNER,
-    ),
-    Privileged(
-        "controller",
-        "cancelScheduledRate",
-        lambda e: [e["start"]],
-        frozenset({"owner"}),
-        NOT_OWNER,
-    ),
-    Privileged(
+    _owner_only("controller", "setStaking", lambda e: [e["alice"]]),
+    _owner_only("controller", "setAnnualRate", lambda e: [VVV]),
+    _owner_only("controller", "scheduleRate", lambda e: [e["start"] + 1, VVV]),
+    _owner_only("controller", "cancelScheduledRate", lambda e: [e["start"]]),
+    _owner_only(
         "controller",
         "setSplitCurve",
         lambda e: [
             [{"utilizationBps": 0, "stakerBps": 0}, {"utilizationBps": 10_000, "stakerBps": 0}]
         ],
-        frozenset({"owner"}),
-        NOT_OWNER,
     ),
-    Privileged(
-        "controller", "setStaleFallback", lambda e: [3_600, 0], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged(
-        "controller", "setOracle", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged(
-        "controller", "setTreasury", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged(
-        "controller",
-        "transfer_ownership",
-        lambda e: [e["attacker"]],
-        frozenset({"owner"}),
-        NOT_OWNER,
-    ),
+    _owner_only("controller", "setStaleFallback", lambda e: [3_600, 0]),
+    _owner_only("controller", "setOracle"),
+    _owner_only("controller", "setTreasury"),
+    _owner_only("controller", "transfer_ownership"),
     # EmissionsController: oracle
     Privileged(
         "controller",
@@ -80,47 +74,19 @@ PRIVILEGED = [
         "emissions: not oracle",
     ),
     # EmissionsController: pending owner only (none pending)
-    Privileged(
-        "controller",
-        "accept_ownership",
-        lambda e: [],
-        frozenset(),
-        "ownable_2step: caller is not the new owner",
-    ),
+    _accept_ownership("controller"),
     # StakedVVV: the controller only
     Privileged("staking", "checkpoint", lambda e: [], frozenset(), "sVVV: not controller"),
     # StakedVVV: owner
-    Privileged("staking", "setProThreshold", lambda e: [1], frozenset({"owner"}), NOT_OWNER),
-    Privileged(
-        "staking",
-        "setDiem",
-        lambda e: [e["attacker"], e["attacker"]],
-        frozenset({"owner"}),
-        NOT_OWNER,
-    ),
-    Privileged(
-        "staking", "transfer_ownership", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged(
-        "staking",
-        "accept_ownership",
-        lambda e: [],
-        frozenset(),
-        "ownable_2step: caller is not the new owner",
-    ),
+    _owner_only("staking", "setProThreshold", lambda e: [1]),
+    _owner_only("staking", "setDiem", lambda e: [e["attacker"], e["attacker"]]),
+    _owner_only("staking", "transfer_ownership"),
+    _accept_ownership("staking"),
     # MintCurve: owner
-    Privileged("curve", "setCurve", lambda e: [[VVV, 2 * VVV]], frozenset({"owner"}), NOT_OWNER),
-    Privileged("curve", "setLaunchMode", lambda e: [0, 100], frozenset({"owner"}), NOT_OWNER),
-    Privileged(
-        "curve", "transfer_ownership", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged(
-        "curve",
-        "accept_ownership",
-        lambda e: [],
-        frozenset(),
-        "ownable_2step: caller is not the new owner",
-    ),
+    _owner_only("curve", "setCurve", lambda e: [[VVV, 2 * VVV]]),
+    _owner_only("curve", "setLaunchMode", lambda e: [0, 100]),
+    _owner_only("curve", "transfer_ownership"),
+    _accept_ownership("curve"),
     # DIEM: the staking contract only (no account at all)
     Privileged("diem", "mint", lambda e: [e["attacker"], VVV], frozenset(), "DIEM: not staking"),
     Privileged("diem", "burn", lambda e: [e["alice"], 1], frozenset(), "DIEM: not staking"),
@@ -132,36 +98,16 @@ PRIVILEGED = [
         frozenset({"owner"}),  # the deploy config's keeper is the deployer
         "buyback: not keeper",
     ),
-    Privileged(
-        "burner", "setKeeper", lambda e: [e["attacker"], True], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged("burner", "setLimits", lambda e: [1, 1, 1], frozenset({"owner"}), NOT_OWNER),
-    Privileged("burner", "setTwapWindow", lambda e: [60, 120], frozenset({"owner"}), NOT_OWNER),
-    Privileged(
-        "burner",
-        "recoverToken",
-        lambda e: [e["stray"], e["attacker"], 1],
-        frozenset({"owner"}),
-        NOT_OWNER,
-    ),
-    Privileged(
-        "burner", "transfer_ownership", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
-    ),
+    _owner_only("burner", "setKeeper", lambda e: [e["attacker"], True]),
+    _owner_only("burner", "setLimits", lambda e: [1, 1, 1]),
+    _owner_only("burner", "setTwapWindow", lambda e: [60, 120]),
+    _owner_only("burner", "recoverToken", lambda e: [e["stray"], e["attacker"], 1]),
+    _owner_only("burner", "transfer_ownership"),
     # Subscriptions: the owner sets tiers, the treasury and the burner
-    Privileged("subscriptions", "setTier", lambda e: [0, 1, 0], frozenset({"owner"}), NOT_OWNER),
-    Privileged(
-        "subscriptions", "setTreasury", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged(
-        "subscriptions", "setBurner", lambda e: [e["attacker"]], frozenset({"owner"}), NOT_OWNER
-    ),
-    Privileged(
-        "subscriptions",
-        "transfer_ownership",
-        lambda e: [e["attacker"]],
-        frozenset({"owner"}),
-        NOT_OWNER,
-    ),
+    _owner_only("subscriptions", "setTier", lambda e: [0, 1, 0]),
+    _owner_only("subscriptions", "setTreasury"),
+    _owner_only("subscriptions", "setBurner"),
+    _owner_only("subscriptions", "transfer_ownership"),
     # VVV: the deployer once (already spent at deploy), the minter (StakedVVV) only
     Privileged("vvv", "setMinter", lambda e: [e["attacker"]], frozenset(), "VVV: not deployer"),
     Privileged("vvv", "mint", lambda e: [e["attacker"], VVV], frozenset(), "VVV: not minter"),

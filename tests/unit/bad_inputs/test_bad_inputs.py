@@ -6,6 +6,7 @@ from __future__ import annotations
 import ape
 import pytest
 
+from tests.support.chain import refused_changing_nothing
 from tests.support.constants import MAX_UINT, VVV, ZERO
 from venice_ops.rpc import Reverted, bind, send
 
@@ -25,143 +26,140 @@ def staked(fund, staking, alice):
 
 
 def test_stake__zero_amount__reverts(staking, staked, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: zero amount"):
-        staking.stake(alice, 0, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: zero amount", lambda: staking.stake(alice, 0, sender=alice)
+    )
 
 
 def test_stake__zero_recipient__reverts(staking, staked, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: zero recipient"):
-        staking.stake(ZERO, VVV, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: zero recipient", lambda: staking.stake(ZERO, VVV, sender=alice)
+    )
 
 
 def test_stake__no_allowance__reverts(staking, vvv, owner, bob, storage_roots):
     vvv.transfer(bob, 10 * VVV, sender=owner)  # a balance, but no approval
-    roots = storage_roots()
-    with ape.reverts("erc20: insufficient allowance"):
-        staking.stake(bob, VVV, sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "erc20: insufficient allowance", lambda: staking.stake(bob, VVV, sender=bob)
+    )
     assert staking.balanceOf(bob) == 0
 
 
 def test_stake__no_balance__reverts(staking, vvv, bob, storage_roots):
     vvv.approve(staking, MAX_UINT, sender=bob)  # an approval, but no VVV
-    roots = storage_roots()
-    with ape.reverts("erc20: transfer amount exceeds balance"):
-        staking.stake(bob, VVV, sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "erc20: transfer amount exceeds balance",
+        lambda: staking.stake(bob, VVV, sender=bob),
+    )
     assert staking.totalStaked() == 0
 
 
 def test_stake__more_than_balance__reverts(staking, staked, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("erc20: transfer amount exceeds balance"):
-        staking.stake(alice, 900 * VVV + 1, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "erc20: transfer amount exceeds balance",
+        lambda: staking.stake(alice, 900 * VVV + 1, sender=alice),
+    )
 
 
 def test_stake__more_than_allowance__reverts(staking, vvv, owner, bob, storage_roots):
     vvv.transfer(bob, 10 * VVV, sender=owner)
     vvv.approve(staking, 5 * VVV, sender=bob)
-    roots = storage_roots()
-    with ape.reverts("erc20: insufficient allowance"):
-        staking.stake(bob, 5 * VVV + 1, sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "erc20: insufficient allowance",
+        lambda: staking.stake(bob, 5 * VVV + 1, sender=bob),
+    )
 
 
 # ------------------------------------------------------------------ unstake
 
 
 def test_initiateUnstake__zero_amount__reverts(staking, staked, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: zero amount"):
-        staking.initiateUnstake(0, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: zero amount", lambda: staking.initiateUnstake(0, sender=alice)
+    )
 
 
 def test_initiateUnstake__more_than_stake__reverts(staking, staked, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: amount exceeds stake"):
-        staking.initiateUnstake(100 * VVV + 1, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: amount exceeds stake",
+        lambda: staking.initiateUnstake(100 * VVV + 1, sender=alice),
+    )
     assert staking.balanceOf(alice) == 100 * VVV
     assert staking.cooldowns(alice) == (0, 0)
 
 
 def test_initiateUnstake__without_stake__reverts(staking, staked, bob, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: amount exceeds stake"):
-        staking.initiateUnstake(1, sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: amount exceeds stake", lambda: staking.initiateUnstake(1, sender=bob)
+    )
 
 
 def test_initiateUnstake__amount_already_cooling__reverts(staking, staked, alice, storage_roots):
     staking.initiateUnstake(60 * VVV, sender=alice)
-    roots = storage_roots()
-    with ape.reverts("sVVV: amount exceeds stake"):
-        staking.initiateUnstake(40 * VVV + 1, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: amount exceeds stake",
+        lambda: staking.initiateUnstake(40 * VVV + 1, sender=alice),
+    )
 
 
 def test_finalizeUnstake__nothing_cooling__reverts(staking, staked, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: nothing to finalize"):
-        staking.finalizeUnstake(sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: nothing to finalize", lambda: staking.finalizeUnstake(sender=alice)
+    )
 
 
 def test_finalizeUnstake__never_staked__reverts(staking, bob, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: nothing to finalize"):
-        staking.finalizeUnstake(sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: nothing to finalize", lambda: staking.finalizeUnstake(sender=bob)
+    )
 
 
 # ------------------------------------------------------------------ claim
 
 
 def test_claim__nothing__reverts(staking, staked, bob, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: nothing to claim"):
-        staking.claim(sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: nothing to claim", lambda: staking.claim(sender=bob)
+    )
 
 
 def test_claimAndStake__nothing__reverts(staking, staked, bob, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: nothing to claim"):
-        staking.claimAndStake(sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: nothing to claim", lambda: staking.claimAndStake(sender=bob)
+    )
 
 
 def test_claim__twice_in_one_second__reverts(staking, staked, alice, at, t0, storage_roots):
     at(t0)
     staking.claim(sender=alice)
-    roots = storage_roots()
     at(t0)
-    with ape.reverts("sVVV: nothing to claim"):
-        staking.claim(sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: nothing to claim", lambda: staking.claim(sender=alice)
+    )
 
 
 # ------------------------------------------------------------------ VVV
 
 
 def test_transfer__zero_recipient__reverts(vvv, owner, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("erc20: transfer to the zero address"):
-        vvv.transfer(ZERO, VVV, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "erc20: transfer to the zero address",
+        lambda: vvv.transfer(ZERO, VVV, sender=owner),
+    )
 
 
 def test_approve__zero_spender__reverts(vvv, owner, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("erc20: approve to the zero address"):
-        vvv.approve(ZERO, VVV, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "erc20: approve to the zero address",
+        lambda: vvv.approve(ZERO, VVV, sender=owner),
+    )
 
 
 # ------------------------------------------------------------------ controller
@@ -170,25 +168,28 @@ def test_approve__zero_spender__reverts(vvv, owner, storage_roots):
 @pytest.mark.parametrize("excess", [1, MAX_UINT], ids=["cap_plus_1", "max_uint"])
 def test_setAnnualRate__above_cap__reverts(controller, config, owner, excess, storage_roots):
     rate = min(config.max_annual + excess, MAX_UINT)
-    roots = storage_roots()
-    with ape.reverts("emissions: rate above cap"):
-        controller.setAnnualRate(rate, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: rate above cap",
+        lambda: controller.setAnnualRate(rate, sender=owner),
+    )
 
 
 def test_scheduleRate__above_cap__reverts(controller, config, owner, t0, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("emissions: rate above cap"):
-        controller.scheduleRate(t0 + 1_000, config.max_annual + 1, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: rate above cap",
+        lambda: controller.scheduleRate(t0 + 1_000, config.max_annual + 1, sender=owner),
+    )
 
 
 def test_scheduleRate__past_start__reverts(controller, owner, at, t0, storage_roots):
-    roots = storage_roots()
     at(t0)
-    with ape.reverts("emissions: start not in future"):
-        controller.scheduleRate(t0 - 1, VVV, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: start not in future",
+        lambda: controller.scheduleRate(t0 - 1, VVV, sender=owner),
+    )
 
 
 def test_setSplitCurve__huge_share__reverts(controller, owner, storage_roots):
@@ -205,43 +206,46 @@ def test_setSplitCurve__more_than_8_points__reverts(controller, owner, storage_r
     # The DynArray bound is enforced when the calldata is decoded: no reason string.
     points = [(i * 1_250, 5_000) for i in range(9)]
     assert points[-1] == (10_000, 5_000)
-    roots = storage_roots()
-    with ape.reverts():
-        controller.setSplitCurve(_points(points), sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, None, lambda: controller.setSplitCurve(_points(points), sender=owner)
+    )
 
 
 @pytest.mark.parametrize("utilization", [10_001, MAX_UINT])
 def test_reportUtilization__above_100_percent__reverts(
     controller, oracle, utilization, storage_roots
 ):
-    roots = storage_roots()
-    with ape.reverts("emissions: utilization above 100%"):
-        controller.reportUtilization(utilization, sender=oracle)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: utilization above 100%",
+        lambda: controller.reportUtilization(utilization, sender=oracle),
+    )
 
 
 def test_setStaleFallback__huge_age__reverts(controller, owner, storage_roots):
     # (The bounds themselves are in test_emissions_controller.py.)
-    roots = storage_roots()
-    with ape.reverts("emissions: bad report age"):
-        controller.setStaleFallback(MAX_UINT, 0, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: bad report age",
+        lambda: controller.setStaleFallback(MAX_UINT, 0, sender=owner),
+    )
 
 
 def test_setTreasury__zero__reverts(controller, treasury, owner, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("emissions: zero treasury"):
-        controller.setTreasury(ZERO, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: zero treasury",
+        lambda: controller.setTreasury(ZERO, sender=owner),
+    )
     assert controller.treasury() == treasury.address
 
 
 def test_cancelScheduledRate__nothing_scheduled__reverts(controller, owner, t0, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("emissions: not scheduled"):
-        controller.cancelScheduledRate(t0 + 1_000, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "emissions: not scheduled",
+        lambda: controller.cancelScheduledRate(t0 + 1_000, sender=owner),
+    )
 
 
 def test_accrual__end_before_start__reverts(controller, now):
@@ -291,10 +295,7 @@ def minted(staked, staking, alice):
     ],
 )
 def test_diem_locks__bad_amounts__revert(staking, minted, alice, call, reason, storage_roots):
-    roots = storage_roots()
-    with ape.reverts(reason):
-        call(_Sender(staking, alice))
-    assert storage_roots() == roots
+    refused_changing_nothing(storage_roots, reason, lambda: call(_Sender(staking, alice)))
 
 
 class _Sender:
@@ -319,17 +320,17 @@ def test_mintDiem__dust_mints_nothing__reverts(staking, minted, alice, storage_r
 
 
 def test_burnDiem__nothing_outstanding__reverts(staking, staked, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: no DIEM outstanding"):
-        staking.burnDiem(1, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: no DIEM outstanding", lambda: staking.burnDiem(1, sender=alice)
+    )
 
 
 def test_setDiem__twice__reverts(staking, diem, curve, owner, attacker, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("sVVV: DIEM already set"):
-        staking.setDiem(attacker, attacker, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: DIEM already set",
+        lambda: staking.setDiem(attacker, attacker, sender=owner),
+    )
     assert (staking.diem(), staking.mintCurve()) == (diem.address, curve.address)
 
 
@@ -380,10 +381,11 @@ def test_StakedVVV_fresh__diem_not_set__reverts(vvv, controller, staking_deploye
 )
 def test_diem_token__bad_inputs__revert(diem, minted, alice, bob, call, reason, storage_roots):
     diem.stake(VVV // 2, sender=alice)  # half staked, half free
-    roots = storage_roots()
-    with ape.reverts(reason):
-        call(_Sender(diem, alice), {"diem": diem.address, "bob": bob.address})
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        reason,
+        lambda: call(_Sender(diem, alice), {"diem": diem.address, "bob": bob.address}),
+    )
     assert diem.stakedInfos(alice) == (VVV // 2, 0, 0)
 
 
@@ -392,10 +394,7 @@ def test_diem_token__bad_inputs__revert(diem, minted, alice, bob, call, reason, 
 
 def test_setCurve__more_than_256_knots__reverts(curve, owner, storage_roots):
     # The DynArray bound is enforced when the calldata is decoded: no reason string.
-    roots = storage_roots()
-    with ape.reverts():
-        curve.setCurve([VVV] * 257, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(storage_roots, None, lambda: curve.setCurve([VVV] * 257, sender=owner))
 
 
 # ------------------------------------------------------------------ constructors

@@ -14,6 +14,8 @@ from __future__ import annotations
 import ape
 import pytest
 
+from tests.support.chain import refused_changing_nothing
+
 USDC = 10**6
 VVV = 10**18
 Q112 = 2**112
@@ -139,11 +141,12 @@ def test_deviation__largest_move_accepted_one_unit_more_refused_by_the_deviation
         assert spot > twap and router_out > AMOUNT * twap // Q112 > floor
     else:
         assert spot < twap
-    before = storage_roots()
     at(t_buy)
-    with ape.reverts("buyback: spot strays from TWAP"):
-        burner.buyback(AMOUNT, floor, t_buy + 60, sender=keeper)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "buyback: spot strays from TWAP",
+        lambda: burner.buyback(AMOUNT, floor, t_buy + 60, sender=keeper),
+    )
     chain.restore(snapshot)
 
     # Exactly the largest move the bound allows: the buyback runs, at the predicted prices.
@@ -179,11 +182,12 @@ def test_twap_window__exactly_the_window_accepted_one_second_short_refused(
     burner.setTwapWindow(longer, burner.MAX_TWAP_AGE(), sender=owner)
     floor = floor_of(AMOUNT, burner.spotPrice(), burner.maxSlippageBps())
 
-    before = storage_roots()
     at(observed + longer - 1)
-    with ape.reverts("buyback: TWAP window too short"):
-        burner.buyback(AMOUNT, floor, observed + longer + 60, sender=keeper)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "buyback: TWAP window too short",
+        lambda: burner.buyback(AMOUNT, floor, observed + longer + 60, sender=keeper),
+    )
 
     at(observed + longer)
     receipt = burner.buyback(AMOUNT, floor, observed + longer + 60, sender=keeper)
@@ -229,11 +233,12 @@ def test_twap_age__exactly_the_max_age_accepted_one_second_older_refused(
     age = burner.maxTwapAge()
     floor = floor_of(AMOUNT, burner.spotPrice(), burner.maxSlippageBps())
 
-    before = storage_roots()
     at(observed + age + 1)
-    with ape.reverts("buyback: stale TWAP"):
-        burner.buyback(AMOUNT, floor, observed + age + 60, sender=keeper)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "buyback: stale TWAP",
+        lambda: burner.buyback(AMOUNT, floor, observed + age + 60, sender=keeper),
+    )
     # A refused buyback recorded nothing, so the newest observation is still the old one.
     assert burner.observations()[2] == observed
 
@@ -284,11 +289,12 @@ def test_min_out__exactly_the_floor_accepted_one_wei_below_refused(
     t = observed + burner.minTwapWindow()
     floor = floor_of(AMOUNT, burner.spotPrice(), burner.maxSlippageBps())
     assert router.getAmountsOut(AMOUNT, [usdc, vvv])[1] > floor
-    before = storage_roots()
     at(t)
-    with ape.reverts("buyback: min out below TWAP floor"):
-        burner.buyback(AMOUNT, floor - 1, t + 60, sender=keeper)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "buyback: min out below TWAP floor",
+        lambda: burner.buyback(AMOUNT, floor - 1, t + 60, sender=keeper),
+    )
     at(t)
     receipt = burner.buyback(AMOUNT, floor, t + 60, sender=keeper)
     assert receipt.events.filter(burner.BuybackExecuted)[0].vvvBought >= floor
@@ -303,11 +309,12 @@ def test_per_call_cap__exactly_the_cap_accepted_one_base_unit_more_refused(
     t = observed + burner.minTwapWindow()
     p = burner.spotPrice()
     slip = burner.maxSlippageBps()
-    before = storage_roots()
     at(t)
-    with ape.reverts("buyback: above per-call cap"):
-        burner.buyback(cap + 1, floor_of(cap + 1, p, slip), t + 60, sender=keeper)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "buyback: above per-call cap",
+        lambda: burner.buyback(cap + 1, floor_of(cap + 1, p, slip), t + 60, sender=keeper),
+    )
     at(t)
     receipt = burner.buyback(cap, floor_of(cap, p, slip), t + 60, sender=keeper)
     assert receipt.events.filter(burner.BuybackExecuted)[0].amountIn == cap
@@ -321,11 +328,12 @@ def test_revenue__exactly_the_balance_accepted_one_base_unit_more_refused(
     assert usdc.balanceOf(burner) == held
     t = observed + burner.minTwapWindow()
     p, slip = burner.spotPrice(), burner.maxSlippageBps()
-    before = storage_roots()
     at(t)
-    with ape.reverts("buyback: not enough revenue"):
-        burner.buyback(held + 1, floor_of(held + 1, p, slip), t + 60, sender=keeper)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "buyback: not enough revenue",
+        lambda: burner.buyback(held + 1, floor_of(held + 1, p, slip), t + 60, sender=keeper),
+    )
     at(t)
     burner.buyback(held, floor_of(held, p, slip), t + 60, sender=keeper)
     assert usdc.balanceOf(burner) == 0

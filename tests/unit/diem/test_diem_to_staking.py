@@ -11,6 +11,7 @@ from __future__ import annotations
 import ape
 import pytest
 
+from tests.support.chain import refused_changing_nothing
 from tests.support.constants import MAX_UINT, VVV
 
 MINTED = 100 * VVV
@@ -27,10 +28,9 @@ def minted(fund, staking, diem, alice, bob):
 
 
 def test_transfer__to_the_staking_contract__refused(minted, diem, staking, alice, storage_roots):
-    roots = storage_roots()
-    with ape.reverts("DIEM: use burnDiem()"):
-        diem.transfer(staking, VVV, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "DIEM: use burnDiem()", lambda: diem.transfer(staking, VVV, sender=alice)
+    )
     assert diem.balanceOf(alice) == MINTED
     assert diem.balanceOf(staking) == 0
 
@@ -38,10 +38,11 @@ def test_transfer__to_the_staking_contract__refused(minted, diem, staking, alice
 def test_transferFrom__to_the_staking_contract__refused(
     minted, diem, staking, alice, bob, storage_roots
 ):
-    roots = storage_roots()
-    with ape.reverts("DIEM: use burnDiem()"):
-        diem.transferFrom(alice, staking, VVV, sender=bob)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "DIEM: use burnDiem()",
+        lambda: diem.transferFrom(alice, staking, VVV, sender=bob),
+    )
     assert diem.allowance(alice, bob) == 50 * VVV
 
 
@@ -70,8 +71,7 @@ def test_transfers__elsewhere__unchanged_and_lock_still_releases(
 @pytest.mark.parametrize("amount", [MAX_UINT, MAX_UINT - VVV + 1, MASK_104])
 def test_stake__past_the_104_bit_field__stake_overflow(minted, diem, alice, amount, storage_roots):
     diem.stake(VVV, sender=alice)
-    roots = storage_roots()
-    with ape.reverts("DIEM: stake overflow"):
-        diem.stake(amount, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "DIEM: stake overflow", lambda: diem.stake(amount, sender=alice)
+    )
     assert diem.stakedInfos(alice) == (VVV, 0, 0)

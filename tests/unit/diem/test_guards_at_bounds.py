@@ -10,6 +10,7 @@ import ape
 import pytest
 from ape import project
 
+from tests.support.chain import refused_changing_nothing, refused_until
 from tests.support.constants import VVV
 from venice_sdk.entitlements import EntitlementClient, daily_credit_micros
 from venice_sdk.model.diem import MIN_CREDIT_STAKE
@@ -25,6 +26,9 @@ def holders(fund, staking, diem, alice, bob, carol):
         staking.stake(account, 100_000 * VVV, sender=account)
         staking.mintExactDiem(100 * VVV, MAX_UINT, sender=account)
         assert diem.balanceOf(account) == 100 * VVV
+
+
+ACTIVE = "DIEM: cooldown active"
 
 
 def state(diem, account) -> tuple:
@@ -47,20 +51,12 @@ def test_cooldown__unstake_at_the_end_second_not_one_before_bystander_untouched(
     bob_state = state(diem, bob)
     assert bob_state[1] == (30 * VVV, t0 + 100 + cooldown, 20 * VVV)
 
-    at(t0 + cooldown - 1)
-    with ape.reverts("DIEM: cooldown active"):
-        diem.unstake(sender=alice)
     assert diem.stakedInfos(alice) == (40 * VVV - 1, t0 + cooldown, 10 * VVV + 1)
-    at(t0 + cooldown)
-    diem.unstake(sender=alice)
+    refused_until(at, t0 + cooldown, lambda: diem.unstake(sender=alice), ACTIVE)
     assert state(diem, alice) == (60 * VVV + 1, (40 * VVV - 1, 0, 0))
     assert diem.totalCoolingDown() == 20 * VVV
     assert state(diem, bob) == bob_state
-    at(t0 + 100 + cooldown - 1)
-    with ape.reverts("DIEM: cooldown active"):
-        diem.unstake(sender=bob)
-    at(t0 + 100 + cooldown)
-    diem.unstake(sender=bob)
+    refused_until(at, t0 + 100 + cooldown, lambda: diem.unstake(sender=bob), ACTIVE)
     assert state(diem, bob) == (70 * VVV, (30 * VVV, 0, 0))
 
 
@@ -75,11 +71,7 @@ def test_cooldown__a_second_request_restarts_the_timer_for_the_whole_bucket(
     at(t0 + 50)
     diem.initiateUnstake(5 * VVV, sender=alice)
     assert diem.stakedInfos(alice) == (35 * VVV, t0 + 50 + cooldown, 15 * VVV)
-    at(t0 + 50 + cooldown - 1)
-    with ape.reverts("DIEM: cooldown active"):
-        diem.unstake(sender=alice)
-    at(t0 + 50 + cooldown)
-    diem.unstake(sender=alice)
+    refused_until(at, t0 + 50 + cooldown, lambda: diem.unstake(sender=alice), ACTIVE)
     assert state(diem, alice) == (65 * VVV, (35 * VVV, 0, 0))
 
 
@@ -89,10 +81,11 @@ def test_initiate_unstake__all_the_stake_accepted_one_wei_more_refused(
     """alice holds 60 DIEM unstaked, so her balance would cover one wei more than her stake:
     only the stake bound refuses it."""
     diem.stake(40 * VVV, sender=alice)
-    before = storage_roots()
-    with ape.reverts("DIEM: amount exceeds stake"):
-        diem.initiateUnstake(40 * VVV + 1, sender=alice)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "DIEM: amount exceeds stake",
+        lambda: diem.initiateUnstake(40 * VVV + 1, sender=alice),
+    )
     diem.initiateUnstake(40 * VVV, sender=alice)
     assert diem.stakedInfos(alice)[0::2] == (0, 40 * VVV)
     assert diem.totalStaked() == 0

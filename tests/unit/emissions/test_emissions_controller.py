@@ -2,6 +2,7 @@
 
 Every expected emission is hand-computed with integer math (`integrate` in conftest):
 per-second rate = annual // 31_536_000, stakers' per-second = that * bps // 10_000.
+Over 500 lines on purpose: one contract's unit tests, sharing the integration helpers above.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ def _schedule(controller) -> list[tuple[int, int]]:
 
 def _points(pairs):
     return [{"utilizationBps": u, "stakerBps": s} for u, s in pairs]
+
+
+def _stale_setup(config, genesis_checkpoint):
+    """(genesis checkpoint, annual rate, stale staker share, max report age) as deployed."""
+    return genesis_checkpoint, config.annual_rate, config.stale_staker_bps, config.max_report_age
 
 
 def _assert_emitted(controller, segments):
@@ -281,12 +287,7 @@ def test_scheduleRate__full_schedule_and_stale_break_integrate(
     controller, config, owner, oracle, genesis_checkpoint, at, mine_at, t0
 ):
     """16 scheduled changes and a staleness boundary inside one view: 18 segments."""
-    L0, a, stale, age = (
-        genesis_checkpoint,
-        config.annual_rate,
-        config.stale_staker_bps,
-        config.max_report_age,
-    )
+    L0, a, stale, age = _stale_setup(config, genesis_checkpoint)
     at(t0)
     controller.reportUtilization(5000, sender=oracle)  # 2000 to stakers until t0 + age
     starts = [t0 + 20_000 * (i + 1) for i in range(MAX_SCHEDULE)]
@@ -536,12 +537,7 @@ def test_stale__fallback_after_max_report_age(
 def test_stale__boundary_exact_to_the_second(
     controller, config, oracle, genesis_checkpoint, at, mine_at, t0
 ):
-    L0, a, stale, age = (
-        genesis_checkpoint,
-        config.annual_rate,
-        config.stale_staker_bps,
-        config.max_report_age,
-    )
+    L0, a, stale, age = _stale_setup(config, genesis_checkpoint)
     at(t0)
     controller.reportUtilization(5000, sender=oracle)
     for t in (t0 + age - 1, t0 + age, t0 + age + 1):
@@ -556,12 +552,7 @@ def test_stale__boundary_exact_to_the_second(
 def test_stale__new_report_restores_curve(
     controller, config, oracle, genesis_checkpoint, at, mine_at, t0
 ):
-    L0, a, stale, age = (
-        genesis_checkpoint,
-        config.annual_rate,
-        config.stale_staker_bps,
-        config.max_report_age,
-    )
+    L0, a, stale, age = _stale_setup(config, genesis_checkpoint)
     at(t0)
     controller.reportUtilization(5000, sender=oracle)
     second = t0 + age + 500

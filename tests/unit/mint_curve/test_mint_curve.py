@@ -21,13 +21,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from web3.exceptions import ContractLogicError
 
-from tests.support.chain import revert_reason
+from tests.support.chain import refused_changing_nothing, revert_reason
 from tests.support.constants import MAX_RATE, MAX_UINT, STEP, UNIT, VVV
 from tests.support.curve import exact_cost, floor_cost
 from tests.support.events import contract_events
-from venice_ops.rpc import bind
 from venice_sdk.model import ModelRevert
-from venice_sdk.model.curve import MintCurveModel
 
 KNOTS = 153  # the default table: every 500 DIEM up to the last rate within 1e9 sVVV per DIEM
 END = (KNOTS - 1) * STEP  # 76_000 DIEM
@@ -72,23 +70,6 @@ def _try(fn):
         return None, exc.reason
 
 
-@pytest.fixture(scope="module")
-def rates(curve):
-    table = list(curve.knots())
-    assert len(table) == KNOTS
-    return table
-
-
-@pytest.fixture(scope="module")
-def fast_curve(curve):
-    return bind(curve).functions
-
-
-@pytest.fixture(scope="module")
-def model(rates):
-    return MintCurveModel(rates)
-
-
 supplies = st.one_of(
     st.integers(0, END - 1),
     st.builds(
@@ -108,7 +89,8 @@ svvv_amounts = st.one_of(
 # ------------------------------------------------------------------ the table
 
 
-def test_deploy__config(curve, owner, config):
+def test_deploy__config(curve, owner, config, rates):
+    assert len(rates) == KNOTS
     assert curve.owner() == owner.address
     assert curve.launchMode() == OPEN == config.launch_mode
     assert curve.punitiveMultiplier() == 100 == config.punitive_multiplier
@@ -357,10 +339,9 @@ def test_setLaunchMode__punitive_through_staking(curve, staking, diem, fund, own
     ],
 )
 def test_setLaunchMode__bounds__revert(curve, owner, mode, multiplier, reason, storage_roots):
-    roots = storage_roots()
-    with ape.reverts(reason):
-        curve.setLaunchMode(mode, multiplier, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, reason, lambda: curve.setLaunchMode(mode, multiplier, sender=owner)
+    )
     assert (curve.launchMode(), curve.punitiveMultiplier()) == (OPEN, 100)
 
 
@@ -433,10 +414,7 @@ def test_setCurve__not_owner__reverts(curve, alice, rates):
     ],
 )
 def test_setCurve__bounds__revert(curve, owner, rates, new, reason, storage_roots):
-    roots = storage_roots()
-    with ape.reverts(reason):
-        curve.setCurve(new, sender=owner)
-    assert storage_roots() == roots
+    refused_changing_nothing(storage_roots, reason, lambda: curve.setCurve(new, sender=owner))
     assert list(curve.knots()) == rates
 
 

@@ -21,7 +21,6 @@ from web3.exceptions import ContractLogicError
 from tests.support.chain import revert_reason
 from tests.support.constants import MAX_UINT, STEP, UNIT, VVV
 from tests.support.curve import exact_cost, floor_cost
-from venice_ops.rpc import bind
 from venice_sdk.model import ModelRevert
 from venice_sdk.model.curve import MintCurveModel
 
@@ -30,21 +29,6 @@ END = 76_000 * UNIT
 PUNITIVE, OPEN = 1, 2
 
 FAST = settings(max_examples=150, suppress_health_check=list(HealthCheck), derandomize=True)
-
-
-@pytest.fixture(scope="module")
-def rates(curve):
-    return list(curve.knots())
-
-
-@pytest.fixture(scope="module")
-def fast_curve(curve):
-    return bind(curve).functions
-
-
-@pytest.fixture(scope="module")
-def model(rates):
-    return MintCurveModel(rates)
 
 
 def _cost(rates, supply: int, diem: int) -> Fraction:

@@ -18,22 +18,10 @@ import ape
 import pytest
 from ape import project
 
+from tests.support.chain import refused_changing_nothing, refused_until
 from tests.support.constants import PRECISION, VVV
-from tests.support.emissions import staker_per_second
 
 MAX_UINT = 2**256 - 1
-
-
-@pytest.fixture
-def rate(config):
-    """Stakers' wei per second under the default config and no report."""
-    return staker_per_second(config.annual_rate, config.stale_staker_bps)
-
-
-@pytest.fixture
-def funded(fund, alice, bob, carol):
-    for account in (alice, bob, carol):
-        fund(account, 1_000_000 * VVV)
 
 
 def words(staking, account) -> tuple:
@@ -95,12 +83,14 @@ def test_cooldown__a_second_request_restarts_the_timer_for_the_whole_bucket(
     at(t0 + 50)
     staking.initiateUnstake(5 * VVV, sender=alice)
     assert staking.cooldowns(alice) == (15 * VVV, t0 + 50 + cooldown)
-    at(t0 + 50 + cooldown - 1)  # long after the first request's t0 + cooldown
-    with ape.reverts("sVVV: cooldown active"):
-        staking.finalizeUnstake(sender=alice)
     before = vvv.balanceOf(alice)
-    at(t0 + 50 + cooldown)
-    staking.finalizeUnstake(sender=alice)
+    # Refused long after the first request's t0 + cooldown.
+    refused_until(
+        at,
+        t0 + 50 + cooldown,
+        lambda: staking.finalizeUnstake(sender=alice),
+        "sVVV: cooldown active",
+    )
     assert vvv.balanceOf(alice) == before + 15 * VVV
 
 
@@ -157,10 +147,11 @@ def test_mint_diem__all_the_unlocked_stake_accepted_one_wei_more_refused(
     staking, diem, locked, alice, storage_roots
 ):
     unlocked = staking.balanceOf(alice) - locked[0]
-    before = storage_roots()
-    with ape.reverts("sVVV: not enough unlocked stake"):
-        staking.mintDiem(unlocked + 1, 0, sender=alice)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: not enough unlocked stake",
+        lambda: staking.mintDiem(unlocked + 1, 0, sender=alice),
+    )
     out = staking.getDiemAmountOut(unlocked)
     staking.mintDiem(unlocked, out, sender=alice)
     assert staking.lockedStakes(alice) == (staking.balanceOf(alice), locked[1] + out)
@@ -202,10 +193,11 @@ def test_burn_diem__all_outstanding_accepted_one_wei_more_refused_even_when_held
     bob_words = words(staking, bob)
     sVVV_locked, outstanding = locked
     assert diem.balanceOf(alice) > outstanding
-    before = storage_roots()
-    with ape.reverts("sVVV: burn exceeds outstanding"):
-        staking.burnDiem(outstanding + 1, sender=alice)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: burn exceeds outstanding",
+        lambda: staking.burnDiem(outstanding + 1, sender=alice),
+    )
     assert staking.burnDiem(outstanding, sender=alice).return_value == sVVV_locked
     assert staking.lockedStakes(alice) == (0, 0)
     assert diem.balanceOf(alice) == 5 * VVV

@@ -9,9 +9,9 @@ working for an ordinary account (below, and tests/unit/airdrop/).
 
 from __future__ import annotations
 
-import ape
 import pytest
 
+from tests.support.chain import refused_changing_nothing
 from tests.support.constants import MAX_UINT, VVV
 
 MASK_128 = 2**128 - 1
@@ -32,10 +32,9 @@ def test_stake__for_a_contract_that_cannot_unstake__bad_recipient(
     request, staked, staking, vvv, alice, bob, name, storage_roots
 ):
     recipient = request.getfixturevalue(name)
-    roots = storage_roots()
-    with ape.reverts("sVVV: bad recipient"):
-        staking.stake(recipient, STAKE, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, "sVVV: bad recipient", lambda: staking.stake(recipient, STAKE, sender=alice)
+    )
     assert staking.balanceOf(recipient) == 0
     assert staking.totalStaked() == 2 * STAKE
     assert vvv.balanceOf(alice) == 1_000_000 * VVV - STAKE
@@ -72,17 +71,17 @@ def test_claimAndStake__stakes_for_the_caller(staked, staking, alice, bob, warp)
 def test_stake__stake_past_2_128__stake_overflow(
     staked, staking, alice, amount, reason, storage_roots
 ):
-    roots = storage_roots()
-    with ape.reverts(reason):
-        staking.stake(alice, amount, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots, reason, lambda: staking.stake(alice, amount, sender=alice)
+    )
 
 
 def test_stake__total_past_2_128__total_overflow(staked, staking, alice, carol, storage_roots):
     """carol's own stake stays within 2**128, the total would not: the check comes before the
     VVV is pulled, so no balance that large is needed to reach it."""
-    roots = storage_roots()
-    with ape.reverts("sVVV: total overflow"):
-        staking.stake(carol, MASK_128 - STAKE, sender=alice)
-    assert storage_roots() == roots
+    refused_changing_nothing(
+        storage_roots,
+        "sVVV: total overflow",
+        lambda: staking.stake(carol, MASK_128 - STAKE, sender=alice),
+    )
     assert staking.balanceOf(carol) == 0

@@ -5,6 +5,8 @@ Expected rewards are hand-computed with the accumulator's integer math:
     earned = stake * (rpt - paid) // 10**36
 With no utilization report the split is the stale fallback (8000 bps to stakers), so the
 stakers' rate is (annual // 31_536_000) * 8000 // 10_000 wei per second.
+Over 500 lines on purpose: one contract's unit tests, whose expected figures share the
+accumulator math above.
 """
 
 from __future__ import annotations
@@ -17,18 +19,6 @@ from tests.support.emissions import integrate, staker_per_second
 from tests.support.events import contract_events
 
 COOLDOWN = 604_800
-
-
-@pytest.fixture
-def rate(config):
-    """Stakers' wei per second under the default config and no report."""
-    return staker_per_second(config.annual_rate, config.stale_staker_bps)
-
-
-@pytest.fixture
-def funded(fund, alice, bob, carol):
-    for account in (alice, bob, carol):
-        fund(account, 1_000_000 * VVV)
 
 
 def _delta(amount: int, total: int) -> int:

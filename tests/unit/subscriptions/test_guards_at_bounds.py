@@ -9,6 +9,8 @@ from __future__ import annotations
 import ape
 import pytest
 
+from tests.support.chain import refused_changing_nothing
+
 USDC = 10**6
 PERIOD = 30 * 86_400
 PRO, PRO_PLUS, MAX, FOURTH = 0, 1, 2, 3
@@ -91,10 +93,11 @@ def test_payment__exact_balance_accepted_one_unit_short_refused(
     """bob's allowance is unlimited, so only the balance check refuses the short payer."""
     cost = 3 * subscriptions.tiers(PRO)[0]
     fund_usdc(bob, cost - 1, spender=subscriptions)
-    before = storage_roots()
-    with ape.reverts("subs: not enough USDC"):
-        subscriptions.subscribe(PRO, 3, bob, sender=bob)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "subs: not enough USDC",
+        lambda: subscriptions.subscribe(PRO, 3, bob, sender=bob),
+    )
     fund_usdc(bob, 1)
     subscriptions.subscribe(PRO, 3, bob, sender=bob)
     assert usdc.balanceOf(bob) == 0
@@ -107,10 +110,11 @@ def test_payment__exact_allowance_accepted_one_unit_short_refused(
     cost = 3 * subscriptions.tiers(PRO)[0]
     fund_usdc(bob, 10 * cost)
     usdc.approve(subscriptions, cost - 1, sender=bob)
-    before = storage_roots()
-    with ape.reverts("subs: approve USDC first"):
-        subscriptions.subscribe(PRO, 3, bob, sender=bob)
-    assert storage_roots() == before
+    refused_changing_nothing(
+        storage_roots,
+        "subs: approve USDC first",
+        lambda: subscriptions.subscribe(PRO, 3, bob, sender=bob),
+    )
     usdc.approve(subscriptions, cost, sender=bob)
     subscriptions.subscribe(PRO, 3, bob, sender=bob)
     assert usdc.balanceOf(bob) == 9 * cost

@@ -1,0 +1,65 @@
+"""What the SDK's SQLite and Redis stores (ledgers, usage, rate limits) share: one SQLite
+connection per thread and process, and a Redis client made from a URL or taken as given."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from venice_sdk.ledger.base import LedgerUnavailable
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["redis_client", "thread_connection"]
+
+
+def thread_connection(
+    local: threading.local,
+    path: Path,
+    busy_timeout: float,
+    schema: str,
+    what: str,
+    pragmas: tuple[str, ...] = (),
+) -> tuple[sqlite3.Connection, bool]:
+    """This thread's connection to ``path`` (WAL, ``pragmas``, ``schema`` applied), kept in
+    ``local``; a forked child opens its own. Also whether it was opened now. A file that cannot
+    be opened raises `LedgerUnavailable` naming ``what`` it is."""
+    conn: sqlite3.Connection | None = getattr(local, "conn", None)
+    if conn is not None and local.pid == os.getpid():
+        return conn, False
+    try:
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        for pragma in pragmas:
+            conn.execute(f"PRAGMA {pragma}")
+        conn.executescript(schema)
+    except sqlite3.Error as exc:
+        raise LedgerUnavailable(f"cannot open {what} {path}: {exc}") from exc
+    local.conn, local.pid = conn, os.getpid()
+    return conn, True
+
+
+def redis_client(
+    client_or_url: redis.Redis | str, socket_timeout: float, **options: Any
+) -> tuple[ModuleType, redis.Redis]:
+    """The `redis` module (an optional dependency: pip install "venice-sdk[redis]") and a client:
+    ``client_or_url`` itself, or one made from the URL with ``socket_timeout`` for connecting
+    and reading and ``options``."""
+    import redis as redis_module
+
+    if not isinstance(client_or_url, str):
+        return redis_module, client_or_url
+    client = redis_module.Redis.from_url(
+        client_or_url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        **options,
+    )
+    return redis_module, client
