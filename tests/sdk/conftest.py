@@ -104,6 +104,7 @@ def key_store(
     return ApiKeyStore(tmp_path / "keys.sqlite3", clock=clock)
 
 
+@pytest.fixture
 def usage_store(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[UsageStore]:
