@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 
 import anyio.to_thread
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +36,7 @@ from venice_sdk.gateway.errors import openai_error, status_of
 from venice_sdk.gateway.estimate import WorstCase, worst_case
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
+from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, Upstream, describe
 from venice_sdk.ledger import (
     MAX_AMOUNT,
     HoldError,
@@ -174,32 +174,20 @@ def create_gateway(
         except LedgerUnavailable as exc:
             log.error("counting tokens failed: %s", exc)
 
-    client_box: dict[str, httpx.AsyncClient] = {}
+    # Its session is made on first use (so an app run without its lifespan works too).
+    upstream = Upstream(config.upstream, config.upstream_key, config.timeout)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        headers = {"authorization": f"Bearer {config.upstream_key}"} if config.upstream_key else {}
-        async with httpx.AsyncClient(
-            base_url=config.upstream.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(config.timeout, connect=10.0),
-            limits=httpx.Limits(max_connections=2_000, max_keepalive_connections=500),
-        ) as client:
-            client_box["client"] = client
+        try:
             async with anyio.create_task_group() as group:
                 if config.prices_path is not None:
                     reloader = PriceBookReloader(gate, config.prices_path, config.reload_every)
                     group.start_soon(reloader.run)
                 yield
                 group.cancel_scope.cancel()
-
-    def upstream() -> httpx.AsyncClient:
-        client = client_box.get("client")
-        if client is None:  # run without its lifespan (a test client that skips it)
-            client = client_box["client"] = httpx.AsyncClient(
-                base_url=config.upstream.rstrip("/"), timeout=config.timeout
-            )
-        return client
+        finally:
+            await upstream.close()
 
     # A request's end runs in one worker thread (one hop off the event loop): its settle (or
     # release), its tokens for the rate limits and its usage record.
@@ -434,24 +422,27 @@ def create_gateway(
             return _refusal(reservation, max_cost, rate)
 
         try:
-            sent = upstream().build_request(
-                "POST", request.url.path, content=json.dumps(body).encode(),
-                headers={"content-type": "application/json"},
-            )  # fmt: skip
-            response = await upstream().send(sent, stream=True)
-        except httpx.HTTPError as exc:
+            response = await upstream.post(request.url.path, json.dumps(body).encode())
+        except UPSTREAM_ERRORS as exc:
             await release(reservation, model)
-            return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
-        if response.status_code >= 400:
-            data = await response.aread()
-            await response.aclose()
+            return openai_error(
+                Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {describe(exc)}"
+            )
+        if response.status >= 400:
+            data, failed = b"", False
+            try:
+                data = await response.read()
+            except UPSTREAM_ERRORS:
+                failed = True
+            finally:
+                response.close()
             await release(reservation, model)
-            if response.status_code >= 500:
+            if response.status >= 500 or failed:
                 return openai_error(
-                    Reason.UPSTREAM_UNAVAILABLE, f"the upstream answered {response.status_code}"
+                    Reason.UPSTREAM_UNAVAILABLE, f"the upstream answered {response.status}"
                 )
             headers = {**_balance_headers(reservation.remaining + max_cost), **rate}
-            return Response(data, response.status_code, media_type="application/json",
+            return Response(data, response.status, media_type="application/json",
                             headers=headers)  # fmt: skip
 
         if streaming:
@@ -476,12 +467,14 @@ def create_gateway(
             return MeteredStream(response, headers, on_end)
 
         try:
-            data = await response.aread()
-        except httpx.HTTPError as exc:
+            data = await response.read()
+        except UPSTREAM_ERRORS as exc:
             await release(reservation, model)
-            return openai_error(Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {exc}")
+            return openai_error(
+                Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {describe(exc)}"
+            )
         finally:
-            await response.aclose()
+            response.close()
         try:
             answer = json.loads(data)
         except ValueError:

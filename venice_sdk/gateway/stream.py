@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import aiohttp
 import anyio
-import httpx
 from starlette.types import Receive, Scope, Send
+
+from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, describe
 
 __all__ = ["Ending", "MeteredStream", "SseScanner", "Usage"]
 
@@ -116,7 +118,7 @@ class MeteredStream:
 
     def __init__(
         self,
-        upstream: httpx.Response,
+        upstream: aiohttp.ClientResponse,
         headers: dict[str, str],
         on_end: Callable[[Ending, SseScanner, bool], Awaitable[None]],
     ) -> None:
@@ -146,7 +148,8 @@ class MeteredStream:
                 group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await self.upstream.aclose()
+                # Closes its connection unless the stream ended: cancels the request upstream.
+                self.upstream.close()
                 await self.on_end(state["ending"] or "disconnected", scanner, state["sent"])
 
     async def _pump(
@@ -159,13 +162,13 @@ class MeteredStream:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
             try:
-                async for chunk in self.upstream.aiter_raw():
+                async for chunk in self.upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     scanner.feed(chunk)
                     state["sent"] = state["sent"] or scanner.events > 0
-            except httpx.HTTPError as exc:
+            except UPSTREAM_ERRORS as exc:
                 state["ending"] = state["ending"] or "upstream_failed"
-                error = {"error": {"message": f"upstream failed mid-stream: {exc}",
+                error = {"error": {"message": f"upstream failed mid-stream: {describe(exc)}",
                                    "type": "service_unavailable", "param": None,
                                    "code": "upstream_unavailable"}}  # fmt: skip
                 event = b"data: " + json.dumps(error).encode() + b"\n\n"

@@ -337,11 +337,16 @@ class RedisLedger(CreditLedger):
             conn.disconnect()
             raise
 
-    def _run_direct(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+    def _run_direct(
+        self,
+        calls: list[tuple[Any, ...]],
+        script: tuple[str, str, int] = (_DEBIT_SHA, _DEBIT_LUA, _DEBIT_KEYS),
+    ) -> list[Any]:
+        """Run ``script`` (its SHA, its source, how many keys it takes: the debit script by
+        default) once per call, in one write over this thread's connection."""
+        sha, lua, numkeys = script
         conn = self._connection()
-        replies = self._send(
-            conn, [_pack(conn, ("EVALSHA", _DEBIT_SHA, _DEBIT_KEYS, *c)) for c in calls]
-        )
+        replies = self._send(conn, [_pack(conn, ("EVALSHA", sha, numkeys, *c)) for c in calls])
         missing = [
             i for i, r in enumerate(replies) if isinstance(r, self._redis.exceptions.NoScriptError)
         ]
@@ -349,7 +354,7 @@ class RedisLedger(CreditLedger):
             # The server lost its script cache (a restart): those scripts did not run, so EVAL
             # (which caches the script again) runs each of them once.
             again = self._send(
-                conn, [_pack(conn, ("EVAL", _DEBIT_LUA, _DEBIT_KEYS, *calls[i])) for i in missing]
+                conn, [_pack(conn, ("EVAL", lua, numkeys, *calls[i])) for i in missing]
             )
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
@@ -394,7 +399,9 @@ class RedisLedger(CreditLedger):
     def _hold_script(
         self, now: float, account: str, op: str, request_id: str, *extra: Any, keep: int = 0
     ) -> list[Any]:
-        """Run the hold script for one account (retried: every operation is idempotent)."""
+        """Run the hold script for one account (retried: every operation is idempotent); with
+        ``direct``, over this thread's own connection as debits are (no pool checkout, whose
+        health poll cost a metered request about as much as the script)."""
         base = self._base(account)
         keys_and_args = (
             f"{base}r:{request_id}",
@@ -408,10 +415,13 @@ class RedisLedger(CreditLedger):
         )
 
         def run() -> list[Any]:
-            try:
-                reply = self.client.evalsha(_HOLDS_SHA, 2, *keys_and_args)
-            except self._redis.exceptions.NoScriptError:
-                reply = self.client.eval(_HOLDS_LUA, 2, *keys_and_args)
+            if self.direct:
+                reply = self._run_direct([keys_and_args], (_HOLDS_SHA, _HOLDS_LUA, 2))[0]
+            else:
+                try:
+                    reply = self.client.evalsha(_HOLDS_SHA, 2, *keys_and_args)
+                except self._redis.exceptions.NoScriptError:
+                    reply = self.client.eval(_HOLDS_LUA, 2, *keys_and_args)
             return [r.decode() if isinstance(r, bytes) else r for r in reply]
 
         result: list[Any] = self._retrying(f"{op} of a hold", run)
@@ -433,6 +443,14 @@ class RedisLedger(CreditLedger):
         keep = self._keep(day)
 
         def claim() -> Any:
+            if self.direct:
+                conn = self._connection()
+                replies = self._send(conn, [_pack(conn, ("SET", index, account, "NX", "EX", keep)),
+                                            _pack(conn, ("GET", index))])  # fmt: skip
+                for reply in replies:
+                    if isinstance(reply, Exception):
+                        raise reply
+                return replies[1]
             pipe = self.client.pipeline(transaction=False)
             pipe.set(index, account, nx=True, ex=keep)
             pipe.get(index)
