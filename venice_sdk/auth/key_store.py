@@ -138,7 +138,6 @@ class KeyStore(ABC):
 
     _clock: Callable[[], float]
 
-    @abstractmethod
     def issue(
         self,
         address: str,
@@ -153,8 +152,23 @@ class KeyStore(ABC):
     ) -> IssuedKey:
         """Issue a key for ``address`` if it has staked VVV (code ``no_stake`` otherwise).
 
-        ``expires_at`` (Unix time): refused ``key_expired`` from then on; ``models``: the only
-        models it may use (``model_not_allowed`` otherwise); ``kind``: see `KEY_KINDS`."""
+        ``has_stake`` is the caller's check (e.g. the entitlement client's staked > 0), called
+        with the checksummed address, or its result. ``expires_at`` (Unix time): refused
+        ``key_expired`` from then on; ``models``: the only models it may use
+        (``model_not_allowed`` otherwise); ``kind``: see `KEY_KINDS`. Returns the plaintext
+        key once."""
+        from venice_sdk.auth.keys import IssuedKey, new_key
+
+        key, record = new_key(
+            address, has_stake, self._clock(), daily_limit_micros, label,
+            monthly_limit_micros, expires_at, models, kind,
+        )  # fmt: skip
+        self._insert(key, record)
+        return IssuedKey(key=key, record=record)
+
+    @abstractmethod
+    def _insert(self, key: str, record: KeyRecord) -> None:
+        """Store a new key's record, found later by the key's hash."""
 
     @abstractmethod
     def _lookup(self, key: str) -> KeyRecord | None:

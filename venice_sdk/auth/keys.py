@@ -221,27 +221,7 @@ class ApiKeyStore(KeyStore):
         " monthly_limit_micros, expires_at, models, kind"
     )
 
-    def issue(
-        self,
-        address: str,
-        has_stake: Callable[[str], bool] | bool,
-        daily_limit_micros: int | None = None,
-        label: str | None = None,
-        *,
-        monthly_limit_micros: int | None = None,
-        expires_at: float | None = None,
-        models: Sequence[str] | None = None,
-        kind: str = "inference",
-    ) -> IssuedKey:
-        """Issue a key for ``address`` if it has staked VVV (code ``no_stake`` otherwise).
-
-        ``has_stake`` is the caller's check (e.g. the entitlement client's staked > 0), called
-        with the checksummed address, or its result. Returns the plaintext key once.
-        """
-        key, record = new_key(
-            address, has_stake, self._clock(), daily_limit_micros, label,
-            monthly_limit_micros, expires_at, models, kind,
-        )  # fmt: skip
+    def _insert(self, key: str, record: KeyRecord) -> None:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO api_keys(key_id, key_hash, address, daily_limit_micros, label,"
@@ -251,16 +231,15 @@ class ApiKeyStore(KeyStore):
                     record.key_id,
                     self._hash(key),
                     record.address,
-                    daily_limit_micros,
-                    label,
+                    record.daily_limit_micros,
+                    record.label,
                     record.created_at,
-                    monthly_limit_micros,
+                    record.monthly_limit_micros,
                     record.expires_at,
                     dump_models(record.models) or None,
-                    kind,
+                    record.kind,
                 ),
             )
-        return IssuedKey(key=key, record=record)
 
     def _find_by_key(self, db: sqlite3.Connection, key: str) -> tuple[Any, ...] | None:
         if not isinstance(key, str) or not key.startswith(KEY_PREFIX):

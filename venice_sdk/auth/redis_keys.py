@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.auth.common import AuthError, normalize_address
@@ -16,7 +16,7 @@ from venice_sdk.auth.key_store import (
     key_hash,
     load_models,
 )
-from venice_sdk.auth.keys import KEY_PREFIX, IssuedKey, KeyRecord, new_key
+from venice_sdk.auth.keys import KEY_PREFIX, KeyRecord
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason
 
@@ -116,32 +116,17 @@ class RedisKeyStore(KeyStore):
             kind=data.get("kind") or "inference",
         )
 
-    def issue(
-        self,
-        address: str,
-        has_stake: Callable[[str], bool] | bool,
-        daily_limit_micros: int | None = None,
-        label: str | None = None,
-        *,
-        monthly_limit_micros: int | None = None,
-        expires_at: float | None = None,
-        models: Sequence[str] | None = None,
-        kind: str = "inference",
-    ) -> IssuedKey:
-        key, record = new_key(
-            address, has_stake, self._clock(), daily_limit_micros, label,
-            monthly_limit_micros, expires_at, models, kind,
-        )  # fmt: skip
+    def _insert(self, key: str, record: KeyRecord) -> None:
         digest = key_hash(key, self._pepper)
         fields: dict[Any, Any] = {
             "id": record.key_id,
             "address": record.address,
             "created": repr(record.created_at),
-            "kind": kind,
-            **_budget_fields(daily_limit_micros, monthly_limit_micros),
+            "kind": record.kind,
+            **_budget_fields(record.daily_limit_micros, record.monthly_limit_micros),
         }
-        if label is not None:
-            fields["label"] = label
+        if record.label is not None:
+            fields["label"] = record.label
         if record.expires_at is not None:
             fields["expires"] = repr(record.expires_at)
         if record.models is not None:
@@ -157,7 +142,6 @@ class RedisKeyStore(KeyStore):
             pipe.execute()
 
         self._call("issuing a key", write)
-        return IssuedKey(key=key, record=record)
 
     def _by_key(self, key: str) -> tuple[str, dict[Any, Any]] | None:
         if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
