@@ -5,6 +5,9 @@
 
 The Redis rows use the redis-server the test session starts (tests/sdk/conftest.py), or
 VENICE_TEST_REDIS_URL when set.
+
+Over 500 lines on purpose: sign-in (challenges, SIWE) and API keys are one attack surface,
+tested on both stores with the same signed fixtures.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """The inference gateway with the official `openai` client in front of a test upstream that
 speaks OpenAI's wire format: the settled debit is the price of the upstream's reported usage to
 the micro-USD (non-streaming, streaming, a client leaving after 3 chunks, the upstream failing),
-refusals raise the client's matching exceptions, and the balance headers are right."""
+refusals raise the client's matching exceptions, and the balance headers are right.
+
+Over 500 lines on purpose: every case runs through one rig (upstream, ledger, keys, client)
+built once here; split, each file would rebuild it."""
 
 from __future__ import annotations
 

@@ -29,6 +29,9 @@ balance, stake, cooldown, lock, pending reward and emitted total with the model 
   (a gift's recipient may only gain; the treasury only receives), and pending rewards only
   grow. This is read off the model, which the other invariants hold equal to the chain.
 
+Over 500 lines on purpose: one machine, whose rules and invariants share its model and
+chain state; the shared base is tests/support/machines.py.
+
 CI profile: 30 examples x 50 steps. Deep profile (300 x 200): VENICE_DEEP=1, `make deep`
 (tests/support/profiles.py).
 """

@@ -7,6 +7,9 @@ so credit resets at 00:00 UTC and unused credit does not roll over.
 Holds: `CreditLedger.reserve` sets credit aside for a request whose cost is known only after it
 ran (an inference whose output length is unknown); `settle` turns the hold into the actual
 debit, `release` frees it. A hold counts against its day exactly like a debit.
+
+Just over 500 lines: the interface and every rule the two backends share (checks, the
+answers they build), so that each backend holds only its storage.
 """
 
 from __future__ import annotations
