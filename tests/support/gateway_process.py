@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import httpx
 
+from venice_ops.bench.redis import stop_process
+
 
 @contextmanager
 def gateway_command(
@@ -33,9 +35,4 @@ def gateway_command(
                 time.sleep(0.2)
         yield url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
