@@ -10,11 +10,6 @@ import pytest
 from venice_ops.sim import Scenario, ScenarioError, simulate
 
 
-@pytest.fixture(scope="module")
-def showcase():
-    return Scenario.load("showcase")
-
-
 def test_simulate_returns_a_frame_with_units_in_the_names(showcase):
     df = simulate(showcase)
     assert len(df) == showcase.days

@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 
-from venice_ops.deploy.config import load_config
 from venice_ops.sim import market, views
 from venice_ops.sim.engine import model_backend
 from venice_ops.sim.market import PRICE, buy_amount, pool_price, sell_amount
@@ -30,11 +29,6 @@ market:
   price:
     walk: {drift: 0.5, volatility: 0.9}
 """
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
 
 
 def _scenario(text: str = BASE, source: str = "market.yaml"):

@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from scripts.simulate import cli
-from venice_ops.deploy.config import load_config
 from venice_ops.sim.montecarlo import (
     NUMERIC,
     PERCENTILES,
@@ -20,17 +19,6 @@ from venice_ops.sim.montecarlo import (
     write_bands,
 )
 from venice_ops.sim.runner import execute_model
-from venice_ops.sim.scenario import load_scenario
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def showcase():
-    return load_scenario("showcase")
 
 
 @pytest.fixture(scope="module")

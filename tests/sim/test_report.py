@@ -9,12 +9,10 @@ import pandas as pd
 import pytest
 
 from tests.support.browser import Browser, PageLog, chromium_path
-from venice_ops.deploy.config import load_config
 from venice_ops.sim import views
 from venice_ops.sim.outputs import _ink, sweep_chart, write_charts
 from venice_ops.sim.report import render, write_report, write_sweep_report
 from venice_ops.sim.runner import execute_model
-from venice_ops.sim.scenario import load_scenario
 
 PNG = b"\x89PNG\r\n\x1a\n"
 DAILY_CHARTS = {
@@ -31,16 +29,6 @@ RENDERED = """(() => {
   if (!divs.length || !divs.every(d => d.querySelector('svg.main-svg'))) return null;
   return Object.fromEntries(divs.map(d => [d.id, d.querySelectorAll('svg.main-svg').length]));
 })()"""
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def showcase():
-    return load_scenario("showcase")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from venice_ops.deploy.config import load_config
 from venice_ops.sim.outputs import sweep_chart
 from venice_ops.sim.report import render
 from venice_ops.sim.runner import execute_model
@@ -27,11 +26,6 @@ agents:
   - {kind: subscriber, count: 2, behaviour: renew, wealth: 100}
 market: {revenue: 20000, buyback_every: 5}
 """
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
 
 
 def _error(text: str) -> str:

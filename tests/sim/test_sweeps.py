@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from scripts.simulate import cli
-from venice_ops.deploy.config import load_config
 from venice_ops.sim import sweep as sweep_module
 from venice_ops.sim.scenario import ScenarioError, load_scenario, parse_scenario
 from venice_ops.sim.sweep import (
@@ -36,11 +35,6 @@ events:
   - {day: 2, annual_rate: 12_000_000}
   - {day: 15, annual_rate: 9_000_000}
 """
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
 
 
 @pytest.fixture(scope="module")

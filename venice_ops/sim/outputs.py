@@ -369,16 +369,7 @@ def sweep_chart(
         ax.set_title(f"{head} by {names[0]}")
     else:
         x, y, rest = names[0], names[1], names[2:]
-        panels = (
-            [((), table)]
-            if not rest
-            else [
-                (key if isinstance(key, tuple) else (key,), part)
-                for key, part in table.groupby(rest, sort=True)
-            ]
-        )
-        cols = min(3, len(panels))
-        rows_n = (len(panels) + cols - 1) // cols
+        panels, cols, rows_n = views.sweep_panels(table, rest)
         fig, axes = plt.subplots(
             rows_n, cols, figsize=(5.2 * cols + 1.5, 4.2 * rows_n + 0.6), squeeze=False
         )

@@ -350,16 +350,7 @@ def sweep_figures(
             )
         else:
             x, y, rest = names[0], names[1], names[2:]
-            panels = (
-                [((), table)]
-                if not rest
-                else [
-                    (key if isinstance(key, tuple) else (key,), part)
-                    for key, part in table.groupby(rest, sort=True)
-                ]
-            )
-            cols = min(3, len(panels))
-            rows = (len(panels) + cols - 1) // cols
+            panels, cols, rows = views.sweep_panels(table, rest)
             subtitles = [
                 ", ".join(f"{n}={views.si(float(v))}" for n, v in zip(rest, key, strict=True))
                 for key, _ in panels

@@ -229,6 +229,22 @@ def _param(value: Any) -> Any:
         return str(value)
 
 
+def sweep_panels(table: pd.DataFrame, rest: Sequence[str]) -> tuple[list[Any], int, int]:
+    """A sweep of two or more parameters as panels: one per combination of the parameters
+    after the first two (``rest``; one panel without them), as ``(key tuple, rows)``, laid out
+    at most three to a row; returns (panels, columns, rows)."""
+    panels = (
+        [((), table)]
+        if not rest
+        else [
+            (key if isinstance(key, tuple) else (key,), part)
+            for key, part in table.groupby(list(rest), sort=True)
+        ]
+    )
+    cols = min(3, len(panels))
+    return panels, cols, (len(panels) + cols - 1) // cols
+
+
 def sweep_frame(rows: Sequence[dict[str, Any]], params: Sequence[str]) -> Any:
     """The tidy sweep DataFrame from sweep rows as `sweep.sweep` returns them (token amounts in
     base units): the varied parameters, `seed` (the row's, or 0), then the metrics."""
