@@ -1,4 +1,4 @@
-"""AirdropDistributor's guards at their edges (docs/testing-guards.md): the claim window to
+"""AirdropDistributor's guards at their edges (docs/testing.md): the claim window to
 the second on both sides, the zero amount, and the claimed bitmap, whose neighbouring leaves
 share one 256-bit word: a claim must set its own bit and keep every other bit of the word."""
 

@@ -1,6 +1,6 @@
 """BuybackBurner's guards at their edges: each bound exactly (accepted) and one unit past
 (refused with its own reason), in the direction where no other guard would catch the wrong
-outcome (docs/testing-guards.md).
+outcome (docs/testing.md).
 
 The deviation bound is the one the TWAP floor cannot back up: VVV sold into the pool raises
 the spot price of USDC in VVV, so the swap pays more than the floor and only the spot-vs-TWAP

@@ -1,4 +1,4 @@
-"""DIEM's guards at their edges (docs/testing-guards.md): the unstake cooldown to the second
+"""DIEM's guards at their edges (docs/testing.md): the unstake cooldown to the second
 for the caller and a bystander on another timer, the stake bound of `initiateUnstake` when
 the caller's free balance would cover more, the packed stake word (staked, cooling, cooldown
 end) after every write, the deploy bound on the cooldown, and the 0.1 DIEM minimum below

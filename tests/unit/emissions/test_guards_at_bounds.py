@@ -1,4 +1,4 @@
-"""EmissionsController's guards at their edges (docs/testing-guards.md): report staleness to
+"""EmissionsController's guards at their edges (docs/testing.md): report staleness to
 the second (in the controller's views and in what stakers accrue without any call), the
 stale-fallback, utilization, curve, rate-cap and schedule bounds, each exactly and one past.
 

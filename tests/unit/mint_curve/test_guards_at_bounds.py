@@ -1,4 +1,4 @@
-"""MintCurve's guards at their edges (docs/testing-guards.md): knot rates, knot count and
+"""MintCurve's guards at their edges (docs/testing.md): knot rates, knot count and
 order, launch mode and punitive multiplier, each exactly and one past; the end of the curve
 to the wei for both quotes; and the packed words (the config word holds the interval count,
 the mode and the multiplier; each knot holds its rate and the exact cost to reach it), each

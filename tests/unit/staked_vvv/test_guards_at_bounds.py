@@ -1,4 +1,4 @@
-"""StakedVVV's guards at their edges and its packed words (docs/testing-guards.md).
+"""StakedVVV's guards at their edges and its packed words (docs/testing.md).
 
 - The unstake cooldown to the second, for the caller and for a bystander cooling on another
   timer; a restarted timer is the only guard once the first request's time has passed.

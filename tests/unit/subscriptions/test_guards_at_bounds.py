@@ -1,4 +1,4 @@
-"""Subscriptions' guards at their edges (docs/testing-guards.md): periods (1 and 36 accepted,
+"""Subscriptions' guards at their edges (docs/testing.md): periods (1 and 36 accepted,
 0 and 37 refused when the payer could pay for them), tiers, the payer's balance and
 allowance to the base unit, the tier price bounds, and expiries to the second. Every
 account's four expiries share one word: a write to one tier keeps the other three, and a
