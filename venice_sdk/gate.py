@@ -394,6 +394,11 @@ class Gatekeeper:
             wallet_daily_limit=priced.wallet_limit,
         )
 
+    def activity_due(self, address: str) -> bool:
+        """Whether a request of ``address`` now should note its activity (`_mark_active`)."""
+        last = self._active_marked.get(address, float("-inf"))
+        return float(self.ledger.clock()) - last >= ACTIVITY_RESOLUTION
+
     def _mark_active(self, address: str) -> None:
         """Note the wallet's activity (VCU mode). Best effort: the debit is already applied,
         so a failure here must not turn an allowed request into an error."""

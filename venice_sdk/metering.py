@@ -22,7 +22,7 @@ from venice_sdk.errors import Reason
 from venice_sdk.gate import KEY_HOLD_SUFFIX, MONTH_HOLD_SUFFIX, Gatekeeper, KeyHolds, has_budget
 from venice_sdk.ledger import Hold, HoldError, Settlement, check_request_id
 
-__all__ = ["KEY_HOLD_SUFFIX", "MAX_REQUEST_ID", "Metering", "Reservation"]
+__all__ = ["KEY_HOLD_SUFFIX", "MAX_REQUEST_ID", "Metering", "Plan", "Reservation"]
 
 #: Longest request id `Metering` accepts (the ledger's 128, less the key suffix).
 MAX_REQUEST_ID = 120
@@ -73,6 +73,33 @@ class Metering:
         `CreditLedger.reserve`. Raises `LedgerUnavailable` if the ledger cannot be reached,
         `ValueError` / `TypeError` for a malformed id or cost.
         """
+        plan = self.plan(who, request_id, model)
+        assert plan is not None
+        if isinstance(plan, Reservation):
+            return plan
+        gate = self.gate
+        holds = KeyHolds()
+        if plan.record is not None and has_budget(plan.record):
+            holds = KeyHolds.take(gate.ledger, plan.record, max_cost, request_id)
+            if holds.refused is not None:
+                return plan.refused(holds.reason, request_id, holds.refused)
+        try:
+            hold = gate.ledger.reserve(plan.address, max_cost, plan.wallet_limit, request_id)
+        except BaseException:
+            holds.release(gate.ledger)
+            raise
+        if not hold.allowed:
+            holds.release(gate.ledger)
+        else:
+            gate._mark_active(plan.address)
+        return plan.held(request_id, hold, holds)
+
+    def plan(
+        self, who: str, request_id: str, model: str | None = None, *, cached_only: bool = False
+    ) -> Plan | Reservation | None:
+        """Who pays for request ``request_id`` and how much it may hold (a `Plan`), or the
+        `Reservation` refusing it before anything is held. With ``cached_only``, None when the
+        wallet's entitlement is not cached (reading it would be a call to the chain)."""
         _check_id(request_id)
         gate = self.gate
         key_id: str | None = None
@@ -88,6 +115,8 @@ class Metering:
             except AuthError as exc:
                 return Reservation(False, exc.code, request_id)
             address, key_id, key_limit = record.address, record.key_id, record.daily_limit_micros
+        if cached_only and (gate.vcu is not None or gate.client.cached(address) is None):
+            return None
         try:
             wallet_limit, source, pro, stale = gate.credit(address)
         except EntitlementError as exc:
@@ -97,31 +126,7 @@ class Metering:
             return Reservation(
                 False, Reason.NO_CREDIT, request_id, address, key_id, pro=pro, stale=stale
             )
-        cap: int | None = None
-        holds = KeyHolds()
-        if record is not None and has_budget(record):
-            holds = KeyHolds.take(gate.ledger, record, max_cost, request_id)
-            if holds.refused is not None:
-                return _refused(holds.reason, request_id, holds.refused, address,
-                                key_id, limit, source, pro, stale)  # fmt: skip
-            budgets = [h.remaining for h in (holds.daily, holds.monthly) if h is not None]
-            cap = min(budgets)
-        try:
-            hold = gate.ledger.reserve(address, max_cost, wallet_limit, request_id)
-        except BaseException:
-            holds.release(gate.ledger)
-            raise
-        if not hold.allowed:
-            holds.release(gate.ledger)
-            return _refused(Reason.INSUFFICIENT_CREDIT, request_id, hold, address, key_id,
-                            limit, source, pro, stale)  # fmt: skip
-        gate._mark_active(address)
-        remaining = hold.remaining if cap is None else min(cap, hold.remaining)
-        return Reservation(
-            True, Reason.OK, request_id, address, key_id, hold.amount, hold.spent, hold.held,
-            remaining, limit, source, pro, stale, hold.expires_at, hold, holds.daily,
-            holds.monthly,
-        )  # fmt: skip
+        return Plan(address, key_id, record, wallet_limit, limit, source, pro, stale)
 
     def settle(self, hold: Reservation | Hold | str, actual_cost: int) -> Settlement:
         """Debit a held request's actual cost (capped at the hold), on the wallet and on its
@@ -160,6 +165,42 @@ class Metering:
         return freed
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Who pays for a request, before anything is held: the wallet, the key (if any), the
+    wallet's credit today (``wallet_limit``) and what this request may draw on (``limit``:
+    capped by the key's own daily limit)."""
+
+    address: str
+    key_id: str | None
+    record: KeyRecord | None
+    wallet_limit: int
+    limit: int
+    source: str
+    pro: bool
+    stale: bool
+
+    def refused(self, reason: Reason, request_id: str, hold: Hold) -> Reservation:
+        """The refusal of a hold that was refused (nothing held)."""
+        return Reservation(
+            False, reason, request_id, self.address, self.key_id, 0, hold.spent, hold.held,
+            hold.remaining, self.limit, self.source, self.pro, self.stale,
+        )  # fmt: skip
+
+    def held(self, request_id: str, hold: Hold, holds: KeyHolds | None = None) -> Reservation:
+        """The `Reservation` of the wallet's ``hold`` (and the key's ``holds``)."""
+        if not hold.allowed:
+            return self.refused(Reason.INSUFFICIENT_CREDIT, request_id, hold)
+        holds = holds or KeyHolds()
+        budgets = [h.remaining for h in (holds.daily, holds.monthly) if h is not None]
+        remaining = min([hold.remaining, *budgets])
+        return Reservation(
+            True, Reason.OK, request_id, self.address, self.key_id, hold.amount, hold.spent,
+            hold.held, remaining, self.limit, self.source, self.pro, self.stale,
+            hold.expires_at, hold, holds.daily, holds.monthly,
+        )  # fmt: skip
+
+
 def _check_id(request_id: str) -> None:
     check_request_id(request_id)
     if len(request_id) > MAX_REQUEST_ID:
@@ -183,20 +224,3 @@ def _key_refs(hold: Reservation | Hold | str, ref: Hold | str) -> list[str]:
     if isinstance(hold, Reservation):
         return [h.request_id for h in (hold.key_hold, hold.month_hold) if h is not None]
     return [rid + KEY_HOLD_SUFFIX, rid + MONTH_HOLD_SUFFIX]
-
-
-def _refused(
-    reason: Reason,
-    request_id: str,
-    hold: Hold,
-    address: str,
-    key_id: str | None,
-    limit: int,
-    source: str,
-    pro: bool,
-    stale: bool,
-) -> Reservation:
-    return Reservation(
-        False, reason, request_id, address, key_id, 0, hold.spent, hold.held,
-        hold.remaining, limit, source, pro, stale,
-    )  # fmt: skip

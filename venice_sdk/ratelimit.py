@@ -110,11 +110,7 @@ class RateLimiter(ABC):
         """Count one request of ``key_id`` if it is under both of ``limits``; else refuse it
         (``allowed`` false) and count nothing."""
         window, reset = self._window()
-        allowed, requests, tokens = self._hit(key_id, window, limits)
-        exceeded: Literal["requests", "tokens"] | None = None
-        if not allowed:
-            exceeded = "requests" if requests >= limits.requests_per_minute else "tokens"
-        return RateState(allowed, limits, requests, tokens, reset, exceeded)
+        return _state(limits, reset, *self._hit(key_id, window, limits))
 
     def add_tokens(self, key_id: str, tokens: int) -> None:
         """Add a settled request's tokens to ``key_id``'s count in this window."""
@@ -128,6 +124,13 @@ class RateLimiter(ABC):
 
     @abstractmethod
     def _add_tokens(self, key_id: str, window: int, tokens: int) -> None: ...
+
+
+def _state(limits: Limits, reset: float, allowed: bool, requests: int, tokens: int) -> RateState:
+    exceeded: Literal["requests", "tokens"] | None = None
+    if not allowed:
+        exceeded = "requests" if requests >= limits.requests_per_minute else "tokens"
+    return RateState(allowed, limits, requests, tokens, reset, exceeded)
 
 
 class LocalRateLimiter(RateLimiter):
@@ -173,13 +176,35 @@ class RedisRateLimiter(RateLimiter):
         self._redis, self.client = redis_client(client_or_url, socket_timeout)
         self.prefix = prefix
 
-    def _run(self, key_id: str, window: int, *args: Any) -> list[int]:
+    def script_call(self, key_id: str, window: int, *args: Any) -> tuple[Any, ...]:
+        """The script's ``EVALSHA`` (its keys and ``args``) for ``key_id`` in ``window``."""
         keys = (f"{self.prefix}:{{{key_id}}}:{window}:r", f"{self.prefix}:{{{key_id}}}:{window}:t")
+        return ("EVALSHA", _SHA, 2, *keys, *args)
+
+    def hit_call(self, key_id: str, limits: Limits) -> tuple[tuple[Any, ...], Any]:
+        """`hit` as a command to send and a function of its reply giving the `RateState`
+        (for a caller with its own connection, such as the gateway's event loop)."""
+        window, reset = self._window()
+        call = self.script_call(key_id, window, "hit", limits.requests_per_minute,
+                                limits.tokens_per_minute, 2 * WINDOW)  # fmt: skip
+
+        def answer(reply: list[Any]) -> RateState:
+            allowed, requests, tokens = (int(x) for x in reply)
+            return _state(limits, reset, bool(allowed), requests, tokens)
+
+        return call, answer
+
+    def tokens_call(self, key_id: str, tokens: int) -> tuple[Any, ...]:
+        """`add_tokens` as a command to send."""
+        return self.script_call(key_id, self._window()[0], "tokens", tokens, 2 * WINDOW)
+
+    def _run(self, key_id: str, window: int, *args: Any) -> list[int]:
+        _, _, _, *keys_and_args = self.script_call(key_id, window, *args)
         try:
             try:
-                reply = self.client.evalsha(_SHA, 2, *keys, *args)
+                reply = self.client.evalsha(_SHA, 2, *keys_and_args)
             except self._redis.exceptions.NoScriptError:
-                reply = self.client.eval(_LUA, 2, *keys, *args)
+                reply = self.client.eval(_LUA, 2, *keys_and_args)
         except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
             raise LedgerUnavailable(f"redis unreachable while rate limiting: {exc}") from exc
         return [int(x) for x in reply]

@@ -249,13 +249,21 @@ class RedisUsageStore(UsageStore):
         except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
             raise LedgerUnavailable(f"redis unreachable while {what}: {exc}") from exc
 
-    def record(self, record: UsageRecord) -> bool:
-        args = (
+    def record_call(self, record: UsageRecord) -> tuple[Any, ...]:
+        """`record` as a command to send (its reply: the record's sequence, 0 if it was
+        recorded before)."""
+        return ("EVALSHA", _SHA, 2, *self._record_args(record))
+
+    def _record_args(self, record: UsageRecord) -> tuple[Any, ...]:
+        return (
             f"{self.base}id:{record.request_id}", f"{self.base}seq",
             json.dumps(asdict(record)), self.ttl, self.base, record.wallet, record.key_id or "",
             record.day, record.model, record.input_tokens, record.output_tokens, record.images,
             record.cost,
         )  # fmt: skip
+
+    def record(self, record: UsageRecord) -> bool:
+        args = self._record_args(record)
 
         def run() -> Any:
             try:

@@ -438,13 +438,19 @@ class CreditLedger(ABC):
         ``period`` counts the hold against another window than today: `month_period` for a
         calendar-month budget (its spend is kept until the month after it ends).
         """
+        return self._reserve(*self._ask(account, max_cost, limit, request_id, period))
+
+    def _ask(
+        self, account: str, max_cost: int, limit: int, request_id: str, period: int | None
+    ) -> tuple[float, HoldAsk]:
+        """A checked reserve: the time now and its `HoldAsk` (raises as `reserve` does)."""
         _check_amount("max_cost", max_cost)
         _check_amount("limit", limit)
         rid = check_request_id(request_id)
         now = float(self.clock())
         account = normalize_account(account)
         day = epoch_day(now) if period is None else period
-        return self._reserve(now, (rid, account, day, max_cost, limit, now + self.hold_ttl))
+        return now, (rid, account, day, max_cost, limit, now + self.hold_ttl)
 
     def settle(self, hold: Hold | str, actual_cost: int) -> Settlement:
         """Debit the actual cost of a held request and release the rest of its hold.

@@ -138,6 +138,7 @@ class RedisLedger(CreditLedger):
                 "pass direct=False to send debits through this client"
             )
         self.direct = direct
+        self.socket_timeout = socket_timeout
         self.prefix = prefix
         self.activity_retention = activity_retention
         self.token_ttl = token_ttl
@@ -396,14 +397,12 @@ class RedisLedger(CreditLedger):
         """How long a day's (or a month period's) keys live, in seconds."""
         return (MONTH_KEEP_DAYS if day >= MONTH_BASE else self.retention_days) * SECONDS_PER_DAY
 
-    def _hold_script(
+    def _hold_args(
         self, now: float, account: str, op: str, request_id: str, *extra: Any, keep: int = 0
-    ) -> list[Any]:
-        """Run the hold script for one account (retried: every operation is idempotent); with
-        ``direct``, over this thread's own connection as debits are (no pool checkout, whose
-        health poll cost a metered request about as much as the script)."""
+    ) -> tuple[Any, ...]:
+        """The hold script's keys and arguments for one operation on ``account``'s holds."""
         base = self._base(account)
-        keys_and_args = (
+        return (
             f"{base}r:{request_id}",
             f"{base}x",
             op,
@@ -414,6 +413,14 @@ class RedisLedger(CreditLedger):
             *extra,
         )
 
+    def _hold_script(
+        self, now: float, account: str, op: str, request_id: str, *extra: Any, keep: int = 0
+    ) -> list[Any]:
+        """Run the hold script for one account (retried: every operation is idempotent); with
+        ``direct``, over this thread's own connection as debits are (no pool checkout, whose
+        health poll cost a metered request about as much as the script)."""
+        keys_and_args = self._hold_args(now, account, op, request_id, *extra, keep=keep)
+
         def run() -> list[Any]:
             if self.direct:
                 reply = self._run_direct([keys_and_args], (_HOLDS_SHA, _HOLDS_LUA, 2))[0]
@@ -422,7 +429,7 @@ class RedisLedger(CreditLedger):
                     reply = self.client.evalsha(_HOLDS_SHA, 2, *keys_and_args)
                 except self._redis.exceptions.NoScriptError:
                     reply = self.client.eval(_HOLDS_LUA, 2, *keys_and_args)
-            return [r.decode() if isinstance(r, bytes) else r for r in reply]
+            return _decoded(reply)
 
         result: list[Any] = self._retrying(f"{op} of a hold", run)
         return result
@@ -437,57 +444,56 @@ class RedisLedger(CreditLedger):
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    def _reserve_calls(self, now: float, ask: HoldAsk) -> list[tuple[Any, ...]]:
+        """A reserve's commands, sent together: claim the request id for the account (the
+        index `settle` and `release` by id read), read who has it, then the hold script."""
+        request_id, account, day, amount, limit, expires_at = ask
+        index, keep = self._index_key(request_id), self._keep(day)
+        hold = self._hold_args(
+            now, account, "reserve", request_id, day, amount, limit, repr(expires_at), keep=keep
+        )
+        return [("SET", index, account, "NX", "EX", keep), ("GET", index),
+                ("EVALSHA", _HOLDS_SHA, 2, *hold)]  # fmt: skip
+
     def _reserve(self, now: float, ask: HoldAsk) -> Hold:
         request_id, account, day, amount, limit, expires_at = ask
-        index = self._index_key(request_id)
-        keep = self._keep(day)
+        claim, owner_get, _ = self._reserve_calls(now, ask)
 
-        def claim() -> Any:
+        def claimed() -> Any:
             if self.direct:
                 conn = self._connection()
-                replies = self._send(conn, [_pack(conn, ("SET", index, account, "NX", "EX", keep)),
-                                            _pack(conn, ("GET", index))])  # fmt: skip
+                replies = self._send(conn, [_pack(conn, claim), _pack(conn, owner_get)])
                 for reply in replies:
                     if isinstance(reply, Exception):
                         raise reply
                 return replies[1]
             pipe = self.client.pipeline(transaction=False)
-            pipe.set(index, account, nx=True, ex=keep)
-            pipe.get(index)
+            pipe.set(claim[1], claim[2], nx=True, ex=claim[5])
+            pipe.get(claim[1])
             return pipe.execute()[1]
 
-        owner = self._retrying("reserving", claim)
-        if (owner.decode() if isinstance(owner, bytes) else owner) != account:
+        owner = self._retrying("reserving", claimed)
+        if _text(owner) != account:
             raise base._reused(request_id)
-        reply = self._hold_script(
-            now, account, "reserve", request_id, day, amount, limit, repr(expires_at), keep=keep
-        )
-        if reply[0] == "refused":
-            return base.answer_hold(ask, "refused", int(reply[1]), int(reply[2]))
-        if reply[0] == "reused":
-            raise base._reused(request_id)
-        return _hold_reply(request_id, account, reply)
+        reply = self._hold_script(now, account, "reserve", request_id, day, amount, limit,
+                                  repr(expires_at), keep=self._keep(day))  # fmt: skip
+        return reserve_answer(ask, reply)
 
     def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
         owner = self._owner(account, request_id)
         if owner is None:
             raise base._settle_error(request_id, None)
-        reply = self._hold_script(now, owner, "settle", request_id, cost)
-        if reply[0] != "ok":
-            raise base._settle_error(request_id, None if reply[0] == "unknown" else reply[0])
-        _, _, day, amount, limit, _, spent, held, charged, requested = reply
-        return base._settlement(
-            request_id, owner, day, amount, limit, charged, requested, spent, held
+        return settle_answer(
+            request_id, owner, self._hold_script(now, owner, "settle", request_id, cost)
         )
 
     def _release(self, now: float, account: str | None, request_id: str) -> Hold:
         owner = self._owner(account, request_id)
         if owner is None:
             raise base._release_error(request_id, None)
-        reply = self._hold_script(now, owner, "release", request_id)
-        if reply[0] != "ok":
-            raise base._release_error(request_id, None if reply[0] == "unknown" else reply[0])
-        return _hold_reply(request_id, owner, reply)
+        return release_answer(
+            request_id, owner, self._hold_script(now, owner, "release", request_id)
+        )
 
     def _held(self, account: str, day: int, now: float) -> int:
         # Expired holds stay in the day's total until a script sweeps them: sweep, then read.
@@ -550,11 +556,43 @@ class RedisLedger(CreditLedger):
         self.client.close()
 
 
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decoded(reply: list[Any]) -> list[Any]:
+    return [_text(r) for r in reply]
+
+
 def _hold_reply(request_id: str, account: str, reply: list[Any]) -> Hold:
     """A `Hold` from the hold script's reply ``{'ok', state, day, amount, limit, expires, spent,
     held, ...}``."""
     _, state, day, amount, limit, expires, spent, held = reply[:8]
     return base.stored_hold(request_id, account, (day, amount, limit, expires, state), spent, held)
+
+
+def reserve_answer(ask: HoldAsk, reply: list[Any]) -> Hold:
+    """The `Hold` of a reserve from the hold script's (decoded) reply."""
+    if reply[0] == "refused":
+        return base.answer_hold(ask, "refused", int(reply[1]), int(reply[2]))
+    if reply[0] == "reused":
+        raise base._reused(ask[0])
+    return _hold_reply(ask[0], ask[1], reply)
+
+
+def settle_answer(request_id: str, owner: str, reply: list[Any]) -> Settlement:
+    """The `Settlement` of a settle from the hold script's reply (raises `HoldError`)."""
+    if reply[0] != "ok":
+        raise base._settle_error(request_id, None if reply[0] == "unknown" else reply[0])
+    _, _, day, amount, limit, _, spent, held, charged, requested = reply
+    return base._settlement(request_id, owner, day, amount, limit, charged, requested, spent, held)
+
+
+def release_answer(request_id: str, owner: str, reply: list[Any]) -> Hold:
+    """The `Hold` of a release from the hold script's reply (raises `HoldError`)."""
+    if reply[0] != "ok":
+        raise base._release_error(request_id, None if reply[0] == "unknown" else reply[0])
+    return _hold_reply(request_id, owner, reply)
 
 
 def _pack(conn: Any, args: tuple[Any, ...]) -> bytes:
