@@ -32,9 +32,16 @@ from venice_sdk.auth import ApiKeyStore
 from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.app import usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
-from venice_sdk.ledger import HOLD_TTL, CreditLedger, month_period
-from venice_sdk.ratelimit import Limits, LocalRateLimiter, RateLimitPolicy
-from venice_sdk.usage import SQLiteUsageStore, UsageStore
+from venice_sdk.gateway.meter import RedisMeter
+from venice_sdk.ledger import HOLD_TTL, CreditLedger, RedisLedger, month_period
+from venice_sdk.ratelimit import (
+    Limits,
+    LocalRateLimiter,
+    RateLimiter,
+    RateLimitPolicy,
+    RedisRateLimiter,
+)
+from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore, UsageStore
 
 openai = pytest.importorskip("openai")
 
@@ -54,6 +61,7 @@ class Rig:
         self.ledger, self.keys, self.entitlements = ledger, keys, client
         self.upstream, self.url = upstream, url
         self.key = keys.issue(ALICE, True).key
+        self.meter: Any = None
 
     def client(self, key: str | None = None) -> Any:
         return openai.OpenAI(base_url=self.url + "/v1", api_key=key or self.key, max_retries=0)
@@ -88,13 +96,23 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
                 prices_path=str(prices_path) if prices_path else None,
                 reload_every=0.05,
             )
-            limiter = LocalRateLimiter(clock=ledger.clock) if limits is not None else None
+            limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
             app = create_gateway(gate, config, limiter, policy, usage)
             url = stack.enter_context(serving(app))
-            return Rig(ledger, keys, client, upstream, url)
+            rig = Rig(ledger, keys, client, upstream, url)
+            rig.meter = app.state.meter
+            return rig
 
         yield make
+
+
+def _limiter(ledger: CreditLedger) -> RateLimiter:
+    """Rate limits where the ledger is: on its Redis (the gateway then meters on its event
+    loop, `RedisMeter`), else in this process."""
+    if isinstance(ledger, RedisLedger):
+        return RedisRateLimiter(ledger.client, clock=ledger.clock)
+    return LocalRateLimiter(clock=ledger.clock)
 
 
 def test_non_streaming_settles_at_the_reported_usage(make_rig: Callable[..., Rig]) -> None:
@@ -103,6 +121,8 @@ def test_non_streaming_settles_at_the_reported_usage(make_rig: Callable[..., Rig
         model="tiny", messages=[{"role": "user", "content": "normal"}]
     )
     reply = raw.parse()
+    # On Redis the request was metered on the gateway's event loop, else in worker threads.
+    assert isinstance(rig.meter, RedisMeter) == isinstance(rig.ledger, RedisLedger)
     assert reply.usage.prompt_tokens == PROMPT_TOKENS
     cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
     assert rig.ledger.spent(ALICE) == cost and rig.ledger.held(ALICE) == 0
@@ -414,9 +434,11 @@ def test_a_price_book_change_applies_to_new_requests_only(
 
 
 def test_usage_records_one_per_request_by_wallet_and_key(
-    make_rig: Callable[..., Rig], tmp_path: Path
+    make_rig: Callable[..., Rig], ledger: CreditLedger, tmp_path: Path
 ) -> None:
-    store = SQLiteUsageStore(tmp_path / "usage.sqlite3")
+    store: UsageStore = SQLiteUsageStore(tmp_path / "usage.sqlite3")
+    if isinstance(ledger, RedisLedger):  # beside the ledger: the event loop's path
+        store = RedisUsageStore(ledger.client)
     rig = make_rig(continuous_usage=True, usage=store)
     other = rig.keys.issue(ALICE, True)
     hello = [{"role": "user", "content": "normal"}]
@@ -507,9 +529,13 @@ def test_the_sse_scanner_counts_output_and_reads_usage_however_the_bytes_split()
     ]
     text = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
     text = text.replace(b'"choices": [{"index"', b'"choices":[ {"index"', 1) + b"data: [DONE]\n\n"
-    for step in (1, 7, len(text)):
+    whole = [event + b"\n\n" for event in text.split(b"\n\n")[:-1]]  # one read per event
+    for reads in (
+        *([text[at : at + step] for at in range(0, len(text), step)] for step in (1, 7)),
+        [text], whole, [b"".join(whole[:2]), *whole[2:]],
+    ):  # fmt: skip
         scanner = SseScanner()
-        for at in range(0, len(text), step):
-            scanner.feed(text[at : at + step])
+        for read in reads:
+            scanner.feed(read)
         assert scanner.events == 3 and scanner.done
         assert scanner.final_usage == Usage(5, 2) and scanner.usage == Usage(5, 2)

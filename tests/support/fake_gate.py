@@ -47,7 +47,11 @@ class FakeEntitlements:
         )
 
     def cached(self, address: str) -> Any:
-        return None
+        """As a real client's cache: what `get` gives while the node answers (the gateway's
+        Redis path then meters on the event loop), nothing once it is down."""
+        if self.down or not ADDRESS.fullmatch(address):
+            return None
+        return self.get(address)
 
 
 def make_gate(

@@ -5,17 +5,17 @@ Each metered request: ``Authorization: Bearer vvk_...`` -> the key's wallet -> i
 settle at the ``usage`` it reports (streams: ``stream_options.include_usage`` is asked for and
 the last chunk's usage is used). A stream the client leaves is cut off upstream and settled at
 the input plus the output streamed so far; a request the upstream fails before any output is
-released. Refusals are OpenAI-shaped errors (`openai_error`). A request's end (settle or
-release, its tokens, its usage record) is one hop to a worker thread.
-
-Over 500 lines: `create_gateway` is one closure over the gateway's state (its upstream client,
-limiter and stores); the parts that stand alone live beside it (estimate, stream, errors).
+released. Refusals are OpenAI-shaped errors (`openai_error`). The metering steps (rate
+limits, hold, settle or release, tokens, usage record) are the `Meter`'s (`make_meter`): on the
+event loop over one pipelined Redis connection where the stores allow it, else in a worker
+thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import json
 import logging
 import uuid
@@ -27,27 +27,26 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from venice_sdk.auth import KEY_PREFIX, AuthError
-from venice_sdk.entitlements import EntitlementError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error, status_of
 from venice_sdk.gateway.estimate import WorstCase, worst_case
+from venice_sdk.gateway.meter import Admitted, make_meter
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
 from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, Upstream, describe
 from venice_sdk.ledger import (
     MAX_AMOUNT,
-    HoldError,
     LedgerUnavailable,
-    epoch_day,
     normalize_account,
 )
-from venice_sdk.metering import Metering, Reservation
+from venice_sdk.metering import Reservation
 from venice_sdk.pricing import PriceBook, UnknownModel
 from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState
-from venice_sdk.usage import UsageRecord, UsageStore, to_csv
+from venice_sdk.usage import UsageStore, to_csv
 
 __all__ = ["METERED", "GatewayConfig", "create_gateway", "usd"]
 
@@ -144,41 +143,22 @@ def create_gateway(
     limiter: RateLimiter | None = None,
     policy: RateLimitPolicy | None = None,
     usage_store: UsageStore | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """The gateway over ``gate`` (its key store, entitlements, ledger and price book); with a
     ``limiter`` and a ``policy``, each key is also held to its requests and tokens per minute
     (429 with ``Retry-After`` beyond them)."""
-    metering = Metering(gate)
-
-    def admit(key: str) -> tuple[str, RateState] | None:
-        """Count the request against its key's rate limits (None: no such key; the reserve
-        refuses it). The tier comes from the wallet's entitlement (the default if unread)."""
-        assert limiter is not None and policy is not None and gate.keys is not None
-        try:
-            record = gate.keys.resolve(key)
-        except AuthError:
-            return None
-        try:
-            entitlement = gate.client.get(record.address)
-            pro, diem = bool(entitlement.is_pro), int(entitlement.diem_staked)
-        except EntitlementError:
-            pro, diem = False, 0
-        limits = policy.limits_for(record.key_id, pro=pro, diem_staked=diem)
-        return record.key_id, limiter.hit(record.key_id, limits)
-
-    def count_tokens(admitted: tuple[str, RateState] | None, tokens: int) -> None:
-        if limiter is None or admitted is None or not tokens:
-            return
-        try:
-            limiter.add_tokens(admitted[0], tokens)
-        except LedgerUnavailable as exc:
-            log.error("counting tokens failed: %s", exc)
+    meter = make_meter(gate, limiter, policy, usage_store)
 
     # Its session is made on first use (so an app run without its lifespan works too).
     upstream = Upstream(config.upstream, config.upstream_key, config.timeout)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # What the worker loaded to start (web3, the ABIs, the price book) lives as long as it
+        # does: out of the collector's sight, a full collection no longer walks it, which
+        # otherwise stalled every stream of the worker for milliseconds now and then.
+        gc.collect()
+        gc.freeze()
         try:
             async with anyio.create_task_group() as group:
                 if config.prices_path is not None:
@@ -188,96 +168,9 @@ def create_gateway(
                 group.cancel_scope.cancel()
         finally:
             await upstream.close()
+            await meter.close()
 
-    # A request's end runs in one worker thread (one hop off the event loop): its settle (or
-    # release), its tokens for the rate limits and its usage record.
-
-    def settle(reservation: Reservation, cost: int) -> tuple[int, int]:
-        """Settle at ``cost``: (the balance left after it, what was debited); the hold's balance
-        and 0 if the ledger failed."""
-        try:
-            try:
-                done = metering.settle(reservation, cost)
-            except HoldError as exc:
-                if exc.code != Reason.HOLD_EXPIRED or reservation.address is None:
-                    raise
-                # Served for longer than the ledger's hold_ttl: the hold went back to the
-                # wallet, so debit what was served (today) if the day's credit still covers it.
-                debit = gate.ledger.debit(
-                    reservation.address, min(cost, reservation.amount), reservation.daily_limit
-                )
-                if not debit.allowed:
-                    log.error(
-                        "%s outlived its hold; its cost no longer fits", reservation.request_id
-                    )
-                return debit.remaining, debit.cost if debit.allowed else 0
-        except (LedgerUnavailable, HoldError) as exc:
-            # The request was served: the hold stays until its TTL (then it is released).
-            log.error("settling %s failed: %s", reservation.request_id, exc)
-            return reservation.remaining, 0
-        return done.remaining, done.cost
-
-    def note(
-        reservation: Reservation,
-        model: str,
-        outcome: str,
-        usage: Usage | None = None,
-        images: int = 0,
-        charged: int = 0,
-    ) -> None:
-        """Keep the request's usage record (when the gateway has a usage store)."""
-        if usage_store is None or reservation.address is None:
-            return
-        now = float(gate.ledger.clock())
-        record = UsageRecord(
-            request_id=reservation.request_id,
-            key_id=reservation.key_id,
-            wallet=normalize_account(reservation.address),
-            model=model,
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
-            images=images,
-            cost=charged,
-            hold=reservation.amount,
-            time=now,
-            day=reservation.hold.day if reservation.hold else epoch_day(now),
-            outcome=outcome,
-        )
-        try:
-            usage_store.record(record)
-        except LedgerUnavailable as exc:
-            log.error("recording the usage of %s failed: %s", reservation.request_id, exc)
-
-    async def finish(
-        reservation: Reservation,
-        model: str,
-        outcome: str,
-        cost: int | None,
-        usage: Usage | None,
-        admitted: tuple[str, RateState] | None,
-        images: int = 0,
-    ) -> int:
-        """Settle a served request at ``cost`` (None: no usable usage, its hold), count its
-        tokens and record it; the balance left."""
-
-        def run() -> int:
-            remaining, charged = settle(reservation, reservation.amount if cost is None else cost)
-            if usage is not None:
-                count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
-            note(reservation, model, outcome, usage, images, charged)
-            return remaining
-
-        return await anyio.to_thread.run_sync(run)
-
-    async def release(reservation: Reservation, model: str) -> None:
-        def run() -> None:
-            try:
-                metering.release(reservation)
-            except (LedgerUnavailable, HoldError) as exc:
-                log.error("releasing %s failed: %s", reservation.request_id, exc)
-            note(reservation, model, "released")
-
-        await anyio.to_thread.run_sync(run)
+    finish, release = meter.finish, meter.release
 
     def price(prices: PriceBook, model: str, usage: Usage) -> int | None:
         try:
@@ -349,7 +242,8 @@ def create_gateway(
         )
 
     async def proxy(request: Request) -> Response | MeteredStream:
-        kind = METERED[request.url.path]
+        path: str = request.scope["path"]
+        kind = METERED[path]
         key = _bearer(request)
         if key is None:
             return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
@@ -394,10 +288,10 @@ def create_gateway(
             if config.continuous_usage:
                 options["continuous_usage_stats"] = True
 
-        admitted: tuple[str, RateState] | None = None
-        if limiter is not None and policy is not None and gate.keys is not None:
+        admitted: Admitted | None = None
+        if meter.limits:
             try:
-                admitted = await anyio.to_thread.run_sync(admit, key)
+                admitted = await meter.admit(key)
             except LedgerUnavailable as exc:
                 return openai_error(Reason.LEDGER_UNAVAILABLE, f"rate limits unavailable: {exc}")
             if admitted is not None and not admitted[1].allowed:
@@ -413,16 +307,14 @@ def create_gateway(
 
         request_id = f"gw-{uuid.uuid4().hex}"
         try:
-            reservation = await anyio.to_thread.run_sync(
-                metering.reserve, key, request_id, max_cost, model
-            )
+            reservation = await meter.reserve(key, request_id, max_cost, model)
         except LedgerUnavailable as exc:
             return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
         if not reservation.allowed:
             return _refusal(reservation, max_cost, rate)
 
         try:
-            response = await upstream.post(request.url.path, json.dumps(body).encode())
+            response = await upstream.post(path, json.dumps(body).encode())
         except UPSTREAM_ERRORS as exc:
             await release(reservation, model)
             return openai_error(
@@ -499,7 +391,20 @@ def create_gateway(
     if usage_store is not None:
         routes.append(Route("/v1/usage", usage_route, methods=["GET"]))
         routes.append(Route("/v1/usage/daily", usage_route, methods=["GET"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.meter = meter  # which path meters (`Meter` or `RedisMeter`), for operators
+
+    async def metered(scope: Scope, receive: Receive, send: Send) -> None:
+        # The metered routes skip Starlette's router and middleware (two wrappers around every
+        # chunk a stream sends); an error in them is still a 500 (uvicorn's).
+        if scope["type"] == "http" and scope["path"] in METERED and scope["method"] == "POST":
+            response = await proxy(Request(scope, receive))
+            await response(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    metered.state = app.state  # type: ignore[attr-defined]
+    return metered
 
 
 def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> JSONResponse:

@@ -63,6 +63,19 @@ class SseScanner:
     _buffer: bytes = field(default=b"", repr=False)
 
     def feed(self, chunk: bytes) -> None:
+        # The common read: whole events of output, none with usage (no event is split across
+        # reads, nothing to parse): counted in C, without slicing them apart.
+        if (
+            not self._buffer
+            and chunk.endswith(b"\n\n")
+            and b'"usage"' not in chunk
+            and b"\r" not in chunk
+            and b"data: [DONE]" not in chunk
+        ):
+            events = chunk.count(b"\n\n")
+            if len(_OUTPUT.findall(chunk)) == events:  # each one output (else: one by one)
+                self.events += events
+                return
         self._buffer += chunk
         while True:
             cut = _event_end(self._buffer)

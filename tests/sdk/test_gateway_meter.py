@@ -1,0 +1,166 @@
+"""The gateway's event-loop metering on Redis: `AutoPipeline` (one write for the commands of a
+loop iteration, a stuck or absent Redis failing in time, reconnecting after a restart, scripts
+sent again after the server forgot them), `AsyncHolds` (the same ledger as `RedisLedger`'s own
+calls) and `make_meter` (the event loop's path only where every store allows it)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.support.fake_gate import ALICE, BOB, make_gate
+from venice_sdk.errors import Reason
+from venice_sdk.gateway.meter import Meter, RedisMeter, make_meter
+from venice_sdk.ledger import HoldError, LedgerUnavailable, RedisLedger, SQLiteLedger
+from venice_sdk.ledger.aio import AsyncHolds
+from venice_sdk.ledger.pipeline import AutoPipeline, ReplyError
+from venice_sdk.ratelimit import LocalRateLimiter, RedisRateLimiter
+from venice_sdk.usage import RedisUsageStore
+
+
+def _pipe(url: str, **options: Any) -> AutoPipeline:
+    pipe = AutoPipeline.like(redis.Redis.from_url(url), **options)
+    assert pipe is not None
+    return pipe
+
+
+def test_the_commands_of_one_loop_iteration_go_out_in_one_write(redis_url: str) -> None:
+    pipe = _pipe(redis_url)
+    writes: list[int] = []
+
+    async def run() -> list[Any]:
+        await pipe.call("PING")  # connected
+        transport = pipe._protocol.transport  # type: ignore[union-attr]
+        write = transport.write
+
+        def counted(data: bytes) -> None:
+            writes.append(len(data))
+            write(data)
+
+        pipe._protocol.transport = _Spy(transport, counted)  # type: ignore[union-attr]
+        replies = await asyncio.gather(*(pipe.call("INCR", "n") for _ in range(200)))
+        errors = await pipe.batch(("INCR", "n"), ("HGET", "n", "x"), ("INCR", "n"))
+        await pipe.close()
+        return [replies, errors]
+
+    replies, errors = asyncio.run(run())
+    assert replies == list(range(1, 201))  # every caller got its own reply, in order
+    assert len(writes) == 2  # 200 concurrent commands in one write, then the batch
+    # One command's error reply is its own: the others of its batch went through.
+    assert errors[0] == 201 and isinstance(errors[1], ReplyError) and errors[2] == 202
+
+
+class _Spy:
+    def __init__(self, transport: Any, write: Any) -> None:
+        self._transport, self.write = transport, write
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def test_a_redis_that_never_answers_fails_in_time_and_nothing_hangs() -> None:
+    async def run() -> tuple[float, float]:
+        # A server that accepts and reads, and never answers (a hung Redis).
+        async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.read(65536):
+                pass
+
+        server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pipe = AutoPipeline("127.0.0.1", port, timeout=0.2, retry_for=0.6)
+        began = time.monotonic()
+        with pytest.raises(LedgerUnavailable, match=r"did not answer within 0\.2s"):
+            await asyncio.gather(pipe.call("PING"), pipe.call("PING"))
+        once = time.monotonic() - began
+        began = time.monotonic()
+        with pytest.raises(LedgerUnavailable, match=r"unreachable while pinging for 0\.6s"):
+            await pipe.retrying("pinging", lambda: pipe.call("PING"))
+        retried = time.monotonic() - began
+        server.close()
+        return once, retried
+
+    once, retried = asyncio.run(run())
+    assert 0.2 <= once < 1.0
+    assert 0.5 <= retried < 2.0
+
+
+def test_a_restarted_redis_is_reconnected_and_its_lost_scripts_sent_again(
+    own_redis: Any, tmp_path: Path
+) -> None:
+    ledger = RedisLedger(own_redis.url)
+    pipe = _pipe(own_redis.url, retry_for=0.3)
+
+    async def reserve(rid: str) -> Any:
+        return await AsyncHolds(ledger, pipe).reserve(ALICE, 100, 1_000, rid)
+
+    async def run() -> None:
+        assert (await reserve("r-1")).allowed
+        own_redis.stop()
+        with pytest.raises(LedgerUnavailable):
+            await reserve("r-2")
+        own_redis.start()  # an empty script cache: the hold script is sent again
+        hold = await reserve("r-3")
+        assert hold.allowed and hold.held == 200  # r-1 (kept on disk) and r-3
+        await pipe.close()
+
+    asyncio.run(run())
+    ledger.close()
+
+
+def test_event_loop_holds_and_blocking_holds_are_one_ledger(redis_url: str) -> None:
+    ledger = RedisLedger(redis_url)
+    pipe = _pipe(redis_url)
+    holds = AsyncHolds(ledger, pipe)
+
+    async def run() -> None:
+        hold = await holds.reserve(ALICE, 400, 1_000, "a-1")
+        again = await holds.reserve(ALICE, 400, 1_000, "a-1")  # idempotent: nothing more
+        assert hold.allowed and again.held == 400 and ledger.held(ALICE) == 400
+        refused = await holds.reserve(ALICE, 700, 1_000, "a-2")
+        assert not refused.allowed and refused.reason == Reason.INSUFFICIENT_CREDIT
+        done = ledger.settle("a-1", 150)  # the blocking ledger settles it by id alone
+        assert (done.cost, done.released) == (150, 250)
+        with pytest.raises(HoldError) as released:
+            await holds.release(hold)
+        assert released.value.code == Reason.HOLD_SETTLED
+        blocking = ledger.reserve(ALICE, 300, 1_000, "b-1")
+        settled = await holds.settle(blocking, 10**6)  # capped at the hold
+        assert settled.cost == 300 and settled.capped and ledger.spent(ALICE) == 450
+        # The same id for another account: refused, and the other account holds nothing.
+        with pytest.raises(HoldError) as reused:
+            await holds.reserve(BOB, 10, 1_000, "a-1")
+        assert reused.value.code == Reason.REQUEST_ID_REUSED
+        assert ledger.held(BOB) == 0 and ledger.spent(BOB) == 0
+        await pipe.close()
+
+    asyncio.run(run())
+    ledger.close()
+
+
+def test_the_event_loop_path_is_taken_only_where_every_store_allows_it(
+    redis_url: str, tmp_path: Path
+) -> None:
+    ledger = RedisLedger(redis_url)
+    gate, _, _ = make_gate(ledger, tmp_path)
+    same_db = redis.Redis.from_url(redis_url)
+    other_db = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/1")
+    assert isinstance(make_meter(gate), RedisMeter)
+    assert isinstance(
+        make_meter(gate, RedisRateLimiter(same_db), None, RedisUsageStore(same_db)), RedisMeter
+    )
+    # Stores elsewhere, or counted in this process: the blocking path, in worker threads.
+    for limiter, usage in (
+        (LocalRateLimiter(), None),
+        (RedisRateLimiter(other_db), None),
+        (None, RedisUsageStore(other_db)),
+    ):
+        meter = make_meter(gate, limiter, None, usage)
+        assert type(meter) is Meter
+    for other_ledger in (RedisLedger(redis_url, direct=False), SQLiteLedger(tmp_path / "l.db")):
+        assert type(make_meter(make_gate(other_ledger, tmp_path)[0])) is Meter
+    ledger.close()

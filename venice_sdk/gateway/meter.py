@@ -1,0 +1,352 @@
+"""How the gateway meters a request: admit it (rate limits), hold its worst case, and at its end
+settle (or release) the hold, count its tokens and keep its usage record.
+
+`Meter` does it with the SDK's blocking stores, one hop to a worker thread per step; it works
+with every backend (SQLite, Redis, any key store). `RedisMeter` does the common case on the
+event loop itself over one `AutoPipeline` (the requests in flight share its writes and reads):
+a key without budgets of its own whose wallet's entitlement is cached, on a Redis ledger,
+limiter and usage store reached with the same settings. Anything else (a key with a daily or
+monthly budget, an entitlement to read from the chain, VCU mode, a hold that outlived its TTL)
+takes `Meter`'s path; both write the same keys through the same scripts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio.to_thread
+
+from venice_sdk.auth import ApiKeyStore, AuthError
+from venice_sdk.entitlements import EntitlementError
+from venice_sdk.errors import Reason
+from venice_sdk.gate import Gatekeeper, has_budget
+from venice_sdk.gateway.stream import Usage
+from venice_sdk.ledger import HoldError, LedgerUnavailable, epoch_day, normalize_account
+from venice_sdk.ledger.aio import AsyncHolds
+from venice_sdk.ledger.pipeline import AutoPipeline, ReplyError
+from venice_sdk.ledger.redis import RedisLedger
+from venice_sdk.metering import Metering, Plan, Reservation
+from venice_sdk.ratelimit import _LUA as _RATE_LUA
+from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState, RedisRateLimiter
+from venice_sdk.usage import _LUA as _USAGE_LUA
+from venice_sdk.usage import RedisUsageStore, UsageRecord, UsageStore
+
+__all__ = ["Admitted", "Meter", "RedisMeter", "make_meter"]
+
+log = logging.getLogger("venice_sdk.gateway")
+
+#: A request counted against its key's rate limits: (key id, the limits' state after it).
+Admitted = tuple[str, RateState]
+
+
+class Meter:
+    """The gateway's metering over ``gate`` (its key store, entitlements and ledger), with an
+    optional ``limiter`` and ``policy`` (requests and tokens per minute per key) and
+    ``usage_store`` (a record per request)."""
+
+    def __init__(
+        self,
+        gate: Gatekeeper,
+        limiter: RateLimiter | None = None,
+        policy: RateLimitPolicy | None = None,
+        usage_store: UsageStore | None = None,
+    ) -> None:
+        self.gate = gate
+        self.metering = Metering(gate)
+        self.limiter, self.policy, self.usage_store = limiter, policy, usage_store
+
+    @property
+    def limits(self) -> bool:
+        return self.limiter is not None and self.policy is not None and self.gate.keys is not None
+
+    # --- the steps, each awaited by the gateway -------------------------------------------
+
+    async def admit(self, key: str) -> Admitted | None:
+        """Count the request against its key's rate limits (None: no such key; the reserve
+        refuses it). Raises `LedgerUnavailable` if the limits cannot be reached."""
+        return await anyio.to_thread.run_sync(self._admit, key)
+
+    async def reserve(self, key: str, request_id: str, max_cost: int, model: str) -> Reservation:
+        """Hold ``max_cost`` for the request (raises `LedgerUnavailable`)."""
+        return await anyio.to_thread.run_sync(
+            self.metering.reserve, key, request_id, max_cost, model
+        )
+
+    async def finish(
+        self,
+        reservation: Reservation,
+        model: str,
+        outcome: str,
+        cost: int | None,
+        usage: Usage | None,
+        admitted: Admitted | None,
+        images: int = 0,
+    ) -> int:
+        """Settle a served request at ``cost`` (None: no usable usage, its hold), count its
+        tokens and record it; the balance left."""
+
+        def run() -> int:
+            remaining, charged = self._settle(
+                reservation, reservation.amount if cost is None else cost
+            )
+            if usage is not None:
+                self._count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
+            self._note(reservation, model, outcome, usage, images, charged)
+            return remaining
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def release(self, reservation: Reservation, model: str) -> None:
+        """Free the hold of a request that was not served, and record it."""
+
+        def run() -> None:
+            try:
+                self.metering.release(reservation)
+            except (LedgerUnavailable, HoldError) as exc:
+                log.error("releasing %s failed: %s", reservation.request_id, exc)
+            self._note(reservation, model, "released")
+
+        await anyio.to_thread.run_sync(run)
+
+    async def close(self) -> None:
+        """Close what the meter opened in its event loop (nothing here)."""
+
+    # --- blocking pieces ------------------------------------------------------------------
+
+    def _limits_for(self, record_key_id: str, address: str) -> Any:
+        """The limits of a key: its tier comes from the wallet's entitlement (the default if
+        it cannot be read)."""
+        assert self.policy is not None
+        try:
+            entitlement = self.gate.client.get(address)
+            pro, diem = bool(entitlement.is_pro), int(entitlement.diem_staked)
+        except EntitlementError:
+            pro, diem = False, 0
+        return self.policy.limits_for(record_key_id, pro=pro, diem_staked=diem)
+
+    def _admit(self, key: str) -> Admitted | None:
+        assert self.limiter is not None and self.gate.keys is not None
+        try:
+            record = self.gate.keys.resolve(key)
+        except AuthError:
+            return None
+        limits = self._limits_for(record.key_id, record.address)
+        return record.key_id, self.limiter.hit(record.key_id, limits)
+
+    def _count_tokens(self, admitted: Admitted | None, tokens: int) -> None:
+        if self.limiter is None or admitted is None or not tokens:
+            return
+        try:
+            self.limiter.add_tokens(admitted[0], tokens)
+        except LedgerUnavailable as exc:
+            log.error("counting tokens failed: %s", exc)
+
+    def _settle(self, reservation: Reservation, cost: int) -> tuple[int, int]:
+        """Settle at ``cost``: (the balance left after it, what was debited); the hold's balance
+        and 0 if the ledger failed."""
+        gate = self.gate
+        try:
+            try:
+                done = self.metering.settle(reservation, cost)
+            except HoldError as exc:
+                if exc.code != Reason.HOLD_EXPIRED or reservation.address is None:
+                    raise
+                # Served for longer than the ledger's hold_ttl: the hold went back to the
+                # wallet, so debit what was served (today) if the day's credit still covers it.
+                debit = gate.ledger.debit(
+                    reservation.address, min(cost, reservation.amount), reservation.daily_limit
+                )
+                if not debit.allowed:
+                    log.error(
+                        "%s outlived its hold; its cost no longer fits", reservation.request_id
+                    )
+                return debit.remaining, debit.cost if debit.allowed else 0
+        except (LedgerUnavailable, HoldError) as exc:
+            # The request was served: the hold stays until its TTL (then it is released).
+            log.error("settling %s failed: %s", reservation.request_id, exc)
+            return reservation.remaining, 0
+        return done.remaining, done.cost
+
+    def _record(
+        self,
+        reservation: Reservation,
+        model: str,
+        outcome: str,
+        usage: Usage | None = None,
+        images: int = 0,
+        charged: int = 0,
+    ) -> UsageRecord | None:
+        """The request's usage record (None: the gateway keeps none, or nobody paid)."""
+        if self.usage_store is None or reservation.address is None:
+            return None
+        now = float(self.gate.ledger.clock())
+        return UsageRecord(
+            request_id=reservation.request_id,
+            key_id=reservation.key_id,
+            wallet=normalize_account(reservation.address),
+            model=model,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            images=images,
+            cost=charged,
+            hold=reservation.amount,
+            time=now,
+            day=reservation.hold.day if reservation.hold else epoch_day(now),
+            outcome=outcome,
+        )
+
+    def _note(self, reservation: Reservation, model: str, outcome: str, *rest: Any) -> None:
+        record = self._record(reservation, model, outcome, *rest)
+        if record is None or self.usage_store is None:
+            return
+        try:
+            self.usage_store.record(record)
+        except LedgerUnavailable as exc:
+            log.error("recording the usage of %s failed: %s", reservation.request_id, exc)
+
+
+class RedisMeter(Meter):
+    """`Meter` with the common case on the event loop, over one `AutoPipeline` (made by
+    `make_meter`, which decides whether the stores allow it)."""
+
+    def __init__(
+        self,
+        gate: Gatekeeper,
+        pipe: AutoPipeline,
+        limiter: RedisRateLimiter | None = None,
+        policy: RateLimitPolicy | None = None,
+        usage_store: RedisUsageStore | None = None,
+    ) -> None:
+        super().__init__(gate, limiter, policy, usage_store)
+        assert isinstance(gate.ledger, RedisLedger)
+        self.pipe = pipe
+        self.holds = AsyncHolds(gate.ledger, pipe)
+        self.redis_limiter, self.redis_usage = limiter, usage_store
+        pipe.register(_RATE_LUA)
+        pipe.register(_USAGE_LUA)
+
+    async def admit(self, key: str) -> Admitted | None:
+        assert self.gate.keys is not None and self.redis_limiter is not None
+        try:
+            record = self.gate.keys.resolve(key)  # SQLite (WAL): a read never waits
+        except AuthError:
+            return None
+        if self.gate.client.cached(record.address) is None:
+            return await super().admit(key)  # its tier needs a read of the chain
+        limits = self._limits_for(record.key_id, record.address)
+        call, answer = self.redis_limiter.hit_call(record.key_id, limits)
+        reply = (await self.pipe.batch(call))[0]
+        if isinstance(reply, ReplyError):
+            raise LedgerUnavailable(f"redis refused the rate limit script: {reply}")
+        return record.key_id, answer(reply)
+
+    async def reserve(self, key: str, request_id: str, max_cost: int, model: str) -> Reservation:
+        plan = self.metering.plan(key, request_id, model, cached_only=True)
+        if plan is None or (isinstance(plan, Plan) and plan.record and has_budget(plan.record)):
+            return await super().reserve(key, request_id, max_cost, model)
+        if isinstance(plan, Reservation):
+            return plan
+        hold = await self.holds.reserve(plan.address, max_cost, plan.wallet_limit, request_id)
+        if hold.allowed and self.gate.activity_due(plan.address):
+            await anyio.to_thread.run_sync(self.gate._mark_active, plan.address)
+        return plan.held(request_id, hold)
+
+    async def finish(
+        self,
+        reservation: Reservation,
+        model: str,
+        outcome: str,
+        cost: int | None,
+        usage: Usage | None,
+        admitted: Admitted | None,
+        images: int = 0,
+    ) -> int:
+        if reservation.key_hold or reservation.month_hold or reservation.hold is None:
+            return await super().finish(reservation, model, outcome, cost, usage, admitted, images)
+        try:
+            done = await self.holds.settle(
+                reservation.hold, reservation.amount if cost is None else cost
+            )
+        except HoldError as exc:
+            if exc.code != Reason.HOLD_EXPIRED:
+                log.error("settling %s failed: %s", reservation.request_id, exc)
+                remaining, charged = reservation.remaining, 0
+            else:  # outlived its hold: the blocking path debits what it can
+                return await super().finish(
+                    reservation, model, outcome, cost, usage, admitted, images
+                )
+        except LedgerUnavailable as exc:
+            log.error("settling %s failed: %s", reservation.request_id, exc)
+            remaining, charged = reservation.remaining, 0
+        else:
+            remaining, charged = done.remaining, done.cost
+        calls: list[tuple[Any, ...]] = []
+        tokens = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
+        if self.redis_limiter is not None and admitted is not None and tokens:
+            calls.append(self.redis_limiter.tokens_call(admitted[0], tokens))
+        record = self._record(reservation, model, outcome, usage, images, charged)
+        if record is not None and self.redis_usage is not None:
+            calls.append(self.redis_usage.record_call(record))
+        await self._send_quietly(reservation.request_id, calls)
+        return remaining
+
+    async def release(self, reservation: Reservation, model: str) -> None:
+        if reservation.key_hold or reservation.month_hold or reservation.hold is None:
+            await super().release(reservation, model)
+            return
+        try:
+            await self.holds.release(reservation.hold)
+        except (LedgerUnavailable, HoldError) as exc:
+            log.error("releasing %s failed: %s", reservation.request_id, exc)
+        record = self._record(reservation, model, "released")
+        if record is not None and self.redis_usage is not None:
+            await self._send_quietly(reservation.request_id, [self.redis_usage.record_call(record)])
+
+    async def _send_quietly(self, request_id: str, calls: list[tuple[Any, ...]]) -> None:
+        """Send a request's token count and usage record; a failure is logged (the request
+        was served and settled already)."""
+        if not calls:
+            return
+        try:
+            replies = await self.pipe.batch(*calls)
+        except LedgerUnavailable as exc:
+            log.error("recording the usage of %s failed: %s", request_id, exc)
+            return
+        for reply in replies:
+            if isinstance(reply, ReplyError):
+                log.error("recording the usage of %s failed: %s", request_id, reply)
+
+    async def close(self) -> None:
+        await self.pipe.close()
+
+
+def make_meter(
+    gate: Gatekeeper,
+    limiter: RateLimiter | None = None,
+    policy: RateLimitPolicy | None = None,
+    usage_store: UsageStore | None = None,
+) -> Meter:
+    """A `RedisMeter` when the ledger is a `RedisLedger` sending directly (one Redis, not a
+    cluster), the keys are in SQLite, and the limiter and usage store (if any) are on the same
+    Redis with the same settings; else a `Meter`."""
+    ledger = gate.ledger
+    if not isinstance(ledger, RedisLedger) or not ledger.direct:
+        return Meter(gate, limiter, policy, usage_store)
+    pipe = AutoPipeline.like(ledger.client, timeout=ledger.socket_timeout,
+                             retry_for=ledger.retry_for)  # fmt: skip
+    same = pipe is not None and isinstance(gate.keys, ApiKeyStore)
+    for store, kind in ((limiter, RedisRateLimiter), (usage_store, RedisUsageStore)):
+        if store is None:
+            continue
+        other = AutoPipeline.like(store.client) if isinstance(store, kind) else None
+        same = same and other is not None and pipe is not None and other.place == pipe.place
+    if not same or pipe is None:
+        return Meter(gate, limiter, policy, usage_store)
+    return RedisMeter(
+        gate,
+        pipe,
+        limiter if isinstance(limiter, RedisRateLimiter) else None,
+        policy,
+        usage_store if isinstance(usage_store, RedisUsageStore) else None,
+    )
