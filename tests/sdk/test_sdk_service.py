@@ -331,8 +331,8 @@ def test_cli__keys_issue_checks_the_stake_on_chain(tmp_path, manifest, chain, di
     args = ["--daily", "1.5", "--monthly", "20", "--expires", "2030-01-01T00:00:00Z"]
     args += ["--model", "small", "--kind", "admin", "--label", "ci"]
     assert main(["keys", "issue", diem_staker.address, *where, *args]) == 0
-    out = capsys.readouterr().out
-    key = out.split()[1]
+    out = capsys.readouterr().out  # after any log line of the fixtures' transactions
+    key = next(line.split()[1] for line in out.splitlines() if line.startswith("key "))
     record = ApiKeyStore(tmp_path / "keys.sqlite3").resolve(key)
     assert (record.address, record.kind, record.models) == (
         diem_staker.address,
