@@ -36,8 +36,9 @@ T = TypeVar("T")
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, owner: AutoPipeline) -> None:
+    def __init__(self, owner: AutoPipeline, loop: asyncio.AbstractEventLoop) -> None:
         self.owner = owner
+        self.loop = loop  # its event loop (asking asyncio for it costs a getpid each time)
         self.reader = hiredis.Reader()
         self.transport: Any = None  # asyncio's or uvloop's transport
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
@@ -77,6 +78,7 @@ class _Protocol(asyncio.Protocol):
             future = self.waiting.popleft()
             if not future.done():
                 future.set_exception(error)
+                future.exception()  # its awaiter gets it; one nobody awaits any more is not logged
         if self.owner._protocol is self:
             self.owner._protocol = None
 
@@ -139,7 +141,7 @@ class AutoPipeline:
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
-        protocol = _Protocol(self)
+        protocol = _Protocol(self, loop)
         try:
             if self.path is not None:
                 connect = loop.create_unix_connection(lambda: protocol, self.path)
@@ -176,10 +178,10 @@ class AutoPipeline:
             done.exception()  # retrieved: a failed connect is raised to its waiters
 
     def _send(self, protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = protocol.loop.create_future()
         protocol.waiting.append(future)
         if not protocol.outgoing:  # the first of this iteration: send them all at its end
-            asyncio.get_running_loop().call_soon(self._flush, protocol)
+            protocol.loop.call_soon(self._flush, protocol)
         protocol.outgoing.append(hiredis.pack_command(args))
         return future
 
@@ -190,7 +192,7 @@ class AutoPipeline:
         protocol.transport.write(data)
         last = protocol.waiting[-1] if protocol.waiting else None
         if last is not None:
-            asyncio.get_running_loop().call_later(self.timeout, self._check, protocol, last)
+            protocol.loop.call_later(self.timeout, self._check, protocol, last)
 
     def _check(self, protocol: _Protocol, last: asyncio.Future[Any]) -> None:
         """A batch's timer: if its last reply has not come, the connection is stuck."""
