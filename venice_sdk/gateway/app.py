@@ -34,7 +34,7 @@ from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error, status_of
 from venice_sdk.gateway.estimate import WorstCase, worst_case
-from venice_sdk.gateway.meter import Admitted, make_meter
+from venice_sdk.gateway.meter import Admitted, Served, make_meter
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
 from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, Upstream, describe
@@ -356,7 +356,7 @@ def create_gateway(
                 if usage is None:
                     usage = Usage(bound.input_tokens, scanner.events)
                 cost = price(prices, model, usage)
-                await finish(reservation, model, ending, cost, usage, admitted)
+                await finish(reservation, Served(model, ending, cost, usage, admitted))
 
             headers = {**_balance_headers(reservation.remaining, request_id), **rate}
             return MeteredStream(response, headers, on_end)
@@ -385,7 +385,8 @@ def create_gateway(
             usage = usage_of(answer)
             cost = price(prices, model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
-        remaining = await finish(reservation, model, "complete", cost, usage, admitted, images)
+        served = Served(model, "complete", cost, usage, admitted, images)
+        remaining = await finish(reservation, served)
         headers = {**_balance_headers(remaining, request_id), **rate}
         return Response(data, 200, media_type="application/json", headers=headers)
 

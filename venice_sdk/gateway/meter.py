@@ -13,6 +13,7 @@ takes `Meter`'s path; both write the same keys through the same scripts.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -32,12 +33,30 @@ from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState, RedisR
 from venice_sdk.usage import _LUA as _USAGE_LUA
 from venice_sdk.usage import RedisUsageStore, UsageRecord, UsageStore
 
-__all__ = ["Admitted", "Meter", "RedisMeter", "make_meter"]
+__all__ = ["Admitted", "Meter", "RedisMeter", "Served", "make_meter"]
 
 log = logging.getLogger("venice_sdk.gateway")
 
 #: A request counted against its key's rate limits: (key id, the limits' state after it).
 Admitted = tuple[str, RateState]
+
+
+@dataclass(frozen=True)
+class Served:
+    """How a served request ended: ``outcome`` (``complete``, ``disconnected``,
+    ``upstream_failed``), ``cost`` at its usage (None: no usable usage, so its hold), the
+    ``usage`` (its tokens count against the key's rate), its admission, images made."""
+
+    model: str
+    outcome: str
+    cost: int | None
+    usage: Usage | None
+    admitted: Admitted | None
+    images: int = 0
+
+    def fields(self) -> tuple[str, str, int | None, Usage | None, Admitted | None, int]:
+        """Its fields as they are (dataclasses.astuple would turn the usage into a tuple)."""
+        return self.model, self.outcome, self.cost, self.usage, self.admitted, self.images
 
 
 class Meter:
@@ -73,18 +92,10 @@ class Meter:
             self.metering.reserve, key, request_id, max_cost, model
         )
 
-    async def finish(
-        self,
-        reservation: Reservation,
-        model: str,
-        outcome: str,
-        cost: int | None,
-        usage: Usage | None,
-        admitted: Admitted | None,
-        images: int = 0,
-    ) -> int:
-        """Settle a served request at ``cost`` (None: no usable usage, its hold), count its
-        tokens and record it; the balance left."""
+    async def finish(self, reservation: Reservation, served: Served) -> int:
+        """Settle a served request at its cost, count its tokens and record it; the balance
+        left."""
+        model, outcome, cost, usage, admitted, images = served.fields()
 
         def run() -> int:
             remaining, charged = self._settle(
@@ -252,18 +263,10 @@ class RedisMeter(Meter):
             await anyio.to_thread.run_sync(self.gate._mark_active, plan.address)
         return plan.held(request_id, hold)
 
-    async def finish(
-        self,
-        reservation: Reservation,
-        model: str,
-        outcome: str,
-        cost: int | None,
-        usage: Usage | None,
-        admitted: Admitted | None,
-        images: int = 0,
-    ) -> int:
+    async def finish(self, reservation: Reservation, served: Served) -> int:
         if reservation.key_hold or reservation.month_hold or reservation.hold is None:
-            return await super().finish(reservation, model, outcome, cost, usage, admitted, images)
+            return await super().finish(reservation, served)
+        model, outcome, cost, usage, admitted, images = served.fields()
         try:
             done = await self.holds.settle(
                 reservation.hold, reservation.amount if cost is None else cost
@@ -273,9 +276,7 @@ class RedisMeter(Meter):
                 log.error("settling %s failed: %s", reservation.request_id, exc)
                 remaining, charged = reservation.remaining, 0
             else:  # outlived its hold: the blocking path debits what it can
-                return await super().finish(
-                    reservation, model, outcome, cost, usage, admitted, images
-                )
+                return await super().finish(reservation, served)
         except LedgerUnavailable as exc:
             log.error("settling %s failed: %s", reservation.request_id, exc)
             remaining, charged = reservation.remaining, 0
