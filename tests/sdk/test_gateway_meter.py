@@ -164,3 +164,23 @@ def test_the_event_loop_path_is_taken_only_where_every_store_allows_it(
     for other_ledger in (RedisLedger(redis_url, direct=False), SQLiteLedger(tmp_path / "l.db")):
         assert type(make_meter(make_gate(other_ledger, tmp_path)[0])) is Meter
     ledger.close()
+
+
+def test_a_loop_held_up_past_the_timeout_still_reads_the_replies_waiting(redis_url: str) -> None:
+    """A worker the machine stalled past the timeout (on uvloop, the gateway's loop) must not
+    call a Redis that answered in time stuck: the batch's timer must not beat its reply."""
+    import uvloop
+
+    pipe = _pipe(redis_url, timeout=0.2, retry_for=0.0)
+
+    async def run() -> Any:
+        await pipe.call("PING")
+        pending = asyncio.ensure_future(pipe.call("INCR", "stalled"))
+        for _ in range(3):  # the call is made, then its batch is written
+            await asyncio.sleep(0)
+        time.sleep(0.4)  # the loop is held up; Redis answers meanwhile
+        reply = await pending
+        await pipe.close()
+        return reply
+
+    assert uvloop.run(run()) == 1
