@@ -403,7 +403,7 @@ class Gatekeeper:
         """Note the wallet's activity (VCU mode). Best effort: the debit is already applied,
         so a failure here must not turn an allowed request into an error."""
         now = float(self.ledger.clock())
-        if now - self._active_marked.get(address, float("-inf")) >= ACTIVITY_RESOLUTION:
+        if self.activity_due(address):
             try:
                 self.ledger.record_activity(address)
             except Exception:

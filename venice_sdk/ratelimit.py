@@ -26,7 +26,7 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -133,6 +133,15 @@ def _state(limits: Limits, reset: float, allowed: bool, requests: int, tokens: i
     return RateState(allowed, limits, requests, tokens, reset, exceeded)
 
 
+def _hit_args(limits: Limits) -> tuple[Any, ...]:
+    """The script's arguments to count a request (its counters live two windows)."""
+    return ("hit", limits.requests_per_minute, limits.tokens_per_minute, 2 * WINDOW)
+
+
+def _tokens_args(tokens: int) -> tuple[Any, ...]:
+    return ("tokens", tokens, 2 * WINDOW)
+
+
 class LocalRateLimiter(RateLimiter):
     """Counts in this process (thread-safe); each process has its own."""
 
@@ -181,12 +190,13 @@ class RedisRateLimiter(RateLimiter):
         keys = (f"{self.prefix}:{{{key_id}}}:{window}:r", f"{self.prefix}:{{{key_id}}}:{window}:t")
         return ("EVALSHA", _SHA, 2, *keys, *args)
 
-    def hit_call(self, key_id: str, limits: Limits) -> tuple[tuple[Any, ...], Any]:
+    def hit_call(
+        self, key_id: str, limits: Limits
+    ) -> tuple[tuple[Any, ...], Callable[[list[Any]], RateState]]:
         """`hit` as a command to send and a function of its reply giving the `RateState`
         (for a caller with its own connection, such as the gateway's event loop)."""
         window, reset = self._window()
-        call = self.script_call(key_id, window, "hit", limits.requests_per_minute,
-                                limits.tokens_per_minute, 2 * WINDOW)  # fmt: skip
+        call = self.script_call(key_id, window, *_hit_args(limits))
 
         def answer(reply: list[Any]) -> RateState:
             allowed, requests, tokens = (int(x) for x in reply)
@@ -196,7 +206,7 @@ class RedisRateLimiter(RateLimiter):
 
     def tokens_call(self, key_id: str, tokens: int) -> tuple[Any, ...]:
         """`add_tokens` as a command to send."""
-        return self.script_call(key_id, self._window()[0], "tokens", tokens, 2 * WINDOW)
+        return self.script_call(key_id, self._window()[0], *_tokens_args(tokens))
 
     def _run(self, key_id: str, window: int, *args: Any) -> list[int]:
         _, _, _, *keys_and_args = self.script_call(key_id, window, *args)
@@ -210,14 +220,11 @@ class RedisRateLimiter(RateLimiter):
         return [int(x) for x in reply]
 
     def _hit(self, key_id: str, window: int, limits: Limits) -> tuple[bool, int, int]:
-        allowed, requests, tokens = self._run(
-            key_id, window, "hit", limits.requests_per_minute, limits.tokens_per_minute,
-            2 * WINDOW,
-        )  # fmt: skip
+        allowed, requests, tokens = self._run(key_id, window, *_hit_args(limits))
         return bool(allowed), requests, tokens
 
     def _add_tokens(self, key_id: str, window: int, tokens: int) -> None:
-        self._run(key_id, window, "tokens", tokens, 2 * WINDOW)
+        self._run(key_id, window, *_tokens_args(tokens))
 
     def close(self) -> None:
         self.client.close()

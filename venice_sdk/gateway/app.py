@@ -173,8 +173,6 @@ def create_gateway(
             await upstream.close()
             await meter.close()
 
-    finish, release = meter.finish, meter.release
-
     def price(prices: PriceBook, model: str, usage: Usage) -> int | None:
         try:
             return min(prices.price(model, usage.prompt_tokens, usage.completion_tokens),
@@ -319,7 +317,7 @@ def create_gateway(
         try:
             response = await upstream.post(path, json.dumps(body).encode())
         except UPSTREAM_ERRORS as exc:
-            await release(reservation, model)
+            await meter.release(reservation, model)
             return openai_error(
                 Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {describe(exc)}"
             )
@@ -331,7 +329,7 @@ def create_gateway(
                 failed = True
             finally:
                 response.close()
-            await release(reservation, model)
+            await meter.release(reservation, model)
             if response.status >= 500 or failed:
                 return openai_error(
                     Reason.UPSTREAM_UNAVAILABLE, f"the upstream answered {response.status}"
@@ -344,7 +342,7 @@ def create_gateway(
 
             async def on_end(ending: Ending, scanner: SseScanner, sent_any: bool) -> None:
                 if ending == "upstream_failed" and not sent_any:
-                    await release(reservation, model)
+                    await meter.release(reservation, model)
                     return
                 # Its usage chunk was streamed: that usage (whether or not the client stayed for
                 # the end). Cut short: the upstream's counts so far if it sends them in every
@@ -356,7 +354,7 @@ def create_gateway(
                 if usage is None:
                     usage = Usage(bound.input_tokens, scanner.events)
                 cost = price(prices, model, usage)
-                await finish(reservation, Served(model, ending, cost, usage, admitted))
+                await meter.finish(reservation, Served(model, ending, cost, usage, admitted))
 
             headers = {**_balance_headers(reservation.remaining, request_id), **rate}
             return MeteredStream(response, headers, on_end)
@@ -364,7 +362,7 @@ def create_gateway(
         try:
             data = await response.read()
         except UPSTREAM_ERRORS as exc:
-            await release(reservation, model)
+            await meter.release(reservation, model)
             return openai_error(
                 Reason.UPSTREAM_UNAVAILABLE, f"the upstream failed: {describe(exc)}"
             )
@@ -386,7 +384,7 @@ def create_gateway(
             cost = price(prices, model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
         served = Served(model, "complete", cost, usage, admitted, images)
-        remaining = await finish(reservation, served)
+        remaining = await meter.finish(reservation, served)
         headers = {**_balance_headers(remaining, request_id), **rate}
         return Response(data, 200, media_type="application/json", headers=headers)
 

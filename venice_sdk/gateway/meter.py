@@ -29,7 +29,13 @@ from venice_sdk.ledger.pipeline import AutoPipeline, ReplyError
 from venice_sdk.ledger.redis import RedisLedger
 from venice_sdk.metering import Metering, Plan, Reservation
 from venice_sdk.ratelimit import _LUA as _RATE_LUA
-from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState, RedisRateLimiter
+from venice_sdk.ratelimit import (
+    Limits,
+    RateLimiter,
+    RateLimitPolicy,
+    RateState,
+    RedisRateLimiter,
+)
 from venice_sdk.usage import _LUA as _USAGE_LUA
 from venice_sdk.usage import RedisUsageStore, UsageRecord, UsageStore
 
@@ -53,10 +59,6 @@ class Served:
     usage: Usage | None
     admitted: Admitted | None
     images: int = 0
-
-    def fields(self) -> tuple[str, str, int | None, Usage | None, Admitted | None, int]:
-        """Its fields as they are (dataclasses.astuple would turn the usage into a tuple)."""
-        return self.model, self.outcome, self.cost, self.usage, self.admitted, self.images
 
 
 class Meter:
@@ -95,15 +97,12 @@ class Meter:
     async def finish(self, reservation: Reservation, served: Served) -> int:
         """Settle a served request at its cost, count its tokens and record it; the balance
         left."""
-        model, outcome, cost, usage, admitted, images = served.fields()
 
         def run() -> int:
-            remaining, charged = self._settle(
-                reservation, reservation.amount if cost is None else cost
-            )
-            if usage is not None:
-                self._count_tokens(admitted, usage.prompt_tokens + usage.completion_tokens)
-            self._note(reservation, model, outcome, usage, images, charged)
+            remaining, charged = self._settle(reservation, _cost(reservation, served))
+            if served.usage is not None:
+                self._count_tokens(served.admitted, _tokens(served.usage))
+            self._note(reservation, served, charged)
             return remaining
 
         return await anyio.to_thread.run_sync(run)
@@ -116,7 +115,7 @@ class Meter:
                 self.metering.release(reservation)
             except (LedgerUnavailable, HoldError) as exc:
                 log.error("releasing %s failed: %s", reservation.request_id, exc)
-            self._note(reservation, model, "released")
+            self._note(reservation, Served(model, "released", None, None, None))
 
         await anyio.to_thread.run_sync(run)
 
@@ -125,7 +124,7 @@ class Meter:
 
     # --- blocking pieces ------------------------------------------------------------------
 
-    def _limits_for(self, record_key_id: str, address: str) -> Any:
+    def _limits_for(self, record_key_id: str, address: str) -> Limits:
         """The limits of a key: its tier comes from the wallet's entitlement (the default if
         it cannot be read)."""
         assert self.policy is not None
@@ -179,36 +178,29 @@ class Meter:
             return reservation.remaining, 0
         return done.remaining, done.cost
 
-    def _record(
-        self,
-        reservation: Reservation,
-        model: str,
-        outcome: str,
-        usage: Usage | None = None,
-        images: int = 0,
-        charged: int = 0,
-    ) -> UsageRecord | None:
+    def _record(self, reservation: Reservation, served: Served, charged: int) -> UsageRecord | None:
         """The request's usage record (None: the gateway keeps none, or nobody paid)."""
         if self.usage_store is None or reservation.address is None:
             return None
         now = float(self.gate.ledger.clock())
+        usage = served.usage
         return UsageRecord(
             request_id=reservation.request_id,
             key_id=reservation.key_id,
             wallet=normalize_account(reservation.address),
-            model=model,
+            model=served.model,
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
-            images=images,
+            images=served.images,
             cost=charged,
             hold=reservation.amount,
             time=now,
             day=reservation.hold.day if reservation.hold else epoch_day(now),
-            outcome=outcome,
+            outcome=served.outcome,
         )
 
-    def _note(self, reservation: Reservation, model: str, outcome: str, *rest: Any) -> None:
-        record = self._record(reservation, model, outcome, *rest)
+    def _note(self, reservation: Reservation, served: Served, charged: int = 0) -> None:
+        record = self._record(reservation, served, charged)
         if record is None or self.usage_store is None:
             return
         try:
@@ -220,6 +212,9 @@ class Meter:
 class RedisMeter(Meter):
     """`Meter` with the common case on the event loop, over one `AutoPipeline` (made by
     `make_meter`, which decides whether the stores allow it)."""
+
+    limiter: RedisRateLimiter | None
+    usage_store: RedisUsageStore | None
 
     def __init__(
         self,
@@ -233,12 +228,11 @@ class RedisMeter(Meter):
         assert isinstance(gate.ledger, RedisLedger)
         self.pipe = pipe
         self.holds = AsyncHolds(gate.ledger, pipe)
-        self.redis_limiter, self.redis_usage = limiter, usage_store
         pipe.register(_RATE_LUA)
         pipe.register(_USAGE_LUA)
 
     async def admit(self, key: str) -> Admitted | None:
-        assert self.gate.keys is not None and self.redis_limiter is not None
+        assert self.gate.keys is not None and self.limiter is not None
         try:
             record = self.gate.keys.resolve(key)  # SQLite (WAL): a read never waits
         except AuthError:
@@ -246,7 +240,7 @@ class RedisMeter(Meter):
         if self.gate.client.cached(record.address) is None:
             return await super().admit(key)  # its tier needs a read of the chain
         limits = self._limits_for(record.key_id, record.address)
-        call, answer = self.redis_limiter.hit_call(record.key_id, limits)
+        call, answer = self.limiter.hit_call(record.key_id, limits)
         reply = (await self.pipe.batch(call))[0]
         if isinstance(reply, ReplyError):
             raise LedgerUnavailable(f"redis refused the rate limit script: {reply}")
@@ -264,13 +258,10 @@ class RedisMeter(Meter):
         return plan.held(request_id, hold)
 
     async def finish(self, reservation: Reservation, served: Served) -> int:
-        if reservation.key_hold or reservation.month_hold or reservation.hold is None:
+        if _blocking(reservation) or reservation.hold is None:
             return await super().finish(reservation, served)
-        model, outcome, cost, usage, admitted, images = served.fields()
         try:
-            done = await self.holds.settle(
-                reservation.hold, reservation.amount if cost is None else cost
-            )
+            done = await self.holds.settle(reservation.hold, _cost(reservation, served))
         except HoldError as exc:
             if exc.code != Reason.HOLD_EXPIRED:
                 log.error("settling %s failed: %s", reservation.request_id, exc)
@@ -283,26 +274,26 @@ class RedisMeter(Meter):
         else:
             remaining, charged = done.remaining, done.cost
         calls: list[tuple[Any, ...]] = []
-        tokens = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
-        if self.redis_limiter is not None and admitted is not None and tokens:
-            calls.append(self.redis_limiter.tokens_call(admitted[0], tokens))
-        record = self._record(reservation, model, outcome, usage, images, charged)
-        if record is not None and self.redis_usage is not None:
-            calls.append(self.redis_usage.record_call(record))
+        tokens = _tokens(served.usage) if served.usage is not None else 0
+        if self.limiter is not None and served.admitted is not None and tokens:
+            calls.append(self.limiter.tokens_call(served.admitted[0], tokens))
+        record = self._record(reservation, served, charged)
+        if record is not None and self.usage_store is not None:
+            calls.append(self.usage_store.record_call(record))
         await self._send_quietly(reservation.request_id, calls)
         return remaining
 
     async def release(self, reservation: Reservation, model: str) -> None:
-        if reservation.key_hold or reservation.month_hold or reservation.hold is None:
+        if _blocking(reservation) or reservation.hold is None:
             await super().release(reservation, model)
             return
         try:
             await self.holds.release(reservation.hold)
         except (LedgerUnavailable, HoldError) as exc:
             log.error("releasing %s failed: %s", reservation.request_id, exc)
-        record = self._record(reservation, model, "released")
-        if record is not None and self.redis_usage is not None:
-            await self._send_quietly(reservation.request_id, [self.redis_usage.record_call(record)])
+        record = self._record(reservation, Served(model, "released", None, None, None), 0)
+        if record is not None and self.usage_store is not None:
+            await self._send_quietly(reservation.request_id, [self.usage_store.record_call(record)])
 
     async def _send_quietly(self, request_id: str, calls: list[tuple[Any, ...]]) -> None:
         """Send a request's token count and usage record; a failure is logged (the request
@@ -322,6 +313,34 @@ class RedisMeter(Meter):
         await self.pipe.close()
 
 
+def _blocking(reservation: Reservation) -> bool:
+    """Whether a request held on its key's budgets too (those take the blocking path)."""
+    return reservation.key_hold is not None or reservation.month_hold is not None
+
+
+def _cost(reservation: Reservation, served: Served) -> int:
+    """What a served request is settled at: its usage's price, else its hold."""
+    return reservation.amount if served.cost is None else served.cost
+
+
+def _tokens(usage: Usage) -> int:
+    return usage.prompt_tokens + usage.completion_tokens
+
+
+def _shares(
+    pipe: AutoPipeline,
+    store: RateLimiter | UsageStore | None,
+    kind: type[RedisRateLimiter] | type[RedisUsageStore],
+) -> bool:
+    """Whether ``store`` (None: no such store) is a ``kind`` on ``pipe``'s Redis and database."""
+    if store is None:
+        return True
+    if not isinstance(store, kind):
+        return False
+    other = AutoPipeline.like(store.client)
+    return other is not None and other.place == pipe.place
+
+
 def make_meter(
     gate: Gatekeeper,
     limiter: RateLimiter | None = None,
@@ -336,13 +355,12 @@ def make_meter(
         return Meter(gate, limiter, policy, usage_store)
     pipe = AutoPipeline.like(ledger.client, timeout=ledger.socket_timeout,
                              retry_for=ledger.retry_for)  # fmt: skip
-    same = pipe is not None and isinstance(gate.keys, ApiKeyStore)
-    for store, kind in ((limiter, RedisRateLimiter), (usage_store, RedisUsageStore)):
-        if store is None:
-            continue
-        other = AutoPipeline.like(store.client) if isinstance(store, kind) else None
-        same = same and other is not None and pipe is not None and other.place == pipe.place
-    if not same or pipe is None:
+    if (
+        pipe is None
+        or not isinstance(gate.keys, ApiKeyStore)
+        or not _shares(pipe, limiter, RedisRateLimiter)
+        or not _shares(pipe, usage_store, RedisUsageStore)
+    ):
         return Meter(gate, limiter, policy, usage_store)
     return RedisMeter(
         gate,

@@ -15,6 +15,7 @@ from venice_sdk.ledger.base import Hold, LedgerUnavailable, Settlement, check_re
 from venice_sdk.ledger.pipeline import AutoPipeline, ReplyError
 from venice_sdk.ledger.redis import (
     _HOLDS_LUA,
+    _HOLDS_SHA,
     RedisLedger,
     _decoded,
     _text,
@@ -75,7 +76,7 @@ class AsyncHolds:
 
     async def _script(self, account: str, op: str, rid: str, *extra: Any) -> list[Any]:
         args = self.ledger._hold_args(float(self.ledger.clock()), account, op, rid, *extra)
-        call = ("EVALSHA", self.pipe.register(_HOLDS_LUA), 2, *args)
+        call = ("EVALSHA", _HOLDS_SHA, 2, *args)
 
         async def run() -> list[Any]:
             return _decoded(_ok((await self.pipe.batch(call))[0]))

@@ -233,8 +233,7 @@ class AutoPipeline:
         """Send one command (sent with the others of this loop iteration) and return its reply
         (an error reply as a `ReplyError`). Raises `LedgerUnavailable` if Redis cannot be
         reached or does not answer in time: the command may or may not have run."""
-        protocol = await self._ready()
-        return await self._send(protocol, args)
+        return (await self.batch(args))[0]
 
     async def retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call`` until it gets through or ``retry_for`` seconds pass (then raise

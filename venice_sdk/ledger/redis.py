@@ -419,7 +419,10 @@ class RedisLedger(CreditLedger):
         """Run the hold script for one account (retried: every operation is idempotent); with
         ``direct``, over this thread's own connection as debits are (no pool checkout, whose
         health poll cost a metered request about as much as the script)."""
-        keys_and_args = self._hold_args(now, account, op, request_id, *extra, keep=keep)
+        return self._run_hold(op, self._hold_args(now, account, op, request_id, *extra, keep=keep))
+
+    def _run_hold(self, op: str, keys_and_args: tuple[Any, ...]) -> list[Any]:
+        """Run the hold script with these keys and arguments (decoded reply)."""
 
         def run() -> list[Any]:
             if self.direct:
@@ -456,8 +459,8 @@ class RedisLedger(CreditLedger):
                 ("EVALSHA", _HOLDS_SHA, 2, *hold)]  # fmt: skip
 
     def _reserve(self, now: float, ask: HoldAsk) -> Hold:
-        request_id, account, day, amount, limit, expires_at = ask
-        claim, owner_get, _ = self._reserve_calls(now, ask)
+        request_id, account = ask[:2]
+        claim, owner_get, hold = self._reserve_calls(now, ask)
 
         def claimed() -> Any:
             if self.direct:
@@ -475,9 +478,7 @@ class RedisLedger(CreditLedger):
         owner = self._retrying("reserving", claimed)
         if _text(owner) != account:
             raise base._reused(request_id)
-        reply = self._hold_script(now, account, "reserve", request_id, day, amount, limit,
-                                  repr(expires_at), keep=self._keep(day))  # fmt: skip
-        return reserve_answer(ask, reply)
+        return reserve_answer(ask, self._run_hold("reserve", hold[3:]))
 
     def _settle(self, now: float, account: str | None, request_id: str, cost: int) -> Settlement:
         owner = self._owner(account, request_id)
