@@ -76,7 +76,9 @@ def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], messa
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_reloads_the_price_book(tmp_path: Path, workers: int) -> None:
+    """With ``--workers 2`` the supervisor passes the signal on to every worker."""
     prices = tmp_path / "prices.yaml"
     book = "models:\n  {}:\n    input_per_million: '1'\n    output_per_million: '2'\n"
     prices.write_text(book.format("model-aaaa"))
@@ -87,7 +89,7 @@ def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
     with gateway_command(
         "--upstream", "http://127.0.0.1:9", "--manifest", str(_manifest(tmp_path)),
         "--rpc", "http://127.0.0.1:9", "--data-dir", str(data), "--prices", str(prices),
-        port=free_port(),
+        "--workers", str(workers), port=free_port(),
     ) as (url, proc):  # fmt: skip
 
         def models() -> set[str]:
@@ -106,6 +108,10 @@ def test_sighup_reloads_the_price_book(tmp_path: Path) -> None:
         while models() != {"model-bbbb"}:
             assert time.monotonic() < deadline, "SIGHUP did not reload the price book"
             time.sleep(0.1)
+        time.sleep(0.5)
+        # Every worker reloaded: each request is a new connection, and they spread over the
+        # workers (40 in a row all to one worker of 2: about 1 in 500 billion).
+        assert all(models() == {"model-bbbb"} for _ in range(40))
 
 
 def test_usage_command_prints_records_and_daily_sums(tmp_path: Path) -> None:

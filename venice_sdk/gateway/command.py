@@ -179,8 +179,9 @@ def run(args: argparse.Namespace) -> int:
                               "access_log": False}  # fmt: skip
     if args.workers == 1:
         uvicorn.run(build(options), **common)
-    else:
-        os.environ[_ENV] = json.dumps(options)
-        uvicorn.run("venice_sdk.gateway.command:app_from_env", factory=True,
-                    workers=args.workers, **common)  # fmt: skip
-    return 0
+        return 0
+    from venice_sdk.gateway.workers import serve
+
+    # Each worker listens on its own socket (SO_REUSEPORT): connections spread evenly.
+    os.environ[_ENV] = json.dumps(options)
+    return serve("venice_sdk.gateway.command:app_from_env", workers=args.workers, **common)

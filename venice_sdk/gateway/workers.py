@@ -1,0 +1,175 @@
+"""Several worker processes on one port, each with its own listening socket (``SO_REUSEPORT``).
+
+uvicorn's ``--workers`` has every worker accept from one shared socket: the worker that wakes
+first takes every connection waiting, so a client's burst of keep-alive connections can land
+mostly on one worker while the others idle (measured: 32 connections split about 28 to 4, and
+the busy worker queued requests for tens of milliseconds). Here each worker listens on its own
+socket bound to the same address, and the kernel spreads new connections across them by a hash
+of each connection's addresses and ports.
+
+`serve` is the supervisor: it keeps the port (a socket bound with ``SO_REUSEPORT`` that never
+listens, so no connection waits on it), starts the workers, replaces one that dies after it
+started serving, stops them all on SIGINT or SIGTERM, and passes SIGHUP on to every worker (each
+reloads its price book). A worker that exits before it served stops the whole command (exit
+code 1): its replacement would fail the same way. Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from typing import Any
+
+__all__ = ["listening_socket", "serve"]
+
+log = logging.getLogger("venice_sdk.gateway")
+
+#: How long stopping workers may take before they are killed (open streams get this long).
+STOP_TIMEOUT = 10.0
+
+
+def _socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A worker's own socket on ``host:port`` (not listening yet: uvicorn's server listens)."""
+    return _socket(host, port, reuse_port=True)
+
+
+def _hold_port(host: str, port: int) -> socket.socket:
+    """The supervisor's socket on ``host:port`` (0: a free port), bound but never listening.
+    Raises ``SystemExit`` with one line if the port is taken, including by another process's
+    ``SO_REUSEPORT`` socket (it would otherwise share our connections)."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise SystemExit("error: --workers above 1 needs SO_REUSEPORT (Linux, BSD, macOS)")
+    try:
+        probe = _socket(host, port, reuse_port=False)  # fails if anyone has the port
+        port = probe.getsockname()[1]
+        probe.close()
+        return _socket(host, port, reuse_port=True)
+    except OSError as exc:
+        why = "it is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise SystemExit(f"error: cannot listen on {host}:{port}: {why}") from None
+
+
+def _worker(
+    app: str, host: str, port: int, options: dict[str, Any], ready: Any
+) -> None:  # pragma: no cover (a spawned process: its coverage is not collected)
+    """One worker: serves ``app`` on its own socket; sets ``ready`` once it serves."""
+    import uvicorn
+
+    # Until the app installs its own handler (the price book's reloader), a SIGHUP changes
+    # nothing here rather than killing the worker. SIGINT is the supervisor's: a Ctrl-C
+    # reaches the whole process group, and the supervisor stops the workers in order.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                ready.set()
+
+    sock = listening_socket(host, port)
+    # uvicorn's handlers: SIGTERM (and SIGINT, ignored above) start a graceful shutdown.
+    Server(uvicorn.Config(app, factory=True, host=host, port=port, **options)).run([sock])
+
+
+class _Supervisor:
+    def __init__(self, app: str, host: str, port: int, workers: int, options: dict[str, Any]):
+        self.app, self.host, self.port, self.options = app, host, port, options
+        self.count = workers
+        self.context = multiprocessing.get_context("spawn")
+        self.processes: list[Any] = []
+        self.ready: list[Any] = []  # each process's event, set once it serves
+        self.stopping = False
+        self.hup = False
+
+    def start(self, i: int) -> None:
+        """Start worker ``i`` (a new one, or the replacement of one that died)."""
+        ready = self.context.Event()
+        process = self.context.Process(
+            target=_worker, args=(self.app, self.host, self.port, self.options, ready)
+        )
+        process.start()
+        if i == len(self.processes):
+            self.processes.append(process)
+            self.ready.append(ready)
+        else:
+            self.processes[i], self.ready[i] = process, ready
+
+    def on_signal(self, signum: int, _frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            self.hup = True
+        else:
+            self.stopping = True
+
+    def run(self) -> int:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self.on_signal)
+        for i in range(self.count):
+            self.start(i)
+        code = 0
+        try:
+            while not self.stopping:
+                time.sleep(0.2)
+                if self.hup:
+                    self.hup = False
+                    for process in self.processes:
+                        with contextlib.suppress(OSError):
+                            os.kill(process.pid, signal.SIGHUP)
+                for i, process in enumerate(self.processes):
+                    if process.is_alive() or self.stopping:
+                        continue
+                    if not self.ready[i].is_set():  # its replacement would fail the same way
+                        log.error("a gateway worker failed to start (exit code %s); stopping",
+                                  process.exitcode)  # fmt: skip
+                        self.stopping, code = True, 1
+                        break
+                    log.warning("gateway worker %s exited (%s); starting another",
+                                process.pid, process.exitcode)  # fmt: skip
+                    self.start(i)
+        finally:
+            self.stop()
+        return code
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in self.processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def serve(app: str, *, host: str, port: int, workers: int, **options: Any) -> int:
+    """Run ``workers`` processes serving ``app`` (``"module:factory"``, called in each worker)
+    on ``host:port`` until SIGINT or SIGTERM; ``options`` go to ``uvicorn.Config``. Returns the
+    exit code: 0, or 1 if a worker failed to start. Raises ``SystemExit`` (one line) if the
+    port cannot be had."""
+    holder = _hold_port(host, port)
+    try:
+        return _Supervisor(app, host, holder.getsockname()[1], workers, options).run()
+    finally:
+        holder.close()
