@@ -249,10 +249,15 @@ class RedisUsageStore(UsageStore):
         except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
             raise LedgerUnavailable(f"redis unreachable while {what}: {exc}") from exc
 
-    def record_call(self, record: UsageRecord) -> tuple[Any, ...]:
+    def record_call(self, record: UsageRecord, settled: str | None = None) -> tuple[Any, ...]:
         """`record` as a command to send (its reply: the record's sequence, 0 if it was
-        recorded before)."""
-        return ("EVALSHA", _SHA, 2, *self._record_args(record))
+        recorded before). With ``settled`` (a hold's record key in the ledger's Redis), the
+        record is kept only if that hold is settled at ``record.cost`` (else the reply is -1 and
+        nothing changed): sent in one batch after the settle, whose charge it cannot know."""
+        args = self._record_args(record)
+        if settled is None:
+            return ("EVALSHA", _SHA, 2, *args)
+        return ("EVALSHA", _SHA, 3, *args[:2], settled, *args[2:], str(record.cost))
 
     def _record_args(self, record: UsageRecord) -> tuple[Any, ...]:
         return (

@@ -15,7 +15,8 @@ import redis
 
 from tests.support.fake_gate import ALICE, BOB, make_gate
 from venice_sdk.errors import Reason
-from venice_sdk.gateway.meter import Meter, RedisMeter, make_meter
+from venice_sdk.gateway.meter import Meter, RedisMeter, Served, make_meter
+from venice_sdk.gateway.stream import Usage
 from venice_sdk.ledger import HoldError, LedgerUnavailable, RedisLedger, SQLiteLedger
 from venice_sdk.ledger.aio import AsyncHolds
 from venice_sdk.ledger.pipeline import AutoPipeline, ReplyError
@@ -184,3 +185,58 @@ def test_a_loop_held_up_past_the_timeout_still_reads_the_replies_waiting(redis_u
         return reply
 
     assert uvloop.run(run()) == 1
+
+
+def test_the_usage_record_rides_the_settles_batch_at_what_the_settle_charged(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """One write settles a request and keeps its usage record (guarded on the settle having
+    charged the record's cost); a settle that charged anything else (here: the hold was already
+    settled by the blocking ledger) leaves no record from that write, and the record is sent
+    again at what was charged. Each request ends with exactly one record, at its debit."""
+    ledger = RedisLedger(redis_url)
+    gate, keys, _ = make_gate(ledger, tmp_path)
+    client = redis.Redis.from_url(redis_url)
+    usage = RedisUsageStore(client)
+    meter = make_meter(gate, None, None, usage)
+    assert isinstance(meter, RedisMeter)
+    key = keys.issue(ALICE, True).key
+    writes: list[int] = []
+
+    async def finish(request_id: str, hold: int, cost: int, settle_first: int | None) -> int:
+        reservation = await meter.reserve(key, request_id, hold, "tiny")
+        assert reservation.allowed and reservation.amount == hold
+        if settle_first is not None:
+            ledger.settle(request_id, settle_first)
+        protocol = meter.pipe._protocol
+        assert protocol is not None
+        transport = protocol.transport
+        write = transport.write
+        protocol.transport = _Spy(transport, lambda data: (writes.append(len(data)), write(data)))
+        try:
+            return await meter.finish(reservation, Served("tiny", "complete", cost, Usage(10, 20),
+                                                          None))  # fmt: skip
+        finally:
+            protocol.transport = transport
+
+    async def run() -> None:
+        # The first also sends the record script (a new Redis answers NOSCRIPT to its SHA).
+        assert await finish("gw-0", 5_000, 66, None) == 10_000_000 - 66
+        writes.clear()
+        assert await finish("gw-1", 5_000, 1_234, None) == 10_000_000 - 66 - 1_234
+        assert len(writes) == 1  # the settle and the record: one write
+        writes.clear()
+        await finish("gw-2", 500, 10**6, None)  # charged its hold, not its cost
+        assert len(writes) == 1
+        writes.clear()
+        await finish("gw-3", 5_000, 1_234, 700)  # the settle finds 700 charged already
+        assert len(writes) == 2  # the guarded record was not kept: sent again
+        await meter.close()
+
+    asyncio.run(run())
+    records = {r.request_id: r for r in usage.query(wallet=ALICE.lower()).records}
+    costs = {"gw-0": 66, "gw-1": 1_234, "gw-2": 500, "gw-3": 700}
+    assert {rid: r.cost for rid, r in records.items()} == costs
+    assert ledger.spent(ALICE) == sum(costs.values()) == sum(r.cost for r in records.values())
+    assert usage.daily(ledger.today(), wallet=ALICE.lower())[0].requests == 4
+    ledger.close()

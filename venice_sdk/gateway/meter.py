@@ -12,6 +12,7 @@ takes `Meter`'s path; both write the same keys through the same scripts.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -260,8 +261,21 @@ class RedisMeter(Meter):
     async def finish(self, reservation: Reservation, served: Served) -> int:
         if _blocking(reservation) or reservation.hold is None:
             return await super().finish(reservation, served)
+        hold, cost = reservation.hold, _cost(reservation, served)
+        # The usage record goes out in the settle's batch, at the charge a settle of this hold
+        # makes (never more than it holds) and guarded on it: if the settle charged anything
+        # else (or failed), Redis keeps no record and it is sent below at what was charged.
+        record = self._record(reservation, served, min(cost, hold.amount))
+        store = self.usage_store if record is not None else None
+        recorded: Any = None
         try:
-            done = await self.holds.settle(reservation.hold, _cost(reservation, served))
+            if store is not None and record is not None:
+                follow = functools.partial(_guarded, store, record)
+                done, recorded = await self.holds.settle_with(hold, cost, follow)
+                if isinstance(done, HoldError):
+                    raise done
+            else:
+                done = await self.holds.settle(hold, cost)
         except HoldError as exc:
             if exc.code != Reason.HOLD_EXPIRED:
                 log.error("settling %s failed: %s", reservation.request_id, exc)
@@ -277,9 +291,10 @@ class RedisMeter(Meter):
         tokens = _tokens(served.usage) if served.usage is not None else 0
         if self.limiter is not None and served.admitted is not None and tokens:
             calls.append(self.limiter.tokens_call(served.admitted[0], tokens))
-        record = self._record(reservation, served, charged)
-        if record is not None and self.usage_store is not None:
-            calls.append(self.usage_store.record_call(record))
+        if store is not None and not (isinstance(recorded, int) and recorded >= 0):
+            again = self._record(reservation, served, charged)  # not kept above: at its charge
+            if again is not None:
+                calls.append(store.record_call(again))
         await self._send_quietly(reservation.request_id, calls)
         return remaining
 
@@ -311,6 +326,11 @@ class RedisMeter(Meter):
 
     async def close(self) -> None:
         await self.pipe.close()
+
+
+def _guarded(store: RedisUsageStore, record: UsageRecord, hold_key: str) -> tuple[Any, ...]:
+    """``record``, kept only if the hold whose record is ``hold_key`` settled at its cost."""
+    return store.record_call(record, settled=hold_key)
 
 
 def _blocking(reservation: Reservation) -> bool:

@@ -8,10 +8,17 @@ call is idempotent by request id, so each is retried within the pipeline's ``ret
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from venice_sdk.ledger import base
-from venice_sdk.ledger.base import Hold, LedgerUnavailable, Settlement, check_request_id
+from venice_sdk.ledger.base import (
+    Hold,
+    HoldError,
+    LedgerUnavailable,
+    Settlement,
+    check_request_id,
+)
 from venice_sdk.ledger.pipeline import AutoPipeline, ReplyError
 from venice_sdk.ledger.redis import (
     _HOLDS_LUA,
@@ -66,6 +73,29 @@ class AsyncHolds:
         rid = check_request_id(hold.request_id)
         reply = await self._script(hold.account, "settle", rid, actual_cost)
         return settle_answer(rid, hold.account, reply)
+
+    async def settle_with(
+        self, hold: Hold, actual_cost: int, follow: Callable[[str], tuple[Any, ...]]
+    ) -> tuple[Settlement | HoldError, Any]:
+        """`settle`, and in the same batch after it the command ``follow(key)`` builds from
+        the key of the hold's record (a usage record guarded on this settle: one round trip
+        for both). Returns the settlement, or the `HoldError` the settle raised, and the
+        command's reply. Both are sent again if the connection fails (``follow`` too must be
+        idempotent); raises `LedgerUnavailable` as `settle` does."""
+        base._check_amount("actual_cost", actual_cost)
+        rid = check_request_id(hold.request_id)
+        args = self.ledger._hold_args(float(self.ledger.clock()), hold.account, "settle", rid,
+                                      actual_cost)  # fmt: skip
+        calls = (("EVALSHA", _HOLDS_SHA, 2, *args), follow(args[0]))
+
+        async def run() -> tuple[Settlement | HoldError, Any]:
+            reply, followed = await self.pipe.batch(*calls)
+            try:
+                return settle_answer(rid, hold.account, _decoded(_ok(reply))), followed
+            except HoldError as exc:
+                return exc, followed
+
+        return await self.pipe.retrying("settle of a hold", run)
 
     async def release(self, hold: Hold) -> Hold:
         """`CreditLedger.release` of a `Hold` (raises `HoldError`)."""
