@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import aiohttp
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, describe
+from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, UpstreamResponse, describe
 
 __all__ = ["Ending", "MeteredStream", "SseScanner", "Usage"]
 
@@ -131,7 +130,7 @@ class MeteredStream:
 
     def __init__(
         self,
-        upstream: aiohttp.ClientResponse,
+        upstream: UpstreamResponse,
         headers: dict[str, str],
         on_end: Callable[[Ending, SseScanner, bool], Awaitable[None]],
     ) -> None:
@@ -175,7 +174,7 @@ class MeteredStream:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
             try:
-                async for chunk in self.upstream.content.iter_any():
+                async for chunk in self.upstream.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     scanner.feed(chunk)
                     state["sent"] = state["sent"] or scanner.events > 0

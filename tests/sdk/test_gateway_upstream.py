@@ -1,0 +1,189 @@
+"""The gateway's upstream client (`venice_sdk.gateway.upstream`) against raw HTTP servers that
+misbehave on purpose: kept-alive connections reused, every way an answer's body can end
+(``Content-Length``, chunked, the close), an idle connection the upstream closed (sent again on
+a new one), silence (the read timeout), garbage, a refused connection, and a body larger than
+the read-ahead (paused, then read whole)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from venice_ops.bench.redis import free_port
+from venice_sdk.gateway.upstream import READ_AHEAD, Upstream, UpstreamError
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[bool]]
+
+
+async def _request(reader: asyncio.StreamReader) -> bytes | None:
+    """One request's body (None: the client closed the connection)."""
+    head = await reader.readuntil(b"\r\n\r\n") if not reader.at_eof() else b""
+    if not head:
+        return None
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return await reader.readexactly(length)
+
+
+def _run(handler: Handler, client: Callable[[Upstream], Awaitable[None]], timeout: float = 5.0):
+    """Serve ``handler`` (called per request with the connection's number; False: close the
+    connection) and run ``client`` against it; returns the connections opened."""
+    opened = [0]
+
+    async def main() -> int:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            opened[0] += 1
+            number = opened[0]
+            try:
+                while await _request(reader) is not None:
+                    if not await handler(reader, writer, number):
+                        break
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        upstream = Upstream(f"http://127.0.0.1:{port}", "k", timeout)
+        try:
+            await client(upstream)
+        finally:
+            await upstream.close()
+            server.close()
+        return opened[0]
+
+    return asyncio.run(main())
+
+
+def _answer(body: bytes, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+async def _json_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> bool:
+    writer.write(_answer(b'{"ok": true}'))
+    return True
+
+
+def test_a_read_answer_gives_its_connection_back_for_the_next_request() -> None:
+    async def client(upstream: Upstream) -> None:
+        for _ in range(3):
+            response = await upstream.post("/v1/x", b"{}")
+            assert response.status == 200 and await response.read() == b'{"ok": true}'
+            response.close()
+
+    assert _run(_json_ok, client) == 1
+
+
+def test_a_body_ends_by_its_length_by_chunks_or_by_the_close() -> None:
+    answers = [
+        _answer(b"0123456789"),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789",
+    ]
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        answer = answers.pop(0)
+        writer.write(answer)
+        return b"Connection: close" not in answer  # that body ends when the connection does
+
+    async def client(upstream: Upstream) -> None:
+        for _ in range(3):
+            response = await upstream.post("/v1/x", b"{}")
+            assert await response.read() == b"0123456789"
+            response.close()
+
+    assert _run(handler, client) == 1  # the first two answers' connection carried the third
+
+
+def test_an_idle_connection_the_upstream_closed_is_replaced_and_the_request_sent_again() -> None:
+    seen: list[int] = []
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        seen.append(n)
+        if n == 1 and len(seen) == 2:
+            return False  # the second request on the first connection: closed, no answer
+        writer.write(_answer(b"{}"))
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        for _ in range(2):
+            response = await upstream.post("/v1/x", b"{}")
+            assert await response.read() == b"{}"
+            response.close()
+
+    assert _run(handler, client) == 2
+    assert seen == [1, 1, 2]
+
+
+def test_a_new_connection_closed_without_an_answer_is_an_upstream_error() -> None:
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        return False
+
+    async def client(upstream: Upstream) -> None:
+        with pytest.raises(UpstreamError, match="closed the connection"):
+            await upstream.post("/v1/x", b"{}")
+
+    assert _run(handler, client) == 1  # not sent again: it may have run
+
+
+def test_silence_past_the_timeout_fails_the_read() -> None:
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        await asyncio.sleep(3)
+        return False
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        got = []
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(TimeoutError, match=r"sent nothing for 0\.3s"):
+            async for data in response.iter_any():
+                got.append(data)
+        assert got == [b"abc"] and 0.25 < loop.time() - began < 2
+        response.close()
+
+    _run(handler, client, timeout=0.3)
+
+
+def test_garbage_and_a_refused_connection_are_upstream_errors() -> None:
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        with pytest.raises(UpstreamError, match="not HTTP"):
+            await upstream.post("/v1/x", b"{}")
+        refused = Upstream(f"http://127.0.0.1:{free_port()}", None, 5)
+        with pytest.raises(UpstreamError, match="cannot connect"):
+            await refused.post("/v1/x", b"{}")
+
+    _run(handler, client)
+
+
+def test_a_body_larger_than_the_read_ahead_is_paused_then_read_whole() -> None:
+    body = bytes(range(256)) * (4 * READ_AHEAD // 256)
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(_answer(body))
+        await writer.drain()
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        await asyncio.sleep(0.2)  # the answer arrives while nobody reads it
+        assert response._buffered <= 2 * READ_AHEAD and response._paused
+        assert await response.read() == body
+        response.close()
+        again = await upstream.post("/v1/x", b"{}")  # and the connection is reused
+        assert await again.read() == body
+        again.close()
+
+    assert _run(handler, client) == 1
