@@ -1,8 +1,10 @@
 """The gateway's worker supervisor (`venice_sdk.gateway.workers`): each worker listens on its own
 ``SO_REUSEPORT`` socket, so a burst of keep-alive connections spreads over the workers (with
-uvicorn's one shared socket the first worker awake took most of them); a worker that dies is
-replaced, SIGTERM stops them all, and a port in use or an app that cannot start is one clear
-error. The app is `tests.support.pid_app` (it answers with the serving worker's pid)."""
+uvicorn's one shared socket the first worker awake took most of them: 45 to 63 of 64 here); a
+worker that dies is replaced, SIGHUP is passed on, SIGTERM stops them all, and a port in use or
+an app that cannot start is one clear error. The app is `tests.support.pid_app` (it answers
+with the serving worker's pid). The supervisor runs in the test's own process (its signals are
+sent to it), except in the last test, which stops the command from outside."""
 
 from __future__ import annotations
 
@@ -12,20 +14,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+
+import pytest
 
 from venice_ops.bench.redis import free_port, stop_process
 from venice_ops.paths import PROJECT_ROOT
+from venice_sdk.gateway.workers import serve
 
-
-def _command(app: str, port: int, workers: int = 2) -> list[str]:
-    code = (
-        "from venice_sdk.gateway.workers import serve; raise SystemExit(serve("
-        f"{app!r}, host='127.0.0.1', port={port}, workers={workers}, log_level='warning'))"
-    )
-    return [sys.executable, "-c", code]
+APP = "tests.support.pid_app:app"
 
 
 def _pids(port: int, connections: int) -> list[int]:
@@ -37,7 +36,7 @@ def _pids(port: int, connections: int) -> list[int]:
         pids = []
         for s in socks:
             answer = b""
-            while not answer.endswith(b"\r\n\r\n") and b"\r\n\r\n" not in answer:
+            while b"\r\n\r\n" not in answer:
                 answer += s.recv(4096)
             head, _, body = answer.partition(b"\r\n\r\n")
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
@@ -50,24 +49,6 @@ def _pids(port: int, connections: int) -> list[int]:
             s.close()
 
 
-@contextmanager
-def _supervisor(port: int, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        _command("tests.support.pid_app:app", port, workers), cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        # Ready once every worker answers (each has its own socket in the port's group).
-        while len(set(_try_pids(port))) < workers:
-            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.2)
-        yield proc
-    finally:
-        stop_process(proc)
-
-
 def _try_pids(port: int) -> list[int]:
     try:
         return _pids(port, 16)
@@ -75,66 +56,128 @@ def _try_pids(port: int) -> list[int]:
         return []
 
 
+def _until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def _supervise(port: int, drive: Callable[[], None], app: str = APP) -> int:
+    """`serve` ``app`` with 2 workers here, while ``drive`` runs in a thread; ``drive`` ends by
+    this process receiving SIGTERM (sent whatever happened), which stops the supervisor."""
+    failure: list[BaseException] = []
+    returned = threading.Event()
+
+    def run() -> None:
+        try:
+            _until("the workers did not start", lambda: len(set(_try_pids(port))) == 2)
+            drive()
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            if not returned.is_set():  # (else the signal would reach pytest's own handler)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        code = serve(app, host="127.0.0.1", port=port, workers=2, log_level="warning")
+    finally:
+        returned.set()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    thread.join(30)
+    if failure:
+        raise failure[0]
+    return code
+
+
 def test_a_burst_of_connections_spreads_over_the_workers() -> None:
     port = free_port()
-    with _supervisor(port) as proc:
-        children = _children(proc.pid)
-        counts = collections.Counter(_pids(port, 64))
-        # Both workers serve, and neither takes more than 80% of the 64 connections (a split
-        # that uneven by a fair hash: about 1 in 5 million).
-        assert set(counts) <= children and len(counts) == 2, counts
-        assert max(counts.values()) <= 0.8 * 64, counts
+    counts: collections.Counter[int] = collections.Counter()
+
+    def drive() -> None:
+        counts.update(_pids(port, 64))
+
+    assert _supervise(port, drive) == 0
+    # Both workers serve, and neither takes more than 80% of the 64 connections (a split that
+    # uneven by a fair hash: about 1 in 5 million).
+    assert len(counts) == 2 and max(counts.values()) <= 0.8 * 64, counts
+    # SIGTERM stopped them, and the port is free again.
+    for pid in counts:
+        assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), pid
+    with socket.create_server(("127.0.0.1", port)):
+        pass
 
 
-def test_a_killed_worker_is_replaced_and_sigterm_stops_them_all() -> None:
+def test_a_killed_worker_is_replaced_and_sighup_kills_none() -> None:
     port = free_port()
-    with _supervisor(port) as proc:
+    seen: list[set[int]] = []
+
+    def drive() -> None:
         first = set(_pids(port, 32))
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while True:  # a new worker takes the dead one's place
-            pids = set(_try_pids(port))
-            if len(pids) == 2 and victim not in pids:
-                break
-            assert time.monotonic() < deadline, f"no replacement for {victim}: {pids}"
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-        for pid in pids:
-            assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), pid
-    # The port is free again.
-    with socket.create_server(("127.0.0.1", port)):
-        pass
+        # A new worker takes the dead one's place.
+        _until(f"no replacement for {victim}", lambda: _serving_without(port, victim))
+        # SIGHUP goes on to the workers (the gateway's reload their price book; this app has no
+        # handler for it, and its workers ignore it): both still serve.
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(1.0)
+        seen.append(set(_pids(port, 32)))
+        seen.append(first)
+
+    assert _supervise(port, drive) == 0
+    now, first = seen
+    assert len(now) == 2 and len(now & first) == 1, (first, now)
+
+
+def _serving_without(port: int, victim: int) -> bool:
+    pids = set(_try_pids(port))
+    return len(pids) == 2 and victim not in pids
 
 
 def test_a_port_in_use_is_one_clear_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        done = subprocess.run(_command("tests.support.pid_app:app", port), cwd=PROJECT_ROOT,
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert done.returncode != 0
-    assert done.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: it is in use"
+        with pytest.raises(SystemExit) as stopped:
+            serve(APP, host="127.0.0.1", port=port, workers=2)
+    assert str(stopped.value) == f"error: cannot listen on 127.0.0.1:{port}: it is in use"
 
 
-def test_an_app_that_cannot_start_stops_the_command() -> None:
-    port = free_port()
+def test_an_app_that_cannot_start_stops_the_command(capfd: pytest.CaptureFixture[str]) -> None:
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     began = time.monotonic()
-    done = subprocess.run(_command("tests.support.pid_app:broken", port),
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    try:
+        code = serve("tests.support.pid_app:broken", host="127.0.0.1", port=free_port(),
+                     workers=2, log_level="warning")  # fmt: skip
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     # Stopped at once with exit code 1, rather than starting the same failing worker forever.
-    assert done.returncode == 1, done.stderr[-2000:]
-    assert "this app cannot start" in done.stderr
-    assert time.monotonic() - began < 30
+    assert code == 1 and time.monotonic() - began < 30
+    assert "this app cannot start" in capfd.readouterr().err
 
 
-def _children(pid: int) -> set[int]:
-    """The processes ``pid`` started (Linux's /proc)."""
-    found: set[int] = set()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            found |= {int(c) for c in f.read().split()}
-    return found
+def test_the_command_stops_its_workers_on_sigterm_from_outside() -> None:
+    port = free_port()
+    code = (
+        "from venice_sdk.gateway.workers import serve; raise SystemExit(serve("
+        f"{APP!r}, host='127.0.0.1', port={port}, workers=2, log_level='warning'))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        _until("the workers did not start", lambda: len(set(_try_pids(port))) == 2)
+        workers = set(_pids(port, 32))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        for pid in workers:
+            assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), pid
+    finally:
+        stop_process(proc)
 
 
 def _zombie(pid: int) -> bool:
