@@ -83,7 +83,7 @@ def test_a_burst_of_160_through_4_workers_lets_exactly_100_through(
 def test_the_benchmark_runs_at_a_tiny_size(
     tmp_path: Path, manifest: Path, chain: Any, staker: Any
 ) -> None:
-    from venice_ops.bench.gateway import debits_line, measure, table
+    from venice_ops.bench.gateway import STREAM_ROUNDS, debits_line, measure, table
 
     figures = measure(
         manifest, str(chain.provider.http_uri), staker.address, tmp_path, seconds=0.3,
@@ -92,13 +92,15 @@ def test_the_benchmark_runs_at_a_tiny_size(
     for name in ("direct", "gateway", "direct at target", "gateway at target"):
         assert figures[name]["errors"] == 0 and figures[name]["rps"] > 0, figures[name]
         assert figures[name]["cpu_ms"] > 0  # the server's processes were found and read
+    rounds = STREAM_ROUNDS
     for name in ("direct streams", "gateway streams"):
         streams = figures[name]
-        assert streams["errors"] == 0 and streams["chunks"] == 3 * 5, streams
+        assert streams["errors"] == 0 and streams["chunks"] == rounds * 3 * 5, streams
+        assert streams["rounds"].count("p99") == rounds
     # Every request and stream was debited what its usage was worth, and nothing is held.
     debits = figures["debits"]
     assert debits["spent"] == debits["expected"] > 0 and debits["held"] == 0, debits
-    assert debits["streams"] == 3 and debits["requests"] > 0
+    assert debits["streams"] == rounds * 3 and debits["requests"] > 0
     console = Console(record=True, width=200)
     console.print(table(figures, 0.3, 2))
     console.print(debits_line(debits))
