@@ -33,7 +33,12 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--ttl", type=float, default=2.0, help="entitlement cache seconds")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8788)
-    c.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    c.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each listening on the port itself (default 1)",
+    )
     c.add_argument("--data-dir", default=".venice", help="SQLite files (default .venice)")
     c.add_argument("--redis-url", help="share the ledger through Redis")
     c.add_argument("--prices", help="a price book file (default: the bundled one); reloaded "
