@@ -277,6 +277,28 @@ class EntitlementClient:
                         self._store(asked, entitlement, now)
         return [out[a] for a in addresses]
 
+    def expires_in(self, address: str) -> float | None:
+        """Seconds the cached entitlement of ``address`` stays fresh (None: none is)."""
+        entry = self._cache.get(address)
+        if entry is None:
+            return None
+        left = entry[0] - self.clock()
+        return left if left > 0 else None
+
+    def refresh(self, addresses: Sequence[str]) -> None:
+        """Read ``addresses``' entitlements from the chain now and cache them; the entries
+        cached before are served meanwhile (a server refreshes ahead of their expiry, so no
+        request waits for the chain). Raises `EntitlementUnavailable` if the node fails (the
+        old entries stay, then expire as usual)."""
+        unique = list(dict.fromkeys(canonical(a) for a in addresses))
+        fetched = self._fetch(unique)
+        now = self.clock()
+        for asked in addresses:
+            entitlement = fetched[canonical(asked)]
+            self._store(entitlement.address, entitlement, now)
+            if asked != entitlement.address:
+                self._store(asked, entitlement, now)
+
     def invalidate(self, addresses: Iterable[str] | None = None) -> None:
         """Forget cached entries (all of them when `addresses` is None)."""
         if addresses is None:

@@ -196,6 +196,23 @@ def test_cache__serves_within_ttl_without_rpc(manifest, rpc_url, people):
     assert client.rpc_calls == calls + 1
 
 
+def test_refresh__reads_again_while_the_cached_entry_is_served(manifest, rpc_url, people):
+    clock = Clock()
+    client = EntitlementClient.from_manifest(manifest, rpc_url, ttl=2.0, clock=clock)
+    alice = people["alice"].address
+    assert client.expires_in(alice) is None  # nothing cached
+    first = client.get(alice)
+    clock.now += 1.5
+    assert client.expires_in(alice) == pytest.approx(0.5)
+    calls = client.rpc_calls
+    client.refresh([alice.lower()])  # as a server sees it: any case
+    assert client.rpc_calls == calls + 1
+    assert client.expires_in(alice) == pytest.approx(2.0)  # fresh for a whole TTL again
+    assert client.cached(alice) == first and client.cached(alice.lower()) == first
+    clock.now += 2.5
+    assert client.expires_in(alice) is None and client.cached(alice) is None
+
+
 @pytest.mark.parametrize("mode", ["timeout", "http500", "garbage"])
 def test_faults__stale_within_grace_then_fail_closed(mode, manifest, rpc_url, people):
     node = FlakyNode(rpc_url)

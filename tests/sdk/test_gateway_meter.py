@@ -6,6 +6,7 @@ calls) and `make_meter` (the event loop's path only where every store allows it)
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.support.fake_gate import ALICE, BOB, make_gate
+from tests.support.fake_gate import ALICE, BOB, FakeEntitlements, make_gate
 from venice_sdk.errors import Reason
 from venice_sdk.gateway.meter import Meter, RedisMeter, Served, make_meter
 from venice_sdk.gateway.stream import Usage
@@ -239,4 +240,77 @@ def test_the_usage_record_rides_the_settles_batch_at_what_the_settle_charged(
     assert {rid: r.cost for rid, r in records.items()} == costs
     assert ledger.spent(ALICE) == sum(costs.values()) == sum(r.cost for r in records.values())
     assert usage.daily(ledger.today(), wallet=ALICE.lower())[0].requests == 4
+    ledger.close()
+
+
+class _ExpiringEntitlements(FakeEntitlements):
+    """A client whose cache expires ``ttl`` seconds after each read of the chain (``refresh``),
+    on a clock the test moves; counts the refreshes and the misses."""
+
+    ttl = 2.0
+
+    def __init__(self) -> None:
+        super().__init__({ALICE: 10_000_000})
+        self.now = 1_000.0
+        self.fresh_until = self.now + self.ttl
+        self.refreshes = 0
+        self.misses = 0
+        self.slow = threading.Event()  # set: a refresh returns
+
+    def cached(self, address: str) -> Any:
+        if self.now >= self.fresh_until:
+            self.misses += 1
+            return None
+        return super().cached(address)
+
+    def expires_in(self, address: str) -> float | None:
+        left = self.fresh_until - self.now
+        return left if left > 0 else None
+
+    def refresh(self, addresses: list[str]) -> None:
+        self.refreshes += 1
+        assert self.slow.wait(10)
+        self.fresh_until = self.now + self.ttl
+
+
+def test_a_wallet_in_use_is_refreshed_ahead_of_its_expiry_once_and_never_misses(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Past half its TTL, a wallet's entitlement is read again in the background, once however
+    many requests come meanwhile, and they all meter on the event loop with the cached one."""
+    ledger = RedisLedger(redis_url)
+    gate, keys, _ = make_gate(ledger, tmp_path)
+    client = _ExpiringEntitlements()
+    gate.client = client  # type: ignore[assignment]
+    meter = make_meter(gate)
+    assert isinstance(meter, RedisMeter)
+    key = keys.issue(ALICE, True).key
+
+    async def run() -> None:
+        first = await meter.reserve(key, "r-0", 10, "tiny")  # 2 s left: nothing to do
+        assert first.allowed and client.refreshes == 0
+        client.now += 1.5  # 0.5 s left: past half the TTL
+        held = await asyncio.gather(*(meter.reserve(key, f"r-{i}", 10, "tiny")
+                                      for i in range(1, 21)))  # fmt: skip
+        assert all(r.allowed for r in held)
+        await asyncio.sleep(0.2)
+        assert client.refreshes == 1  # one read for the 20 requests, still under way
+        client.slow.set()
+        await refreshed()
+        client.now += 1.5  # past the old expiry: the refreshed entry is still fresh
+        late = await meter.reserve(key, "r-21", 10, "tiny")
+        assert late.allowed and late.hold is not None
+        await refreshed()
+        await meter.close()
+
+    async def refreshed() -> None:
+        for _ in range(250):
+            if not meter._refreshing:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the refresh did not end")
+
+    asyncio.run(run())
+    assert client.misses == 0  # no request had to read the chain itself
+    assert client.refreshes == 2  # the one above, and the next once half its TTL had gone
     ledger.close()

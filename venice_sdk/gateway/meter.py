@@ -12,6 +12,7 @@ takes `Meter`'s path; both write the same keys through the same scripts.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from dataclasses import dataclass
@@ -229,6 +230,8 @@ class RedisMeter(Meter):
         assert isinstance(gate.ledger, RedisLedger)
         self.pipe = pipe
         self.holds = AsyncHolds(gate.ledger, pipe)
+        self._refreshing: set[str] = set()  # wallets whose entitlement is being read again
+        self._tasks: set[asyncio.Task[None]] = set()
         pipe.register(_RATE_LUA)
         pipe.register(_USAGE_LUA)
 
@@ -253,10 +256,37 @@ class RedisMeter(Meter):
             return await super().reserve(key, request_id, max_cost, model)
         if isinstance(plan, Reservation):
             return plan
+        self._refresh_ahead(plan.address)
         hold = await self.holds.reserve(plan.address, max_cost, plan.wallet_limit, request_id)
         if hold.allowed and self.gate.activity_due(plan.address):
             await anyio.to_thread.run_sync(self.gate._mark_active, plan.address)
         return plan.held(request_id, hold)
+
+    def _refresh_ahead(self, address: str) -> None:
+        """Once half of ``address``'s cached entitlement's TTL has gone, read it again in a
+        worker thread (one read per wallet at a time) while requests go on with the cached
+        one: a wallet in use never expires, so no request waits for the chain (with the
+        default 2 s TTL, each expiry otherwise sent every request of that moment to the
+        blocking path, and the p99 at 1,000 requests a second to 100-170 ms)."""
+        client = self.gate.client
+        expires_in = getattr(client, "expires_in", None)  # (test doubles may lack it)
+        if expires_in is None or address in self._refreshing:
+            return
+        left = expires_in(address)
+        if left is None or left > client.ttl / 2:
+            return
+        self._refreshing.add(address)
+        task = asyncio.get_running_loop().create_task(self._refresh(address))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, address: str) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.gate.client.refresh, [address])
+        except EntitlementError as exc:  # the entry expires as usual; the next miss reads
+            log.warning("refreshing the entitlement of %s failed: %s", address, exc)
+        finally:
+            self._refreshing.discard(address)
 
     async def finish(self, reservation: Reservation, served: Served) -> int:
         if _blocking(reservation) or reservation.hold is None:
