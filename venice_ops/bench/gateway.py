@@ -102,7 +102,8 @@ def measure(
             *(sys.executable, "-m", "venice_sdk.cli", "gateway", "--upstream", up),
             *("--manifest", str(manifest), "--rpc", rpc, "--port", gw.rsplit(":", 1)[1]),
             *("--workers", str(workers), "--redis-url", redis_server.url),
-            *("--data-dir", str(data), "--ttl", "3600"),
+            # The default entitlement TTL (2 s): a wallet in use is refreshed ahead of expiry.
+            *("--data-dir", str(data)),
         ]
         with (
             server_process("upstream", upstream_cmd, f"{up}/v1/models") as upstream,
