@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+import venice_sdk.gateway.upstream as upstream_module
 from venice_ops.bench.redis import free_port
 from venice_sdk.gateway.upstream import READ_AHEAD, Upstream, UpstreamError
 
@@ -187,3 +188,85 @@ def test_a_body_larger_than_the_read_ahead_is_paused_then_read_whole() -> None:
         again.close()
 
     assert _run(handler, client) == 1
+
+
+# --- found in review -----------------------------------------------------------------------
+
+
+def test_a_request_waiting_for_a_slot_gets_a_connection_given_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the pool's limit, a waiting request takes the connection the one before it gave
+    back (it waited for a connection to close, which a kept-alive upstream never does)."""
+    monkeypatch.setattr(upstream_module, "MAX_CONNECTIONS", 1)
+
+    async def client(upstream: Upstream) -> None:
+        async def one() -> bytes:
+            response = await upstream.post("/v1/x", b"{}")
+            try:
+                return await response.read()
+            finally:
+                response.close()
+
+        both = asyncio.gather(one(), one())
+        assert await asyncio.wait_for(both, 2) == [b'{"ok": true}'] * 2
+
+    assert _run(_json_ok, client) == 1
+
+
+def test_a_reader_slower_than_the_timeout_is_no_silence_of_the_upstream() -> None:
+    """Paused at the read-ahead, the upstream cannot send: the silence counts from the resume
+    (a stream's client that is slow for a while failed on the next read)."""
+    body = bytes(4 * READ_AHEAD)
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(_answer(body))
+        await writer.drain()
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        await asyncio.sleep(0.8)  # the gateway's client reads slowly: the upstream is paused
+        assert response._paused
+        assert await response.read() == body
+        response.close()
+
+    _run(handler, client, timeout=0.5)
+
+
+def test_a_second_answer_after_the_end_is_not_part_of_the_body() -> None:
+    """Bytes after an answer's end (here a whole second answer in the same packet) are the
+    upstream's error: the body stays the first answer's, and the connection is closed."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(_answer(b"first") + _answer(b"second"))
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        for _ in range(2):
+            response = await upstream.post("/v1/x", b"{}")
+            assert await response.read() == b"first"
+            response.close()
+
+    assert _run(handler, client) == 2
+
+
+def test_a_switching_protocols_answer_is_an_upstream_error_not_a_fatal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 101 makes httptools raise HttpParserUpgrade (no HttpParserError), which escaped
+    data_received: the loop logged a "Fatal error" traceback."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
+        )
+        await asyncio.sleep(0.5)
+        return False
+
+    async def client(upstream: Upstream) -> None:
+        with pytest.raises(UpstreamError, match="not HTTP"):
+            await upstream.post("/v1/x", b"{}")
+
+    _run(handler, client)
+    assert "Fatal error" not in caplog.text
