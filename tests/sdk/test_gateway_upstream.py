@@ -270,3 +270,35 @@ def test_a_switching_protocols_answer_is_an_upstream_error_not_a_fatal_error(
 
     _run(handler, client)
     assert "Fatal error" not in caplog.text
+
+
+def test_requests_cancelled_at_every_step_free_their_slots() -> None:
+    """Cancelled while connecting, waiting for the head or reading the body: every slot
+    comes back, and no connection stays counted that is not idle in the pool."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        await asyncio.sleep(0.1)
+        writer.write(b"defghij")
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        async def one() -> None:
+            response = await upstream.post("/v1/x", b"{}")
+            try:
+                await response.read()
+            finally:
+                response.close()
+
+        for delay in (0, 0.0005, 0.002, 0.03, 0.08, 0.2):
+            tasks = [asyncio.create_task(one()) for _ in range(4)]
+            await asyncio.sleep(delay)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        assert upstream._slots is not None
+        assert upstream._slots._value == upstream_module.MAX_CONNECTIONS
+        assert upstream._open == len(upstream._idle)
+
+    _run(handler, client)
