@@ -66,6 +66,29 @@ def _answer(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
 
+def _reads(body: bytes, times: int) -> Callable[[Upstream], Awaitable[None]]:
+    """A client that posts ``times`` times, reading ``body`` each time."""
+
+    async def client(upstream: Upstream) -> None:
+        for _ in range(times):
+            response = await upstream.post("/v1/x", b"{}")
+            assert await response.read() == body
+            response.close()
+
+    return client
+
+
+def _sends(answer: bytes) -> Handler:
+    """A handler that sends ``answer`` to every request (drained: the client reads it)."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(answer)
+        await writer.drain()
+        return True
+
+    return handler
+
+
 async def _json_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> bool:
     writer.write(_answer(b'{"ok": true}'))
     return True
@@ -113,13 +136,7 @@ def test_an_idle_connection_the_upstream_closed_is_replaced_and_the_request_sent
         writer.write(_answer(b"{}"))
         return True
 
-    async def client(upstream: Upstream) -> None:
-        for _ in range(2):
-            response = await upstream.post("/v1/x", b"{}")
-            assert await response.read() == b"{}"
-            response.close()
-
-    assert _run(handler, client) == 2
+    assert _run(handler, _reads(b"{}", 2)) == 2
     assert seen == [1, 1, 2]
 
 
@@ -172,11 +189,6 @@ def test_garbage_and_a_refused_connection_are_upstream_errors() -> None:
 def test_a_body_larger_than_the_read_ahead_is_paused_then_read_whole() -> None:
     body = bytes(range(256)) * (4 * READ_AHEAD // 256)
 
-    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
-        writer.write(_answer(body))
-        await writer.drain()
-        return True
-
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
         await asyncio.sleep(0.2)  # the answer arrives while nobody reads it
@@ -187,7 +199,7 @@ def test_a_body_larger_than_the_read_ahead_is_paused_then_read_whole() -> None:
         assert await again.read() == body
         again.close()
 
-    assert _run(handler, client) == 1
+    assert _run(_sends(_answer(body)), client) == 1
 
 
 # --- found in review -----------------------------------------------------------------------
@@ -219,11 +231,6 @@ def test_a_reader_slower_than_the_timeout_is_no_silence_of_the_upstream() -> Non
     (a stream's client that is slow for a while failed on the next read)."""
     body = bytes(4 * READ_AHEAD)
 
-    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
-        writer.write(_answer(body))
-        await writer.drain()
-        return True
-
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
         await asyncio.sleep(0.8)  # the gateway's client reads slowly: the upstream is paused
@@ -231,7 +238,7 @@ def test_a_reader_slower_than_the_timeout_is_no_silence_of_the_upstream() -> Non
         assert await response.read() == body
         response.close()
 
-    _run(handler, client, timeout=0.5)
+    _run(_sends(_answer(body)), client, timeout=0.5)
 
 
 def test_a_second_answer_after_the_end_is_not_part_of_the_body() -> None:
@@ -242,13 +249,7 @@ def test_a_second_answer_after_the_end_is_not_part_of_the_body() -> None:
         writer.write(_answer(b"first") + _answer(b"second"))
         return True
 
-    async def client(upstream: Upstream) -> None:
-        for _ in range(2):
-            response = await upstream.post("/v1/x", b"{}")
-            assert await response.read() == b"first"
-            response.close()
-
-    assert _run(handler, client) == 2
+    assert _run(handler, _reads(b"first", 2)) == 2
 
 
 def test_a_switching_protocols_answer_is_an_upstream_error_not_a_fatal_error(

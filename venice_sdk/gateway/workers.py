@@ -10,8 +10,9 @@ of each connection's addresses and ports.
 `serve` is the supervisor: it keeps the port (a socket bound with ``SO_REUSEPORT`` that never
 listens, so no connection waits on it), starts the workers, replaces one that dies after it
 started serving, stops them all on SIGINT or SIGTERM, and passes SIGHUP on to every worker (each
-reloads its price book; one still starting gets it once it serves). A worker that exits before it served stops the whole command (exit
-code 1): its replacement would fail the same way. Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
+reloads its price book; one still starting gets it once it serves). A worker that exits before
+it served stops the whole command (exit code 1): its replacement would fail the same way.
+Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
 """
 
 from __future__ import annotations
