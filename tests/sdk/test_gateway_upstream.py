@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+import venice_sdk.gateway.upstream as upstream_module
 from venice_ops.bench.redis import free_port
 from venice_sdk.gateway.upstream import READ_AHEAD, Upstream, UpstreamError
 
@@ -65,6 +66,29 @@ def _answer(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
 
+def _reads(body: bytes, times: int) -> Callable[[Upstream], Awaitable[None]]:
+    """A client that posts ``times`` times, reading ``body`` each time."""
+
+    async def client(upstream: Upstream) -> None:
+        for _ in range(times):
+            response = await upstream.post("/v1/x", b"{}")
+            assert await response.read() == body
+            response.close()
+
+    return client
+
+
+def _sends(answer: bytes) -> Handler:
+    """A handler that sends ``answer`` to every request (drained: the client reads it)."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(answer)
+        await writer.drain()
+        return True
+
+    return handler
+
+
 async def _json_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> bool:
     writer.write(_answer(b'{"ok": true}'))
     return True
@@ -112,13 +136,7 @@ def test_an_idle_connection_the_upstream_closed_is_replaced_and_the_request_sent
         writer.write(_answer(b"{}"))
         return True
 
-    async def client(upstream: Upstream) -> None:
-        for _ in range(2):
-            response = await upstream.post("/v1/x", b"{}")
-            assert await response.read() == b"{}"
-            response.close()
-
-    assert _run(handler, client) == 2
+    assert _run(handler, _reads(b"{}", 2)) == 2
     assert seen == [1, 1, 2]
 
 
@@ -171,11 +189,6 @@ def test_garbage_and_a_refused_connection_are_upstream_errors() -> None:
 def test_a_body_larger_than_the_read_ahead_is_paused_then_read_whole() -> None:
     body = bytes(range(256)) * (4 * READ_AHEAD // 256)
 
-    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
-        writer.write(_answer(body))
-        await writer.drain()
-        return True
-
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
         await asyncio.sleep(0.2)  # the answer arrives while nobody reads it
@@ -186,4 +199,107 @@ def test_a_body_larger_than_the_read_ahead_is_paused_then_read_whole() -> None:
         assert await again.read() == body
         again.close()
 
-    assert _run(handler, client) == 1
+    assert _run(_sends(_answer(body)), client) == 1
+
+
+# --- found in review -----------------------------------------------------------------------
+
+
+def test_a_request_waiting_for_a_slot_gets_a_connection_given_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the pool's limit, a waiting request takes the connection the one before it gave
+    back (it waited for a connection to close, which a kept-alive upstream never does)."""
+    monkeypatch.setattr(upstream_module, "MAX_CONNECTIONS", 1)
+
+    async def client(upstream: Upstream) -> None:
+        async def one() -> bytes:
+            response = await upstream.post("/v1/x", b"{}")
+            try:
+                return await response.read()
+            finally:
+                response.close()
+
+        both = asyncio.gather(one(), one())
+        assert await asyncio.wait_for(both, 2) == [b'{"ok": true}'] * 2
+
+    assert _run(_json_ok, client) == 1
+
+
+def test_a_reader_slower_than_the_timeout_is_no_silence_of_the_upstream() -> None:
+    """Paused at the read-ahead, the upstream cannot send: the silence counts from the resume
+    (a stream's client that is slow for a while failed on the next read)."""
+    body = bytes(4 * READ_AHEAD)
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        await asyncio.sleep(0.8)  # the gateway's client reads slowly: the upstream is paused
+        assert response._paused
+        assert await response.read() == body
+        response.close()
+
+    _run(_sends(_answer(body)), client, timeout=0.5)
+
+
+def test_a_second_answer_after_the_end_is_not_part_of_the_body() -> None:
+    """Bytes after an answer's end (here a whole second answer in the same packet) are the
+    upstream's error: the body stays the first answer's, and the connection is closed."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(_answer(b"first") + _answer(b"second"))
+        return True
+
+    assert _run(handler, _reads(b"first", 2)) == 2
+
+
+def test_a_switching_protocols_answer_is_an_upstream_error_not_a_fatal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 101 makes httptools raise HttpParserUpgrade (no HttpParserError), which escaped
+    data_received: the loop logged a "Fatal error" traceback."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
+        )
+        await asyncio.sleep(0.5)
+        return False
+
+    async def client(upstream: Upstream) -> None:
+        with pytest.raises(UpstreamError, match="not HTTP"):
+            await upstream.post("/v1/x", b"{}")
+
+    _run(handler, client)
+    assert "Fatal error" not in caplog.text
+
+
+def test_requests_cancelled_at_every_step_free_their_slots() -> None:
+    """Cancelled while connecting, waiting for the head or reading the body: every slot
+    comes back, and no connection stays counted that is not idle in the pool."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        await asyncio.sleep(0.1)
+        writer.write(b"defghij")
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        async def one() -> None:
+            response = await upstream.post("/v1/x", b"{}")
+            try:
+                await response.read()
+            finally:
+                response.close()
+
+        for delay in (0, 0.0005, 0.002, 0.03, 0.08, 0.2):
+            tasks = [asyncio.create_task(one()) for _ in range(4)]
+            await asyncio.sleep(delay)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        assert upstream._slots is not None
+        assert upstream._slots._value == upstream_module.MAX_CONNECTIONS
+        assert upstream._open == len(upstream._idle)
+
+    _run(handler, client)

@@ -22,7 +22,7 @@ import pytest
 
 from venice_ops.bench.redis import free_port, stop_process
 from venice_ops.paths import PROJECT_ROOT
-from venice_sdk.gateway.workers import serve
+from venice_sdk.gateway.workers import _hold_port, serve
 
 APP = "tests.support.pid_app:app"
 
@@ -186,3 +186,51 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+# --- found in review -----------------------------------------------------------------------
+
+
+def test_a_second_supervisor_cannot_take_the_port_before_the_first_one_listens() -> None:
+    """The holder bound with SO_REUSEADDR and never listens, so another supervisor's probe
+    (SO_REUSEADDR too) could bind beside it until a worker listened: two gateways (with their
+    own configs) would then share the port's connections."""
+    holder = _hold_port("127.0.0.1", 0)
+    try:
+        port = holder.getsockname()[1]
+        with pytest.raises(SystemExit, match="it is in use"):
+            _hold_port("127.0.0.1", port).close()
+    finally:
+        holder.close()
+
+
+def test_a_sighup_while_the_workers_start_kills_none() -> None:
+    """A worker's SIGHUP is ignored only once its function runs: one passed on while it was
+    still starting (its interpreter's default: terminate) killed it before it served, and the
+    supervisor stopped everything with exit code 1."""
+    port = free_port()
+    stop = threading.Event()
+    supervisor_handles = threading.Event()
+    original = signal.signal(signal.SIGHUP, lambda *_: None)  # (never pytest's default)
+
+    def hups() -> None:
+        _until("no supervisor", lambda: signal.getsignal(signal.SIGHUP) != original, 30)
+        supervisor_handles.set()
+        while not stop.wait(0.03):
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    sender = threading.Thread(target=hups, daemon=True)
+    sender.start()
+
+    def drive() -> None:
+        stop.set()
+        sender.join(5)
+        assert len(set(_pids(port, 16))) == 2
+
+    try:
+        code = _supervise(port, drive)
+    finally:
+        stop.set()
+        sender.join(5)
+        signal.signal(signal.SIGHUP, original)
+    assert supervisor_handles.is_set() and code == 0

@@ -72,7 +72,7 @@ class _Connection(asyncio.Protocol):
         response._got_any = True
         try:
             response._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             response._fail(UpstreamError(f"the upstream's answer is not HTTP: {exc}"))
             self.close()
 
@@ -115,6 +115,10 @@ class UpstreamResponse:
         self._keep = False  # the connection may carry another request after this answer
 
     # --- httptools' callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:  # more after the answer's end: the connection can carry no other
+            raise UpstreamError("the upstream sent more than its answer")
 
     def on_header(self, name: bytes, _value: bytes) -> None:
         if name.lower() in (b"content-length", b"transfer-encoding"):
@@ -181,6 +185,7 @@ class UpstreamResponse:
         if self._paused and self._connection.transport is not None and not self._connection.lost:
             self._paused = False
             self._connection.transport.resume_reading()
+            self._last = self._connection.loop.time()  # silent while paused: it could not send
         return data
 
     # --- the caller's side ----------------------------------------------------------------
@@ -224,6 +229,7 @@ class UpstreamResponse:
         else:
             connection.close()
             self._upstream._gone()
+        self._upstream._done()
 
 
 class Upstream:
@@ -280,14 +286,17 @@ class Upstream:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _connection(self) -> _Connection:
+        # A slot per connection in use (not per connection open): a request waiting for one
+        # takes the connection the request before it gives back. Open connections stay at most
+        # MAX_CONNECTIONS: a new one is made only when none is idle.
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        await self._slots.acquire()
         while self._idle:
             connection = self._idle.pop()
             if not connection.lost:
                 return connection
             self._gone()
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
-        await self._slots.acquire()
         loop = asyncio.get_running_loop()
         try:
             _, protocol = await asyncio.wait_for(
@@ -310,9 +319,12 @@ class Upstream:
         self._idle.append(connection)
 
     def _gone(self) -> None:
-        """A connection closed: its slot is free."""
-        if self._open > 0 and self._slots is not None:
-            self._open -= 1
+        """A connection closed."""
+        self._open = max(0, self._open - 1)
+
+    def _done(self) -> None:
+        """A request is done with its connection (given back or closed): its slot is free."""
+        if self._slots is not None:
             self._slots.release()
 
     async def close(self) -> None:

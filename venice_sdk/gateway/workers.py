@@ -10,8 +10,9 @@ of each connection's addresses and ports.
 `serve` is the supervisor: it keeps the port (a socket bound with ``SO_REUSEPORT`` that never
 listens, so no connection waits on it), starts the workers, replaces one that dies after it
 started serving, stops them all on SIGINT or SIGTERM, and passes SIGHUP on to every worker (each
-reloads its price book). A worker that exits before it served stops the whole command (exit
-code 1): its replacement would fail the same way. Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
+reloads its price book; one still starting gets it once it serves). A worker that exits before
+it served stops the whole command (exit code 1): its replacement would fail the same way.
+Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ log = logging.getLogger("venice_sdk.gateway")
 STOP_TIMEOUT = 10.0
 
 
-def _socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+def _socket(host: str, port: int, reuse_port: bool, reuse_addr: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_addr:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
@@ -63,7 +65,15 @@ def _hold_port(host: str, port: int) -> socket.socket:
         probe = _socket(host, port, reuse_port=False)  # fails if anyone has the port
         port = probe.getsockname()[1]
         probe.close()
-        return _socket(host, port, reuse_port=True)
+        try:
+            # Without SO_REUSEADDR: another supervisor's probe fails on it even before any of
+            # our workers listens (two sockets with SO_REUSEADDR share a port none listens on).
+            return _socket(host, port, reuse_port=True, reuse_addr=False)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            # A connection of an earlier server without SO_REUSEPORT in TIME_WAIT on the port.
+            return _socket(host, port, reuse_port=True)
     except OSError as exc:
         why = "it is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
         raise SystemExit(f"error: cannot listen on {host}:{port}: {why}") from None
@@ -99,6 +109,7 @@ class _Supervisor:
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[Any] = []
         self.ready: list[Any] = []  # each process's event, set once it serves
+        self.hup_due: list[bool] = []  # a SIGHUP to pass on once the process serves
         self.stopping = False
         self.hup = False
 
@@ -112,6 +123,7 @@ class _Supervisor:
         if i == len(self.processes):
             self.processes.append(process)
             self.ready.append(ready)
+            self.hup_due.append(False)
         else:
             self.processes[i], self.ready[i] = process, ready
 
@@ -132,9 +144,8 @@ class _Supervisor:
                 time.sleep(0.2)
                 if self.hup:
                     self.hup = False
-                    for process in self.processes:
-                        with contextlib.suppress(OSError):
-                            os.kill(process.pid, signal.SIGHUP)
+                    self.hup_due = [True] * len(self.processes)
+                self._pass_on_hup()
                 for i, process in enumerate(self.processes):
                     if process.is_alive() or self.stopping:
                         continue
@@ -149,6 +160,15 @@ class _Supervisor:
         finally:
             self.stop()
         return code
+
+    def _pass_on_hup(self) -> None:
+        """SIGHUP to each worker that has one due and serves: one still starting would die of
+        it (its handler is not set yet); it gets it once it serves."""
+        for i, process in enumerate(self.processes):
+            if self.hup_due[i] and self.ready[i].is_set():
+                self.hup_due[i] = False
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGHUP)
 
     def stop(self) -> None:
         for process in self.processes:
