@@ -13,7 +13,7 @@ import pytest
 
 import venice_sdk.gateway.upstream as upstream_module
 from venice_ops.bench.redis import free_port
-from venice_sdk.gateway.upstream import READ_AHEAD, Upstream, UpstreamError
+from venice_sdk.gateway.upstream import READ_AHEAD, RETRY_WINDOW, Upstream, UpstreamError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[bool]]
 
@@ -138,6 +138,30 @@ def test_an_idle_connection_the_upstream_closed_is_replaced_and_the_request_sent
 
     assert _run(handler, _reads(b"{}", 2)) == 2
     assert seen == [1, 1, 2]
+
+
+def test_a_kept_alive_connection_closed_after_working_on_the_request_is_not_sent_again() -> None:
+    """Closed without an answer, but later than `RETRY_WINDOW` after the request went out: the
+    upstream may have run it (an inference), so it is not run a second time."""
+    seen: list[int] = []
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        seen.append(n)
+        if len(seen) == 2:
+            await asyncio.sleep(RETRY_WINDOW + 0.25)  # works on it, then fails
+            return False
+        writer.write(_answer(b"{}"))
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        first = await upstream.post("/v1/x", b"{}")
+        assert await first.read() == b"{}"
+        first.close()
+        with pytest.raises(UpstreamError, match="closed the connection"):
+            await upstream.post("/v1/x", b"{}")
+
+    assert _run(handler, client) == 1
+    assert seen == [1, 1]  # the failed request reached the upstream once
 
 
 def test_a_new_connection_closed_without_an_answer_is_an_upstream_error() -> None:

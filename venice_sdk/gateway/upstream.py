@@ -4,9 +4,9 @@ A small client on asyncio's protocols and httptools' response parser (the C pars
 uses), because the forwarding path runs once per request and once per streamed chunk: measured
 in alternating rounds on this project's 2-core benchmark machine, aiohttp's client spent 79-103
 us of CPU per non-streaming request and this one 36-40 us (httpx's pool, before aiohttp, was
-slower still). It
-does what the gateway needs and nothing else: POST a JSON body, then read the answer whole or as
-its bytes arrive (``Content-Length``, chunked, or up to the close), over ``http`` or ``https``.
+slower still). It does what the gateway needs and nothing else: POST a JSON body, then read
+the answer whole or as its bytes arrive (``Content-Length``, chunked, or up to the close), over
+``http`` or ``https``.
 
 Timeouts: ``timeout`` seconds with nothing read from the upstream while waiting for its answer
 (a stream may run longer in all), 10 s to connect. `UPSTREAM_ERRORS` is what a failed or timed
@@ -14,7 +14,8 @@ out upstream raises (the gateway answers 503, or ends a stream with an error eve
 answer before its end closes its connection, which cancels the request upstream; a connection
 whose answer was read to the end goes back to the pool. A request sent on a kept-alive
 connection that the upstream had closed meanwhile (nothing came back) is sent once more on a new
-one.
+one, if that close came within `RETRY_WINDOW` of sending (later, the upstream may have worked
+on it: the request is not run twice).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ __all__ = ["UPSTREAM_ERRORS", "Upstream", "UpstreamError", "UpstreamResponse", "
 CONNECT_TIMEOUT = 10.0
 #: Most connections open to the upstream per worker (more requests wait for one).
 MAX_CONNECTIONS = 2_000
+#: Seconds after sending in which a kept-alive connection's close, with nothing answered, is
+#: taken for the upstream closing it while idle (the request is sent again on a new one).
+RETRY_WINDOW = 0.25
 #: Bytes of an answer read ahead of the gateway before the upstream's socket is paused.
 READ_AHEAD = 256 * 1024
 
@@ -269,15 +273,19 @@ class Upstream:
             connection.response = response
             reused, connection.used = connection.used, True
             assert connection.transport is not None
+            sent = connection.loop.time()
             connection.transport.write(request)
             try:
                 await response._read_head()
                 return response
             except UpstreamError:
                 response.close()
-                # A kept-alive connection the upstream closed while it was idle: nothing came
-                # back, so the request is sent once more on a new connection.
-                if attempt == 1 and reused and not response._got_any:
+                # A kept-alive connection the upstream closed while it was idle (the close
+                # crossed the request): nothing came back at once, so the request is sent once
+                # more on a new connection. A close later than that may have ended a request
+                # the upstream worked on: not sent again (it would run twice).
+                quick = connection.loop.time() - sent <= RETRY_WINDOW
+                if attempt == 1 and reused and quick and not response._got_any:
                     continue
                 raise
             except BaseException:
