@@ -32,6 +32,8 @@ PRICES = {
 class FakeEntitlements:
     """``credits[address]`` is the wallet's credit today (micro-USD); ``down`` fails the node."""
 
+    ttl = 2.0
+
     def __init__(self, credits: dict[str, int]) -> None:
         self.credits = {a.lower(): c for a, c in credits.items()}
         self.down = False
@@ -52,6 +54,13 @@ class FakeEntitlements:
         if self.down or not ADDRESS.fullmatch(address):
             return None
         return self.get(address)
+
+    def expires_in(self, address: str) -> float | None:
+        """Never expiring (nothing to refresh ahead): `None`, as for an entry not cached."""
+        return None
+
+    def refresh(self, addresses: list[str]) -> None:
+        """Nothing cached to read again."""
 
 
 def make_gate(

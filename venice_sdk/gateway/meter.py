@@ -269,10 +269,9 @@ class RedisMeter(Meter):
         default 2 s TTL, each expiry otherwise sent every request of that moment to the
         blocking path, and the p99 at 1,000 requests a second to 100-170 ms)."""
         client = self.gate.client
-        expires_in = getattr(client, "expires_in", None)  # (test doubles may lack it)
-        if expires_in is None or address in self._refreshing:
+        if address in self._refreshing:
             return
-        left = expires_in(address)
+        left = client.expires_in(address)
         if left is None or left > client.ttl / 2:
             return
         self._refreshing.add(address)
@@ -295,17 +294,15 @@ class RedisMeter(Meter):
         # The usage record goes out in the settle's batch, at the charge a settle of this hold
         # makes (never more than it holds) and guarded on it: if the settle charged anything
         # else (or failed), Redis keeps no record and it is sent below at what was charged.
-        record = self._record(reservation, served, min(cost, hold.amount))
-        store = self.usage_store if record is not None else None
-        recorded: Any = None
+        store, record = self.usage_store, self._record(reservation, served, min(cost, hold.amount))
+        follow = None
+        if store is not None and record is not None:
+            follow = functools.partial(_guarded, store, record)
+        recorded: Any = None  # the guarded record's reply: its sequence, 0, -1, or none sent
         try:
-            if store is not None and record is not None:
-                follow = functools.partial(_guarded, store, record)
-                done, recorded = await self.holds.settle_with(hold, cost, follow)
-                if isinstance(done, HoldError):
-                    raise done
-            else:
-                done = await self.holds.settle(hold, cost)
+            done, recorded = await self.holds.settle_with(hold, cost, follow)
+            if isinstance(done, HoldError):
+                raise done
         except HoldError as exc:
             if exc.code != Reason.HOLD_EXPIRED:
                 log.error("settling %s failed: %s", reservation.request_id, exc)
@@ -321,9 +318,9 @@ class RedisMeter(Meter):
         tokens = _tokens(served.usage) if served.usage is not None else 0
         if self.limiter is not None and served.admitted is not None and tokens:
             calls.append(self.limiter.tokens_call(served.admitted[0], tokens))
-        if store is not None and not (isinstance(recorded, int) and recorded >= 0):
+        if follow is not None and not (isinstance(recorded, int) and recorded >= 0):
             again = self._record(reservation, served, charged)  # not kept above: at its charge
-            if again is not None:
+            if again is not None and store is not None:
                 calls.append(store.record_call(again))
         await self._send_quietly(reservation.request_id, calls)
         return remaining

@@ -69,31 +69,37 @@ class AsyncHolds:
 
     async def settle(self, hold: Hold, actual_cost: int) -> Settlement:
         """`CreditLedger.settle` of a `Hold` this ledger gave (raises `HoldError`)."""
-        base._check_amount("actual_cost", actual_cost)
-        rid = check_request_id(hold.request_id)
-        reply = await self._script(hold.account, "settle", rid, actual_cost)
-        return settle_answer(rid, hold.account, reply)
+        done, _ = await self.settle_with(hold, actual_cost)
+        if isinstance(done, HoldError):
+            raise done
+        return done
 
     async def settle_with(
-        self, hold: Hold, actual_cost: int, follow: Callable[[str], tuple[Any, ...]]
+        self,
+        hold: Hold,
+        actual_cost: int,
+        follow: Callable[[str], tuple[Any, ...]] | None = None,
     ) -> tuple[Settlement | HoldError, Any]:
         """`settle`, and in the same batch after it the command ``follow(key)`` builds from
         the key of the hold's record (a usage record guarded on this settle: one round trip
         for both). Returns the settlement, or the `HoldError` the settle raised, and the
-        command's reply. Both are sent again if the connection fails (``follow`` too must be
-        idempotent); raises `LedgerUnavailable` as `settle` does."""
+        command's reply (None without ``follow``). Both are sent again if the connection fails
+        (``follow`` too must be idempotent); raises `LedgerUnavailable` if Redis stays away."""
         base._check_amount("actual_cost", actual_cost)
         rid = check_request_id(hold.request_id)
         args = self.ledger._hold_args(float(self.ledger.clock()), hold.account, "settle", rid,
                                       actual_cost)  # fmt: skip
-        calls = (("EVALSHA", _HOLDS_SHA, 2, *args), follow(args[0]))
+        calls = [("EVALSHA", _HOLDS_SHA, 2, *args)]
+        if follow is not None:
+            calls.append(follow(args[0]))
 
         async def run() -> tuple[Settlement | HoldError, Any]:
-            reply, followed = await self.pipe.batch(*calls)
+            reply, *followed = await self.pipe.batch(*calls)
+            after = followed[0] if followed else None
             try:
-                return settle_answer(rid, hold.account, _decoded(_ok(reply))), followed
+                return settle_answer(rid, hold.account, _decoded(_ok(reply))), after
             except HoldError as exc:
-                return exc, followed
+                return exc, after
 
         return await self.pipe.retrying("settle of a hold", run)
 
