@@ -87,6 +87,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             limits: Limits | None = None,
             prices_path: Path | None = None,
             usage: UsageStore | None = None,
+            max_answer_bytes: int = GatewayConfig.max_answer_bytes,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
@@ -95,6 +96,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
                 default_max_tokens=1_000,
                 prices_path=str(prices_path) if prices_path else None,
                 reload_every=0.05,
+                max_answer_bytes=max_answer_bytes,
             )
             limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
@@ -218,6 +220,21 @@ def test_an_unreachable_upstream_is_a_503_and_charges_nothing(
         )
     assert down.value.status_code == 503
     assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_an_answer_over_max_answer_bytes_is_a_503_and_charges_nothing(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """An upstream answer larger than the gateway reads whole fails the request (the hold
+    released) rather than filling the gateway's memory."""
+    rig = make_rig(max_answer_bytes=64)
+    with pytest.raises(openai.InternalServerError) as big:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "normal"}]
+        )
+    assert big.value.status_code == 503 and "over 64 bytes" in big.value.body["message"]
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == 0
 
 
 def test_refusals_raise_the_clients_matching_exceptions(make_rig: Callable[..., Rig]) -> None:
@@ -514,6 +531,25 @@ def test_key_lifecycle_refusals_are_openai_shaped(make_rig: Callable[..., Rig]) 
     cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
     month = month_period(float(rig.ledger.clock()))
     assert rig.ledger.spent(monthly.key_id, month) == cost == rig.ledger.spent(ALICE)
+
+
+def test_the_sse_scanner_skips_an_event_without_end_in_bounded_memory() -> None:
+    """An upstream event larger than `MAX_EVENT` (or a line that never ends) is not read: the
+    scanner keeps a few bytes of it, counts it as output (a stream cut short pays for it) and
+    reads the events after it."""
+    from venice_sdk.gateway.stream import MAX_EVENT, SseScanner, Usage
+
+    scanner = SseScanner()
+    scanner.feed(b'data: {"choices": [{"delta": {"content": "')
+    for _ in range(3 * MAX_EVENT // 65_536):
+        scanner.feed(b"x" * 65_536)
+        assert len(scanner._buffer) <= MAX_EVENT + 65_536
+    scanner.feed(b'"}}]}\r')  # the end, split inside its separator
+    scanner.feed(
+        b'\n\r\ndata: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}'
+    )
+    scanner.feed(b"\n\ndata: [DONE]\n\n")
+    assert scanner.events == 1 and scanner.done and scanner.final_usage == Usage(3, 1)
 
 
 def test_the_sse_scanner_counts_output_and_reads_usage_however_the_bytes_split() -> None:

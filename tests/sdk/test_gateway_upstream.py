@@ -226,6 +226,24 @@ def test_a_body_larger_than_the_read_ahead_is_paused_then_read_whole() -> None:
     assert _run(_sends(_answer(body)), client) == 1
 
 
+def test_an_answer_over_the_limit_fails_and_closes_its_connection() -> None:
+    """A body read whole stops at ``limit`` bytes: an upstream sending without end fails the
+    request (its connection closed) instead of filling the gateway's memory."""
+    body = b"x" * (3 * READ_AHEAD)
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        with pytest.raises(UpstreamError, match="over 262,144 bytes"):
+            await response.read(limit=READ_AHEAD)
+        assert response._connection.lost
+        response.close()
+        again = await upstream.post("/v1/x", b"{}")  # a new connection, read whole
+        assert await again.read(limit=len(body)) == body
+        again.close()
+
+    assert _run(_sends(_answer(body)), client) == 2
+
+
 # --- found in review -----------------------------------------------------------------------
 
 

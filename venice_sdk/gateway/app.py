@@ -37,7 +37,7 @@ from venice_sdk.gateway.estimate import WorstCase, worst_case
 from venice_sdk.gateway.meter import Admitted, Served, make_meter
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
-from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, Upstream, describe
+from venice_sdk.gateway.upstream import MAX_ANSWER, UPSTREAM_ERRORS, Upstream, describe
 from venice_sdk.ledger import (
     MAX_AMOUNT,
     LedgerUnavailable,
@@ -74,6 +74,8 @@ class GatewayConfig:
     upstream_key: str | None = None
     default_max_tokens: int = 4_096
     max_body_bytes: int = 4 * 1024 * 1024
+    #: Most bytes of an upstream's answer read whole (not a stream); more fails the request.
+    max_answer_bytes: int = MAX_ANSWER
     continuous_usage: bool = False
     timeout: float = 600.0
     #: The price book's file, reloaded on SIGHUP or when it changes (polled every
@@ -86,8 +88,8 @@ class GatewayConfig:
             raise ValueError(f"upstream must be an http(s) URL, not {self.upstream!r}")
         if not 1 <= self.default_max_tokens <= 10_000_000:
             raise ValueError("default_max_tokens must be between 1 and 10,000,000")
-        if self.max_body_bytes < 1:
-            raise ValueError("max_body_bytes must be positive")
+        if self.max_body_bytes < 1 or self.max_answer_bytes < 1:
+            raise ValueError("max_body_bytes and max_answer_bytes must be positive")
 
 
 def usd(micros: int) -> str:
@@ -324,7 +326,7 @@ def create_gateway(
         if response.status >= 400:
             data, failed = b"", False
             try:
-                data = await response.read()
+                data = await response.read(config.max_answer_bytes)
             except UPSTREAM_ERRORS:
                 failed = True
             finally:
@@ -360,7 +362,7 @@ def create_gateway(
             return MeteredStream(response, headers, on_end)
 
         try:
-            data = await response.read()
+            data = await response.read(config.max_answer_bytes)
         except UPSTREAM_ERRORS as exc:
             await meter.release(reservation, model)
             return openai_error(

@@ -60,6 +60,7 @@ class SseScanner:
     final_usage: Usage | None = None  # the usage chunk (no choices) that ends a stream
     done: bool = False  # saw "data: [DONE]"
     _buffer: bytes = field(default=b"", repr=False)
+    _oversized: bool = field(default=False, repr=False)  # the event in _buffer is not read
 
     def feed(self, chunk: bytes) -> None:
         # The common read: whole events of output, none with usage (no event is split across
@@ -79,9 +80,17 @@ class SseScanner:
         while True:
             cut = _event_end(self._buffer)
             if cut is None:
+                if len(self._buffer) > MAX_EVENT:
+                    # An event without end (or bigger than any usage chunk): passed on, not
+                    # read; its tail is kept only to find where it ends (memory stays bounded).
+                    self._buffer, self._oversized = self._buffer[-3:], True
                 return
             end, skip = cut
             event, self._buffer = self._buffer[:end], self._buffer[end + skip :]
+            if self._oversized:  # counted as output (a stream cut short pays for it)
+                self._oversized = False
+                self.events += 1
+                continue
             self._event(event)
 
     def _event(self, event: bytes) -> None:
@@ -110,6 +119,10 @@ class SseScanner:
         elif usage is not None:
             self.final_usage = usage
 
+
+#: Most bytes of one event the scanner reads (a usage chunk is a few hundred); a longer event
+#: still streams to the client, unread.
+MAX_EVENT = 1024 * 1024
 
 #: An event whose ``choices`` is a list of objects (so not empty).
 _OUTPUT = re.compile(rb'"choices"\s*:\s*\[\s*\{')

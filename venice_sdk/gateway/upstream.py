@@ -27,7 +27,14 @@ from urllib.parse import urlsplit
 
 import httptools
 
-__all__ = ["UPSTREAM_ERRORS", "Upstream", "UpstreamError", "UpstreamResponse", "describe"]
+__all__ = [
+    "MAX_ANSWER",
+    "UPSTREAM_ERRORS",
+    "Upstream",
+    "UpstreamError",
+    "UpstreamResponse",
+    "describe",
+]
 
 #: Seconds to open a connection to the upstream.
 CONNECT_TIMEOUT = 10.0
@@ -38,6 +45,10 @@ MAX_CONNECTIONS = 2_000
 RETRY_WINDOW = 0.25
 #: Bytes of an answer read ahead of the gateway before the upstream's socket is paused.
 READ_AHEAD = 256 * 1024
+#: Most bytes of an answer read whole (`UpstreamResponse.read`): an upstream sending a body
+#: without end fails the request instead of filling the gateway's memory. The largest honest
+#: answers are embeddings of 2,048 inputs (~60 MB as JSON) and base64 images.
+MAX_ANSWER = 256 * 1024 * 1024
 
 
 class UpstreamError(Exception):
@@ -200,10 +211,16 @@ class UpstreamResponse:
                 raise self._error
             await self._wait()
 
-    async def read(self) -> bytes:
-        """The whole body. Raises `UPSTREAM_ERRORS` if the upstream fails before its end."""
+    async def read(self, limit: int = MAX_ANSWER) -> bytes:
+        """The whole body. Raises `UPSTREAM_ERRORS` if the upstream fails before its end, or
+        sends more than ``limit`` bytes (its connection is then closed)."""
         parts: list[bytes] = []
+        size = 0
         async for data in self.iter_any():
+            size += len(data)
+            if size > limit:
+                self._connection.close()
+                raise UpstreamError(f"the upstream's answer is over {limit:,} bytes")
             parts.append(data)
         return b"".join(parts)
 
