@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from tests.support.fake_gate import ALICE, BOB, PRICES, FakeEntitlements, make_gate
 from tests.support.fake_upstream import (
     COMPLETION_TOKENS,
+    FLOOD_TOKENS,
     PROMPT_TOKENS,
     STREAM_TOKENS,
     FakeUpstream,
@@ -88,6 +90,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             prices_path: Path | None = None,
             usage: UsageStore | None = None,
             max_answer_bytes: int = GatewayConfig.max_answer_bytes,
+            http: str = "auto",
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
@@ -101,7 +104,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
             app = create_gateway(gate, config, limiter, policy, usage)
-            url = stack.enter_context(serving(app))
+            url = stack.enter_context(serving(app, http))
             rig = Rig(ledger, keys, client, upstream, url)
             rig.meter = app.state.meter
             return rig
@@ -235,6 +238,83 @@ def test_an_answer_over_max_answer_bytes_is_a_503_and_charges_nothing(
     assert big.value.status_code == 503 and "over 64 bytes" in big.value.body["message"]
     rig.settled()
     assert rig.ledger.spent(ALICE) == 0
+
+
+def _slow_stream(url: str, key: str) -> list[bytes]:
+    """A streamed completion in "flood" mode read by a client with a small socket buffer
+    that reads slower than the upstream sends: the body's events, de-chunked."""
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
+                       "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+    sock.settimeout(30)
+    sock.connect((host, int(port)))
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
+        % (key.encode(), len(body), body)
+    )
+    raw = b""
+    while not raw.endswith(b"\r\n0\r\n\r\n"):
+        data = sock.recv(16_384)
+        assert data, "the gateway closed the stream early"
+        raw += data
+        time.sleep(0.005)
+    sock.close()
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
+    text = b""
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        text, rest = text + rest[:size], rest[size + 2 :]
+    return text.split(b"\n\n")[:-1]
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_reading_slower_than_the_upstream_gets_every_chunk_in_order(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """3 MB streamed as fast as the upstream can, to a client reading slowly: every event
+    arrives once and in order, and the stream settles at its usage. Behind uvicorn's httptools
+    protocol the gateway writes the body from the upstream's callback and stops reading the
+    upstream while the client's socket is full; behind any other server, through ASGI."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from venice_sdk.gateway.upstream import UpstreamResponse
+
+    for protocol in (HttpToolsProtocol, H11Protocol):  # a slow network: small kernel buffers
+        made = protocol.connection_made
+
+        def small(self: Any, transport: Any, made: Any = made) -> None:
+            made(self, transport)
+            transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, 16_384
+            )
+
+        monkeypatch.setattr(protocol, "connection_made", small)
+    holds: list[int] = []
+    relays: list[int] = []
+    hold, relay = UpstreamResponse.hold, UpstreamResponse.relay
+    monkeypatch.setattr(UpstreamResponse, "hold", lambda r: (holds.append(1), hold(r))[1])
+    monkeypatch.setattr(UpstreamResponse, "relay", lambda r, s: (relays.append(1), relay(r, s))[1])
+    rig = make_rig(http=http)
+    events = _slow_stream(rig.url, rig.key)
+    start = len(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+    numbers = [event[start : start + 5] for event in events[:FLOOD_TOKENS]]
+    assert numbers == [b"%05d" % i for i in range(1, FLOOD_TOKENS + 1)]
+    assert b'"usage"' in events[FLOOD_TOKENS] and events[FLOOD_TOKENS + 1] == b"data: [DONE]"
+    assert len(events) == FLOOD_TOKENS + 2
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, FLOOD_TOKENS)
+    if http == "httptools":
+        assert relays and holds  # relayed from the callback, and paused at least once
+    else:
+        assert not relays
 
 
 def test_refusals_raise_the_clients_matching_exceptions(make_rig: Callable[..., Rig]) -> None:

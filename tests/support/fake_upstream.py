@@ -27,6 +27,7 @@ from venice_ops.bench.redis import free_port
 PROMPT_TOKENS = 17
 COMPLETION_TOKENS = 5
 STREAM_TOKENS = 8
+FLOOD_TOKENS = 3_000
 
 
 class FakeUpstream:
@@ -88,6 +89,15 @@ class FakeUpstream:
 
         if mode == "fail-before":
             raise RuntimeError("the model crashed before any output")
+        if mode == "flood":  # FLOOD_TOKENS chunks of ~1 KB as fast as the socket takes them
+            for i in range(1, FLOOD_TOKENS + 1):
+                yield event(
+                    {"choices": [{"index": 0, "delta": {"content": f"{i:05d}" + "x" * 1_000}}]}
+                )
+            yield event({"choices": [], "usage": {"prompt_tokens": PROMPT_TOKENS,
+                                                  "completion_tokens": FLOOD_TOKENS}})  # fmt: skip
+            yield b"data: [DONE]\n\n"
+            return
         try:
             for i in range(1, STREAM_TOKENS + 1):
                 chunk: dict[str, Any] = {
@@ -155,12 +165,14 @@ class FakeUpstream:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
+def serving(app: Any, http: str = "auto") -> Iterator[str]:
+    """Run ``app`` with uvicorn (``http``: its HTTP protocol) on a free loopback port in a
+    thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="error", lifespan="on", http=http
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

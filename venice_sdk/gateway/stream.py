@@ -187,10 +187,14 @@ class MeteredStream:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
             try:
-                async for chunk in self.upstream.iter_any():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    scanner.feed(chunk)
-                    state["sent"] = state["sent"] or scanner.events > 0
+                cycle = _direct(send)
+                if cycle is not None:
+                    await self._relay(cycle, scanner, state)
+                else:
+                    async for chunk in self.upstream.iter_any():
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        scanner.feed(chunk)
+                        state["sent"] = state["sent"] or scanner.events > 0
             except UPSTREAM_ERRORS as exc:
                 state["ending"] = state["ending"] or "upstream_failed"
                 error = {"error": {"message": f"upstream failed mid-stream: {describe(exc)}",
@@ -202,3 +206,53 @@ class MeteredStream:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client's socket is gone
             state["ending"] = state["ending"] or "disconnected"
+
+    async def _relay(self, cycle: Any, scanner: SseScanner, state: dict[str, Any]) -> None:
+        """Copy the body to the client's socket from the upstream connection's callback, in
+        the chunked framing the server chose (no task wakes per chunk: a streamed chunk then
+        costs a read and a write, not two task switches and the ASGI send); this task only
+        waits for the end, and for the client's socket to drain when it cannot keep up (the
+        upstream is not read meanwhile)."""
+        upstream, transport, flow = self.upstream, cycle.transport, cycle.flow
+
+        def sink(body: bytes) -> None:
+            if not body:
+                return
+            if cycle.disconnected or transport.is_closing():
+                upstream.hold()  # the client is gone: `watch` ends the stream
+                return
+            transport.write(b"%x\r\n%s\r\n" % (len(body), body))
+            scanner.feed(body)
+            if not state["sent"] and scanner.events:
+                state["sent"] = True
+            if flow.write_paused:  # the client reads slower than the upstream sends
+                upstream.hold()
+                upstream.poke()
+
+        upstream.relay(sink)
+        while True:
+            await upstream.ended()
+            if upstream.complete:
+                return
+            await flow.drain()
+            upstream.release_hold()
+
+
+def _direct(send: Send) -> Any:
+    """uvicorn's response cycle behind ``send`` if the body can be written to its socket
+    directly: its httptools protocol, a chunked response started (else None: the ASGI path)."""
+    cycle: Any = getattr(send, "__self__", None)
+    if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
+        return None
+    try:
+        ready = (
+            cycle.chunked_encoding is True
+            and cycle.response_started
+            and not cycle.response_complete
+            and not cycle.disconnected
+            and cycle.scope["method"] != "HEAD"
+            and callable(cycle.flow.drain)
+        )
+        return cycle if ready and isinstance(cycle.flow.write_paused, bool) else None
+    except AttributeError:  # another uvicorn version's internals: the ASGI path
+        return None

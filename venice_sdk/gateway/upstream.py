@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import httptools
@@ -128,6 +128,8 @@ class UpstreamResponse:
         self._got_any = False
         self._closed = False
         self._keep = False  # the connection may carry another request after this answer
+        self._sink: Callable[[bytes], None] | None = None  # `relay`'s: takes each body part
+        self._poked = False
 
     # --- httptools' callbacks ---------------------------------------------------------------
 
@@ -147,6 +149,9 @@ class UpstreamResponse:
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        if self._sink is not None:
+            self._sink(body)
+            return
         self._chunks.append(body)
         self._buffered += len(body)
         if self._buffered > READ_AHEAD and not self._paused and self._connection.transport:
@@ -235,6 +240,47 @@ class UpstreamResponse:
                 raise self._error
             else:
                 await self._wait()
+
+    def relay(self, sink: Callable[[bytes], None]) -> None:
+        """Hand each part of the body to ``sink`` as it arrives, from the connection's own
+        callback (what arrived before, at once): no task wakes up per part, which is most of
+        what relaying a streamed chunk costs in Python. `ended` waits for the end; `hold` and
+        `release_hold` pause the upstream while the sink cannot keep up. ``sink`` must not
+        raise."""
+        if self._chunks:
+            sink(self._take())
+        self._sink = sink
+
+    def hold(self) -> None:
+        """Stop reading the upstream (its sends wait in the socket's buffers)."""
+        transport = self._connection.transport
+        if not self._paused and transport is not None and not self._connection.lost:
+            self._paused = True
+            transport.pause_reading()
+
+    def release_hold(self) -> None:
+        """Read the upstream again after `hold` (the silence timeout starts over)."""
+        transport = self._connection.transport
+        if self._paused and transport is not None and not self._connection.lost:
+            self._paused = False
+            transport.resume_reading()
+        self._last = self._connection.loop.time()
+
+    async def ended(self) -> None:
+        """Until the body has ended (raises `UPSTREAM_ERRORS` if the upstream fails first,
+        `TimeoutError` after ``timeout`` s of silence); woken early by `poke`."""
+        while not self.complete:
+            if self._error is not None:
+                raise self._error
+            await self._wait()
+            if self._poked:
+                self._poked = False
+                return
+
+    def poke(self) -> None:
+        """Wake `ended` (which returns, the body not ended): the sink needs the task."""
+        self._poked = True
+        self._wake()
 
     def close(self) -> None:
         """Done with the answer: its connection goes back to the pool if the answer was read
