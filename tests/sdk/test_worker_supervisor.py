@@ -22,7 +22,7 @@ import pytest
 
 from venice_ops.bench.redis import free_port, stop_process
 from venice_ops.paths import PROJECT_ROOT
-from venice_sdk.gateway.workers import _hold_port, serve
+from venice_sdk.gateway.workers import MAX_BACKOFF, STABLE_AFTER, _hold_port, backoff, serve
 
 APP = "tests.support.pid_app:app"
 
@@ -234,3 +234,35 @@ def test_a_sighup_while_the_workers_start_kills_none() -> None:
         sender.join(5)
         signal.signal(signal.SIGHUP, original)
     assert supervisor_handles.is_set() and code == 0
+
+
+def test_the_wait_before_replacing_a_worker_doubles_while_it_dies_young() -> None:
+    waits = [0.0]
+    for _ in range(7):
+        waits.append(backoff(waits[-1], lived=1.0))
+    assert waits == [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, MAX_BACKOFF, MAX_BACKOFF]
+    assert backoff(MAX_BACKOFF, lived=STABLE_AFTER) == 0.0  # one that lived: replaced at once
+
+
+def test_workers_that_keep_dying_after_serving_are_replaced_ever_more_slowly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each worker of `pid_app.dying` exits a second after it starts: the supervisor replaces
+    them after 1 s, then 2 s (not every 0.2 s), and still stops on SIGTERM with exit code 0."""
+    port = free_port()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    timer = threading.Timer(8.0, os.kill, args=(os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with caplog.at_level("WARNING", logger="venice_sdk.gateway"):
+            code = serve("tests.support.pid_app:dying", host="127.0.0.1", port=port, workers=2,
+                         log_level="warning")  # fmt: skip
+    finally:
+        timer.cancel()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    waits = [float(r.getMessage().rsplit(" in ", 1)[1].rstrip("s")) for r in caplog.records
+             if "starting another" in r.getMessage()]  # fmt: skip
+    assert code == 0
+    assert sorted(waits)[:4] == [1.0, 1.0, 2.0, 2.0], waits  # two workers, each 1 s then 2 s
+    assert len(waits) <= 6, waits  # 1 + 2 + 4 s of waits leave room for three deaths each

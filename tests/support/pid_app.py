@@ -24,3 +24,12 @@ def app() -> Any:
 def broken() -> Any:
     """A factory that fails, as an app with a bad setting would."""
     raise RuntimeError("this app cannot start")
+
+
+def dying() -> Any:
+    """`app`, in a worker that exits (code 3) a second after it was made: a worker that keeps
+    crashing after it started serving."""
+    import threading
+
+    threading.Timer(1.0, os._exit, args=(3,)).start()
+    return app()

@@ -10,8 +10,9 @@ of each connection's addresses and ports.
 
 `serve` is the supervisor: it keeps the port (a socket bound with ``SO_REUSEPORT`` that never
 listens, so no connection waits on it), starts the workers, replaces one that dies after it
-started serving, stops them all on SIGINT or SIGTERM, and passes SIGHUP on to every worker (each
-reloads its price book; one still starting gets it once it serves). A worker that exits before
+started serving (after a growing delay if it keeps dying young), stops them all on SIGINT or
+SIGTERM, and passes SIGHUP on to every worker (each reloads its price book; one still starting
+gets it once it serves). A worker that exits before
 it served stops the whole command (exit code 1): its replacement would fail the same way.
 Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
 """
@@ -34,6 +35,20 @@ log = logging.getLogger("venice_sdk.gateway")
 
 #: How long stopping workers may take before they are killed (open streams get this long).
 STOP_TIMEOUT = 10.0
+#: A worker that dies within this many seconds of starting is replaced after a delay that
+#: doubles each time (from `FIRST_BACKOFF` to `MAX_BACKOFF`): a worker crashing on every
+#: request is not restarted five times a second; one that lived longer is replaced at once.
+STABLE_AFTER = 10.0
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 30.0
+
+
+def backoff(previous: float, lived: float) -> float:
+    """Seconds to wait before replacing a worker that died after ``lived`` seconds, the wait
+    before its own start having been ``previous``."""
+    if lived >= STABLE_AFTER:
+        return 0.0
+    return min(MAX_BACKOFF, max(FIRST_BACKOFF, 2 * previous))
 
 
 def _socket(host: str, port: int, reuse_port: bool, reuse_addr: bool = True) -> socket.socket:
@@ -111,6 +126,9 @@ class _Supervisor:
         self.processes: list[Any] = []
         self.ready: list[Any] = []  # each process's event, set once it serves
         self.hup_due: list[bool] = []  # a SIGHUP to pass on once the process serves
+        self.started: list[float] = []  # when each process started
+        self.delay: list[float] = []  # the wait before each process's start
+        self.due: list[float | None] = []  # when a dead process's replacement starts
         self.stopping = False
         self.hup = False
 
@@ -125,8 +143,12 @@ class _Supervisor:
             self.processes.append(process)
             self.ready.append(ready)
             self.hup_due.append(False)
+            self.started.append(time.monotonic())
+            self.delay.append(0.0)
+            self.due.append(None)
         else:
             self.processes[i], self.ready[i] = process, ready
+            self.started[i], self.due[i] = time.monotonic(), None
 
     def on_signal(self, signum: int, _frame: Any) -> None:
         if signum == signal.SIGHUP:
@@ -155,9 +177,16 @@ class _Supervisor:
                                   process.exitcode)  # fmt: skip
                         self.stopping, code = True, 1
                         break
-                    log.warning("gateway worker %s exited (%s); starting another",
-                                process.pid, process.exitcode)  # fmt: skip
-                    self.start(i)
+                    now = time.monotonic()
+                    if self.due[i] is None:
+                        lived = now - self.started[i]
+                        self.delay[i] = backoff(self.delay[i], lived)
+                        self.due[i] = now + self.delay[i]
+                        log.warning("gateway worker %s exited (%s) after %.1fs; starting another"
+                                    " in %.1fs", process.pid, process.exitcode, lived,
+                                    self.delay[i])  # fmt: skip
+                    if now >= (self.due[i] or 0.0):
+                        self.start(i)
         finally:
             self.stop()
         return code
