@@ -23,6 +23,7 @@ whose stake, lock, DIEM stake or subscription changed, so a change shows within 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -54,6 +55,8 @@ __all__ = [
 
 WEI_PER_MICRO_USD = 10**12  # USD wei (18 decimals) per micro-USD (1e-6 USD, USDC's unit)
 MAX_BATCH = 1_000
+#: Most seconds a thread waits for another thread's read of the same wallet (then reads it).
+READ_WAIT = 10.0
 # Contracts whose events name (as an indexed topic) a wallet whose entitlement changed: stakes,
 # unstakes, locks, DIEM stakes and subscriptions.
 WATCHED_CONTRACTS = ("StakedVVV", "DIEM", "Subscriptions")
@@ -190,6 +193,10 @@ class EntitlementClient:
         self.chain_id = chain_id  # the manifest's, checked by probe()
         # address (as asked, and checksummed) -> (fresh until, usable until, entitlement)
         self._cache: dict[str, tuple[float, float, Entitlement]] = {}
+        # The reads under way (checksummed address -> set when it ends): a thread missing a
+        # wallet another thread is reading waits for that read instead of making its own.
+        self._reading: dict[str, threading.Event] = {}
+        self._reading_lock = threading.Lock()
         self._last_event_block: int | None = None
         self.rpc_calls = 0
 
@@ -256,15 +263,7 @@ class EntitlementClient:
             else:
                 missing.append(canonical(asked))
         if missing:
-            unique = list(dict.fromkeys(missing))
-            try:
-                fetched = self._fetch(unique)
-            except EntitlementUnavailable as exc:
-                fetched = self._fallback(unique, exc, now)
-            else:
-                now = self.clock()
-                for entitlement in fetched.values():
-                    self._store(entitlement.address, entitlement, now)
+            fetched, now = self._read_once(list(dict.fromkeys(missing)), now)
             for asked in addresses:
                 if asked not in out:
                     entitlement = fetched[canonical(asked)]
@@ -276,6 +275,48 @@ class EntitlementClient:
                     ):
                         self._store(asked, entitlement, now)
         return [out[a] for a in addresses]
+
+    def _read_once(self, unique: list[str], now: float) -> tuple[dict[str, Entitlement], float]:
+        """``unique``'s entitlements (checksummed, none cached fresh), each read from the chain
+        by one thread at a time: wallets another thread is reading are taken from the cache
+        once its read ends (a burst of requests for a wallet not cached, each in its own
+        server thread, makes one call to the node, not one each). A wallet whose other read
+        failed is read here (the breaker answers at once if the node is down)."""
+        with self._reading_lock:
+            theirs = [(a, self._reading[a]) for a in unique if a in self._reading]
+            mine = [a for a in unique if a not in self._reading]
+            for address in mine:
+                self._reading[address] = threading.Event()
+        try:
+            fetched, now = self._fetch_or_fallback(mine, now) if mine else ({}, now)
+        finally:
+            with self._reading_lock:
+                for address in mine:
+                    self._reading.pop(address).set()
+        left: list[str] = []
+        for address, done in theirs:
+            done.wait(READ_WAIT)
+            entry = self._cache.get(address)
+            if entry is not None and entry[0] > self.clock():
+                fetched[address] = entry[2]
+            else:
+                left.append(address)
+        if left:
+            more, now = self._fetch_or_fallback(left, now)
+            fetched.update(more)
+        return fetched, now
+
+    def _fetch_or_fallback(
+        self, addresses: list[str], now: float
+    ) -> tuple[dict[str, Entitlement], float]:
+        try:
+            fetched = self._fetch(addresses)
+        except EntitlementUnavailable as exc:
+            return self._fallback(addresses, exc, now), now
+        now = self.clock()
+        for entitlement in fetched.values():
+            self._store(entitlement.address, entitlement, now)
+        return fetched, now
 
     def expires_in(self, address: str) -> float | None:
         """Seconds the cached entitlement of ``address`` stays fresh (None: none is)."""

@@ -39,7 +39,8 @@ class FlakyNode:
 
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.mode = "ok"  # ok | timeout | http500 | garbage
+        self.mode = "ok"  # ok | timeout | http500 | garbage | slow (0.3 s, then ok)
+        self.methods: list[str] = []  # of the requests received
         node = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +49,9 @@ class FlakyNode:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                node.methods.append(json.loads(body).get("method"))
+                if node.mode == "slow":
+                    threading.Event().wait(0.3)
                 if node.mode == "timeout":
                     threading.Event().wait(1.5)
                     return
@@ -211,6 +215,41 @@ def test_refresh__reads_again_while_the_cached_entry_is_served(manifest, rpc_url
     assert client.cached(alice) == first and client.cached(alice.lower()) == first
     clock.now += 2.5
     assert client.expires_in(alice) is None and client.cached(alice) is None
+
+
+@pytest.mark.parametrize("down", [False, True], ids=["node-up", "node-down"])
+def test_cache__threads_missing_one_wallet_make_one_read(manifest, rpc_url, people, down):
+    """8 server threads asking at once for a wallet not cached wait for one read of the node
+    (each made its own: a burst after a quiet spell multiplied the node's load by the burst);
+    if that read fails, each fails with the node's reason, and the breaker spares the node."""
+    node = FlakyNode(rpc_url)
+    try:
+        client = EntitlementClient.from_manifest(manifest, node.url, ttl=2.0, clock=Clock())
+        node.mode = "timeout" if down else "slow"
+        alice = people["alice"].address
+        results: list[object] = []
+
+        def ask() -> None:
+            try:
+                results.append(client.get(alice))
+            except EntitlementUnavailable as exc:
+                results.append(exc.code)
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        if down:
+            assert results == ["rpc_unavailable"] * 8
+            # one read and its one retry; the breaker then answers the others at once
+            assert node.methods.count("eth_call") <= 2, node.methods
+        else:
+            assert len(results) == 8 and all(r is results[0] for r in results)
+            # (web3 asks the chain id on its own)
+            assert node.methods.count("eth_call") == 1 and client.rpc_calls == 1, node.methods
+    finally:
+        node.close()
 
 
 @pytest.mark.parametrize("mode", ["timeout", "http500", "garbage"])
