@@ -643,15 +643,19 @@ def test_the_sse_scanner_counts_output_and_reads_usage_however_the_bytes_split()
         {"choices": [{"delta": {}}], "usage": {"prompt_tokens": 5, "completion_tokens": 1}},
         {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}},  # the last
     ]
-    text = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
-    text = text.replace(b'"choices": [{"index"', b'"choices":[ {"index"', 1) + b"data: [DONE]\n\n"
-    whole = [event + b"\n\n" for event in text.split(b"\n\n")[:-1]]  # one read per event
-    for reads in (
-        *([text[at : at + step] for at in range(0, len(text), step)] for step in (1, 7)),
-        [text], whole, [b"".join(whole[:2]), *whole[2:]],
-    ):  # fmt: skip
-        scanner = SseScanner()
-        for read in reads:
-            scanner.feed(read)
-        assert scanner.events == 3 and scanner.done
-        assert scanner.final_usage == Usage(5, 2) and scanner.usage == Usage(5, 2)
+    spaced = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    spaced = spaced.replace(b'"choices": [{"index"', b'"choices":[ {"index"', 1)
+    # As servers send it: compact JSON (counted without the regular expression).
+    compact = b"".join(b"data: " + json.dumps(e, separators=(",", ":")).encode() + b"\n\n"
+                       for e in events)  # fmt: skip
+    for text in (spaced + b"data: [DONE]\n\n", compact + b"data: [DONE]\n\n"):
+        whole = [event + b"\n\n" for event in text.split(b"\n\n")[:-1]]  # one read per event
+        for reads in (
+            *([text[at : at + step] for at in range(0, len(text), step)] for step in (1, 7)),
+            [text], whole, [b"".join(whole[:2]), *whole[2:]],
+        ):  # fmt: skip
+            scanner = SseScanner()
+            for read in reads:
+                scanner.feed(read)
+            assert scanner.events == 3 and scanner.done
+            assert scanner.final_usage == Usage(5, 2) and scanner.usage == Usage(5, 2)

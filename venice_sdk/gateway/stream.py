@@ -73,7 +73,9 @@ class SseScanner:
             and b"data: [DONE]" not in chunk
         ):
             events = chunk.count(b"\n\n")
-            if len(_OUTPUT.findall(chunk)) == events:  # each one output (else: one by one)
+            # Each one output (else: one by one); compact JSON, as servers send it, is counted
+            # without the regular expression (half the scanner's time per chunk).
+            if chunk.count(b'"choices":[{') == events or len(_OUTPUT.findall(chunk)) == events:
                 self.events += events
                 return
         self._buffer += chunk
