@@ -292,6 +292,7 @@ class UpstreamResponse:
         connection.response = None
         keep = self.complete and not self._chunks and self._keep
         if keep and not connection.lost:
+            self.release_hold()  # a hold in the read that ended the answer: read the next one
             self._upstream._put_back(connection)
         else:
             connection.close()
