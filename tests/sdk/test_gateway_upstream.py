@@ -374,3 +374,38 @@ def test_an_answer_held_at_its_end_gives_back_a_connection_that_reads() -> None:
         again.close()
 
     assert _run(_sends(answer), client, timeout=1.0) == 1
+
+
+def test_a_hold_on_the_parts_read_before_the_relay_wakes_its_waiter() -> None:
+    """The parts read ahead before `relay` go to the sink at once; if the client's socket is
+    full then (the sink holds and pokes before anyone waits), `ended` returns at once for the
+    task to drain it and release the hold (the poke was lost: `ended` waited for news from an
+    upstream it held, and the stream failed at the timeout)."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n0123\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.write(b"6\r\n456789\r\n0\r\n\r\n")
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        await asyncio.sleep(0.05)  # the first part is read ahead meanwhile
+        got: list[bytes] = []
+
+        def sink(body: bytes) -> None:
+            got.append(body)
+            if len(got) == 1:  # the client's socket is full after the first part
+                response.hold()
+                response.poke()
+
+        response.relay(sink)
+        await response.ended()  # woken by the poke
+        assert not response.complete and got == [b"0123"]
+        response.release_hold()  # drained
+        await response.ended()
+        assert response.complete and b"".join(got) == b"0123456789"
+        response.close()
+
+    _run(handler, client, timeout=1.0)

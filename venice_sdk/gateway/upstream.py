@@ -270,12 +270,12 @@ class UpstreamResponse:
         """Until the body has ended (raises `UPSTREAM_ERRORS` if the upstream fails first,
         `TimeoutError` after ``timeout`` s of silence); woken early by `poke`."""
         while not self.complete:
+            if self._poked:  # (poked before this wait too: by the sink `relay` fed at once)
+                self._poked = False
+                return
             if self._error is not None:
                 raise self._error
             await self._wait()
-            if self._poked:
-                self._poked = False
-                return
 
     def poke(self) -> None:
         """Wake `ended` (which returns, the body not ended): the sink needs the task."""
