@@ -343,6 +343,51 @@ def test_when_the_one_read_fails_the_burst_is_refused_by_the_blocking_path_with_
     ledger.close()
 
 
+class _NeverCached(FakeEntitlements):
+    """A client caching nothing (``ttl`` 0, as ``--ttl 0`` makes it): every step reads the
+    chain; counts those reads."""
+
+    ttl = 0.0
+
+    def __init__(self) -> None:
+        super().__init__({ALICE: 10_000_000})
+        self.reads = 0
+
+    def get(self, address: str) -> Any:
+        self.reads += 1
+        return super().get(address)
+
+    def cached(self, address: str) -> Any:
+        return None
+
+    def refresh(self, addresses: list[str]) -> None:
+        self.reads += 1
+
+
+def test_an_entitlement_cache_of_0_seconds_reads_the_chain_once_per_step(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """With nothing ever cached, a request's admission and its hold read the chain once each
+    on the blocking path: no read ahead of them to fill a cache that keeps nothing (each step
+    read it twice, one after the other)."""
+    ledger = RedisLedger(redis_url)
+    gate, keys, _ = make_gate(ledger, tmp_path)
+    client = _NeverCached()
+    gate.client = client  # type: ignore[assignment]
+    meter = make_meter(gate, RedisRateLimiter(redis_url), RateLimitPolicy(Limits(100, 10_000)))
+    key = keys.issue(ALICE, True).key
+
+    async def run() -> Any:
+        assert await meter.admit(key) is not None
+        held = await meter.reserve(key, "r-1", 10, "tiny")
+        await meter.close()
+        return held
+
+    assert asyncio.run(run()).allowed and ledger.held(ALICE) == 10
+    assert client.reads == 2
+    ledger.close()
+
+
 class _ExpiringEntitlements(FakeEntitlements):
     """A client whose cache expires ``ttl`` seconds after each read of the chain (``refresh``),
     on a clock the test moves; counts the refreshes and the misses."""

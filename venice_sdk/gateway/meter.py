@@ -282,10 +282,10 @@ class RedisMeter(Meter):
         first burst after a quiet spell made one chain read per request, each in its own
         thread: at 1,000 requests a second, 16 concurrent reads per worker held requests for
         50-140 ms). False if the read failed (the blocking path then answers, stale entry or
-        error)."""
-        if address is None:
-            return False
+        error), or if the client caches nothing (``ttl`` 0: the blocking path reads)."""
         client = self.gate.client
+        if address is None or client.ttl <= 0:  # a cache of 0 s keeps nothing: not read twice
+            return False
         if client.cached(address) is not None:
             return True
         try:
