@@ -219,7 +219,8 @@ class MeteredStream:
             if not body:
                 return
             if cycle.disconnected or transport.is_closing():
-                upstream.hold()  # the client is gone: `watch` ends the stream
+                upstream.hold()  # the client is gone: the task ends the stream
+                upstream.poke()
                 return
             transport.write(b"%x\r\n%s\r\n" % (len(body), body))
             scanner.feed(body)
@@ -234,6 +235,10 @@ class MeteredStream:
             await upstream.ended()
             if upstream.complete:
                 return
+            if cycle.disconnected or transport.is_closing():
+                # (uvicorn marks only its newest request disconnected: one pipelined behind
+                # this stream would leave `watch` waiting)
+                raise ConnectionResetError("the client's connection closed")
             await flow.drain()
             upstream.release_hold()
 
