@@ -459,3 +459,37 @@ def test_a_wallet_in_use_is_refreshed_ahead_of_its_expiry_once_and_never_misses(
     assert client.misses == 0  # no request had to read the chain itself
     assert client.refreshes == 2  # the one above, and the next once half its TTL had gone
     ledger.close()
+
+
+def test_a_read_ahead_failing_unexpectedly_is_logged(
+    redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read ahead of expiry that nobody awaits, failing with anything but the node's
+    `EntitlementError` (a bug), is logged with its traceback (its exception was retrieved and
+    dropped: nothing said why each expiry then failed the wallet's next requests)."""
+
+    class Broken(_ExpiringEntitlements):
+        def refresh(self, addresses: list[str]) -> None:
+            raise RuntimeError("the lens answered nonsense")
+
+    ledger = RedisLedger(redis_url)
+    gate, keys, _ = make_gate(ledger, tmp_path)
+    client = Broken()
+    gate.client = client  # type: ignore[assignment]
+    meter = make_meter(gate)
+    assert isinstance(meter, RedisMeter)
+    key = keys.issue(ALICE, True).key
+
+    async def run() -> None:
+        client.now += 1.5  # past half the TTL: read ahead
+        assert (await meter.reserve(key, "r-1", 10, "tiny")).allowed
+        for _ in range(250):
+            if not meter._reads:
+                break
+            await asyncio.sleep(0.02)
+        await meter.close()
+
+    asyncio.run(run())
+    failed = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
+    assert failed and "the lens answered nonsense" in str(failed[0].exc_info[1])
+    ledger.close()

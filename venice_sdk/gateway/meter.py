@@ -318,8 +318,11 @@ class RedisMeter(Meter):
 
     def _read_done(self, address: str, task: asyncio.Task[None]) -> None:
         self._reads.pop(address, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: a failed read is logged, and each waiter told
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved: each waiter is told (a read ahead has none)
+        if exc is not None and not isinstance(exc, EntitlementError):  # (that one is logged)
+            log.error("reading the entitlement of %s failed", address, exc_info=exc)
 
     async def _refresh(self, address: str) -> None:
         try:
