@@ -343,6 +343,21 @@ def test_when_the_one_read_fails_the_burst_is_refused_by_the_blocking_path_with_
     ledger.close()
 
 
+def _meter_over(
+    redis_url: str, tmp_path: Path, client: FakeEntitlements, limits: bool = False
+) -> tuple[RedisLedger, RedisMeter, str]:
+    """A `RedisMeter` on ``redis_url`` reading entitlements from ``client`` (with rate limits
+    if ``limits``): its ledger, the meter and a key of ALICE."""
+    ledger = RedisLedger(redis_url)
+    gate, keys, _ = make_gate(ledger, tmp_path)
+    gate.client = client  # type: ignore[assignment]
+    limiter = RedisRateLimiter(redis_url) if limits else None
+    policy = RateLimitPolicy(Limits(1_000, 1_000_000)) if limits else None
+    meter = make_meter(gate, limiter, policy)
+    assert isinstance(meter, RedisMeter)
+    return ledger, meter, keys.issue(ALICE, True).key
+
+
 class _NeverCached(FakeEntitlements):
     """A client caching nothing (``ttl`` 0, as ``--ttl 0`` makes it): every step reads the
     chain; counts those reads."""
@@ -370,12 +385,8 @@ def test_an_entitlement_cache_of_0_seconds_reads_the_chain_once_per_step(
     """With nothing ever cached, a request's admission and its hold read the chain once each
     on the blocking path: no read ahead of them to fill a cache that keeps nothing (each step
     read it twice, one after the other)."""
-    ledger = RedisLedger(redis_url)
-    gate, keys, _ = make_gate(ledger, tmp_path)
     client = _NeverCached()
-    gate.client = client  # type: ignore[assignment]
-    meter = make_meter(gate, RedisRateLimiter(redis_url), RateLimitPolicy(Limits(100, 10_000)))
-    key = keys.issue(ALICE, True).key
+    ledger, meter, key = _meter_over(redis_url, tmp_path, client, limits=True)
 
     async def run() -> Any:
         assert await meter.admit(key) is not None
@@ -423,13 +434,8 @@ def test_a_wallet_in_use_is_refreshed_ahead_of_its_expiry_once_and_never_misses(
 ) -> None:
     """Past half its TTL, a wallet's entitlement is read again in the background, once however
     many requests come meanwhile, and they all meter on the event loop with the cached one."""
-    ledger = RedisLedger(redis_url)
-    gate, keys, _ = make_gate(ledger, tmp_path)
     client = _ExpiringEntitlements()
-    gate.client = client  # type: ignore[assignment]
-    meter = make_meter(gate)
-    assert isinstance(meter, RedisMeter)
-    key = keys.issue(ALICE, True).key
+    ledger, meter, key = _meter_over(redis_url, tmp_path, client)
 
     async def run() -> None:
         first = await meter.reserve(key, "r-0", 10, "tiny")  # 2 s left: nothing to do
@@ -472,13 +478,8 @@ def test_a_read_ahead_failing_unexpectedly_is_logged(
         def refresh(self, addresses: list[str]) -> None:
             raise RuntimeError("the lens answered nonsense")
 
-    ledger = RedisLedger(redis_url)
-    gate, keys, _ = make_gate(ledger, tmp_path)
     client = Broken()
-    gate.client = client  # type: ignore[assignment]
-    meter = make_meter(gate)
-    assert isinstance(meter, RedisMeter)
-    key = keys.issue(ALICE, True).key
+    ledger, meter, key = _meter_over(redis_url, tmp_path, client)
 
     async def run() -> None:
         client.now += 1.5  # past half the TTL: read ahead
