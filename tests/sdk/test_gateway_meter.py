@@ -343,6 +343,62 @@ def test_when_the_one_read_fails_the_burst_is_refused_by_the_blocking_path_with_
     ledger.close()
 
 
+def _meter_over(
+    redis_url: str, tmp_path: Path, client: FakeEntitlements, limits: bool = False
+) -> tuple[RedisLedger, RedisMeter, str]:
+    """A `RedisMeter` on ``redis_url`` reading entitlements from ``client`` (with rate limits
+    if ``limits``): its ledger, the meter and a key of ALICE."""
+    ledger = RedisLedger(redis_url)
+    gate, keys, _ = make_gate(ledger, tmp_path)
+    gate.client = client  # type: ignore[assignment]
+    limiter = RedisRateLimiter(redis_url) if limits else None
+    policy = RateLimitPolicy(Limits(1_000, 1_000_000)) if limits else None
+    meter = make_meter(gate, limiter, policy)
+    assert isinstance(meter, RedisMeter)
+    return ledger, meter, keys.issue(ALICE, True).key
+
+
+class _NeverCached(FakeEntitlements):
+    """A client caching nothing (``ttl`` 0, as ``--ttl 0`` makes it): every step reads the
+    chain; counts those reads."""
+
+    ttl = 0.0
+
+    def __init__(self) -> None:
+        super().__init__({ALICE: 10_000_000})
+        self.reads = 0
+
+    def get(self, address: str) -> Any:
+        self.reads += 1
+        return super().get(address)
+
+    def cached(self, address: str) -> Any:
+        return None
+
+    def refresh(self, addresses: list[str]) -> None:
+        self.reads += 1
+
+
+def test_an_entitlement_cache_of_0_seconds_reads_the_chain_once_per_step(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """With nothing ever cached, a request's admission and its hold read the chain once each
+    on the blocking path: no read ahead of them to fill a cache that keeps nothing (each step
+    read it twice, one after the other)."""
+    client = _NeverCached()
+    ledger, meter, key = _meter_over(redis_url, tmp_path, client, limits=True)
+
+    async def run() -> Any:
+        assert await meter.admit(key) is not None
+        held = await meter.reserve(key, "r-1", 10, "tiny")
+        await meter.close()
+        return held
+
+    assert asyncio.run(run()).allowed and ledger.held(ALICE) == 10
+    assert client.reads == 2
+    ledger.close()
+
+
 class _ExpiringEntitlements(FakeEntitlements):
     """A client whose cache expires ``ttl`` seconds after each read of the chain (``refresh``),
     on a clock the test moves; counts the refreshes and the misses."""
@@ -378,13 +434,8 @@ def test_a_wallet_in_use_is_refreshed_ahead_of_its_expiry_once_and_never_misses(
 ) -> None:
     """Past half its TTL, a wallet's entitlement is read again in the background, once however
     many requests come meanwhile, and they all meter on the event loop with the cached one."""
-    ledger = RedisLedger(redis_url)
-    gate, keys, _ = make_gate(ledger, tmp_path)
     client = _ExpiringEntitlements()
-    gate.client = client  # type: ignore[assignment]
-    meter = make_meter(gate)
-    assert isinstance(meter, RedisMeter)
-    key = keys.issue(ALICE, True).key
+    ledger, meter, key = _meter_over(redis_url, tmp_path, client)
 
     async def run() -> None:
         first = await meter.reserve(key, "r-0", 10, "tiny")  # 2 s left: nothing to do
@@ -413,4 +464,33 @@ def test_a_wallet_in_use_is_refreshed_ahead_of_its_expiry_once_and_never_misses(
     asyncio.run(run())
     assert client.misses == 0  # no request had to read the chain itself
     assert client.refreshes == 2  # the one above, and the next once half its TTL had gone
+    ledger.close()
+
+
+def test_a_read_ahead_failing_unexpectedly_is_logged(
+    redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read ahead of expiry that nobody awaits, failing with anything but the node's
+    `EntitlementError` (a bug), is logged with its traceback (its exception was retrieved and
+    dropped: nothing said why each expiry then failed the wallet's next requests)."""
+
+    class Broken(_ExpiringEntitlements):
+        def refresh(self, addresses: list[str]) -> None:
+            raise RuntimeError("the lens answered nonsense")
+
+    client = Broken()
+    ledger, meter, key = _meter_over(redis_url, tmp_path, client)
+
+    async def run() -> None:
+        client.now += 1.5  # past half the TTL: read ahead
+        assert (await meter.reserve(key, "r-1", 10, "tiny")).allowed
+        for _ in range(250):
+            if not meter._reads:
+                break
+            await asyncio.sleep(0.02)
+        await meter.close()
+
+    asyncio.run(run())
+    failed = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
+    assert failed and "the lens answered nonsense" in str(failed[0].exc_info[1])
     ledger.close()

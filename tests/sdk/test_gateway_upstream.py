@@ -345,3 +345,67 @@ def test_requests_cancelled_at_every_step_free_their_slots() -> None:
         assert upstream._open == len(upstream._idle)
 
     _run(handler, client)
+
+
+def test_an_answer_held_at_its_end_gives_back_a_connection_that_reads() -> None:
+    """A relayed answer whose last part came while the client's socket was full (the sink
+    holds the upstream in the read that also ends the answer): its connection goes back to
+    the pool reading again (it went back paused: the next request on it waited for the
+    timeout, then failed)."""
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n"
+    )
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        got: list[bytes] = []
+
+        def sink(body: bytes) -> None:  # the client's socket is full at every part
+            got.append(body)
+            response.hold()
+
+        response.relay(sink)
+        await response.ended()
+        assert b"".join(got) == b"0123456789"
+        response.close()
+        again = await upstream.post("/v1/x", b"{}")  # the same connection, from the pool
+        assert await again.read() == b"0123456789"
+        again.close()
+
+    assert _run(_sends(answer), client, timeout=1.0) == 1
+
+
+def test_a_hold_on_the_parts_read_before_the_relay_wakes_its_waiter() -> None:
+    """The parts read ahead before `relay` go to the sink at once; if the client's socket is
+    full then (the sink holds and pokes before anyone waits), `ended` returns at once for the
+    task to drain it and release the hold (the poke was lost: `ended` waited for news from an
+    upstream it held, and the stream failed at the timeout)."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n0123\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.write(b"6\r\n456789\r\n0\r\n\r\n")
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        await asyncio.sleep(0.05)  # the first part is read ahead meanwhile
+        got: list[bytes] = []
+
+        def sink(body: bytes) -> None:
+            got.append(body)
+            if len(got) == 1:  # the client's socket is full after the first part
+                response.hold()
+                response.poke()
+
+        response.relay(sink)
+        await response.ended()  # woken by the poke
+        assert not response.complete and got == [b"0123"]
+        response.release_hold()  # drained
+        await response.ended()
+        assert response.complete and b"".join(got) == b"0123456789"
+        response.close()
+
+    _run(handler, client, timeout=1.0)

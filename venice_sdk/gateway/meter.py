@@ -282,10 +282,10 @@ class RedisMeter(Meter):
         first burst after a quiet spell made one chain read per request, each in its own
         thread: at 1,000 requests a second, 16 concurrent reads per worker held requests for
         50-140 ms). False if the read failed (the blocking path then answers, stale entry or
-        error)."""
-        if address is None:
-            return False
+        error), or if the client caches nothing (``ttl`` 0: the blocking path reads)."""
         client = self.gate.client
+        if address is None or client.ttl <= 0:  # a cache of 0 s keeps nothing: not read twice
+            return False
         if client.cached(address) is not None:
             return True
         try:
@@ -318,8 +318,11 @@ class RedisMeter(Meter):
 
     def _read_done(self, address: str, task: asyncio.Task[None]) -> None:
         self._reads.pop(address, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: a failed read is logged, and each waiter told
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved: each waiter is told (a read ahead has none)
+        if exc is not None and not isinstance(exc, EntitlementError):  # (that one is logged)
+            log.error("reading the entitlement of %s failed", address, exc_info=exc)
 
     async def _refresh(self, address: str) -> None:
         try:

@@ -59,7 +59,7 @@ class SseScanner:
     usage: Usage | None = None  # the latest usage seen (vLLM's continuous usage: every chunk)
     final_usage: Usage | None = None  # the usage chunk (no choices) that ends a stream
     done: bool = False  # saw "data: [DONE]"
-    _buffer: bytes = field(default=b"", repr=False)
+    _buffer: bytearray = field(default_factory=bytearray, repr=False)
     _oversized: bool = field(default=False, repr=False)  # the event in _buffer is not read
 
     def feed(self, chunk: bytes) -> None:
@@ -78,17 +78,26 @@ class SseScanner:
             if chunk.count(b'"choices":[{') == events or len(_OUTPUT.findall(chunk)) == events:
                 self.events += events
                 return
-        self._buffer += chunk
+        # Linear in the bytes fed, however they split: appended and cut in place, and only the
+        # new bytes searched for an end (what was kept has none; a separator may begin in its
+        # last 3 bytes). Copying and searching the whole buffer at each read made an event of
+        # 1 MiB in parts of 512 bytes cost 1.6 s of the event loop.
+        buffer = self._buffer
+        start = max(0, len(buffer) - 3)
+        buffer += chunk
         while True:
-            cut = _event_end(self._buffer)
+            cut = _event_end(buffer, start)
             if cut is None:
-                if len(self._buffer) > MAX_EVENT:
+                if len(buffer) > MAX_EVENT:
                     # An event without end (or bigger than any usage chunk): passed on, not
                     # read; its tail is kept only to find where it ends (memory stays bounded).
-                    self._buffer, self._oversized = self._buffer[-3:], True
+                    del buffer[:-3]
+                    self._oversized = True
                 return
             end, skip = cut
-            event, self._buffer = self._buffer[:end], self._buffer[end + skip :]
+            event = bytes(buffer[:end])
+            del buffer[: end + skip]
+            start = 0
             if self._oversized:  # counted as output (a stream cut short pays for it)
                 self._oversized = False
                 self.events += 1
@@ -130,10 +139,14 @@ MAX_EVENT = 1024 * 1024
 _OUTPUT = re.compile(rb'"choices"\s*:\s*\[\s*\{')
 
 
-def _event_end(buffer: bytes) -> tuple[int, int] | None:
-    """Where the first complete event of ``buffer`` ends, and the separator's length."""
-    found = [(i, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (i := buffer.find(sep)) >= 0]
-    return min(found) if found else None
+def _event_end(buffer: bytearray, start: int) -> tuple[int, int] | None:
+    """Where the first complete event of ``buffer`` ending at or after ``start`` ends, and the
+    separator's length (``\r\n\r\n`` is looked for only before the first ``\n\n``)."""
+    lf = buffer.find(b"\n\n", start)
+    crlf = buffer.find(b"\r\n\r\n", start, lf + 3) if lf >= 0 else buffer.find(b"\r\n\r\n", start)
+    if crlf >= 0:
+        return crlf, 4
+    return (lf, 2) if lf >= 0 else None
 
 
 class MeteredStream:
@@ -221,7 +234,8 @@ class MeteredStream:
             if not body:
                 return
             if cycle.disconnected or transport.is_closing():
-                upstream.hold()  # the client is gone: `watch` ends the stream
+                upstream.hold()  # the client is gone: the task ends the stream
+                upstream.poke()
                 return
             transport.write(b"%x\r\n%s\r\n" % (len(body), body))
             scanner.feed(body)
@@ -236,6 +250,10 @@ class MeteredStream:
             await upstream.ended()
             if upstream.complete:
                 return
+            if cycle.disconnected or transport.is_closing():
+                # (uvicorn marks only its newest request disconnected: one pipelined behind
+                # this stream would leave `watch` waiting)
+                raise ConnectionResetError("the client's connection closed")
             await flow.drain()
             upstream.release_hold()
 

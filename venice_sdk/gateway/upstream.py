@@ -270,12 +270,12 @@ class UpstreamResponse:
         """Until the body has ended (raises `UPSTREAM_ERRORS` if the upstream fails first,
         `TimeoutError` after ``timeout`` s of silence); woken early by `poke`."""
         while not self.complete:
+            if self._poked:  # (poked before this wait too: by the sink `relay` fed at once)
+                self._poked = False
+                return
             if self._error is not None:
                 raise self._error
             await self._wait()
-            if self._poked:
-                self._poked = False
-                return
 
     def poke(self) -> None:
         """Wake `ended` (which returns, the body not ended): the sink needs the task."""
@@ -292,6 +292,7 @@ class UpstreamResponse:
         connection.response = None
         keep = self.complete and not self._chunks and self._keep
         if keep and not connection.lost:
+            self.release_hold()  # a hold in the read that ended the answer: read the next one
             self._upstream._put_back(connection)
         else:
             connection.close()
