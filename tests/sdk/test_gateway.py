@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -411,6 +412,20 @@ def test_a_stream_cut_short_without_per_chunk_usage_pays_the_input_bound_and_its
     assert rig.upstream.cancelled.wait(5)
 
 
+@pytest.fixture
+def python_recursion_limit() -> Iterator[None]:
+    """The interpreter's default recursion limit, as in a gateway process (this test process
+    runs with ape's 100,000, under which JSON nested 100,000 deep overflows the C stack of the
+    thread serving the gateway instead of raising `RecursionError`)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+@pytest.mark.usefixtures("python_recursion_limit")
 def test_malformed_requests_are_openai_shaped_400s(make_rig: Callable[..., Rig]) -> None:
     rig = make_rig()
     headers = {"authorization": f"Bearer {rig.key}"}
@@ -423,6 +438,7 @@ def test_malformed_requests_are_openai_shaped_400s(make_rig: Callable[..., Rig])
         (b'{"model": "tiny", "n": 0}', 400),
         (b'{"model": "tiny", "stream": true, "stream_options": 3}', 400),
         (b'{"model": "nope"}', 404),
+        (b"[" * 100_000, 400),  # deeper than the JSON parser recurses
     ):
         reply = httpx.post(url, content=body, headers=headers)
         assert reply.status_code == status, body
@@ -431,6 +447,21 @@ def test_malformed_requests_are_openai_shaped_400s(make_rig: Callable[..., Rig])
     missing = httpx.post(url, content=b'{"model": "tiny"}')
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "invalid_api_key"
     assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+@pytest.mark.usefixtures("python_recursion_limit")
+def test_an_answer_nested_too_deep_to_parse_is_charged_its_hold_not_left_held(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """An upstream answer the JSON parser cannot read (nested deeper than it recurses) is
+    passed on and charged its hold, as an answer without usage is; no 500, nothing left held."""
+    rig = make_rig()
+    body = {"model": "tiny", "max_tokens": 10, "messages": [{"role": "user", "content": "deep"}]}
+    reply = httpx.post(rig.url + "/v1/chat/completions", json=body,
+                       headers={"authorization": f"Bearer {rig.key}"})  # fmt: skip
+    assert reply.status_code == 200 and reply.content.startswith(b"[[[")
+    rig.settled()
+    assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) > 0
 
 
 def test_a_stream_that_outlives_its_hold_is_still_debited(make_rig: Callable[..., Rig]) -> None:

@@ -57,6 +57,8 @@ class FakeUpstream:
         mode = self._mode(body)
         if mode == "error-500":
             return JSONResponse({"error": {"message": "boom"}}, status_code=500)
+        if mode == "deep":  # JSON nested deeper than Python's parser recurses
+            return Response(b"[" * 100_000, media_type="application/json")
         if body.get("stream"):
             return StreamingResponse(self._stream(body, mode), media_type="text/event-stream")
         return JSONResponse(

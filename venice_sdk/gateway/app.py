@@ -257,7 +257,7 @@ def create_gateway(
             )
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested deeper than the parser recurses)
             return openai_error(Reason.BAD_REQUEST, "the body is not JSON")
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return openai_error(Reason.BAD_REQUEST, "the body must be an object with a 'model'")
@@ -372,7 +372,7 @@ def create_gateway(
             response.close()
         try:
             answer = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         cost: int | None
         usage: Usage | None = None

@@ -120,7 +120,7 @@ class SseScanner:
             return
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         usage = usage_of(obj)
         if usage is not None:
