@@ -37,7 +37,7 @@ class _Stream(asyncio.Protocol):
 
     def __init__(self, request: bytes, delays: list[float], done: asyncio.Future[str]) -> None:
         self.request, self.delays, self.done = request, delays, done
-        self.head = b""  # until the answer's head has ended
+        self.head: bytes | None = b""  # the answer's head so far (None once it has ended)
         self.pending = b""  # the body after its last whole event
         self.chunks = 0
         self.transport: asyncio.Transport | None = None
@@ -54,9 +54,10 @@ class _Stream(asyncio.Protocol):
             if cut < 0:
                 return
             head, data = self.head[:cut].lower(), self.head[cut + 4 :]
-            self.head = None  # type: ignore[assignment]
-            if b" 200 " not in head.split(b"\r\n", 1)[0] or b"chunked" not in head:
-                self._end(head.split(b"\r\n", 1)[0].decode())
+            self.head = None
+            status = head.split(b"\r\n", 1)[0]
+            if b" 200 " not in status or b"chunked" not in head:
+                self._end(status.decode())
                 return
         # The chunked framing's size lines hold no stamp and no blank line: the events are
         # read through it (a stamp split across reads waits for its event's end).

@@ -154,9 +154,8 @@ class UpstreamResponse:
             return
         self._chunks.append(body)
         self._buffered += len(body)
-        if self._buffered > READ_AHEAD and not self._paused and self._connection.transport:
-            self._paused = True
-            self._connection.transport.pause_reading()
+        if self._buffered > READ_AHEAD:
+            self.hold()
         self._wake()
 
     def on_message_complete(self) -> None:
@@ -202,10 +201,8 @@ class UpstreamResponse:
         data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks.clear()
         self._buffered = 0
-        if self._paused and self._connection.transport is not None and not self._connection.lost:
-            self._paused = False
-            self._connection.transport.resume_reading()
-            self._last = self._connection.loop.time()  # silent while paused: it could not send
+        if self._paused:  # silent while paused (it could not send): the timeout starts over
+            self.release_hold()
         return data
 
     # --- the caller's side ----------------------------------------------------------------

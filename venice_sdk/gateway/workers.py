@@ -12,9 +12,8 @@ of each connection's addresses and ports.
 listens, so no connection waits on it), starts the workers, replaces one that dies after it
 started serving (after a growing delay if it keeps dying young), stops them all on SIGINT or
 SIGTERM, and passes SIGHUP on to every worker (each reloads its price book; one still starting
-gets it once it serves). A worker that exits before
-it served stops the whole command (exit code 1): its replacement would fail the same way.
-Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
+gets it once it serves). A worker that exits before it served stops the whole command (exit
+code 1): its replacement would fail the same way. Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
 """
 
 from __future__ import annotations
