@@ -12,8 +12,9 @@ of each connection's addresses and ports.
 listens, so no connection waits on it), starts the workers, replaces one that dies after it
 started serving (after a growing delay if it keeps dying young), stops them all on SIGINT or
 SIGTERM, and passes SIGHUP on to every worker (each reloads its price book; one still starting
-gets it once it serves). A worker that exits before it served stops the whole command (exit
-code 1): its replacement would fail the same way. Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
+gets it once it serves). Once every worker serves it says so on stderr, once. A worker that
+exits before it served stops the whole command (exit code 1): its replacement would fail the
+same way. Needs ``SO_REUSEPORT`` (Linux, BSD, macOS).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import time
 from typing import Any
 
@@ -130,6 +132,7 @@ class _Supervisor:
         self.due: list[float | None] = []  # when a dead process's replacement starts
         self.stopping = False
         self.hup = False
+        self.announced = False  # "N workers serving" said
 
     def start(self, i: int) -> None:
         """Start worker ``i`` (a new one, or the replacement of one that died)."""
@@ -168,6 +171,7 @@ class _Supervisor:
                     self.hup = False
                     self.hup_due = [True] * len(self.processes)
                 self._pass_on_hup()
+                self._announce()
                 for i, process in enumerate(self.processes):
                     if process.is_alive() or self.stopping:
                         continue
@@ -189,6 +193,14 @@ class _Supervisor:
         finally:
             self.stop()
         return code
+
+    def _announce(self) -> None:
+        """Say once, on stderr, that every worker serves (each has loaded its app)."""
+        if not self.announced and all(ready.is_set() for ready in self.ready):
+            self.announced = True
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            print(f"venice-sdk gateway: {self.count} workers serving on http://{host}:{self.port}",
+                  file=sys.stderr, flush=True)  # fmt: skip
 
     def _pass_on_hup(self) -> None:
         """SIGHUP to each worker that has one due and serves: one still starting would die of
