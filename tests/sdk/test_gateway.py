@@ -92,6 +92,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             usage: UsageStore | None = None,
             max_answer_bytes: int = GatewayConfig.max_answer_bytes,
             http: str = "auto",
+            stall_timeout: float = GatewayConfig.stall_timeout,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
@@ -101,6 +102,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
                 prices_path=str(prices_path) if prices_path else None,
                 reload_every=0.05,
                 max_answer_bytes=max_answer_bytes,
+                stall_timeout=stall_timeout,
             )
             limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
@@ -280,20 +282,12 @@ def _slow_stream(url: str, key: str) -> list[bytes]:
     return text.split(b"\n\n")[:-1]
 
 
-@pytest.mark.parametrize("http", ["httptools", "h11"])
-def test_a_client_reading_slower_than_the_upstream_gets_every_chunk_in_order(
-    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
-) -> None:
-    """3 MB streamed as fast as the upstream can, to a client reading slowly: every event
-    arrives once and in order, and the stream settles at its usage. Behind uvicorn's httptools
-    protocol the gateway writes the body from the upstream's callback and stops reading the
-    upstream while the client's socket is full; behind any other server, through ASGI."""
+def _small_send_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow network: the gateway's sockets to its clients get small kernel buffers."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from venice_sdk.gateway.upstream import UpstreamResponse
-
-    for protocol in (HttpToolsProtocol, H11Protocol):  # a slow network: small kernel buffers
+    for protocol in (HttpToolsProtocol, H11Protocol):
         made = protocol.connection_made
 
         def small(self: Any, transport: Any, made: Any = made) -> None:
@@ -303,12 +297,26 @@ def test_a_client_reading_slower_than_the_upstream_gets_every_chunk_in_order(
             )
 
         monkeypatch.setattr(protocol, "connection_made", small)
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_reading_slower_than_the_upstream_gets_every_chunk_in_order(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """3 MB streamed as fast as the upstream can, to a client reading slowly: every event
+    arrives once and in order, and the stream settles at its usage. Behind uvicorn's httptools
+    protocol the gateway writes the body from the upstream's callback and stops reading the
+    upstream while the client's socket is full; behind any other server, through ASGI. A client
+    that keeps reading is never taken for a stalled one, however often its socket fills."""
+    from venice_sdk.gateway.upstream import UpstreamResponse
+
+    _small_send_buffers(monkeypatch)
     holds: list[int] = []
     relays: list[int] = []
     hold, relay = UpstreamResponse.hold, UpstreamResponse.relay
     monkeypatch.setattr(UpstreamResponse, "hold", lambda r: (holds.append(1), hold(r))[1])
     monkeypatch.setattr(UpstreamResponse, "relay", lambda r, s: (relays.append(1), relay(r, s))[1])
-    rig = make_rig(http=http)
+    rig = make_rig(http=http, stall_timeout=0.5)
     events = _slow_stream(rig.url, rig.key)
     start = len(b'data: {"choices": [{"index": 0, "delta": {"content": "')
     numbers = [event[start : start + 5] for event in events[:FLOOD_TOKENS]]
@@ -321,6 +329,43 @@ def test_a_client_reading_slower_than_the_upstream_gets_every_chunk_in_order(
         assert relays and holds  # relayed from the callback, and paused at least once
     else:
         assert not relays
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_that_stops_reading_is_dropped_after_the_stall_timeout_and_billed_what_streamed(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """A client that asks for a stream and reads nothing: once its socket has been full for
+    ``stall_timeout`` seconds the gateway ends the stream (the upstream request closed, the
+    hold settled at the input's bound plus one token per event streamed) and drops the client,
+    which never sees the stream's end. Before, it kept the stream and its hold for ever."""
+    _small_send_buffers(monkeypatch)
+    rig = make_rig(http=http, stall_timeout=0.5)
+    host, port = rig.url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
+                       "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        sock.settimeout(30)
+        sock.connect((host, int(port)))
+        sock.sendall(_post(rig.key, body))
+        started = time.monotonic()
+        while not rig.ledger.held(ALICE):  # the stream's hold taken
+            assert time.monotonic() - started < 10
+            time.sleep(0.01)
+        rig.settled()  # nothing read meanwhile
+        assert time.monotonic() - started < 15
+        spent = rig.ledger.spent(ALICE)
+        raw = b""
+        with contextlib.suppress(ConnectionResetError):
+            while data := sock.recv(65_536):
+                raw += data
+    assert raw.startswith(b"HTTP/1.1 200") and not raw.endswith(b"\r\n0\r\n\r\n")
+    events, odd = divmod(spent - tiny(len(body) + PROMPT_OVERHEAD, 0), 3)
+    assert odd == 0
+    # Every event written before the drop is billed: those the client got whole, and those
+    # dropped or cut in the buffers; not the ones the upstream never got to send.
+    assert raw.count(b"\n\n") <= events < FLOOD_TOKENS
 
 
 @pytest.mark.parametrize("http", ["httptools", "h11"])

@@ -78,6 +78,10 @@ class GatewayConfig:
     max_answer_bytes: int = MAX_ANSWER
     continuous_usage: bool = False
     timeout: float = 600.0
+    #: Seconds a stream waits for a client whose socket is full (it reads nothing) before it
+    #: drops the client and settles what was streamed: a client that stops reading would
+    #: otherwise keep its upstream request, its connection and its hold for ever.
+    stall_timeout: float = 60.0
     #: The price book's file, reloaded on SIGHUP or when it changes (polled every
     #: ``reload_every`` seconds); None: the prices never change.
     prices_path: str | None = None
@@ -88,8 +92,12 @@ class GatewayConfig:
             raise ValueError(f"upstream must be an http(s) URL, not {self.upstream!r}")
         if not 1 <= self.default_max_tokens <= 10_000_000:
             raise ValueError("default_max_tokens must be between 1 and 10,000,000")
-        if self.max_body_bytes < 1 or self.max_answer_bytes < 1:
-            raise ValueError("max_body_bytes and max_answer_bytes must be positive")
+        for name in ("max_body_bytes", "max_answer_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive number of bytes")
+        for name in ("timeout", "stall_timeout"):
+            if not getattr(self, name) > 0:  # (NaN too)
+                raise ValueError(f"{name} must be positive seconds, not {getattr(self, name)}")
 
 
 def usd(micros: int) -> str:
@@ -359,7 +367,7 @@ def create_gateway(
                 await meter.finish(reservation, Served(model, ending, cost, usage, admitted))
 
             headers = {**_balance_headers(reservation.remaining, request_id), **rate}
-            return MeteredStream(response, headers, on_end)
+            return MeteredStream(response, headers, on_end, config.stall_timeout)
 
         try:
             data = await response.read(config.max_answer_bytes)

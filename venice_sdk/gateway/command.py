@@ -3,7 +3,8 @@
     venice-sdk gateway --upstream http://127.0.0.1:8000 --manifest deployments/31337.json \\
         --rpc http://127.0.0.1:8545 [--port 8788] [--workers 2] [--redis-url redis://...] \\
         [--data-dir .venice] [--prices prices.yaml] [--upstream-key KEY] \\
-        [--default-max-tokens 4096] [--continuous-usage] [--rate-limits limits.yaml]
+        [--default-max-tokens 4096] [--continuous-usage] [--rate-limits limits.yaml] \\
+        [--upstream-timeout 600] [--stall-timeout 60] [--max-body-bytes N] [--max-answer-bytes N]
 
 With ``--workers`` above 1 the workers share the ledger: give ``--redis-url`` (SQLite works
 across the processes of one machine too, more slowly). Rate limits (`venice_sdk.ratelimit`) are
@@ -48,6 +49,17 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--continuous-usage", action="store_true",
                    help="ask the upstream for usage in every chunk (vLLM)")  # fmt: skip
     c.add_argument("--rate-limits", help="requests and tokens per minute per key (a YAML file)")
+    c.add_argument("--upstream-timeout", type=float,
+                   help="seconds the upstream may send nothing before the request fails "
+                   "(default 600)")  # fmt: skip
+    c.add_argument("--stall-timeout", type=float,
+                   help="seconds a stream waits for a client that reads nothing before it "
+                   "drops it and bills what was streamed (default 60)")  # fmt: skip
+    c.add_argument("--max-body-bytes", type=int,
+                   help="largest request body accepted (default 4 MiB)")  # fmt: skip
+    c.add_argument("--max-answer-bytes", type=int,
+                   help="largest upstream answer read whole (not a stream; default 256 MiB)",
+                   )  # fmt: skip
     c.set_defaults(run=run)
 
     u = sub.add_parser("usage", help="show the gateway's usage records of a wallet or a key")
@@ -69,7 +81,7 @@ def build(options: dict[str, Any]) -> Any:
     from venice_sdk.auth import ApiKeyStore
     from venice_sdk.entitlements import EntitlementClient
     from venice_sdk.gate import Gatekeeper
-    from venice_sdk.gateway.app import GatewayConfig, create_gateway
+    from venice_sdk.gateway.app import create_gateway
     from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
     from venice_sdk.pricing import PriceBook
     from venice_sdk.ratelimit import (
@@ -91,13 +103,7 @@ def build(options: dict[str, Any]) -> Any:
         ledger = SQLiteLedger(data / "ledger.sqlite3")
     prices = PriceBook.load(options["prices"]) if options.get("prices") else PriceBook.default()
     keys = ApiKeyStore(data / "keys.sqlite3")
-    config = GatewayConfig(
-        upstream=options["upstream"],
-        upstream_key=options.get("upstream_key"),
-        default_max_tokens=options["default_max_tokens"],
-        continuous_usage=options["continuous_usage"],
-        prices_path=options.get("prices"),
-    )
+    config = _config(options)
     limiter: RateLimiter | None = None
     policy = RateLimitPolicy.load(options["rate_limits"]) if options.get("rate_limits") else None
     if policy is not None:
@@ -109,6 +115,26 @@ def build(options: dict[str, Any]) -> Any:
     return create_gateway(
         Gatekeeper(client, ledger, prices, keys), config, limiter, policy, _usage_store(options)
     )
+
+
+def _config(options: dict[str, Any]) -> Any:
+    """The `GatewayConfig` of the command's options (raises ``ValueError`` on a bad one)."""
+    from venice_sdk.gateway.app import GatewayConfig
+
+    given = {field: options.get(option) for field, option in _LIMITS.items()}
+    return GatewayConfig(
+        upstream=options["upstream"],
+        upstream_key=options.get("upstream_key"),
+        default_max_tokens=options["default_max_tokens"],
+        continuous_usage=options.get("continuous_usage", False),
+        prices_path=options.get("prices"),
+        **{field: value for field, value in given.items() if value is not None},
+    )
+
+
+#: `GatewayConfig`'s fields set by an option only when it is given (else its own default).
+_LIMITS = {"timeout": "upstream_timeout", "stall_timeout": "stall_timeout",
+           "max_body_bytes": "max_body_bytes", "max_answer_bytes": "max_answer_bytes"}  # fmt: skip
 
 
 def _usage_store(options: dict[str, Any]) -> Any:
@@ -167,12 +193,10 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"error: the gateway needs `pip install venice-sdk[server]` ({exc})"
         ) from None
-    from venice_sdk.gateway.app import GatewayConfig
-
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
     try:  # check the options here, before any worker starts
-        GatewayConfig(args.upstream, default_max_tokens=args.default_max_tokens)
+        _config(vars(args))
         if args.rate_limits:
             from venice_sdk.ratelimit import RateLimitPolicy
 

@@ -4,8 +4,9 @@
 stream back): how many events carried output, and the latest ``usage`` seen. `MeteredStream`
 is the ASGI response that copies the upstream's bytes to the client as they arrive, watches for
 the client going away (then stops reading the upstream and closes it, which cancels the
-request there), and calls back once with how the stream ended, shielded from cancellation so
-the request is always settled or released.
+request there), drops a client that reads nothing for ``stall_timeout`` seconds while its
+socket is full (the same end: "disconnected"), and calls back once with how the stream ended,
+shielded from cancellation so the request is always settled or released.
 """
 
 from __future__ import annotations
@@ -161,10 +162,12 @@ class MeteredStream:
         upstream: UpstreamResponse,
         headers: dict[str, str],
         on_end: Callable[[Ending, SseScanner, bool], Awaitable[None]],
+        stall_timeout: float = 60.0,
     ) -> None:
         self.upstream = upstream
         self.headers = headers
         self.on_end = on_end
+        self.stall_timeout = stall_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scanner = SseScanner()
@@ -207,9 +210,14 @@ class MeteredStream:
                     await self._relay(cycle, scanner, state)
                 else:
                     async for chunk in self.upstream.iter_any():
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                        # The server's send writes, then waits while the client's socket is full.
+                        with anyio.move_on_after(self.stall_timeout) as waited:
+                            await send({"type": "http.response.body", "body": chunk,
+                                        "more_body": True})  # fmt: skip
                         scanner.feed(chunk)
                         state["sent"] = state["sent"] or scanner.events > 0
+                        if waited.cancelled_caught:
+                            raise _stalled(self.stall_timeout)
             except UPSTREAM_ERRORS as exc:
                 state["ending"] = state["ending"] or "upstream_failed"
                 error = {"error": {"message": f"upstream failed mid-stream: {describe(exc)}",
@@ -254,8 +262,17 @@ class MeteredStream:
                 # (uvicorn marks only its newest request disconnected: one pipelined behind
                 # this stream would leave `watch` waiting)
                 raise ConnectionResetError("the client's connection closed")
-            await flow.drain()
+            with anyio.move_on_after(self.stall_timeout) as waited:
+                await flow.drain()
+            if waited.cancelled_caught:
+                transport.abort()  # what it has not read is dropped, not sent
+                raise _stalled(self.stall_timeout)
             upstream.release_hold()
+
+
+def _stalled(seconds: float) -> ConnectionResetError:
+    """The client's end when it read nothing for ``seconds`` while its socket was full."""
+    return ConnectionResetError(f"the client read nothing for {seconds:g}s")
 
 
 def _direct(send: Send) -> Any:
