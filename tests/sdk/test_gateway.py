@@ -23,6 +23,7 @@ import pytest
 
 from tests.support.fake_gate import ALICE, BOB, PRICES, FakeEntitlements, make_gate
 from tests.support.fake_upstream import (
+    BIG_ANSWER,
     COMPLETION_TOKENS,
     FLOOD_TOKENS,
     PROMPT_TOKENS,
@@ -366,6 +367,74 @@ def test_a_client_that_stops_reading_is_dropped_after_the_stall_timeout_and_bill
     # Every event written before the drop is billed: those the client got whole, and those
     # dropped or cut in the buffers; not the ones the upstream never got to send.
     assert raw.count(b"\n\n") <= events < FLOOD_TOKENS
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_that_reads_none_of_a_big_answer_is_dropped_after_the_stall_timeout(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """A 4 MB answer to a client that reads nothing: the request is settled as usual, and
+    once the answer has sat unread for ``stall_timeout`` seconds the gateway drops the client
+    (before, the answer stayed in its memory as long as the connection lived)."""
+    _small_send_buffers(monkeypatch)
+    rig = make_rig(http=http, stall_timeout=0.5)
+    host, port = rig.url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "big"}]})
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        sock.settimeout(30)
+        sock.connect((host, int(port)))
+        sock.sendall(_post(rig.key, body.encode()))
+        time.sleep(3)  # reads nothing
+        raw = b""
+        with contextlib.suppress(ConnectionResetError):
+            while data := sock.recv(65_536):
+                raw += data
+    head, _, answer = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    assert length > BIG_ANSWER and 0 < len(answer) < length  # cut off, not all sent
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.held(ALICE) == 0
+
+
+def test_a_stream_whose_client_stops_reading_at_its_end_is_still_settled() -> None:
+    """The stream's last message, sent when the client's socket is full, is given up after
+    ``stall_timeout`` too (a server waits for the socket to drain before each write): the
+    stream is settled at once, where before it waited for ever with its hold."""
+    import anyio
+
+    from venice_sdk.gateway.stream import MeteredStream
+
+    class Answer:  # an upstream answer of one chunk, then its end
+        async def iter_any(self) -> Any:
+            yield b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+
+        def close(self) -> None:
+            pass
+
+    ends: list[tuple[str, int]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def on_end(ending: str, scanner: Any, sent_any: bool) -> None:
+        ends.append((ending, scanner.events))
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            await anyio.sleep_forever()  # the client's socket stays full
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def run() -> None:
+        with anyio.fail_after(10):
+            stream = MeteredStream(Answer(), {}, on_end, stall_timeout=0.2)  # type: ignore[arg-type]
+            await stream({"type": "http"}, receive, send)
+
+    anyio.run(run)
+    assert ends == [("complete", 1)] and len(sent) == 2
 
 
 @pytest.mark.parametrize("http", ["httptools", "h11"])

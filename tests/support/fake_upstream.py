@@ -3,7 +3,9 @@ way to run any ASGI app on a free loopback port in a thread.
 
 The last message's content (or the prompt) picks the behaviour: ``normal``, ``hang-after-3``
 (three chunks, then waits to be cancelled), ``fail-mid`` (three chunks, then the connection
-breaks), ``fail-before`` (the stream breaks before any output) or ``error-500``.
+breaks), ``fail-before`` (the stream breaks before any output), ``error-500``, ``big`` (an
+answer of about 4 MB) or ``flood`` (a stream of `FLOOD_TOKENS` chunks of about 1 KB, as fast as
+the socket takes them).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ PROMPT_TOKENS = 17
 COMPLETION_TOKENS = 5
 STREAM_TOKENS = 8
 FLOOD_TOKENS = 3_000
+BIG_ANSWER = 4_000_000
 
 
 class FakeUpstream:
@@ -61,6 +64,7 @@ class FakeUpstream:
             return Response(b"[" * 100_000, media_type="application/json")
         if body.get("stream"):
             return StreamingResponse(self._stream(body, mode), media_type="text/event-stream")
+        content = "x" * BIG_ANSWER if mode == "big" else "hello " * 5
         return JSONResponse(
             {
                 "id": "chatcmpl-1",
@@ -70,7 +74,7 @@ class FakeUpstream:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "hello " * 5},
+                        "message": {"role": "assistant", "content": content},
                         "finish_reason": "stop",
                     }
                 ],

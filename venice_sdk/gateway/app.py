@@ -36,7 +36,14 @@ from venice_sdk.gateway.errors import openai_error, status_of
 from venice_sdk.gateway.estimate import WorstCase, worst_case
 from venice_sdk.gateway.meter import Admitted, Served, make_meter
 from venice_sdk.gateway.reload import PriceBookReloader
-from venice_sdk.gateway.stream import Ending, MeteredStream, SseScanner, Usage, usage_of
+from venice_sdk.gateway.stream import (
+    Ending,
+    MeteredStream,
+    SseScanner,
+    Usage,
+    drained,
+    usage_of,
+)
 from venice_sdk.gateway.upstream import MAX_ANSWER, UPSTREAM_ERRORS, Upstream, describe
 from venice_sdk.ledger import (
     MAX_AMOUNT,
@@ -412,6 +419,8 @@ def create_gateway(
         if scope["type"] == "http" and scope["path"] in METERED and scope["method"] == "POST":
             response = await proxy(Request(scope, receive))
             await response(scope, receive, send)
+            if not isinstance(response, MeteredStream):  # (a stream bounds its own sends)
+                await drained(send, config.stall_timeout)
         else:
             await app(scope, receive, send)
 

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, UpstreamResponse, describe
 
-__all__ = ["Ending", "MeteredStream", "SseScanner", "Usage"]
+__all__ = ["Ending", "MeteredStream", "SseScanner", "Usage", "drained", "drop"]
 
 #: How a stream ended: the upstream finished it, the client went away, or the upstream failed.
 Ending = Literal["complete", "disconnected", "upstream_failed"]
@@ -203,32 +203,41 @@ class MeteredStream:
         state: dict[str, Any],
     ) -> None:
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+            await self._send(send, {"type": "http.response.start", "status": 200,
+                                    "headers": raw_headers})  # fmt: skip
             try:
                 cycle = _direct(send)
                 if cycle is not None:
                     await self._relay(cycle, scanner, state)
                 else:
                     async for chunk in self.upstream.iter_any():
-                        # The server's send writes, then waits while the client's socket is full.
-                        with anyio.move_on_after(self.stall_timeout) as waited:
-                            await send({"type": "http.response.body", "body": chunk,
-                                        "more_body": True})  # fmt: skip
-                        scanner.feed(chunk)
-                        state["sent"] = state["sent"] or scanner.events > 0
-                        if waited.cancelled_caught:
-                            raise _stalled(self.stall_timeout)
+                        try:
+                            await self._send(send, {"type": "http.response.body", "body": chunk,
+                                                    "more_body": True})  # fmt: skip
+                        finally:  # (the upstream sent it: billed even if the client is dropped)
+                            scanner.feed(chunk)
+                            state["sent"] = state["sent"] or scanner.events > 0
             except UPSTREAM_ERRORS as exc:
                 state["ending"] = state["ending"] or "upstream_failed"
                 error = {"error": {"message": f"upstream failed mid-stream: {describe(exc)}",
                                    "type": "service_unavailable", "param": None,
                                    "code": "upstream_unavailable"}}  # fmt: skip
                 event = b"data: " + json.dumps(error).encode() + b"\n\n"
-                await send({"type": "http.response.body", "body": event, "more_body": True})
+                await self._send(send, {"type": "http.response.body", "body": event,
+                                        "more_body": True})  # fmt: skip
             state["ending"] = state["ending"] or "complete"
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:  # the client's socket is gone
+            await self._send(send, {"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client's socket is gone, or it was dropped for reading nothing
             state["ending"] = state["ending"] or "disconnected"
+
+    async def _send(self, send: Send, message: dict[str, Any]) -> None:
+        """``send(message)``, given up after ``stall_timeout`` s (a server's send waits while
+        the client's socket is full): then the client is dropped and `_stalled` raised."""
+        with anyio.move_on_after(self.stall_timeout) as waited:
+            await send(message)
+        if waited.cancelled_caught:
+            drop(send)
+            raise _stalled(self.stall_timeout)
 
     async def _relay(self, cycle: Any, scanner: SseScanner, state: dict[str, Any]) -> None:
         """Copy the body to the client's socket from the upstream connection's callback, in
@@ -265,9 +274,34 @@ class MeteredStream:
             with anyio.move_on_after(self.stall_timeout) as waited:
                 await flow.drain()
             if waited.cancelled_caught:
-                transport.abort()  # what it has not read is dropped, not sent
+                transport.abort()
                 raise _stalled(self.stall_timeout)
             upstream.release_hold()
+
+
+async def drained(send: Send, seconds: float) -> None:
+    """After a response's last message: wait up to ``seconds`` for what is left of it in the
+    server's buffer to go out (uvicorn waits before a write, never after the last), else drop
+    the client. A client that reads nothing would otherwise keep the answer in the gateway's
+    memory for as long as its connection lives (an answer read whole is up to 256 MiB)."""
+    cycle: Any = getattr(send, "__self__", None)
+    flow = getattr(cycle, "flow", None)
+    if flow is None or getattr(flow, "write_paused", False) is not True:
+        return
+    with anyio.move_on_after(seconds) as waited:
+        await flow.drain()
+    if waited.cancelled_caught:
+        drop(send)
+
+
+def drop(send: Send) -> None:
+    """Close the connection of the client behind ``send`` at once, what it has not read
+    discarded (a graceful close would wait for a client that reads nothing): uvicorn's
+    response cycles hold their transport; behind another server, nothing is done here."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)
+    if callable(abort):
+        abort()
 
 
 def _stalled(seconds: float) -> ConnectionResetError:
