@@ -317,7 +317,7 @@ def test_a_client_reading_slower_than_the_upstream_gets_every_chunk_in_order(
     hold, relay = UpstreamResponse.hold, UpstreamResponse.relay
     monkeypatch.setattr(UpstreamResponse, "hold", lambda r: (holds.append(1), hold(r))[1])
     monkeypatch.setattr(UpstreamResponse, "relay", lambda r, s: (relays.append(1), relay(r, s))[1])
-    rig = make_rig(http=http, stall_timeout=0.5)
+    rig = make_rig(http=http, stall_timeout=2.0)
     events = _slow_stream(rig.url, rig.key)
     start = len(b'data: {"choices": [{"index": 0, "delta": {"content": "')
     numbers = [event[start : start + 5] for event in events[:FLOOD_TOKENS]]
@@ -385,7 +385,11 @@ def test_a_client_that_reads_none_of_a_big_answer_is_dropped_after_the_stall_tim
         sock.settimeout(30)
         sock.connect((host, int(port)))
         sock.sendall(_post(rig.key, body.encode()))
-        time.sleep(3)  # reads nothing
+        deadline = time.monotonic() + 30
+        while not rig.ledger.spent(ALICE):  # settled: the answer is being sent
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(2.5)  # reads nothing
         raw = b""
         with contextlib.suppress(ConnectionResetError):
             while data := sock.recv(65_536):
