@@ -94,6 +94,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             max_answer_bytes: int = GatewayConfig.max_answer_bytes,
             http: str = "auto",
             stall_timeout: float = GatewayConfig.stall_timeout,
+            max_body_bytes: int = GatewayConfig.max_body_bytes,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
@@ -104,6 +105,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
                 reload_every=0.05,
                 max_answer_bytes=max_answer_bytes,
                 stall_timeout=stall_timeout,
+                max_body_bytes=max_body_bytes,
             )
             limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
@@ -921,3 +923,24 @@ def test_a_client_reading_a_stream_slowly_is_not_taken_for_a_stalled_one(
         assert rig.ledger.held(ALICE)  # the stream still runs
     rig.settled()
     assert rig.ledger.spent(ALICE) > 0
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_body_over_the_limit_is_refused_before_it_is_all_read(
+    make_rig: Callable[..., Rig], http: str
+) -> None:
+    """A chunked body that passes ``max_body_bytes`` and keeps coming (it could be gigabytes):
+    a 413 as soon as it is over the limit, nothing held. Before, the gateway read the whole
+    body into its memory first (any caller with a bearer header, valid or not)."""
+    rig = make_rig(http=http, max_body_bytes=1_000)
+    host, port = rig.url.removeprefix("http://").split(":")
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer vvk_not_a_key\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + b"%x\r\n%s\r\n" % (2_000, b" " * 2_000))  # no end: more to come
+        answer = sock.recv(65_536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert b"over 1000 bytes" in answer
+    assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) == 0
