@@ -862,7 +862,7 @@ def test_a_client_reading_a_big_answer_slowly_gets_all_of_it(
     gateway dropped any client that had not read all of an answer ``stall_timeout`` seconds
     after it was written (a slow link lost a big answer it had paid for)."""
     _small_send_buffers(monkeypatch)
-    rig = make_rig(http=http, stall_timeout=0.5)
+    rig = make_rig(http=http, stall_timeout=1.0)
     host, port = rig.url.removeprefix("http://").split(":")
     body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "big"}]})
     with socket.socket() as sock:
@@ -907,7 +907,7 @@ def test_a_client_reading_a_stream_slowly_is_not_taken_for_a_stalled_one(
             transport.set_write_buffer_limits(high=1024 * 1024)
 
         monkeypatch.setattr(protocol, "connection_made", big)
-    rig = make_rig(http=http, stall_timeout=0.5)
+    rig = make_rig(http=http, stall_timeout=1.0)
     host, port = rig.url.removeprefix("http://").split(":")
     body = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
                        "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
@@ -917,7 +917,7 @@ def test_a_client_reading_a_stream_slowly_is_not_taken_for_a_stalled_one(
         sock.connect((host, int(port)))
         sock.sendall(_post(rig.key, body))
         started = time.monotonic()
-        while time.monotonic() - started < 3:  # 6 stall timeouts
+        while time.monotonic() - started < 3:  # 3 stall timeouts
             assert sock.recv(16_384), "the gateway dropped a client that was reading"
             time.sleep(0.1)
         assert rig.ledger.held(ALICE)  # the stream still runs
