@@ -94,6 +94,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             max_answer_bytes: int = GatewayConfig.max_answer_bytes,
             http: str = "auto",
             stall_timeout: float = GatewayConfig.stall_timeout,
+            max_body_bytes: int = GatewayConfig.max_body_bytes,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
@@ -104,6 +105,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
                 reload_every=0.05,
                 max_answer_bytes=max_answer_bytes,
                 stall_timeout=stall_timeout,
+                max_body_bytes=max_body_bytes,
             )
             limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
@@ -853,3 +855,96 @@ def test_the_sse_scanner_is_linear_in_the_bytes_fed_however_they_split() -> None
     spent = time.process_time() - began
     assert scanner.events == 1 + 2_240 and scanner.usage == Usage(5, 1)
     assert spent < 0.5, f"{spent:.2f} s of CPU"
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_reading_a_big_answer_slowly_gets_all_of_it(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """A 4 MB answer read steadily at about 1 MB/s, far more than ``stall_timeout`` seconds in
+    all: the client reads, so it is never dropped, and gets the whole answer. Before, the
+    gateway dropped any client that had not read all of an answer ``stall_timeout`` seconds
+    after it was written (a slow link lost a big answer it had paid for)."""
+    _small_send_buffers(monkeypatch)
+    rig = make_rig(http=http, stall_timeout=1.0)
+    host, port = rig.url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "big"}]})
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        sock.settimeout(30)
+        sock.connect((host, int(port)))
+        sock.sendall(_post(rig.key, body.encode()))
+        raw = b""
+        while b"\r\n\r\n" not in raw or len(raw) < _answer_length(raw):
+            data = sock.recv(16_384)
+            assert data, "the gateway dropped a client that was reading"
+            raw += data
+            time.sleep(0.015)  # about 1 MB/s
+    assert json.loads(raw.partition(b"\r\n\r\n")[2])["usage"]["prompt_tokens"] == PROMPT_TOKENS
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert rig.ledger.held(ALICE) == 0
+
+
+def _answer_length(raw: bytes) -> int:
+    """The length of a whole answer (head and body) whose head is in ``raw``."""
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    return len(head) + 4 + int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_reading_a_stream_slowly_is_not_taken_for_a_stalled_one(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """A stream read steadily at about 160 KB/s through a server whose write buffer holds 1 MiB
+    before it pauses: draining it takes seconds, far more than ``stall_timeout``, yet the client
+    reads all along, so it is never dropped. Before, a client that did not empty the buffer
+    within ``stall_timeout`` seconds of each pause was dropped (reading or not)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    _small_send_buffers(monkeypatch)
+    for protocol in (HttpToolsProtocol, H11Protocol):
+        made = protocol.connection_made
+
+        def big(self: Any, transport: Any, made: Any = made) -> None:
+            made(self, transport)
+            transport.set_write_buffer_limits(high=1024 * 1024)
+
+        monkeypatch.setattr(protocol, "connection_made", big)
+    rig = make_rig(http=http, stall_timeout=1.0)
+    host, port = rig.url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
+                       "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        sock.settimeout(10)
+        sock.connect((host, int(port)))
+        sock.sendall(_post(rig.key, body))
+        started = time.monotonic()
+        while time.monotonic() - started < 3:  # 3 stall timeouts
+            assert sock.recv(16_384), "the gateway dropped a client that was reading"
+            time.sleep(0.1)
+        assert rig.ledger.held(ALICE)  # the stream still runs
+    rig.settled()
+    assert rig.ledger.spent(ALICE) > 0
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_body_over_the_limit_is_refused_before_it_is_all_read(
+    make_rig: Callable[..., Rig], http: str
+) -> None:
+    """A chunked body that passes ``max_body_bytes`` and keeps coming (it could be gigabytes):
+    a 413 as soon as it is over the limit, nothing held. Before, the gateway read the whole
+    body into its memory first (any caller with a bearer header, valid or not)."""
+    rig = make_rig(http=http, max_body_bytes=1_000)
+    host, port = rig.url.removeprefix("http://").split(":")
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer vvk_not_a_key\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + b"%x\r\n%s\r\n" % (2_000, b" " * 2_000))  # no end: more to come
+        answer = sock.recv(65_536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert b"over 1000 bytes" in answer
+    assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) == 0

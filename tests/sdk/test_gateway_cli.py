@@ -61,10 +61,12 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
     [
         (["--workers", "0"], "--workers must be at least 1"),
         (["--upstream", "ftp://x"], "upstream must be an http(s) URL"),
-        (["--default-max-tokens", "0"], "default_max_tokens must be between"),
-        (["--stall-timeout", "0"], "stall_timeout must be positive seconds"),
-        (["--upstream-timeout", "nan"], "timeout must be positive seconds"),
-        (["--max-body-bytes", "0"], "max_body_bytes must be a positive"),
+        (["--default-max-tokens", "0"], "--default-max-tokens must be between"),
+        (["--stall-timeout", "0"], "--stall-timeout must be positive seconds"),
+        (["--stall-timeout=-inf"], "--stall-timeout must be positive seconds, not -inf"),
+        (["--upstream-timeout", "nan"], "--upstream-timeout must be positive seconds"),
+        (["--max-body-bytes", "0"], "--max-body-bytes must be a positive"),
+        (["--max-answer-bytes", "-1"], "--max-answer-bytes must be a positive"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -265,11 +265,17 @@ def create_gateway(
         key = _bearer(request)
         if key is None:
             return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
-        raw = await request.body()
-        if len(raw) > config.max_body_bytes:
-            return openai_error(
-                Reason.BAD_REQUEST, f"the body is over {config.max_body_bytes} bytes", 413
-            )
+        # Read up to the limit, not the whole body first (it could be any size).
+        parts: list[bytes] = []
+        size = 0
+        async for part in request.stream():
+            parts.append(part)
+            size += len(part)
+            if size > config.max_body_bytes:
+                return openai_error(
+                    Reason.BAD_REQUEST, f"the body is over {config.max_body_bytes} bytes", 413
+                )
+        raw = b"".join(parts)
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):  # (nested deeper than the parser recurses)

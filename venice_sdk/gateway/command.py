@@ -122,14 +122,21 @@ def _config(options: dict[str, Any]) -> Any:
     from venice_sdk.gateway.app import GatewayConfig
 
     given = {field: options.get(option) for field, option in _LIMITS.items()}
-    return GatewayConfig(
-        upstream=options["upstream"],
-        upstream_key=options.get("upstream_key"),
-        default_max_tokens=options["default_max_tokens"],
-        continuous_usage=options.get("continuous_usage", False),
-        prices_path=options.get("prices"),
-        **{field: value for field, value in given.items() if value is not None},
-    )
+    try:
+        return GatewayConfig(
+            upstream=options["upstream"],
+            upstream_key=options.get("upstream_key"),
+            default_max_tokens=options["default_max_tokens"],
+            continuous_usage=options.get("continuous_usage", False),
+            prices_path=options.get("prices"),
+            **{field: value for field, value in given.items() if value is not None},
+        )
+    except ValueError as exc:  # named as the operator wrote it ("timeout" is --upstream-timeout)
+        field, _, rest = str(exc).partition(" ")
+        option = {**_LIMITS, "default_max_tokens": "default_max_tokens"}.get(field)
+        if option is None:
+            raise
+        raise ValueError(f"--{option.replace('_', '-')} {rest}") from None
 
 
 #: `GatewayConfig`'s fields set by an option only when it is given (else its own default).

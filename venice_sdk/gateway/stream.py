@@ -231,8 +231,16 @@ class MeteredStream:
             state["ending"] = state["ending"] or "disconnected"
 
     async def _send(self, send: Send, message: dict[str, Any]) -> None:
-        """``send(message)``, given up after ``stall_timeout`` s (a server's send waits while
-        the client's socket is full): then the client is dropped and `_stalled` raised."""
+        """``send(message)``, given up when the client read nothing for ``stall_timeout`` s (a
+        server's send waits while the client's socket is full): then the client is dropped and
+        `_stalled` raised. Behind uvicorn the wait is this one's, so a client that reads, however
+        slowly, is waited for; behind another server, the send is given ``stall_timeout`` s."""
+        cycle: Any = getattr(send, "__self__", None)
+        flow, transport = getattr(cycle, "flow", None), getattr(cycle, "transport", None)
+        paused = getattr(flow, "write_paused", False) is True and transport is not None
+        if paused and not await _writable(flow, transport, self.stall_timeout):
+            drop(send)
+            raise _stalled(self.stall_timeout)
         with anyio.move_on_after(self.stall_timeout) as waited:
             await send(message)
         if waited.cancelled_caught:
@@ -271,27 +279,42 @@ class MeteredStream:
                 # (uvicorn marks only its newest request disconnected: one pipelined behind
                 # this stream would leave `watch` waiting)
                 raise ConnectionResetError("the client's connection closed")
-            with anyio.move_on_after(self.stall_timeout) as waited:
-                await flow.drain()
-            if waited.cancelled_caught:
+            if not await _writable(flow, transport, self.stall_timeout):
                 transport.abort()
                 raise _stalled(self.stall_timeout)
             upstream.release_hold()
 
 
 async def drained(send: Send, seconds: float) -> None:
-    """After a response's last message: wait up to ``seconds`` for what is left of it in the
-    server's buffer to go out (uvicorn waits before a write, never after the last), else drop
-    the client. A client that reads nothing would otherwise keep the answer in the gateway's
-    memory for as long as its connection lives (an answer read whole is up to 256 MiB)."""
+    """After a response's last message: wait for what is left of it in the server's buffer to
+    go out (uvicorn waits before a write, never after the last), or drop the client once it has
+    read nothing for ``seconds`` (a slow one is waited for, however big the answer). A client
+    that reads nothing would otherwise keep the answer in the gateway's memory for as long as
+    its connection lives (an answer read whole is up to 256 MiB)."""
     cycle: Any = getattr(send, "__self__", None)
     flow = getattr(cycle, "flow", None)
-    if flow is None or getattr(flow, "write_paused", False) is not True:
+    transport = getattr(cycle, "transport", None)
+    if flow is None or transport is None or getattr(flow, "write_paused", False) is not True:
         return
-    with anyio.move_on_after(seconds) as waited:
-        await flow.drain()
-    if waited.cancelled_caught:
+    if not await _writable(flow, transport, seconds):
         drop(send)
+
+
+async def _writable(flow: Any, transport: Any, seconds: float) -> bool:
+    """Wait until the client's socket takes writes again (uvicorn's ``flow.drain()``): False
+    if the client read nothing for ``seconds`` (its connection's write buffer did not shrink),
+    True once it drained. A client that reads, however slowly, is waited for: one that reads
+    less than a buffer's worth each ``seconds`` is reading, not stalled."""
+    size = transport.get_write_buffer_size()
+    while True:
+        with anyio.move_on_after(seconds) as waited:
+            await flow.drain()
+        if not waited.cancelled_caught:
+            return True
+        now = transport.get_write_buffer_size()
+        if now >= size:
+            return False
+        size = now
 
 
 def drop(send: Send) -> None:
