@@ -445,13 +445,14 @@ def test_a_stream_whose_client_stops_reading_at_its_end_is_still_settled() -> No
 
 @pytest.mark.parametrize("http", ["httptools", "h11"])
 def test_a_client_leaving_a_stream_with_a_request_pipelined_behind_it_ends_it(
-    make_rig: Callable[..., Rig], http: str
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
 ) -> None:
     """A client that sent a second request behind a stream on the same connection, then left
     mid-stream: uvicorn marks the request queued behind it disconnected, not the stream's; the
     relay sees the socket closing and ends the stream at once, settled (it held the upstream
     and waited for its timeout, 600 s, its hold kept meanwhile)."""
     rig = make_rig(http=http)
+    errors = _server_errors(monkeypatch)
     stream = json.dumps({"model": "tiny", "stream": True,
                          "messages": [{"role": "user", "content": "normal"}]}).encode()  # fmt: skip
     after = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "normal"}]})
@@ -461,6 +462,53 @@ def test_a_client_leaving_a_stream_with_a_request_pipelined_behind_it_ends_it(
         assert sock.recv(65_536).startswith(b"HTTP/1.1 200")  # the stream has begun
     rig.settled()
     assert rig.ledger.spent(ALICE) > 0
+    time.sleep(0.5)  # (the server's log of the request follows its settling)
+    assert errors == []
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_stalled_client_with_a_request_pipelined_behind_its_stream_is_dropped_quietly(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """A client that reads nothing of a stream, a second request pipelined behind it: dropped
+    after ``stall_timeout``, the stream settled, the request behind it never run (nothing held),
+    and no error in the server's log. Before, uvicorn (which marks only its newest request
+    disconnected) logged "ASGI callable returned without completing response" for each."""
+    _small_send_buffers(monkeypatch)
+    rig = make_rig(http=http, stall_timeout=0.5)
+    errors = _server_errors(monkeypatch)
+    host, port = rig.url.removeprefix("http://").split(":")
+    stream = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
+                         "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        sock.settimeout(30)
+        sock.connect((host, int(port)))
+        sock.sendall(_post(rig.key, stream) + _post(rig.key, stream))
+        time.sleep(3)  # reads nothing
+        with contextlib.suppress(ConnectionResetError):
+            while sock.recv(65_536):
+                pass
+    rig.settled()
+    time.sleep(0.5)
+    assert len(rig.upstream.bodies) == 1 and rig.ledger.spent(ALICE) > 0
+    assert errors == []
+
+
+def _server_errors(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The errors uvicorn logs from now on (its logger does not pass them to pytest's; a
+    server started later sets its handlers anew)."""
+    import logging
+
+    errors: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            errors.append(record.getMessage())
+
+    logger = logging.getLogger("uvicorn.error")
+    monkeypatch.setattr(logger, "handlers", [*logger.handlers, Keep(logging.ERROR)])
+    return errors
 
 
 def test_refusals_raise_the_clients_matching_exceptions(make_rig: Callable[..., Rig]) -> None:

@@ -278,9 +278,11 @@ class MeteredStream:
             if cycle.disconnected or transport.is_closing():
                 # (uvicorn marks only its newest request disconnected: one pipelined behind
                 # this stream would leave `watch` waiting)
+                _gone(cycle)
                 raise ConnectionResetError("the client's connection closed")
             if not await _writable(flow, transport, self.stall_timeout):
                 transport.abort()
+                _gone(cycle)
                 raise _stalled(self.stall_timeout)
             upstream.release_hold()
 
@@ -321,10 +323,20 @@ def drop(send: Send) -> None:
     """Close the connection of the client behind ``send`` at once, what it has not read
     discarded (a graceful close would wait for a client that reads nothing): uvicorn's
     response cycles hold their transport; behind another server, nothing is done here."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    abort = getattr(transport, "abort", None)
+    cycle = getattr(send, "__self__", None)
+    abort = getattr(getattr(cycle, "transport", None), "abort", None)
     if callable(abort):
         abort()
+        _gone(cycle)
+
+
+def _gone(cycle: Any) -> None:
+    """Mark uvicorn's response cycle disconnected, its connection closed or closing: uvicorn
+    marks only its newest request's, and of a request with one pipelined behind it (left
+    unmarked) that ends unfinished it logs an error ("ASGI callable returned without
+    completing response"), for what is only a client gone."""
+    if isinstance(getattr(cycle, "disconnected", None), bool):
+        cycle.disconnected = True
 
 
 def _stalled(seconds: float) -> ConnectionResetError:
