@@ -199,8 +199,9 @@ class _Supervisor:
         if not self.announced and all(ready.is_set() for ready in self.ready):
             self.announced = True
             host = f"[{self.host}]" if ":" in self.host else self.host
-            print(f"venice-sdk gateway: {self.count} workers serving on http://{host}:{self.port}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            with contextlib.suppress(OSError):  # (stderr closed: the workers serve all the same)
+                print(f"venice-sdk gateway: {self.count} workers serving on "
+                      f"http://{host}:{self.port}", file=sys.stderr, flush=True)  # fmt: skip
 
     def _pass_on_hup(self) -> None:
         """SIGHUP to each worker that has one due and serves: one still starting would die of
