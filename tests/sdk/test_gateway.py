@@ -255,17 +255,28 @@ def _post(key: str, body: bytes) -> bytes:
     )
 
 
+#: A streamed completion of `FLOOD_TOKENS` chunks of about 1 KB, as fast as the upstream can.
+FLOOD = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
+                    "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
+#: A completion of about 4 MB.
+BIG = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "big"}]}).encode()
+
+
+def _slow_client(url: str, request: bytes, timeout: float = 30) -> socket.socket:
+    """A client with a small receive buffer (a slow network) that has sent ``request``."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+    sock.settimeout(timeout)
+    sock.connect((host, int(port)))
+    sock.sendall(request)
+    return sock
+
+
 def _slow_stream(url: str, key: str) -> list[bytes]:
     """A streamed completion in "flood" mode read by a client with a small socket buffer
     that reads slower than the upstream sends: the body's events, de-chunked."""
-    host, port = url.removeprefix("http://").split(":")
-    body = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
-                       "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-    sock.settimeout(30)
-    sock.connect((host, int(port)))
-    sock.sendall(_post(key, body))
+    sock = _slow_client(url, _post(key, FLOOD))
     raw = b""
     while not raw.endswith(b"\r\n0\r\n\r\n"):
         data = sock.recv(16_384)
@@ -344,14 +355,7 @@ def test_a_client_that_stops_reading_is_dropped_after_the_stall_timeout_and_bill
     which never sees the stream's end. Before, it kept the stream and its hold for ever."""
     _small_send_buffers(monkeypatch)
     rig = make_rig(http=http, stall_timeout=0.5)
-    host, port = rig.url.removeprefix("http://").split(":")
-    body = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
-                       "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-        sock.settimeout(30)
-        sock.connect((host, int(port)))
-        sock.sendall(_post(rig.key, body))
+    with _slow_client(rig.url, _post(rig.key, FLOOD)) as sock:
         started = time.monotonic()
         while not rig.ledger.held(ALICE):  # the stream's hold taken
             assert time.monotonic() - started < 10
@@ -364,7 +368,7 @@ def test_a_client_that_stops_reading_is_dropped_after_the_stall_timeout_and_bill
             while data := sock.recv(65_536):
                 raw += data
     assert raw.startswith(b"HTTP/1.1 200") and not raw.endswith(b"\r\n0\r\n\r\n")
-    events, odd = divmod(spent - tiny(len(body) + PROMPT_OVERHEAD, 0), 3)
+    events, odd = divmod(spent - tiny(len(FLOOD) + PROMPT_OVERHEAD, 0), 3)
     assert odd == 0
     # Every event written before the drop is billed: those the client got whole, and those
     # dropped or cut in the buffers; not the ones the upstream never got to send.
@@ -380,13 +384,7 @@ def test_a_client_that_reads_none_of_a_big_answer_is_dropped_after_the_stall_tim
     (before, the answer stayed in its memory as long as the connection lived)."""
     _small_send_buffers(monkeypatch)
     rig = make_rig(http=http, stall_timeout=0.5)
-    host, port = rig.url.removeprefix("http://").split(":")
-    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "big"}]})
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-        sock.settimeout(30)
-        sock.connect((host, int(port)))
-        sock.sendall(_post(rig.key, body.encode()))
+    with _slow_client(rig.url, _post(rig.key, BIG)) as sock:
         deadline = time.monotonic() + 30
         while not rig.ledger.spent(ALICE):  # settled: the answer is being sent
             assert time.monotonic() < deadline
@@ -477,14 +475,7 @@ def test_a_stalled_client_with_a_request_pipelined_behind_its_stream_is_dropped_
     _small_send_buffers(monkeypatch)
     rig = make_rig(http=http, stall_timeout=0.5)
     errors = _server_errors(monkeypatch)
-    host, port = rig.url.removeprefix("http://").split(":")
-    stream = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
-                         "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-        sock.settimeout(30)
-        sock.connect((host, int(port)))
-        sock.sendall(_post(rig.key, stream) + _post(rig.key, stream))
+    with _slow_client(rig.url, _post(rig.key, FLOOD) * 2) as sock:
         time.sleep(3)  # reads nothing
         with contextlib.suppress(ConnectionResetError):
             while sock.recv(65_536):
@@ -915,13 +906,7 @@ def test_a_client_reading_a_big_answer_slowly_gets_all_of_it(
     after it was written (a slow link lost a big answer it had paid for)."""
     _small_send_buffers(monkeypatch)
     rig = make_rig(http=http, stall_timeout=1.0)
-    host, port = rig.url.removeprefix("http://").split(":")
-    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "big"}]})
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-        sock.settimeout(30)
-        sock.connect((host, int(port)))
-        sock.sendall(_post(rig.key, body.encode()))
+    with _slow_client(rig.url, _post(rig.key, BIG)) as sock:
         raw = b""
         while b"\r\n\r\n" not in raw or len(raw) < _answer_length(raw):
             data = sock.recv(16_384)
@@ -960,14 +945,7 @@ def test_a_client_reading_a_stream_slowly_is_not_taken_for_a_stalled_one(
 
         monkeypatch.setattr(protocol, "connection_made", big)
     rig = make_rig(http=http, stall_timeout=1.0)
-    host, port = rig.url.removeprefix("http://").split(":")
-    body = json.dumps({"model": "tiny", "stream": True, "max_tokens": FLOOD_TOKENS,
-                       "messages": [{"role": "user", "content": "flood"}]}).encode()  # fmt: skip
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-        sock.settimeout(10)
-        sock.connect((host, int(port)))
-        sock.sendall(_post(rig.key, body))
+    with _slow_client(rig.url, _post(rig.key, FLOOD), timeout=10) as sock:
         started = time.monotonic()
         while time.monotonic() - started < 3:  # 3 stall timeouts
             assert sock.recv(16_384), "the gateway dropped a client that was reading"
