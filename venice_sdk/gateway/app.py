@@ -37,6 +37,7 @@ from venice_sdk.gateway.estimate import WorstCase, worst_case
 from venice_sdk.gateway.meter import Admitted, Served, make_meter
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import (
+    STALL_TIMEOUT,
     Ending,
     MeteredStream,
     SseScanner,
@@ -85,10 +86,11 @@ class GatewayConfig:
     max_answer_bytes: int = MAX_ANSWER
     continuous_usage: bool = False
     timeout: float = 600.0
-    #: Seconds a stream waits for a client whose socket is full (it reads nothing) before it
-    #: drops the client and settles what was streamed: a client that stops reading would
-    #: otherwise keep its upstream request, its connection and its hold for ever.
-    stall_timeout: float = 60.0
+    #: Seconds a client whose socket is full may read nothing before it is dropped (a stream
+    #: then settles what was streamed; an answer, already settled, is discarded): a client
+    #: that stops reading would otherwise keep its upstream request and its hold, or its
+    #: answer in memory, for ever.
+    stall_timeout: float = STALL_TIMEOUT
     #: The price book's file, reloaded on SIGHUP or when it changes (polled every
     #: ``reload_every`` seconds); None: the prices never change.
     prices_path: str | None = None

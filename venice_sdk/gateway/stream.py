@@ -24,6 +24,9 @@ from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, UpstreamResponse, descr
 
 __all__ = ["Ending", "MeteredStream", "SseScanner", "Usage", "drained", "drop"]
 
+#: Seconds a client may read nothing while its socket is full before it is dropped (default).
+STALL_TIMEOUT = 60.0
+
 #: How a stream ended: the upstream finished it, the client went away, or the upstream failed.
 Ending = Literal["complete", "disconnected", "upstream_failed"]
 
@@ -162,7 +165,7 @@ class MeteredStream:
         upstream: UpstreamResponse,
         headers: dict[str, str],
         on_end: Callable[[Ending, SseScanner, bool], Awaitable[None]],
-        stall_timeout: float = 60.0,
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         self.upstream = upstream
         self.headers = headers
@@ -235,15 +238,13 @@ class MeteredStream:
         server's send waits while the client's socket is full): then the client is dropped and
         `_stalled` raised. Behind uvicorn the wait is this one's, so a client that reads, however
         slowly, is waited for; behind another server, the send is given ``stall_timeout`` s."""
-        cycle: Any = getattr(send, "__self__", None)
-        flow, transport = getattr(cycle, "flow", None), getattr(cycle, "transport", None)
-        paused = getattr(flow, "write_paused", False) is True and transport is not None
-        if paused and not await _writable(flow, transport, self.stall_timeout):
-            drop(send)
-            raise _stalled(self.stall_timeout)
-        with anyio.move_on_after(self.stall_timeout) as waited:
-            await send(message)
-        if waited.cancelled_caught:
+        paused = _paused(send)
+        stalled = paused is not None and not await _writable(*paused, self.stall_timeout)
+        if not stalled:
+            with anyio.move_on_after(self.stall_timeout) as waited:
+                await send(message)
+            stalled = waited.cancelled_caught
+        if stalled:
             drop(send)
             raise _stalled(self.stall_timeout)
 
@@ -281,8 +282,7 @@ class MeteredStream:
                 _gone(cycle)
                 raise ConnectionResetError("the client's connection closed")
             if not await _writable(flow, transport, self.stall_timeout):
-                transport.abort()
-                _gone(cycle)
+                _abort(cycle)
                 raise _stalled(self.stall_timeout)
             upstream.release_hold()
 
@@ -293,13 +293,19 @@ async def drained(send: Send, seconds: float) -> None:
     read nothing for ``seconds`` (a slow one is waited for, however big the answer). A client
     that reads nothing would otherwise keep the answer in the gateway's memory for as long as
     its connection lives (an answer read whole is up to 256 MiB)."""
-    cycle: Any = getattr(send, "__self__", None)
-    flow = getattr(cycle, "flow", None)
-    transport = getattr(cycle, "transport", None)
-    if flow is None or transport is None or getattr(flow, "write_paused", False) is not True:
-        return
-    if not await _writable(flow, transport, seconds):
+    paused = _paused(send)
+    if paused is not None and not await _writable(*paused, seconds):
         drop(send)
+
+
+def _paused(send: Send) -> tuple[Any, Any] | None:
+    """uvicorn's flow control and transport behind ``send`` if its writes are paused (the
+    client's socket is full), else None (or another server)."""
+    cycle: Any = getattr(send, "__self__", None)
+    flow, transport = getattr(cycle, "flow", None), getattr(cycle, "transport", None)
+    if transport is None or getattr(flow, "write_paused", False) is not True:
+        return None
+    return flow, transport
 
 
 async def _writable(flow: Any, transport: Any, seconds: float) -> bool:
@@ -323,7 +329,11 @@ def drop(send: Send) -> None:
     """Close the connection of the client behind ``send`` at once, what it has not read
     discarded (a graceful close would wait for a client that reads nothing): uvicorn's
     response cycles hold their transport; behind another server, nothing is done here."""
-    cycle = getattr(send, "__self__", None)
+    _abort(getattr(send, "__self__", None))
+
+
+def _abort(cycle: Any) -> None:
+    """Abort the connection of uvicorn's response ``cycle`` and mark it gone (`_gone`)."""
     abort = getattr(getattr(cycle, "transport", None), "abort", None)
     if callable(abort):
         abort()
