@@ -181,6 +181,7 @@ def serve(settings: dict[str, Any]) -> int:
         app,
         host=s["host"],
         port=s["port"],
+        timeout_keep_alive=s["keep_alive"],
         log_level=s["log_level"],
         log_config=None,  # configure_logging's handlers
         access_log=False,  # the sidecar's own access log (venice_sdk.access, at info)

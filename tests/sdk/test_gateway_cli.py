@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from tests.support.fake_gate import ALICE
 from tests.support.gateway_process import gateway_command
+from tests.support.sdk import get_on
 from venice_ops.bench.redis import free_port
 from venice_sdk.auth import ApiKeyStore
 from venice_sdk.pricing import PriceBook
@@ -67,6 +69,8 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--upstream-timeout", "nan"], "--upstream-timeout must be positive seconds"),
         (["--max-body-bytes", "0"], "--max-body-bytes must be a positive"),
         (["--max-answer-bytes", "-1"], "--max-answer-bytes must be a positive"),
+        (["--keep-alive", "0"], "--keep-alive must be a positive number of seconds"),
+        (["--keep-alive", "nan"], "--keep-alive must be a positive number of seconds"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:
@@ -79,6 +83,26 @@ def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], messa
     assert done.returncode != 0
     assert done.stderr.startswith("error: ") and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_keep_alive_is_how_long_an_idle_connection_stays_open(tmp_path: Path, workers: int) -> None:
+    """``--keep-alive`` reaches the server of every worker: a connection idle for less is
+    served again, one idle for longer is closed. (Its default, `KEEP_ALIVE`, outlives the
+    clients' pools: the sidecar's test of it is in test_hostile_http.)"""
+    with (
+        gateway_command(
+            "--upstream", "http://127.0.0.1:9", "--manifest", str(_manifest(tmp_path)),
+            "--rpc", "http://127.0.0.1:9", "--data-dir", str(tmp_path / "d"),
+            "--keep-alive", "1.5", "--workers", str(workers), port=(port := free_port()),
+        ),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):  # fmt: skip
+        assert get_on(sock, "/v1/models").startswith(b"HTTP/1.1 401")
+        time.sleep(0.5)
+        assert get_on(sock, "/v1/models").startswith(b"HTTP/1.1 401")
+        time.sleep(2.5)
+        assert get_on(sock, "/v1/models") == b""
 
 
 @pytest.mark.parametrize("workers", [1, 2])

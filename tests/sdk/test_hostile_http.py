@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,8 +22,10 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from siwe import SiweMessage
 
+from tests.support.sdk import get_on
 from tests.support.sidecar import ROOT, Sidecar, stake_for_credit, started
 from venice_sdk.ledger import MAX_AMOUNT, RedisLedger
+from venice_sdk.server.settings import KEEP_ALIVE
 
 VVV = 10**18
 USD = 10**6
@@ -208,6 +211,18 @@ def test_a_poisoned_request_in_a_batch_of_300_changes_no_one_else(
             assert decision["cost_micros"] > 0
     assert float(re.search(r"venice_authorize_batch_size_count (\S+)", metrics)[1]) < 300
     assert spent(redis_server.url, staker.address) - before == allowed_cost
+
+
+def test_an_idle_connection_outlives_the_clients_pool_expiry(sidecar: Sidecar) -> None:
+    """httpx (and so the ``openai`` client) drops an idle pooled connection after 5 s, which
+    was uvicorn's own keep-alive: both sides closed at once, and a request sent just then (the
+    batch test's /metrics after a 5 s batch, once in CI) failed with "server disconnected"
+    unseen by the server. The sidecar now keeps an idle connection open longer than that."""
+    assert httpx.Limits().keepalive_expiry + 5 < KEEP_ALIVE
+    with socket.create_connection(("127.0.0.1", sidecar.port), timeout=10) as sock:
+        assert get_on(sock, "/healthz").startswith(b"HTTP/1.1 200")
+        time.sleep(httpx.Limits().keepalive_expiry + 0.5)
+        assert get_on(sock, "/healthz").startswith(b"HTTP/1.1 200")
 
 
 def test_a_key_limit_beyond_the_ledger_is_refused_at_issue(http: httpx.Client, staker: Any) -> None:

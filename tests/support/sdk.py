@@ -1,7 +1,10 @@
 """What the SDK's tests share besides fixtures: a settable clock, a fixed instant, the skip
-reason when redis-server is missing."""
+reason when redis-server is missing, a GET on a raw keep-alive connection."""
 
 from __future__ import annotations
+
+import re
+import socket
 
 NO_REDIS = "redis-server is not installed (run scripts/ensure_redis.sh)"
 
@@ -18,3 +21,22 @@ class FakeClock:
 
 #: 2025-06-01 12:00:00 UTC
 NOON = 20_240 * 86_400 + 43_200
+
+
+def get_on(sock: socket.socket, path: str) -> bytes:
+    """One HTTP/1.1 GET of ``path`` on the open connection ``sock`` (kept alive for the next):
+    the whole answer, or b"" if the server had closed the connection."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        if not (part := sock.recv(65536)):
+            return answer
+        answer += part
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    assert length, head
+    while len(body) < int(length[1]):
+        part = sock.recv(65536)
+        assert part, "the connection closed inside the answer"
+        body += part
+    return head + b"\r\n\r\n" + body

@@ -4,7 +4,8 @@
         --rpc http://127.0.0.1:8545 [--port 8788] [--workers 2] [--redis-url redis://...] \\
         [--data-dir .venice] [--prices prices.yaml] [--upstream-key KEY] \\
         [--default-max-tokens 4096] [--continuous-usage] [--rate-limits limits.yaml] \\
-        [--upstream-timeout 600] [--stall-timeout 60] [--max-body-bytes N] [--max-answer-bytes N]
+        [--upstream-timeout 600] [--stall-timeout 60] [--max-body-bytes N] [--max-answer-bytes N] \\
+        [--keep-alive 20]
 
 With ``--workers`` above 1 the workers share the ledger: give ``--redis-url`` (SQLite works
 across the processes of one machine too, more slowly). Rate limits (`venice_sdk.ratelimit`) are
@@ -18,6 +19,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from venice_sdk.server.settings import KEEP_ALIVE
 
 __all__ = ["add_parser", "app_from_env", "build", "run", "usage"]
 
@@ -57,6 +60,9 @@ def add_parser(sub: Any) -> None:
                    "drops it and bills what was streamed (default 60)")  # fmt: skip
     c.add_argument("--max-body-bytes", type=int,
                    help="largest request body accepted (default 4 MiB)")  # fmt: skip
+    c.add_argument("--keep-alive", type=float, default=KEEP_ALIVE,
+                   help="seconds an idle keep-alive connection stays open (default "
+                   f"{KEEP_ALIVE:g}: longer than the clients' pools keep theirs)")  # fmt: skip
     c.add_argument("--max-answer-bytes", type=int,
                    help="largest upstream answer read whole (not a stream; default 256 MiB)",
                    )  # fmt: skip
@@ -202,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
+    if not args.keep_alive > 0:  # (also refuses nan)
+        raise SystemExit("error: --keep-alive must be a positive number of seconds")
     try:  # check the options here, before any worker starts
         _config(vars(args))
         if args.rate_limits:
@@ -211,8 +219,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     options = {k: v for k, v in vars(args).items() if k not in {"run", "command"}}
-    common: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning",
-                              "access_log": False}  # fmt: skip
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_keep_alive": args.keep_alive,
+    }
     if args.workers == 1:
         uvicorn.run(build(options), **common)
         return 0

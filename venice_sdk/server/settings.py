@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "ENV_PREFIX",
+    "KEEP_ALIVE",
     "SERVE_OPTIONS",
     "Option",
     "SettingsError",
@@ -29,6 +30,13 @@ __all__ = [
 ]
 
 ENV_PREFIX = "VENICE_"
+
+#: Seconds an idle keep-alive connection is kept open, by the sidecar and the gateway. Longer
+#: than the idle expiry of the usual clients' pools (5 s in httpx and the ``openai`` client,
+#: 15 s in aiohttp), so such a client closes an idle connection before the server does: with
+#: uvicorn's own 5 s both sides close at the same moment, and a request sent just then fails
+#: with "server disconnected" without the server ever seeing it.
+KEEP_ALIVE = 20.0
 
 
 class SettingsError(ValueError):
@@ -71,6 +79,14 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     ),
     Option("host", str, "127.0.0.1", "address to listen on"),
     Option("port", int, 8787, "port to listen on", minimum=1),
+    Option(
+        "keep_alive",
+        float,
+        KEEP_ALIVE,
+        "seconds an idle keep-alive connection stays open (longer than the clients' pools keep"
+        " theirs)",
+        minimum=0.1,
+    ),
     Option("data_dir", str, ".venice", "directory of the SQLite files"),
     Option("redis_url", str, None, "share the ledger, challenges and API keys through Redis"),
     Option("redis_timeout", float, 0.5, "Redis connect and read timeout, seconds", minimum=0.001),
