@@ -32,7 +32,7 @@ from tests.support.fake_upstream import (
     serving,
 )
 from venice_ops.bench.redis import free_port
-from venice_sdk.auth import ApiKeyStore
+from venice_sdk.auth import ApiKeyStore, KeyStoreUnavailable
 from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.app import usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
@@ -961,12 +961,12 @@ def test_a_body_over_the_limit_is_refused_before_it_is_all_read(
 ) -> None:
     """A chunked body that passes ``max_body_bytes`` and keeps coming (it could be gigabytes):
     a 413 as soon as it is over the limit, nothing held. Before, the gateway read the whole
-    body into its memory first (any caller with a bearer header, valid or not)."""
+    body into its memory first."""
     rig = make_rig(http=http, max_body_bytes=1_000)
     host, port = rig.url.removeprefix("http://").split(":")
     head = (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Authorization: Bearer vvk_not_a_key\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"Authorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\n" % rig.key.encode()
     )
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(head + b"%x\r\n%s\r\n" % (2_000, b" " * 2_000))  # no end: more to come
@@ -974,3 +974,71 @@ def test_a_body_over_the_limit_is_refused_before_it_is_all_read(
     assert answer.startswith(b"HTTP/1.1 413"), answer
     assert b"over 1000 bytes" in answer
     assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) == 0
+
+
+def _headers_only(url: str, key: str, length: int) -> socket.socket:
+    """A connection that has sent a completion request's headers (``Content-Length: length``)
+    and none of its body."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (key.encode(), length)
+    )
+    return sock
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_caller_without_a_valid_key_is_refused_before_its_body_is_read(
+    make_rig: Callable[..., Rig], http: str
+) -> None:
+    """An unknown or revoked key is a 401 as soon as the headers are in, whatever body they
+    announce. Before, the gateway read the body first (up to `max_body_bytes`, 4 MiB, kept
+    in a worker's memory for as long as the caller took to send it): anyone with a bearer
+    header could fill a worker with connections that each announce 4 MiB."""
+    rig = make_rig(http=http)
+    revoked = rig.keys.issue(ALICE, True)
+    rig.keys.revoke(revoked.key_id)
+    for key, code in (("vvk_not_a_key", b"unknown_key"), (revoked.key, b"key_revoked")):
+        with _headers_only(rig.url, key, 4 * 1024 * 1024 - 1) as sock:
+            answer = sock.recv(65_536)
+        assert answer.startswith(b"HTTP/1.1 401"), answer
+        assert code in answer, answer
+    assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) == 0
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_that_sends_none_of_its_body_is_dropped_after_the_stall_timeout(
+    make_rig: Callable[..., Rig], http: str
+) -> None:
+    """A valid key whose body stops coming: a 408 after ``stall_timeout`` s, the connection
+    closed, nothing held. Before, the request waited for its body for ever."""
+    rig = make_rig(http=http, stall_timeout=1.0)
+    with _headers_only(rig.url, rig.key, 1_000) as sock:
+        sock.sendall(b'{"model": "tiny", ')  # and nothing more
+        started = time.monotonic()
+        answer = b""
+        while part := sock.recv(65_536):  # to the close
+            answer += part
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b"sent none of its body for 1 s" in answer
+    assert 0.9 < waited < 5, waited
+    assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) == 0
+
+
+def test_a_key_store_that_fails_is_a_503(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig()
+
+    def down(key: str) -> Any:
+        raise KeyStoreUnavailable("the key store is locked")
+
+    monkeypatch.setattr(rig.keys, "resolve", down)
+    with pytest.raises(openai.InternalServerError) as refused:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert refused.value.status_code == 503
+    assert refused.value.body["code"] == "key_store_unavailable"  # type: ignore[index]

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from venice_sdk.auth import KEY_PREFIX, AuthError
+from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error, status_of
@@ -89,7 +89,7 @@ class GatewayConfig:
     #: Seconds a client whose socket is full may read nothing before it is dropped (a stream
     #: then settles what was streamed; an answer, already settled, is discarded): a client
     #: that stops reading would otherwise keep its upstream request and its hold, or its
-    #: answer in memory, for ever.
+    #: answer in memory, for ever. A client that sends none of its body for as long gets a 408.
     stall_timeout: float = STALL_TIMEOUT
     #: The price book's file, reloaded on SIGHUP or when it changes (polled every
     #: ``reload_every`` seconds); None: the prices never change.
@@ -267,17 +267,20 @@ def create_gateway(
         key = _bearer(request)
         if key is None:
             return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
-        # Read up to the limit, not the whole body first (it could be any size).
-        parts: list[bytes] = []
-        size = 0
-        async for part in request.stream():
-            parts.append(part)
-            size += len(part)
-            if size > config.max_body_bytes:
-                return openai_error(
-                    Reason.BAD_REQUEST, f"the body is over {config.max_body_bytes} bytes", 413
-                )
-        raw = b"".join(parts)
+        # Who is asking, before a byte of the body is read: a caller without a valid key is
+        # refused at once, and cannot make a worker keep (up to max_body_bytes of) its body.
+        if gate.keys is None:
+            return openai_error(Reason.UNKNOWN_KEY, "this gateway has no key store")
+        try:
+            if isinstance(gate.keys, ApiKeyStore):  # SQLite in WAL mode: a read never waits
+                gate.keys.resolve(key)
+            else:  # (a store across the network: not on the loop)
+                await anyio.to_thread.run_sync(gate.keys.resolve, key)
+        except AuthError as exc:  # (and KeyStoreUnavailable: a 503)
+            return openai_error(exc.code, exc.message)
+        raw = await _read_body(request, config.max_body_bytes, config.stall_timeout)
+        if isinstance(raw, Response):
+            return raw
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):  # (nested deeper than the parser recurses)
@@ -434,6 +437,29 @@ def create_gateway(
 
     metered.state = app.state  # type: ignore[attr-defined]
     return metered
+
+
+async def _read_body(request: Request, max_bytes: int, stall_timeout: float) -> bytes | Response:
+    """The request's body, read part by part: a 413 as soon as it passes ``max_bytes`` (not
+    once it is all read: it could be any size), a 408 if the client sends none of it for
+    ``stall_timeout`` seconds (both close the connection: the rest is never read)."""
+    parts: list[bytes] = []
+    size = 0
+    stream = request.stream()
+    close = {"connection": "close"}
+    while True:
+        with anyio.move_on_after(stall_timeout) as waited:
+            part = await anext(stream, None)
+        if waited.cancelled_caught:
+            message = f"the client sent none of its body for {stall_timeout:g} s"
+            return openai_error(Reason.BAD_REQUEST, message, 408, headers=close)
+        if part is None:
+            return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+        if size > max_bytes:
+            message = f"the body is over {max_bytes} bytes"
+            return openai_error(Reason.BAD_REQUEST, message, 413, headers=close)
 
 
 def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> JSONResponse:

@@ -56,8 +56,9 @@ def add_parser(sub: Any) -> None:
                    help="seconds the upstream may send nothing before the request fails "
                    "(default 600)")  # fmt: skip
     c.add_argument("--stall-timeout", type=float,
-                   help="seconds a stream waits for a client that reads nothing before it "
-                   "drops it and bills what was streamed (default 60)")  # fmt: skip
+                   help="seconds a client may send none of its body or read none of its "
+                   "answer before it is dropped; a stream is billed what was streamed "
+                   "(default 60)")  # fmt: skip
     c.add_argument("--max-body-bytes", type=int,
                    help="largest request body accepted (default 4 MiB)")  # fmt: skip
     c.add_argument("--keep-alive", type=float, default=KEEP_ALIVE,

@@ -28,6 +28,7 @@ STATUS_OF: dict[str, int] = {
     Reason.RATE_LIMITED: 429,
     Reason.RPC_UNAVAILABLE: 503,
     Reason.LEDGER_UNAVAILABLE: 503,
+    Reason.KEY_STORE_UNAVAILABLE: 503,
     Reason.UPSTREAM_UNAVAILABLE: 503,
 }
 
@@ -37,6 +38,7 @@ TYPE_OF: dict[int, str] = {
     402: "insufficient_quota",
     403: "permission_error",
     404: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     429: "requests",
     503: "service_unavailable",
