@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import sys
 import time
 import tracemalloc
@@ -1043,6 +1044,29 @@ def test_a_key_store_that_fails_is_a_503(
         )
     assert refused.value.status_code == 503
     assert refused.value.body["code"] == "key_store_unavailable"  # type: ignore[index]
+
+
+def test_a_sqlite_key_store_that_fails_is_a_503_not_a_logged_500(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's own errors (a disk I/O error, a file locked past its busy timeout) are a 503
+    ``key_store_unavailable`` too. Before, only a store that raised `KeyStoreUnavailable`
+    (Redis's) was: the SQLite store let `sqlite3.Error` out of `resolve`, a 500 and an
+    'Exception in ASGI application' logged per request."""
+    rig = make_rig()
+    errors = _server_errors(monkeypatch)
+
+    def broken(db: Any, key: str) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(rig.keys, "_find_by_key", broken)
+    with pytest.raises(openai.InternalServerError) as refused:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert refused.value.status_code == 503
+    assert refused.value.body["code"] == "key_store_unavailable"  # type: ignore[index]
+    assert errors == []
 
 
 def test_a_body_sent_a_byte_at_a_time_takes_about_its_size_in_memory() -> None:
