@@ -12,8 +12,10 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from tests.support.fake_upstream import (
 from venice_ops.bench.redis import free_port
 from venice_sdk.auth import ApiKeyStore, KeyStoreUnavailable
 from venice_sdk.gateway import GatewayConfig, create_gateway
-from venice_sdk.gateway.app import usd
+from venice_sdk.gateway.app import _read_body, usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
 from venice_sdk.gateway.meter import RedisMeter
 from venice_sdk.ledger import HOLD_TTL, CreditLedger, RedisLedger, month_period
@@ -1042,6 +1044,61 @@ def test_a_key_store_that_fails_is_a_503(
         )
     assert refused.value.status_code == 503
     assert refused.value.body["code"] == "key_store_unavailable"  # type: ignore[index]
+
+
+def test_a_sqlite_key_store_that_fails_is_a_503_not_a_logged_500(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's own errors (a disk I/O error, a file locked past its busy timeout) are a 503
+    ``key_store_unavailable`` too. Before, only a store that raised `KeyStoreUnavailable`
+    (Redis's) was: the SQLite store let `sqlite3.Error` out of `resolve`, a 500 and an
+    'Exception in ASGI application' logged per request."""
+    rig = make_rig()
+    errors = _server_errors(monkeypatch)
+
+    def broken(db: Any, key: str) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(rig.keys, "_find_by_key", broken)
+    with pytest.raises(openai.InternalServerError) as refused:
+        rig.client().chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert refused.value.status_code == 503
+    assert refused.value.body["code"] == "key_store_unavailable"  # type: ignore[index]
+    assert errors == []
+
+
+def test_a_body_sent_a_byte_at_a_time_takes_about_its_size_in_memory() -> None:
+    """A body that comes a byte per TCP segment (a key holder pacing its writes) is a part
+    per byte. Kept as a list of parts, each byte cost ~48 bytes of the worker's memory (over a
+    socket, on both protocols: 44 per byte received), a 4 MiB body ~190 MiB; now about its
+    size (the buffer, and the copy returned)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    n = 20_000
+    sent = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        sent += 1
+        await asyncio.sleep(0)  # (a part per turn of the loop, as from a socket)
+        # (as uvicorn makes a part: bytes of its buffer, not the cached 1-byte object)
+        return {"type": "http.request", "body": bytes(bytearray(b"x")), "more_body": sent < n}
+
+    async def read() -> tuple[Any, int]:
+        tracemalloc.start()
+        try:
+            raw = await _read_body(Request({"type": "http"}, receive), 1 << 20, 60)
+            return raw, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    raw, peak = asyncio.run(read())
+    assert raw == b"x" * n
+    assert peak < 3 * n + 16_384, peak
 
 
 @pytest.mark.parametrize("http", ["httptools", "h11"])

@@ -250,8 +250,12 @@ class ApiKeyStore(KeyStore):
         return row
 
     def _lookup(self, key: str) -> KeyRecord | None:
-        with self._connect() as db:
-            row = self._find_by_key(db, key)
+        # A request's lookup: the file failing is the store unavailable (a 503), not an error.
+        try:
+            with self._connect() as db:
+                row = self._find_by_key(db, key)
+        except sqlite3.Error as exc:
+            raise KeyStoreUnavailable(f"key store {self.path}: {exc}") from exc
         return None if row is None else self._record(row)
 
     def get(self, key_id: str) -> KeyRecord:

@@ -446,8 +446,9 @@ async def _read_body(request: Request, max_bytes: int, stall_timeout: float) -> 
     ``stall_timeout`` seconds (both close the connection: the rest is never read). One
     asyncio timeout moved on at each part: anyio's ``move_on_after`` around each part cost
     ~13 us a request, a tenth of the gateway's CPU on a request's own path."""
-    parts: list[bytes] = []
-    size = 0
+    # One buffer, not a list of parts: a body sent a byte per TCP segment is a part per byte,
+    # ~48 bytes of memory each as a list of bytes objects (a 4 MiB body, ~190 MiB).
+    body = bytearray()
     receive = request.receive
     close = {"connection": "close"}
     loop = asyncio.get_running_loop()
@@ -457,14 +458,16 @@ async def _read_body(request: Request, max_bytes: int, stall_timeout: float) -> 
                 message = await receive()
                 if message["type"] != "http.request":  # the client left: answered to no one
                     return openai_error(Reason.BAD_REQUEST, "the client left", 400)
-                part = message.get("body", b"")
-                parts.append(part)
-                size += len(part)
-                if size > max_bytes:
+                part: bytes = message.get("body", b"")
+                more = message.get("more_body", False)
+                if not more and not body and len(part) <= max_bytes:
+                    return part  # the whole body in one part (most requests): not copied
+                body += part
+                if len(body) > max_bytes:
                     message_ = f"the body is over {max_bytes} bytes"
                     return openai_error(Reason.BAD_REQUEST, message_, 413, headers=close)
-                if not message.get("more_body", False):
-                    return b"".join(parts)
+                if not more:
+                    return bytes(body)
                 budget.reschedule(loop.time() + stall_timeout)
     except TimeoutError:
         message_ = f"the client sent none of its body for {stall_timeout:g} s"
