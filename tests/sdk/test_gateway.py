@@ -97,6 +97,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             http: str = "auto",
             stall_timeout: float = GatewayConfig.stall_timeout,
             max_body_bytes: int = GatewayConfig.max_body_bytes,
+            body_timeout: float = GatewayConfig.body_timeout,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
             config = GatewayConfig(
@@ -108,6 +109,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
                 max_answer_bytes=max_answer_bytes,
                 stall_timeout=stall_timeout,
                 max_body_bytes=max_body_bytes,
+                body_timeout=body_timeout,
             )
             limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
@@ -1010,21 +1012,33 @@ def test_a_caller_without_a_valid_key_is_refused_before_its_body_is_read(
 
 
 @pytest.mark.parametrize("http", ["httptools", "h11"])
-def test_a_client_that_sends_none_of_its_body_is_dropped_after_the_stall_timeout(
-    make_rig: Callable[..., Rig], http: str
+@pytest.mark.parametrize("trickle", [False, True])
+def test_a_client_that_does_not_send_its_whole_body_in_time_is_dropped(
+    make_rig: Callable[..., Rig], http: str, trickle: bool
 ) -> None:
-    """A valid key whose body stops coming: a 408 after ``stall_timeout`` s, the connection
-    closed, nothing held. Before, the request waited for its body for ever."""
-    rig = make_rig(http=http, stall_timeout=1.0)
+    """A valid key whose body stops coming, or keeps coming a byte at a time: a 408 once
+    ``body_timeout`` s have passed since the request came, the connection closed, nothing
+    held. Before, the request waited for its body for ever (and a first fix that waited only
+    for each part was kept waiting by the trickle, holding what was sent)."""
+    rig = make_rig(http=http, body_timeout=1.0)
     with _headers_only(rig.url, rig.key, 1_000) as sock:
-        sock.sendall(b'{"model": "tiny", ')  # and nothing more
         started = time.monotonic()
+        sock.sendall(b'{"model": "tiny", ')
+        sock.settimeout(0.1)
         answer = b""
-        while part := sock.recv(65_536):  # to the close
-            answer += part
+        while True:
+            try:
+                if not (part := sock.recv(65_536)):  # the close
+                    break
+                answer += part
+            except TimeoutError:
+                assert time.monotonic() - started < 10, "never answered"
+                if trickle:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b" ")
         waited = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 408"), answer
-    assert b"sent none of its body for 1 s" in answer
+    assert b"did not send its whole body within 1 s" in answer
     assert 0.9 < waited < 5, waited
     assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) == 0
 

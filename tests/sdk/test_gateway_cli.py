@@ -67,6 +67,7 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--stall-timeout", "0"], "--stall-timeout must be positive seconds"),
         (["--stall-timeout=-inf"], "--stall-timeout must be positive seconds, not -inf"),
         (["--upstream-timeout", "nan"], "--upstream-timeout must be positive seconds"),
+        (["--body-timeout", "0"], "--body-timeout must be positive seconds"),
         (["--max-body-bytes", "0"], "--max-body-bytes must be a positive"),
         (["--max-answer-bytes", "-1"], "--max-answer-bytes must be a positive"),
         (["--keep-alive", "0"], "--keep-alive must be a positive number of seconds"),

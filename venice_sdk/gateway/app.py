@@ -90,8 +90,12 @@ class GatewayConfig:
     #: Seconds a client whose socket is full may read nothing before it is dropped (a stream
     #: then settles what was streamed; an answer, already settled, is discarded): a client
     #: that stops reading would otherwise keep its upstream request and its hold, or its
-    #: answer in memory, for ever. A client that sends none of its body for as long gets a 408.
+    #: answer in memory, for ever.
     stall_timeout: float = STALL_TIMEOUT
+    #: Seconds a client has to send its whole request body (a 408 after that, the connection
+    #: closed): a key holder could otherwise send most of a 4 MiB body and then a byte now and
+    #: then, and keep that memory in a worker for as long as it liked.
+    body_timeout: float = 60.0
     #: The price book's file, reloaded on SIGHUP or when it changes (polled every
     #: ``reload_every`` seconds); None: the prices never change.
     prices_path: str | None = None
@@ -105,7 +109,7 @@ class GatewayConfig:
         for name in ("max_body_bytes", "max_answer_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive number of bytes")
-        for name in ("timeout", "stall_timeout"):
+        for name in ("timeout", "stall_timeout", "body_timeout"):
             if not getattr(self, name) > 0:  # (NaN too)
                 raise ValueError(f"{name} must be positive seconds, not {getattr(self, name)}")
 
@@ -279,7 +283,7 @@ def create_gateway(
                 await anyio.to_thread.run_sync(gate.keys.resolve, key)
         except AuthError as exc:  # (and KeyStoreUnavailable: a 503)
             return openai_error(exc.code, exc.message)
-        raw = await _read_body(request, config.max_body_bytes, config.stall_timeout)
+        raw = await _read_body(request, config.max_body_bytes, config.body_timeout)
         if isinstance(raw, Response):
             return raw
         try:
@@ -440,20 +444,18 @@ def create_gateway(
     return metered
 
 
-async def _read_body(request: Request, max_bytes: int, stall_timeout: float) -> bytes | Response:
-    """The request's body, read part by part: a 413 as soon as it passes ``max_bytes`` (not
-    once it is all read: it could be any size), a 408 if the client sends none of it for
-    ``stall_timeout`` seconds (both close the connection: the rest is never read). One
-    asyncio timeout moved on at each part: anyio's ``move_on_after`` around each part cost
-    ~13 us a request, a tenth of the gateway's CPU on a request's own path."""
+async def _read_body(request: Request, max_bytes: int, seconds: float) -> bytes | Response:
+    """The request's body: a 413 as soon as it passes ``max_bytes`` (not once it is all read:
+    it could be any size), a 408 if it has not all come within ``seconds`` (both close the
+    connection: the rest is never read). (One asyncio timeout: anyio's ``move_on_after``
+    around each part cost ~13 us each, a tenth of the gateway's CPU on a request's path.)"""
     # One buffer, not a list of parts: a body sent a byte per TCP segment is a part per byte,
     # ~48 bytes of memory each as a list of bytes objects (a 4 MiB body, ~190 MiB).
     body = bytearray()
     receive = request.receive
     close = {"connection": "close"}
-    loop = asyncio.get_running_loop()
     try:
-        async with asyncio.timeout(stall_timeout) as budget:
+        async with asyncio.timeout(seconds):
             while True:
                 message = await receive()
                 if message["type"] != "http.request":  # the client left: answered to no one
@@ -468,9 +470,8 @@ async def _read_body(request: Request, max_bytes: int, stall_timeout: float) -> 
                     return openai_error(Reason.BAD_REQUEST, message_, 413, headers=close)
                 if not more:
                     return bytes(body)
-                budget.reschedule(loop.time() + stall_timeout)
     except TimeoutError:
-        message_ = f"the client sent none of its body for {stall_timeout:g} s"
+        message_ = f"the client did not send its whole body within {seconds:g} s"
         return openai_error(Reason.BAD_REQUEST, message_, 408, headers=close)
 
 

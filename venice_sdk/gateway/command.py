@@ -4,8 +4,8 @@
         --rpc http://127.0.0.1:8545 [--port 8788] [--workers 2] [--redis-url redis://...] \\
         [--data-dir .venice] [--prices prices.yaml] [--upstream-key KEY] \\
         [--default-max-tokens 4096] [--continuous-usage] [--rate-limits limits.yaml] \\
-        [--upstream-timeout 600] [--stall-timeout 60] [--max-body-bytes N] [--max-answer-bytes N] \\
-        [--keep-alive 20]
+        [--upstream-timeout 600] [--stall-timeout 60] [--body-timeout 60] \\
+        [--max-body-bytes N] [--max-answer-bytes N] [--keep-alive 20]
 
 With ``--workers`` above 1 the workers share the ledger: give ``--redis-url`` (SQLite works
 across the processes of one machine too, more slowly). Rate limits (`venice_sdk.ratelimit`) are
@@ -56,9 +56,11 @@ def add_parser(sub: Any) -> None:
                    help="seconds the upstream may send nothing before the request fails "
                    "(default 600)")  # fmt: skip
     c.add_argument("--stall-timeout", type=float,
-                   help="seconds a client may send none of its body or read none of its "
-                   "answer before it is dropped; a stream is billed what was streamed "
-                   "(default 60)")  # fmt: skip
+                   help="seconds a client may read none of its answer before it is dropped; "
+                   "a stream is billed what was streamed (default 60)")  # fmt: skip
+    c.add_argument("--body-timeout", type=float,
+                   help="seconds a client has to send its whole request body (default 60)",
+                   )  # fmt: skip
     c.add_argument("--max-body-bytes", type=int,
                    help="largest request body accepted (default 4 MiB)")  # fmt: skip
     c.add_argument("--keep-alive", type=float, default=KEEP_ALIVE,
@@ -148,7 +150,8 @@ def _config(options: dict[str, Any]) -> Any:
 
 #: `GatewayConfig`'s fields set by an option only when it is given (else its own default).
 _LIMITS = {"timeout": "upstream_timeout", "stall_timeout": "stall_timeout",
-           "max_body_bytes": "max_body_bytes", "max_answer_bytes": "max_answer_bytes"}  # fmt: skip
+           "body_timeout": "body_timeout", "max_body_bytes": "max_body_bytes",
+           "max_answer_bytes": "max_answer_bytes"}  # fmt: skip
 
 
 def _usage_store(options: dict[str, Any]) -> Any:
