@@ -90,6 +90,7 @@ def serve(settings: dict[str, Any]) -> int:
         from venice_sdk.gate import Gatekeeper
         from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
         from venice_sdk.pricing import PriceBook
+        from venice_sdk.server.http import protocol
         from venice_sdk.server.logs import configure_logging
         from venice_sdk.service import create_app
         from venice_sdk.usage import open_usage_store
@@ -186,7 +187,7 @@ def serve(settings: dict[str, Any]) -> int:
         log_config=None,  # configure_logging's handlers
         access_log=False,  # the sidecar's own access log (venice_sdk.access, at info)
         loop="uvloop",
-        http="httptools",
+        http=protocol("httptools"),  # (a connection has keep_alive s to send its headers)
     )
     return 0
 

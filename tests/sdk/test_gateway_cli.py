@@ -89,7 +89,8 @@ def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], messa
 @pytest.mark.parametrize("workers", [1, 2])
 def test_keep_alive_is_how_long_an_idle_connection_stays_open(tmp_path: Path, workers: int) -> None:
     """``--keep-alive`` reaches the server of every worker: a connection idle for less is
-    served again, one idle for longer is closed. (Its default, `KEEP_ALIVE`, outlives the
+    served again, one idle for longer is closed, and so is one that has not sent a whole
+    request's headers in that time. (Its default, `KEEP_ALIVE`, outlives the
     clients' pools: the sidecar's test of it is in test_hostile_http.)"""
     with (
         gateway_command(
@@ -98,12 +99,15 @@ def test_keep_alive_is_how_long_an_idle_connection_stays_open(tmp_path: Path, wo
             "--keep-alive", "1.5", "--workers", str(workers), port=(port := free_port()),
         ),
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as bare,
     ):  # fmt: skip
+        bare.sendall(b"GET /v1/models HTTP/1.1\r\n")  # and never the rest of its headers
         assert get_on(sock, "/v1/models").startswith(b"HTTP/1.1 401")
         time.sleep(0.5)
         assert get_on(sock, "/v1/models").startswith(b"HTTP/1.1 401")
         time.sleep(2.5)
         assert get_on(sock, "/v1/models") == b""
+        assert bare.recv(65_536) == b""  # (venice_sdk.server.http: uvicorn kept it for ever)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

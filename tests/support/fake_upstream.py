@@ -171,12 +171,12 @@ class FakeUpstream:
 
 
 @contextmanager
-def serving(app: Any, http: str = "auto") -> Iterator[str]:
-    """Run ``app`` with uvicorn (``http``: its HTTP protocol) on a free loopback port in a
-    thread; yields its base URL."""
+def serving(app: Any, http: Any = "auto", **options: Any) -> Iterator[str]:
+    """Run ``app`` with uvicorn (``http``: its HTTP protocol, a name or a class; ``options``:
+    more of uvicorn's settings) on a free loopback port in a thread; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="error", lifespan="on", http=http
+        app, host="127.0.0.1", port=port, log_level="error", lifespan="on", http=http, **options
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -27,6 +27,12 @@ def get_on(sock: socket.socket, path: str) -> bytes:
     """One HTTP/1.1 GET of ``path`` on the open connection ``sock`` (kept alive for the next):
     the whole answer, or b"" if the server had closed the connection."""
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    return read_answer(sock)
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """The next whole answer (with a Content-Length) on ``sock``, or b"" if the server closed
+    the connection first."""
     answer = b""
     while b"\r\n\r\n" not in answer:
         if not (part := sock.recv(65536)):

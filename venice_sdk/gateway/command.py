@@ -210,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"error: the gateway needs `pip install venice-sdk[server]` ({exc})"
         ) from None
+    from venice_sdk.server.http import protocol
+
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
     if not args.keep_alive > 0:  # (also refuses nan)
@@ -229,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         "log_level": "warning",
         "access_log": False,
         "timeout_keep_alive": args.keep_alive,
+        "http": protocol(),  # (a connection has --keep-alive s to send a request's headers)
     }
     if args.workers == 1:
         uvicorn.run(build(options), **common)

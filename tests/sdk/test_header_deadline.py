@@ -1,0 +1,77 @@
+"""`venice_sdk.server.http`: a connection has ``timeout_keep_alive`` seconds, from its opening
+and from its last answer, to send a whole request's headers (uvicorn alone let a connection
+that sent nothing, or a byte now and then, stay open for ever: anyone could use up the server's
+file descriptors). Over real sockets, on both of uvicorn's protocols."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from tests.support.fake_upstream import serving
+from tests.support.sdk import get_on, read_answer
+from venice_sdk.server.http import protocol
+
+DEADLINE = 1.0
+
+
+async def hello(request: object) -> PlainTextResponse:
+    return PlainTextResponse("hello")
+
+
+@pytest.fixture(params=["httptools", "h11"])
+def port(request: pytest.FixtureRequest) -> Iterator[int]:
+    app = Starlette(routes=[Route("/", hello)])
+    with serving(app, protocol(request.param), timeout_keep_alive=DEADLINE) as url:
+        yield int(url.rsplit(":", 1)[1])
+
+
+def _closed_after(sock: socket.socket, trickle: bytes = b"") -> float:
+    """Seconds until the server closes ``sock`` (sending ``trickle`` a byte every 0.2 s)."""
+    started = time.monotonic()
+    sock.settimeout(0.2)
+    sent = 0
+    while time.monotonic() - started < 10:
+        try:
+            if sock.recv(65_536) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            if sent < len(trickle):
+                with contextlib.suppress(OSError):
+                    sock.sendall(trickle[sent : sent + 1])
+                sent += 1
+        except ConnectionResetError:
+            return time.monotonic() - started
+    raise AssertionError("the connection was never closed")
+
+
+def test_a_connection_that_sends_nothing_is_closed_at_the_deadline(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        assert DEADLINE - 0.1 < _closed_after(sock) < DEADLINE + 1.5
+
+
+def test_headers_sent_a_byte_at_a_time_do_not_move_the_deadline(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        waited = _closed_after(sock, b"GET / HTTP/1.1\r\nX-Slow: " + b"a" * 100)
+        assert DEADLINE - 0.1 < waited < DEADLINE + 1.5
+
+
+def test_requests_in_time_are_served_and_the_deadline_runs_from_each_answer(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for _ in range(3):  # each within the deadline of the answer before: all served
+            time.sleep(DEADLINE * 0.6)
+            assert get_on(sock, "/").endswith(b"hello")
+        # Headers in two parts, the second within the deadline: served.
+        time.sleep(DEADLINE * 0.3)
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        time.sleep(DEADLINE * 0.4)
+        sock.sendall(b"Host: t\r\n\r\n")
+        assert read_answer(sock).endswith(b"hello")
+        assert DEADLINE - 0.1 < _closed_after(sock) < DEADLINE + 1.5
