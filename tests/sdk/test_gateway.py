@@ -1043,37 +1043,23 @@ def test_a_client_that_does_not_send_its_whole_body_in_time_is_dropped(
     assert rig.ledger.held(ALICE) == 0 and rig.ledger.spent(ALICE) == 0
 
 
-def test_a_key_store_that_fails_is_a_503(
-    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("fails", ["unavailable", "sqlite_error"])
+def test_a_key_store_that_fails_is_a_503_not_a_logged_500(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, fails: str
 ) -> None:
-    rig = make_rig()
-
-    def down(key: str) -> Any:
-        raise KeyStoreUnavailable("the key store is locked")
-
-    monkeypatch.setattr(rig.keys, "resolve", down)
-    with pytest.raises(openai.InternalServerError) as refused:
-        rig.client().chat.completions.create(
-            model="tiny", messages=[{"role": "user", "content": "hi"}]
-        )
-    assert refused.value.status_code == 503
-    assert refused.value.body["code"] == "key_store_unavailable"  # type: ignore[index]
-
-
-def test_a_sqlite_key_store_that_fails_is_a_503_not_a_logged_500(
-    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """SQLite's own errors (a disk I/O error, a file locked past its busy timeout) are a 503
-    ``key_store_unavailable`` too. Before, only a store that raised `KeyStoreUnavailable`
-    (Redis's) was: the SQLite store let `sqlite3.Error` out of `resolve`, a 500 and an
-    'Exception in ASGI application' logged per request."""
+    """A store that says it is unavailable (as Redis's does), and SQLite's own errors (a disk
+    I/O error, a file locked past its busy timeout): a 503 ``key_store_unavailable``, nothing
+    logged. Before, the first was a 400 and the second a 500, the SQLite store letting
+    `sqlite3.Error` out of `resolve` (an 'Exception in ASGI application' logged per request)."""
     rig = make_rig()
     errors = _server_errors(monkeypatch)
 
-    def broken(db: Any, key: str) -> Any:
+    def down(*args: Any) -> Any:
+        if fails == "unavailable":
+            raise KeyStoreUnavailable("the key store is locked")
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(rig.keys, "_find_by_key", broken)
+    monkeypatch.setattr(rig.keys, "resolve" if fails == "unavailable" else "_find_by_key", down)
     with pytest.raises(openai.InternalServerError) as refused:
         rig.client().chat.completions.create(
             model="tiny", messages=[{"role": "user", "content": "hi"}]
