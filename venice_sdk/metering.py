@@ -63,7 +63,13 @@ class Metering:
         self.gate = gate
 
     def reserve(
-        self, who: str, request_id: str, max_cost: int, model: str | None = None
+        self,
+        who: str,
+        request_id: str,
+        max_cost: int,
+        model: str | None = None,
+        *,
+        record: KeyRecord | None = None,
     ) -> Reservation:
         """Hold ``max_cost`` micro-USD of ``who``'s credit today for request ``request_id``.
 
@@ -71,9 +77,10 @@ class Metering:
         given and named in it (the sidecar's ``/v1/reserve`` passes the model when it prices
         the request; reserve by model for such keys). Idempotent by ``request_id`` like
         `CreditLedger.reserve`. Raises `LedgerUnavailable` if the ledger cannot be reached,
-        `ValueError` / `TypeError` for a malformed id or cost.
+        `ValueError` / `TypeError` for a malformed id or cost. ``record``: the key ``who``
+        as its caller has just resolved it (not looked up again).
         """
-        plan = self.plan(who, request_id, model)
+        plan = self.plan(who, request_id, model, record=record)
         assert plan is not None
         if isinstance(plan, Reservation):
             return plan
@@ -95,22 +102,29 @@ class Metering:
         return plan.held(request_id, hold, holds)
 
     def plan(
-        self, who: str, request_id: str, model: str | None = None, *, cached_only: bool = False
+        self,
+        who: str,
+        request_id: str,
+        model: str | None = None,
+        *,
+        cached_only: bool = False,
+        record: KeyRecord | None = None,
     ) -> Plan | Reservation | None:
         """Who pays for request ``request_id`` and how much it may hold (a `Plan`), or the
         `Reservation` refusing it before anything is held. With ``cached_only``, None when the
-        wallet's entitlement is not cached (reading it would be a call to the chain)."""
+        wallet's entitlement is not cached (reading it would be a call to the chain).
+        ``record``: the key ``who`` as the caller has just resolved it (one lookup less)."""
         _check_id(request_id)
         gate = self.gate
         key_id: str | None = None
         key_limit: int | None = None
         address = who
-        record: KeyRecord | None = None
         if who.startswith(KEY_PREFIX):
             if gate.keys is None:
                 return Reservation(False, Reason.UNKNOWN_KEY, request_id)
             try:
-                record = gate.keys.resolve(who)
+                if record is None:
+                    record = gate.keys.resolve(who)
                 check_model(record, model)  # a key with an allowlist needs the model
             except AuthError as exc:
                 return Reservation(False, exc.code, request_id)

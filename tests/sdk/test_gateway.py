@@ -1115,3 +1115,24 @@ def test_a_client_leaving_in_the_middle_of_its_body_leaves_quietly(
     time.sleep(0.5)
     assert rig.upstream.bodies == [] and rig.ledger.held(ALICE) == 0
     assert errors == []
+
+
+def test_a_request_looks_its_key_up_once(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key resolved before the body is read goes on to the reserve: one lookup a request
+    (two, in the commits that first checked the key before the body; each a read of SQLite)."""
+    rig = make_rig()
+    looked_up: list[str] = []
+    resolve = rig.keys.resolve
+
+    def counted(key: str) -> Any:
+        looked_up.append(key)
+        return resolve(key)
+
+    monkeypatch.setattr(rig.keys, "resolve", counted)
+    client = rig.client()
+    for _ in range(3):
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
+    rig.settled()
+    assert looked_up == [rig.key] * 3

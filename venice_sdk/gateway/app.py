@@ -276,11 +276,11 @@ def create_gateway(
         # refused at once, and cannot make a worker keep (up to max_body_bytes of) its body.
         if gate.keys is None:
             return openai_error(Reason.UNKNOWN_KEY, "this gateway has no key store")
-        try:
+        try:  # (the record goes on to the reserve: looked up once)
             if isinstance(gate.keys, ApiKeyStore):  # SQLite in WAL mode: a read never waits
-                gate.keys.resolve(key)
+                record = gate.keys.resolve(key)
             else:  # (a store across the network: not on the loop)
-                await anyio.to_thread.run_sync(gate.keys.resolve, key)
+                record = await anyio.to_thread.run_sync(gate.keys.resolve, key)
         except AuthError as exc:  # (and KeyStoreUnavailable: a 503)
             return openai_error(exc.code, exc.message)
         raw = await _read_body(request, config.max_body_bytes, config.body_timeout)
@@ -341,7 +341,7 @@ def create_gateway(
 
         request_id = f"gw-{uuid.uuid4().hex}"
         try:
-            reservation = await meter.reserve(key, request_id, max_cost, model)
+            reservation = await meter.reserve(key, request_id, max_cost, model, record)
         except LedgerUnavailable as exc:
             return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
         if not reservation.allowed:

@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError
+from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError, KeyRecord
 from venice_sdk.entitlements import EntitlementError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper, has_budget
@@ -90,11 +90,15 @@ class Meter:
         refuses it). Raises `LedgerUnavailable` if the limits cannot be reached."""
         return await anyio.to_thread.run_sync(self._admit, key)
 
-    async def reserve(self, key: str, request_id: str, max_cost: int, model: str) -> Reservation:
-        """Hold ``max_cost`` for the request (raises `LedgerUnavailable`)."""
+    async def reserve(
+        self, key: str, request_id: str, max_cost: int, model: str, record: KeyRecord | None = None
+    ) -> Reservation:
+        """Hold ``max_cost`` for the request (raises `LedgerUnavailable`); ``record``: the key
+        as the gateway has just resolved it."""
         return await anyio.to_thread.run_sync(
-            self.metering.reserve, key, request_id, max_cost, model
-        )
+            functools.partial(self.metering.reserve, record=record),
+            key, request_id, max_cost, model,
+        )  # fmt: skip
 
     async def finish(self, reservation: Reservation, served: Served) -> int:
         """Settle a served request at its cost, count its tokens and record it; the balance
@@ -251,12 +255,14 @@ class RedisMeter(Meter):
             raise LedgerUnavailable(f"redis refused the rate limit script: {reply}")
         return record.key_id, answer(reply)
 
-    async def reserve(self, key: str, request_id: str, max_cost: int, model: str) -> Reservation:
-        plan = self.metering.plan(key, request_id, model, cached_only=True)
+    async def reserve(
+        self, key: str, request_id: str, max_cost: int, model: str, record: KeyRecord | None = None
+    ) -> Reservation:
+        plan = self.metering.plan(key, request_id, model, cached_only=True, record=record)
         if plan is None and self.gate.vcu is None and await self._cached(self._address(key)):
-            plan = self.metering.plan(key, request_id, model, cached_only=True)
+            plan = self.metering.plan(key, request_id, model, cached_only=True, record=record)
         if plan is None or (isinstance(plan, Plan) and plan.record and has_budget(plan.record)):
-            return await super().reserve(key, request_id, max_cost, model)
+            return await super().reserve(key, request_id, max_cost, model, record)
         if isinstance(plan, Reservation):
             return plan
         self._refresh_ahead(plan.address)
