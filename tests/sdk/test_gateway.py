@@ -33,6 +33,7 @@ from tests.support.fake_upstream import (
     FakeUpstream,
     serving,
 )
+from tests.support.sdk import until_closed
 from venice_ops.bench.redis import free_port
 from venice_sdk.auth import ApiKeyStore, KeyStoreUnavailable
 from venice_sdk.gateway import GatewayConfig, create_gateway
@@ -250,12 +251,13 @@ def test_an_answer_over_max_answer_bytes_is_a_503_and_charges_nothing(
     assert rig.ledger.spent(ALICE) == 0
 
 
-def _post(key: str, body: bytes) -> bytes:
-    """A chat completion request's bytes (HTTP/1.1, kept alive)."""
+def _post(key: str, body: bytes, length: int | None = None) -> bytes:
+    """A chat completion request's bytes (HTTP/1.1, kept alive); ``length``: the
+    Content-Length it announces, if not the body's."""
     return (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
-        % (key.encode(), len(body), body)
+        % (key.encode(), len(body) if length is None else length, body)
     )
 
 
@@ -985,10 +987,7 @@ def _headers_only(url: str, key: str, length: int) -> socket.socket:
     and none of its body."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
-    sock.sendall(
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (key.encode(), length)
-    )
+    sock.sendall(_post(key, b"", length))
     return sock
 
 
@@ -1022,21 +1021,8 @@ def test_a_client_that_does_not_send_its_whole_body_in_time_is_dropped(
     for each part was kept waiting by the trickle, holding what was sent)."""
     rig = make_rig(http=http, body_timeout=1.0)
     with _headers_only(rig.url, rig.key, 1_000) as sock:
-        started = time.monotonic()
         sock.sendall(b'{"model": "tiny", ')
-        sock.settimeout(0.1)
-        answer = b""
-        while True:
-            try:
-                if not (part := sock.recv(65_536)):  # the close
-                    break
-                answer += part
-            except TimeoutError:
-                assert time.monotonic() - started < 10, "never answered"
-                if trickle:
-                    with contextlib.suppress(OSError):
-                        sock.sendall(b" ")
-        waited = time.monotonic() - started
+        answer, waited = until_closed(sock, b" " * 100 if trickle else b"", every=0.1)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b"did not send its whole body within 1 s" in answer
     assert 0.9 < waited < 5, waited

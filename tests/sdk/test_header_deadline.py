@@ -5,7 +5,6 @@ file descriptors). Over real sockets, on both of uvicorn's protocols."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from tests.support.fake_upstream import serving
-from tests.support.sdk import get_on, read_answer
+from tests.support.sdk import get_on, read_answer, until_closed
 from venice_sdk.server.http import protocol
 
 DEADLINE = 1.0
@@ -35,21 +34,7 @@ def port(request: pytest.FixtureRequest) -> Iterator[int]:
 
 def _closed_after(sock: socket.socket, trickle: bytes = b"") -> float:
     """Seconds until the server closes ``sock`` (sending ``trickle`` a byte every 0.2 s)."""
-    started = time.monotonic()
-    sock.settimeout(0.2)
-    sent = 0
-    while time.monotonic() - started < 10:
-        try:
-            if sock.recv(65_536) == b"":
-                return time.monotonic() - started
-        except TimeoutError:
-            if sent < len(trickle):
-                with contextlib.suppress(OSError):
-                    sock.sendall(trickle[sent : sent + 1])
-                sent += 1
-        except ConnectionResetError:
-            return time.monotonic() - started
-    raise AssertionError("the connection was never closed")
+    return until_closed(sock, trickle)[1]
 
 
 def test_a_connection_that_sends_nothing_is_closed_at_the_deadline(port: int) -> None:

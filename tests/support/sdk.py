@@ -1,10 +1,13 @@
 """What the SDK's tests share besides fixtures: a settable clock, a fixed instant, the skip
-reason when redis-server is missing, a GET on a raw keep-alive connection."""
+reason when redis-server is missing, a GET on a raw keep-alive connection, the wait for a
+server to close one."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+import time
 
 NO_REDIS = "redis-server is not installed (run scripts/ensure_redis.sh)"
 
@@ -46,3 +49,27 @@ def read_answer(sock: socket.socket) -> bytes:
         assert part, "the connection closed inside the answer"
         body += part
     return head + b"\r\n\r\n" + body
+
+
+def until_closed(
+    sock: socket.socket, trickle: bytes = b"", every: float = 0.2, limit: float = 10
+) -> tuple[bytes, float]:
+    """What the server sends on ``sock`` until it closes it, and the seconds that took (from
+    now); meanwhile ``trickle`` is sent a byte every ``every`` s. Fails after ``limit`` s."""
+    started = time.monotonic()
+    sock.settimeout(every)
+    answer = b""
+    sent = 0
+    while time.monotonic() - started < limit:
+        try:
+            if not (part := sock.recv(65_536)):
+                return answer, time.monotonic() - started
+            answer += part
+        except TimeoutError:
+            if sent < len(trickle):
+                with contextlib.suppress(OSError):
+                    sock.sendall(trickle[sent : sent + 1])
+                sent += 1
+        except ConnectionResetError:
+            return answer, time.monotonic() - started
+    raise AssertionError("the connection was never closed")

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError
+from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError, KeyRecord
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error, status_of
@@ -204,14 +204,21 @@ def create_gateway(
         except (UnknownModel, ValueError):
             return None
 
+    async def resolve(key: str) -> KeyRecord:
+        """The record of a presented key (raises `AuthError`, `KeyStoreUnavailable` included):
+        read on the loop from SQLite (in WAL mode a read never waits), else in a thread."""
+        if gate.keys is None:
+            raise AuthError(Reason.UNKNOWN_KEY, "this gateway has no key store")
+        if isinstance(gate.keys, ApiKeyStore):
+            return gate.keys.resolve(key)
+        return await anyio.to_thread.run_sync(gate.keys.resolve, key)
+
     async def models(request: Request) -> Response:
         key = _bearer(request)
         if key is None:
             return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
-        if gate.keys is None:
-            return openai_error(Reason.UNKNOWN_KEY, "this gateway has no key store")
         try:
-            await anyio.to_thread.run_sync(gate.keys.resolve, key)
+            await resolve(key)
         except AuthError as exc:
             return openai_error(exc.code, exc.message)
         data = [
@@ -229,7 +236,7 @@ def create_gateway(
         if key is None or gate.keys is None:
             return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
         try:
-            record = await anyio.to_thread.run_sync(gate.keys.resolve, key)
+            record = await resolve(key)
         except AuthError as exc:
             return openai_error(exc.code, exc.message)
         q = request.query_params
@@ -274,13 +281,8 @@ def create_gateway(
             return openai_error(Reason.INVALID_API_KEY, "send 'Authorization: Bearer vvk_...'")
         # Who is asking, before a byte of the body is read: a caller without a valid key is
         # refused at once, and cannot make a worker keep (up to max_body_bytes of) its body.
-        if gate.keys is None:
-            return openai_error(Reason.UNKNOWN_KEY, "this gateway has no key store")
         try:  # (the record goes on to the reserve: looked up once)
-            if isinstance(gate.keys, ApiKeyStore):  # SQLite in WAL mode: a read never waits
-                record = gate.keys.resolve(key)
-            else:  # (a store across the network: not on the loop)
-                record = await anyio.to_thread.run_sync(gate.keys.resolve, key)
+            record = await resolve(key)
         except AuthError as exc:  # (and KeyStoreUnavailable: a 503)
             return openai_error(exc.code, exc.message)
         raw = await _read_body(request, config.max_body_bytes, config.body_timeout)
