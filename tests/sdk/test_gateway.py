@@ -335,7 +335,7 @@ def test_a_client_reading_slower_than_the_upstream_gets_every_chunk_in_order(
     relays: list[int] = []
     hold, relay = UpstreamResponse.hold, UpstreamResponse.relay
     monkeypatch.setattr(UpstreamResponse, "hold", lambda r: (holds.append(1), hold(r))[1])
-    monkeypatch.setattr(UpstreamResponse, "relay", lambda r, s: (relays.append(1), relay(r, s))[1])
+    monkeypatch.setattr(UpstreamResponse, "relay", lambda *a: (relays.append(1), relay(*a))[1])
     rig = make_rig(http=http, stall_timeout=2.0)
     events = _slow_stream(rig.url, rig.key)
     start = len(b'data: {"choices": [{"index": 0, "delta": {"content": "')
@@ -421,6 +421,9 @@ def test_a_stream_whose_client_stops_reading_at_its_end_is_still_settled() -> No
             yield b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
 
         def close(self) -> None:
+            pass
+
+        def scan(self) -> None:  # nothing relayed (the ASGI path)
             pass
 
     ends: list[tuple[str, int]] = []

@@ -347,8 +347,38 @@ def test_requests_cancelled_at_every_step_free_their_slots() -> None:
     _run(handler, client)
 
 
+class _Client:
+    """A relay's side towards the client: an asyncio transport's ``write`` and ``is_closing``,
+    and uvicorn's flow control (``write_paused``: its socket is full); ``paused_after`` writes
+    it is full."""
+
+    def __init__(self, paused_after: int | None = None, closing: bool = False) -> None:
+        self.writes: list[bytes] = []
+        self.paused_after = paused_after
+        self.write_paused = paused_after == 0
+        self.closing = closing
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        if self.paused_after is not None and len(self.writes) >= self.paused_after:
+            self.write_paused = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+def _unchunked(writes: list[bytes]) -> bytes:
+    """The body in a relay's writes (each one chunk of HTTP/1.1's chunked framing)."""
+    body = b""
+    for write in writes:
+        size, rest = write.split(b"\r\n", 1)
+        assert int(size, 16) == len(rest) - 2 and rest.endswith(b"\r\n")
+        body += rest[:-2]
+    return body
+
+
 def test_an_answer_held_at_its_end_gives_back_a_connection_that_reads() -> None:
-    """A relayed answer whose last part came while the client's socket was full (the sink
+    """A relayed answer whose last part came while the client's socket was full (the relay
     holds the upstream in the read that also ends the answer): its connection goes back to
     the pool reading again (it went back paused: the next request on it waited for the
     timeout, then failed)."""
@@ -359,15 +389,15 @@ def test_an_answer_held_at_its_end_gives_back_a_connection_that_reads() -> None:
 
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
-        got: list[bytes] = []
-
-        def sink(body: bytes) -> None:  # the client's socket is full at every part
-            got.append(body)
-            response.hold()
-
-        response.relay(sink)
+        out = _Client(paused_after=0)  # the client's socket is full at every part
+        scanned: list[bytes] = []
+        response.relay(out, out, scanned.append)
         await response.ended()
-        assert b"".join(got) == b"0123456789"
+        assert response.complete and response._paused
+        # One read held both parts: written as one chunk.
+        assert _unchunked(out.writes) == b"0123456789" and len(out.writes) == 1
+        response.scan()
+        assert scanned == [b"0123456789"]
         response.close()
         again = await upstream.post("/v1/x", b"{}")  # the same connection, from the pool
         assert await again.read() == b"0123456789"
@@ -377,10 +407,10 @@ def test_an_answer_held_at_its_end_gives_back_a_connection_that_reads() -> None:
 
 
 def test_a_hold_on_the_parts_read_before_the_relay_wakes_its_waiter() -> None:
-    """The parts read ahead before `relay` go to the sink at once; if the client's socket is
-    full then (the sink holds and pokes before anyone waits), `ended` returns at once for the
-    task to drain it and release the hold (the poke was lost: `ended` waited for news from an
-    upstream it held, and the stream failed at the timeout)."""
+    """The parts read ahead before `relay` are written at once; if the client's socket is
+    full then (the relay holds and pokes before anyone waits), `ended` returns at once for
+    the task to drain it and release the hold (the poke was lost: `ended` waited for news
+    from an upstream it held, and the stream failed at the timeout)."""
 
     async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n0123\r\n")
@@ -392,20 +422,77 @@ def test_a_hold_on_the_parts_read_before_the_relay_wakes_its_waiter() -> None:
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
         await asyncio.sleep(0.05)  # the first part is read ahead meanwhile
-        got: list[bytes] = []
-
-        def sink(body: bytes) -> None:
-            got.append(body)
-            if len(got) == 1:  # the client's socket is full after the first part
-                response.hold()
-                response.poke()
-
-        response.relay(sink)
+        out = _Client(paused_after=1)  # the client's socket is full after the first part
+        scanned: list[bytes] = []
+        response.relay(out, out, scanned.append)
         await response.ended()  # woken by the poke
-        assert not response.complete and got == [b"0123"]
-        response.release_hold()  # drained
+        assert not response.complete and _unchunked(out.writes) == b"0123"
+        out.write_paused = False  # drained
+        response.release_hold()
         await response.ended()
-        assert response.complete and b"".join(got) == b"0123456789"
+        assert response.complete and _unchunked(out.writes) == b"0123456789"
+        response.scan()
+        assert b"".join(scanned) == b"0123456789"
         response.close()
 
     _run(handler, client, timeout=1.0)
+
+
+def test_a_relay_scans_what_it_wrote_in_batches_and_the_rest_when_asked() -> None:
+    """The bytes relayed go to ``scan`` in order, in batches of at least `SCAN_BATCH` bytes
+    (one call for many chunks) and what is left by `scan()`; nothing is scanned twice."""
+    part = b"e" * (upstream_module.SCAN_BATCH // 2 + 1)
+    parts = [part, part, b"tail"]
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for body in parts:
+            await asyncio.sleep(0.02)  # one read each
+            writer.write(b"%x\r\n%s\r\n" % (len(body), body))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        out = _Client()
+        scanned: list[bytes] = []
+        response.relay(out, out, scanned.append)
+        await response.ended()
+        assert scanned == [part + part]  # the batch reached after the second part
+        response.scan()
+        response.scan()
+        assert scanned == [part + part, b"tail"]
+        assert _unchunked(out.writes) == b"".join(parts)
+        response.close()
+
+    _run(handler, client, timeout=2.0)
+
+
+def test_a_relay_to_a_client_gone_writes_nothing_more_and_wakes_the_task() -> None:
+    """Once the client's transport is closing, parts are not written (nor scanned: not
+    sent) and `ended` returns for the task to end the stream."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n0123\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.write(b"6\r\n456789\r\n")
+        await writer.drain()
+        await asyncio.sleep(5)
+        return False
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        out = _Client()
+        scanned: list[bytes] = []
+        response.relay(out, out, scanned.append)
+        await asyncio.sleep(0.05)
+        out.closing = True  # the client went away after the first part
+        await response.ended()
+        assert not response.complete and response._paused
+        response.scan()
+        assert _unchunked(out.writes) == b"0123" and scanned == [b"0123"]
+        response.close()
+
+    _run(handler, client, timeout=2.0)

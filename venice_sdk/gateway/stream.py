@@ -196,6 +196,8 @@ class MeteredStream:
             with anyio.CancelScope(shield=True):
                 # Closes its connection unless the stream ended: cancels the request upstream.
                 self.upstream.close()
+                self.upstream.scan()  # what was relayed (billed even if the client is gone)
+                state["sent"] = state["sent"] or scanner.events > 0
                 await self.on_end(state["ending"] or "disconnected", scanner, state["sent"])
 
     async def _pump(
@@ -255,23 +257,12 @@ class MeteredStream:
         waits for the end, and for the client's socket to drain when it cannot keep up (the
         upstream is not read meanwhile)."""
         upstream, transport, flow = self.upstream, cycle.transport, cycle.flow
+        upstream.relay(transport, flow, scanner.feed)
+        await self._relayed(cycle)
 
-        def sink(body: bytes) -> None:
-            if not body:
-                return
-            if cycle.disconnected or transport.is_closing():
-                upstream.hold()  # the client is gone: the task ends the stream
-                upstream.poke()
-                return
-            transport.write(b"%x\r\n%s\r\n" % (len(body), body))
-            scanner.feed(body)
-            if not state["sent"] and scanner.events:
-                state["sent"] = True
-            if flow.write_paused:  # the client reads slower than the upstream sends
-                upstream.hold()
-                upstream.poke()
-
-        upstream.relay(sink)
+    async def _relayed(self, cycle: Any) -> None:
+        """Until the relayed body ends; drains the client's socket when it is full."""
+        upstream, transport, flow = self.upstream, cycle.transport, cycle.flow
         while True:
             await upstream.ended()
             if upstream.complete:

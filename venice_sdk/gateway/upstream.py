@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httptools
@@ -86,10 +87,13 @@ class _Connection(asyncio.Protocol):
         response._last = self.loop.time()
         response._got_any = True
         try:
-            response._parser.feed_data(data)
+            response._parser.feed_data(data)  # the body's parts: to response._parts
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             response._fail(UpstreamError(f"the upstream's answer is not HTTP: {exc}"))
             self.close()
+        finally:
+            if response._parts:  # (what arrived before an error too)
+                response._deliver()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -107,6 +111,30 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+class _Out(Protocol):
+    """Where a relayed body is written (an asyncio transport)."""
+
+    def write(self, data: bytes) -> None: ...
+    def is_closing(self) -> bool: ...
+
+
+class _Flow(Protocol):
+    """Whether writes to a relay's transport are paused (its socket is full)."""
+
+    write_paused: bool
+
+
+class _NeverPaused:
+    write_paused = False
+
+
+_NOT_PAUSED = _NeverPaused()
+
+#: Bytes relayed before they are scanned (`UpstreamResponse.relay`): the scan of a batch runs at
+#: C speed, where a call per chunk cost as much as writing it.
+SCAN_BATCH = 16 * 1024
+
+
 class UpstreamResponse:
     """The upstream's answer to one request: ``status`` once its head has arrived; the body by
     `read` (whole) or `iter_any` (as it arrives). `close` when done (always)."""
@@ -114,6 +142,10 @@ class UpstreamResponse:
     def __init__(self, upstream: Upstream, connection: _Connection) -> None:
         self._upstream = upstream
         self._connection = connection
+        # The parser hands each part of the body to a list (a C call, no Python frame per
+        # part); `_deliver` takes them once the read is parsed.
+        self._parts: list[bytes] = []
+        self.on_body = self._parts.append
         self._parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.complete = False
@@ -128,7 +160,10 @@ class UpstreamResponse:
         self._got_any = False
         self._closed = False
         self._keep = False  # the connection may carry another request after this answer
-        self._sink: Callable[[bytes], None] | None = None  # `relay`'s: takes each body part
+        self._out: _Out | None = None  # `relay`'s: the transport the body is written to
+        self._flow: _Flow = _NOT_PAUSED
+        self._scan: Callable[[bytes], None] | None = None
+        self._unscanned = bytearray()
         self._poked = False
 
     # --- httptools' callbacks ---------------------------------------------------------------
@@ -148,15 +183,30 @@ class UpstreamResponse:
         self.status, self._head = status, True
         self._wake()
 
-    def on_body(self, body: bytes) -> None:
-        if self._sink is not None:
-            self._sink(body)
-            return
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > READ_AHEAD:
-            self.hold()
-        self._wake()
+    def _deliver(self) -> None:
+        """The body's parts parsed from one read, as one: written to the relay's transport
+        (`relay`), else kept for `read` / `iter_any`. One Python call per read of a stream (the
+        parser hands its parts to a list): calls are most of what a relayed chunk costs."""
+        parts = self._parts
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        out = self._out
+        if out is None:
+            self._chunks.append(body)
+            self._buffered += len(body)
+            if self._buffered > READ_AHEAD:
+                self.hold()
+            self._wake()
+        elif out.is_closing():  # the client is gone: the task ends the stream
+            self._stop_relay()
+        else:
+            out.write(b"%x\r\n%s\r\n" % (len(body), body))
+            unscanned = self._unscanned
+            unscanned += body
+            if len(unscanned) >= SCAN_BATCH:
+                self.scan()
+            if self._flow.write_paused:  # the client reads slower than the upstream sends
+                self._stop_relay()
 
     def on_message_complete(self) -> None:
         if self._head:
@@ -238,15 +288,29 @@ class UpstreamResponse:
             else:
                 await self._wait()
 
-    def relay(self, sink: Callable[[bytes], None]) -> None:
-        """Hand each part of the body to ``sink`` as it arrives, from the connection's own
-        callback (what arrived before, at once): no task wakes up per part, which is most of
-        what relaying a streamed chunk costs in Python. `ended` waits for the end; `hold` and
-        `release_hold` pause the upstream while the sink cannot keep up. ``sink`` must not
-        raise."""
+    def relay(self, out: _Out, flow: _Flow, scan: Callable[[bytes], None]) -> None:
+        """Write each part of the body to ``out`` as it arrives, in HTTP/1.1's chunked
+        framing, from the connection's own callback (what arrived before, at once): no task
+        wakes up per part, which is most of what relaying a streamed chunk costs in Python.
+        ``scan`` is given the bytes written, in order, in batches of `SCAN_BATCH` bytes (the
+        rest by `scan`). When ``out`` is closing (the client is gone) or ``flow.write_paused``
+        (its socket is full), the upstream is held (not read) and `ended` woken; the caller
+        then ends the stream or waits for ``out`` to drain and calls `release_hold`."""
+        self._out, self._flow, self._scan = out, flow, scan
         if self._chunks:
-            sink(self._take())
-        self._sink = sink
+            self._parts.append(self._take())
+            self._deliver()
+
+    def scan(self) -> None:
+        """Hand the bytes relayed and not yet scanned to the relay's ``scan``."""
+        if self._unscanned and self._scan is not None:
+            data = bytes(self._unscanned)
+            self._unscanned.clear()
+            self._scan(data)
+
+    def _stop_relay(self) -> None:
+        self.hold()
+        self.poke()
 
     def hold(self) -> None:
         """Stop reading the upstream (its sends wait in the socket's buffers)."""
