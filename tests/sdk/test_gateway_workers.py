@@ -93,10 +93,12 @@ def test_the_benchmark_runs_at_a_tiny_size(
         assert figures[name]["errors"] == 0 and figures[name]["rps"] > 0, figures[name]
         assert figures[name]["cpu_ms"] > 0  # the server's processes were found and read
     rounds = STREAM_ROUNDS
-    for name in ("direct streams", "gateway streams"):
+    for name in ("direct streams", "relay streams", "gateway streams"):
         streams = figures[name]
         assert streams["errors"] == 0 and streams["chunks"] == rounds * 3 * 5, streams
         assert streams["rounds"].count("p99") == rounds
+    for name in ("relay streams", "gateway streams"):
+        assert {"added_p50_ms", "added_p99_ms"} <= figures[name].keys()
     # Every request and stream was debited what its usage was worth, and nothing is held.
     debits = figures["debits"]
     assert debits["spent"] == debits["expected"] > 0 and debits["held"] == 0, debits
@@ -105,5 +107,6 @@ def test_the_benchmark_runs_at_a_tiny_size(
     console.print(table(figures, 0.3, 2))
     console.print(debits_line(debits))
     text = console.export_text()
-    assert "gateway / direct" in text and "added per chunk" in text and text.endswith("exact\n")
+    assert "gateway / direct" in text and "the gateway adds per chunk" in text
+    assert "a bare relay adds" in text and text.endswith("exact\n")
     json.dumps(figures)  # plain figures, printable

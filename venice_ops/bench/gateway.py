@@ -13,7 +13,10 @@ processes:
 * ``--streams`` concurrent streams of ``--tokens`` chunks (`venice_ops.bench.streams`), three
   rounds each way, alternating: how long each chunk took from the upstream to the client, and
   what the gateway added (the median over rounds of its p50 and p99 less the direct round's
-  before it). Target: 200 streams with under 1 ms added per chunk at p99.
+  before it). Target: 200 streams with under 1 ms added per chunk at p99. In the same rounds,
+  a bare byte relay (`venice_ops.bench.relay`, two processes as the gateway has two workers,
+  no HTTP parsing, no metering): what any relay process adds on this machine, the floor under
+  the gateway's figure.
 
 Redis keeps its append-only file (fsync every second) but does not rewrite it during the run
 (the rewrite's forked child would take one of the machine's cores for seconds). The gateway's
@@ -105,9 +108,15 @@ def measure(
             # The default entitlement TTL (2 s): a wallet in use is refreshed ahead of expiry.
             *("--data-dir", str(data)),
         ]
+        relay = f"http://127.0.0.1:{free_port()}"
+        relay_cmd = [
+            *(sys.executable, "-m", "venice_ops.bench.relay", "--port", relay.rsplit(":", 1)[1]),
+            *("--upstream", up.rsplit(":", 1)[1], "--workers", str(workers)),
+        ]
         with (
             server_process("upstream", upstream_cmd, f"{up}/v1/models") as upstream,
             server_process("gateway", gateway_cmd, f"{gw}/v1/models") as gateway,
+            server_process("relay", relay_cmd, f"{relay}/v1/models") as relayed,
         ):
             post = ("--post", "/v1/chat/completions", "--expect", '"usage"', *header)
             at_target = ("--rate", str(TARGET_RPS))
@@ -123,7 +132,9 @@ def measure(
                 "gateway at target": _timed(gateway.pid, "requests", load, gw, bodies,
                                             connections, seconds, *post, *at_target),
             }  # fmt: skip
-            figures.update(_stream_rounds(up, gw, upstream.pid, gateway.pid, streams, header))
+            paths = {"direct": (up, upstream.pid, ()), "relay": (relay, relayed.pid, ()),
+                     "gateway": (gw, gateway.pid, header)}  # fmt: skip
+            figures.update(_stream_rounds(paths, streams))
         figures["debits"] = _debits(redis_server.url, wallet, warm, figures, tokens)
     finally:
         redis_server.stop()
@@ -169,16 +180,19 @@ STREAM_ROUNDS = 3
 
 
 def _stream_rounds(
-    up: str, gw: str, up_pid: int, gw_pid: int, streams: int, header: tuple[str, str]
+    paths: dict[str, tuple[str, int, tuple[str, ...]]], streams: int
 ) -> dict[str, dict[str, Any]]:
-    """`STREAM_ROUNDS` rounds of ``streams`` streams each way, alternating, so the machine's
-    slow and fast spells fall on both paths: each path's median p50 and p99 over its rounds,
-    and what the gateway added as the median of the rounds' differences with the direct round
-    just before (a machine this busy moves a single round's p99 by several ms)."""
-    rounds: dict[str, list[dict[str, Any]]] = {"direct streams": [], "gateway streams": []}
+    """`STREAM_ROUNDS` rounds of ``streams`` streams on each of ``paths`` (name: base URL,
+    server's pid, the streams client's extra options; ``direct`` first), in turn, so the
+    machine's slow and fast spells fall on every path: each path's median p50 and p99 over its
+    rounds, and what each other path added as the median of its rounds' differences with the
+    direct round just before (a machine this busy moves a single round's p99 by several ms)."""
+    rounds: dict[str, list[dict[str, Any]]] = {f"{name} streams": [] for name in paths}
     for _ in range(STREAM_ROUNDS):
-        rounds["direct streams"].append(_timed(up_pid, "chunks", _streams, up, streams, header))
-        rounds["gateway streams"].append(_timed(gw_pid, "chunks", _streams, gw, streams, header))
+        for name, (base, pid, options) in paths.items():
+            rounds[f"{name} streams"].append(
+                _timed(pid, "chunks", _streams, base, streams, options)
+            )
     out: dict[str, dict[str, Any]] = {}
     for name, done in rounds.items():
         chunks = sum(r["chunks"] for r in done)
@@ -193,19 +207,22 @@ def _stream_rounds(
             "cpu_ms": sum(r["cpu_ms"] * r["chunks"] for r in done) / max(1, chunks),
             "rounds": "; ".join(f"p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} ms" for r in done),
         }
-    pairs = list(zip(rounds["direct streams"], rounds["gateway streams"], strict=True))
-    out["gateway streams"]["added_p50_ms"] = statistics.median(g["p50_ms"] - d["p50_ms"]
-                                                               for d, g in pairs)  # fmt: skip
-    out["gateway streams"]["added_p99_ms"] = statistics.median(g["p99_ms"] - d["p99_ms"]
-                                                               for d, g in pairs)  # fmt: skip
+    for name in rounds:
+        if name == "direct streams":
+            continue
+        pairs = list(zip(rounds["direct streams"], rounds[name], strict=True))
+        for q in ("p50", "p99"):
+            out[name][f"added_{q}_ms"] = statistics.median(
+                g[f"{q}_ms"] - d[f"{q}_ms"] for d, g in pairs
+            )
     return out
 
 
-def _streams(base: str, streams: int, header: tuple[str, str]) -> dict[str, Any]:
+def _streams(base: str, streams: int, options: tuple[str, ...]) -> dict[str, Any]:
     out = subprocess.run(
         [
             *(sys.executable, "-m", "venice_ops.bench.streams", base),
-            *("--streams", str(streams), "--model", MODEL, *header),
+            *("--streams", str(streams), "--model", MODEL, *options),
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -244,15 +261,18 @@ def table(figures: dict[str, dict[str, Any]], seconds: float, connections: int) 
             f"{g['p99_ms'] / max(d['p99_ms'], 1e-9):.2f}x",
             f"{g['cpu_ms'] / max(d['cpu_ms'], 1e-9):.2f}x", "", "", "",
         )  # fmt: skip
-    sd, sg = figures["direct streams"], figures["gateway streams"]
+    sd, sr, sg = figures["direct streams"], figures["relay streams"], figures["gateway streams"]
     added99 = sg["added_p99_ms"]
     good = sg["streams"] >= 200 and added99 < 1.0 and sg["errors"] == 0
-    for name, f in (("direct", sd), ("gateway", sg)):
+    for name, f in (("direct", sd), ("bare relay", sr), ("gateway", sg)):
         t.add_row(f"{f['streams']} streams, {name}: chunk delay",
                   f"{f['chunks'] / f['seconds']:,.0f} chunks/s", f"{f['p50_ms']:.2f}",
                   f"{f['p99_ms']:.2f}", f"{f['cpu_ms']:.3f} /chunk", str(f["errors"]), "",
                   "")  # fmt: skip
-    t.add_row("streams: added per chunk", "", f"{sg['added_p50_ms']:+.2f}",
+    t.add_row("streams: a bare relay adds (the floor)", "", f"{sr['added_p50_ms']:+.2f}",
+              f"{sr['added_p99_ms']:+.2f}", f"{sr['cpu_ms']:.3f} /chunk", "", "",
+              "")  # fmt: skip
+    t.add_row("streams: the gateway adds per chunk", "", f"{sg['added_p50_ms']:+.2f}",
               f"{added99:+.2f}", f"{sg['cpu_ms']:.3f} /chunk", "",
               "200 streams, < 1 ms at p99", _yes(good))  # fmt: skip
     return t
@@ -293,7 +313,7 @@ def cli(seconds: float, connections: int, streams: int, tokens: int, interval: f
     after = os.getloadavg()
     console.print(table(figures, seconds, connections))
     for name in ("direct", "gateway", "direct at target", "gateway at target", "direct streams",
-                 "gateway streams"):  # fmt: skip
+                 "relay streams", "gateway streams"):  # fmt: skip
         console.print(f"{name}: {figures[name]['rounds']}")
     console.print(debits_line(figures["debits"]))
     console.print(machine_load(before, after))
