@@ -48,7 +48,7 @@ lint: setup
 	mypy
 
 unit: setup
-	ape test tests --cov=venice_sdk --cov-report=term --cov-fail-under=90 --contract-coverage 95 --durations=25
+	scripts/run_tests.sh
 
 deep: setup
 	VENICE_DEEP=1 ape test tests/stateful/test_stateful_system.py -s
