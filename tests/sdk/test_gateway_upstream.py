@@ -13,7 +13,13 @@ import pytest
 
 import venice_sdk.gateway.upstream as upstream_module
 from venice_ops.bench.redis import free_port
-from venice_sdk.gateway.upstream import READ_AHEAD, RETRY_WINDOW, Upstream, UpstreamError
+from venice_sdk.gateway.upstream import (
+    READ_AHEAD,
+    RETRY_WINDOW,
+    Upstream,
+    UpstreamError,
+    UpstreamResponse,
+)
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[bool]]
 
@@ -367,6 +373,13 @@ class _Client:
         return self.closing
 
 
+def _relay(response: UpstreamResponse, out: _Client) -> list[bytes]:
+    """Relay ``response`` to ``out``; what it hands to ``scan`` lands in the list returned."""
+    scanned: list[bytes] = []
+    response.relay(out, out, scanned.append)
+    return scanned
+
+
 def _unchunked(writes: list[bytes]) -> bytes:
     """The body in a relay's writes (each one chunk of HTTP/1.1's chunked framing)."""
     body = b""
@@ -390,8 +403,7 @@ def test_an_answer_held_at_its_end_gives_back_a_connection_that_reads() -> None:
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
         out = _Client(paused_after=0)  # the client's socket is full at every part
-        scanned: list[bytes] = []
-        response.relay(out, out, scanned.append)
+        scanned = _relay(response, out)
         await response.ended()
         assert response.complete and response._paused
         # One read held both parts: written as one chunk.
@@ -423,8 +435,7 @@ def test_a_hold_on_the_parts_read_before_the_relay_wakes_its_waiter() -> None:
         response = await upstream.post("/v1/x", b"{}")
         await asyncio.sleep(0.05)  # the first part is read ahead meanwhile
         out = _Client(paused_after=1)  # the client's socket is full after the first part
-        scanned: list[bytes] = []
-        response.relay(out, out, scanned.append)
+        scanned = _relay(response, out)
         await response.ended()  # woken by the poke
         assert not response.complete and _unchunked(out.writes) == b"0123"
         out.write_paused = False  # drained
@@ -456,8 +467,7 @@ def test_a_relay_scans_what_it_wrote_in_batches_and_the_rest_when_asked() -> Non
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
         out = _Client()
-        scanned: list[bytes] = []
-        response.relay(out, out, scanned.append)
+        scanned = _relay(response, out)
         await response.ended()
         assert scanned == [part + part]  # the batch reached after the second part
         response.scan()
@@ -485,8 +495,7 @@ def test_a_relay_to_a_client_gone_writes_nothing_more_and_wakes_the_task() -> No
     async def client(upstream: Upstream) -> None:
         response = await upstream.post("/v1/x", b"{}")
         out = _Client()
-        scanned: list[bytes] = []
-        response.relay(out, out, scanned.append)
+        scanned = _relay(response, out)
         await asyncio.sleep(0.05)
         out.closing = True  # the client went away after the first part
         await response.ended()
