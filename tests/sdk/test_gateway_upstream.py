@@ -358,13 +358,18 @@ class _Client:
     and uvicorn's flow control (``write_paused``: its socket is full); ``paused_after`` writes
     it is full."""
 
-    def __init__(self, paused_after: int | None = None, closing: bool = False) -> None:
+    def __init__(
+        self, paused_after: int | None = None, closing: bool = False, fails_at: int = 0
+    ) -> None:
         self.writes: list[bytes] = []
         self.paused_after = paused_after
         self.write_paused = paused_after == 0
         self.closing = closing
+        self.fails_at = fails_at  # the write (1, 2, ...) that raises; 0: none
 
     def write(self, data: bytes) -> None:
+        if len(self.writes) + 1 == self.fails_at:
+            raise RuntimeError("the transport broke")
         self.writes.append(data)
         if self.paused_after is not None and len(self.writes) >= self.paused_after:
             self.write_paused = True
@@ -503,5 +508,34 @@ def test_a_relay_to_a_client_gone_writes_nothing_more_and_wakes_the_task() -> No
         response.scan()
         assert _unchunked(out.writes) == b"0123" and scanned == [b"0123"]
         response.close()
+
+    _run(handler, client, timeout=2.0)
+
+
+def test_a_relay_whose_write_fails_in_the_last_read_fails_the_answer() -> None:
+    """A write to the client that raises, in the read that also ends the answer: the answer
+    fails (an upstream error for the stream, as when a part was handed to the parser's
+    callback) instead of ending as complete without its last parts, and its connection is
+    closed, not pooled."""
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n0123\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.write(b"6\r\n456789\r\n0\r\n\r\n")  # the last part and the end, one read
+        await writer.drain()
+        return True
+
+    async def client(upstream: Upstream) -> None:
+        response = await upstream.post("/v1/x", b"{}")
+        out = _Client(fails_at=2)
+        scanned = _relay(response, out)
+        with pytest.raises(UpstreamError, match="relaying the upstream's answer failed"):
+            await asyncio.wait_for(response.ended(), 1.0)
+        assert not response.complete and _unchunked(out.writes) == b"0123"
+        response.scan()
+        assert scanned == [b"0123"]
+        response.close()
+        assert upstream._idle == []  # not given back to the pool
 
     _run(handler, client, timeout=2.0)

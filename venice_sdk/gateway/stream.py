@@ -196,9 +196,11 @@ class MeteredStream:
             with anyio.CancelScope(shield=True):
                 # Closes its connection unless the stream ended: cancels the request upstream.
                 self.upstream.close()
-                self.upstream.scan()  # what was relayed (billed even if the client is gone)
-                state["sent"] = state["sent"] or scanner.events > 0
-                await self.on_end(state["ending"] or "disconnected", scanner, state["sent"])
+                try:
+                    self.upstream.scan()  # what was relayed (billed even if the client left)
+                finally:
+                    state["sent"] = state["sent"] or scanner.events > 0
+                    await self.on_end(state["ending"] or "disconnected", scanner, state["sent"])
 
     async def _pump(
         self,

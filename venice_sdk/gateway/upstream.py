@@ -93,7 +93,11 @@ class _Connection(asyncio.Protocol):
             self.close()
         finally:
             if response._parts:  # (what arrived before an error too)
-                response._deliver()
+                try:
+                    response._deliver()
+                except Exception as exc:  # the relay's write or scan: the answer fails
+                    response._broken(exc)
+                    self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -219,6 +223,13 @@ class UpstreamResponse:
         self.complete = True
         self._wake()
 
+    def _broken(self, exc: Exception) -> None:
+        """Delivering a read failed: the answer fails even if its end was in that read (its
+        last parts were not delivered), and its connection is not used again."""
+        self.complete = False
+        self._error = UpstreamError(f"relaying the upstream's answer failed: {describe(exc)}")
+        self._wake()
+
     def _fail(self, exc: BaseException) -> None:
         if self._error is None and not self.complete:
             self._error = exc
@@ -331,7 +342,7 @@ class UpstreamResponse:
         """Until the body has ended (raises `UPSTREAM_ERRORS` if the upstream fails first,
         `TimeoutError` after ``timeout`` s of silence); woken early by `poke`."""
         while not self.complete:
-            if self._poked:  # (poked before this wait too: by the sink `relay` fed at once)
+            if self._poked:  # (poked before this wait too: by `relay`, at once)
                 self._poked = False
                 return
             if self._error is not None:
@@ -339,7 +350,7 @@ class UpstreamResponse:
             await self._wait()
 
     def poke(self) -> None:
-        """Wake `ended` (which returns, the body not ended): the sink needs the task."""
+        """Wake `ended` (which returns, the body not ended): the relay needs the task."""
         self._poked = True
         self._wake()
 
