@@ -4,9 +4,10 @@
 #   chain     the contracts' tests and the integrations, with the contracts' statement
 #             coverage from Anvil's traces (tests/support/coverage.py), failing under 95%;
 #   offchain  the SDK and its gateway, the commands and the simulator.
-# Both measure venice_sdk's lines (the state machines run its model of the protocol); the two
-# are combined at the end, failing under 90%. Each line of output is prefixed with its
-# session's name; the exit code fails if either session or a gate does.
+# Tests marked `timing` (a rate against a rate, a latency budget: another session's load would
+# move them) run after both, alone. All three measure venice_sdk's lines (the state machines
+# run its model of the protocol), combined at the end, failing under 90%. Each line of output
+# is prefixed with its session's name; the exit code fails if a session or a gate does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,17 +38,18 @@ session() {
         --durations=15 2>&1 | sed -u "s/^/[$name] /"
 }
 
-session chain "${chain[@]}" --contract-coverage 95 &
+session chain "${chain[@]}" -m "not timing" --contract-coverage 95 &
 chain_pid=$!
-session offchain "${offchain[@]}" &
+session offchain "${offchain[@]}" -m "not timing" &
 offchain_pid=$!
 
 status=0
 wait "$chain_pid" || status=1
 wait "$offchain_pid" || status=1
+session timing "${chain[@]}" "${offchain[@]}" -m timing || status=1
 if [[ $status == 0 ]]; then
-    echo "venice_sdk line coverage, both sessions (fails under 90%):"
-    coverage combine --quiet .build/.coverage.chain .build/.coverage.offchain
+    echo "venice_sdk line coverage, all three sessions (fails under 90%):"
+    coverage combine --quiet .build/.coverage.chain .build/.coverage.offchain .build/.coverage.timing
     coverage report --fail-under=90 || status=1
 fi
 exit "$status"

@@ -33,6 +33,9 @@ from venice_sdk.ledger.redis import _DEBIT_KEYS, _DEBIT_LUA
 from venice_sdk.pricing import PriceBook
 from venice_sdk.service import create_app
 
+# Costs and budgets of milliseconds: run alone, after the parallel sessions (scripts/run_tests.sh).
+pytestmark = pytest.mark.timing
+
 VVV = 10**18
 LENS = "0x" + "11" * 20
 

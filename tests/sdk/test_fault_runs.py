@@ -28,7 +28,10 @@ from tests.support.sidecars import (
 )
 from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 
-pytestmark = pytest.mark.skipif(anvil_binary() is None, reason="anvil is not installed")
+pytestmark = [
+    pytest.mark.skipif(anvil_binary() is None, reason="anvil is not installed"),
+    pytest.mark.timing,  # every request answered within a budget, during each fault
+]
 
 VVV = 10**18
 PAUSE_SECONDS = float(os.environ.get("VENICE_FAULT_PAUSE", "30"))
