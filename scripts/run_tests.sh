@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make unit`: the test suite as two ape sessions at once, each with its own Anvil on a free
 # port (the machine has two cores; one session left one of them mostly idle):
-#   chain     the contracts' tests and the integrations, with the contracts' statement
-#             coverage from Anvil's traces (tests/support/coverage.py), failing under 95%;
-#   offchain  the SDK and its gateway, the commands and the simulator.
+#   chain     the contracts' own tests, with their statement coverage from Anvil's traces
+#             (tests/support/coverage.py), failing under 95%;
+#   offchain  the SDK and its gateway, the commands, the simulator and the integrations.
 # Tests marked `timing` (a rate against a rate, a latency budget: another session's load would
 # move them) run after both, alone. All three measure venice_sdk's lines (the state machines
 # run its model of the protocol), combined at the end, failing under 90%. Each line of output
@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-chain=(tests/unit tests/attacks tests/stateful tests/conformance tests/integration)
-offchain=(tests/sdk tests/cli tests/sim)
+chain=(tests/unit tests/attacks tests/stateful tests/conformance)
+offchain=(tests/sdk tests/cli tests/sim tests/integration)
 
 # Every folder of tests runs in one of the two sessions (a new one is not skipped silently).
 for dir in tests/*/; do
