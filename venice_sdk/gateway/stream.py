@@ -215,7 +215,7 @@ class MeteredStream:
             try:
                 cycle = _direct(send)
                 if cycle is not None:
-                    await self._relay(cycle, scanner, state)
+                    await self._relay(cycle, scanner)
                 else:
                     async for chunk in self.upstream.iter_any():
                         try:
@@ -252,7 +252,7 @@ class MeteredStream:
             drop(send)
             raise _stalled(self.stall_timeout)
 
-    async def _relay(self, cycle: Any, scanner: SseScanner, state: dict[str, Any]) -> None:
+    async def _relay(self, cycle: Any, scanner: SseScanner) -> None:
         """Copy the body to the client's socket from the upstream connection's callback, in
         the chunked framing the server chose (no task wakes per chunk: a streamed chunk then
         costs a read and a write, not two task switches and the ASGI send); this task only
@@ -260,11 +260,6 @@ class MeteredStream:
         upstream is not read meanwhile)."""
         upstream, transport, flow = self.upstream, cycle.transport, cycle.flow
         upstream.relay(transport, flow, scanner.feed)
-        await self._relayed(cycle)
-
-    async def _relayed(self, cycle: Any) -> None:
-        """Until the relayed body ends; drains the client's socket when it is full."""
-        upstream, transport, flow = self.upstream, cycle.transport, cycle.flow
         while True:
             await upstream.ended()
             if upstream.complete:

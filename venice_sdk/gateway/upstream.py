@@ -128,12 +128,6 @@ class _Flow(Protocol):
     write_paused: bool
 
 
-class _NeverPaused:
-    write_paused = False
-
-
-_NOT_PAUSED = _NeverPaused()
-
 #: Bytes relayed before they are scanned (`UpstreamResponse.relay`): the scan of a batch runs at
 #: C speed, where a call per chunk cost as much as writing it.
 SCAN_BATCH = 16 * 1024
@@ -165,7 +159,7 @@ class UpstreamResponse:
         self._closed = False
         self._keep = False  # the connection may carry another request after this answer
         self._out: _Out | None = None  # `relay`'s: the transport the body is written to
-        self._flow: _Flow = _NOT_PAUSED
+        self._flow: _Flow  # set by `relay` with _out
         self._scan: Callable[[bytes], None] | None = None
         self._unscanned = bytearray()
         self._poked = False
