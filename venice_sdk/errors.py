@@ -75,3 +75,4 @@ class Reason(StrEnum):
     INVALID_API_KEY = "invalid_api_key"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_PARALLEL = "too_many_parallel_requests"

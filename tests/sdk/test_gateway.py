@@ -69,9 +69,18 @@ class Rig:
         self.upstream, self.url = upstream, url
         self.key = keys.issue(ALICE, True).key
         self.meter: Any = None
+        self.in_flight: dict[str, int] = {}  # the gateway's requests in flight per wallet
+        self.uploads: dict[str, Any] = {}  # its bodies being read (or waiting) per wallet
 
     def client(self, key: str | None = None) -> Any:
         return openai.OpenAI(base_url=self.url + "/v1", api_key=key or self.key, max_retries=0)
+
+    def idle(self, timeout: float = 5.0) -> None:
+        """Wait until the gateway has no request in flight (each counted per wallet)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight:
+            assert time.monotonic() < deadline, f"requests left in flight: {self.in_flight}"
+            time.sleep(0.02)
 
     def settled(self, timeout: float = 5.0) -> None:
         """Wait until no hold is left (a stream settles after its response ended)."""
@@ -99,8 +108,11 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             stall_timeout: float = GatewayConfig.stall_timeout,
             max_body_bytes: int = GatewayConfig.max_body_bytes,
             body_timeout: float = GatewayConfig.body_timeout,
+            max_parallel: int = GatewayConfig.max_parallel,
+            max_uploads: int = GatewayConfig.max_uploads,
+            bob: int = 100,
         ) -> Rig:
-            gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: 100})
+            gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: bob})
             config = GatewayConfig(
                 upstream=upstream_url_ or upstream_url,
                 continuous_usage=continuous_usage,
@@ -111,6 +123,8 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
                 stall_timeout=stall_timeout,
                 max_body_bytes=max_body_bytes,
                 body_timeout=body_timeout,
+                max_parallel=max_parallel,
+                max_uploads=max_uploads,
             )
             limiter = _limiter(ledger) if limits is not None else None
             policy = RateLimitPolicy(limits) if limits is not None else None
@@ -118,6 +132,8 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             url = stack.enter_context(serving(app, http))
             rig = Rig(ledger, keys, client, upstream, url)
             rig.meter = app.state.meter
+            rig.in_flight = app.state.in_flight.counts
+            rig.uploads = app.state.uploads.turns
             return rig
 
         yield make
@@ -1125,3 +1141,117 @@ def test_a_request_looks_its_key_up_once(
         client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
     rig.settled()
     assert looked_up == [rig.key] * 3
+
+
+def test_a_wallet_with_max_parallel_requests_in_flight_is_answered_429_others_are_not(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """A wallet's requests in flight in a worker are capped (``max_parallel``), whichever of
+    its keys they come with: beyond, a 429 ``too_many_parallel_requests`` with Retry-After, at
+    once, nothing held; another wallet is served meanwhile, and the wallet again once one of
+    its requests has ended. Before, nothing capped them: one tenant's slow uploads (4 MiB each)
+    or slow-reading streams could take a worker's memory and its upstream connections."""
+    rig = make_rig(max_parallel=2, bob=CREDIT)
+    other_key = rig.keys.issue(ALICE, True).key
+    bobs_key = rig.keys.issue(BOB, True).key
+    hello = [{"role": "user", "content": "normal"}]
+    with _headers_only(rig.url, rig.key, 1_000), _headers_only(rig.url, other_key, 1_000):
+        deadline = time.monotonic() + 5
+        while rig.in_flight != {ALICE.lower(): 2}:  # both uploads under way
+            assert time.monotonic() < deadline, rig.in_flight
+            time.sleep(0.02)
+        with pytest.raises(openai.RateLimitError) as refused:
+            rig.client().chat.completions.create(model="tiny", messages=hello)
+        assert refused.value.body["code"] == "too_many_parallel_requests"  # type: ignore[index]
+        assert refused.value.response.headers["retry-after"] == "1"
+        assert rig.ledger.held(ALICE) == 0
+        rig.client(bobs_key).chat.completions.create(model="tiny", messages=hello)
+    rig.idle()  # (the two left in the middle of their bodies)
+    rig.client(other_key).chat.completions.create(model="tiny", messages=hello)
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+
+
+def test_every_way_a_request_ends_gives_its_parallel_slot_back(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """With one request in flight allowed, each ending in turn (answered, streamed, left after
+    3 chunks, the upstream failing before and during a stream or answering 500, a refusal for
+    credit, a malformed body): the next request is served, so none of them kept its slot."""
+    rig = make_rig(max_parallel=1)
+    client = rig.client()
+    url = rig.url + "/v1/chat/completions"
+
+    def ask(content: str, stream: bool = False, **extra: Any) -> Any:
+        return client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": content}], stream=stream, **extra
+        )
+
+    def after_3() -> None:
+        stream = ask("hang-after-3", stream=True)
+        for n, _ in enumerate(stream, 1):
+            if n == 3:
+                break
+        stream.close()
+
+    endings: list[Callable[[], Any]] = [
+        lambda: ask("normal"),
+        lambda: list(ask("normal", stream=True)),
+        after_3,
+        lambda: list(ask("fail-before", stream=True)),
+        lambda: list(ask("fail-mid", stream=True)),
+        lambda: ask("error-500"),
+        lambda: ask("normal", max_tokens=10**9),  # a 402: its worst case is over the credit
+        lambda: httpx.post(
+            url, content=b"{not json", headers={"authorization": f"Bearer {rig.key}"}
+        ),
+    ]
+    for end in endings:
+        with contextlib.suppress(openai.APIError):
+            end()
+        rig.idle()
+        ask("normal")
+    rig.settled()
+
+
+def test_a_wallets_bodies_are_read_a_few_at_a_time_and_the_rest_wait_their_turn(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """With one body of a wallet read at a time, and two sent slowly (each a 408 after
+    ``body_timeout``): a third request queued behind them for longer than ``body_timeout`` is
+    a 429 ``too_many_parallel_requests``; another wallet is served meanwhile; a fourth, whose
+    body is all sent, waits unread until its turn and is then served. Before, every body was
+    read at once: a key holder sending many 4 MiB bodies slowly filled the worker."""
+    rig = make_rig(max_uploads=1, body_timeout=1.0, bob=CREDIT)
+    bobs_key = rig.keys.issue(BOB, True).key
+    hello = [{"role": "user", "content": "normal"}]
+    body = json.dumps({"model": "tiny", "messages": hello}).encode()
+
+    def queued(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while (entry := rig.uploads.get(ALICE.lower())) is None or entry[1][0] != count:
+            assert time.monotonic() < deadline, rig.uploads
+            time.sleep(0.01)
+
+    began = time.monotonic()
+    with _headers_only(rig.url, rig.key, 1_000) as first:
+        queued(1)
+        with _headers_only(rig.url, rig.key, 1_000) as second:
+            queued(2)
+            with pytest.raises(openai.RateLimitError) as refused:
+                rig.client().chat.completions.create(model="tiny", messages=hello)
+            assert refused.value.body["code"] == "too_many_parallel_requests"  # type: ignore[index]
+            assert 0.9 < time.monotonic() - began < 1.9  # (before the second's turn ended)
+            rig.client(bobs_key).chat.completions.create(model="tiny", messages=hello)
+            with _headers_only(rig.url, rig.key, len(body)) as fourth:
+                fourth.sendall(body)
+                fourth.settimeout(10)
+                assert fourth.recv(65_536).startswith(b"HTTP/1.1 200")
+                assert time.monotonic() - began > 1.9  # after the second's 408
+            for slow in (first, second):
+                answer, _ = until_closed(slow)
+                assert answer.startswith(b"HTTP/1.1 408"), answer
+    rig.idle()
+    rig.settled()
+    assert rig.uploads == {}
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, COMPLETION_TOKENS)

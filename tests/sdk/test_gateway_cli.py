@@ -70,6 +70,8 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--body-timeout", "0"], "--body-timeout must be positive seconds"),
         (["--max-body-bytes", "0"], "--max-body-bytes must be a positive"),
         (["--max-answer-bytes", "-1"], "--max-answer-bytes must be a positive"),
+        (["--max-parallel", "0"], "--max-parallel must be at least 1"),
+        (["--max-uploads", "-3"], "--max-uploads must be at least 1"),
         (["--keep-alive", "0"], "--keep-alive must be a positive number of seconds"),
         (["--keep-alive", "nan"], "--keep-alive must be a positive number of seconds"),
     ],

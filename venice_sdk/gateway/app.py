@@ -96,6 +96,15 @@ class GatewayConfig:
     #: closed): a key holder could otherwise send most of a 4 MiB body and then a byte now and
     #: then, and keep that memory in a worker for as long as it liked.
     body_timeout: float = 60.0
+    #: Requests one wallet may have in flight in a worker, from its headers to its answer's
+    #: last byte (more are answered 429 at once): one tenant's slow-reading streams would
+    #: otherwise take the worker's connections to the upstream from the others. Counted per
+    #: worker (each has its own connections): N workers let N times as many in.
+    max_parallel: int = 256
+    #: Request bodies of one wallet a worker reads at once (more wait their turn, up to
+    #: ``body_timeout`` s, then a 429): a key holder sending many 4 MiB bodies slowly would
+    #: otherwise fill the worker's memory (with this, at most this many ``max_body_bytes``).
+    max_uploads: int = 16
     #: The price book's file, reloaded on SIGHUP or when it changes (polled every
     #: ``reload_every`` seconds); None: the prices never change.
     prices_path: str | None = None
@@ -109,9 +118,73 @@ class GatewayConfig:
         for name in ("max_body_bytes", "max_answer_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive number of bytes")
+        for name in ("max_parallel", "max_uploads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
         for name in ("timeout", "stall_timeout", "body_timeout"):
             if not getattr(self, name) > 0:  # (NaN too)
                 raise ValueError(f"{name} must be positive seconds, not {getattr(self, name)}")
+
+
+class InFlight:
+    """Requests in flight per wallet in this worker, each wallet at most ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.counts: dict[str, int] = {}
+
+    def take(self, wallet: str) -> bool:
+        """Count one more request of ``wallet`` (False, and nothing counted, at its limit)."""
+        count = self.counts.get(wallet, 0)
+        if count >= self.limit:
+            return False
+        self.counts[wallet] = count + 1
+        return True
+
+    def give(self, wallet: str) -> None:
+        """One request of ``wallet`` (counted by `take`) has ended."""
+        count = self.counts.pop(wallet) - 1
+        if count:
+            self.counts[wallet] = count
+
+
+class Uploads:
+    """Request bodies being read per wallet in this worker: at most ``limit`` at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.turns: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # (gate, users)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, wallet: str, seconds: float) -> AsyncIterator[bool]:
+        """Wait up to ``seconds`` for one of ``wallet``'s turns: yields whether it got one."""
+        entry = self.turns.get(wallet)
+        if entry is None:
+            entry = self.turns[wallet] = (asyncio.Semaphore(self.limit), [0])
+        gate, users = entry
+        users[0] += 1
+        try:
+            if gate.locked():  # (else the turn is taken at once: no timer)
+                try:
+                    async with asyncio.timeout(seconds):
+                        await gate.acquire()
+                except TimeoutError:
+                    yield False
+                    return
+            else:
+                await gate.acquire()
+            try:
+                yield True
+            finally:
+                gate.release()
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self.turns[wallet]
+
+
+#: The scope's entry naming the wallet whose `InFlight` count a metered request holds.
+_IN_FLIGHT = "venice.in_flight"
 
 
 def usd(micros: int) -> str:
@@ -172,6 +245,8 @@ def create_gateway(
     ``limiter`` and a ``policy``, each key is also held to its requests and tokens per minute
     (429 with ``Retry-After`` beyond them)."""
     meter = make_meter(gate, limiter, policy, usage_store)
+    in_flight = InFlight(config.max_parallel)
+    uploads = Uploads(config.max_uploads)
 
     # Its session is made on first use (so an app run without its lifespan works too).
     upstream = Upstream(config.upstream, config.upstream_key, config.timeout)
@@ -285,7 +360,24 @@ def create_gateway(
             record = await resolve(key)
         except AuthError as exc:  # (and KeyStoreUnavailable: a 503)
             return openai_error(exc.code, exc.message)
-        raw = await _read_body(request, config.max_body_bytes, config.body_timeout)
+        wallet = record.address.lower()
+        if not in_flight.take(wallet):
+            return openai_error(
+                Reason.TOO_MANY_PARALLEL,
+                f"this wallet has {in_flight.limit} requests in flight here; retry when one "
+                "has ended",
+                headers={"retry-after": "1"},
+            )
+        request.scope[_IN_FLIGHT] = wallet  # given back by `metered` once the answer is out
+        async with uploads.turn(wallet, config.body_timeout) as turn:
+            if not turn:
+                return openai_error(
+                    Reason.TOO_MANY_PARALLEL,
+                    f"this wallet's other {uploads.limit} request bodies being sent here took "
+                    f"longer than {config.body_timeout:g} s; retry",
+                    headers={"retry-after": "1"},
+                )
+            raw = await _read_body(request, config.max_body_bytes, config.body_timeout)
         if isinstance(raw, Response):
             return raw
         try:
@@ -430,15 +522,21 @@ def create_gateway(
         routes.append(Route("/v1/usage/daily", usage_route, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.meter = meter  # which path meters (`Meter` or `RedisMeter`), for operators
+    app.state.in_flight, app.state.uploads = in_flight, uploads
 
     async def metered(scope: Scope, receive: Receive, send: Send) -> None:
         # The metered routes skip Starlette's router and middleware (two wrappers around every
         # chunk a stream sends); an error in them is still a 500 (uvicorn's).
         if scope["type"] == "http" and scope["path"] in METERED and scope["method"] == "POST":
-            response = await proxy(Request(scope, receive))
-            await response(scope, receive, send)
-            if not isinstance(response, MeteredStream):  # (a stream bounds its own sends)
-                await drained(send, config.stall_timeout)
+            try:
+                response = await proxy(Request(scope, receive))
+                await response(scope, receive, send)
+                if not isinstance(response, MeteredStream):  # (a stream bounds its own sends)
+                    await drained(send, config.stall_timeout)
+            finally:
+                wallet = scope.pop(_IN_FLIGHT, None)
+                if wallet is not None:
+                    in_flight.give(wallet)
         else:
             await app(scope, receive, send)
 

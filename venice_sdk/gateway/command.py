@@ -66,6 +66,12 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--keep-alive", type=float, default=KEEP_ALIVE,
                    help="seconds an idle keep-alive connection stays open (default "
                    f"{KEEP_ALIVE:g}: longer than the clients' pools keep theirs)")  # fmt: skip
+    c.add_argument("--max-parallel", type=int,
+                   help="requests one wallet may have in flight in each worker, headers to "
+                   "last byte (default 256; more are answered 429)")  # fmt: skip
+    c.add_argument("--max-uploads", type=int,
+                   help="request bodies of one wallet each worker reads at once (default 16; "
+                   "more wait)")  # fmt: skip
     c.add_argument("--max-answer-bytes", type=int,
                    help="largest upstream answer read whole (not a stream; default 256 MiB)",
                    )  # fmt: skip
@@ -151,7 +157,8 @@ def _config(options: dict[str, Any]) -> Any:
 #: `GatewayConfig`'s fields set by an option only when it is given (else its own default).
 _LIMITS = {"timeout": "upstream_timeout", "stall_timeout": "stall_timeout",
            "body_timeout": "body_timeout", "max_body_bytes": "max_body_bytes",
-           "max_answer_bytes": "max_answer_bytes"}  # fmt: skip
+           "max_answer_bytes": "max_answer_bytes", "max_parallel": "max_parallel",
+           "max_uploads": "max_uploads"}  # fmt: skip
 
 
 def _usage_store(options: dict[str, Any]) -> Any:

@@ -26,6 +26,7 @@ STATUS_OF: dict[str, int] = {
     Reason.MODEL_NOT_ALLOWED: 403,
     Reason.UNKNOWN_MODEL: 404,
     Reason.RATE_LIMITED: 429,
+    Reason.TOO_MANY_PARALLEL: 429,
     Reason.RPC_UNAVAILABLE: 503,
     Reason.LEDGER_UNAVAILABLE: 503,
     Reason.KEY_STORE_UNAVAILABLE: 503,
