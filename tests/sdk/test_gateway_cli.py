@@ -88,6 +88,21 @@ def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], messa
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_one_clear_error(tmp_path: Path, workers: str) -> None:
+    """With one worker too (uvicorn's own bind error was a logged ``[Errno 98]``)."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        cmd = [
+            sys.executable, "-m", "venice_sdk.cli", "gateway", "--upstream", "http://127.0.0.1:1",
+            "--manifest", str(_manifest(tmp_path)), "--rpc", "http://127.0.0.1:1",
+            "--data-dir", str(tmp_path / "d"), "--port", str(port), "--workers", workers,
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr == f"error: cannot listen on 127.0.0.1:{port}: it is in use\n"
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_keep_alive_is_how_long_an_idle_connection_stays_open(tmp_path: Path, workers: int) -> None:
     """``--keep-alive`` reaches the server of every worker: a connection idle for less is

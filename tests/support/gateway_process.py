@@ -20,9 +20,9 @@ def gateway_command(
     *args: str, port: int, timeout: float = 60.0
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``venice-sdk gateway ARGS --port PORT`` until the block ends; yields its /v1 URL and its
-    process once it answers HTTP (any status) and, with ``--workers`` above 1, once it says
-    every worker serves (one still starting loads its price book later than the first). A
-    gateway that exits first fails the test with its stderr."""
+    process once it answers HTTP (any status) and says on stderr that it serves (with
+    ``--workers`` above 1, every worker). A gateway that exits first fails the test with its
+    stderr."""
     cmd = [sys.executable, "-m", "venice_sdk.cli", "gateway", *args, "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/v1"
@@ -36,8 +36,8 @@ def gateway_command(
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the gateway did not start"
                 time.sleep(0.2)
-        if "--workers" in args and int(args[args.index("--workers") + 1]) > 1:
-            _wait_for_stderr(proc, b"workers serving on", deadline)
+        # Once every worker serves (one still starting loads its price book later), it says so.
+        _wait_for_stderr(proc, b"serving on http://127.0.0.1:%d" % port, deadline)
         yield url, proc
     finally:
         stop_process(proc)

@@ -240,10 +240,13 @@ def run(args: argparse.Namespace) -> int:
         "timeout_keep_alive": args.keep_alive,
         "http": protocol(),  # (a connection has --keep-alive s to send a request's headers)
     }
+    from venice_sdk.gateway.workers import run_server, say, serve, serving_line, single_socket
+
     if args.workers == 1:
-        uvicorn.run(build(options), **common)
-        return 0
-    from venice_sdk.gateway.workers import serve
+        sock = single_socket(args.host, args.port)  # (a port in use: one line, before the app)
+        config = uvicorn.Config(build(options), **common)
+        line = serving_line(1, args.host, sock.getsockname()[1])
+        return 0 if run_server(config, lambda: say(line), [sock]) else 3  # (startup failed)
 
     # Each worker listens on its own socket (SO_REUSEPORT): connections spread evenly.
     os.environ[_ENV] = json.dumps(options)

@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["listening_socket", "serve"]
@@ -92,8 +93,21 @@ def _hold_port(host: str, port: int) -> socket.socket:
             # A connection of an earlier server without SO_REUSEPORT in TIME_WAIT on the port.
             return _socket(host, port, reuse_port=True)
     except OSError as exc:
-        why = "it is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        raise SystemExit(f"error: cannot listen on {host}:{port}: {why}") from None
+        raise _cannot_listen(host, port, exc) from None
+
+
+def single_socket(host: str, port: int) -> socket.socket:
+    """The socket of a gateway with one worker on ``host:port`` (0: a free port), bound, not
+    listening yet. Raises ``SystemExit`` with one line if the port is taken."""
+    try:
+        return _socket(host, port, reuse_port=False)
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> SystemExit:
+    why = "it is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+    return SystemExit(f"error: cannot listen on {host}:{port}: {why}")
 
 
 def _worker(
@@ -108,15 +122,41 @@ def _worker(
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    sock = listening_socket(host, port)
+    # uvicorn's handlers: SIGTERM (and SIGINT, ignored above) start a graceful shutdown.
+    config = uvicorn.Config(app, factory=True, host=host, port=port, **options)
+    run_server(config, ready.set, [sock])
+
+
+def say(line: str) -> None:
+    """``line`` on stderr (if closed: the workers serve all the same)."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def run_server(
+    config: Any, on_serving: Callable[[], object], sockets: list[socket.socket] | None = None
+) -> bool:
+    """Run uvicorn's server with ``config`` (on ``sockets``, else on the address it names)
+    until it stops, calling ``on_serving()`` once it listens: whether it ever served."""
+    import uvicorn
+
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:
-                ready.set()
+                on_serving()
 
-    sock = listening_socket(host, port)
-    # uvicorn's handlers: SIGTERM (and SIGINT, ignored above) start a graceful shutdown.
-    Server(uvicorn.Config(app, factory=True, host=host, port=port, **options)).run([sock])
+    server = Server(config)
+    server.run(sockets)
+    return bool(server.started)
+
+
+def serving_line(count: int, host: str, port: int) -> str:
+    """What the gateway says on stderr once its ``count`` workers serve."""
+    host = f"[{host}]" if ":" in host else host
+    workers = "1 worker" if count == 1 else f"{count} workers"
+    return f"venice-sdk gateway: {workers} serving on http://{host}:{port}"
 
 
 class _Supervisor:
@@ -198,10 +238,7 @@ class _Supervisor:
         """Say once, on stderr, that every worker serves (each has loaded its app)."""
         if not self.announced and all(ready.is_set() for ready in self.ready):
             self.announced = True
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            with contextlib.suppress(OSError):  # (stderr closed: the workers serve all the same)
-                print(f"venice-sdk gateway: {self.count} workers serving on "
-                      f"http://{host}:{self.port}", file=sys.stderr, flush=True)  # fmt: skip
+            say(serving_line(self.count, self.host, self.port))
 
     def _pass_on_hup(self) -> None:
         """SIGHUP to each worker that has one due and serves: one still starting would die of
