@@ -818,8 +818,20 @@ def test_usage_records_one_per_request_by_wallet_and_key(
     daily = httpx.get(rig.url + "/v1/usage/daily", headers=auth).json()["data"]
     assert sum(d["cost"] for d in daily) == rig.ledger.spent(ALICE)
     assert sum(d["requests"] for d in daily) == 3
-    bad = httpx.get(rig.url + "/v1/usage", headers=auth, params={"day": "yesterday"})
-    assert bad.status_code == 400
+    # A mistaken query is a 400 that says which parameter and what it must be (a bad number
+    # was Python's "invalid literal for int() with base 10").
+    for params, says in (
+        ({"day": "yesterday"}, "day must be YYYY-MM-DD or an epoch day, not 'yesterday'"),
+        ({"day": "²"}, "day must be YYYY-MM-DD"),
+        ({"limit": "abc"}, "limit must be a non-negative integer, not 'abc'"),
+        ({"limit": "0"}, "limit must be between 1 and"),
+        ({"cursor": "-1"}, "cursor must be a non-negative integer, not '-1'"),
+        ({"cursor": "9" * 40}, "cursor must be a non-negative integer"),
+        ({"format": "xml"}, "format must be json or csv, not 'xml'"),
+        ({"scope": "all"}, "scope must be 'wallet' or 'key'"),
+    ):
+        bad = httpx.get(rig.url + "/v1/usage", headers=auth, params=params)
+        assert bad.status_code == 400 and says in bad.json()["error"]["message"], bad.text
     assert httpx.get(rig.url + "/v1/usage").status_code == 401
 
 

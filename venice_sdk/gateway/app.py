@@ -22,6 +22,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -216,13 +217,23 @@ def _parse_day(text: str | None) -> int | None:
     """An epoch day from ``YYYY-MM-DD`` or a number (None: no day given)."""
     if text is None or text == "":
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 18:
         return int(text)
     try:
         moment = datetime.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"day must be YYYY-MM-DD or an epoch day, not {text!r}") from None
     return (moment - datetime.date(1970, 1, 1)).days
+
+
+def _integer(query: Any, name: str, default: int) -> int:
+    """The query's ``name`` as an integer (``default`` if absent)."""
+    text = query.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise ValueError(f"{name} must be a non-negative integer, not {text[:40]!r}")
+    return int(text)
 
 
 def _bearer(request: Request) -> str | None:
@@ -322,11 +333,10 @@ def create_gateway(
             wallet = normalize_account(record.address)
             who = {"wallet": wallet} if scope == "wallet" else {"key_id": record.key_id}
             day = _parse_day(q.get("day"))
-            cursor = int(q.get("cursor", "0"))
-            limit = int(q.get("limit", "100"))
+            cursor, limit = _integer(q, "cursor", 0), _integer(q, "limit", 100)
             fmt = q.get("format", "json")
-            if fmt not in ("json", "csv") or cursor < 0:
-                raise ValueError("format must be json or csv, and cursor a non-negative integer")
+            if fmt not in ("json", "csv"):
+                raise ValueError(f"format must be json or csv, not {fmt[:40]!r}")
             if request.url.path.endswith("/daily"):
                 sums = await anyio.to_thread.run_sync(
                     lambda: usage_store.daily(
