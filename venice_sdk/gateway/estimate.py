@@ -8,8 +8,10 @@ in bytes, plus `PROMPT_OVERHEAD`, bounds the prompt's tokens from above.
 Images: ``n`` (default 1), priced per image.
 
 Output: ``max_completion_tokens`` or ``max_tokens`` times the choices asked for (``n``, and
-``best_of`` for completions); a request that sets no limit gets the gateway's default, written
-into the forwarded body, so the upstream cannot generate more than was held.
+``best_of`` for completions); a request that sets no limit gets the gateway's default. The
+limit held is written into the forwarded body under every name a server may read it by
+(`LIMIT_FIELDS`), so the upstream cannot generate more than was held whichever it reads first
+(llama.cpp's server reads ``n_predict``, then ``max_tokens``, and no ``max_completion_tokens``).
 """
 
 from __future__ import annotations
@@ -17,13 +19,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_CHOICES", "MAX_OUTPUT_TOKENS", "PROMPT_OVERHEAD", "WorstCase", "worst_case"]
+__all__ = [
+    "LIMIT_FIELDS",
+    "MAX_CHOICES",
+    "MAX_OUTPUT_TOKENS",
+    "PROMPT_OVERHEAD",
+    "WorstCase",
+    "worst_case",
+]
 
 #: Tokens added to the body's size for a chat template's special tokens.
 PROMPT_OVERHEAD = 64
 #: Largest ``max_tokens`` and ``n`` accepted (anything more is a malformed request).
 MAX_OUTPUT_TOKENS = 10_000_000
 MAX_CHOICES = 128
+#: The names an output limit goes by in OpenAI-compatible servers' requests: ``max_tokens`` is
+#: always sent with the limit held, the others are overwritten with it when the client sent them.
+LIMIT_FIELDS = ("max_tokens", "max_completion_tokens", "n_predict")
 
 
 @dataclass(frozen=True)
@@ -47,8 +59,8 @@ def _count(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
 def worst_case(kind: str, raw: bytes, body: dict[str, Any], default_max_tokens: int) -> WorstCase:
     """The worst case of a request of ``kind`` (``chat``, ``completions``, ``embeddings`` or
     ``images``: ``n`` images, default 1)
-    whose body is ``raw`` (parsed: ``body``). Sets ``max_tokens`` in ``body`` when the request
-    has no output limit. Raises `ValueError` for a malformed limit."""
+    whose body is ``raw`` (parsed: ``body``). Writes the output limit held into ``body`` (each
+    of `LIMIT_FIELDS` it has, and ``max_tokens``). Raises `ValueError` for a malformed limit."""
     if kind == "images":
         return WorstCase(0, 0, _count(body, "n", 1, MAX_CHOICES) or 1)
     input_tokens = len(raw) + PROMPT_OVERHEAD
@@ -61,7 +73,9 @@ def worst_case(kind: str, raw: bytes, body: dict[str, Any], default_max_tokens: 
         limit = _count(body, "max_tokens", 1, MAX_OUTPUT_TOKENS)
     if limit is None:
         limit = default_max_tokens
-        body["max_tokens"] = limit
+    for name in LIMIT_FIELDS:
+        if name == "max_tokens" or name in body:
+            body[name] = limit
     choices = _count(body, "n", 1, MAX_CHOICES) or 1
     if kind == "completions":
         choices = max(choices, _count(body, "best_of", 1, MAX_CHOICES) or 1)

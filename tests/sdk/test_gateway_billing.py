@@ -1,0 +1,121 @@
+"""A key holder trying to be served more than the gateway bills: requests whose output the
+upstream multiplies or bounds by fields the gateway did not read, against an upstream that
+reports its usage honestly (a vLLM-like completions route, a llama.cpp-like chat route)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.support.fake_gate import ALICE, make_gate
+from tests.support.fake_upstream import serving
+from venice_sdk.gateway import GatewayConfig, create_gateway
+from venice_sdk.ledger import CreditLedger
+
+httpx = pytest.importorskip("httpx")
+
+CREDIT = 10_000_000
+PROMPT_TOKENS = 7
+
+
+def tiny(prompt: int, completion: int) -> int:
+    """The price of "tiny": 1 micro-USD per input token, 3 per output token."""
+    return prompt + 3 * completion
+
+
+def _prompts(body: dict[str, Any]) -> int:
+    """How many prompts a completions request is (vLLM, SGLang, llama.cpp: a list of strings or
+    of token lists is a batch, each prompt answered ``n`` times)."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int):
+        return len(prompt)
+    return 1
+
+
+class HonestUpstream:
+    """Generates every token it is allowed to and reports exactly that as its usage.
+
+    ``/v1/completions`` as vLLM: ``max_tokens`` per choice, ``max(n, best_of)`` choices per
+    prompt, one set of choices per prompt of a batch. ``/v1/chat/completions`` as llama.cpp's
+    server: the output limit is ``n_predict``, else ``max_tokens`` (it does not read
+    ``max_completion_tokens``), else unbounded (here 100,000)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.app = Starlette(
+            routes=[
+                Route("/v1/completions", self.completions, methods=["POST"]),
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            ]
+        )
+
+    @staticmethod
+    def _answer(prompt_tokens: int, completion_tokens: int) -> Response:
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+        return JSONResponse({"id": "x", "object": "x", "created": 0, "model": "tiny",
+                             "choices": [], "usage": usage})  # fmt: skip
+
+    async def completions(self, request: Request) -> Response:
+        body = await request.json()
+        self.bodies.append(body)
+        prompts = _prompts(body)
+        per_prompt = max(body.get("n") or 1, body.get("best_of") or 1)
+        return self._answer(PROMPT_TOKENS * prompts, body["max_tokens"] * per_prompt * prompts)
+
+    async def chat(self, request: Request) -> Response:
+        body = await request.json()
+        self.bodies.append(body)
+        limit = body.get("n_predict", body.get("max_tokens", 100_000))
+        return self._answer(PROMPT_TOKENS, limit)
+
+
+@pytest.fixture
+def rig(
+    ledger: CreditLedger, tmp_path: Path
+) -> Iterator[tuple[HonestUpstream, Callable[..., Any]]]:
+    upstream = HonestUpstream()
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(serving(upstream.app))
+        gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
+        config = GatewayConfig(upstream=upstream_url, default_max_tokens=1_000)
+        url = stack.enter_context(serving(create_gateway(gate, config)))
+        key = keys.issue(ALICE, True).key
+
+        def post(path: str, body: dict[str, Any]) -> Any:
+            headers = {"authorization": f"Bearer {key}"}
+            return httpx.post(url + path, json=body, headers=headers, timeout=30)
+
+        yield upstream, post
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_completion_tokens": 5},  # llama.cpp reads no max_completion_tokens
+        {"max_completion_tokens": 5, "max_tokens": 90_000},  # held 5, max_tokens ignored
+        {"max_tokens": 5, "n_predict": 90_000},  # llama.cpp's own name comes first there
+        {"n_predict": 90_000},  # no limit the gateway reads: its default is held
+    ],
+)
+def test_the_upstream_is_told_no_larger_output_limit_than_was_held(
+    rig: tuple[HonestUpstream, Callable[..., Any]], ledger: CreditLedger, limits: dict[str, int]
+) -> None:
+    upstream, post = rig
+    hello = [{"role": "user", "content": "hi"}]
+    answer = post("/v1/chat/completions", {"model": "tiny", "messages": hello, **limits})
+    assert answer.status_code == 200
+    generated = answer.json()["usage"]["completion_tokens"]
+    assert ledger.spent(ALICE) == tiny(PROMPT_TOKENS, generated)
+    held = limits.get("max_completion_tokens") or limits.get("max_tokens") or 1_000
+    sent = upstream.bodies[-1]
+    for name in ("max_tokens", "max_completion_tokens", "n_predict"):
+        assert sent.get(name, 0) <= held, (name, sent)
