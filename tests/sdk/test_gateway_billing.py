@@ -97,6 +97,32 @@ def rig(
         yield upstream, post
 
 
+def test_a_batch_of_prompts_is_held_and_billed_for_every_prompts_output(
+    rig: tuple[HonestUpstream, Callable[..., Any]], ledger: CreditLedger
+) -> None:
+    _, post = rig
+    # One request, 50 prompts, 100 tokens each: 5,000 output tokens generated upstream.
+    for prompt in (["hi"] * 50, [[1, 2, 3]] * 50):
+        before = ledger.spent(ALICE)
+        answer = post("/v1/completions", {"model": "tiny", "prompt": prompt, "max_tokens": 100})
+        assert answer.status_code == 200
+        usage = answer.json()["usage"]
+        assert usage["completion_tokens"] == 5_000
+        assert ledger.spent(ALICE) - before == tiny(usage["prompt_tokens"], 5_000)
+    assert ledger.held(ALICE) == 0
+
+
+def test_a_batch_with_n_and_best_of_is_billed_for_all_of_it(
+    rig: tuple[HonestUpstream, Callable[..., Any]], ledger: CreditLedger
+) -> None:
+    _, post = rig
+    body = {"model": "tiny", "prompt": ["a", "b", "c"], "max_tokens": 10, "n": 2, "best_of": 4}
+    answer = post("/v1/completions", body)
+    assert answer.status_code == 200
+    assert answer.json()["usage"]["completion_tokens"] == 3 * 4 * 10
+    assert ledger.spent(ALICE) == tiny(3 * PROMPT_TOKENS, 120)
+
+
 @pytest.mark.parametrize(
     "limits",
     [

@@ -8,10 +8,12 @@ in bytes, plus `PROMPT_OVERHEAD`, bounds the prompt's tokens from above.
 Images: ``n`` (default 1), priced per image.
 
 Output: ``max_completion_tokens`` or ``max_tokens`` times the choices asked for (``n``, and
-``best_of`` for completions); a request that sets no limit gets the gateway's default. The
-limit held is written into the forwarded body under every name a server may read it by
-(`LIMIT_FIELDS`), so the upstream cannot generate more than was held whichever it reads first
-(llama.cpp's server reads ``n_predict``, then ``max_tokens``, and no ``max_completion_tokens``).
+``best_of`` for completions) times the prompts of a completions batch (``prompt`` as a list of
+strings or of token lists, and ``prompt_embeds`` as a list: servers answer each prompt); a
+request that sets no limit gets the gateway's default. The limit held is written into the
+forwarded body under every name a server may read it by (`LIMIT_FIELDS`), so the upstream
+cannot generate more than was held whichever it reads first (llama.cpp's server reads
+``n_predict``, then ``max_tokens``, and no ``max_completion_tokens``).
 """
 
 from __future__ import annotations
@@ -79,4 +81,19 @@ def worst_case(kind: str, raw: bytes, body: dict[str, Any], default_max_tokens: 
     choices = _count(body, "n", 1, MAX_CHOICES) or 1
     if kind == "completions":
         choices = max(choices, _count(body, "best_of", 1, MAX_CHOICES) or 1)
+        choices *= _prompts(body)
     return WorstCase(input_tokens, limit * choices)
+
+
+def _prompts(body: dict[str, Any]) -> int:
+    """How many prompts a completions request is: ``prompt`` as a list of strings or of token
+    lists is a batch (a list of token ids is one prompt), and so is ``prompt_embeds`` as a list
+    (vLLM answers both, each prompt with its own choices)."""
+    count = 0
+    for name in ("prompt", "prompt_embeds"):
+        value = body.get(name)
+        if isinstance(value, list) and not all(isinstance(item, int) for item in value):
+            count += len(value)
+        elif value is not None:
+            count += 1
+    return max(count, 1)
