@@ -13,6 +13,7 @@ Every refusal is a `Reservation` with ``allowed=False`` and a `Reason`; nothing 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from venice_sdk.auth import KEY_PREFIX, AuthError, KeyRecord
@@ -23,6 +24,8 @@ from venice_sdk.gate import KEY_HOLD_SUFFIX, MONTH_HOLD_SUFFIX, Gatekeeper, KeyH
 from venice_sdk.ledger import Hold, HoldError, Settlement, check_request_id
 
 __all__ = ["KEY_HOLD_SUFFIX", "MAX_REQUEST_ID", "Metering", "Plan", "Reservation"]
+
+_log = logging.getLogger("venice_sdk.metering")
 
 #: Longest request id `Metering` accepts (the ledger's 128, less the key suffix).
 MAX_REQUEST_ID = 120
@@ -160,7 +163,12 @@ class Metering:
             try:
                 settled = self.gate.ledger.settle(key_ref, actual_cost)
             except HoldError as exc:
-                if exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
+                if exc.code == Reason.HOLD_EXPIRED:
+                    # Taken a moment before the wallet's, it expired first: the wallet's hold
+                    # paid (raising would have the caller debit the request again, as if that
+                    # one had gone too). The key's budget misses this charge, as when both go.
+                    _log.warning("%s settled after its key's hold expired", key_ref)
+                elif exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
                     raise
             else:
                 on_key = on_key or settled

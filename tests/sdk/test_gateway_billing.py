@@ -4,6 +4,7 @@ reports its usage honestly (a vLLM-like completions route, a llama.cpp-like chat
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,9 @@ from starlette.routing import Route
 from tests.support.fake_gate import ALICE, make_gate
 from tests.support.fake_upstream import serving
 from venice_sdk.gateway import GatewayConfig, create_gateway
-from venice_sdk.ledger import CreditLedger
+from venice_sdk.gateway.meter import Meter, Served
+from venice_sdk.gateway.stream import Usage
+from venice_sdk.ledger import HOLD_TTL, CreditLedger
 
 httpx = pytest.importorskip("httpx")
 
@@ -145,3 +148,32 @@ def test_the_upstream_is_told_no_larger_output_limit_than_was_held(
     sent = upstream.bodies[-1]
     for name in ("max_tokens", "max_completion_tokens", "n_predict"):
         assert sent.get(name, 0) <= held, (name, sent)
+
+
+def test_a_request_settled_after_its_keys_hold_expired_but_not_its_wallets_is_charged_once(
+    ledger: CreditLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key with a budget is held on the key first, then on the wallet: the key's hold expires
+    a moment before the wallet's. A settle in that moment debited the wallet's hold, then, on
+    the key's `hold_expired`, debited the wallet once more as if its hold had gone too."""
+    gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
+    limited = keys.issue(ALICE, True, daily_limit_micros=1_000_000)
+    clock: Any = ledger.clock
+    reserve = ledger.reserve
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        hold = reserve(*args, **kwargs)
+        if hold.request_id.endswith(":k"):
+            clock.now += 0.5  # the time between the key's hold and the wallet's
+        return hold
+
+    monkeypatch.setattr(ledger, "reserve", slow)
+    meter = Meter(gate)
+    taken = clock.now
+    reservation = asyncio.run(meter.reserve(limited.key, "req-1", 5_000, "tiny"))
+    assert reservation.allowed
+    clock.now = taken + HOLD_TTL + 0.25  # past the key's hold, not the wallet's
+    cost = tiny(PROMPT_TOKENS, 10)
+    served = Served("tiny", "complete", cost, Usage(PROMPT_TOKENS, 10), None)
+    asyncio.run(meter.finish(reservation, served))
+    assert ledger.spent(ALICE) == cost
