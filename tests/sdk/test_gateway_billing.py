@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,11 @@ class HonestUpstream:
         self.bodies.append(body)
         prompts = _prompts(body)
         per_prompt = max(body.get("n") or 1, body.get("best_of") or 1)
-        return self._answer(PROMPT_TOKENS * prompts, body["max_tokens"] * per_prompt * prompts)
+        prompt = body.get("prompt")
+        # One prompt of text: as a byte-level BPE tokenizer with characters it has no merges
+        # for, one token per byte of its UTF-8.
+        read = len(prompt.encode()) if isinstance(prompt, str) else PROMPT_TOKENS * prompts
+        return self._answer(read, body["max_tokens"] * per_prompt * prompts)
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
@@ -93,8 +98,10 @@ def rig(
         url = stack.enter_context(serving(create_gateway(gate, config)))
         key = keys.issue(ALICE, True).key
 
-        def post(path: str, body: dict[str, Any]) -> Any:
+        def post(path: str, body: dict[str, Any] | bytes) -> Any:
             headers = {"authorization": f"Bearer {key}"}
+            if isinstance(body, bytes):
+                return httpx.post(url + path, content=body, headers=headers, timeout=30)
             return httpx.post(url + path, json=body, headers=headers, timeout=30)
 
         yield upstream, post
@@ -177,3 +184,25 @@ def test_a_request_settled_after_its_keys_hold_expired_but_not_its_wallets_is_ch
     served = Served("tiny", "complete", cost, Usage(PROMPT_TOKENS, 10), None)
     asyncio.run(meter.finish(reservation, served))
     assert ledger.spent(ALICE) == cost
+
+
+def test_a_body_in_utf_16_cannot_hold_its_prompt_for_fewer_tokens_than_it_has(
+    rig: tuple[HonestUpstream, Callable[..., Any]], ledger: CreditLedger
+) -> None:
+    """The prompt's bound is the body's size in bytes, sound for UTF-8 (a tokenizer makes no
+    more tokens than the text's UTF-8 bytes); Python's JSON parser also reads UTF-16 and UTF-32,
+    in which a character of U+0800-U+FFFF takes 2 bytes and its UTF-8 3."""
+    _, post = rig
+    body = {"model": "tiny", "prompt": "\ua000" * 20_000, "max_tokens": 1}
+    raw = json.dumps(body, ensure_ascii=False).encode("utf-16")
+    answer = post("/v1/completions", raw)
+    if answer.status_code == 200:  # served: then billed for all of its prompt
+        usage = answer.json()["usage"]
+        assert usage["prompt_tokens"] == 60_000 > len(raw)
+        assert ledger.spent(ALICE) == tiny(60_000, 1)
+    else:
+        assert answer.status_code == 400 and ledger.spent(ALICE) == 0
+    # The same body in UTF-8 is served and billed in full.
+    answer = post("/v1/completions", json.dumps(body, ensure_ascii=False).encode())
+    assert answer.status_code == 200
+    assert ledger.spent(ALICE) == tiny(60_000, 1) and ledger.held(ALICE) == 0

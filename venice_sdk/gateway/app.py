@@ -390,10 +390,12 @@ def create_gateway(
             raw = await _read_body(request, config.max_body_bytes, config.body_timeout)
         if isinstance(raw, Response):
             return raw
-        try:
-            body = json.loads(raw)
+        try:  # UTF-8 only (RFC 8259): the prompt's bound is the body's size in UTF-8 bytes,
+            # and json.loads would read UTF-16 or UTF-32 bytes too, in which a character may
+            # take fewer bytes than in UTF-8 (U+0800-U+FFFF: 2 against 3) and so more tokens.
+            body = json.loads(raw.decode("utf-8-sig"))
         except (ValueError, RecursionError):  # (nested deeper than the parser recurses)
-            return openai_error(Reason.BAD_REQUEST, "the body is not JSON")
+            return openai_error(Reason.BAD_REQUEST, "the body is not JSON in UTF-8")
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return openai_error(Reason.BAD_REQUEST, "the body must be an object with a 'model'")
         model: str = body["model"]
