@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fake_gate import ALICE, make_gate
-from tests.support.fake_upstream import serving
+from tests.support.fake_upstream import PROMPT_TOKENS as UPSTREAM_PROMPT
+from tests.support.fake_upstream import STREAM_TOKENS, FakeUpstream, serving
 from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.meter import Meter, Served
 from venice_sdk.gateway.stream import Usage
@@ -206,3 +207,28 @@ def test_a_body_in_utf_16_cannot_hold_its_prompt_for_fewer_tokens_than_it_has(
     answer = post("/v1/completions", json.dumps(body, ensure_ascii=False).encode())
     assert answer.status_code == 200
     assert ledger.spent(ALICE) == tiny(60_000, 1) and ledger.held(ALICE) == 0
+
+
+@pytest.mark.parametrize("stream", [1, "true"])
+def test_a_stream_asked_for_by_a_value_the_upstream_reads_as_true_is_not_charged_its_hold(
+    ledger: CreditLedger, tmp_path: Path, stream: Any
+) -> None:
+    """OpenAI-compatible servers validate with pydantic, which reads ``1`` or ``"true"`` as
+    True and streams; the gateway took anything but ``true`` for no stream, read the events as
+    one JSON answer, found no usage in it and charged the request its hold (the worst case)."""
+    upstream = FakeUpstream()
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(serving(upstream.app))
+        gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
+        config = GatewayConfig(upstream=upstream_url, default_max_tokens=1_000)
+        url = stack.enter_context(serving(create_gateway(gate, config)))
+        key = keys.issue(ALICE, True).key
+        hello = [{"role": "user", "content": "normal"}]
+        body = {"model": "tiny", "messages": hello, "stream": stream}
+        headers = {"authorization": f"Bearer {key}"}
+        answer = httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
+    if answer.status_code == 200:
+        assert ledger.spent(ALICE) == tiny(UPSTREAM_PROMPT, STREAM_TOKENS)
+    else:
+        assert answer.status_code == 400 and ledger.spent(ALICE) == 0
+    assert ledger.held(ALICE) == 0

@@ -410,6 +410,10 @@ def create_gateway(
             return openai_error(
                 Reason.BAD_REQUEST, f"model '{model}' is priced per {unit}: not for this route"
             )
+        if not isinstance(body.get("stream", False), bool | None):
+            # (a server's pydantic reads 1 or "true" as true and streams; read here as no
+            # stream, the events would be taken for an answer without usage: charged the hold)
+            return openai_error(Reason.BAD_REQUEST, "'stream' must be true or false")
         if kind == "images" and body.get("stream"):
             return openai_error(Reason.BAD_REQUEST, "streamed images are not metered here")
         try:
