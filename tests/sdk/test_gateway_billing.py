@@ -7,20 +7,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support.fake_gate import ALICE, make_gate
 from tests.support.fake_upstream import PROMPT_TOKENS as UPSTREAM_PROMPT
 from tests.support.fake_upstream import STREAM_TOKENS, FakeUpstream, serving
 from venice_sdk.gateway import GatewayConfig, create_gateway
+from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
 from venice_sdk.gateway.meter import Meter, Served
 from venice_sdk.gateway.stream import Usage
 from venice_sdk.ledger import HOLD_TTL, CreditLedger
@@ -232,3 +234,65 @@ def test_a_stream_asked_for_by_a_value_the_upstream_reads_as_true_is_not_charged
     else:
         assert answer.status_code == 400 and ledger.spent(ALICE) == 0
     assert ledger.held(ALICE) == 0
+
+
+async def _vllm_stream(request: Request) -> Response:
+    """vLLM's stream with ``continuous_usage_stats``: ``n`` choices per prompt (a completions
+    batch: one prompt after another), one event per choice per step, each with the usage of
+    that choice and its prompt alone (``previous_num_tokens[i]``, ``num_prompt_tokens[i]``);
+    it stops sending after 3 steps (the client leaves meanwhile)."""
+    body = await request.json()
+    prompt = body.get("prompt")
+    choices = body.get("n", 1) * (len(prompt) if isinstance(prompt, list) else 1)
+
+    async def events() -> AsyncIterator[bytes]:
+        for step in range(1, 4):
+            for i in range(choices):
+                usage = {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": step,
+                         "total_tokens": PROMPT_TOKENS + step}  # fmt: skip
+                chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0,
+                         "model": "tiny", "usage": usage,
+                         "choices": [{"index": i, "delta": {"content": "t "}}]}  # fmt: skip
+                yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
+        await asyncio.sleep(30)
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "choices"),
+    [
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "n": 8}, 8),
+        ("/v1/completions", {"prompt": ["a", "b", "c"], "n": 2}, 6),
+    ],
+)
+def test_a_stream_of_n_choices_cut_short_pays_every_choices_tokens(
+    ledger: CreditLedger, tmp_path: Path, path: str, body: dict[str, Any], choices: int
+) -> None:
+    """With ``--continuous-usage`` a stream cut short settled at the latest usage seen; vLLM
+    reports each choice's own tokens (and its own prompt's) in its events, so that was one
+    choice's of ``n``, and one prompt's of a batch."""
+    routes = [Route(p, _vllm_stream, methods=["POST"]) for p in ("/v1/chat/completions",
+                                                                  "/v1/completions")]  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(serving(Starlette(routes=routes)))
+        gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
+        config = GatewayConfig(upstream=upstream_url, continuous_usage=True)
+        url = stack.enter_context(serving(create_gateway(gate, config)))
+        key = keys.issue(ALICE, True).key
+        raw = json.dumps({"model": "tiny", "stream": True, "max_tokens": 10, **body}).encode()
+        headers = {"authorization": f"Bearer {key}"}
+        events = 0
+        with httpx.stream("POST", url + path, content=raw, headers=headers,
+                          timeout=10) as reply:  # fmt: skip
+            for line in reply.iter_lines():
+                events += line.startswith("data: ")
+                if events == 3 * choices:  # every choice's 3 tokens
+                    break
+        deadline = time.monotonic() + 5
+        while ledger.held(ALICE) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert ledger.held(ALICE) == 0
+    # A batch's events each count one prompt: it pays the prompts' bound (its body's bytes).
+    prompt = PROMPT_TOKENS if "messages" in body else len(raw) + PROMPT_OVERHEAD
+    assert ledger.spent(ALICE) == tiny(prompt, 3 * choices)

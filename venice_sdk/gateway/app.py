@@ -494,6 +494,8 @@ def create_gateway(
                 usage = scanner.final_usage
                 if usage is None and config.continuous_usage:
                     usage = scanner.usage
+                    if usage is not None and bound.prompts > 1:  # (its events: one prompt's)
+                        usage = Usage(bound.input_tokens, usage.completion_tokens)
                 if usage is None:
                     usage = Usage(bound.input_tokens, scanner.events)
                 cost = price(prices, model, usage)

@@ -47,6 +47,8 @@ class WorstCase:
     input_tokens: int
     output_tokens: int
     images: int = 0
+    #: Prompts of a completions batch (each event's usage counts its own prompt's tokens).
+    prompts: int = 1
 
 
 def _count(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -81,7 +83,8 @@ def worst_case(kind: str, raw: bytes, body: dict[str, Any], default_max_tokens: 
     choices = _count(body, "n", 1, MAX_CHOICES) or 1
     if kind == "completions":
         choices = max(choices, _count(body, "best_of", 1, MAX_CHOICES) or 1)
-        choices *= _prompts(body)
+        prompts = _prompts(body)
+        return WorstCase(input_tokens, limit * choices * prompts, prompts=prompts)
     return WorstCase(input_tokens, limit * choices)
 
 

@@ -60,11 +60,14 @@ class SseScanner:
     """Reads the events out of a stream's bytes as they pass."""
 
     events: int = 0  # events with choices (output)
-    usage: Usage | None = None  # the latest usage seen (vLLM's continuous usage: every chunk)
+    #: The stream's usage so far as its events tell it (vLLM's continuous usage: each event
+    #: carries its choice's own, so the output is the sum of each choice's latest).
+    usage: Usage | None = None
     final_usage: Usage | None = None  # the usage chunk (no choices) that ends a stream
     done: bool = False  # saw "data: [DONE]"
     _buffer: bytearray = field(default_factory=bytearray, repr=False)
     _oversized: bool = field(default=False, repr=False)  # the event in _buffer is not read
+    _choices: dict[Any, int] = field(default_factory=dict, repr=False)  # tokens by choice
 
     def feed(self, chunk: bytes) -> None:
         # The common read: whole events of output, none with usage (no event is split across
@@ -127,9 +130,15 @@ class SseScanner:
         except (ValueError, RecursionError):
             return
         usage = usage_of(obj)
-        if usage is not None:
+        choices = obj.get("choices") if isinstance(obj, dict) else None
+        if usage is not None and isinstance(choices, list) and choices:
+            for choice in choices:
+                index = choice.get("index") if isinstance(choice, dict) else None
+                self._choices[index if isinstance(index, int) else None] = usage.completion_tokens
+            self.usage = Usage(usage.prompt_tokens, sum(self._choices.values()))
+        elif usage is not None:
             self.usage = usage
-        if isinstance(obj, dict) and obj.get("choices"):
+        if choices:
             self.events += 1
         elif usage is not None:
             self.final_usage = usage
