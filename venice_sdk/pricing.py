@@ -6,6 +6,10 @@ A price book is a YAML or JSON file::
       llama-3.2-3b:            # text: USD per 1M input and per 1M output tokens
         input_per_million: "0.05"
         output_per_million: "0.15"
+      qwen2.5-vl-7b:           # a text model that also reads images, audio or video
+        input_per_million: "0.20"
+        output_per_million: "0.60"
+        context_tokens: 32768  # its context length: what such a request is held at
       flux-dev:                # image: USD per image
         per_image: "0.01"
 
@@ -44,6 +48,8 @@ MICRO_USD = 1_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000
 
 _TEXT_FIELDS = ("input_per_million", "output_per_million")
+#: A text model's optional field: the most tokens its prompt may have (its context length).
+_CONTEXT = "context_tokens"
 _IMAGE_FIELDS = ("per_image",)
 
 
@@ -68,14 +74,18 @@ class UnknownModel(VeniceError, LookupError):
 class ModelPrice:
     """One model's price in integer micro-USD.
 
-    Text models set ``input_per_million`` and ``output_per_million`` (micro-USD per 1M tokens);
-    image models set ``per_image`` (micro-USD per image). The other fields are ``None``.
+    Text models set ``input_per_million`` and ``output_per_million`` (micro-USD per 1M tokens)
+    and may set ``context_tokens``, the most tokens a prompt may have (the model's context
+    length): a request whose prompt has images, audio or video, whose tokens its size in bytes
+    does not bound, is held at that (`venice_sdk.gateway.estimate`). Image models set
+    ``per_image`` (micro-USD per image). The other fields are ``None``.
     """
 
     model: str
     input_per_million: int | None = None
     output_per_million: int | None = None
     per_image: int | None = None
+    context_tokens: int | None = None
 
     @property
     def kind(self) -> str:
@@ -107,13 +117,13 @@ def _parse_model(model: object, entry: object) -> ModelPrice:
             f"output_per_million (text) or per_image (image), got {entry!r}"
         )
     fields = set(entry)
-    for field in sorted(map(str, fields - set(_TEXT_FIELDS) - set(_IMAGE_FIELDS))):
+    for field in sorted(map(str, fields - {*_TEXT_FIELDS, _CONTEXT, *_IMAGE_FIELDS})):
         raise PriceBookError(
             f"model '{model}': unknown field '{field}' (expected input_per_million and "
             f"output_per_million for text, or per_image for images)"
         )
     if "per_image" in fields:
-        for field in _TEXT_FIELDS:
+        for field in (*_TEXT_FIELDS, _CONTEXT):
             if field in fields:
                 raise PriceBookError(
                     f"model '{model}': field '{field}' cannot be combined with 'per_image' "
@@ -123,10 +133,19 @@ def _parse_model(model: object, entry: object) -> ModelPrice:
     for field in _TEXT_FIELDS:
         if field not in fields:
             raise PriceBookError(f"model '{model}': missing field '{field}'")
+    context = entry.get(_CONTEXT)
+    if context is not None and (
+        isinstance(context, bool) or not isinstance(context, int) or not 1 <= context <= 10**9
+    ):
+        raise PriceBookError(
+            f"model '{model}': {_CONTEXT} must be a whole number of tokens (its context "
+            f"length, e.g. 32768), not {context!r}"
+        )
     return ModelPrice(
         model,
         input_per_million=_usd_to_micro(model, "input_per_million", entry["input_per_million"]),
         output_per_million=_usd_to_micro(model, "output_per_million", entry["output_per_million"]),
+        context_tokens=context,
     )
 
 

@@ -31,6 +31,8 @@ httpx = pytest.importorskip("httpx")
 
 CREDIT = 10_000_000
 PROMPT_TOKENS = 7
+#: An image's tokens in a vision model's prompt (Qwen2-VL: up to 16,384).
+IMAGE_TOKENS = 1_500
 
 
 def tiny(prompt: int, completion: int) -> int:
@@ -86,7 +88,15 @@ class HonestUpstream:
         body = await request.json()
         self.bodies.append(body)
         limit = body.get("n_predict", body.get("max_tokens", 100_000))
-        return self._answer(PROMPT_TOKENS, limit)
+        # A vision model's prompt: each image is `IMAGE_TOKENS` tokens, whatever its URL's size.
+        images = sum(
+            1
+            for message in body["messages"]
+            if isinstance(message.get("content"), list)
+            for part in message["content"]
+            if part.get("type") == "image_url"
+        )
+        return self._answer(PROMPT_TOKENS + IMAGE_TOKENS * images, limit)
 
 
 @pytest.fixture
@@ -296,3 +306,36 @@ def test_a_stream_of_n_choices_cut_short_pays_every_choices_tokens(
     # A batch's events each count one prompt: it pays the prompts' bound (its body's bytes).
     prompt = PROMPT_TOKENS if "messages" in body else len(raw) + PROMPT_OVERHEAD
     assert ledger.spent(ALICE) == tiny(prompt, 3 * choices)
+
+
+def test_a_prompt_with_images_is_held_at_the_models_context_length(
+    rig: tuple[HonestUpstream, Callable[..., Any]], ledger: CreditLedger
+) -> None:
+    """A message's image parts are thousands of tokens each whatever the bytes of their URLs,
+    so the body's size no longer bounds the prompt: a model with ``context_tokens`` in the price
+    book holds such a request at that, and bills the upstream's usage in full; a model without
+    it refuses image, audio and video parts (a 400, nothing held or sent upstream). Before,
+    20 images of 1,500 tokens in a 1.5 KB body were held at the body's size and the settle
+    capped there: billed about 1,500 micro-USD for 30,000's worth."""
+    upstream, post = rig
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    parts = [{"type": "text", "text": "what is in these?"}, *[image] * 20]
+    body = {"messages": [{"role": "user", "content": parts}], "max_tokens": 10}
+    answer = post("/v1/chat/completions", {"model": "tiny-vl", **body})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["usage"]["prompt_tokens"] == PROMPT_TOKENS + 20 * IMAGE_TOKENS
+    assert ledger.spent(ALICE) == tiny(PROMPT_TOKENS + 20 * IMAGE_TOKENS, 10)
+    sent = len(upstream.bodies)
+    for part in (image, {"type": "input_audio", "input_audio": {"data": "AAAA"}}, {"x": 1}):
+        refused = post(
+            "/v1/chat/completions",
+            {"model": "tiny", "messages": [{"role": "user", "content": [part]}]},
+        )
+        assert refused.status_code == 400, refused.text
+        assert "context_tokens" in refused.json()["error"]["message"]
+    # Text parts alone are bounded by their bytes, as a string content is.
+    text = post("/v1/chat/completions", {"model": "tiny", "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]}]})  # fmt: skip
+    assert text.status_code == 200
+    assert len(upstream.bodies) == sent + 1
+    assert ledger.held(ALICE) == 0

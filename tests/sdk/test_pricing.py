@@ -78,6 +78,14 @@ def test_non_int_counts_are_refused(book: PriceBook) -> None:
         book.price("small", True)
 
 
+def test_a_text_model_may_give_its_context_length() -> None:
+    book = PriceBook.from_dict({"models": {"vl": {"input_per_million": "1",
+        "output_per_million": "1", "context_tokens": 32_768}, "t": {"input_per_million": "1",
+        "output_per_million": "1"}}})  # fmt: skip
+    assert book.get("vl").context_tokens == 32_768
+    assert book.get("t").context_tokens is None
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
@@ -105,6 +113,15 @@ def test_non_int_counts_are_refused(book: PriceBook) -> None:
         ({"per_image": "NaN"}, "model 'm': field 'per_image': 'NaN' is not a finite amount"),
         ({"per_image": "1", "input_per_million": "1"}, "model 'm': field 'input_per_million'"),
         ({"per_imag": "1"}, "model 'm': unknown field 'per_imag'"),
+        (
+            {"input_per_million": "1", "output_per_million": "1", "context_tokens": "32k"},
+            "model 'm': context_tokens must be a whole number of tokens .* not '32k'",
+        ),
+        (
+            {"input_per_million": "1", "output_per_million": "1", "context_tokens": 0},
+            "model 'm': context_tokens must be a whole number",
+        ),
+        ({"per_image": "1", "context_tokens": 4096}, "model 'm': field 'context_tokens' cannot"),
         ("0.05", "model 'm': expected a mapping"),
     ],
 )

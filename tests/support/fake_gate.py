@@ -23,6 +23,8 @@ PRICES = {
     "models": {
         # 1 micro-USD per input token, 3 per output token: costs are easy to check.
         "tiny": {"input_per_million": "1", "output_per_million": "3"},
+        # "tiny" that also reads images: a request with one is held at its context length.
+        "tiny-vl": {"input_per_million": "1", "output_per_million": "3", "context_tokens": 32_768},
         "small": {"input_per_million": "0.05", "output_per_million": "0.25"},
         "painter": {"per_image": "0.02"},
     }

@@ -417,7 +417,9 @@ def create_gateway(
         if kind == "images" and body.get("stream"):
             return openai_error(Reason.BAD_REQUEST, "streamed images are not metered here")
         try:
-            bound: WorstCase = worst_case(kind, raw, body, config.default_max_tokens)
+            bound: WorstCase = worst_case(
+                kind, raw, body, config.default_max_tokens, prices.get(model).context_tokens
+            )
             max_cost = prices.price(model, bound.input_tokens, bound.output_tokens, bound.images)
         except ValueError as exc:
             return openai_error(Reason.BAD_REQUEST, str(exc))

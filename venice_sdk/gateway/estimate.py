@@ -3,7 +3,10 @@
 Input: a tokenizer never makes more tokens than the prompt has bytes (every BPE or
 SentencePiece token covers at least one byte), and a request body holds its prompt plus JSON
 around it, which outweighs the few tokens a chat template adds per message. So the body's size
-in bytes, plus `PROMPT_OVERHEAD`, bounds the prompt's tokens from above.
+in bytes, plus `PROMPT_OVERHEAD`, bounds the prompt's tokens from above. Not so for a message
+with images, audio or video (a short URL can be thousands of tokens): such a request is held
+at the model's context length (``context_tokens`` in the price book), and refused for a model
+without one.
 
 Images: ``n`` (default 1), priced per image.
 
@@ -60,14 +63,32 @@ def _count(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
     return value
 
 
-def worst_case(kind: str, raw: bytes, body: dict[str, Any], default_max_tokens: int) -> WorstCase:
+def worst_case(
+    kind: str,
+    raw: bytes,
+    body: dict[str, Any],
+    default_max_tokens: int,
+    context_tokens: int | None = None,
+) -> WorstCase:
     """The worst case of a request of ``kind`` (``chat``, ``completions``, ``embeddings`` or
     ``images``: ``n`` images, default 1)
-    whose body is ``raw`` (parsed: ``body``). Writes the output limit held into ``body`` (each
-    of `LIMIT_FIELDS` it has, and ``max_tokens``). Raises `ValueError` for a malformed limit."""
+    whose body is ``raw`` (parsed: ``body``), for a model of ``context_tokens`` (its context
+    length, if the price book gives it). Writes the output limit held into ``body`` (each of
+    `LIMIT_FIELDS` it has, and ``max_tokens``). Raises `ValueError` for a malformed limit, and
+    for a prompt with images, audio or video to a model whose context length is not known."""
     if kind == "images":
         return WorstCase(0, 0, _count(body, "n", 1, MAX_CHOICES) or 1)
     input_tokens = len(raw) + PROMPT_OVERHEAD
+    if _has_media(body):
+        # An image's tokens are not bounded by its bytes (a URL of 40 bytes can be thousands
+        # of tokens): only the model's context length bounds such a prompt.
+        if context_tokens is None:
+            raise ValueError(
+                f"model '{body.get('model')}' takes no image, audio or video parts here (the "
+                "gateway cannot bound their tokens: its operator gives the model's "
+                "context_tokens in the price book)"
+            )
+        input_tokens = max(input_tokens, context_tokens)
     if kind == "embeddings":
         return WorstCase(input_tokens, 0)
     limit = None
@@ -100,3 +121,22 @@ def _prompts(body: dict[str, Any]) -> int:
         elif value is not None:
             count += 1
     return max(count, 1)
+
+
+#: Content part types that are text (their tokens are bounded by their bytes).
+_TEXT_PARTS = ("text", "refusal")
+
+
+def _has_media(body: dict[str, Any]) -> bool:
+    """Whether a message of ``body`` has a content part that is not text (``image_url``,
+    ``input_audio``, ``video_url``, ``file``, or any type the gateway does not know)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return False
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict) or part.get("type") not in _TEXT_PARTS:
+                    return True
+    return False
