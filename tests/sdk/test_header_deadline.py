@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from starlette.routing import Route
 
 from tests.support.fake_upstream import serving
 from tests.support.sdk import get_on, read_answer, until_closed
-from venice_sdk.server.http import protocol
+from venice_sdk.server.http import MAX_HEAD, protocol
 
 DEADLINE = 1.0
 
@@ -60,3 +61,56 @@ def test_requests_in_time_are_served_and_the_deadline_runs_from_each_answer(port
         sock.sendall(b"Host: t\r\n\r\n")
         assert read_answer(sock).endswith(b"hello")
         assert DEADLINE - 0.1 < _closed_after(sock) < DEADLINE + 1.5
+
+
+def _flood(port: int, head: bytes, piece: bytes, total: int) -> tuple[int, bytes]:
+    """Send ``head`` then ``piece`` until ``total`` bytes or the server closes: (bytes sent,
+    what the server answered)."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(head)
+            while sent < total:
+                sock.sendall(piece)
+                sent += len(piece)
+        except OSError:  # closed by the server: the rest is never sent
+            pass
+        try:
+            answer, _ = until_closed(sock)
+        except OSError:  # (reset: what it had not read was discarded)
+            answer = b""
+    return sent, answer
+
+
+@pytest.mark.parametrize(
+    "head, piece",
+    [
+        (b"GET / HTTP/1.1\r\nX-Big: ", b"a" * 65_536),  # one header without end
+        (b"GET / HTTP/1.1\r\n", b"x: y\r\n" * 10_000),  # headers without end
+        (b"GET /?", b"a" * 65_536),  # a URL without end
+    ],
+    ids=["one-header", "many-headers", "url"],
+)
+def test_a_head_without_end_is_refused_in_bounded_memory(
+    port: int, head: bytes, piece: bytes
+) -> None:
+    """uvicorn's httptools protocol kept every byte of an unfinished head until the deadline
+    (100 MiB of one header: 160 MiB and seconds of the event loop spent copying it; 30 MiB of
+    short headers, 600 MiB); the server is in this process, so its memory is measured here."""
+    tracemalloc.start()
+    try:
+        sent, _ = _flood(port, head, piece, 32 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sent < 8 << 20, "the server read a head of 8 MiB"
+    assert peak < 16 << 20, peak
+
+
+def test_a_head_over_the_limit_is_a_431_and_one_under_it_is_served(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n" + b"x-pad: " + b"a" * 30_000 + b"\r\n\r\n")
+        assert read_answer(sock).endswith(b"hello")
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (MAX_HEAD + 1_000))
+        answer, _ = until_closed(sock)
+    assert answer.startswith((b"HTTP/1.1 431 ", b"HTTP/1.1 400 ")), answer[:100]

@@ -9,6 +9,13 @@ also armed when the connection opens, and bytes that do not finish a request's h
 running (to its first deadline: trickling bytes does not move it). It stops, as in uvicorn, once
 a request's headers are in; a request being served has no deadline here.
 
+On httptools, a request's head (its request line and headers) may also be at most `MAX_HEAD`
+bytes (a 431, and the connection closed): uvicorn sets no limit there (h11 has its own, 16
+KiB), and httptools gathers a header by concatenating its pieces as they arrive. One client
+that sent a header of 100 MiB within the deadline grew a worker by 160 MiB and stalled its
+event loop for seconds at a time (every copy longer than the last); 30 MiB of ``x: y`` lines,
+sent in a second, made 5 million headers and 600 MiB.
+
 `protocol` names the class for uvicorn's ``http`` setting.
 """
 
@@ -20,7 +27,15 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["HeaderDeadlineH11", "HeaderDeadlineHttpTools", "protocol"]
+__all__ = ["MAX_HEAD", "HeaderDeadlineH11", "HeaderDeadlineHttpTools", "protocol"]
+
+#: Most bytes of a request's head on httptools (more: a 431 and the connection closed).
+MAX_HEAD = 64 * 1024
+
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8"
+    b"\r\ncontent-length: 35\r\nconnection: close\r\n\r\nthe request's headers are too large"
+)
 
 
 class _HeaderDeadline:
@@ -53,7 +68,35 @@ class HeaderDeadlineH11(_HeaderDeadline, H11Protocol):
 
 
 class HeaderDeadlineHttpTools(_HeaderDeadline, HttpToolsProtocol):
-    """uvicorn's httptools protocol with the header deadline."""
+    """uvicorn's httptools protocol with the header deadline and `MAX_HEAD`."""
+
+    _head_bytes = 0  # received of the head not yet ended (from a read that began in no body)
+    _heads = 0  # heads ended so far
+    _in_body = False  # a request's head has ended, its body not yet
+
+    def on_headers_complete(self) -> None:
+        self._heads += 1
+        self._head_bytes, self._in_body = 0, True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        heads, in_body = self._heads, self._in_body
+        super().data_received(data)
+        # Counted only when all of ``data`` is head (or the blank lines before one): a read
+        # that began in a body or ended a head holds other bytes too (its part of a head not
+        # counted, at most one read's worth: the limit stays a bound).
+        if in_body or self._in_body or self._heads != heads or self.transport.is_closing():
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_HEAD:
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete:  # (not into an answer under way)
+                self.transport.write(_TOO_LARGE)
+            self.transport.close()
 
 
 def protocol(name: str = "auto") -> type[asyncio.Protocol]:
