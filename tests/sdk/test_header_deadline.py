@@ -5,6 +5,7 @@ file descriptors). Over real sockets, on both of uvicorn's protocols."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 import tracemalloc
@@ -17,7 +18,7 @@ from starlette.routing import Route
 
 from tests.support.fake_upstream import serving
 from tests.support.sdk import get_on, read_answer, until_closed
-from venice_sdk.server.http import MAX_HEAD, protocol
+from venice_sdk.server.http import MAX_HEAD, HeaderDeadlineHttpTools, protocol
 
 DEADLINE = 1.0
 
@@ -114,3 +115,36 @@ def test_a_head_over_the_limit_is_a_431_and_one_under_it_is_served(port: int) ->
         sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (MAX_HEAD + 1_000))
         answer, _ = until_closed(sock)
     assert answer.startswith((b"HTTP/1.1 431 ", b"HTTP/1.1 400 ")), answer[:100]
+
+
+def test_a_deadline_re_armed_when_already_due_survives_the_next_read_on_uvloop() -> None:
+    """uvloop makes a timer due within 0.5 ms a plain ``Handle`` (no ``when``): a read that
+    re-armed the deadline just as it came due, followed by another read before the timer ran
+    (a client sending its head in pieces right at its deadline), failed the connection with
+    an AttributeError logged as "Fatal error on transport". The connection is now closed at
+    the deadline, quietly."""
+    uvloop = pytest.importorskip("uvloop")
+    from unittest import mock
+
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    loop = uvloop.new_event_loop()
+    try:
+        http = HeaderDeadlineHttpTools(
+            Config(app=hello, timeout_keep_alive=5), ServerState(), {}, _loop=loop
+        )
+        transport = mock.MagicMock()
+        transport.is_closing.return_value = False
+        transport.get_extra_info.return_value = None
+        http.connection_made(transport)
+        http.timeout_keep_alive_task.cancel()
+        http.timeout_keep_alive_task = loop.call_at(
+            loop.time() - 1, http.timeout_keep_alive_handler
+        )
+        http.data_received(b"GET / HTTP/1.1\r\n")
+        http.data_received(b"X-Slow: a\r\n")  # raised AttributeError
+        loop.run_until_complete(asyncio.sleep(0.01))
+        transport.close.assert_called()  # the deadline, due, closed the connection
+    finally:
+        loop.close()

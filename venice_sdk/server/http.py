@@ -58,8 +58,12 @@ class _HeaderDeadline:
             and me.timeout_keep_alive_task is None
             and not me.transport.is_closing()
         ):
+            # (uvloop makes a timer due within 0.5 ms a plain Handle, without ``when``: one
+            # re-armed that late is due now; reading its ``when`` failed the connection with a
+            # "Fatal error on transport" traceback)
+            when = getattr(pending, "when", None)
             me.timeout_keep_alive_task = me.loop.call_at(
-                pending.when(), me.timeout_keep_alive_handler
+                when() if when is not None else me.loop.time(), me.timeout_keep_alive_handler
             )
 
 
