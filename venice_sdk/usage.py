@@ -100,6 +100,16 @@ def open_usage_store(redis_url: str | None, data_dir: str | Path) -> UsageStore:
     return SQLiteUsageStore(data / "usage.sqlite3")
 
 
+#: The largest cursor and day a query takes (SQLite's largest integer: a larger one raised
+#: OverflowError from its driver, a 500 with a traceback for ``/v1/usage?cursor=1e20``).
+MAX_INTEGER = 2**63 - 1
+
+
+def _integer(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
+        raise ValueError(f"{name} must be an integer between 0 and {MAX_INTEGER}")
+
+
 def _owner(wallet: str | None, key_id: str | None, limit: int) -> tuple[str, str]:
     """Whose records a query asks for: ``("wallet", wallet)`` or ``("key_id", key_id)``."""
     if (wallet is None) == (key_id is None):
@@ -126,13 +136,19 @@ class UsageStore(ABC):
         limit: int = 100,
     ) -> UsagePage:
         """A wallet's or a key's records (of ``day``, or all kept), oldest first."""
-        return self._query(_owner(wallet, key_id, limit), day, cursor, limit)
+        owner = _owner(wallet, key_id, limit)
+        _integer("cursor", cursor)
+        if day is not None:
+            _integer("day", day)
+        return self._query(owner, day, cursor, limit)
 
     def daily(
         self, day: int, *, wallet: str | None = None, key_id: str | None = None
     ) -> list[DailyUsage]:
         """``day``'s sums by key and model for a wallet or a key."""
-        return self._daily(_owner(wallet, key_id, 1), day)
+        owner = _owner(wallet, key_id, 1)
+        _integer("day", day)
+        return self._daily(owner, day)
 
     @abstractmethod
     def _query(self, owner: tuple[str, str], day: int | None, cursor: int, limit: int) -> UsagePage:

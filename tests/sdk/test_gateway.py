@@ -832,6 +832,10 @@ def test_usage_records_one_per_request_by_wallet_and_key(
     ):
         bad = httpx.get(rig.url + "/v1/usage", headers=auth, params=params)
         assert bad.status_code == 400 and says in bad.json()["error"]["message"], bad.text
+    # Past any store's integers: a 400, not a 500 with a traceback (SQLite's OverflowError).
+    for path, field in (("/v1/usage", "cursor"), ("/v1/usage", "day"), ("/v1/usage/daily", "day")):
+        huge = httpx.get(rig.url + path, headers=auth, params={field: "9" * 20})
+        assert huge.status_code == 400 and huge.json()["error"]["code"] == "bad_request"
     assert httpx.get(rig.url + "/v1/usage").status_code == 401
 
 

@@ -51,6 +51,19 @@ def test_records_page_by_wallet_key_and_day(store: UsageStore) -> None:
         store.query(wallet=WALLET, limit=0)
 
 
+@pytest.mark.parametrize("field", ["cursor", "day", "daily"])
+def test_a_cursor_or_day_beyond_any_record_is_a_value_error(store: UsageStore, field: str) -> None:
+    """``/v1/usage?cursor=99999999999999999999`` (or such a day) raised OverflowError from
+    SQLite's driver: a 500 with a traceback in the gateway's log for a caller's typo."""
+    for value in (2**63, 10**30, -1):
+        with pytest.raises(ValueError):
+            if field == "daily":
+                store.daily(value, wallet=WALLET)
+            else:
+                store.query(wallet=WALLET, **{field: value})
+    assert store.query(wallet=WALLET, cursor=2**63 - 1, day=2**63 - 1).records == []
+
+
 def test_daily_sums_by_key_and_model(store: UsageStore) -> None:
     store.record(rec(1))
     store.record(rec(2))
