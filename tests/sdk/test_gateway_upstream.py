@@ -7,6 +7,7 @@ the read-ahead (paused, then read whole)."""
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 import venice_sdk.gateway.upstream as upstream_module
 from venice_ops.bench.redis import free_port
 from venice_sdk.gateway.upstream import (
+    MAX_HEAD,
     READ_AHEAD,
     RETRY_WINDOW,
     Upstream,
@@ -539,3 +541,43 @@ def test_a_relay_whose_write_fails_in_the_last_read_fails_the_answer() -> None:
         assert upstream._idle == []  # not given back to the pool
 
     _run(handler, client, timeout=2.0)
+
+
+@pytest.mark.parametrize(
+    "start, piece",
+    [
+        (b"HTTP/1.1 200 OK\r\nX-Endless: ", b"a" * 65_536),  # a header without end
+        (b"", b"HTTP/1.1 100 Continue\r\n\r\n" * 2_000),  # interim answers without end
+    ],
+    ids=["header", "interim"],
+)
+def test_a_head_without_end_fails_in_bounded_memory_and_time(start: bytes, piece: bytes) -> None:
+    """An upstream sending a header without end grew the gateway by twice what it sent (64
+    MiB: 125 MiB, and 10 s of the event loop spent copying it); one sending interim answers
+    without end kept the request (its hold, its slot) waiting for as long as it sent them."""
+    closed = asyncio.Event()
+
+    async def handler(_: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(start)
+        try:
+            for _ in range(1_000):  # ~64 MiB
+                writer.write(piece)
+                await writer.drain()
+        except ConnectionError:
+            closed.set()
+        return False
+
+    async def client(upstream: Upstream) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        tracemalloc.start()
+        try:
+            with pytest.raises(UpstreamError, match="no head within"):
+                await upstream.post("/v1/x", b"{}")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 8 * MAX_HEAD and loop.time() - began < 2
+        await asyncio.wait_for(closed.wait(), 5)  # its connection was closed
+
+    _run(handler, client)

@@ -46,6 +46,10 @@ MAX_CONNECTIONS = 2_000
 RETRY_WINDOW = 0.25
 #: Bytes of an answer read ahead of the gateway before the upstream's socket is paused.
 READ_AHEAD = 256 * 1024
+#: Most bytes the upstream may send before its answer's head has ended (interim ``1xx`` answers
+#: included): a head without end was kept whole (each part copied onto the last, on the event
+#: loop), and interim answers without end kept a request waiting for ever.
+MAX_HEAD = 1024 * 1024
 #: Most bytes of an answer read whole (`UpstreamResponse.read`): an upstream sending a body
 #: without end fails the request instead of filling the gateway's memory. The largest honest
 #: answers are embeddings of 2,048 inputs (~60 MB as JSON) and base64 images.
@@ -98,6 +102,12 @@ class _Connection(asyncio.Protocol):
                 except Exception as exc:  # the relay's write or scan: the answer fails
                     response._broken(exc)
                     self.close()
+        if not response._head and not self.lost:  # (a read that ended the head: not counted)
+            response._head_bytes += len(data)
+            if response._head_bytes > MAX_HEAD:
+                response._fail(UpstreamError(f"the upstream's answer has no head within "
+                                             f"{MAX_HEAD:,} bytes"))  # fmt: skip
+                self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -148,6 +158,7 @@ class UpstreamResponse:
         self.status = 0
         self.complete = False
         self._head = False
+        self._head_bytes = 0  # received before the head ended (reads that did not end it)
         self._until_close = True  # no Content-Length, not chunked: the body ends at the close
         self._chunks: list[bytes] = []
         self._buffered = 0
