@@ -14,6 +14,7 @@ import os
 import socket
 import sqlite3
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.app import _read_body, usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
 from venice_sdk.gateway.meter import RedisMeter
+from venice_sdk.gateway.stream import answer_usage, usage_of
 from venice_sdk.ledger import HOLD_TTL, CreditLedger, RedisLedger, month_period
 from venice_sdk.ratelimit import (
     Limits,
@@ -867,6 +869,66 @@ def test_key_lifecycle_refusals_are_openai_shaped(make_rig: Callable[..., Rig]) 
     cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
     month = month_period(float(rig.ledger.clock()))
     assert rig.ledger.spent(monthly.key_id, month) == cost == rig.ledger.spent(ALICE)
+
+
+def test_a_big_answer_is_not_parsed_whole_for_its_usage(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer read whole was parsed whole on the event loop for its usage: the 41 MB of an
+    embeddings request of 2,048 one-word inputs (a fraction of a cent) took 0.7 s, every stream
+    of the worker stalled meanwhile. Its usage is now read from its end."""
+    rig = make_rig()
+    parsed: list[int] = []
+    loads = json.loads
+
+    def spy(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():  # the servers' threads
+            parsed.append(len(text))
+        return loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", spy)
+    answer = httpx.post(
+        rig.url + "/v1/embeddings",
+        headers={"authorization": f"Bearer {rig.key}"},
+        json={"model": "tiny", "input": "many-floats"},
+        timeout=30,
+    )
+    assert answer.status_code == 200 and len(answer.content) > 5_000_000
+    assert parsed and max(parsed) < 10_000, parsed
+    rig.settled()
+    assert rig.ledger.spent(ALICE) == tiny(20, 0)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # vLLM's chat answer: members after the usage
+        '{"id": "c", "choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": 3,'
+        ' "completion_tokens": 2}, "prompt_logprobs": null, "kv_transfer_params": null}',
+        '{"data": [], "usage": {"prompt_tokens": 9, "total_tokens": 9}}\n',
+        # the usage first, or only inside the output (its quotes escaped), or nested too
+        '{"usage": {"prompt_tokens": 4, "completion_tokens": 1}, "choices": [{"text": "x"}]}',
+        '{"choices": [{"text": "\\"usage\\": {\\"prompt_tokens\\": 0}"}], "usage": '
+        '{"prompt_tokens": 5, "completion_tokens": 6}}',
+        '{"choices": [{"text": "a \\"usage\\": {\\"prompt_tokens\\": 0}}"}]}',
+        '{"usage": {"prompt_tokens": 7}, "data": [{"usage": {"prompt_tokens": 1}}]}',
+        '{"usage": {"prompt_tokens": 7}, "data": {"usage": {"prompt_tokens": 1}, "k": 2}}',
+        '{"data": {"usage": {"prompt_tokens": 1}}, "n": 1}',
+        '{"x": "usage", "usage": {"prompt_tokens": 8}, "y": "usage"}',
+        '{"usage": {"prompt_tokens": 2}, "usage": {"prompt_tokens": -1}}',  # (last wins)
+        '{"usage": {"prompt_tokens": 2}, "u": 1',  # not JSON: no usage
+        '{"a": "\\\\", "usage": {"prompt_tokens": 3}}',  # a string ending in a backslash
+        '["usage", {"usage": {"prompt_tokens": 1}}]',
+        '{"usage": {"prompt_tokens": 1}}}',
+        "",
+    ],
+)
+def test_the_usage_of_an_answer_read_from_its_end_is_the_full_parses(answer: str) -> None:
+    try:
+        expected = usage_of(json.loads(answer))
+    except ValueError:
+        expected = None
+    assert answer_usage(answer.encode()) == expected
 
 
 def test_the_sse_scanner_skips_an_event_without_end_in_bounded_memory() -> None:

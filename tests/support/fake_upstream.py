@@ -153,6 +153,13 @@ class FakeUpstream:
     async def embeddings(self, request: Request) -> Response:
         body = await request.json()
         self.bodies.append(body)
+        if body.get("input") == "many-floats":  # an answer of ~6 MB: 2,048 vectors
+            vector = [0.123456789] * 256
+            data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(2048)]
+            usage = {"prompt_tokens": 20, "total_tokens": 20}
+            return JSONResponse(
+                {"object": "list", "model": body["model"], "data": data, "usage": usage}
+            )
         return JSONResponse(
             {
                 "object": "list",

@@ -44,8 +44,8 @@ from venice_sdk.gateway.stream import (
     MeteredStream,
     SseScanner,
     Usage,
+    answer_usage,
     drained,
-    usage_of,
 )
 from venice_sdk.gateway.upstream import MAX_ANSWER, UPSTREAM_ERRORS, Upstream, describe
 from venice_sdk.ledger import (
@@ -515,19 +515,19 @@ def create_gateway(
             )
         finally:
             response.close()
-        try:
-            answer = json.loads(data)
-        except (ValueError, RecursionError):
-            answer = None
         cost: int | None
         usage: Usage | None = None
         images = 0
-        if kind == "images":
+        if kind == "images":  # (a few images: a full parse is quick)
+            try:
+                answer = json.loads(data)
+            except (ValueError, RecursionError):
+                answer = None
             made = answer.get("data") if isinstance(answer, dict) else None
             images = len(made) if isinstance(made, list) else bound.images
             cost = prices.price(model, 0, 0, len(made)) if isinstance(made, list) else None
         else:
-            usage = usage_of(answer)
+            usage = answer_usage(data)
             cost = price(prices, model, usage) if usage is not None else None
         # No usable usage: the request is charged its hold (the worst case).
         served = Served(model, "complete", cost, usage, admitted, images)

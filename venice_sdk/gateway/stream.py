@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from venice_sdk.gateway.upstream import UPSTREAM_ERRORS, UpstreamResponse, describe
 
-__all__ = ["Ending", "MeteredStream", "SseScanner", "Usage", "drained", "drop"]
+__all__ = ["Ending", "MeteredStream", "SseScanner", "Usage", "answer_usage", "drained", "drop"]
 
 #: Seconds a client may read nothing while its socket is full before it is dropped (default).
 STALL_TIMEOUT = 60.0
@@ -53,6 +53,66 @@ def usage_of(obj: Any) -> Usage | None:
             return None
     assert isinstance(prompt, int) and isinstance(completion, int)
     return Usage(prompt, completion)
+
+
+def answer_usage(data: bytes) -> Usage | None:
+    """The ``usage`` of an answer read whole (a JSON object), read from its end when it is a
+    member of the top-level object there (as every OpenAI-compatible server sends it), else by
+    parsing the whole answer. A full parse on the event loop cost 0.7 s for the 41 MB answer
+    of an embeddings request of 2,048 one-word inputs (1,024 dimensions): a request costing
+    a fraction of a cent stalled every stream of the worker that long."""
+    at = len(data)
+    for _ in range(_TAIL_TRIES):
+        at = data.rfind(b'"usage"', 0, at)
+        if at < 0:
+            break
+        if _quoted(data, at):  # inside a string (its quote escaped): not a key
+            continue
+        found, usage = _usage_at(data, at)
+        if found:
+            return usage
+        break
+    try:
+        return usage_of(json.loads(data))
+    except (ValueError, RecursionError):
+        return None
+
+
+#: Occurrences of ``"usage"`` inside strings looked past from the end before a full parse.
+_TAIL_TRIES = 8
+_DECODER = json.JSONDecoder()
+
+
+def _quoted(data: bytes, at: int) -> bool:
+    """Whether the quote at ``at`` is escaped (an odd number of backslashes before it)."""
+    start = at
+    while start > 0 and data[start - 1] == 0x5C:  # "\\"
+        start -= 1
+    return (at - start) % 2 == 1
+
+
+def _usage_at(data: bytes, at: int) -> tuple[bool, Usage | None]:
+    """(True, its usage) if the key ``"usage"`` at ``at`` is a member of the top-level object
+    (what follows its value closes that object, with at most other members between: a key
+    nested deeper is followed by more closing brackets), else (False, None)."""
+    try:
+        tail = data[at + len(b'"usage"') :].decode()
+        colon = len(tail) - len(tail.lstrip())
+        if tail[colon : colon + 1] != ":":
+            return False, None
+        start = colon + 1
+        start += len(tail[start:]) - len(tail[start:].lstrip())
+        value, end = _DECODER.raw_decode(tail, start)
+        rest = tail[end:].lstrip()
+        if rest.startswith(","):  # more members: they and the closing brace must be all
+            members = json.loads("{" + rest[1:])
+            if not isinstance(members, dict):
+                return False, None
+        elif rest.rstrip() != "}":
+            return False, None
+    except (ValueError, RecursionError):  # (UnicodeDecodeError too)
+        return False, None
+    return True, usage_of({"usage": value})
 
 
 @dataclass
