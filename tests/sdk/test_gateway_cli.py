@@ -71,6 +71,8 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--max-body-bytes", "0"], "--max-body-bytes must be a positive"),
         (["--max-answer-bytes", "-1"], "--max-answer-bytes must be a positive"),
         (["--max-parallel", "0"], "--max-parallel must be at least 1"),
+        (["--hold-ttl", "0"], "--hold-ttl must be seconds between 0 and 604800"),
+        (["--hold-ttl", "nan"], "--hold-ttl must be seconds between"),
         (["--max-uploads", "-3"], "--max-uploads must be at least 1"),
         (["--keep-alive", "0"], "--keep-alive must be a positive number of seconds"),
         (["--keep-alive", "nan"], "--keep-alive must be a positive number of seconds"),
@@ -191,3 +193,16 @@ def test_usage_command_prints_records_and_daily_sums(tmp_path: Path) -> None:
     assert json.loads(daily.stdout)[0]["cost"] == 10 + 13 + 16
     bad = subprocess.run([*base, "--wallet", "0x12"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and bad.stderr.startswith("error: ")
+
+
+def test_hold_ttl_reaches_the_ledger(tmp_path: Path) -> None:
+    """``--hold-ttl``: how long a hold lives unsettled (a request served for longer than that is
+    debited only if the day's credit still covers it, and not on its key's budget)."""
+    from venice_sdk.gateway.command import build
+
+    options = {"upstream": "http://127.0.0.1:9", "manifest": str(_manifest(tmp_path)),
+               "rpc": "http://127.0.0.1:9", "ttl": 2.0, "data_dir": str(tmp_path / "d"),
+               "default_max_tokens": 4_096}  # fmt: skip
+    for given, held in ((None, 900.0), (7_200.0, 7_200.0)):
+        app = build({**options, "hold_ttl": given})
+        assert app.state.meter.gate.ledger.hold_ttl == held

@@ -66,6 +66,11 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--keep-alive", type=float, default=KEEP_ALIVE,
                    help="seconds an idle keep-alive connection stays open (default "
                    f"{KEEP_ALIVE:g}: longer than the clients' pools keep theirs)")  # fmt: skip
+    c.add_argument("--hold-ttl", type=float,
+                   help="seconds a request's hold lives if its worker dies before settling it "
+                   "(default 900); a request served for longer is debited only if the day's "
+                   "credit still covers it, and not on its key's budget: set it above your "
+                   "longest generation")  # fmt: skip
     c.add_argument("--max-parallel", type=int,
                    help="requests one wallet may have in flight in each worker, headers to "
                    "last byte (default 256; more are answered 429)")  # fmt: skip
@@ -97,7 +102,7 @@ def build(options: dict[str, Any]) -> Any:
     from venice_sdk.entitlements import EntitlementClient
     from venice_sdk.gate import Gatekeeper
     from venice_sdk.gateway.app import create_gateway
-    from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
+    from venice_sdk.ledger import HOLD_TTL, CreditLedger, RedisLedger, SQLiteLedger
     from venice_sdk.pricing import PriceBook
     from venice_sdk.ratelimit import (
         LocalRateLimiter,
@@ -112,10 +117,11 @@ def build(options: dict[str, Any]) -> Any:
         options["manifest"], options["rpc"], ttl=options["ttl"]
     )
     ledger: CreditLedger
+    ttl = options.get("hold_ttl") or HOLD_TTL
     if options.get("redis_url"):
-        ledger = RedisLedger(options["redis_url"])
+        ledger = RedisLedger(options["redis_url"], hold_ttl=ttl)
     else:
-        ledger = SQLiteLedger(data / "ledger.sqlite3")
+        ledger = SQLiteLedger(data / "ledger.sqlite3", hold_ttl=ttl)
     prices = PriceBook.load(options["prices"]) if options.get("prices") else PriceBook.default()
     keys = ApiKeyStore(data / "keys.sqlite3")
     config = _config(options)
@@ -223,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("error: --workers must be at least 1")
     if not args.keep_alive > 0:  # (also refuses nan)
         raise SystemExit("error: --keep-alive must be a positive number of seconds")
+    if args.hold_ttl is not None and not 0 < args.hold_ttl <= 7 * 86_400:
+        raise SystemExit("error: --hold-ttl must be seconds between 0 and 604800 (a week)")
     try:  # check the options here, before any worker starts
         _config(vars(args))
         if args.rate_limits:
