@@ -99,17 +99,28 @@ class HonestUpstream:
         return self._answer(PROMPT_TOKENS + IMAGE_TOKENS * images, limit)
 
 
+@contextlib.contextmanager
+def _gateway(
+    ledger: CreditLedger, tmp_path: Path, upstream: Any, **options: Any
+) -> Iterator[tuple[str, str]]:
+    """A gateway over ``ledger`` (``options``: its config's) in front of the ASGI app
+    ``upstream``: its URL and a key of ALICE (who has `CREDIT` a day)."""
+    with contextlib.ExitStack() as stack:
+        upstream_url = stack.enter_context(serving(upstream))
+        gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
+        config = GatewayConfig(upstream=upstream_url, **{"default_max_tokens": 1_000, **options})
+        yield (
+            stack.enter_context(serving(create_gateway(gate, config))),
+            keys.issue(ALICE, True).key,
+        )
+
+
 @pytest.fixture
 def rig(
     ledger: CreditLedger, tmp_path: Path
 ) -> Iterator[tuple[HonestUpstream, Callable[..., Any]]]:
     upstream = HonestUpstream()
-    with contextlib.ExitStack() as stack:
-        upstream_url = stack.enter_context(serving(upstream.app))
-        gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
-        config = GatewayConfig(upstream=upstream_url, default_max_tokens=1_000)
-        url = stack.enter_context(serving(create_gateway(gate, config)))
-        key = keys.issue(ALICE, True).key
+    with _gateway(ledger, tmp_path, upstream.app) as (url, key):
 
         def post(path: str, body: dict[str, Any] | bytes) -> Any:
             headers = {"authorization": f"Bearer {key}"}
@@ -228,13 +239,7 @@ def test_a_stream_asked_for_by_a_value_the_upstream_reads_as_true_is_not_charged
     """OpenAI-compatible servers validate with pydantic, which reads ``1`` or ``"true"`` as
     True and streams; the gateway took anything but ``true`` for no stream, read the events as
     one JSON answer, found no usage in it and charged the request its hold (the worst case)."""
-    upstream = FakeUpstream()
-    with contextlib.ExitStack() as stack:
-        upstream_url = stack.enter_context(serving(upstream.app))
-        gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
-        config = GatewayConfig(upstream=upstream_url, default_max_tokens=1_000)
-        url = stack.enter_context(serving(create_gateway(gate, config)))
-        key = keys.issue(ALICE, True).key
+    with _gateway(ledger, tmp_path, FakeUpstream().app) as (url, key):
         hello = [{"role": "user", "content": "normal"}]
         body = {"model": "tiny", "messages": hello, "stream": stream}
         headers = {"authorization": f"Bearer {key}"}
@@ -284,12 +289,7 @@ def test_a_stream_of_n_choices_cut_short_pays_every_choices_tokens(
     choice's of ``n``, and one prompt's of a batch."""
     routes = [Route(p, _vllm_stream, methods=["POST"]) for p in ("/v1/chat/completions",
                                                                   "/v1/completions")]  # fmt: skip
-    with contextlib.ExitStack() as stack:
-        upstream_url = stack.enter_context(serving(Starlette(routes=routes)))
-        gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: CREDIT})
-        config = GatewayConfig(upstream=upstream_url, continuous_usage=True)
-        url = stack.enter_context(serving(create_gateway(gate, config)))
-        key = keys.issue(ALICE, True).key
+    with _gateway(ledger, tmp_path, Starlette(routes=routes), continuous_usage=True) as (url, key):
         raw = json.dumps({"model": "tiny", "stream": True, "max_tokens": 10, **body}).encode()
         headers = {"authorization": f"Bearer {key}"}
         events = 0
