@@ -50,7 +50,8 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--default-max-tokens", type=int, default=4_096,
                    help="output limit of a request that sets none (default 4096)")  # fmt: skip
     c.add_argument("--continuous-usage", action="store_true",
-                   help="ask the upstream for usage in every chunk (vLLM)")  # fmt: skip
+                   help="ask the upstream for usage in every chunk, so a stream cut short pays "
+                   "its counts, not one token a chunk (vLLM: turn it on)")  # fmt: skip
     c.add_argument("--rate-limits", help="requests and tokens per minute per key (a YAML file)")
     c.add_argument("--upstream-timeout", type=float,
                    help="seconds the upstream may send nothing before the request fails "
