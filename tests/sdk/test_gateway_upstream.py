@@ -276,6 +276,31 @@ def test_a_request_waiting_for_a_slot_gets_a_connection_given_back(
     assert _run(_json_ok, client) == 1
 
 
+def test_a_request_waiting_longer_than_the_slot_timeout_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With every connection in use (answers not yet read to their end), a request waits
+    `SLOT_TIMEOUT` s for one, then fails as an upstream error (the gateway's 503, its hold
+    released), and its slot is not lost. Before, it waited for ever, holding its credit."""
+    monkeypatch.setattr(upstream_module, "MAX_CONNECTIONS", 1)
+    monkeypatch.setattr(upstream_module, "SLOT_TIMEOUT", 0.2)
+
+    async def client(upstream: Upstream) -> None:
+        first = await upstream.post("/v1/x", b"{}")  # its answer unread: its slot in use
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(UpstreamError, match=r"stayed in use for 0\.2s"):
+            await upstream.post("/v1/x", b"{}")
+        assert 0.15 < loop.time() - began < 2
+        assert await first.read() == b'{"ok": true}'
+        first.close()
+        second = await asyncio.wait_for(upstream.post("/v1/x", b"{}"), 2)
+        assert await second.read() == b'{"ok": true}'
+        second.close()
+
+    assert _run(_json_ok, client) == 1
+
+
 def test_a_reader_slower_than_the_timeout_is_no_silence_of_the_upstream() -> None:
     """Paused at the read-ahead, the upstream cannot send: the silence counts from the resume
     (a stream's client that is slow for a while failed on the next read)."""

@@ -9,7 +9,8 @@ the answer whole or as its bytes arrive (``Content-Length``, chunked, or up to t
 ``http`` or ``https``.
 
 Timeouts: ``timeout`` seconds with nothing read from the upstream while waiting for its answer
-(a stream may run longer in all), 10 s to connect. `UPSTREAM_ERRORS` is what a failed or timed
+(a stream may run longer in all), 10 s to connect, and 10 s to get a connection when every one
+the pool may open (`MAX_CONNECTIONS`) is in use. `UPSTREAM_ERRORS` is what a failed or timed
 out upstream raises (the gateway answers 503, or ends a stream with an error event). Closing an
 answer before its end closes its connection, which cancels the request upstream; a connection
 whose answer was read to the end goes back to the pool. A request sent on a kept-alive
@@ -41,6 +42,9 @@ __all__ = [
 CONNECT_TIMEOUT = 10.0
 #: Most connections open to the upstream per worker (more requests wait for one).
 MAX_CONNECTIONS = 2_000
+#: Seconds a request waits for one of them before it fails (a 503, its hold released): it
+#: waited for ever, holding its credit, while long streams kept every connection.
+SLOT_TIMEOUT = 10.0
 #: Seconds after sending in which a kept-alive connection's close, with nothing answered, is
 #: taken for the upstream closing it while idle (the request is sent again on a new one).
 RETRY_WINDOW = 0.25
@@ -440,7 +444,16 @@ class Upstream:
         # MAX_CONNECTIONS: a new one is made only when none is idle.
         if self._slots is None:
             self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
-        await self._slots.acquire()
+        if self._slots.locked():  # (else one is free: taken at once, no timer)
+            try:
+                async with asyncio.timeout(SLOT_TIMEOUT):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise UpstreamError(
+                    f"every connection to the upstream stayed in use for {SLOT_TIMEOUT:g}s"
+                ) from None
+        else:
+            await self._slots.acquire()
         while self._idle:
             connection = self._idle.pop()
             if not connection.lost:
