@@ -1333,3 +1333,29 @@ def test_a_wallets_bodies_are_read_a_few_at_a_time_and_the_rest_wait_their_turn(
     rig.settled()
     assert rig.uploads == {}
     assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+
+
+def test_a_client_with_one_request_at_a_time_is_not_refused_for_parallel_requests(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that sends its next request only once it has read the last answer whole has
+    one request in flight, never two: with ``max_parallel=1`` it is served every time. The
+    slot is given back only after the stream's settle (`MeteredStream` awaits ``on_end``
+    after the last byte went out), and uvicorn starts the keep-alive connection's next request
+    as soon as the last byte is sent: a settle taking a moment (a Redis round trip, a busy
+    SQLite, the thread pool full) makes that next request a 429 too_many_parallel_requests."""
+    import asyncio
+
+    rig = make_rig(max_parallel=1)
+    finish = rig.meter.finish
+
+    async def slow_finish(*args: Any) -> Any:
+        await asyncio.sleep(0.3)  # (a settle that takes a moment)
+        return await finish(*args)
+
+    monkeypatch.setattr(rig.meter, "finish", slow_finish)
+    client = rig.client()
+    hello = [{"role": "user", "content": "normal"}]
+    for _ in range(2):
+        list(client.chat.completions.create(model="tiny", messages=hello, stream=True))
+    rig.settled()
