@@ -931,6 +931,29 @@ def test_the_usage_of_an_answer_read_from_its_end_is_the_full_parses(answer: str
     assert answer_usage(answer.encode()) == expected
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # valid JSON: a later member named usage with an escape in its name (the last wins)
+        '{"usage": {"prompt_tokens": 1, "completion_tokens": 1}, '
+        '"us\\u0061ge": {"prompt_tokens": 5000, "completion_tokens": 9000}}',
+        # not JSON before the usage (a full parse: none, the hold charged)
+        '{"choices": [1, 2, ], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}',
+        '{"usage"\x1c: {"prompt_tokens": 3, "completion_tokens": 4}}',
+    ],
+)
+def test_review_the_usage_read_from_the_end_differs_from_the_full_parses(answer: str) -> None:
+    """`answer_usage` against a full parse, found by review: a duplicate usage member whose
+    name is escaped (valid JSON, json.loads keeps the last) is read from the literal one, and
+    an answer that is not JSON before its usage (or has a space Python strips and JSON does
+    not allow) yields that usage where a full parse yields none."""
+    try:
+        expected = usage_of(json.loads(answer))
+    except ValueError:
+        expected = None
+    assert answer_usage(answer.encode()) == expected
+
+
 def test_the_sse_scanner_skips_an_event_without_end_in_bounded_memory() -> None:
     """An upstream event larger than `MAX_EVENT` (or a line that never ends) is not read: the
     scanner keeps a few bytes of it, counts it as output (a stream cut short pays for it) and
