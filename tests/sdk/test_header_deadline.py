@@ -89,8 +89,17 @@ def _flood(port: int, head: bytes, piece: bytes, total: int) -> tuple[int, bytes
         (b"GET / HTTP/1.1\r\nX-Big: ", b"a" * 65_536),  # one header without end
         (b"GET / HTTP/1.1\r\n", b"x: y\r\n" * 10_000),  # headers without end
         (b"GET /?", b"a" * 65_536),  # a URL without end
+        # a chunked body's trailers: headers too, which httptools gathers the same way
+        (
+            b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Big: ",
+            b"a" * 65_536,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+            b"x: y\r\n" * 10_000,
+        ),
     ],
-    ids=["one-header", "many-headers", "url"],
+    ids=["one-header", "many-headers", "url", "one-trailer", "many-trailers"],
 )
 def test_a_head_without_end_is_refused_in_bounded_memory(
     port: int, head: bytes, piece: bytes
