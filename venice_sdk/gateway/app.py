@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import gc
 import json
 import logging
@@ -257,6 +258,12 @@ def create_gateway(
     (429 with ``Retry-After`` beyond them)."""
     meter = make_meter(gate, limiter, policy, usage_store)
     in_flight = InFlight(config.max_parallel)
+
+    def give_back(scope: Scope) -> None:
+        """The request's `InFlight` slot back, if it holds one (once: its scope forgets it)."""
+        wallet = scope.pop(_IN_FLIGHT, None)
+        if wallet is not None:
+            in_flight.give(wallet)
     uploads = Uploads(config.max_uploads)
 
     # Its session is made on first use (so an app run without its lifespan works too).
@@ -504,7 +511,10 @@ def create_gateway(
                 await meter.finish(reservation, Served(model, ending, cost, usage, admitted))
 
             headers = {**_balance_headers(reservation.remaining, request_id), **rate}
-            return MeteredStream(response, headers, on_end, config.stall_timeout)
+            # Its slot back once its last byte is out, not after the settle: a keep-alive
+            # client's next request may come before the settle is done.
+            sent = functools.partial(give_back, request.scope)
+            return MeteredStream(response, headers, on_end, config.stall_timeout, sent)
 
         try:
             data = await response.read(config.max_answer_bytes)
@@ -554,9 +564,7 @@ def create_gateway(
                 if not isinstance(response, MeteredStream):  # (a stream bounds its own sends)
                     await drained(send, config.stall_timeout)
             finally:
-                wallet = scope.pop(_IN_FLIGHT, None)
-                if wallet is not None:
-                    in_flight.give(wallet)
+                give_back(scope)
         else:
             await app(scope, receive, send)
 

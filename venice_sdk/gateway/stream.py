@@ -80,6 +80,8 @@ def answer_usage(data: bytes) -> Usage | None:
 
 #: Occurrences of ``"usage"`` inside strings looked past from the end before a full parse.
 _TAIL_TRIES = 8
+#: JSON's whitespace (Python's `str.strip` takes more: ``\x1c`` is no space to a JSON parser).
+_JSON_SPACE = " \t\n\r"
 _DECODER = json.JSONDecoder()
 
 
@@ -97,18 +99,18 @@ def _usage_at(data: bytes, at: int) -> tuple[bool, Usage | None]:
     nested deeper is followed by more closing brackets), else (False, None)."""
     try:
         tail = data[at + len(b'"usage"') :].decode()
-        colon = len(tail) - len(tail.lstrip())
+        colon = len(tail) - len(tail.lstrip(_JSON_SPACE))
         if tail[colon : colon + 1] != ":":
             return False, None
         start = colon + 1
-        start += len(tail[start:]) - len(tail[start:].lstrip())
+        start += len(tail[start:]) - len(tail[start:].lstrip(_JSON_SPACE))
         value, end = _DECODER.raw_decode(tail, start)
-        rest = tail[end:].lstrip()
+        rest = tail[end:].lstrip(_JSON_SPACE)
         if rest.startswith(","):  # more members: they and the closing brace must be all
             members = json.loads("{" + rest[1:])
             if not isinstance(members, dict):
                 return False, None
-        elif rest.rstrip() != "}":
+        elif rest.rstrip(_JSON_SPACE) != "}":
             return False, None
     except (ValueError, RecursionError):  # (UnicodeDecodeError too)
         return False, None
@@ -128,6 +130,7 @@ class SseScanner:
     _buffer: bytearray = field(default_factory=bytearray, repr=False)
     _oversized: bool = field(default=False, repr=False)  # the event in _buffer is not read
     _choices: dict[Any, int] = field(default_factory=dict, repr=False)  # tokens by choice
+    _output: int = field(default=0, repr=False)  # their sum
 
     def feed(self, chunk: bytes) -> None:
         # The common read: whole events of output, none with usage (no event is split across
@@ -194,8 +197,12 @@ class SseScanner:
         if usage is not None and isinstance(choices, list) and choices:
             for choice in choices:
                 index = choice.get("index") if isinstance(choice, dict) else None
-                self._choices[index if isinstance(index, int) else None] = usage.completion_tokens
-            self.usage = Usage(usage.prompt_tokens, sum(self._choices.values()))
+                index = index if isinstance(index, int) else None
+                # (a running sum: summing every choice per event made a batch of many
+                # prompts quadratic)
+                self._output += usage.completion_tokens - self._choices.get(index, 0)
+                self._choices[index] = usage.completion_tokens
+            self.usage = Usage(usage.prompt_tokens, self._output)
         elif usage is not None:
             self.usage = usage
         if choices:
@@ -226,7 +233,8 @@ class MeteredStream:
     """An ASGI response streaming an upstream's SSE body to the client as it arrives.
 
     ``on_end(ending, scanner, sent_any)`` is awaited exactly once, after the upstream response is
-    closed, whatever happened (shielded from the cancellation of a client that went away).
+    closed, whatever happened (shielded from the cancellation of a client that went away);
+    ``on_sent()``, if given, is called just before, once the client has had all it will get.
     """
 
     def __init__(
@@ -235,11 +243,13 @@ class MeteredStream:
         headers: dict[str, str],
         on_end: Callable[[Ending, SseScanner, bool], Awaitable[None]],
         stall_timeout: float = STALL_TIMEOUT,
+        on_sent: Callable[[], object] | None = None,
     ) -> None:
         self.upstream = upstream
         self.headers = headers
         self.on_end = on_end
         self.stall_timeout = stall_timeout
+        self.on_sent = on_sent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scanner = SseScanner()
@@ -262,6 +272,8 @@ class MeteredStream:
                 await self._pump(send, raw_headers, scanner, state)
                 group.cancel_scope.cancel()
         finally:
+            if self.on_sent is not None:  # the client has all it will get (before the settle)
+                self.on_sent()
             with anyio.CancelScope(shield=True):
                 # Closes its connection unless the stream ended: cancels the request upstream.
                 self.upstream.close()
