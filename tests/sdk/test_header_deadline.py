@@ -126,6 +126,23 @@ def test_a_head_over_the_limit_is_a_431_and_one_under_it_is_served(port: int) ->
     assert answer.startswith((b"HTTP/1.1 431 ", b"HTTP/1.1 400 ")), answer[:100]
 
 
+def test_a_chunked_body_in_small_chunks_with_a_trailer_is_served(port: int) -> None:
+    """A body's chunk sizes and its trailers are counted against `MAX_HEAD` (trailers are
+    headers: sent without end they grew a worker as a head did), beyond the body's own size:
+    an honest chunked body, however finely chunked, is served."""
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in [b"0123456789"] * 8_000)
+    request = (
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + chunks
+        + b"0\r\nX-Checksum: abc\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        assert read_answer(sock).startswith(b"HTTP/1.1 405 ")  # (the app's route takes GET)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")  # the connection still serves
+        assert read_answer(sock).endswith(b"hello")
+
+
 def test_a_deadline_re_armed_when_already_due_survives_the_next_read_on_uvloop() -> None:
     """uvloop makes a timer due within 0.5 ms a plain ``Handle`` (no ``when``): a read that
     re-armed the deadline just as it came due, followed by another read before the timer ran

@@ -264,6 +264,7 @@ def create_gateway(
         wallet = scope.pop(_IN_FLIGHT, None)
         if wallet is not None:
             in_flight.give(wallet)
+
     uploads = Uploads(config.max_uploads)
 
     # Its session is made on first use (so an app run without its lifespan works too).

@@ -10,7 +10,8 @@ running (to its first deadline: trickling bytes does not move it). It stops, as 
 a request's headers are in; a request being served has no deadline here.
 
 On httptools, a request's head (its request line and headers) may also be at most `MAX_HEAD`
-bytes (a 431, and the connection closed): uvicorn sets no limit there (h11 has its own, 16
+bytes (a 431, and the connection closed), and so may a chunked body's trailers (what of it is
+not body, beyond the body's own size): uvicorn sets no limit there (h11 has its own, 16
 KiB), and httptools gathers a header by concatenating its pieces as they arrive. One client
 that sent a header of 100 MiB within the deadline grew a worker by 160 MiB and stalled its
 event loop for seconds at a time (every copy longer than the last); 30 MiB of ``x: y`` lines,
@@ -77,29 +78,46 @@ class HeaderDeadlineHttpTools(_HeaderDeadline, HttpToolsProtocol):
     _head_bytes = 0  # received of the head not yet ended (from a read that began in no body)
     _heads = 0  # heads ended so far
     _in_body = False  # a request's head has ended, its body not yet
+    _body_bytes = 0  # bytes of bodies received on the connection
+    _body_start = 0  # ... when the body under way began
+    _framing = 0  # bytes of the body under way that were not body: chunk sizes, trailers
 
     def on_headers_complete(self) -> None:
         self._heads += 1
-        self._head_bytes, self._in_body = 0, True
+        self._head_bytes, self._framing, self._in_body = 0, 0, True
+        self._body_start = self._body_bytes
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._in_body = False
         super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
-        heads, in_body = self._heads, self._in_body
+        heads, in_body, body = self._heads, self._in_body, self._body_bytes
         super().data_received(data)
-        # Counted only when all of ``data`` is head (or the blank lines before one): a read
-        # that began in a body or ended a head holds other bytes too (its part of a head not
+        # Counted only when all of ``data`` is head (or the blank lines before one), or all of
+        # it is inside one body: a read that ended a head or a body holds other bytes too (not
         # counted, at most one read's worth: the limit stays a bound).
-        if in_body or self._in_body or self._heads != heads or self.transport.is_closing():
+        if self._heads != heads or self.transport.is_closing():
             return
-        self._head_bytes += len(data)
-        if self._head_bytes > MAX_HEAD:
+        if in_body and self._in_body:
+            # A chunked body's trailers are headers too, gathered by httptools the same way:
+            # what was not body may be as much as a head, plus the body (for chunk sizes).
+            self._framing += len(data) - (self._body_bytes - body)
+            over = self._framing > MAX_HEAD + self._body_bytes - self._body_start
+        elif not in_body and not self._in_body:
+            self._head_bytes += len(data)
+            over = self._head_bytes > MAX_HEAD
+        else:
+            return
+        if over:
             cycle = self.cycle
-            if cycle is None or cycle.response_complete:  # (not into an answer under way)
-                self.transport.write(_TOO_LARGE)
+            if cycle is None or cycle.response_complete or not cycle.response_started:
+                self.transport.write(_TOO_LARGE)  # (never into an answer under way)
             self.transport.close()
 
 
