@@ -333,6 +333,11 @@ def test_a_prompt_with_images_is_held_at_the_models_context_length(
         )
         assert refused.status_code == 400, refused.text
         assert "context_tokens" in refused.json()["error"]["message"]
+    # llama.cpp's multimodal prompt objects on /v1/completions: data beside the text.
+    multimodal = {"prompt_string": "<__media__> what is it?", "multimodal_data": ["AAAA"]}
+    for prompt in (multimodal, [multimodal, "hi"]):
+        refused = post("/v1/completions", {"model": "tiny", "prompt": prompt})
+        assert refused.status_code == 400 and "context_tokens" in refused.text, refused.text
     # Text parts alone are bounded by their bytes, as a string content is.
     text = post("/v1/chat/completions", {"model": "tiny", "messages": [
         {"role": "user", "content": [{"type": "text", "text": "hi"}]}]})  # fmt: skip

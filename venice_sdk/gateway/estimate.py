@@ -129,7 +129,13 @@ _TEXT_PARTS = ("text", "refusal")
 
 def _has_media(body: dict[str, Any]) -> bool:
     """Whether a message of ``body`` has a content part that is not text (``image_url``,
-    ``input_audio``, ``video_url``, ``file``, or any type the gateway does not know)."""
+    ``input_audio``, ``video_url``, ``file``, or any type the gateway does not know), or its
+    ``prompt`` is an object or has one (llama.cpp's multimodal prompts: data beside the text)."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, dict) or (
+        isinstance(prompt, list) and any(isinstance(item, dict) for item in prompt)
+    ):
+        return True
     messages = body.get("messages")
     if not isinstance(messages, list):
         return False
