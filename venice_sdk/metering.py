@@ -174,6 +174,20 @@ class Metering:
                 on_key = on_key or settled
         return done, on_key
 
+    def renew(self, hold: Reservation | Hold | str) -> Hold:
+        """Renew a held request's holds (the wallet's and its key's) for another ``hold_ttl``:
+        the lease of a request still being served, so that only a hold whose server died
+        expires. Raises `HoldError` if a hold is no longer live."""
+        ref = _ref(hold)
+        renewed = self.gate.ledger.renew(ref)
+        for key_ref in _key_refs(hold, ref):
+            try:
+                self.gate.ledger.renew(key_ref)
+            except HoldError as exc:
+                if exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
+                    raise
+        return renewed
+
     def release(self, hold: Reservation | Hold | str) -> Hold:
         """Free a hold without debiting anything (on the wallet and on its key)."""
         ref = _ref(hold)

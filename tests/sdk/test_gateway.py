@@ -73,6 +73,7 @@ class Rig:
         self.meter: Any = None
         self.in_flight: dict[str, int] = {}  # the gateway's requests in flight per wallet
         self.uploads: dict[str, Any] = {}  # its bodies being read (or waiting) per wallet
+        self.leases: dict[str, Any] = {}  # its holds renewed: request id -> (hold, renewed at)
 
     def client(self, key: str | None = None) -> Any:
         return openai.OpenAI(base_url=self.url + "/v1", api_key=key or self.key, max_retries=0)
@@ -136,6 +137,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             rig.meter = app.state.meter
             rig.in_flight = app.state.in_flight.counts
             rig.uploads = app.state.uploads.turns
+            rig.leases = app.state.leases
             return rig
 
         yield make
@@ -665,6 +667,42 @@ def test_a_stream_that_outlives_its_hold_is_still_debited(make_rig: Callable[...
     while rig.ledger.spent(ALICE) == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, 3)
+
+
+def test_a_stream_served_longer_than_a_hold_lives_keeps_its_holds_by_renewing_them(
+    make_rig: Callable[..., Rig], ledger: CreditLedger
+) -> None:
+    """The worker renews the holds of its requests being served (every sixth of
+    ``hold_ttl``, those held for a third of it): a stream that runs twice a hold's life keeps
+    its hold and its key's, and settles on both. Before, its holds expired after
+    ``hold_ttl``: the wallet was debited only if the day's credit still covered it, and the
+    key's own budget not at all."""
+    ledger.hold_ttl = 1.2  # (renewed every 0.2 s of real time, on the ledger's clock)
+    rig = make_rig(continuous_usage=True)
+    limited = rig.keys.issue(ALICE, True, daily_limit_micros=10_000)
+    stream = rig.client(limited.key).chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hang-after-3"}], stream=True,
+        max_tokens=100,
+    )  # fmt: skip
+    for i, _ in enumerate(stream, 1):
+        if i == 3:
+            break
+    held = rig.ledger.held(ALICE)
+    assert held > 0 and rig.ledger.held(limited.key_id) == held
+    for _ in range(4):  # 2.4 s of the ledger's clock: twice the holds' life
+        rig.ledger.clock.now += 0.6  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while [at for _, at in rig.leases.values()] != [rig.ledger.clock.now]:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, rig.leases  # (renewed every 0.2 s)
+            time.sleep(0.02)
+        assert rig.ledger.held(ALICE) == held and rig.ledger.held(limited.key_id) == held
+    stream.close()
+    rig.settled()
+    deadline = time.monotonic() + 5  # (the key's hold is settled just after the wallet's)
+    while rig.ledger.held(limited.key_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cost = tiny(PROMPT_TOKENS, 3)
+    assert rig.ledger.spent(ALICE) == cost and rig.ledger.spent(limited.key_id) == cost
 
 
 def test_an_image_model_on_a_text_route_is_refused(make_rig: Callable[..., Rig]) -> None:

@@ -196,8 +196,8 @@ def test_usage_command_prints_records_and_daily_sums(tmp_path: Path) -> None:
 
 
 def test_hold_ttl_reaches_the_ledger(tmp_path: Path) -> None:
-    """``--hold-ttl``: how long a hold lives unsettled (a request served for longer than that is
-    debited only if the day's credit still covers it, and not on its key's budget)."""
+    """``--hold-ttl``: how long a hold outlives the worker that took it (each worker renews
+    the holds of the requests it serves)."""
     from venice_sdk.gateway.command import build
 
     options = {"upstream": "http://127.0.0.1:9", "manifest": str(_manifest(tmp_path)),

@@ -131,6 +131,34 @@ def test_a_hold_expires_after_its_ttl(ledger: CreditLedger, clock: FakeClock) ->
     assert ledger.spent(WALLET) == 900
 
 
+def test_a_renewed_hold_lives_a_ttl_from_its_renewal(
+    ledger: CreditLedger, clock: FakeClock
+) -> None:
+    """A request served for longer than a hold lives: its server renews the hold (a lease),
+    which then expires only a TTL after the last renewal, by id or by `Hold`, and settles as
+    any hold does. Renewing what is not a live hold raises and changes nothing."""
+    hold = ledger.reserve(WALLET, 800, 1_000, "r1")
+    for _ in range(3):
+        clock.now += HOLD_TTL - 1
+        renewed = ledger.renew("r1")
+        assert renewed.state == "held" and renewed.expires_at == clock.now + HOLD_TTL
+        assert ledger.held(WALLET) == 800
+    clock.now += HOLD_TTL - 1
+    assert ledger.renew(hold).held == 800
+    assert ledger.settle(hold, 300).cost == 300
+    assert ledger.spent(WALLET) == 300 and ledger.held(WALLET) == 0
+    ledger.reserve(WALLET, 100, 1_000, "r2")
+    ledger.release("r2")
+    ledger.reserve(WALLET, 100, 1_000, "r3")
+    clock.now += HOLD_TTL  # r3's server died
+    for rid, code in (("r1", Reason.HOLD_SETTLED), ("r2", Reason.HOLD_RELEASED),
+                      ("r3", Reason.HOLD_EXPIRED), ("r4", Reason.UNKNOWN_HOLD)):  # fmt: skip
+        with pytest.raises(HoldError) as refused:
+            ledger.renew(rid)
+        assert refused.value.code == code
+    assert ledger.spent(WALLET) == 300 and ledger.held(WALLET) == 0
+
+
 def test_an_expired_hold_is_released_by_a_reserve(ledger: CreditLedger, clock: FakeClock) -> None:
     ledger.reserve(WALLET, 1_000, 1_000, "r1")
     clock.now += HOLD_TTL

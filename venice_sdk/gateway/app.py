@@ -187,6 +187,8 @@ class Uploads:
 
 #: The scope's entry naming the wallet whose `InFlight` count a metered request holds.
 _IN_FLIGHT = "venice.in_flight"
+#: The scope's entry naming the request whose hold is renewed while it is served.
+_LEASE = "venice.lease"
 
 
 def usd(micros: int) -> str:
@@ -259,11 +261,35 @@ def create_gateway(
     meter = make_meter(gate, limiter, policy, usage_store)
     in_flight = InFlight(config.max_parallel)
 
+    # The holds of this worker's requests being served, renewed as leases (`renew_leases`):
+    # request id -> (its reservation, when it was held or last renewed, on the ledger's clock).
+    leases: dict[str, tuple[Reservation, float]] = {}
+
     def give_back(scope: Scope) -> None:
-        """The request's `InFlight` slot back, if it holds one (once: its scope forgets it)."""
+        """The request's `InFlight` slot back and its lease ended, if it holds them (once: its
+        scope forgets them)."""
         wallet = scope.pop(_IN_FLIGHT, None)
         if wallet is not None:
             in_flight.give(wallet)
+        leases.pop(scope.pop(_LEASE, ""), None)
+
+    async def renew_leases() -> None:
+        """Every sixth of ``hold_ttl``, renew the holds of the requests that have held theirs
+        for a third of it: a stream served for longer than a hold lives keeps its hold (and
+        its key's), and only the holds of a worker that died expire."""
+        while True:
+            ttl = gate.ledger.hold_ttl
+            await anyio.sleep(ttl / 6)
+            try:
+                now = float(gate.ledger.clock())
+                due = [(rid, held) for rid, (held, at) in leases.items() if now - at >= ttl / 3]
+                if due:
+                    await meter.renew([held for _, held in due])
+                    for rid, held in due:
+                        if rid in leases:  # (not ended meanwhile)
+                            leases[rid] = (held, now)
+            except Exception:  # (never the worker's end: the next round tries again)
+                log.exception("renewing holds failed")
 
     uploads = Uploads(config.max_uploads)
 
@@ -285,6 +311,7 @@ def create_gateway(
                 if config.prices_path is not None:
                     reloader = PriceBookReloader(gate, config.prices_path, config.reload_every)
                     group.start_soon(reloader.run)
+                group.start_soon(renew_leases)
                 yield
                 group.cancel_scope.cancel()
         finally:
@@ -466,6 +493,8 @@ def create_gateway(
             return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
         if not reservation.allowed:
             return _refusal(reservation, max_cost, rate)
+        leases[request_id] = (reservation, float(gate.ledger.clock()))
+        request.scope[_LEASE] = request_id  # ended by `give_back`, with the slot
 
         try:
             response = await upstream.post(path, json.dumps(body).encode())
@@ -553,7 +582,7 @@ def create_gateway(
         routes.append(Route("/v1/usage/daily", usage_route, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.meter = meter  # which path meters (`Meter` or `RedisMeter`), for operators
-    app.state.in_flight, app.state.uploads = in_flight, uploads
+    app.state.in_flight, app.state.uploads, app.state.leases = in_flight, uploads, leases
 
     async def metered(scope: Scope, receive: Receive, send: Send) -> None:
         # The metered routes skip Starlette's router and middleware (two wrappers around every

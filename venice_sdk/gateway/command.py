@@ -68,10 +68,8 @@ def add_parser(sub: Any) -> None:
                    help="seconds an idle keep-alive connection stays open (default "
                    f"{KEEP_ALIVE:g}: longer than the clients' pools keep theirs)")  # fmt: skip
     c.add_argument("--hold-ttl", type=float,
-                   help="seconds a request's hold lives if its worker dies before settling it "
-                   "(default 900); a request served for longer is debited only if the day's "
-                   "credit still covers it, and not on its key's budget: set it above your "
-                   "longest generation")  # fmt: skip
+                   help="seconds a request's hold outlives its worker (default 900): each "
+                   "worker renews the holds of the requests it serves")  # fmt: skip
     c.add_argument("--max-parallel", type=int,
                    help="requests one wallet may have in flight in each worker, headers to "
                    "last byte (default 256; more are answered 429)")  # fmt: skip

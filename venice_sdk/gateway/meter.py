@@ -125,6 +125,20 @@ class Meter:
 
         await anyio.to_thread.run_sync(run)
 
+    async def renew(self, reservations: list[Reservation]) -> None:
+        """Renew the holds of requests still being served (a lease: a hold expires only
+        ``hold_ttl`` after its last renewal). A failure is logged: the settle of a request
+        whose hold expired still debits it if the day's credit covers it (`_settle`)."""
+
+        def run() -> None:
+            for reservation in reservations:
+                try:
+                    self.metering.renew(reservation)
+                except (LedgerUnavailable, HoldError) as exc:
+                    log.warning("renewing %s failed: %s", reservation.request_id, exc)
+
+        await anyio.to_thread.run_sync(run)
+
     async def close(self) -> None:
         """Close what the meter opened in its event loop (nothing here)."""
 

@@ -267,6 +267,13 @@ def _release_error(request_id: str, state: str | None) -> HoldError:
     return HoldError(Reason.UNKNOWN_HOLD, f"no hold for request {request_id}")
 
 
+def _renew_error(request_id: str, state: str | None) -> HoldError:
+    """Why a hold in ``state`` (None: no such hold) cannot be renewed."""
+    if state == "settled":
+        return HoldError(Reason.HOLD_SETTLED, f"hold {request_id} was settled: nothing to renew")
+    return _settle_error(request_id, state)
+
+
 def _settlement(
     request_id: str,
     account: str,
@@ -474,6 +481,15 @@ class CreditLedger(ABC):
         account, rid = self._hold_ref(hold)
         return self._release(float(self.clock()), account, rid)
 
+    def renew(self, hold: Hold | str) -> Hold:
+        """Push a live hold's expiry to ``hold_ttl`` seconds from now: a lease its server
+        renews while the request is still being served (a stream longer than ``hold_ttl``),
+        so that only a hold whose server died expires. Renewing a settled, released, expired
+        or unknown hold raises `HoldError` and changes nothing."""
+        account, rid = self._hold_ref(hold)
+        now = float(self.clock())
+        return self._renew(now, account, rid, now + self.hold_ttl)
+
     def held(self, account: str, day: int | None = None) -> int:
         """The credit ``account`` has on live holds taken on ``day`` (default today)."""
         now = float(self.clock())
@@ -496,6 +512,10 @@ class CreditLedger(ABC):
     @abstractmethod
     def _release(self, now: float, account: str | None, request_id: str) -> Hold:
         """Release a hold."""
+
+    @abstractmethod
+    def _renew(self, now: float, account: str | None, request_id: str, expires_at: float) -> Hold:
+        """Renew a hold until ``expires_at``."""
 
     @abstractmethod
     def _held(self, account: str, day: int, now: float) -> int:

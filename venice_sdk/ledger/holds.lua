@@ -1,10 +1,12 @@
 -- The hold script of venice_sdk.ledger.RedisLedger: reserve, settle or release one hold,
 -- atomically (runs after sweep.lua, which releases the account's expired holds first).
 -- KEYS[1] the hold's record (a hash), KEYS[2] the account's hold expiry set.
--- ARGV[1] 'reserve' | 'settle' | 'release' | 'sweep' (only the sweep), ARGV[2] now, ARGV[3] the account's key base,
--- ARGV[4] TTL of the day's (or month's) keys and records (s), ARGV[5] the request id; then
+-- ARGV[1] 'reserve' | 'settle' | 'release' | 'renew' | 'sweep' (only the sweep), ARGV[2] now,
+-- ARGV[3] the account's key base, ARGV[4] TTL of the day's (or month's) keys and records (s),
+-- ARGV[5] the request id; then
 --   reserve: ARGV[6] day, ARGV[7] amount, ARGV[8] limit, ARGV[9] expiry time
 --   settle:  ARGV[6] the actual cost
+--   renew:   ARGV[6] the new expiry time (a live hold only)
 -- Amounts go to INCRBY/DECRBY as the strings they came in (a Lua number would lose digits).
 -- Replies: {'ok', state, day, amount, limit, expires, spent, held, cost, requested},
 -- {'refused', spent, held}, or {why} with why 'unknown', 'reused', 'released', 'expired'
@@ -68,6 +70,13 @@ if op == 'settle' then
   unhold(f[2], f[3])
   redis.call('HSET', KEYS[1], 'state', 'settled', 'cost', charge, 'requested', ARGV[6],
              'spent', redis.call('GET', sk) or '0')
+  return reply()
+end
+
+if op == 'renew' then
+  if f[1] ~= 'held' then return {f[1]} end
+  redis.call('HSET', KEYS[1], 'expires', ARGV[6])
+  redis.call('ZADD', KEYS[2], ARGV[6], rid)
   return reply()
 end
 

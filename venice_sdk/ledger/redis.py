@@ -496,6 +496,15 @@ class RedisLedger(CreditLedger):
             request_id, owner, self._hold_script(now, owner, "release", request_id)
         )
 
+    def _renew(self, now: float, account: str | None, request_id: str, expires_at: float) -> Hold:
+        owner = self._owner(account, request_id)
+        if owner is None:
+            raise base._renew_error(request_id, None)
+        reply = self._hold_script(now, owner, "renew", request_id, repr(expires_at))
+        if reply[0] != "ok":
+            raise base._renew_error(request_id, None if reply[0] == "unknown" else reply[0])
+        return _hold_reply(request_id, owner, reply)
+
     def _held(self, account: str, day: int, now: float) -> int:
         # Expired holds stay in the day's total until a script sweeps them: sweep, then read.
         self._hold_script(now, account, "sweep", "-")

@@ -290,6 +290,21 @@ class SQLiteLedger(CreditLedger):
 
         return self._transaction(work)
 
+    def _renew(self, now: float, account: str | None, request_id: str, expires_at: float) -> Hold:
+        def work(conn: sqlite3.Connection) -> Hold:
+            row = self._find(conn, account, request_id)
+            if row is not None:
+                self._expire(conn, row[0], now)
+                row = self._find(conn, account, request_id)
+            if row is None or row[5] != "held":
+                raise base._renew_error(request_id, None if row is None else row[5])
+            conn.execute(
+                "UPDATE holds SET expires = ? WHERE request_id = ?", (expires_at, request_id)
+            )
+            return self._hold_of(conn, request_id, (*row[:4], expires_at, *row[5:]), now)
+
+        return self._transaction(work)
+
     def _held(self, account: str, day: int, now: float) -> int:
         try:
             return self._day_held(self._conn(), account, day, now)
