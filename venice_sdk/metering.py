@@ -14,6 +14,7 @@ Every refusal is a `Reservation` with ``allowed=False`` and a `Reason`; nothing 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from venice_sdk.auth import KEY_PREFIX, AuthError, KeyRecord
@@ -178,27 +179,24 @@ class Metering:
         """Renew a held request's holds (the wallet's and its key's) for another ``hold_ttl``:
         the lease of a request still being served, so that only a hold whose server died
         expires. Raises `HoldError` if a hold is no longer live."""
-        ref = _ref(hold)
-        renewed = self.gate.ledger.renew(ref)
-        for key_ref in _key_refs(hold, ref):
-            try:
-                self.gate.ledger.renew(key_ref)
-            except HoldError as exc:
-                if exc.code != Reason.UNKNOWN_HOLD:  # no key hold: a request by wallet
-                    raise
-        return renewed
+        return self._both(hold, self.gate.ledger.renew)
 
     def release(self, hold: Reservation | Hold | str) -> Hold:
         """Free a hold without debiting anything (on the wallet and on its key)."""
+        return self._both(hold, self.gate.ledger.release)
+
+    @staticmethod
+    def _both(hold: Reservation | Hold | str, call: Callable[[Hold | str], Hold]) -> Hold:
+        """``call`` on the wallet's hold, then on its key's (none: a request by wallet)."""
         ref = _ref(hold)
-        freed = self.gate.ledger.release(ref)
+        done = call(ref)
         for key_ref in _key_refs(hold, ref):
             try:
-                self.gate.ledger.release(key_ref)
+                call(key_ref)
             except HoldError as exc:
                 if exc.code != Reason.UNKNOWN_HOLD:
                     raise
-        return freed
+        return done
 
 
 @dataclass(frozen=True)
