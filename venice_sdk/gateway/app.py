@@ -48,7 +48,13 @@ from venice_sdk.gateway.stream import (
     answer_usage,
     drained,
 )
-from venice_sdk.gateway.upstream import MAX_ANSWER, UPSTREAM_ERRORS, Upstream, describe
+from venice_sdk.gateway.upstream import (
+    MAX_ANSWER,
+    UPSTREAM_ERRORS,
+    Upstream,
+    acquire_within,
+    describe,
+)
 from venice_sdk.ledger import (
     MAX_AMOUNT,
     LedgerUnavailable,
@@ -166,15 +172,9 @@ class Uploads:
         gate, users = entry
         users[0] += 1
         try:
-            if gate.locked():  # (else the turn is taken at once: no timer)
-                try:
-                    async with asyncio.timeout(seconds):
-                        await gate.acquire()
-                except TimeoutError:
-                    yield False
-                    return
-            else:
-                await gate.acquire()
+            if not await acquire_within(gate, seconds):
+                yield False
+                return
             try:
                 yield True
             finally:
@@ -405,7 +405,7 @@ def create_gateway(
             record = await resolve(key)
         except AuthError as exc:  # (and KeyStoreUnavailable: a 503)
             return openai_error(exc.code, exc.message)
-        wallet = record.address.lower()
+        wallet = normalize_account(record.address)
         if not in_flight.take(wallet):
             return openai_error(
                 Reason.TOO_MANY_PARALLEL,

@@ -35,6 +35,7 @@ __all__ = [
     "Upstream",
     "UpstreamError",
     "UpstreamResponse",
+    "acquire_within",
     "describe",
 ]
 
@@ -58,6 +59,20 @@ MAX_HEAD = 1024 * 1024
 #: without end fails the request instead of filling the gateway's memory. The largest honest
 #: answers are embeddings of 2,048 inputs (~60 MB as JSON) and base64 images.
 MAX_ANSWER = 256 * 1024 * 1024
+
+
+async def acquire_within(gate: asyncio.Semaphore, seconds: float) -> bool:
+    """Take one of ``gate``'s places, waiting up to ``seconds`` for one: whether it got one.
+    (No timer when one is free: most calls, on a request's path.)"""
+    if not gate.locked():
+        await gate.acquire()
+        return True
+    try:
+        async with asyncio.timeout(seconds):
+            await gate.acquire()
+    except TimeoutError:
+        return False
+    return True
 
 
 class UpstreamError(Exception):
@@ -444,16 +459,10 @@ class Upstream:
         # MAX_CONNECTIONS: a new one is made only when none is idle.
         if self._slots is None:
             self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
-        if self._slots.locked():  # (else one is free: taken at once, no timer)
-            try:
-                async with asyncio.timeout(SLOT_TIMEOUT):
-                    await self._slots.acquire()
-            except TimeoutError:
-                raise UpstreamError(
-                    f"every connection to the upstream stayed in use for {SLOT_TIMEOUT:g}s"
-                ) from None
-        else:
-            await self._slots.acquire()
+        if not await acquire_within(self._slots, SLOT_TIMEOUT):
+            raise UpstreamError(
+                f"every connection to the upstream stayed in use for {SLOT_TIMEOUT:g}s"
+            )
         while self._idle:
             connection = self._idle.pop()
             if not connection.lost:

@@ -31,7 +31,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["listening_socket", "serve"]
+__all__ = [
+    "listening_socket",
+    "run_server",
+    "say",
+    "serve",
+    "serving_line",
+    "single_socket",
+]
 
 log = logging.getLogger("venice_sdk.gateway")
 

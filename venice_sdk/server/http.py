@@ -75,17 +75,17 @@ class HeaderDeadlineH11(_HeaderDeadline, H11Protocol):
 class HeaderDeadlineHttpTools(_HeaderDeadline, HttpToolsProtocol):
     """uvicorn's httptools protocol with the header deadline and `MAX_HEAD`."""
 
-    _head_bytes = 0  # received of the head not yet ended (from a read that began in no body)
     _heads = 0  # heads ended so far
     _in_body = False  # a request's head has ended, its body not yet
     _body_bytes = 0  # bytes of bodies received on the connection
-    _body_start = 0  # ... when the body under way began
-    _framing = 0  # bytes of the body under way that were not body: chunk sizes, trailers
+    _body_start = 0  # ... when the head or body under way began
+    _overhead = 0  # bytes of that head or body that were not body (a body's: chunk sizes and
+    # trailers, which are headers too, gathered by httptools as a head's are)
 
     def on_headers_complete(self) -> None:
         self._heads += 1
-        self._head_bytes, self._framing, self._in_body = 0, 0, True
-        self._body_start = self._body_bytes
+        self._in_body = True
+        self._overhead, self._body_start = 0, self._body_bytes
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -94,6 +94,7 @@ class HeaderDeadlineHttpTools(_HeaderDeadline, HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_body = False
+        self._overhead, self._body_start = 0, self._body_bytes
         super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
@@ -102,19 +103,11 @@ class HeaderDeadlineHttpTools(_HeaderDeadline, HttpToolsProtocol):
         # Counted only when all of ``data`` is head (or the blank lines before one), or all of
         # it is inside one body: a read that ended a head or a body holds other bytes too (not
         # counted, at most one read's worth: the limit stays a bound).
-        if self._heads != heads or self.transport.is_closing():
+        if self._heads != heads or in_body != self._in_body or self.transport.is_closing():
             return
-        if in_body and self._in_body:
-            # A chunked body's trailers are headers too, gathered by httptools the same way:
-            # what was not body may be as much as a head, plus the body (for chunk sizes).
-            self._framing += len(data) - (self._body_bytes - body)
-            over = self._framing > MAX_HEAD + self._body_bytes - self._body_start
-        elif not in_body and not self._in_body:
-            self._head_bytes += len(data)
-            over = self._head_bytes > MAX_HEAD
-        else:
-            return
-        if over:
+        self._overhead += len(data) - (self._body_bytes - body)
+        # A head's limit; a body's framing may be as much again as the body (its chunk sizes).
+        if self._overhead > MAX_HEAD + self._body_bytes - self._body_start:
             cycle = self.cycle
             if cycle is None or cycle.response_complete or not cycle.response_started:
                 self.transport.write(_TOO_LARGE)  # (never into an answer under way)
