@@ -1,6 +1,7 @@
-"""The sidecar's holds: ``POST /v1/reserve``, ``/v1/settle`` and ``/v1/release``, for inference
-servers not written in Python that bill the actual usage of a request (reserve its worst case,
-serve it, settle at what it cost).
+"""The sidecar's holds: ``POST /v1/reserve``, ``/v1/settle``, ``/v1/release`` and ``/v1/renew``,
+for inference servers not written in Python that bill the actual usage of a request (reserve its
+worst case, serve it, settle at what it cost). A hold is a lease: a request served for longer
+than the hold's TTL is renewed while it runs, so only the hold of a server that died expires.
 
 ``create_app`` includes `holds_router`. Money is integer micro-USD. A refused reserve is a 200
 with ``allowed: false`` and a ``reason`` (as ``/v1/authorize``); a settle or release that cannot
@@ -91,6 +92,10 @@ class SettleRequest(_Strict):
 
 
 class ReleaseRequest(_Strict):
+    request_id: RequestId
+
+
+class RenewRequest(_Strict):
     request_id: RequestId
 
 
@@ -246,6 +251,22 @@ def holds_router(gate: Gatekeeper, usage_store: UsageStore | None = None) -> API
             "address": hold.account,
             "state": hold.state,
             "released_micros": hold.amount,
+        }
+
+    @router.post("/v1/renew", responses=answers)
+    def renew(body: RenewRequest) -> Any:
+        try:
+            hold = metering.renew(body.request_id)  # the wallet's hold and its key's
+        except HoldError as exc:
+            return _error(exc.code, exc.message, 409)
+        except LedgerUnavailable as exc:
+            return _unavailable(exc)
+        return {
+            "request_id": hold.request_id,
+            "address": hold.account,
+            "state": hold.state,
+            "held_micros": hold.amount,
+            "expires_at": hold.expires_at,
         }
 
     return router

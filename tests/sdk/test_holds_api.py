@@ -1,4 +1,4 @@
-"""The sidecar's hold routes over HTTP: POST /v1/reserve, /v1/settle, /v1/release."""
+"""The sidecar's hold routes over HTTP: POST /v1/reserve, /v1/settle, /v1/release, /v1/renew."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.support.fake_gate import ALICE, BOB, make_gate
+from tests.support.sdk import FakeClock
 from venice_sdk.holds_api import holds_router
-from venice_sdk.ledger import CreditLedger, LedgerUnavailable
+from venice_sdk.ledger import HOLD_TTL, CreditLedger, LedgerUnavailable
 from venice_sdk.usage import UsageRecord, UsageStore
 
 
@@ -129,6 +130,41 @@ def test_a_key_holds_on_its_own_limit_and_on_its_wallet(
     keys.revoke(issued.key_id)
     revoked = http.post("/v1/reserve", json={**body, "request_id": "k3"}).json()
     assert revoked["reason"] == "key_revoked"
+
+
+def test_a_renewed_hold_outlives_its_ttl_on_the_wallet_and_on_the_key(
+    ledger: CreditLedger, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A server not in Python renews the holds of a request it still serves (a stream longer
+    than the hold's TTL): the wallet's and its key's then live a TTL from the last renewal and
+    settle as any hold; what is no longer a live hold is a 409 that changes nothing."""
+    http, keys, _ = _http(ledger, tmp_path)
+    issued = keys.issue(ALICE, True, daily_limit_micros=500)
+    held = http.post(
+        "/v1/reserve", json={"who": issued.key, "request_id": "s1", "max_cost_micros": 400}
+    ).json()
+    assert held["allowed"] and held["expires_at"] == clock.now + HOLD_TTL
+    for _ in range(3):
+        clock.now += HOLD_TTL - 1
+        renewed = http.post("/v1/renew", json={"request_id": "s1"})
+        assert renewed.status_code == 200
+        lease = {"request_id": "s1", "address": ALICE.lower(), "state": "held",
+                 "held_micros": 400, "expires_at": clock.now + HOLD_TTL}  # fmt: skip
+        assert renewed.json() == lease
+        assert ledger.held(ALICE) == 400 and ledger.held(issued.key_id) == 400
+    settled = http.post("/v1/settle", json={"request_id": "s1", "actual_cost_micros": 300})
+    assert settled.status_code == 200 and settled.json()["cost_micros"] == 300
+    assert ledger.spent(ALICE) == 300 and ledger.spent(issued.key_id) == 300
+    for rid, code in (("s1", "hold_settled"), ("nope", "unknown_hold")):
+        refused = http.post("/v1/renew", json={"request_id": rid})
+        assert refused.status_code == 409 and refused.json()["code"] == code
+    http.post("/v1/reserve", json={"who": ALICE, "request_id": "s2", "max_cost_micros": 100})
+    clock.now += HOLD_TTL  # its server died: the hold expired, and stays so
+    late = http.post("/v1/renew", json={"request_id": "s2"})
+    assert late.status_code == 409 and late.json()["code"] == "hold_expired"
+    assert http.post("/v1/renew", json={}).status_code == 422
+    assert http.post("/v1/renew", json={"request_id": "s2", "x": 1}).status_code == 422
+    assert ledger.spent(ALICE) == 300 and ledger.held(ALICE) == 0
 
 
 def test_a_settle_writes_one_usage_record_even_when_retried(

@@ -42,6 +42,7 @@ INTERNAL_PREFIXES = (
     "/v1/reserve",
     "/v1/settle",
     "/v1/release",
+    "/v1/renew",
     "/metrics",
     "/readyz",
 )
