@@ -36,7 +36,7 @@ from tests.support.fake_upstream import (
 )
 from tests.support.sdk import until_closed
 from venice_ops.bench.redis import free_port
-from venice_sdk.auth import ApiKeyStore, KeyStoreUnavailable
+from venice_sdk.auth import KeyStore, KeyStoreUnavailable, RedisKeyStore
 from venice_sdk.gateway import GatewayConfig, create_gateway
 from venice_sdk.gateway.app import _read_body, usd
 from venice_sdk.gateway.estimate import PROMPT_OVERHEAD
@@ -64,7 +64,7 @@ def tiny(prompt: int, completion: int) -> int:
 
 class Rig:
     def __init__(
-        self, ledger: CreditLedger, keys: ApiKeyStore, client: FakeEntitlements,
+        self, ledger: CreditLedger, keys: KeyStore, client: FakeEntitlements,
         upstream: FakeUpstream, url: str,
     ) -> None:  # fmt: skip
         self.ledger, self.keys, self.entitlements = ledger, keys, client
@@ -116,6 +116,8 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             bob: int = 100,
         ) -> Rig:
             gate, keys, client = make_gate(ledger, tmp_path, {ALICE: CREDIT, BOB: bob})
+            if isinstance(ledger, RedisLedger):  # the keys on it too, as `--redis-url` has them
+                gate.keys = keys = RedisKeyStore(ledger.client, clock=ledger.clock)
             config = GatewayConfig(
                 upstream=upstream_url_ or upstream_url,
                 continuous_usage=continuous_usage,
@@ -1196,7 +1198,13 @@ def test_a_key_store_that_fails_is_a_503_not_a_logged_500(
             raise KeyStoreUnavailable("the key store is locked")
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(rig.keys, "resolve" if fails == "unavailable" else "_find_by_key", down)
+    if isinstance(rig.keys, RedisKeyStore):  # read on the gateway's own Redis connection
+        if fails == "sqlite_error":
+            pytest.skip("SQLite's own errors")
+        # (a lookup Redis refuses; a Redis that does not answer: the meter's own test)
+        monkeypatch.setattr(rig.keys, "lookup_command", lambda key: ("HGETALL",))
+    else:
+        monkeypatch.setattr(rig.keys, "resolve" if fails == "unavailable" else "_find_by_key", down)
     with pytest.raises(openai.InternalServerError) as refused:
         rig.client().chat.completions.create(
             model="tiny", messages=[{"role": "user", "content": "hi"}]
@@ -1254,25 +1262,31 @@ def test_a_client_leaving_in_the_middle_of_its_body_leaves_quietly(
     assert errors == []
 
 
+@pytest.mark.parametrize("limited", [False, True])
 def test_a_request_looks_its_key_up_once(
-    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, limited: bool
 ) -> None:
-    """The key resolved before the body is read goes on to the reserve: one lookup a request
-    (two, in the commits that first checked the key before the body; each a read of SQLite)."""
-    rig = make_rig()
-    looked_up: list[str] = []
-    resolve = rig.keys.resolve
+    """The key resolved before the body is read goes on to the rate limits and the reserve:
+    one lookup a request (two, in the commits that first checked the key before the body, and
+    one more with rate limits; each a read of SQLite, or of Redis where the keys are there)."""
+    rig = make_rig(limits=Limits(1_000, 1_000_000) if limited else None)
+    key_id = rig.keys.resolve(rig.key).key_id
+    looked_up: list[Any] = []
+    # (keys in Redis are read on the gateway's own connection; their replies go to from_reply)
+    name = "from_reply" if isinstance(rig.keys, RedisKeyStore) else "resolve"
+    step = getattr(rig.keys, name)
 
-    def counted(key: str) -> Any:
-        looked_up.append(key)
-        return resolve(key)
+    def counted(arg: Any) -> Any:
+        record = step(arg)
+        looked_up.append(record.key_id)
+        return record
 
-    monkeypatch.setattr(rig.keys, "resolve", counted)
+    monkeypatch.setattr(rig.keys, name, counted)
     client = rig.client()
     for _ in range(3):
         client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
     rig.settled()
-    assert looked_up == [rig.key] * 3
+    assert looked_up == [key_id] * 3
 
 
 def test_a_wallet_with_max_parallel_requests_in_flight_is_answered_429_others_are_not(

@@ -19,7 +19,7 @@ from tests.support.fake_gate import ALICE
 from tests.support.gateway_process import gateway_command
 from tests.support.sdk import get_on
 from venice_ops.bench.redis import free_port
-from venice_sdk.auth import ApiKeyStore
+from venice_sdk.auth import ApiKeyStore, AuthError, RedisKeyStore
 from venice_sdk.pricing import PriceBook
 
 LENS = "0x00000000000000000000000000000000000000e1"
@@ -34,7 +34,7 @@ def _manifest(tmp_path: Path) -> Path:
 def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: str) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    key = ApiKeyStore(data / "keys.sqlite3").issue(ALICE, True).key
+    key = RedisKeyStore.from_url(redis_url).issue(ALICE, True).key  # the fleet's keys
     dead_node = f"http://127.0.0.1:{free_port()}"
     headers = {"authorization": f"Bearer {key}"}
     with gateway_command(
@@ -76,6 +76,7 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--max-uploads", "-3"], "--max-uploads must be at least 1"),
         (["--keep-alive", "0"], "--keep-alive must be a positive number of seconds"),
         (["--keep-alive", "nan"], "--keep-alive must be a positive number of seconds"),
+        (["--key-store", "redis"], "--key-store redis needs --redis-url"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:
@@ -206,3 +207,28 @@ def test_hold_ttl_reaches_the_ledger(tmp_path: Path) -> None:
     for given, held in ((None, 900.0), (7_200.0, 7_200.0)):
         app = build({**options, "hold_ttl": given})
         assert app.state.meter.gate.ledger.hold_ttl == held
+
+
+def test_the_keys_are_the_fleets_with_redis_else_the_data_dirs(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """With ``--redis-url`` the keys are Redis's (those `venice-sdk keys --redis-url` and the
+    sidecar issue), read with the servers' ``--key-pepper``; ``--key-store sqlite``, or no
+    Redis, keeps them in the data directory."""
+    from venice_sdk.gateway.command import build
+
+    options = {"upstream": "http://127.0.0.1:9", "manifest": str(_manifest(tmp_path)),
+               "rpc": "http://127.0.0.1:9", "ttl": 2.0, "data_dir": str(tmp_path / "d"),
+               "default_max_tokens": 4_096}  # fmt: skip
+    issued = RedisKeyStore.from_url(redis_url, pepper=b"pepper").issue(ALICE, True)
+    fleet = build({**options, "redis_url": redis_url, "key_pepper": "pepper"})
+    keys = fleet.state.meter.gate.keys
+    assert isinstance(keys, RedisKeyStore) and keys.resolve(issued.key).key_id == issued.key_id
+    unpeppered = build({**options, "redis_url": redis_url}).state.meter.gate.keys
+    local = build({**options, "redis_url": redis_url, "key_store": "sqlite"}).state.meter.gate.keys
+    assert isinstance(local, ApiKeyStore)
+    for store in (unpeppered, local):
+        with pytest.raises(AuthError) as refused:
+            store.resolve(issued.key)
+        assert refused.value.code == "unknown_key"
+    assert isinstance(build(options).state.meter.gate.keys, ApiKeyStore)

@@ -15,6 +15,8 @@ import pytest
 import redis
 
 from tests.support.fake_gate import ALICE, BOB, FakeEntitlements, make_gate
+from venice_ops.bench.redis import free_port
+from venice_sdk.auth import AuthError, KeyStoreUnavailable, RedisKeyStore
 from venice_sdk.entitlements import EntitlementUnavailable
 from venice_sdk.errors import Reason
 from venice_sdk.gateway.meter import Meter, RedisMeter, Served, make_meter
@@ -493,4 +495,54 @@ def test_a_read_ahead_failing_unexpectedly_is_logged(
     asyncio.run(run())
     failed = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
     assert failed and "the lens answered nonsense" in str(failed[0].exc_info[1])
+    ledger.close()
+
+
+def test_keys_in_the_ledgers_redis_are_read_on_the_meters_own_connection(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """The fleet's keys in the ledger's Redis (the gateway's default with ``--redis-url``): the
+    event loop's path reads a presented key with one HGETALL on its own connection (never the
+    store's blocking client), checked as the store checks it (its pepper; revoked, expired,
+    unknown), and a Redis that does not answer is `key_store_unavailable` (a 503). Keys in
+    another database take the blocking path."""
+    ledger = RedisLedger(redis_url)
+    gate, _, _ = make_gate(ledger, tmp_path)
+    now = [time.time()]
+    keys = RedisKeyStore(ledger.client, pepper=b"fleet", clock=lambda: now[0])
+    gate.keys = keys
+    meter = make_meter(gate)
+    assert isinstance(meter, RedisMeter) and meter.redis_keys is keys
+    good = keys.issue(ALICE, True, label="good")
+    revoked = keys.issue(ALICE, True)
+    keys.revoke(revoked.key_id)
+    expiring = keys.issue(ALICE, True, expires_at=now[0] + 60)
+    now[0] += 61
+
+    def blocking(*args: Any) -> Any:
+        raise AssertionError("the store's blocking client was used on the event loop")
+
+    keys.client.hgetall = blocking  # type: ignore[method-assign]
+
+    async def run() -> list[Any]:
+        found = await meter.resolve(good.key)
+        refusals = []
+        for key in (revoked.key, expiring.key, good.key + "x", "not-a-key"):
+            with pytest.raises(AuthError) as refused:
+                await meter.resolve(key)
+            refusals.append(refused.value.code)
+        meter.pipe.port = free_port()  # (nothing listens there: Redis "down")
+        await meter.pipe.close()
+        with pytest.raises(KeyStoreUnavailable) as down:
+            await meter.resolve(good.key)
+        await meter.close()
+        return [found, refusals, down.value.code]
+
+    found, refusals, down = asyncio.run(run())
+    assert found.key_id == good.key_id and found.label == "good" and found.address == ALICE
+    assert refusals == ["key_revoked", "key_expired", "unknown_key", "unknown_key"]
+    assert down == "key_store_unavailable"
+    other_db = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/1")
+    gate.keys = RedisKeyStore(other_db)
+    assert type(make_meter(gate)) is Meter
     ledger.close()

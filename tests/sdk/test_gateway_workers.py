@@ -1,7 +1,9 @@
 """The gateway as its command runs it, several worker processes on the test Redis in front of a
 test upstream, on the test chain's entitlements: a burst on a 100/min key lets exactly 100
-through across 4 workers; the benchmark's machinery (`venice_ops.bench.gateway.measure`) runs
-end to end at a tiny size (figures not checked: this is not a timed test)."""
+through across 4 workers; the keys are Redis's (as the sidecar and `venice-sdk keys` issue
+them), a revocation there refused by every worker at once; the benchmark's machinery
+(`venice_ops.bench.gateway.measure`) runs end to end at a tiny size (figures not checked: this
+is not a timed test)."""
 
 from __future__ import annotations
 
@@ -19,18 +21,26 @@ from rich.console import Console
 from tests.support.fake_upstream import FakeUpstream, serving
 from tests.support.gateway_process import gateway_command
 from venice_ops.bench.redis import free_port
-from venice_sdk.auth import ApiKeyStore
+from venice_sdk.auth import RedisKeyStore
+
+PEPPER = "the-fleet's-key-pepper"
+
+
+@pytest.fixture
+def keys(redis_url: str) -> RedisKeyStore:
+    """The fleet's keys in the test Redis, issued with the servers' pepper."""
+    return RedisKeyStore.from_url(redis_url, pepper=PEPPER.encode())
 
 
 @pytest.fixture
 def gateway_4(
-    tmp_path: Path, manifest: Path, chain: Any, staker: Any, redis_url: str
+    tmp_path: Path, manifest: Path, chain: Any, staker: Any, redis_url: str, keys: RedisKeyStore
 ) -> Iterator[tuple[str, str]]:
-    """`venice-sdk gateway --workers 4` on Redis, 100 requests a minute per key, in front of
-    the test upstream; yields its /v1 URL and a key of the staker."""
+    """`venice-sdk gateway --workers 4` on Redis (its keys too), 100 requests a minute per key,
+    in front of the test upstream; yields its /v1 URL and a key of the staker."""
     data = tmp_path / "data"
     data.mkdir()
-    key = ApiKeyStore(data / "keys.sqlite3").issue(staker.address, True).key
+    key = keys.issue(staker.address, True).key
     limits = tmp_path / "limits.yaml"
     limits.write_text("default: {requests_per_minute: 100, tokens_per_minute: 100000000}\n")
     with (
@@ -39,7 +49,7 @@ def gateway_4(
             "--upstream", upstream, "--manifest", str(manifest),
             "--rpc", str(chain.provider.http_uri), "--workers", "4", "--redis-url", redis_url,
             "--data-dir", str(data), "--rate-limits", str(limits), "--ttl", "3600",
-            port=free_port(),
+            "--key-pepper", PEPPER, port=free_port(),
         ) as (url, _),
     ):  # fmt: skip
         models = httpx.get(url + "/models", headers={"authorization": f"Bearer {key}"})
@@ -78,6 +88,20 @@ def test_a_burst_of_160_through_4_workers_lets_exactly_100_through(
         else:
             assert answer.json()["usage"]["prompt_tokens"] > 0
             assert answer.headers["x-ratelimit-limit-requests"] == "100"
+
+
+def test_a_key_revoked_in_redis_is_refused_by_every_worker_at_once(
+    gateway_4: tuple[str, str], keys: RedisKeyStore
+) -> None:
+    """The operator (or the wallet, through the sidecar) revokes a key in the fleet's Redis:
+    the next request to any worker is refused, none served on a stale copy."""
+    url, key = gateway_4
+    served = asyncio.run(_burst(url, key, 8))  # (new connections: spread over the workers)
+    assert [a.status_code for a in served] == [200] * 8
+    keys.revoke(key)
+    refused = asyncio.run(_burst(url, key, 16))
+    assert [a.status_code for a in refused] == [401] * 16
+    assert {a.json()["error"]["code"] for a in refused} == {"key_revoked"}
 
 
 def test_the_benchmark_runs_at_a_tiny_size(

@@ -73,12 +73,10 @@ def measure(
 ) -> dict[str, dict[str, Any]]:
     """Figures of each path (``direct`` / ``gateway``, non-streaming and streams) for a run
     on ``wallet``'s credit (it must have some); servers started in ``work`` and stopped."""
-    from venice_sdk.auth import ApiKeyStore
+    from venice_sdk.auth import RedisKeyStore
 
     data = work / "gateway"
     data.mkdir(parents=True, exist_ok=True)
-    key = ApiKeyStore(data / "keys.sqlite3").issue(wallet, True, label="bench").key
-    header = ("--header", f"Authorization: Bearer {key}")
     bodies = work / "chat.txt"
     body = {"model": MODEL, "max_tokens": REPLY_TOKENS,
             "messages": [{"role": "user", "content": "Say hello in sixteen tokens."}]}  # fmt: skip
@@ -95,6 +93,10 @@ def measure(
         # a machine of its own). The log still grows, and is fsynced, as in production.
         client.config_set("auto-aof-rewrite-percentage", "0")
         client.close()
+        # The key in the fleet's Redis, as the sidecar and `venice-sdk keys` issue it: every
+        # request through the gateway looks it up there (no cache: a revocation is seen at once).
+        key = RedisKeyStore.from_url(redis_server.url).issue(wallet, True, label="bench").key
+        header = ("--header", f"Authorization: Bearer {key}")
         up = f"http://127.0.0.1:{free_port()}"
         upstream_cmd = [
             *(sys.executable, "-m", "venice_ops.bench.upstream", "--port", up.rsplit(":", 1)[1]),

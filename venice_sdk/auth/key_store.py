@@ -198,7 +198,11 @@ class KeyStore(ABC):
     def resolve(self, key: str) -> KeyRecord:
         """The record of a presented key; refuses ``unknown_key``, ``key_revoked`` and
         ``key_expired``."""
-        record = self._lookup(key)
+        return self.usable(self._lookup(key))
+
+    def usable(self, record: KeyRecord | None) -> KeyRecord:
+        """``record`` (a presented key's, None: not found) if it may be used now, else the
+        refusal `resolve` raises (one check for every way a key is looked up)."""
         if record is None:
             raise AuthError(Reason.UNKNOWN_KEY, "this API key is not known")
         if record.revoked:

@@ -156,6 +156,21 @@ class RedisKeyStore(KeyStore):
         found = self._by_key(key)
         return None if found is None else self._record(found[1])
 
+    def lookup_command(self, key: str) -> tuple[str, str] | None:
+        """The one command that reads a presented key's record (None: not a key, so not
+        known), for a caller sending it on a connection of its own (the gateway's event
+        loop); its reply goes to `from_reply`."""
+        if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
+            return None
+        return ("HGETALL", self.prefix + "h:" + key_hash(key, self._pepper))
+
+    def from_reply(self, reply: Any) -> KeyRecord:
+        """The record of `lookup_command`'s reply (a flat list of fields and values, or a
+        dict), checked as `resolve` checks it."""
+        if isinstance(reply, list):
+            reply = dict(zip(reply[::2], reply[1::2], strict=True))
+        return self.usable(self._record(reply) if reply else None)
+
     def _digest(self, key_id: str) -> str:
         raw = None
         if isinstance(key_id, str) and len(key_id) <= 64:

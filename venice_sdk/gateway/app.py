@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError, KeyRecord
+from venice_sdk.auth import KEY_PREFIX, AuthError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error, status_of
@@ -325,14 +325,7 @@ def create_gateway(
         except (UnknownModel, ValueError):
             return None
 
-    async def resolve(key: str) -> KeyRecord:
-        """The record of a presented key (raises `AuthError`, `KeyStoreUnavailable` included):
-        read on the loop from SQLite (in WAL mode a read never waits), else in a thread."""
-        if gate.keys is None:
-            raise AuthError(Reason.UNKNOWN_KEY, "this gateway has no key store")
-        if isinstance(gate.keys, ApiKeyStore):
-            return gate.keys.resolve(key)
-        return await anyio.to_thread.run_sync(gate.keys.resolve, key)
+    resolve = meter.resolve  # a presented key's record (raises `AuthError`)
 
     async def models(request: Request) -> Response:
         key = _bearer(request)
@@ -472,7 +465,7 @@ def create_gateway(
         admitted: Admitted | None = None
         if meter.limits:
             try:
-                admitted = await meter.admit(key)
+                admitted = await meter.admit(key, record)
             except LedgerUnavailable as exc:
                 return openai_error(Reason.LEDGER_UNAVAILABLE, f"rate limits unavailable: {exc}")
             if admitted is not None and not admitted[1].allowed:

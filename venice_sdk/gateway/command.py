@@ -5,11 +5,14 @@
         [--data-dir .venice] [--prices prices.yaml] [--upstream-key KEY] \\
         [--default-max-tokens 4096] [--continuous-usage] [--rate-limits limits.yaml] \\
         [--upstream-timeout 600] [--stall-timeout 60] [--body-timeout 60] \\
-        [--max-body-bytes N] [--max-answer-bytes N] [--keep-alive 20]
+        [--max-body-bytes N] [--max-answer-bytes N] [--keep-alive 20] \\
+        [--key-store sqlite|redis] [--key-pepper SECRET]
 
 With ``--workers`` above 1 the workers share the ledger: give ``--redis-url`` (SQLite works
-across the processes of one machine too, more slowly). Rate limits (`venice_sdk.ratelimit`) are
-shared through Redis too; without it each worker counts its own.
+across the processes of one machine too, more slowly). Rate limits (`venice_sdk.ratelimit`),
+usage records and the API keys are shared through Redis too (the keys as the sidecar and
+``venice-sdk keys --redis-url`` keep them; ``--key-store sqlite`` keeps them in the data
+directory instead); without Redis each worker counts its own limits.
 """
 
 from __future__ import annotations
@@ -44,7 +47,15 @@ def add_parser(sub: Any) -> None:
         help="worker processes, each listening on the port itself (default 1)",
     )
     c.add_argument("--data-dir", default=".venice", help="SQLite files (default .venice)")
-    c.add_argument("--redis-url", help="share the ledger through Redis")
+    c.add_argument("--redis-url", help="share the ledger, the limits, the usage records and "
+                   "(unless --key-store sqlite) the keys through Redis")  # fmt: skip
+    c.add_argument("--key-store", choices=("sqlite", "redis"),
+                   help="where the API keys live: redis (the default with --redis-url: the "
+                   "keys `venice-sdk keys --redis-url` and the sidecar issue) or sqlite "
+                   "(<data-dir>/keys.sqlite3)")  # fmt: skip
+    c.add_argument("--key-pepper", default=os.environ.get("VENICE_KEY_PEPPER"),
+                   help="the server secret the keys were issued with, if any (as the "
+                   "sidecar's; env VENICE_KEY_PEPPER)")  # fmt: skip
     c.add_argument("--prices", help="a price book file (default: the bundled one); reloaded "
                    "on SIGHUP or when it changes, for new requests")  # fmt: skip
     c.add_argument("--default-max-tokens", type=int, default=4_096,
@@ -97,7 +108,6 @@ def add_parser(sub: Any) -> None:
 
 def build(options: dict[str, Any]) -> Any:
     """The gateway app from the command's options (a dict, so worker processes can rebuild it)."""
-    from venice_sdk.auth import ApiKeyStore
     from venice_sdk.entitlements import EntitlementClient
     from venice_sdk.gate import Gatekeeper
     from venice_sdk.gateway.app import create_gateway
@@ -122,7 +132,7 @@ def build(options: dict[str, Any]) -> Any:
     else:
         ledger = SQLiteLedger(data / "ledger.sqlite3", hold_ttl=ttl)
     prices = PriceBook.load(options["prices"]) if options.get("prices") else PriceBook.default()
-    keys = ApiKeyStore(data / "keys.sqlite3")
+    keys = _key_store(options)
     config = _config(options)
     limiter: RateLimiter | None = None
     policy = RateLimitPolicy.load(options["rate_limits"]) if options.get("rate_limits") else None
@@ -135,6 +145,24 @@ def build(options: dict[str, Any]) -> Any:
     return create_gateway(
         Gatekeeper(client, ledger, prices, keys), config, limiter, policy, _usage_store(options)
     )
+
+
+def _key_store(options: dict[str, Any]) -> Any:
+    """The API keys' store: Redis (shared with the sidecar, ``venice-sdk keys`` and every
+    replica) by default with ``--redis-url``, else SQLite in the data directory."""
+    from venice_sdk.auth import ApiKeyStore, RedisKeyStore
+
+    pepper = options["key_pepper"].encode() if options.get("key_pepper") else None
+    if _key_store_kind(options) == "redis":
+        return RedisKeyStore.from_url(options["redis_url"], pepper=pepper)
+    return ApiKeyStore(Path(options["data_dir"]) / "keys.sqlite3", pepper=pepper)
+
+
+def _key_store_kind(options: dict[str, Any]) -> str:
+    kind = options.get("key_store") or ("redis" if options.get("redis_url") else "sqlite")
+    if kind == "redis" and not options.get("redis_url"):
+        raise ValueError("--key-store redis needs --redis-url")
+    return str(kind)
 
 
 def _config(options: dict[str, Any]) -> Any:
@@ -232,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("error: --hold-ttl must be seconds between 0 and 604800 (a week)")
     try:  # check the options here, before any worker starts
         _config(vars(args))
+        _key_store_kind(vars(args))
         if args.rate_limits:
             from venice_sdk.ratelimit import RateLimitPolicy
 

@@ -20,7 +20,15 @@ from typing import Any
 
 import anyio.to_thread
 
-from venice_sdk.auth import KEY_PREFIX, ApiKeyStore, AuthError, KeyRecord
+from venice_sdk.auth import (
+    KEY_PREFIX,
+    ApiKeyStore,
+    AuthError,
+    KeyRecord,
+    KeyStore,
+    KeyStoreUnavailable,
+    RedisKeyStore,
+)
 from venice_sdk.entitlements import EntitlementError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper, has_budget
@@ -85,10 +93,21 @@ class Meter:
 
     # --- the steps, each awaited by the gateway -------------------------------------------
 
-    async def admit(self, key: str) -> Admitted | None:
+    async def resolve(self, key: str) -> KeyRecord:
+        """The record of a presented key (raises `AuthError`, `KeyStoreUnavailable` included):
+        read on the loop from SQLite (in WAL mode a read never waits), else in a thread."""
+        keys = self.gate.keys
+        if keys is None:
+            raise AuthError(Reason.UNKNOWN_KEY, "this gateway has no key store")
+        if isinstance(keys, ApiKeyStore):
+            return keys.resolve(key)
+        return await anyio.to_thread.run_sync(keys.resolve, key)
+
+    async def admit(self, key: str, record: KeyRecord | None = None) -> Admitted | None:
         """Count the request against its key's rate limits (None: no such key; the reserve
-        refuses it). Raises `LedgerUnavailable` if the limits cannot be reached."""
-        return await anyio.to_thread.run_sync(self._admit, key)
+        refuses it); ``record``: the key as the gateway has just resolved it. Raises
+        `LedgerUnavailable` if the limits cannot be reached."""
+        return await anyio.to_thread.run_sync(self._admit, key, record)
 
     async def reserve(
         self, key: str, request_id: str, max_cost: int, model: str, record: KeyRecord | None = None
@@ -155,12 +174,13 @@ class Meter:
             pro, diem = False, 0
         return self.policy.limits_for(record_key_id, pro=pro, diem_staked=diem)
 
-    def _admit(self, key: str) -> Admitted | None:
+    def _admit(self, key: str, record: KeyRecord | None = None) -> Admitted | None:
         assert self.limiter is not None and self.gate.keys is not None
-        try:
-            record = self.gate.keys.resolve(key)
-        except AuthError:
-            return None
+        if record is None:
+            try:
+                record = self.gate.keys.resolve(key)
+            except AuthError:
+                return None
         limits = self._limits_for(record.key_id, record.address)
         return record.key_id, self.limiter.hit(record.key_id, limits)
 
@@ -248,20 +268,44 @@ class RedisMeter(Meter):
         assert isinstance(gate.ledger, RedisLedger)
         self.pipe = pipe
         self.holds = AsyncHolds(gate.ledger, pipe)
+        # Keys in Redis (the fleet's, as the sidecar and `venice-sdk keys` issue them) are read
+        # on this pipeline too: one HGETALL in the loop iteration's batch, no thread.
+        self.redis_keys = gate.keys if isinstance(gate.keys, RedisKeyStore) else None
         # The one read of each wallet's entitlement under way (ahead of expiry, or for requests
         # that found none cached): every request of that wallet meanwhile awaits this one.
         self._reads: dict[str, asyncio.Task[None]] = {}
         pipe.register(_RATE_LUA)
         pipe.register(_USAGE_LUA)
 
-    async def admit(self, key: str) -> Admitted | None:
+    async def resolve(self, key: str) -> KeyRecord:
+        keys = self.redis_keys
+        if keys is None:
+            return await super().resolve(key)
+        command = keys.lookup_command(key)
+        if command is None:
+            return keys.usable(None)  # (not a key: unknown)
+        for attempt in (1, 2):  # (the second on a fresh connection, as the store's own)
+            try:
+                reply = await self.pipe.call(*command)
+                break
+            except LedgerUnavailable as exc:
+                if attempt == 2:
+                    raise KeyStoreUnavailable(
+                        f"the key store (redis) does not answer while resolving a key: {exc}"
+                    ) from exc
+        if isinstance(reply, ReplyError):
+            raise KeyStoreUnavailable(f"the key store (redis) refused the lookup: {reply}")
+        return keys.from_reply(reply)
+
+    async def admit(self, key: str, record: KeyRecord | None = None) -> Admitted | None:
         assert self.gate.keys is not None and self.limiter is not None
-        try:
-            record = self.gate.keys.resolve(key)  # SQLite (WAL): a read never waits
-        except AuthError:
-            return None
+        if record is None:
+            try:
+                record = await self.resolve(key)
+            except AuthError:
+                return None
         if not await self._cached(record.address):
-            return await super().admit(key)  # the read failed: the blocking path says why
+            return await super().admit(key, record)  # the read failed: the blocking path says why
         limits = self._limits_for(record.key_id, record.address)
         call, answer = self.limiter.hit_call(record.key_id, limits)
         reply = (await self.pipe.batch(call))[0]
@@ -272,8 +316,14 @@ class RedisMeter(Meter):
     async def reserve(
         self, key: str, request_id: str, max_cost: int, model: str, record: KeyRecord | None = None
     ) -> Reservation:
+        if record is None and self.redis_keys is not None and key.startswith(KEY_PREFIX):
+            try:  # (looked up here, not by the plan: on the loop, not a blocking call)
+                record = await self.resolve(key)
+            except AuthError:
+                return await super().reserve(key, request_id, max_cost, model)  # it refuses
         plan = self.metering.plan(key, request_id, model, cached_only=True, record=record)
-        if plan is None and self.gate.vcu is None and await self._cached(self._address(key)):
+        address = record.address if record is not None else self._address(key)
+        if plan is None and self.gate.vcu is None and await self._cached(address):
             plan = self.metering.plan(key, request_id, model, cached_only=True, record=record)
         if plan is None or (isinstance(plan, Plan) and plan.record and has_budget(plan.record)):
             return await super().reserve(key, request_id, max_cost, model, record)
@@ -440,8 +490,8 @@ def _tokens(usage: Usage) -> int:
 
 def _shares(
     pipe: AutoPipeline,
-    store: RateLimiter | UsageStore | None,
-    kind: type[RedisRateLimiter] | type[RedisUsageStore],
+    store: RateLimiter | UsageStore | KeyStore | None,
+    kind: type[RedisRateLimiter] | type[RedisUsageStore] | type[RedisKeyStore],
 ) -> bool:
     """Whether ``store`` (None: no such store) is a ``kind`` on ``pipe``'s Redis and database."""
     if store is None:
@@ -459,8 +509,8 @@ def make_meter(
     usage_store: UsageStore | None = None,
 ) -> Meter:
     """A `RedisMeter` when the ledger is a `RedisLedger` sending directly (one Redis, not a
-    cluster), the keys are in SQLite, and the limiter and usage store (if any) are on the same
-    Redis with the same settings; else a `Meter`."""
+    cluster), the keys are in SQLite or on that Redis, and the limiter and usage store (if any)
+    are on the same Redis with the same settings; else a `Meter`."""
     ledger = gate.ledger
     if not isinstance(ledger, RedisLedger) or not ledger.direct:
         return Meter(gate, limiter, policy, usage_store)
@@ -468,7 +518,8 @@ def make_meter(
                              retry_for=ledger.retry_for)  # fmt: skip
     if (
         pipe is None
-        or not isinstance(gate.keys, ApiKeyStore)
+        or gate.keys is None
+        or not (isinstance(gate.keys, ApiKeyStore) or _shares(pipe, gate.keys, RedisKeyStore))
         or not _shares(pipe, limiter, RedisRateLimiter)
         or not _shares(pipe, usage_store, RedisUsageStore)
     ):
