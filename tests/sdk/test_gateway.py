@@ -71,6 +71,7 @@ class Rig:
         self.upstream, self.url = upstream, url
         self.key = keys.issue(ALICE, True).key
         self.meter: Any = None
+        self.preparer: Any = None  # the gateway's `Preparer` (its process for large bodies)
         self.in_flight: dict[str, int] = {}  # the gateway's requests in flight per wallet
         self.uploads: dict[str, Any] = {}  # its bodies being read (or waiting) per wallet
         self.leases: dict[str, Any] = {}  # its holds renewed: request id -> (hold, renewed at)
@@ -137,6 +138,7 @@ def make_rig(ledger: CreditLedger, tmp_path: Path) -> Iterator[Callable[..., Rig
             url = stack.enter_context(serving(app, http))
             rig = Rig(ledger, keys, client, upstream, url)
             rig.meter = app.state.meter
+            rig.preparer = app.state.preparer
             rig.in_flight = app.state.in_flight.counts
             rig.uploads = app.state.uploads.turns
             rig.leases = app.state.leases
@@ -178,6 +180,31 @@ def test_completions_and_embeddings(make_rig: Callable[..., Rig]) -> None:
     assert rig.upstream.bodies[-1]["max_tokens"] == 50
     rig.client().embeddings.create(model="tiny", input="some text")
     assert rig.ledger.spent(ALICE) == tiny(11, 2) + tiny(9, 0)
+    assert rig.ledger.held(ALICE) == 0
+
+
+def test_a_large_body_is_read_in_the_workers_own_process_and_billed_the_same(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """A body over ``inline_body_bytes`` is parsed, bounded and written again in a process of
+    the worker's own (its event loop is not held up): the upstream gets it whole, with the
+    limit held and usage asked for, and the request is billed at its reported usage."""
+    rig = make_rig()
+    system = "x" * 100_000  # (over the 64 KiB read on the worker's loop)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "normal"}]
+    stream = rig.client().chat.completions.create(
+        model="tiny",
+        messages=messages,
+        stream=True,
+        max_tokens=40,  # type: ignore[arg-type]
+    )
+    assert sum(1 for c in stream if c.choices) == STREAM_TOKENS
+    rig.settled()
+    assert rig.preparer._pool is not None  # the process read it
+    sent = rig.upstream.bodies[-1]
+    assert sent["messages"][0]["content"] == system and sent["max_tokens"] == 40
+    assert sent["stream_options"] == {"include_usage": True}
+    assert rig.ledger.spent(ALICE) == tiny(PROMPT_TOKENS, STREAM_TOKENS)
     assert rig.ledger.held(ALICE) == 0
 
 

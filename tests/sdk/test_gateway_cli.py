@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,16 @@ from venice_sdk.auth import ApiKeyStore, AuthError, RedisKeyStore
 from venice_sdk.pricing import PriceBook
 
 LENS = "0x00000000000000000000000000000000000000e1"
+
+
+def build(options: dict[str, Any]) -> Any:
+    """The command's app of ``options``, its process for large bodies stopped (no lifespan ran:
+    the test reads the app's state)."""
+    from venice_sdk.gateway.command import build as build_app
+
+    app = build_app(options)
+    app.state.preparer.close()
+    return app
 
 
 def _manifest(tmp_path: Path) -> Path:
@@ -199,8 +210,6 @@ def test_usage_command_prints_records_and_daily_sums(tmp_path: Path) -> None:
 def test_hold_ttl_reaches_the_ledger(tmp_path: Path) -> None:
     """``--hold-ttl``: how long a hold outlives the worker that took it (each worker renews
     the holds of the requests it serves)."""
-    from venice_sdk.gateway.command import build
-
     options = {"upstream": "http://127.0.0.1:9", "manifest": str(_manifest(tmp_path)),
                "rpc": "http://127.0.0.1:9", "ttl": 2.0, "data_dir": str(tmp_path / "d"),
                "default_max_tokens": 4_096}  # fmt: skip
@@ -215,8 +224,6 @@ def test_the_keys_are_the_fleets_with_redis_else_the_data_dirs(
     """With ``--redis-url`` the keys are Redis's (those `venice-sdk keys --redis-url` and the
     sidecar issue), read with the servers' ``--key-pepper``; ``--key-store sqlite``, or no
     Redis, keeps them in the data directory."""
-    from venice_sdk.gateway.command import build
-
     options = {"upstream": "http://127.0.0.1:9", "manifest": str(_manifest(tmp_path)),
                "rpc": "http://127.0.0.1:9", "ttl": 2.0, "data_dir": str(tmp_path / "d"),
                "default_max_tokens": 4_096}  # fmt: skip

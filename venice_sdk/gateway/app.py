@@ -36,8 +36,8 @@ from venice_sdk.auth import KEY_PREFIX, AuthError
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error, status_of
-from venice_sdk.gateway.estimate import WorstCase, worst_case
 from venice_sdk.gateway.meter import Admitted, Served, make_meter
+from venice_sdk.gateway.prepare import INLINE_BYTES, Preparer, Refused
 from venice_sdk.gateway.reload import PriceBookReloader
 from venice_sdk.gateway.stream import (
     STALL_TIMEOUT,
@@ -117,6 +117,9 @@ class GatewayConfig:
     #: ``reload_every`` seconds); None: the prices never change.
     prices_path: str | None = None
     reload_every: float = 2.0
+    #: Bodies larger than this are parsed in a process of the worker's own, not on its event
+    #: loop (`venice_sdk.gateway.prepare`): parsing a million JSON values takes half a second.
+    inline_body_bytes: int = INLINE_BYTES
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
@@ -129,6 +132,8 @@ class GatewayConfig:
         for name in ("max_parallel", "max_uploads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.inline_body_bytes < 0:
+            raise ValueError("inline_body_bytes must be a number of bytes")
         for name in ("timeout", "stall_timeout", "body_timeout"):
             if not getattr(self, name) > 0:  # (NaN too)
                 raise ValueError(f"{name} must be positive seconds, not {getattr(self, name)}")
@@ -295,6 +300,7 @@ def create_gateway(
 
     # Its session is made on first use (so an app run without its lifespan works too).
     upstream = Upstream(config.upstream, config.upstream_key, config.timeout)
+    preparer = Preparer(config.inline_body_bytes)  # its process is started on first use
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -317,6 +323,7 @@ def create_gateway(
         finally:
             await upstream.close()
             await meter.close()
+            preparer.close()
 
     def price(prices: PriceBook, model: str, usage: Usage) -> int | None:
         try:
@@ -418,49 +425,20 @@ def create_gateway(
             raw = await _read_body(request, config.max_body_bytes, config.body_timeout)
         if isinstance(raw, Response):
             return raw
-        try:  # UTF-8 only (RFC 8259): the prompt's bound is the body's size in UTF-8 bytes,
-            # and json.loads would read UTF-16 or UTF-32 bytes too, in which a character may
-            # take fewer bytes than in UTF-8 (U+0800-U+FFFF: 2 against 3) and so more tokens.
-            body = json.loads(raw.decode("utf-8-sig"))
-        except (ValueError, RecursionError):  # (nested deeper than the parser recurses)
-            return openai_error(Reason.BAD_REQUEST, "the body is not JSON in UTF-8")
-        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            return openai_error(Reason.BAD_REQUEST, "the body must be an object with a 'model'")
-        model: str = body["model"]
         prices = gate.prices  # this request's prices, whatever a reload does meanwhile
-        if model not in prices:
-            return openai_error(
-                Reason.UNKNOWN_MODEL, f"model '{model}' does not exist or has no price", 404
+        try:  # (a large body in the worker's own process: its event loop is not held up)
+            prepared = await preparer.prepare(
+                kind, raw, prices, config.default_max_tokens, config.continuous_usage
             )
-        per_image = prices.get(model).per_image is not None
-        if per_image != (kind == "images"):
-            unit = "image" if per_image else "token"
-            return openai_error(
-                Reason.BAD_REQUEST, f"model '{model}' is priced per {unit}: not for this route"
-            )
-        if not isinstance(body.get("stream", False), bool | None):
-            # (a server's pydantic reads 1 or "true" as true and streams; read here as no
-            # stream, the events would be taken for an answer without usage: charged the hold)
-            return openai_error(Reason.BAD_REQUEST, "'stream' must be true or false")
-        if kind == "images" and body.get("stream"):
-            return openai_error(Reason.BAD_REQUEST, "streamed images are not metered here")
+        except Refused as refused:
+            return openai_error(refused.reason, refused.message, refused.status)
+        model, bound, streaming = prepared.model, prepared.bound, prepared.streaming
         try:
-            bound: WorstCase = worst_case(
-                kind, raw, body, config.default_max_tokens, prices.get(model).context_tokens
-            )
             max_cost = prices.price(model, bound.input_tokens, bound.output_tokens, bound.images)
         except ValueError as exc:
             return openai_error(Reason.BAD_REQUEST, str(exc))
         if max_cost > MAX_AMOUNT:
             return openai_error(Reason.BAD_REQUEST, "the request's worst case is too large")
-        streaming = body.get("stream") is True
-        if streaming:
-            options = body.setdefault("stream_options", {})
-            if not isinstance(options, dict):
-                return openai_error(Reason.BAD_REQUEST, "'stream_options' must be an object")
-            options["include_usage"] = True
-            if config.continuous_usage:
-                options["continuous_usage_stats"] = True
 
         admitted: Admitted | None = None
         if meter.limits:
@@ -490,7 +468,7 @@ def create_gateway(
         request.scope[_LEASE] = request_id  # ended by `give_back`, with the slot
 
         try:
-            response = await upstream.post(path, json.dumps(body).encode())
+            response = await upstream.post(path, prepared.payload)
         except UPSTREAM_ERRORS as exc:
             await meter.release(reservation, model)
             return openai_error(
@@ -574,6 +552,7 @@ def create_gateway(
         routes.append(Route("/v1/usage", usage_route, methods=["GET"]))
         routes.append(Route("/v1/usage/daily", usage_route, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.preparer = preparer
     app.state.meter = meter  # which path meters (`Meter` or `RedisMeter`), for operators
     app.state.in_flight, app.state.uploads, app.state.leases = in_flight, uploads, leases
 

@@ -142,9 +142,11 @@ def build(options: dict[str, Any]) -> Any:
             if options.get("redis_url")
             else LocalRateLimiter()
         )
-    return create_gateway(
+    app = create_gateway(
         Gatekeeper(client, ledger, prices, keys), config, limiter, policy, _usage_store(options)
     )
+    app.state.preparer.start()  # type: ignore[attr-defined]  # (its process: ready first)
+    return app
 
 
 def _key_store(options: dict[str, Any]) -> Any:
