@@ -15,6 +15,7 @@ record that cannot be written is a 503 whose retry writes it without debiting ag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -26,6 +27,7 @@ from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.ledger import (
     MAX_AMOUNT,
+    Hold,
     HoldError,
     LedgerUnavailable,
     Settlement,
@@ -105,6 +107,23 @@ def _error(code: Reason, message: str, status: int) -> JSONResponse:
 
 def _unavailable(exc: Exception) -> JSONResponse:
     return _error(Reason.LEDGER_UNAVAILABLE, f"ledger unavailable: {exc}", 503)
+
+
+def _hold_json(hold: Hold, amount: str) -> dict[str, Any]:
+    """A hold as a route answers it, its amount under the name ``amount``."""
+    return {"request_id": hold.request_id, "address": hold.account, "state": hold.state,
+            amount: hold.amount}  # fmt: skip
+
+
+def _on_hold(call: Callable[[str], Hold], request_id: str) -> Hold | JSONResponse:
+    """``call`` on the holds of ``request_id``, or the answer to its refusal (a 409 with the
+    hold's ``code``, a 503 if the ledger is unavailable)."""
+    try:
+        return call(request_id)
+    except HoldError as exc:
+        return _error(exc.code, exc.message, 409)
+    except LedgerUnavailable as exc:
+        return _unavailable(exc)
 
 
 def reservation_json(r: Reservation) -> dict[str, Any]:
@@ -240,33 +259,14 @@ def holds_router(gate: Gatekeeper, usage_store: UsageStore | None = None) -> API
 
     @router.post("/v1/release", responses=answers)
     def release(body: ReleaseRequest) -> Any:
-        try:
-            hold = metering.release(body.request_id)
-        except HoldError as exc:
-            return _error(exc.code, exc.message, 409)
-        except LedgerUnavailable as exc:
-            return _unavailable(exc)
-        return {
-            "request_id": hold.request_id,
-            "address": hold.account,
-            "state": hold.state,
-            "released_micros": hold.amount,
-        }
+        hold = _on_hold(metering.release, body.request_id)
+        return hold if isinstance(hold, JSONResponse) else _hold_json(hold, "released_micros")
 
     @router.post("/v1/renew", responses=answers)
     def renew(body: RenewRequest) -> Any:
-        try:
-            hold = metering.renew(body.request_id)  # the wallet's hold and its key's
-        except HoldError as exc:
-            return _error(exc.code, exc.message, 409)
-        except LedgerUnavailable as exc:
-            return _unavailable(exc)
-        return {
-            "request_id": hold.request_id,
-            "address": hold.account,
-            "state": hold.state,
-            "held_micros": hold.amount,
-            "expires_at": hold.expires_at,
-        }
+        hold = _on_hold(metering.renew, body.request_id)  # the wallet's hold and its key's
+        if isinstance(hold, JSONResponse):
+            return hold
+        return {**_hold_json(hold, "held_micros"), "expires_at": hold.expires_at}
 
     return router
