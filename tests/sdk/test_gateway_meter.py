@@ -94,6 +94,45 @@ def test_a_redis_that_never_answers_fails_in_time_and_nothing_hangs() -> None:
     assert 0.5 <= retried < 2.0
 
 
+@pytest.mark.parametrize("refusal", [b"", b"-ERR max number of clients reached\r\n"])
+def test_a_server_that_accepts_and_drops_the_connection_fails_each_command_at_once(
+    refusal: bytes,
+) -> None:
+    """A proxy in front of a Redis that is down accepts the connection and closes it (a Redis
+    at maxclients, or in protected mode, says why first): every command fails at once with
+    `LedgerUnavailable`, so a key lookup is a 503 and a request never waits for ever (the
+    connection was lost before the command went out: it was queued on it, unanswered and
+    with no timer)."""
+
+    async def run() -> list[str]:
+        async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(refusal)
+            writer.close()
+
+        server = await asyncio.start_server(drop, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pipe = AutoPipeline("127.0.0.1", port, timeout=0.2, retry_for=0.3)
+        errors = []
+        for _ in range(3):
+            try:  # (2 s: it waited for ever)
+                reply = await asyncio.wait_for(pipe.call("HGETALL", "venice:keys:h:x"), 2)
+            except LedgerUnavailable as exc:
+                errors.append(str(exc))
+            else:  # (the refusal read as the command's reply, had it gone out first)
+                assert isinstance(reply, ReplyError) and refusal, reply
+                errors.append(str(reply))
+        if not refusal:  # an idempotent call retried gives up in its time
+            with pytest.raises(LedgerUnavailable, match=r"unreachable while pinging for 0\.3s"):
+                await asyncio.wait_for(pipe.retrying("pinging", lambda: pipe.call("PING")), 5)
+        await pipe.close()
+        server.close()
+        return errors
+
+    errors = asyncio.run(run())
+    if refusal:  # (the server's own words, for the operator)
+        assert all("max number of clients reached" in e for e in errors), errors
+
+
 def test_a_restarted_redis_is_reconnected_and_its_lost_scripts_sent_again(
     own_redis: Any, tmp_path: Path
 ) -> None:

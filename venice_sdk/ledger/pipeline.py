@@ -44,6 +44,7 @@ class _Protocol(asyncio.Protocol):
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.outgoing: list[bytes] = []  # packed commands of this loop iteration, not sent yet
         self.lost = False
+        self.error: Exception | None = None  # why it was lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -59,8 +60,11 @@ class _Protocol(asyncio.Protocol):
                 return
             if reply is False:
                 return
-            if not waiting:  # a reply nobody asked for: the stream is out of step
-                self.fail(LedgerUnavailable("redis sent a reply nobody was waiting for"))
+            if not waiting:  # a reply nobody asked for: the stream is out of step (or the
+                # server's refusal of the connection: maxclients, protected mode)
+                self.fail(
+                    LedgerUnavailable(f"redis sent a reply nobody was waiting for: {reply!r:.200}")
+                )
                 return
             future = waiting.popleft()
             if not future.done():
@@ -72,6 +76,7 @@ class _Protocol(asyncio.Protocol):
     def fail(self, error: Exception) -> None:
         """Drop the connection and fail everything waiting on it."""
         self.lost = True
+        self.error = self.error or error
         if self.transport is not None:
             self.transport.abort()
         while self.waiting:
@@ -179,6 +184,13 @@ class AutoPipeline:
 
     def _send(self, protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = protocol.loop.create_future()
+        if protocol.lost:
+            # Lost between its connect and this command (a server that accepts and closes at
+            # once: a proxy whose Redis is down, a Redis at maxclients or in protected mode):
+            # nothing would answer it, nor any timer fail it.
+            future.set_exception(protocol.error or LedgerUnavailable("redis connection lost"))
+            future.exception()  # (as `fail`: retrieved, whoever awaits it or not)
+            return future
         protocol.waiting.append(future)
         if not protocol.outgoing:  # the first of this iteration: send them all at its end
             protocol.loop.call_soon(self._flush, protocol)
