@@ -239,3 +239,34 @@ def test_the_keys_are_the_fleets_with_redis_else_the_data_dirs(
             store.resolve(issued.key)
         assert refused.value.code == "unknown_key"
     assert isinstance(build(options).state.meter.gate.keys, ApiKeyStore)
+
+
+def test_keys_left_in_the_data_dir_stop_a_gateway_that_would_no_longer_read_them(
+    tmp_path: Path,
+) -> None:
+    """Gateways before the keys in Redis read ``<data-dir>/keys.sqlite3`` even with
+    ``--redis-url``: started on Redis's keys by default while that file holds live keys (each
+    of them would be a 401 ``unknown_key``), the command refuses with one line naming both
+    ways out; ``--key-store`` (either), no live key there, or no Redis, starts as before."""
+    from venice_sdk.gateway.command import _check_no_keys_left_behind
+
+    data = tmp_path / "d"
+    data.mkdir()
+    options = {"data_dir": str(data), "redis_url": "redis://127.0.0.1:1/0"}
+    _check_no_keys_left_behind(options)  # (no file)
+    store = ApiKeyStore(data / "keys.sqlite3")
+    store.issue(ALICE, True, expires_at=time.time() - 1)
+    store.revoke(store.issue(ALICE, True).key_id)
+    _check_no_keys_left_behind(options)  # (no live key: an expired one, a revoked one)
+    store.issue(ALICE, True)
+    cmd = [
+        sys.executable, "-m", "venice_sdk.cli", "gateway", "--upstream", "http://127.0.0.1:1",
+        "--manifest", str(_manifest(tmp_path)), "--rpc", "http://127.0.0.1:1",
+        "--data-dir", str(data), "--redis-url", "redis://127.0.0.1:1/0",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("error: ") and "holds 1 API key(s)" in done.stderr
+    assert "--key-store sqlite" in done.stderr and "--key-store redis" in done.stderr
+    for chosen in ({"key_store": "sqlite"}, {"key_store": "redis"}, {"redis_url": None}):
+        _check_no_keys_left_behind({**options, **chosen})

@@ -52,7 +52,8 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--key-store", choices=("sqlite", "redis"),
                    help="where the API keys live: redis (the default with --redis-url: the "
                    "keys `venice-sdk keys --redis-url` and the sidecar issue) or sqlite "
-                   "(<data-dir>/keys.sqlite3)")  # fmt: skip
+                   "(<data-dir>/keys.sqlite3, the only store of earlier gateways: with "
+                   "--redis-url and keys in that file, say which)")  # fmt: skip
     c.add_argument("--key-pepper", default=os.environ.get("VENICE_KEY_PEPPER"),
                    help="the server secret the keys were issued with, if any (as the "
                    "sidecar's; env VENICE_KEY_PEPPER)")  # fmt: skip
@@ -167,6 +168,42 @@ def _key_store_kind(options: dict[str, Any]) -> str:
     return str(kind)
 
 
+def _check_no_keys_left_behind(options: dict[str, Any]) -> None:
+    """Refuse (``ValueError``) to start on Redis's keys by default while the data directory's
+    ``keys.sqlite3`` holds live keys: the gateway read only that file until it read Redis's
+    with ``--redis-url``, and every one of those keys would now be a 401 ``unknown_key``.
+    Saying ``--key-store`` (either) is the operator's choice, and is not checked."""
+    import sqlite3
+    import time
+
+    if options.get("key_store") or _key_store_kind(options) != "redis":
+        return
+    path = Path(options["data_dir"]) / "keys.sqlite3"
+    if not path.is_file():
+        return
+    try:  # read-only: nothing is created or migrated here
+        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
+            unexpired = " AND (expires_at IS NULL OR expires_at > ?)"
+            query = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"
+            if "expires_at" in columns:  # (a file of the first release has no expiries)
+                (live,) = db.execute(query + unexpired, (time.time(),)).fetchone()
+            else:
+                (live,) = db.execute(query).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:  # (no such table, not a database: no keys to strand)
+        return
+    if live:
+        raise ValueError(
+            f"{path} holds {live} API key(s), which a gateway with --redis-url no longer reads "
+            "(it reads the keys in Redis, where the sidecar and 'venice-sdk keys --redis-url' "
+            "issue them): pass --key-store sqlite to go on using them, or --key-store redis "
+            "to use Redis's keys (issue them again there)"
+        )
+
+
 def _config(options: dict[str, Any]) -> Any:
     """The `GatewayConfig` of the command's options (raises ``ValueError`` on a bad one)."""
     from venice_sdk.gateway.app import GatewayConfig
@@ -263,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
     try:  # check the options here, before any worker starts
         _config(vars(args))
         _key_store_kind(vars(args))
+        _check_no_keys_left_behind(vars(args))
         if args.rate_limits:
             from venice_sdk.ratelimit import RateLimitPolicy
 
