@@ -4,8 +4,8 @@ worst case, serve it, settle at what it cost). A hold is a lease: a request serv
 than the hold's TTL is renewed while it runs, so only the hold of a server that died expires.
 
 ``create_app`` includes `holds_router`. Money is integer micro-USD. A refused reserve is a 200
-with ``allowed: false`` and a ``reason`` (as ``/v1/authorize``); a settle or release that cannot
-apply is a 409 with a ``code`` (``hold_released``, ``hold_settled``, ``hold_expired``,
+with ``allowed: false`` and a ``reason`` (as ``/v1/authorize``); a settle, release or renew that
+cannot apply is a 409 with a ``code`` (``hold_released``, ``hold_settled``, ``hold_expired``,
 ``unknown_hold``, ``request_id_reused``) and changes nothing; an unreachable ledger or node is a
 503 (fail closed: serve nothing); malformed input is a 422 (FastAPI's validation) or a 400.
 Every call is idempotent by ``request_id``, so a client may retry any of them after a timeout.
@@ -41,6 +41,7 @@ from venice_sdk.usage import UsageRecord, UsageStore
 
 __all__ = [
     "ReleaseRequest",
+    "RenewRequest",
     "ReserveRequest",
     "SettleRequest",
     "holds_router",
@@ -177,7 +178,7 @@ def _key_id(
 
 
 def holds_router(gate: Gatekeeper, usage_store: UsageStore | None = None) -> APIRouter:
-    """The three hold routes over ``gate``'s ledger, entitlements and keys; with a
+    """The four hold routes over ``gate``'s ledger, entitlements and keys; with a
     ``usage_store``, each settle writes the request's usage record (once per request id)."""
     metering = Metering(gate)
     router = APIRouter(tags=["holds"])

@@ -12,6 +12,7 @@ from tests.support.fake_gate import ALICE, BOB, make_gate
 from tests.support.sdk import FakeClock
 from venice_sdk.holds_api import holds_router
 from venice_sdk.ledger import HOLD_TTL, CreditLedger, LedgerUnavailable
+from venice_sdk.server.middleware import INTERNAL_PREFIXES
 from venice_sdk.usage import UsageRecord, UsageStore
 
 
@@ -229,3 +230,12 @@ def test_a_settle_whose_record_fails_is_a_503_and_its_retry_records_it(
     assert http.post("/v1/settle", json=body).status_code == 200
     assert [r.cost for r in usage_store.query(wallet=ALICE.lower()).records] == [30]
     assert ledger.spent(ALICE) == 30
+
+
+def test_every_hold_route_is_an_internal_route(ledger: CreditLedger, tmp_path: Path) -> None:
+    """Each hold route moves a wallet's credit, so each is behind ``--admin-token``
+    (`INTERNAL_PREFIXES`): a route added to the router without it would be public."""
+    gate, _, _ = make_gate(ledger, tmp_path)
+    paths = [route.path for route in holds_router(gate).routes]  # type: ignore[attr-defined]
+    assert "/v1/renew" in paths
+    assert [p for p in paths if not p.startswith(INTERNAL_PREFIXES)] == []
