@@ -239,6 +239,12 @@ def test_the_keys_are_the_fleets_with_redis_else_the_data_dirs(
             store.resolve(issued.key)
         assert refused.value.code == "unknown_key"
     assert isinstance(build(options).state.meter.gate.keys, ApiKeyStore)
+    # The serving line says which (a key refused was issued in the other, or peppered).
+    from venice_sdk.gateway.command import _keys_said
+
+    fleet_options = {**options, "redis_url": redis_url, "key_pepper": "pepper"}
+    assert _keys_said(fleet_options) == "keys: Redis, with pepper"
+    assert _keys_said(options) == f"keys: {tmp_path / 'd' / 'keys.sqlite3'}, no pepper"
 
 
 def test_keys_left_in_the_data_dir_stop_a_gateway_that_would_no_longer_read_them(

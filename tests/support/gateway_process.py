@@ -37,7 +37,8 @@ def gateway_command(
                 assert time.monotonic() < deadline, "the gateway did not start"
                 time.sleep(0.2)
         # Once every worker serves (one still starting loads its price book later), it says so.
-        _wait_for_stderr(proc, b"serving on http://127.0.0.1:%d" % port, deadline)
+        # (and where it reads its keys: a key refused there was issued in the other store)
+        _wait_for_stderr(proc, b"serving on http://127.0.0.1:%d (keys: " % port, deadline)
         yield url, proc
     finally:
         stop_process(proc)

@@ -168,6 +168,14 @@ def _key_store_kind(options: dict[str, Any]) -> str:
     return str(kind)
 
 
+def _keys_said(options: dict[str, Any]) -> str:
+    """Where the gateway reads its keys, as its serving line says (a key that is a 401 there
+    was issued in the other store, or with another pepper)."""
+    kind = _key_store_kind(options)
+    where = "Redis" if kind == "redis" else str(Path(options["data_dir"]) / "keys.sqlite3")
+    return f"keys: {where}, {'with' if options.get('key_pepper') else 'no'} pepper"
+
+
 def _check_no_keys_left_behind(options: dict[str, Any]) -> None:
     """Refuse (``ValueError``) to start on Redis's keys by default while the data directory's
     ``keys.sqlite3`` holds live keys: the gateway read only that file until it read Redis's
@@ -321,9 +329,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers == 1:
         sock = single_socket(args.host, args.port)  # (a port in use: one line, before the app)
         config = uvicorn.Config(build(options), **common)
-        line = serving_line(1, args.host, sock.getsockname()[1])
+        line = serving_line(1, args.host, sock.getsockname()[1], _keys_said(options))
         return 0 if run_server(config, lambda: say(line), [sock]) else 3  # (startup failed)
 
     # Each worker listens on its own socket (SO_REUSEPORT): connections spread evenly.
     os.environ[_ENV] = json.dumps(options)
-    return serve("venice_sdk.gateway.command:app_from_env", workers=args.workers, **common)
+    return serve("venice_sdk.gateway.command:app_from_env", workers=args.workers,
+                 detail=_keys_said(options), **common)  # fmt: skip

@@ -159,16 +159,19 @@ def run_server(
     return bool(server.started)
 
 
-def serving_line(count: int, host: str, port: int) -> str:
-    """What the gateway says on stderr once its ``count`` workers serve."""
+def serving_line(count: int, host: str, port: int, detail: str = "") -> str:
+    """What the gateway says on stderr once its ``count`` workers serve (``detail``: after it,
+    in brackets)."""
     host = f"[{host}]" if ":" in host else host
     workers = "1 worker" if count == 1 else f"{count} workers"
-    return f"venice-sdk gateway: {workers} serving on http://{host}:{port}"
+    said = f"venice-sdk gateway: {workers} serving on http://{host}:{port}"
+    return f"{said} ({detail})" if detail else said
 
 
 class _Supervisor:
     def __init__(self, app: str, host: str, port: int, workers: int, options: dict[str, Any]):
         self.app, self.host, self.port, self.options = app, host, port, options
+        self.detail = ""  # said after the serving line
         self.count = workers
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[Any] = []
@@ -245,7 +248,7 @@ class _Supervisor:
         """Say once, on stderr, that every worker serves (each has loaded its app)."""
         if not self.announced and all(ready.is_set() for ready in self.ready):
             self.announced = True
-            say(serving_line(self.count, self.host, self.port))
+            say(serving_line(self.count, self.host, self.port, self.detail))
 
     def _pass_on_hup(self) -> None:
         """SIGHUP to each worker that has one due and serves: one still starting would die of
@@ -269,13 +272,15 @@ class _Supervisor:
                 process.join()
 
 
-def serve(app: str, *, host: str, port: int, workers: int, **options: Any) -> int:
+def serve(app: str, *, host: str, port: int, workers: int, detail: str = "", **options: Any) -> int:
     """Run ``workers`` processes serving ``app`` (``"module:factory"``, called in each worker)
     on ``host:port`` until SIGINT or SIGTERM; ``options`` go to ``uvicorn.Config``. Returns the
     exit code: 0, or 1 if a worker failed to start. Raises ``SystemExit`` (one line) if the
     port cannot be had."""
     holder = _hold_port(host, port)
     try:
-        return _Supervisor(app, host, holder.getsockname()[1], workers, options).run()
+        supervisor = _Supervisor(app, host, holder.getsockname()[1], workers, options)
+        supervisor.detail = detail
+        return supervisor.run()
     finally:
         holder.close()
