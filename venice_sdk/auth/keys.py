@@ -182,6 +182,27 @@ class ApiKeyStore(KeyStore):
     def __repr__(self) -> str:
         return f"ApiKeyStore({self.path!r}, peppered={self._pepper is not None})"
 
+    @staticmethod
+    def live_keys(path: str | Path, now: float | None = None) -> int:
+        """How many keys of the store at ``path`` are neither revoked nor expired, read without
+        opening the store (nothing is created or migrated); 0 for a file that is not one."""
+        try:
+            db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+        except sqlite3.Error:
+            return 0
+        try:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
+            query = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"
+            if "expires_at" not in columns:  # (a file of the first release has no expiries)
+                return int(db.execute(query).fetchone()[0])
+            unexpired = " AND (expires_at IS NULL OR expires_at > ?)"
+            moment = time.time() if now is None else now
+            return int(db.execute(query + unexpired, (moment,)).fetchone()[0])
+        except sqlite3.Error:  # (no such table, not a database: no keys)
+            return 0
+        finally:
+            db.close()
+
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection (a new one in a new process: a forked worker)."""

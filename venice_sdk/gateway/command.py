@@ -181,28 +181,12 @@ def _check_no_keys_left_behind(options: dict[str, Any]) -> None:
     ``keys.sqlite3`` holds live keys: the gateway read only that file until it read Redis's
     with ``--redis-url``, and every one of those keys would now be a 401 ``unknown_key``.
     Saying ``--key-store`` (either) is the operator's choice, and is not checked."""
-    import sqlite3
-    import time
+    from venice_sdk.auth import ApiKeyStore
 
     if options.get("key_store") or _key_store_kind(options) != "redis":
         return
     path = Path(options["data_dir"]) / "keys.sqlite3"
-    if not path.is_file():
-        return
-    try:  # read-only: nothing is created or migrated here
-        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            columns = {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
-            unexpired = " AND (expires_at IS NULL OR expires_at > ?)"
-            query = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"
-            if "expires_at" in columns:  # (a file of the first release has no expiries)
-                (live,) = db.execute(query + unexpired, (time.time(),)).fetchone()
-            else:
-                (live,) = db.execute(query).fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:  # (no such table, not a database: no keys to strand)
-        return
+    live = ApiKeyStore.live_keys(path) if path.is_file() else 0
     if live:
         raise ValueError(
             f"{path} holds {live} API key(s), which a gateway with --redis-url no longer reads "

@@ -169,9 +169,12 @@ def serving_line(count: int, host: str, port: int, detail: str = "") -> str:
 
 
 class _Supervisor:
-    def __init__(self, app: str, host: str, port: int, workers: int, options: dict[str, Any]):
+    def __init__(
+        self, app: str, host: str, port: int, workers: int, options: dict[str, Any],
+        detail: str = "",
+    ) -> None:  # fmt: skip
         self.app, self.host, self.port, self.options = app, host, port, options
-        self.detail = ""  # said after the serving line
+        self.detail = detail  # said after the serving line
         self.count = workers
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[Any] = []
@@ -279,8 +282,6 @@ def serve(app: str, *, host: str, port: int, workers: int, detail: str = "", **o
     port cannot be had."""
     holder = _hold_port(host, port)
     try:
-        supervisor = _Supervisor(app, host, holder.getsockname()[1], workers, options)
-        supervisor.detail = detail
-        return supervisor.run()
+        return _Supervisor(app, host, holder.getsockname()[1], workers, options, detail).run()
     finally:
         holder.close()
