@@ -39,7 +39,9 @@ class FlakyNode:
 
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.mode = "ok"  # ok | timeout | http500 | garbage | slow (0.3 s, then ok)
+        # ok | timeout | http500 | garbage | error (a JSON-RPC error) | empty (the "0x" of a
+        # lens without code) | slow (0.3 s, then ok)
+        self.mode = "ok"
         self.methods: list[str] = []  # of the requests received
         node = self
 
@@ -62,6 +64,13 @@ class FlakyNode:
                     return
                 if node.mode == "garbage":
                     payload = b'{"jsonrpc": "2.0", "id": 1, "result": '
+                elif node.mode == "error":
+                    payload = (
+                        b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, '
+                        b'"message": "header not found"}}'
+                    )
+                elif node.mode == "empty":
+                    payload = b'{"jsonrpc": "2.0", "id": 1, "result": "0x"}'
                 else:
                     request = urllib.request.Request(
                         node.upstream, body, {"Content-Type": "application/json"}
@@ -252,7 +261,7 @@ def test_cache__threads_missing_one_wallet_make_one_read(manifest, rpc_url, peop
         node.close()
 
 
-@pytest.mark.parametrize("mode", ["timeout", "http500", "garbage"])
+@pytest.mark.parametrize("mode", ["timeout", "http500", "garbage", "error", "empty"])
 def test_faults__stale_within_grace_then_fail_closed(mode, manifest, rpc_url, people):
     node = FlakyNode(rpc_url)
     try:
@@ -278,6 +287,28 @@ def test_faults__stale_within_grace_then_fail_closed(mode, manifest, rpc_url, pe
         node.mode = "ok"
         clock.now += 2
         assert not client.get(alice).stale
+    finally:
+        node.close()
+
+
+def test_read__one_eth_call_and_nothing_else(manifest, rpc_url, people):
+    """A read is the lens's eth_call alone (no chain id asked on the side, as web3's contract
+    calls do), at the block asked for, decoded to the same values as web3's contract call."""
+    node = FlakyNode(rpc_url)
+    try:
+        client = EntitlementClient.from_manifest(manifest, node.url, ttl=0, confirmations=1)
+        alice = people["alice"].address
+        got = client.get(alice)
+        assert node.methods == ["eth_blockNumber", "eth_call"]
+        lens = Web3(Web3.HTTPProvider(rpc_url)).eth.contract(
+            address=client.lens.address, abi=load_abi("EntitlementsLens")
+        )
+        totals, rows = lens.functions.entitlements([alice]).call(block_identifier=got.block)
+        assert (got.block, got.timestamp, got.total_staked) == tuple(totals[:3])
+        assert (got.staked, got.locked, got.cooling, got.unlock_time, got.pending_rewards,
+                got.pro_by_stake, got.pro_until, got.diem_staked, got.diem_cooling,
+                got.diem_cooldown_end) == tuple(rows[0])  # fmt: skip
+        assert got.staked > 0 and got.diem_staked > 0
     finally:
         node.close()
 

@@ -3,7 +3,11 @@
 Prints, measured in one run on the same node:
 - cached `get`: checks per second on one core (median of 5 rounds);
 - 1,000 cold wallets: RPC calls and seconds through the EntitlementsLens (one `eth_call`),
-  beside one web3 call per field per wallet (the naive client), and the ratio.
+  beside the same call through a web3 contract and one web3 call per field per wallet (the
+  naive client), and the ratio;
+- one wallet's read: the CPU it takes (the time a server's thread holds the GIL against its
+  event loop), the client's own `eth_call` beside the same call through a web3 contract
+  (medians of alternating rounds), and the ratio.
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ def naive_read(
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--wallets", default=1_000, show_default=True, help="Cold wallets per batch.")
 @click.option("--gets", default=1_000_000, show_default=True, help="Cached gets per round.")
-def cli(wallets: int, gets: int) -> None:
+@click.option("--reads", default=300, show_default=True, help="One-wallet reads each way.")
+def cli(wallets: int, gets: int, reads: int) -> None:
     """Measure cached checks per second and cold batch reads against the naive client."""
     logger.set_level("WARNING")
     deployer = accounts.test_accounts[0]
@@ -72,7 +77,7 @@ def cli(wallets: int, gets: int) -> None:
     client = EntitlementClient(
         web3, addresses["EntitlementsLens"], contracts=dict(addresses), ttl=3_600
     )
-    lens_times = []
+    lens_times, web3_times = [], []
     for _ in range(3):
         client.invalidate()
         calls = client.rpc_calls
@@ -80,11 +85,24 @@ def cli(wallets: int, gets: int) -> None:
         client.get_many(targets)
         lens_times.append(time.perf_counter() - start)
         lens_calls = client.rpc_calls - calls
+        start = time.perf_counter()  # the same eth_call through a web3 contract, beside it
+        client.lens.functions.entitlements(targets).call()
+        web3_times.append(time.perf_counter() - start)
     # The naive client once (7,001 calls take a while); between the lens rounds' figures.
     start = time.perf_counter()
     naive_calls = naive_read(web3, addresses, targets)
     naive_s = time.perf_counter() - start
-    lens_s = statistics.median(lens_times)
+    lens_s, web3_s = statistics.median(lens_times), statistics.median(web3_times)
+
+    one, web3_call = [targets[0]], client.lens.functions.entitlements
+    own_cpu, web3_cpu = [], []
+    for _ in range(reads):
+        for measure, read in ((own_cpu, lambda: client.refresh(one)),
+                              (web3_cpu, lambda: web3_call(one).call())):  # fmt: skip
+            start = time.thread_time()
+            read()
+            measure.append(time.thread_time() - start)
+    own_ms, web3_ms = statistics.median(own_cpu) * 1e3, statistics.median(web3_cpu) * 1e3
 
     hot = targets[0]
     client.get(hot)
@@ -109,9 +127,13 @@ def cli(wallets: int, gets: int) -> None:
         ),
         (f"{wallets:,} cold wallets: RPC calls (lens)", f"{lens_calls}", "<= 2", lens_calls <= 2),
         (f"{wallets:,} cold wallets: seconds (lens, median of 3)", f"{lens_s:.3f}", "", True),
+        (f"{wallets:,} cold wallets: seconds (lens via web3)", f"{web3_s:.3f}", "", True),
         (f"{wallets:,} cold wallets: RPC calls (naive)", f"{naive_calls:,}", "", True),
         (f"{wallets:,} cold wallets: seconds (naive, one round)", f"{naive_s:.3f}", "", True),
         ("naive / lens time", f"{naive_s / lens_s:.1f}x", ">= 20x", naive_s / lens_s >= 20),
+        ("one wallet's read: CPU ms (the client's eth_call)", f"{own_ms:.2f}", "", True),
+        ("one wallet's read: CPU ms (web3 contract call)", f"{web3_ms:.2f}", "", True),
+        ("web3 / client CPU per read", f"{web3_ms / own_ms:.1f}x", ">= 3x", web3_ms >= 3 * own_ms),
     ]
     failures = 0
     for measure, value, target, ok in rows:
