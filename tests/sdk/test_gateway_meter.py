@@ -356,6 +356,60 @@ def test_a_burst_on_a_wallet_not_cached_makes_one_chain_read_and_meters_on_the_l
     ledger.close()
 
 
+class _BatchedEntitlements(_ColdEntitlements):
+    """`_ColdEntitlements` for many wallets, recording each read's wallets."""
+
+    def __init__(self, wallets: list[str]) -> None:
+        super().__init__()
+        self.credits = {w.lower(): 10_000_000 for w in wallets}
+        self.batches: list[list[str]] = []
+
+    def refresh(self, addresses: list[str]) -> None:
+        self.batches.append(list(addresses))
+        super().refresh(addresses)
+
+
+def test_wallets_not_cached_at_once_are_read_together_and_those_after_in_the_next_read(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """The first requests of 40 wallets not cached, arriving together, await one read of the
+    chain for all of them (one call each was 40 calls, each most of a millisecond of Python
+    against the event loop); 10 more arriving while it runs are the next read's, together;
+    a malformed wallet among them is refused alone, its batch read."""
+    wallets = [f"0x{0x5000 + i:040x}" for i in range(50)]
+    ledger = RedisLedger(redis_url)
+    gate, keys, _ = make_gate(ledger, tmp_path)
+    client = _BatchedEntitlements(wallets)
+    gate.client = client  # type: ignore[assignment]
+    meter = make_meter(gate)
+    assert isinstance(meter, RedisMeter)
+    issued = [keys.issue(w, True).key for w in wallets]
+
+    async def run() -> tuple[list[Any], Any]:
+        first = [asyncio.ensure_future(meter.reserve(k, f"a-{i}", 10, "tiny"))
+                 for i, k in enumerate(issued[:40])]  # fmt: skip
+        await asyncio.sleep(0.2)
+        assert client.refreshes == 1 and not any(t.done() for t in first)
+        later = [asyncio.ensure_future(meter.reserve(k, f"b-{i}", 10, "tiny"))
+                 for i, k in enumerate(issued[40:])]  # fmt: skip
+        malformed = asyncio.ensure_future(meter._cached("0x1234"))
+        await asyncio.sleep(0.2)
+        assert client.refreshes == 1  # the next read waits for this one
+        client.go.set()
+        done = await asyncio.gather(*first, *later)
+        refused = await malformed
+        await meter.close()
+        return done, refused
+
+    done, refused = asyncio.run(run())
+    assert all(r.allowed and r.hold is not None for r in done)
+    assert refused is False  # (the blocking path then says why)
+    assert [len(b) for b in client.batches] == [40, 10]
+    assert sorted(a.lower() for b in client.batches for a in b) == sorted(wallets)
+    assert client.gets == 0 and not meter._reads
+    ledger.close()
+
+
 def test_when_the_one_read_fails_the_burst_is_refused_by_the_blocking_path_with_its_reason(
     redis_url: str, tmp_path: Path
 ) -> None:

@@ -29,7 +29,12 @@ from venice_sdk.auth import (
     KeyStoreUnavailable,
     RedisKeyStore,
 )
-from venice_sdk.entitlements import EntitlementError
+from venice_sdk.entitlements import (
+    MAX_BATCH,
+    EntitlementError,
+    EntitlementUnavailable,
+    canonical,
+)
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper, has_budget
 from venice_sdk.gateway.stream import Usage
@@ -271,9 +276,12 @@ class RedisMeter(Meter):
         # Keys in Redis (the fleet's, as the sidecar and `venice-sdk keys` issue them) are read
         # on this pipeline too: one HGETALL in the loop iteration's batch, no thread.
         self.redis_keys = gate.keys if isinstance(gate.keys, RedisKeyStore) else None
-        # The one read of each wallet's entitlement under way (ahead of expiry, or for requests
-        # that found none cached): every request of that wallet meanwhile awaits this one.
-        self._reads: dict[str, asyncio.Task[None]] = {}
+        # The one read of each wallet's entitlement under way or queued (ahead of expiry, or
+        # for requests that found none cached): every request of that wallet meanwhile awaits
+        # this one. The wallets queued for the next batch, and the task reading the batches.
+        self._reads: dict[str, asyncio.Future[None]] = {}
+        self._queued: list[str] = []
+        self._reader: asyncio.Task[None] | None = None
         pipe.register(_RATE_LUA)
         pipe.register(_USAGE_LUA)
 
@@ -377,29 +385,61 @@ class RedisMeter(Meter):
             return
         self._read(address)
 
-    def _read(self, address: str) -> asyncio.Task[None]:
-        """The read of ``address``'s entitlement under way, started if none is."""
-        task = self._reads.get(address)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._refresh(address))
-            self._reads[address] = task
-            task.add_done_callback(functools.partial(self._read_done, address))
-        return task
-
-    def _read_done(self, address: str, task: asyncio.Task[None]) -> None:
-        self._reads.pop(address, None)
-        if task.cancelled():
-            return
-        exc = task.exception()  # retrieved: each waiter is told (a read ahead has none)
-        if exc is not None and not isinstance(exc, EntitlementError):  # (that one is logged)
-            log.error("reading the entitlement of %s failed", address, exc_info=exc)
-
-    async def _refresh(self, address: str) -> None:
+    def _read(self, address: str) -> asyncio.Future[None]:
+        """The read of ``address``'s entitlement under way or queued, queued if neither is.
+        The wallets queued are read together, up to `MAX_BATCH` a call, one call at a time
+        per worker (`_read_batches`): each wallet's read was a call to the node of its own, so
+        N wallets in use made N calls every half TTL, each holding the worker's event loop
+        (the GIL) for most of a millisecond of Python, where one call reads them all."""
+        future = self._reads.get(address)
+        if future is not None:
+            return future
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        future.add_done_callback(_retrieved)  # (a read ahead of expiry has no waiter)
         try:
-            await anyio.to_thread.run_sync(self.gate.client.refresh, [address])
-        except EntitlementError as exc:  # the entry expires as usual; the next miss reads
-            log.warning("reading the entitlement of %s failed: %s", address, exc)
-            raise
+            canonical(address)  # (a malformed one is refused alone, not with its batch)
+        except EntitlementError as exc:
+            future.set_exception(exc)
+            return future
+        self._reads[address] = future
+        self._queued.append(address)
+        if self._reader is None:  # (it starts next iteration: this one's wallets join it)
+            self._reader = loop.create_task(self._read_batches())
+        return future
+
+    async def _read_batches(self) -> None:
+        """Read the wallets queued, a batch at a time, until none is; each waiter is told."""
+        try:
+            while self._queued:
+                batch = self._queued[:MAX_BATCH]
+                del self._queued[:MAX_BATCH]
+                error: BaseException | None = None
+                try:
+                    await anyio.to_thread.run_sync(self.gate.client.refresh, batch)
+                except EntitlementError as exc:  # the entries expire as usual; a miss reads
+                    log.warning(
+                        "reading the entitlements of %d wallets failed: %s", len(batch), exc
+                    )
+                    error = exc
+                except Exception as exc:
+                    log.error("reading the entitlements of %d wallets failed", len(batch),
+                              exc_info=exc)  # fmt: skip
+                    error = exc
+                for address in batch:
+                    future = self._reads.pop(address)
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:  # (cancelled: the worker is stopping) no waiter is left waiting
+            self._reader = None
+            stopped = EntitlementUnavailable(Reason.RPC_UNAVAILABLE, "the worker is stopping")
+            for future in self._reads.values():
+                if not future.done():
+                    future.set_exception(stopped)
+            self._reads.clear()
+            self._queued.clear()
 
     async def finish(self, reservation: Reservation, served: Served) -> int:
         if _blocking(reservation) or reservation.hold is None:
@@ -472,6 +512,13 @@ class RedisMeter(Meter):
 def _guarded(store: RedisUsageStore, record: UsageRecord, hold_key: str) -> tuple[Any, ...]:
     """``record``, kept only if the hold whose record is ``hold_key`` settled at its cost."""
     return store.record_call(record, settled=hold_key)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark a read's failure seen (logged when it failed; its waiters, if any, act on it):
+    asyncio would otherwise log it again as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _blocking(reservation: Reservation) -> bool:
