@@ -132,7 +132,10 @@ def serve(settings: dict[str, Any]) -> int:
         import redis
 
         ledger = RedisLedger(
-            s["redis_url"], socket_timeout=s["redis_timeout"], retry_for=s["ledger_retry_for"]
+            s["redis_url"],
+            socket_timeout=s["redis_timeout"],
+            retry_for=s["ledger_retry_for"],
+            hold_ttl=s["hold_ttl"],
         )
         store = RedisChallengeStore(
             redis.Redis.from_url(
@@ -142,7 +145,7 @@ def serve(settings: dict[str, Any]) -> int:
             )
         )
     else:
-        ledger = SQLiteLedger(data / "ledger.sqlite3")
+        ledger = SQLiteLedger(data / "ledger.sqlite3", hold_ttl=s["hold_ttl"])
         store = SQLiteChallengeStore(data / "challenges.sqlite3")
     prices = PriceBook.load(s["prices"]) if s["prices"] else PriceBook.default()
     pepper = s["key_pepper"].encode() if s["key_pepper"] else None

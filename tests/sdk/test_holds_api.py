@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.support.fake_gate import ALICE, BOB, make_gate
 from tests.support.sdk import FakeClock
+from tests.support.sidecar import Sidecar, started
 from venice_sdk.holds_api import holds_router
 from venice_sdk.ledger import HOLD_TTL, CreditLedger, LedgerUnavailable
 from venice_sdk.server.middleware import INTERNAL_PREFIXES
@@ -239,3 +243,22 @@ def test_every_hold_route_is_an_internal_route(ledger: CreditLedger, tmp_path: P
     paths = [route.path for route in holds_router(gate).routes]  # type: ignore[attr-defined]
     assert "/v1/renew" in paths
     assert [p for p in paths if not p.startswith(INTERNAL_PREFIXES)] == []
+
+
+@pytest.mark.parametrize("ttl", [None, "60"], ids=["default", "hold-ttl-60"])
+def test_the_sidecars_holds_live_its_hold_ttl(
+    tmp_path: Path, manifest: Path, chain: Any, staker: Any, ttl: str | None
+) -> None:
+    """`venice-sdk serve --hold-ttl S`: a hold taken through the sidecar keeps its credit S
+    seconds unless renewed (900 by default, as the gateway's), on the real sidecar."""
+    options = ("--hold-ttl", ttl) if ttl else ()
+    sidecar = Sidecar(manifest, str(chain.provider.http_uri), tmp_path / "s", *options)
+    with started(sidecar):
+        body = {"who": str(staker.address), "request_id": "r-1", "max_cost_micros": 1_000}
+        held = httpx.post(sidecar.url + "/v1/reserve", json=body).json()
+        assert held["allowed"], held
+        lives = held["expires_at"] - time.time()
+        expected = float(ttl) if ttl else HOLD_TTL
+        assert expected - 10 < lives <= expected + 1, (lives, held)
+        renewed = httpx.post(sidecar.url + "/v1/renew", json={"request_id": "r-1"}).json()
+        assert renewed["expires_at"] >= held["expires_at"]

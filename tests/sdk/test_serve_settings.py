@@ -28,6 +28,7 @@ def test_defaults() -> None:
     assert s["body_limit"] == 65_536 and s["rpc_timeout"] == 0.5 and s["rpc_retries"] == 1
     assert s["admin_token"] is None and s["allow_wallet_authorize"] is False
     assert s["siwe_domain"] == "localhost" and s["log_format"] == "text"
+    assert s["hold_ttl"] == 900.0
 
 
 def test_command_line_beats_environment_beats_file(tmp_path: Path) -> None:
@@ -63,6 +64,18 @@ def test_yaml_file_and_config_from_the_environment(tmp_path: Path) -> None:
         (BASE, {}, "port = [\n", "does not parse"),
         ([*BASE, "--log-format", "xml"], {}, None, "not one of text, json"),
         ([*BASE, "--body-limit", "0"], {}, None, "at least 1"),
+        (
+            [*BASE, "--hold-ttl", "0"],
+            {},
+            None,
+            "hold_ttl from --hold-ttl: must be at least 1",
+        ),
+        (
+            BASE,
+            {"VENICE_HOLD_TTL": "1e9"},
+            None,
+            "hold_ttl from VENICE_HOLD_TTL: must be at most 604800",
+        ),
         (BASE, {"VENICE_ADMIN_TOKEN": "short"}, None, "at least 16 characters"),
     ],
 )

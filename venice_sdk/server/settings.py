@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from venice_sdk.ledger.base import HOLD_TTL
+
 __all__ = [
     "ENV_PREFIX",
     "KEEP_ALIVE",
@@ -52,6 +54,7 @@ class Option:
     aliases: tuple[str, ...] = ()  # more flags
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: float | None = None
     required: bool = False
     min_length: int = 0  # for text: e.g. a secret long enough not to be guessed
 
@@ -96,6 +99,15 @@ SERVE_OPTIONS: tuple[Option, ...] = (
         1.0,
         "seconds a debit is retried before a 503 ledger_unavailable",
         minimum=0,
+    ),
+    Option(
+        "hold_ttl",
+        float,
+        HOLD_TTL,
+        "seconds a hold keeps its credit unless renewed (/v1/renew): how long the holds of a"
+        " server that died stay held",
+        minimum=1,
+        maximum=7 * 86_400,
     ),
     Option(
         "key_store",
@@ -205,6 +217,8 @@ def _coerce(option: Option, value: Any, where: str) -> Any:
         )
     if option.minimum is not None and isinstance(value, int | float) and value < option.minimum:
         raise SettingsError(f"{option.name} from {where}: must be at least {option.minimum}")
+    if option.maximum is not None and isinstance(value, int | float) and value > option.maximum:
+        raise SettingsError(f"{option.name} from {where}: must be at most {option.maximum:g}")
     return value
 
 
