@@ -7,7 +7,9 @@ Prints, measured in one run on the same node:
   naive client), and the ratio;
 - one wallet's read: the CPU it takes (the time a server's thread holds the GIL against its
   event loop), the client's own `eth_call` beside the same call through a web3 contract
-  (medians of alternating rounds), and the ratio.
+  (medians of alternating rounds), and the ratio;
+- 100 wallets due at once: the CPU of reading them together (one call, as a gateway worker
+  does) beside one call each.
 """
 
 from __future__ import annotations
@@ -103,6 +105,20 @@ def cli(wallets: int, gets: int, reads: int) -> None:
             read()
             measure.append(time.thread_time() - start)
     own_ms, web3_ms = statistics.median(own_cpu) * 1e3, statistics.median(web3_cpu) * 1e3
+    # 100 wallets due at once (a gateway worker's wallets not cached, or due for a refresh):
+    # read together (one call, as the gateway's worker does) or one call each.
+    due = targets[:100]
+    together_cpu, each_cpu = [], []
+    for _ in range(max(3, reads // 30)):
+        start = time.thread_time()
+        client.refresh(due)
+        together_cpu.append(time.thread_time() - start)
+        start = time.thread_time()
+        for wallet in due:
+            client.refresh([wallet])
+        each_cpu.append(time.thread_time() - start)
+    together_ms = statistics.median(together_cpu) * 1e3
+    each_ms = statistics.median(each_cpu) * 1e3
 
     hot = targets[0]
     client.get(hot)
@@ -134,6 +150,13 @@ def cli(wallets: int, gets: int, reads: int) -> None:
         ("one wallet's read: CPU ms (the client's eth_call)", f"{own_ms:.2f}", "", True),
         ("one wallet's read: CPU ms (web3 contract call)", f"{web3_ms:.2f}", "", True),
         ("web3 / client CPU per read", f"{web3_ms / own_ms:.1f}x", ">= 3x", web3_ms >= 3 * own_ms),
+        (
+            f"{len(due)} wallets due: CPU ms, read together (one call)",
+            f"{together_ms:.1f}",
+            "",
+            True,
+        ),
+        (f"{len(due)} wallets due: CPU ms, one call each", f"{each_ms:.1f}", "", True),
     ]
     failures = 0
     for measure, value, target, ok in rows:
