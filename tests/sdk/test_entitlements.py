@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -255,8 +256,51 @@ def test_cache__threads_missing_one_wallet_make_one_read(manifest, rpc_url, peop
             assert node.methods.count("eth_call") <= 2, node.methods
         else:
             assert len(results) == 8 and all(r is results[0] for r in results)
-            # (web3 asks the chain id on its own)
             assert node.methods.count("eth_call") == 1 and client.rpc_calls == 1, node.methods
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize("down", [False, True], ids=["node-up", "node-down"])
+def test_cache__threads_missing_different_wallets_share_reads(manifest, rpc_url, people, down):
+    """16 server threads each asking for a different wallet not cached, while a read of the
+    node is under way: the first read has the first wallet, the next one the 15 that came
+    meanwhile (each thread made a call of its own: a read is most of a millisecond of Python
+    per call, so a server's CPU grew with its wallets). Each thread gets its own wallet's
+    entitlement; if the node is down, each fails with the node's reason, the breaker sparing
+    the node."""
+    node = FlakyNode(rpc_url)
+    try:
+        client = EntitlementClient.from_manifest(manifest, node.url, ttl=2.0, clock=Clock())
+        node.mode = "timeout" if down else "slow"
+        wallets = [people["alice"].address] + [f"0x{0x7000 + i:040x}" for i in range(15)]
+        results: dict[str, object] = {}
+
+        def ask(wallet: str) -> None:
+            try:
+                results[wallet] = client.get(wallet)
+            except EntitlementUnavailable as exc:
+                results[wallet] = exc.code
+
+        first = threading.Thread(target=ask, args=(wallets[0],))
+        first.start()
+        deadline = time.monotonic() + 5
+        while "eth_call" not in node.methods:  # the first read under way
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        threads = [threading.Thread(target=ask, args=(w,)) for w in wallets[1:]]
+        for t in threads:
+            t.start()
+        for t in [first, *threads]:
+            t.join(30)
+        if down:
+            assert set(results.values()) == {"rpc_unavailable"} and len(results) == 16
+            assert node.methods.count("eth_call") <= 2, node.methods  # a read, its retry
+        else:
+            assert node.methods.count("eth_call") == 2, node.methods
+            assert all(results[w].address == to_checksum_address(w) for w in wallets)  # type: ignore[union-attr]
+            assert results[wallets[0]].staked > 0  # type: ignore[union-attr]
+            assert all(results[w].staked == 0 for w in wallets[1:])  # type: ignore[union-attr]
     finally:
         node.close()
 
