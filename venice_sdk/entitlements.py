@@ -36,6 +36,7 @@ from eth_abi import encode as abi_encode
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_output_types
 from eth_utils.address import to_checksum_address
 from web3 import Web3
+from web3.providers import JSONBaseProvider
 from web3.types import BlockIdentifier, RPCEndpoint
 
 from venice_sdk.addresses import AddressError, parse_address
@@ -420,7 +421,16 @@ class EntitlementClient:
         binding, and a chain-id call), held by a server's worker thread against its event
         loop; this way 0.8 ms (`ape run bench_sdk` prints both). Raises `RpcError` for an
         error answer or none."""
-        reply = self.web3.provider.make_request(RPCEndpoint(method), params)
+        provider = self.web3.provider
+        if not isinstance(provider, JSONBaseProvider):
+            # One answering in Python (eth-tester's, as ape's ``test`` network's) needs its own
+            # middleware (it fills an eth_call's ``from``): through web3's request manager,
+            # the answer put back in JSON-RPC's form (an int as a quantity, bytes as hex).
+            result = self.web3.manager.request_blocking(RPCEndpoint(method), params)
+            if isinstance(result, int) and not isinstance(result, bool):
+                return hex(result)
+            return "0x" + bytes(result).hex() if isinstance(result, bytes) else result
+        reply = provider.make_request(RPCEndpoint(method), params)
         if not isinstance(reply, dict) or "result" not in reply:
             error = reply.get("error") if isinstance(reply, dict) else reply
             raise RpcError(f"{method} answered {error!r}"[:300])

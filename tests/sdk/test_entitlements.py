@@ -423,3 +423,38 @@ def test_lens__one_call_reads_the_same_as_separate_calls(suite, people, rpc_url)
     totals, rows = lens.functions.entitlements([people["carol"].address]).call()
     assert rows[0][0] == suite.staking.balanceOf(people["carol"])
     assert totals[2] == suite.staking.totalStaked()
+
+
+def _canned_lens(w3: Web3, answer: bytes) -> str:
+    """A contract on ``w3``'s chain that answers every call with ``answer``."""
+    # runtime: CODECOPY the answer (after these 15 bytes) to memory 0, RETURN it
+    size = len(answer).to_bytes(2, "big")
+    runtime = bytes.fromhex(f"61{size.hex()}61000f600039{'61' + size.hex()}6000f3") + answer
+    length = len(runtime).to_bytes(2, "big").hex()
+    init = bytes.fromhex(f"61{length}600e600039{'61' + length}6000f3")  # 14 bytes
+    sent = w3.eth.send_transaction({"from": w3.eth.accounts[0], "data": init + runtime})
+    return str(w3.eth.wait_for_transaction_receipt(sent)["contractAddress"])
+
+
+def test_read__through_a_provider_that_is_not_json_rpc():
+    """A Web3 over eth-tester (as ape's ``test`` network's), whose provider answers in Python
+    and needs its own middleware (the call's ``from``), reads and probes as over HTTP."""
+    from eth_abi import encode
+    from web3 import EthereumTesterProvider
+
+    w3 = Web3(EthereumTesterProvider())
+    row = (10, 20, 30, 40, 50, True, 60, 70, 80, 90)
+    abi = next(f for f in load_abi("EntitlementsLens") if f.get("name") == "entitlements")
+    types = [
+        "(" + ",".join(c["type"] for c in o["components"]) + ")" + o["type"][len("tuple") :]
+        for o in abi["outputs"]
+    ]
+    lens = _canned_lens(w3, encode(types, [(7, 8, 9, 0, 0), [row]]))
+    w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": w3.eth.accounts[1], "value": 1})
+    alice = w3.eth.accounts[2]
+    for confirmations in (0, 1):
+        client = EntitlementClient(w3, lens, ttl=0, confirmations=confirmations)
+        got = client.get(alice)
+        assert (got.block, got.timestamp, got.total_staked) == (7, 8, 9)
+        assert (got.staked, got.pro_by_stake, got.diem_cooldown_end) == (10, True, 90)
+        assert client.probe() == {"chain_id": w3.eth.chain_id, "block": 7}
