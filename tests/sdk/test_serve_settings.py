@@ -76,6 +76,8 @@ def test_yaml_file_and_config_from_the_environment(tmp_path: Path) -> None:
             None,
             "hold_ttl from VENICE_HOLD_TTL: must be at most 604800",
         ),
+        ([*BASE, "--hold-ttl", "nan"], {}, None, "hold_ttl from --hold-ttl: nan is not a number"),
+        (BASE, {}, "ttl = nan\n", "ttl from .*: nan is not a number"),
         (BASE, {"VENICE_ADMIN_TOKEN": "short"}, None, "at least 16 characters"),
     ],
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -207,6 +208,8 @@ def _coerce(option: Option, value: Any, where: str) -> Any:
         value = float(value)
     if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
         raise SettingsError(f"{option.name} from {where}: {value!r} is not a {kind.__name__}")
+    if isinstance(value, float) and math.isnan(value):  # (it passes every bound below)
+        raise SettingsError(f"{option.name} from {where}: nan is not a number")
     if option.choices and value not in option.choices:
         raise SettingsError(
             f"{option.name} from {where}: {value!r} is not one of {', '.join(option.choices)}"
