@@ -639,3 +639,32 @@ def test_keys_in_the_ledgers_redis_are_read_on_the_meters_own_connection(
     gate.keys = RedisKeyStore(other_db)
     assert type(make_meter(gate)) is Meter
     ledger.close()
+
+
+def test_a_read_queued_as_its_event_loop_ends_leaves_no_wallet_waiting_in_the_next(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """A wallet's read queued in the last step of an event loop (a read ahead of expiry
+    as a request ends: a test client's portal, a worker stopping) is cancelled before its
+    reader ever ran: its waiters are told, and the meter's next loop reads wallets again
+    (the reader left behind, never run, made every later read wait forever)."""
+    ledger = RedisLedger(redis_url)
+    gate, _, _ = make_gate(ledger, tmp_path)
+    client = _ColdEntitlements()
+    client.go.set()
+    gate.client = client  # type: ignore[assignment]
+    meter = make_meter(gate)
+    assert isinstance(meter, RedisMeter)
+    left: list[asyncio.Future[None]] = []
+
+    async def ending() -> None:  # another task queues a read in the loop's last step
+        asyncio.get_running_loop().call_soon(lambda: left.append(meter._read(BOB)))
+
+    async def next_loop() -> bool:
+        return await asyncio.wait_for(meter._cached(ALICE), 5)
+
+    asyncio.run(ending())
+    assert left[0].done() and isinstance(left[0].exception(), EntitlementUnavailable)
+    assert asyncio.run(next_loop()) is True
+    assert client.read == {ALICE.lower()} and not meter._reads and meter._reader is None
+    ledger.close()

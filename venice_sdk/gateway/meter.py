@@ -406,7 +406,23 @@ class RedisMeter(Meter):
         self._queued.append(address)
         if self._reader is None:  # (it starts next iteration: this one's wallets join it)
             self._reader = loop.create_task(self._read_batches())
+            self._reader.add_done_callback(self._reader_done)
         return future
+
+    def _reader_done(self, reader: asyncio.Task[None]) -> None:
+        """A reader cancelled before it ran (queued in its event loop's last step) never ran
+        its ``finally``: its waiters are told here, and the next read starts a reader."""
+        if self._reader is reader:
+            self._stop_reads()
+
+    def _stop_reads(self) -> None:
+        self._reader = None
+        stopped = EntitlementUnavailable(Reason.RPC_UNAVAILABLE, "the worker is stopping")
+        for future in self._reads.values():
+            if not future.done():
+                future.set_exception(stopped)
+        self._reads.clear()
+        self._queued.clear()
 
     async def _read_batches(self) -> None:
         """Read the wallets queued, a batch at a time, until none is; each waiter is told."""
@@ -433,13 +449,7 @@ class RedisMeter(Meter):
                     else:
                         future.set_exception(error)
         finally:  # (cancelled: the worker is stopping) no waiter is left waiting
-            self._reader = None
-            stopped = EntitlementUnavailable(Reason.RPC_UNAVAILABLE, "the worker is stopping")
-            for future in self._reads.values():
-                if not future.done():
-                    future.set_exception(stopped)
-            self._reads.clear()
-            self._queued.clear()
+            self._stop_reads()
 
     async def finish(self, reservation: Reservation, served: Served) -> int:
         if _blocking(reservation) or reservation.hold is None:
