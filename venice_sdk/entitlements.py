@@ -415,12 +415,14 @@ class EntitlementClient:
         return max(0, head - self.confirmations)
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
-        """One JSON-RPC call through the provider (its URL, timeout, session and proxies), its
-        ``result`` returned, without web3's middleware: a lens read through a web3 contract
-        call cost 3.7 ms of CPU (the Python of its formatters, validators and argument
-        binding, and a chain-id call), held by a server's worker thread against its event
-        loop; this way 0.8 ms (`ape run bench_sdk` prints both). Raises `RpcError` for an
-        error answer or none."""
+        """One JSON-RPC call, its ``result`` returned: through a JSON-RPC provider (HTTP, IPC,
+        WebSocket: its URL, timeout, session and proxies) straight, without web3's middleware;
+        a lens read through a web3 contract call cost 4 ms of CPU (the Python of its
+        formatters, validators and argument binding, and a chain-id call), held by a server's
+        worker thread against its event loop, this way 0.9 ms (`ape run bench_sdk` prints
+        both). Another provider (eth-tester's, answering in Python) is asked through web3's
+        request manager, which its middleware needs. Raises `RpcError` for an error answer
+        or none."""
         provider = self.web3.provider
         if not isinstance(provider, JSONBaseProvider):
             # One answering in Python (eth-tester's, as ape's ``test`` network's) needs its own
