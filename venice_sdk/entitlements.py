@@ -321,15 +321,17 @@ class EntitlementClient:
         fetched: dict[str, Entitlement] = {}
         failed: EntitlementUnavailable | None = None
         deadline = time.monotonic() + READ_WAIT
-        while not all(done.is_set() for done in waits):
-            with self._reading_lock:
+        while True:
+            with self._reading_lock:  # (looked at under the lock: a read's end is not missed)
+                if all(done.is_set() for done in waits):
+                    break
                 batch: list[str] = []
                 if not self._busy and self._queue:  # this thread's turn to read
                     batch = self._queue[:MAX_BATCH]
                     del self._queue[:MAX_BATCH]
                     self._busy = True
-                elif time.monotonic() < deadline:
-                    self._turn.wait(min(0.5, READ_WAIT))  # until a read ends
+                elif (left_to_wait := deadline - time.monotonic()) > 0:
+                    self._turn.wait(min(0.5, left_to_wait))  # until a read ends
                     continue
                 else:
                     break

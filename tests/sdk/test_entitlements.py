@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import types
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -458,3 +459,69 @@ def test_read__through_a_provider_that_is_not_json_rpc():
         assert (got.block, got.timestamp, got.total_staked) == (7, 8, 9)
         assert (got.staked, got.pro_by_stake, got.diem_cooldown_end) == (10, True, 90)
         assert client.probe() == {"chain_id": w3.eth.chain_id, "block": 7}
+
+
+def _offline_client(reads: list[list[str]], gate: threading.Event, **options) -> EntitlementClient:
+    """A client on no node whose reads of the chain are recorded in ``reads`` and wait for
+    ``gate``; each wallet's stake is its address's number (to tell one wallet from another)."""
+    from venice_sdk.entitlements import Entitlement
+
+    client = EntitlementClient(
+        Web3(Web3.HTTPProvider("http://127.0.0.1:9")), "0x" + "11" * 20, **options
+    )
+
+    def read(addresses: list[str]) -> dict[str, Entitlement]:
+        reads.append(list(addresses))
+        assert gate.wait(5)
+        return {
+            a: Entitlement(a, 1, 1, int(a, 16), 0, 0, 0, 0, False, 0, 0, 0, 0, 0) for a in addresses
+        }
+
+    client._read = read  # type: ignore[method-assign]
+    return client
+
+
+def _wait_for(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_cache__a_read_ending_as_a_thread_looks_at_it_wakes_the_thread(monkeypatch):
+    """A thread waiting for another thread's read of its wallet, that read ending just after
+    the thread saw it not ended and before the thread waited for its end, is not left waiting
+    half a second for a wake-up already sent (it looked outside the lock)."""
+    import venice_sdk.entitlements as module
+
+    reads: list[list[str]] = []
+    gate = threading.Event()
+    client = _offline_client(reads, gate, ttl=2.0, clock=Clock())
+    lock = client._reading_lock
+
+    class LateEvent(threading.Event):
+        def is_set(self) -> bool:
+            state = super().is_set()
+            if not state and threading.current_thread().name == "waiter" and not gate.is_set():
+                gate.set()  # the read ends now, as the waiter looks
+                if not lock.locked():  # (looking outside the lock: let it end first)
+                    super().wait(5)
+            return state
+
+    monkeypatch.setattr(module, "threading", types.SimpleNamespace(Event=LateEvent))
+    alice = to_checksum_address("0x" + "a1" * 20)
+    ended: dict[str, float] = {}
+
+    def ask(name: str) -> None:
+        assert client.get(alice).staked == int(alice, 16)
+        ended[name] = time.monotonic()
+
+    reader = threading.Thread(target=ask, args=("reader",))
+    reader.start()
+    _wait_for(lambda: reads)  # its read under way
+    waiter = threading.Thread(target=ask, args=("waiter",), name="waiter")
+    waiter.start()
+    reader.join(10)
+    waiter.join(10)
+    assert reads == [[alice]]
+    assert ended["waiter"] - ended["reader"] < 0.25, ended
