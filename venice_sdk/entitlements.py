@@ -174,6 +174,18 @@ class Entitlement:
         return cls(address, 0, 0, 0, 0, 0, 0, 0, False, 0, 0, 0, 0, 0, degraded=True, reason=reason)
 
 
+class _Pending:
+    """A wallet queued for a read or being read: `done` set when the read ends, `entitlement`
+    what it brought (None if it failed), for the threads that waited for it (with ``ttl=0``
+    the cache keeps nothing for them)."""
+
+    __slots__ = ("done", "entitlement")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.entitlement: Entitlement | None = None
+
+
 class EntitlementClient:
     """Entitlements of wallets, read in batches through `EntitlementsLens`, cached."""
 
@@ -214,9 +226,9 @@ class EntitlementClient:
         self.chain_id = chain_id  # the manifest's, checked by probe()
         # address (as asked, and checksummed) -> (fresh until, usable until, entitlement)
         self._cache: dict[str, tuple[float, float, Entitlement]] = {}
-        # The reads under way (checksummed address -> set when it ends): a thread missing a
-        # wallet another thread is reading waits for that read instead of making its own.
-        self._reading: dict[str, threading.Event] = {}
+        # The wallets queued or being read (checksummed address -> its read's end and answer): a
+        # thread missing a wallet another thread is reading waits for that read, not its own.
+        self._reading: dict[str, _Pending] = {}
         self._reading_lock = threading.Lock()
         # The wallets queued for the next read, whether a read is under way, and its end
         # (notified to the threads waiting for their turn or their wallets).
@@ -315,7 +327,7 @@ class EntitlementClient:
         with self._reading_lock:
             for address in unique:
                 if address not in self._reading:
-                    self._reading[address] = threading.Event()
+                    self._reading[address] = _Pending()
                     self._queue.append(address)
             waits = [self._reading[address] for address in unique]
         fetched: dict[str, Entitlement] = {}
@@ -323,7 +335,7 @@ class EntitlementClient:
         deadline = time.monotonic() + READ_WAIT
         while True:
             with self._reading_lock:  # (looked at under the lock: a read's end is not missed)
-                if all(done.is_set() for done in waits):
+                if all(pending.done.is_set() for pending in waits):
                     break
                 batch: list[str] = []
                 if not self._busy and self._queue:  # this thread's turn to read
@@ -335,8 +347,10 @@ class EntitlementClient:
                     continue
                 else:
                     break
+            got: dict[str, Entitlement] = {}
             try:
-                for entitlement in self._fetch(batch).values():
+                got = self._fetch(batch)
+                for entitlement in got.values():
                     self._store(entitlement.address, entitlement, self.clock())
                     fetched[entitlement.address] = entitlement
             except EntitlementUnavailable as exc:
@@ -345,12 +359,17 @@ class EntitlementClient:
                 with self._reading_lock:
                     self._busy = False
                     for address in batch:
-                        self._reading.pop(address).set()
+                        pending = self._reading.pop(address)
+                        pending.entitlement = got.get(address)
+                        pending.done.set()
                     self._turn.notify_all()
         now = self.clock()
         left: list[str] = []
-        for address in unique:
+        for address, pending in zip(unique, waits, strict=True):
             if address in fetched:
+                continue
+            if pending.entitlement is not None:  # another thread's read brought it
+                fetched[address] = pending.entitlement
                 continue
             entry = self._cache.get(address)
             if entry is not None and entry[0] > now:

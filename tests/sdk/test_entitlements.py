@@ -525,3 +525,31 @@ def test_cache__a_read_ending_as_a_thread_looks_at_it_wakes_the_thread(monkeypat
     waiter.join(10)
     assert reads == [[alice]]
     assert ended["waiter"] - ended["reader"] < 0.25, ended
+
+
+@pytest.mark.parametrize("ttl", [0.0, 2.0])
+def test_cache__threads_sharing_a_read_take_its_answer_even_with_nothing_cached(ttl):
+    """With ``ttl=0`` (nothing cached: `keys_cli`'s client, a server that must see every
+    change) a thread whose wallet another thread's read brought takes that answer: it read it
+    again (the cache had nothing fresh to give), a call more per thread and twice the wait."""
+    reads: list[list[str]] = []
+    gate = threading.Event()
+    client = _offline_client(reads, gate, ttl=ttl, clock=Clock())
+    wallets = [to_checksum_address(f"0x{0x7000 + i:040x}") for i in range(4)]
+    got: dict[str, int] = {}
+
+    def ask(wallet: str) -> None:
+        got[wallet] = client.get(wallet).staked
+
+    first = threading.Thread(target=ask, args=(wallets[0],))
+    first.start()
+    _wait_for(lambda: reads)  # the first read under way
+    others = [threading.Thread(target=ask, args=(w,)) for w in wallets[1:]]
+    for t in others:
+        t.start()
+    _wait_for(lambda: len(client._queue) == 3)  # the others' wallets queued for the next
+    gate.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert got == {w: int(w, 16) for w in wallets}
+    assert len(reads) == 2 and sorted(reads[1]) == sorted(wallets[1:]), reads
