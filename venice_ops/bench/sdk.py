@@ -97,18 +97,20 @@ def cli(wallets: int, gets: int, reads: int) -> None:
     lens_s, web3_s = statistics.median(lens_times), statistics.median(web3_times)
 
     one, web3_call = [targets[0]], client.lens.functions.entitlements
-    own_cpu, web3_cpu = [], []
+    own_cpu: list[float] = []
+    web3_cpu: list[float] = []
     for _ in range(reads):
-        for measure, read in ((own_cpu, lambda: client.refresh(one)),
+        for times, read in ((own_cpu, lambda: client.refresh(one)),
                               (web3_cpu, lambda: web3_call(one).call())):  # fmt: skip
             start = time.thread_time()
             read()
-            measure.append(time.thread_time() - start)
+            times.append(time.thread_time() - start)
     own_ms, web3_ms = statistics.median(own_cpu) * 1e3, statistics.median(web3_cpu) * 1e3
     # 100 wallets due at once (a gateway worker's wallets not cached, or due for a refresh):
     # read together (one call, as the gateway's worker does) or one call each.
     due = targets[:100]
-    together_cpu, each_cpu = [], []
+    together_cpu: list[float] = []
+    each_cpu: list[float] = []
     for _ in range(max(3, reads // 30)):
         start = time.thread_time()
         client.refresh(due)
