@@ -205,8 +205,8 @@ class EntitlementClient:
         breaker_cooloff: float = 2.0,
         chain_id: int | None = None,
     ):
-        if ttl < 0 or grace < 0 or confirmations < 0:
-            raise ValueError("ttl, grace and confirmations must not be negative")
+        if not (ttl >= 0 and grace >= 0 and confirmations >= 0):  # (nan too)
+            raise ValueError("ttl, grace and confirmations must be numbers, 0 or more")
         if isinstance(rpc_retries, bool) or not isinstance(rpc_retries, int) or rpc_retries < 0:
             raise ValueError("rpc_retries must be a non-negative integer")
         if block_tag not in ("latest", "safe", "finalized", "pending"):

@@ -405,6 +405,15 @@ def test_events__invalidate_within_a_block(suite, manifest, rpc_url, fund, bob):
     assert client.get(bob.address).staked == 500 * VVV  # ...unless an event says otherwise
 
 
+@pytest.mark.parametrize("option", ["ttl", "grace"])
+@pytest.mark.parametrize("value", [-1.0, float("nan")])
+def test_client__a_negative_or_nan_cache_time_is_refused(manifest, rpc_url, option, value):
+    """nan passed the check (every comparison false) and cached nothing: every check read the
+    node."""
+    with pytest.raises(ValueError, match="must be numbers, 0 or more"):
+        EntitlementClient.from_manifest(manifest, rpc_url, **{option: value})
+
+
 def test_from_manifest__bad_file_is_a_clear_error(tmp_path, rpc_url):
     path = tmp_path / "x.json"
     path.write_text(json.dumps({"contracts": {}}))

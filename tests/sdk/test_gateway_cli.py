@@ -87,6 +87,8 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--max-uploads", "-3"], "--max-uploads must be at least 1"),
         (["--keep-alive", "0"], "--keep-alive must be a positive number of seconds"),
         (["--keep-alive", "nan"], "--keep-alive must be a positive number of seconds"),
+        (["--ttl", "nan"], "--ttl must be seconds, 0 or more"),
+        (["--ttl=-1"], "--ttl must be seconds, 0 or more"),
         (["--key-store", "redis"], "--key-store redis needs --redis-url"),
     ],
 )

@@ -285,6 +285,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
+    if not args.ttl >= 0:  # (also refuses nan, which cached nothing)
+        raise SystemExit("error: --ttl must be seconds, 0 or more (0: nothing cached)")
     if not args.keep_alive > 0:  # (also refuses nan)
         raise SystemExit("error: --keep-alive must be a positive number of seconds")
     if args.hold_ttl is not None and not 0 < args.hold_ttl <= 7 * 86_400:

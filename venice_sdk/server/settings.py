@@ -186,6 +186,13 @@ def _load_file(path: Path) -> dict[str, Any]:
     return {str(key): value for key, value in data.items()}
 
 
+def _kind_name(kind: type) -> str:
+    """A setting's type as its error message says it."""
+    return {int: "a whole number", float: "a number", bool: "true or false", str: "text"}.get(
+        kind, kind.__name__
+    )
+
+
 def _coerce(option: Option, value: Any, where: str) -> Any:
     kind = option.kind
     if value is None:
@@ -201,13 +208,14 @@ def _coerce(option: Option, value: Any, where: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
+            hint = " (decimals take a dot: 1.5)" if "," in text else ""
             raise SettingsError(
-                f"{option.name} from {where}: {value!r} is not a {kind.__name__}"
+                f"{option.name} from {where}: {value!r} is not {_kind_name(kind)}{hint}"
             ) from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-        raise SettingsError(f"{option.name} from {where}: {value!r} is not a {kind.__name__}")
+        raise SettingsError(f"{option.name} from {where}: {value!r} is not {_kind_name(kind)}")
     if isinstance(value, float) and math.isnan(value):  # (it passes every bound below)
         raise SettingsError(f"{option.name} from {where}: nan is not a number")
     if option.choices and value not in option.choices:
