@@ -349,10 +349,8 @@ class EntitlementClient:
                     break
             got: dict[str, Entitlement] = {}
             try:
-                got = self._fetch(batch)
-                for entitlement in got.values():
-                    self._store(entitlement.address, entitlement, self.clock())
-                    fetched[entitlement.address] = entitlement
+                got, _ = self._fetch_and_store(batch)
+                fetched.update(got)
             except EntitlementUnavailable as exc:
                 failed = exc
             finally:
@@ -387,9 +385,13 @@ class EntitlementClient:
         self, addresses: list[str], now: float
     ) -> tuple[dict[str, Entitlement], float]:
         try:
-            fetched = self._fetch(addresses)
+            return self._fetch_and_store(addresses)
         except EntitlementUnavailable as exc:
             return self._fallback(addresses, exc, now), now
+
+    def _fetch_and_store(self, addresses: list[str]) -> tuple[dict[str, Entitlement], float]:
+        """``addresses``' entitlements read from the node (`_fetch`) and cached, and when."""
+        fetched = self._fetch(addresses)
         now = self.clock()
         for entitlement in fetched.values():
             self._store(entitlement.address, entitlement, now)

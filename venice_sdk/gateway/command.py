@@ -281,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(
             f"error: the gateway needs `pip install venice-sdk[server]` ({exc})"
         ) from None
+    from venice_sdk.ledger import MAX_HOLD_TTL
     from venice_sdk.server.http import protocol
 
     if args.workers < 1:
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("error: --ttl must be seconds, 0 or more (0: nothing cached)")
     if not args.keep_alive > 0:  # (also refuses nan)
         raise SystemExit("error: --keep-alive must be a positive number of seconds")
-    if args.hold_ttl is not None and not 0 < args.hold_ttl <= 7 * 86_400:
+    if args.hold_ttl is not None and not 0 < args.hold_ttl <= MAX_HOLD_TTL:
         raise SystemExit("error: --hold-ttl must be seconds between 0 and 604800 (a week)")
     try:  # check the options here, before any worker starts
         _config(vars(args))

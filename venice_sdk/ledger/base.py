@@ -28,6 +28,7 @@ __all__ = [
     "ACTIVITY_WINDOW",
     "HOLD_TTL",
     "MAX_AMOUNT",
+    "MAX_HOLD_TTL",
     "MONTH_BASE",
     "SECONDS_PER_DAY",
     "CreditLedger",
@@ -56,6 +57,8 @@ MAX_AMOUNT = 2**53 - 1
 
 #: How long a hold lives if it is neither settled nor released (its server died): 15 minutes.
 HOLD_TTL = 900.0
+#: The longest ``hold_ttl`` the servers' options take (a week).
+MAX_HOLD_TTL = 7 * SECONDS_PER_DAY
 
 _ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 _KEY_ID = re.compile(r"[\x21-\x7e]{1,200}")

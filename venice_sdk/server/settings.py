@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from venice_sdk.ledger.base import HOLD_TTL
+from venice_sdk.ledger.base import HOLD_TTL, MAX_HOLD_TTL
 
 __all__ = [
     "ENV_PREFIX",
@@ -108,7 +108,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
         "seconds a hold keeps its credit unless renewed (/v1/renew): how long the holds of a"
         " server that died stay held",
         minimum=1,
-        maximum=7 * 86_400,
+        maximum=MAX_HOLD_TTL,
     ),
     Option(
         "key_store",
