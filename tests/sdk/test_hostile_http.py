@@ -158,9 +158,11 @@ def test_garbage_sign_ins_do_not_starve_entitlement_reads(
         for sender in senders:
             sender.join(10)
     assert codes and set(codes) == {400}
-    # Before: ~3,900 req/s fell to 142 (4%). The client's own threads share its CPU here, so
-    # only a loose bound is asserted; scripts/bench_hostile.py measures it properly.
-    assert attacked >= 0.2 * alone, (alone, attacked)
+    # Before: ~3,900 req/s fell to 142 (4%). Now a garbage sign-in is a quick 400, and five
+    # clients each waiting for their answer share the sidecar and this test's CPU: the reader
+    # keeps 30-34% of its rate here, and CI once measured 19.7%. The bound sits between
+    # starvation (4%) and an even share of five (20%); scripts/bench_hostile.py measures it.
+    assert attacked >= 0.1 * alone, (alone, attacked)
 
 
 # -------------------------------------------------------------------- 2. batch isolation
