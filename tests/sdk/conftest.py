@@ -75,12 +75,12 @@ def make_ledger(
     made: list[CreditLedger] = []
     url = request.getfixturevalue("redis_url") if backend == "redis" else None
 
-    def make(clock: FakeClock | None = None) -> CreditLedger:
+    def make(clock: FakeClock | None = None, **options: Any) -> CreditLedger:
         ledger: CreditLedger
         if url is not None:
-            ledger = RedisLedger(url, clock=clock)
+            ledger = RedisLedger(url, clock=clock, **options)
         else:
-            ledger = SQLiteLedger(tmp_path / "ledger.db", clock=clock)
+            ledger = SQLiteLedger(tmp_path / "ledger.db", clock=clock, **options)
         made.append(ledger)
         return ledger
 

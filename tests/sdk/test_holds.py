@@ -14,6 +14,7 @@ from venice_sdk.ledger import (
     SECONDS_PER_DAY,
     CreditLedger,
     HoldError,
+    RedisLedger,
     epoch_day,
 )
 
@@ -178,6 +179,48 @@ def test_a_hold_settles_into_the_day_it_was_taken(ledger: CreditLedger, clock: F
     assert done.day == day and done.spent == 400
     assert ledger.spent(WALLET, day) == 400 and ledger.spent(WALLET) == 0
     assert ledger.held(WALLET, day) == 0 and ledger.held(WALLET) == 1_000
+
+
+def _days_pass(ledger: CreditLedger, clock: FakeClock, seconds: int) -> None:
+    """Move the ledger's clock on by ``seconds``, and Redis's too: its keys expire by its own
+    (real) clock, so each key's TTL is cut by what that time would take (a key it would have
+    outlived is deleted)."""
+    clock.now += seconds
+    if isinstance(ledger, RedisLedger):
+        client = ledger.client
+        for key in list(client.scan_iter()):
+            ttl = client.ttl(key)
+            if ttl >= 0 and ttl <= seconds:
+                client.delete(key)
+            elif ttl > seconds:
+                client.expire(key, ttl - seconds)
+
+
+@pytest.mark.parametrize("renewed", [False, True], ids=["long-ttl", "renewed-for-days"])
+def test_a_hold_that_outlives_its_days_retention_still_settles(
+    make_ledger: Callable[..., CreditLedger], clock: FakeClock, renewed: bool
+) -> None:
+    """Days are kept 3 days (``retention_days``); a hold may live longer: a sidecar run with
+    ``--hold-ttl`` of up to a week, or a lease renewed for days. Its record stays until the
+    retention has passed after its expiry, so its settle (by id alone, as a sidecar's caller
+    sends it) still debits the day it was taken, and a retried settle gives the same answer.
+    Before, Redis dropped the record and the index 3 days after the reserve and SQLite with its
+    day: the settle was refused as an unknown hold and the request went unbilled."""
+    ttl = 5 * SECONDS_PER_DAY if not renewed else SECONDS_PER_DAY
+    ledger = make_ledger(clock, hold_ttl=ttl)
+    hold = ledger.reserve(WALLET, 600, 1_000, "r1")
+    for _ in range(4 if not renewed else 5):
+        _days_pass(ledger, clock, SECONDS_PER_DAY - 60 if renewed else SECONDS_PER_DAY)
+        ledger.debit(OTHER, 1, 1_000)  # a new day's first debit: SQLite prunes old days here
+        if renewed:
+            assert ledger.renew("r1").state == "held"
+    assert ledger.today() >= hold.day + 4
+    done = ledger.settle("r1", 250)
+    assert (done.day, done.cost, done.released) == (hold.day, 250, 350)
+    assert ledger.spent(WALLET, hold.day) == 250 and ledger.held(WALLET, hold.day) == 0
+    _days_pass(ledger, clock, 2 * SECONDS_PER_DAY)
+    ledger.debit(OTHER, 1, 1_000)
+    assert ledger.settle("r1", 250) == done  # a retried settle: the same answer, nothing more
 
 
 def test_holds_of_accounts_are_separate(ledger: CreditLedger) -> None:

@@ -2,7 +2,8 @@
 -- atomically (runs after sweep.lua, which releases the account's expired holds first).
 -- KEYS[1] the hold's record (a hash), KEYS[2] the account's hold expiry set.
 -- ARGV[1] 'reserve' | 'settle' | 'release' | 'renew' | 'sweep' (only the sweep), ARGV[2] now,
--- ARGV[3] the account's key base, ARGV[4] TTL of the day's (or month's) keys and records (s),
+-- ARGV[3] the account's key base, ARGV[4] TTL of the day's (or month's) keys and records (s):
+-- a hold's record lives that long after the hold's expiry (a hold may outlive its day's keys),
 -- ARGV[5] the request id; then
 --   reserve: ARGV[6] day, ARGV[7] amount, ARGV[8] limit, ARGV[9] expiry time
 --   settle:  ARGV[6] the actual cost
@@ -23,6 +24,17 @@ local function reply()
   if f[1] ~= 'settled' then spent = redis.call('GET', base .. f[2]) or '0' end
   return {'ok', f[1], tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), f[5], tonumber(spent),
           held, tonumber(f[6]), tonumber(f[7])}
+end
+
+-- Keep `key` (which exists) for at least `life` seconds, never shortening it: the account's
+-- expiry set serves every hold of the account. A TTL of -1 is a set just made by ZADD.
+local function outlive(key, life)
+  if redis.call('TTL', key) < life then redis.call('EXPIRE', key, life) end
+end
+
+-- How long a hold's record must live: `keep` seconds past its expiry `expires`.
+local function life_of(keep, expires)
+  return tonumber(keep) + math.max(0, math.ceil(tonumber(expires) - tonumber(now)))
 end
 
 local function unhold(day, amount)
@@ -48,9 +60,10 @@ if op == 'reserve' then
   redis.call('EXPIRE', hk, keep)
   redis.call('HSET', KEYS[1], 'state', 'held', 'day', day, 'amount', ARGV[7], 'limit', ARGV[8],
              'expires', ARGV[9], 'cost', '0', 'requested', '0', 'spent', '0', 'keep', keep)
-  redis.call('EXPIRE', KEYS[1], keep)
+  local life = life_of(keep, ARGV[9])
+  redis.call('EXPIRE', KEYS[1], life)
   redis.call('ZADD', KEYS[2], ARGV[9], rid)
-  redis.call('EXPIRE', KEYS[2], keep)
+  outlive(KEYS[2], life)
   return reply()
 end
 
@@ -77,6 +90,9 @@ if op == 'renew' then
   if f[1] ~= 'held' then return {f[1]} end
   redis.call('HSET', KEYS[1], 'expires', ARGV[6])
   redis.call('ZADD', KEYS[2], ARGV[6], rid)
+  local life = life_of(redis.call('HGET', KEYS[1], 'keep') or keep, ARGV[6])
+  outlive(KEYS[1], life)
+  outlive(KEYS[2], life)
   return reply()
 end
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 import secrets
 import threading
@@ -455,7 +456,9 @@ class RedisLedger(CreditLedger):
         hold = self._hold_args(
             now, account, "reserve", request_id, day, amount, limit, repr(expires_at), keep=keep
         )
-        return [("SET", index, account, "NX", "EX", keep), ("GET", index),
+        # The index lives as long as the hold's record: `keep` past the hold's expiry.
+        life = _life(keep, expires_at, now)
+        return [("SET", index, account, "NX", "EX", life), ("GET", index),
                 ("EVALSHA", _HOLDS_SHA, 2, *hold)]  # fmt: skip
 
     def _reserve(self, now: float, ask: HoldAsk) -> Hold:
@@ -503,6 +506,11 @@ class RedisLedger(CreditLedger):
         reply = self._hold_script(now, owner, "renew", request_id, repr(expires_at))
         if reply[0] != "ok":
             raise base._renew_error(request_id, None if reply[0] == "unknown" else reply[0])
+        # The script kept the hold's record `keep` past its new expiry; the index (in another
+        # cluster slot) follows here, so a settle by id alone still finds it.
+        life = _life(self._keep(int(reply[2])), expires_at, now)
+        index = self._index_key(request_id)
+        self._retrying("renewing a hold", lambda: self.client.expire(index, life))
         return _hold_reply(request_id, owner, reply)
 
     def _held(self, account: str, day: int, now: float) -> int:
@@ -564,6 +572,13 @@ class RedisLedger(CreditLedger):
             if owner == pid:
                 conn.disconnect()
         self.client.close()
+
+
+def _life(keep: int, expires_at: float, now: float) -> int:
+    """Seconds a hold's record and index live: ``keep`` (its day's retention) past the hold's
+    expiry, so that a hold longer than the retention (a long ``hold_ttl``, a lease renewed for
+    days) can still be settled, as the hold script computes it."""
+    return keep + max(0, math.ceil(expires_at - now))
 
 
 def _text(value: Any) -> Any:

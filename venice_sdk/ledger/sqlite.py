@@ -135,7 +135,14 @@ class SQLiteLedger(CreditLedger):
 
     def _prune(self, conn: sqlite3.Connection, day: int) -> None:
         conn.execute("DELETE FROM spend WHERE day < ?", (day - self.retention_days,))
-        conn.execute("DELETE FROM holds WHERE day < ?", (day - self.retention_days,))
+        # A hold is kept as long as its day, and at least the retention past its expiry (as
+        # Redis keeps its record): a hold may outlive its day's spend (a long hold_ttl, a lease
+        # renewed for days) and must still settle, and a settle retried after it still answer.
+        keep = self.retention_days * SECONDS_PER_DAY
+        conn.execute(
+            "DELETE FROM holds WHERE day < ? AND expires < ?",
+            (day - self.retention_days, float(self.clock()) - keep),
+        )
         # Month periods (above MONTH_BASE): keep this month's and the last one's.
         month = month_period(day * SECONDS_PER_DAY)
         for table in ("spend", "holds"):
