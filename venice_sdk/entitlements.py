@@ -289,7 +289,7 @@ class EntitlementClient:
         return None
 
     def get_many(self, addresses: Sequence[str]) -> list[Entitlement]:
-        """Entitlements of many wallets; misses read in batches of up to 1,000 per call."""
+        """Entitlements of many wallets; misses read in calls of up to 1,000, all at one block."""
         now = self.clock()
         keys = [canonical(a) if a not in self._cache else a for a in addresses]
         out: dict[str, Entitlement] = {}
@@ -316,7 +316,7 @@ class EntitlementClient:
 
     def _read_once(self, unique: list[str], now: float) -> tuple[dict[str, Entitlement], float]:
         """``unique``'s entitlements (checksummed, none cached fresh), read from the chain by
-        one read at a time, each read taking every wallet queued (up to `MAX_BATCH`): a
+        one read at a time, each read taking every wallet queued (`MAX_BATCH` a call): a
         thread queues its wallets not queued yet and waits for the reads that have them,
         making the next read itself when none is under way. So a burst of requests for a
         wallet not cached, each in its own server thread, makes one call to the node, not one
@@ -339,8 +339,9 @@ class EntitlementClient:
                     break
                 batch: list[str] = []
                 if not self._busy and self._queue:  # this thread's turn to read
-                    batch = self._queue[:MAX_BATCH]
-                    del self._queue[:MAX_BATCH]
+                    # Every wallet queued, in calls of MAX_BATCH at one block (`_read`): the
+                    # wallets of one get_many are never split across blocks.
+                    batch, self._queue = self._queue, []
                     self._busy = True
                 elif (left_to_wait := deadline - time.monotonic()) > 0:
                     self._turn.wait(min(0.5, left_to_wait))  # until a read ends
@@ -510,6 +511,11 @@ class EntitlementClient:
             self.rpc_calls += 1
             totals, accounts = self._call_lens(batch, block)
             number, timestamp, total_staked = int(totals[0]), int(totals[1]), int(totals[2])
+            if block != "pending":
+                # More than MAX_BATCH wallets take several calls: the later ones read the block
+                # the first one did ("latest" may have moved on by then), so every wallet of a
+                # read is at one block. ("pending" has no number a node would answer at.)
+                block = number
             for address, row in zip(batch, accounts, strict=True):
                 result[address] = Entitlement(
                     address=address,

@@ -12,6 +12,7 @@ import time
 import types
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from eth_utils import to_checksum_address
@@ -45,6 +46,8 @@ class FlakyNode:
         # lens without code) | slow (0.3 s, then ok)
         self.mode = "ok"
         self.methods: list[str] = []  # of the requests received
+        self.bodies: list[dict[str, Any]] = []
+        self.mine_after_call = False  # mine a block after each eth_call answered
         node = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,7 +56,8 @@ class FlakyNode:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                node.methods.append(json.loads(body).get("method"))
+                node.bodies.append(json.loads(body))
+                node.methods.append(node.bodies[-1].get("method"))
                 if node.mode == "slow":
                     threading.Event().wait(0.3)
                 if node.mode == "timeout":
@@ -79,6 +83,8 @@ class FlakyNode:
                     )
                     with urllib.request.urlopen(request, timeout=10) as response:
                         payload = response.read()
+                    if node.mine_after_call and node.methods[-1] == "eth_call":
+                        node.mine()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -88,6 +94,13 @@ class FlakyNode:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def mine(self) -> None:
+        mine = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []})
+        request = urllib.request.Request(
+            self.upstream, mine.encode(), {"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(request, timeout=10).close()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -188,6 +201,28 @@ def test_get_many__1000_cold_wallets_in_one_call(client, people):
     assert client.rpc_calls - before == 1
     assert [r.address for r in results] == wallets
     assert results[-1].staked == 50 * VVV
+
+
+def test_get_many__wallets_read_in_several_calls_are_read_at_one_block(manifest, rpc_url, people):
+    """More wallets than the lens takes in a call (MAX_BATCH) are read in several calls; a
+    block mined between them does not split the answer: the later calls read the block the
+    first one did (before, each read "latest", and the wallets came from two blocks)."""
+    node = FlakyNode(rpc_url)
+    try:
+        client = EntitlementClient.from_manifest(manifest, node.url, ttl=0)
+        wallets = [to_checksum_address((0x7000 + i).to_bytes(20, "big")) for i in range(1_200)]
+        wallets += [a.address for a in people.values()]
+        node.mine_after_call = True
+        results = client.get_many(wallets)
+        node.mine_after_call = False
+        calls = [body["params"][1] for body in node.bodies if body["method"] == "eth_call"]
+        block = results[0].block
+        assert calls == ["latest", hex(block)]
+        assert {r.block for r in results} == {block}
+        assert [r.address for r in results] == wallets and results[-1].staked == 50 * VVV
+        assert client.get(wallets[0]).block > block  # the node did move on
+    finally:
+        node.close()
 
 
 def test_get__malformed_address_refused_with_a_code(client):
