@@ -4,7 +4,7 @@ Prints, measured in one run on the same node:
 - cached `get`: checks per second on one core (median of 5 rounds);
 - 1,000 cold wallets: RPC calls and seconds through the EntitlementsLens (one `eth_call`),
   beside the same call through a web3 contract and one web3 call per field per wallet (the
-  naive client), and the ratio;
+  naive client), and the ratio; the gas of that one call (a node caps an eth_call's gas);
 - one wallet's read: the CPU it takes (the time a server's thread holds the GIL against its
   event loop), the client's own `eth_call` beside the same call through a web3 contract
   (medians of alternating rounds), and the ratio;
@@ -95,6 +95,10 @@ def cli(wallets: int, gets: int, reads: int) -> None:
     naive_calls = naive_read(web3, addresses, targets)
     naive_s = time.perf_counter() - start
     lens_s, web3_s = statistics.median(lens_times), statistics.median(web3_times)
+    # The gas of one read of them all: a node caps an eth_call's gas (Anvil at its block's
+    # 30M, geth's --rpc.gascap at 50M), and a read above the cap fails whole.
+    read = client.lens.encode_abi("entitlements", [targets])
+    read_gas = web3.eth.estimate_gas({"to": addresses["EntitlementsLens"], "data": read})
 
     one, web3_call = [targets[0]], client.lens.functions.entitlements
     own_cpu: list[float] = []
@@ -146,6 +150,7 @@ def cli(wallets: int, gets: int, reads: int) -> None:
         (f"{wallets:,} cold wallets: RPC calls (lens)", f"{lens_calls}", "<= 2", lens_calls <= 2),
         (f"{wallets:,} cold wallets: seconds (lens, median of 3)", f"{lens_s:.3f}", "", True),
         (f"{wallets:,} cold wallets: seconds (lens via web3)", f"{web3_s:.3f}", "", True),
+        (f"{wallets:,} cold wallets: gas of the lens call", f"{read_gas:,}", "", True),
         (f"{wallets:,} cold wallets: RPC calls (naive)", f"{naive_calls:,}", "", True),
         (f"{wallets:,} cold wallets: seconds (naive, one round)", f"{naive_s:.3f}", "", True),
         ("naive / lens time", f"{naive_s / lens_s:.1f}x", ">= 20x", naive_s / lens_s >= 20),
