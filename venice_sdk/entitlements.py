@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -438,6 +438,15 @@ class EntitlementClient:
         head = _quantity(self._rpc("eth_blockNumber", []))
         return max(0, head - self.confirmations)
 
+    def _number_of(self, tag: str) -> int:
+        """The number of the block ``tag`` ("latest", "safe", "finalized") names now."""
+        self.rpc_calls += 1
+        header = self._rpc("eth_getBlockByNumber", [tag, False])
+        number = header.get("number") if isinstance(header, Mapping) else None
+        if isinstance(number, int) and not isinstance(number, bool):  # (through web3's manager)
+            return number
+        return _quantity(number)
+
     def _rpc(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC call, its ``result`` returned: through a JSON-RPC provider (HTTP, IPC,
         WebSocket: its URL, timeout, session and proxies) straight, without web3's middleware;
@@ -506,16 +515,17 @@ class EntitlementClient:
     def _read(self, addresses: list[str]) -> dict[str, Entitlement]:
         result: dict[str, Entitlement] = {}
         block = self._block()
+        if len(addresses) > MAX_BATCH and isinstance(block, str) and block != "pending":
+            # More than MAX_BATCH wallets take several calls: all read one block ("latest" may
+            # move on between them), named by its number as the node has it, asked first: the
+            # lens's blockNumber (the EVM's block.number) is not always it (on Arbitrum it is
+            # L1's). ("pending" has no number a node would answer at.)
+            block = self._number_of(block)
         for start in range(0, len(addresses), MAX_BATCH):
             batch = addresses[start : start + MAX_BATCH]
             self.rpc_calls += 1
             totals, accounts = self._call_lens(batch, block)
             number, timestamp, total_staked = int(totals[0]), int(totals[1]), int(totals[2])
-            if block != "pending":
-                # More than MAX_BATCH wallets take several calls: the later ones read the block
-                # the first one did ("latest" may have moved on by then), so every wallet of a
-                # read is at one block. ("pending" has no number a node would answer at.)
-                block = number
             for address, row in zip(batch, accounts, strict=True):
                 result[address] = Entitlement(
                     address=address,

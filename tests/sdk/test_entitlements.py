@@ -205,8 +205,8 @@ def test_get_many__1000_cold_wallets_in_one_call(client, people):
 
 def test_get_many__wallets_read_in_several_calls_are_read_at_one_block(manifest, rpc_url, people):
     """More wallets than the lens takes in a call (MAX_BATCH) are read in several calls; a
-    block mined between them does not split the answer: the later calls read the block the
-    first one did (before, each read "latest", and the wallets came from two blocks)."""
+    block mined between them does not split the answer: every call reads the block "latest"
+    named before the first (before, each read "latest", and the wallets came from two blocks)."""
     node = FlakyNode(rpc_url)
     try:
         client = EntitlementClient.from_manifest(manifest, node.url, ttl=0)
@@ -217,12 +217,36 @@ def test_get_many__wallets_read_in_several_calls_are_read_at_one_block(manifest,
         node.mine_after_call = False
         calls = [body["params"][1] for body in node.bodies if body["method"] == "eth_call"]
         block = results[0].block
-        assert calls == ["latest", hex(block)]
+        assert calls == [hex(block), hex(block)]
         assert {r.block for r in results} == {block}
         assert [r.address for r in results] == wallets and results[-1].staked == 50 * VVV
         assert client.get(wallets[0]).block > block  # the node did move on
     finally:
         node.close()
+
+
+def test_get_many__several_calls_read_the_nodes_block_not_the_lens_number(
+    manifest, rpc_url, people, monkeypatch
+):
+    """The block several calls read is the node's number for the tag, asked first, not the
+    lens's blockNumber: that is the EVM's block.number, which on Arbitrum is L1's (a block
+    the chain has not reached, or an old one). Here the lens's answer names another number
+    (before, the second call asked the node for it, and the read failed closed)."""
+    client = EntitlementClient.from_manifest(manifest, rpc_url, ttl=0)
+    head = Web3(Web3.HTTPProvider(rpc_url)).eth.block_number
+    real, asked = client._call_lens, []
+
+    def l1_numbered(batch, block):
+        asked.append(block)
+        totals, accounts = real(batch, block)
+        return (totals[0] + 1_000_000, *totals[1:]), accounts
+
+    monkeypatch.setattr(client, "_call_lens", l1_numbered)
+    wallets = [to_checksum_address((0x7000 + i).to_bytes(20, "big")) for i in range(1_200)]
+    wallets += [a.address for a in people.values()]
+    results = client.get_many(wallets)
+    assert asked == [head, head]
+    assert [r.address for r in results] == wallets and results[-1].staked == 50 * VVV
 
 
 def test_get__malformed_address_refused_with_a_code(client):
