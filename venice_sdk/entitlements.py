@@ -289,7 +289,9 @@ class EntitlementClient:
         return None
 
     def get_many(self, addresses: Sequence[str]) -> list[Entitlement]:
-        """Entitlements of many wallets; misses read in calls of up to 1,000, all at one block."""
+        """Entitlements of many wallets: the cached ones from the cache, the others read in
+        calls of up to 1,000 at one block (wallets another thread is reading come from its
+        read)."""
         now = self.clock()
         keys = [canonical(a) if a not in self._cache else a for a in addresses]
         out: dict[str, Entitlement] = {}
