@@ -122,6 +122,7 @@ def add_dependency_checks(
         redis_unavailable = _unavailable(Reason.KEY_STORE_UNAVAILABLE, "the sign-in store (redis)")
         app.add_exception_handler(redis.ConnectionError, redis_unavailable)
         app.add_exception_handler(redis.TimeoutError, redis_unavailable)
+        app.add_exception_handler(redis.exceptions.ReadOnlyError, redis_unavailable)
 
     @app.get(
         "/readyz",

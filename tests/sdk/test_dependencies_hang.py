@@ -225,6 +225,45 @@ def test_redis_outage__503_ledger_unavailable_json_and_readyz_says_so(
         assert timed_get(sidecar.url + "/readyz")[0] == 200
 
 
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
+def test_redis_a_read_only_replica__503_ledger_unavailable_and_readyz_says_so(
+    tmp_path: Path, manifest: Path, chain: Any, staker: Any
+) -> None:
+    """Redis turned replica (a failover under way, or the URL of a replica) answers PING and
+    refuses every write. Before: /readyz said ready (its check was a PING) while every
+    authorize was a 500 (redis-py's ReadOnlyError), so a load balancer kept sending traffic.
+    Now: a 503 ledger_unavailable, /readyz 503 naming the ledger; well again once primary."""
+    import redis
+
+    from venice_ops.bench.redis import free_port
+
+    body = {"who": str(staker.address), "model": "small", "output_tokens": 4_000}
+    with sidecar_on_redis(tmp_path, manifest, chain, "--ledger-retry-for", "0.5") as (
+        redis_server,
+        sidecar,
+    ):
+        assert httpx.post(sidecar.url + "/v1/authorize", json=body).json()["allowed"]
+        admin = redis.Redis(port=redis_server.port)
+        admin.replicaof("127.0.0.1", free_port())  # a primary that is not there
+        try:
+            r = httpx.post(sidecar.url + "/v1/authorize", json=body, timeout=10)
+            assert r.status_code == 503, r.text
+            assert r.json()["code"] == "ledger_unavailable" and r.headers["retry-after"]
+            status, _, ready = timed_get(sidecar.url + "/readyz")
+            assert status == 503 and not ready["ready"]
+            assert ready["checks"]["ledger"]["code"] == "ledger_unavailable"
+            assert "refuses writes" in ready["checks"]["ledger"]["message"]
+            challenge = {"address": str(staker.address)}
+            r = httpx.post(sidecar.url + "/v1/auth/challenge", json=challenge, timeout=10)
+            assert r.status_code == 503, r.text  # sign-in's store is the same Redis
+        finally:
+            admin.replicaof("NO", "ONE")
+            admin.close()
+        r = httpx.post(sidecar.url + "/v1/authorize", json=body)
+        assert r.status_code == 200 and r.json()["allowed"]
+        assert timed_get(sidecar.url + "/readyz")[0] == 200
+
+
 @pytest.mark.skipif(anvil_binary() is None, reason="anvil is not installed")
 def test_readyz__an_empty_restarted_chain_or_the_wrong_chain_is_not_ready(
     tmp_path: Path, manifest: Path, chain: Any

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.redis_server import LosingProxy, kill_twice_while
 from tests.support.sdk import NO_REDIS, FakeClock
-from venice_ops.bench.redis import RedisServer
+from venice_ops.bench.redis import RedisServer, free_port
 from venice_sdk.ledger import LedgerUnavailable, RedisLedger
 from venice_sdk.ledger.redis import _DEBIT_LUA
 
@@ -157,4 +157,42 @@ def test_replies_lost_on_the_wire_are_retried_and_count_once(
     finally:
         ledger.close()
         proxy.close()
+        admin.close()
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "through-the-client"])
+def test_a_read_only_replica_is_unavailable_not_an_error(
+    own_redis: RedisServer, clock: FakeClock, direct: bool
+) -> None:
+    """A URL that names a replica, or a failover under way, leaves the ledger on a server that
+    answers PING and refuses every write (READONLY). Before, readiness said ready and each
+    debit, reserve and key issue raised redis-py's ReadOnlyError (a 500); now each is retried
+    for ``retry_for`` and then `LedgerUnavailable` (`KeyStoreUnavailable` for keys): a 503,
+    and readiness says so. Nothing is debited meanwhile, and all is well once it is a primary
+    again."""
+    from venice_sdk.auth import KeyStoreUnavailable
+    from venice_sdk.auth.redis_keys import RedisKeyStore
+
+    ledger = RedisLedger(own_redis.url, clock=clock, retry_for=0.3, direct=direct)
+    keys = RedisKeyStore.from_url(own_redis.url)
+    admin = redis.Redis(port=own_redis.port)
+    try:
+        assert ledger.debit(WALLET, 100, 1_000).allowed
+        ledger.ping()
+        admin.replicaof("127.0.0.1", free_port())  # a primary that is not there
+        with pytest.raises(LedgerUnavailable, match="refuses writes"):
+            ledger.ping()
+        with pytest.raises(LedgerUnavailable, match="redis unreachable"):
+            ledger.debit(WALLET, 1, 1_000)
+        with pytest.raises(LedgerUnavailable):
+            ledger.reserve(WALLET, 1, 1_000, "r1")
+        with pytest.raises(KeyStoreUnavailable, match="refuses writes"):
+            keys.issue(WALLET, True)
+        admin.replicaof("NO", "ONE")
+        ledger.ping()
+        assert ledger.spent(WALLET) == 100 and ledger.held(WALLET) == 0
+        assert ledger.debit(WALLET, 1, 1_000).spent == 101
+        assert keys.issue(WALLET, True).key.startswith("vvk_")
+    finally:
+        ledger.close()
         admin.close()

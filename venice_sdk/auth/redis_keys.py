@@ -69,6 +69,9 @@ class RedisKeyStore(KeyStore):
             redis_module.ConnectionError,
             redis_module.TimeoutError,
             redis_module.BusyLoadingError,
+            # a read-only replica (a failover under way): lookups work, issuing does not
+            redis_module.exceptions.ReadOnlyError,
+            redis_module.exceptions.MasterDownError,
         )
 
     @classmethod
@@ -95,8 +98,11 @@ class RedisKeyStore(KeyStore):
                 return call()
             except self._errors as exc:
                 if attempt == 2:
+                    how = "does not answer"
+                    if type(exc).__name__ in ("ReadOnlyError", "MasterDownError"):
+                        how = "refuses writes"
                     raise KeyStoreUnavailable(
-                        f"the key store (redis) does not answer while {what}: {type(exc).__name__}"
+                        f"the key store (redis) {how} while {what}: {type(exc).__name__}"
                     ) from exc
         raise AssertionError("unreachable")
 

@@ -148,11 +148,16 @@ class RedisLedger(CreditLedger):
         self._token_pid = -1
         self._token_base = ""
         self._token_seq = itertools.count()
+        # Redis away, loading, or refusing writes for now: a read-only replica (a failover
+        # under way, or a URL naming a replica) answers READONLY to every debit and hold.
         self._errors: tuple[type[BaseException], ...] = (
             self._redis.ConnectionError,
             self._redis.TimeoutError,
             self._redis.BusyLoadingError,
             self._redis.exceptions.TryAgainError,
+            self._redis.exceptions.ReadOnlyError,
+            self._redis.exceptions.MasterDownError,
+            self._redis.exceptions.ClusterDownError,
         )
         # Debit connections: this thread's (pid, connection), and every one opened (with the
         # pid that opened it) so close() can reach them; a thread's connection closes when the
@@ -276,11 +281,17 @@ class RedisLedger(CreditLedger):
         return refunded
 
     def ping(self) -> None:
-        """Readiness: one PING within the socket timeout, else `LedgerUnavailable`."""
+        """Readiness: a write within the socket timeout (a key of its own, expiring in a
+        minute), else `LedgerUnavailable`: a read-only replica answers PING but refuses every
+        debit, and so does a server out of memory or an account without write access."""
         try:
-            self.client.ping()
+            self.client.set(f"{self.prefix}:ready", "1", ex=60)
         except self._errors as exc:
-            raise LedgerUnavailable(f"redis does not answer: {type(exc).__name__}") from exc
+            raise LedgerUnavailable(
+                f"redis does not answer or refuses writes: {type(exc).__name__}: {exc}"[:300]
+            ) from exc
+        except self._redis.ResponseError as exc:
+            raise LedgerUnavailable(f"redis refuses the ledger's writes: {exc}"[:300]) from exc
 
     # --- debits over this thread's own connection (direct=True) ------------------------------
 
