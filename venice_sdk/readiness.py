@@ -18,19 +18,17 @@ caller is told failed is not charged (see `RedisLedger.settle`).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from venice_sdk.auth import KeyStore, KeyStoreUnavailable
-from venice_sdk.entitlements import EntitlementClient, EntitlementError
+from venice_sdk.entitlements import EntitlementClient
 from venice_sdk.errors import Reason
 from venice_sdk.ledger import CreditLedger, LedgerUnavailable
+from venice_sdk.probes import check_dependencies
 
 __all__ = ["Check", "Readiness", "Unavailable", "add_dependency_checks", "check_dependencies"]
 
@@ -55,39 +53,6 @@ class Unavailable(BaseModel):
 
     code: str
     message: str
-
-
-def _check(run: Callable[[], Any]) -> dict[str, Any]:
-    try:
-        detail = run()
-    except EntitlementError as exc:
-        return {"ok": False, "code": exc.code, "message": exc.message}
-    except LedgerUnavailable as exc:
-        return {"ok": False, "code": Reason.LEDGER_UNAVAILABLE, "message": str(exc)[:300]}
-    except KeyStoreUnavailable as exc:
-        return {"ok": False, "code": exc.code, "message": exc.message}
-    except Exception as exc:  # anything else a store raises: not ready (never a 500)
-        return {"ok": False, "code": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
-    return {"ok": True, **(detail or {})}
-
-
-def _node(client: EntitlementClient) -> dict[str, Any]:
-    return {**client.probe(), "breaker": client.breaker.state}
-
-
-async def check_dependencies(
-    client: EntitlementClient, ledger: CreditLedger, keys: KeyStore | None
-) -> tuple[bool, dict[str, Any]]:
-    """Each dependency's check, run at once in the thread pool; (all ok, outcomes)."""
-    checks: dict[str, Callable[[], Any]] = {
-        "node": lambda: _node(client),
-        "ledger": ledger.ping,
-    }
-    if keys is not None:
-        checks["keys"] = keys.ping
-    outcomes = await asyncio.gather(*(run_in_threadpool(_check, run) for run in checks.values()))
-    results = dict(zip(checks, outcomes, strict=True))
-    return all(r["ok"] for r in results.values()), results
 
 
 def _unavailable(code: Reason | None, what: str) -> Any:

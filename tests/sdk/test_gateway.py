@@ -8,6 +8,7 @@ built once here; split, each file would rebuild it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+import venice_sdk.gateway.app as gateway_app
 from tests.support.fake_gate import ALICE, BOB, PRICES, FakeEntitlements, make_gate
 from tests.support.fake_upstream import (
     BIG_ANSWER,
@@ -283,6 +285,57 @@ def test_an_unreachable_upstream_is_a_503_and_charges_nothing(
         )
     assert down.value.status_code == 503
     assert rig.ledger.spent(ALICE) == 0 and rig.ledger.held(ALICE) == 0
+
+
+def test_healthz_answers_and_readyz_checks_node_ledger_keys_and_upstream(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load balancer's probes: /healthz touches nothing; /readyz is 200 when the node, the
+    ledger, the key store and the upstream answer (an upstream without /v1/models, a 404, is
+    up) and 503 naming what does not, with a code and no reason (anyone may ask: the reason
+    goes to the log). Before, both were 404s: a balancer could not tell a worker whose node or
+    upstream was down. The checks run at most once in READINESS_EVERY (here 0: every time)."""
+    monkeypatch.setattr(gateway_app, "READINESS_EVERY", 0.0)
+    rig = make_rig()
+    health = httpx.get(rig.url + "/healthz")
+    assert health.status_code == 200 and health.json() == {"ok": True}
+    ready = httpx.get(rig.url + "/readyz")
+    assert ready.status_code == 200, ready.text
+    everything = {"node", "ledger", "keys", "upstream"}
+    assert ready.json() == {"ready": True, "checks": {n: {"ok": True} for n in everything}}
+    rig.entitlements.down = True
+    ready = httpx.get(rig.url + "/readyz")
+    assert ready.status_code == 503 and not ready.json()["ready"]
+    assert ready.json()["checks"]["node"] == {"ok": False, "code": "rpc_unavailable"}
+    assert ready.json()["checks"]["ledger"] == {"ok": True}
+    rig.entitlements.down = False
+    assert httpx.get(rig.url + "/readyz").status_code == 200
+
+    no_upstream = make_rig(upstream_url_=f"http://127.0.0.1:{free_port()}")
+    ready = httpx.get(no_upstream.url + "/readyz")
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["upstream"] == {"ok": False, "code": "upstream_unavailable"}
+    assert all(checks[n]["ok"] for n in everything - {"upstream"})
+
+
+def test_readyz_asked_by_many_runs_its_checks_once_a_second(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone may ask /readyz, and its checks cost a chain read, a Redis write and an upstream
+    request: 60 callers at once, then 60 one after another, within READINESS_EVERY make one
+    check, and all get its answer (a flood of probes is not a flood on the node)."""
+    monkeypatch.setattr(gateway_app, "READINESS_EVERY", 60.0)
+    rig = make_rig()
+
+    async def ask_at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=rig.url, timeout=10) as c:
+            return list(await asyncio.gather(*(c.get("/readyz") for _ in range(60))))
+
+    answers = asyncio.run(ask_at_once())
+    answers += [httpx.get(rig.url + "/readyz") for _ in range(60)]
+    assert {a.status_code for a in answers} == {200}
+    assert rig.entitlements.probes == 1
 
 
 def test_an_answer_over_max_answer_bytes_is_a_503_and_charges_nothing(

@@ -606,3 +606,61 @@ def test_a_head_without_end_fails_in_bounded_memory_and_time(start: bytes, piece
         await asyncio.wait_for(closed.wait(), 5)  # its connection was closed
 
     _run(handler, client)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 200),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 404),
+        (b"HTTP/1.0 503 Service Unavailable\r\n\r\n", 503),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "not HTTP"),
+        (b"", "not HTTP"),  # closed at once
+        (None, "did not answer within 0.3s"),  # silent
+    ],
+    ids=["ok", "404", "503", "garbage", "closed", "silent"],
+)
+def test_probe_is_the_status_of_a_get_of_the_models_or_a_clear_error(
+    answer: bytes | None, expected: int | str
+) -> None:
+    """`Upstream.probe` (the gateway's /readyz): one GET of /v1/models, with the upstream's
+    key, on a connection of its own, within its time; its status, or `UpstreamError`."""
+    seen: list[bytes] = []
+
+    async def main() -> int | str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(await reader.readuntil(b"\r\n\r\n"))
+            if answer is not None:
+                writer.write(answer)
+                await writer.drain()
+                writer.close()
+            else:
+                await asyncio.sleep(1)
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        upstream = Upstream(f"http://127.0.0.1:{port}/base", "k", 5.0)
+        try:
+            return await upstream.probe(0.3)
+        except UpstreamError as exc:
+            return str(exc)
+        finally:
+            server.close()
+
+    got = asyncio.run(main())
+    if isinstance(expected, int):
+        assert got == expected
+    else:
+        assert isinstance(got, str) and expected in got, got
+    assert seen[0].startswith(b"GET /base/v1/models HTTP/1.1\r\n")
+    assert b"Authorization: Bearer k\r\n" in seen[0] and b"Connection: close" in seen[0]
+
+
+def test_probe_of_an_upstream_not_listening_is_a_clear_error() -> None:
+    async def main() -> str:
+        upstream = Upstream(f"http://127.0.0.1:{free_port()}", None, 5.0)
+        with pytest.raises(UpstreamError) as down:
+            await upstream.probe(1.0)
+        return str(down.value)
+
+    assert "cannot be reached" in asyncio.run(main())

@@ -39,6 +39,7 @@ class FakeEntitlements:
     def __init__(self, credits: dict[str, int]) -> None:
         self.credits = {a.lower(): c for a, c in credits.items()}
         self.down = False
+        self.probes = 0  # readiness probes asked
 
     def get(self, address: str) -> Any:
         if self.down:
@@ -63,6 +64,17 @@ class FakeEntitlements:
 
     def refresh(self, addresses: list[str]) -> None:
         """Nothing cached to read again."""
+
+    def probe(self) -> dict[str, int]:
+        """Readiness, as `EntitlementClient.probe`: the node's chain id and block, or down."""
+        self.probes += 1
+        if self.down:
+            raise EntitlementUnavailable(Reason.RPC_UNAVAILABLE, "the node does not answer")
+        return {"chain_id": 31337, "block": 1}
+
+    @property
+    def breaker(self) -> Any:
+        return SimpleNamespace(state="open" if self.down else "closed")
 
 
 def make_gate(

@@ -52,6 +52,7 @@ from venice_sdk.gateway.upstream import (
     MAX_ANSWER,
     UPSTREAM_ERRORS,
     Upstream,
+    UpstreamError,
     acquire_within,
     describe,
 )
@@ -62,10 +63,14 @@ from venice_sdk.ledger import (
 )
 from venice_sdk.metering import Reservation
 from venice_sdk.pricing import PriceBook, UnknownModel
+from venice_sdk.probes import check_dependencies
 from venice_sdk.ratelimit import RateLimiter, RateLimitPolicy, RateState
 from venice_sdk.usage import UsageStore, to_csv
 
 __all__ = ["METERED", "GatewayConfig", "create_gateway", "usd"]
+
+#: Seconds a worker's readiness answer is given again before its checks run anew.
+READINESS_EVERY = 1.0
 
 log = logging.getLogger("venice_sdk.gateway")
 
@@ -546,8 +551,57 @@ def create_gateway(
         headers = {**_balance_headers(remaining, request_id), **rate}
         return Response(data, 200, media_type="application/json", headers=headers)
 
+    async def healthz(_: Request) -> Response:
+        """Liveness: answers at once and touches nothing."""
+        return JSONResponse({"ok": True})
+
+    # The last readiness answer and when it was made: anyone may ask, and each check costs a
+    # chain read, a Redis write and an upstream request, so they run at most once a second a
+    # worker (callers meanwhile, or waiting on the checks under way, get that answer).
+    readiness: list[Any] = [-1.0, None]
+    readiness_lock = asyncio.Lock()
+
+    async def readyz(_: Request) -> Response:
+        """Readiness, for a load balancer: the node, the ledger and the key store, checked as
+        the sidecar's `/readyz` does, and the upstream (a ``GET /v1/models`` answered below
+        500), at once; 200 when all pass, else 503. Anyone may ask, so each check says only
+        ``ok`` or its ``code``; why goes to the log."""
+        async with readiness_lock:
+            loop = asyncio.get_running_loop()
+            if loop.time() - readiness[0] >= READINESS_EVERY:
+                readiness[1] = await check_readiness()
+                readiness[0] = loop.time()
+            ready, checks = readiness[1]
+        return JSONResponse({"ready": ready, "checks": checks}, 200 if ready else 503)
+
+    async def check_readiness() -> tuple[bool, dict[str, dict[str, Any]]]:
+        (_, checks), upstream_check = await asyncio.gather(
+            check_dependencies(gate.client, gate.ledger, gate.keys), probe_upstream()
+        )
+        checks["upstream"] = upstream_check
+        public: dict[str, dict[str, Any]] = {}
+        for name, check in checks.items():
+            if check["ok"]:
+                public[name] = {"ok": True}
+            else:
+                public[name] = {"ok": False, "code": check.get("code") or "error"}
+                log.warning("not ready: %s: %s", name, check.get("message"))
+        return all(c["ok"] for c in public.values()), public
+
+    async def probe_upstream() -> dict[str, Any]:
+        code = Reason.UPSTREAM_UNAVAILABLE.value
+        try:
+            status = await upstream.probe()
+        except UpstreamError as exc:
+            return {"ok": False, "code": code, "message": str(exc)}
+        if status >= 500:
+            return {"ok": False, "code": code, "message": f"GET /v1/models answered {status}"}
+        return {"ok": True}
+
     routes = [Route(path, proxy, methods=["POST"]) for path in METERED]
     routes.append(Route("/v1/models", models, methods=["GET"]))
+    routes.append(Route("/healthz", healthz, methods=["GET"]))
+    routes.append(Route("/readyz", readyz, methods=["GET"]))
     if usage_store is not None:
         routes.append(Route("/v1/usage", usage_route, methods=["GET"]))
         routes.append(Route("/v1/usage/daily", usage_route, methods=["GET"]))

@@ -453,6 +453,31 @@ class Upstream:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def probe(self, seconds: float = 2.0) -> int:
+        """Readiness: the HTTP status of a ``GET /v1/models`` on a connection of its own (not
+        the pool's), within ``seconds``. Raises `UpstreamError` if none came."""
+        head = self._head.replace(b"Content-Type: application/json\r\n", b"")
+        request = b"GET %s/v1/models HTTP/1.1\r\n%sConnection: close\r\n\r\n" % (
+            self.prefix.encode("latin-1"), head
+        )  # fmt: skip
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(seconds):
+                reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
+                writer.write(request)
+                line = await reader.readline()
+            parts = line.split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+                raise UpstreamError(f"the upstream answered {line[:60]!r}, not HTTP")
+            return int(parts[1])
+        except TimeoutError:
+            raise UpstreamError(f"the upstream did not answer within {seconds:g}s") from None
+        except OSError as exc:
+            raise UpstreamError(f"the upstream cannot be reached: {describe(exc)}") from None
+        finally:
+            if writer is not None:
+                writer.close()
+
     async def _connection(self) -> _Connection:
         # A slot per connection in use (not per connection open): a request waiting for one
         # takes the connection the request before it gives back. Open connections stay at most
