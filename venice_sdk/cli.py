@@ -89,7 +89,7 @@ def serve(settings: dict[str, Any]) -> int:
         )
         from venice_sdk.gate import Gatekeeper
         from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
-        from venice_sdk.pricing import PriceBook
+        from venice_sdk.pricing import PriceBook, PriceBookError
         from venice_sdk.server.http import protocol
         from venice_sdk.server.logs import configure_logging
         from venice_sdk.service import create_app
@@ -105,6 +105,10 @@ def serve(settings: dict[str, Any]) -> int:
             f"the internal routes would be open to the network on {s['host']}: set an admin"
             " token (--admin-token or VENICE_ADMIN_TOKEN) or listen on 127.0.0.1"
         )
+    try:  # (a file's mistake before the node is asked anything)
+        prices = PriceBook.load(s["prices"]) if s["prices"] else PriceBook.default()
+    except PriceBookError as exc:
+        raise SettingsError(str(exc)) from None
     data = Path(s["data_dir"])
     data.mkdir(parents=True, exist_ok=True)
     client = EntitlementClient.from_manifest(
@@ -147,7 +151,6 @@ def serve(settings: dict[str, Any]) -> int:
     else:
         ledger = SQLiteLedger(data / "ledger.sqlite3", hold_ttl=s["hold_ttl"])
         store = SQLiteChallengeStore(data / "challenges.sqlite3")
-    prices = PriceBook.load(s["prices"]) if s["prices"] else PriceBook.default()
     pepper = s["key_pepper"].encode() if s["key_pepper"] else None
     keys: KeyStore
     if (s["key_store"] or ("redis" if s["redis_url"] else "sqlite")) == "redis":

@@ -90,6 +90,9 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--ttl", "nan"], "--ttl must be seconds, 0 or more"),
         (["--ttl=-1"], "--ttl must be seconds, 0 or more"),
         (["--key-store", "redis"], "--key-store redis needs --redis-url"),
+        (["--redis-url", "redis:/127.0.0.1:6379"], "--redis-url 'redis:/127.0.0.1:6379' is not"),
+        (["--redis-url", "127.0.0.1:6379"], "write redis://HOST:PORT/DB"),
+        (["--prices", "/nonexistent/prices.yaml"], "cannot read price book /nonexistent/"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:

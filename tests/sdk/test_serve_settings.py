@@ -164,3 +164,30 @@ def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str])
     assert error["request_id"] == "req-42"
     access = next(line for line in lines if line["logger"] == "venice_sdk.access")
     assert access["status"] == 500 and access["path"] == "/boom"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--prices", "/nonexistent/prices.yaml"], "cannot read price book /nonexistent/"),
+        (["--prices", "TYPO"], "unknown field 'input_per_milion'"),
+        (["--redis-url", "redis:/127.0.0.1:6379"], "is not a Redis URL"),
+        (["--redis-url", "127.0.0.1:6379"], "write redis://HOST:PORT/DB"),
+    ],
+)
+def test_serve_says_a_bad_file_or_url_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """A price book with a typo, a missing one or a mistyped Redis URL: one ``error:`` line and
+    exit code 1, not a traceback (the price book is read before the node is asked anything)."""
+    from venice_sdk.cli import main
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"contracts": {"EntitlementsLens": {"address": "0x' + "e1" * 20 + '"}}}')
+    typo = tmp_path / "prices.yaml"
+    typo.write_text('models:\n  small:\n    input_per_milion: "1"\n    output_per_million: "1"\n')
+    argv = [str(typo) if a == "TYPO" else a for a in argv]
+    base = ["serve", "--manifest", str(manifest), "--rpc", "http://127.0.0.1:1"]
+    assert main([*base, "--data-dir", str(tmp_path / "d"), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err

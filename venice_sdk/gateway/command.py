@@ -295,7 +295,18 @@ def run(args: argparse.Namespace) -> int:
     try:  # check the options here, before any worker starts
         _config(vars(args))
         _key_store_kind(vars(args))
+        if args.redis_url:
+            from venice_sdk.ledger.connections import check_redis_url
+
+            try:
+                check_redis_url(args.redis_url)
+            except ValueError as exc:
+                raise ValueError(f"--redis-url {exc}") from None
         _check_no_keys_left_behind(vars(args))
+        if args.prices:
+            from venice_sdk.pricing import PriceBook
+
+            PriceBook.load(args.prices)
         if args.rate_limits:
             from venice_sdk.ratelimit import RateLimitPolicy
 

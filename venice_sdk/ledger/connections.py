@@ -15,7 +15,7 @@ from venice_sdk.ledger.base import LedgerUnavailable
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["redis_client", "thread_connection"]
+__all__ = ["check_redis_url", "redis_client", "thread_connection"]
 
 
 def thread_connection(
@@ -44,6 +44,20 @@ def thread_connection(
         raise LedgerUnavailable(f"cannot open {what} {path}: {exc}") from exc
     local.conn, local.pid = conn, os.getpid()
     return conn, True
+
+
+def check_redis_url(url: str) -> None:
+    """Raise ValueError, saying how to write one, unless ``url`` is a Redis URL the client
+    parses (redis-py's own error is a traceback out of the first connection's setup)."""
+    from redis.connection import parse_url
+
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        raise ValueError(
+            f"{url!r} is not a Redis URL ({exc}): write redis://HOST:PORT/DB, rediss://... "
+            "for TLS or unix:///path/to/redis.sock"
+        ) from None
 
 
 def redis_client(

@@ -253,20 +253,37 @@ def resolve(
             raise SettingsError(f"unknown settings in {config}: {', '.join(unknown)}")
     out: dict[str, Any] = {}
     for option in options:
+        where = option.flag
         if option.name in given:
-            value = _coerce(option, given[option.name], option.flag)
+            value = _coerce(option, given[option.name], where)
         elif option.env in env:
-            value = _coerce(option, env[option.env], option.env)
+            where = option.env
+            value = _coerce(option, env[option.env], where)
         elif option.name in from_file:
-            value = _coerce(option, from_file[option.name], str(config))
+            where = str(config)
+            value = _coerce(option, from_file[option.name], where)
         else:
             value = option.default
+        if option.name == "redis_url" and value:
+            _check_redis_url(value, where)
         if value is None and option.required:
             raise SettingsError(
                 f"{option.flag} is required (or {option.env}, or {option.name} in --config)"
             )
         out[option.name] = value
     return out
+
+
+def _check_redis_url(url: str, where: str) -> None:
+    """A ``redis_url`` the client cannot parse, as a `SettingsError` (not a traceback later)."""
+    try:
+        from venice_sdk.ledger.connections import check_redis_url
+
+        check_redis_url(url)
+    except ImportError:  # (no redis installed: the server says so when it opens it)
+        return
+    except ValueError as exc:
+        raise SettingsError(f"redis_url from {where}: {exc}") from None
 
 
 def is_loopback(host: str) -> bool:
