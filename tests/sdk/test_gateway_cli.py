@@ -281,3 +281,24 @@ def test_keys_left_in_the_data_dir_stop_a_gateway_that_would_no_longer_read_them
     assert "--key-store sqlite" in done.stderr and "--key-store redis" in done.stderr
     for chosen in ({"key_store": "sqlite"}, {"key_store": "redis"}, {"redis_url": None}):
         _check_no_keys_left_behind({**options, **chosen})
+
+
+def test_usage_command_says_what_is_wrong_in_one_line(tmp_path: Path) -> None:
+    """A data directory without the gateway's records (run from the wrong folder), a Redis
+    that does not answer, a wallet that is not an address or has a mistyped checksum: one
+    ``error:`` line each, not an empty table (the data directory was created to show it) or a
+    traceback."""
+    base = [sys.executable, "-m", "venice_sdk.cli", "usage", "--wallet"]
+    typo = ALICE[:-1] + "e"  # (0x...0A11cE: a letter's case off)
+    cases = [
+        ([ALICE, "--data-dir", str(tmp_path / "nowhere")], "no usage records at"),
+        ([ALICE, "--redis-url", f"redis://127.0.0.1:{free_port()}/0"], "does not answer"),
+        (["0xZZ997970C51812dc3A010C7d01b50e0d17dc79C8", "--data-dir", str(tmp_path)], "not an"),
+        ([typo, "--data-dir", str(tmp_path)], "checksum"),
+    ]
+    for args, message in cases:
+        done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr.startswith("error: ") and message in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "nowhere").exists()

@@ -236,8 +236,9 @@ def usage(args: argparse.Namespace) -> int:
     import dataclasses
     import sys
 
+    from venice_sdk.addresses import parse_address
     from venice_sdk.gateway.app import _parse_day
-    from venice_sdk.ledger import normalize_account
+    from venice_sdk.ledger import LedgerUnavailable, normalize_account
     from venice_sdk.usage import to_csv
 
     try:
@@ -245,11 +246,20 @@ def usage(args: argparse.Namespace) -> int:
         if args.daily and day is None:
             raise ValueError("--daily needs --day")
         if args.wallet is not None:
-            if not (args.wallet[:2] in ("0x", "0X") and len(args.wallet) == 42):
-                raise ValueError(f"--wallet must be a 0x address, not {args.wallet!r}")
-            who = {"wallet": normalize_account(args.wallet)}
+            who = {"wallet": normalize_account(parse_address(args.wallet))}
         else:
             who = {"key_id": args.key_id}
+        if args.redis_url:
+            from venice_sdk.ledger.connections import check_redis_url
+
+            check_redis_url(args.redis_url)
+        else:  # (not created to show nothing: the gateway's folder is another)
+            path = Path(args.data_dir) / "usage.sqlite3"
+            if not path.is_file():
+                raise ValueError(
+                    f"no usage records at {path}: pass the gateway's --data-dir (or its "
+                    "--redis-url)"
+                )
         store = _usage_store(vars(args))
         if args.daily:
             assert day is not None
@@ -257,6 +267,9 @@ def usage(args: argparse.Namespace) -> int:
             print(json.dumps(sums, indent=2))
             return 0
         page = store.query(day=day, cursor=args.cursor, limit=args.limit, **who)
+    except LedgerUnavailable as exc:
+        where = "--redis-url" if args.redis_url else "--data-dir"
+        raise SystemExit(f"error: the usage store does not answer ({exc}): check {where}") from None
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     if args.format == "csv":
