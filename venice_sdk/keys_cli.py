@@ -24,7 +24,8 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from venice_sdk.auth import ApiKeyStore, AuthError, KeyRecord, KeyStore, RedisKe
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 
 __all__ = ["add_parser", "parse_usd", "run"]
+
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def parse_usd(text: str) -> int | None:
@@ -121,10 +124,21 @@ def _store(args: argparse.Namespace) -> KeyStore:
     return ApiKeyStore(path, pepper=pepper)
 
 
+def _usd(micros: int | None) -> str:
+    """A budget as ``issue`` and ``budgets`` take it: ``$2.5``, or ``none``."""
+    return "none" if micros is None else f"${Decimal(micros).scaleb(-6).normalize():f}"
+
+
 def _row(record: KeyRecord) -> str:
-    budgets = f"daily={record.daily_limit_micros} monthly={record.monthly_limit_micros}"
-    state = "revoked" if record.revoked else "active"
-    return f"{record.key_id}  {record.kind:9}  {state:7}  {budgets}  label={record.label}"
+    budgets = f"daily={_usd(record.daily_limit_micros)} monthly={_usd(record.monthly_limit_micros)}"
+    expired = record.expires_at is not None and record.expires_at <= time.time()
+    state = "revoked" if record.revoked else "expired" if expired else "active"
+    row = f"{record.key_id}  {record.kind:9}  {state:7}  {budgets}  label={record.label}"
+    if record.expires_at is not None:
+        row += "  expires=" + datetime.fromtimestamp(record.expires_at, UTC).strftime(_ISO)
+    if record.models is not None:
+        row += "  models=" + ",".join(record.models)
+    return row
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
         keys = _store(args)
         command = args.keys_command
         if command == "issue":
+            if args.expires is not None and args.expires <= time.time():
+                when = datetime.fromtimestamp(args.expires, UTC).strftime(_ISO)
+                raise ValueError(
+                    f"--expires {when} is in the past: the key would be refused at once"
+                )
             client = EntitlementClient.from_manifest(args.manifest, args.rpc, ttl=0)
             issued = keys.issue(
                 args.address, lambda a: client.get(a).staked > 0, args.daily, args.label,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +321,25 @@ def test_a_key_with_an_allowlist_cannot_reserve_without_a_model(
     assert metering.reserve(limited.key, "r-2", 10, model="tiny").allowed
     assert metering.reserve(keys.issue(ALICE, True).key, "r-3", 10).allowed  # no allowlist
     assert ledger.held(ALICE) == 20
+
+
+def test_keys_list_says_expired_and_issue_refuses_an_expiry_gone_by(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keys list` called a key past its expiry (refused 401 key_expired by the gateway)
+    ``active``, and showed budgets in micro-USD beside ``issue``'s USD (``daily=5000000`` for
+    ``--daily 5``); ``issue --expires`` a moment gone by issued a key refused from the start."""
+    store = ApiKeyStore(tmp_path / "keys.sqlite3")
+    gone = store.issue(ALICE, True, 5_000_000, expires_at=time.time() - 60)
+    live = store.issue(ALICE, True, None, models=["tiny"], monthly_limit_micros=2_500_000)
+    assert main(["keys", "list", ALICE, "--data-dir", str(tmp_path)]) == 0
+    rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert " expired " in rows[gone.key_id] and "daily=$5 " in rows[gone.key_id], rows
+    assert " active " in rows[live.key_id] and "monthly=$2.5 " in rows[live.key_id], rows
+    assert "models=tiny" in rows[live.key_id], rows
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"contracts": {"EntitlementsLens": {"address": "0x' + "e1" * 20 + '"}}}')
+    issue = ["keys", "issue", ALICE, "--manifest", str(manifest), "--rpc", "http://127.0.0.1:1"]
+    assert main([*issue, "--data-dir", str(tmp_path), "--expires", "2025-01-01T00:00:00Z"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "in the past" in err and err.count("\n") == 1, err
