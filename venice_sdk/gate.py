@@ -352,10 +352,9 @@ class Gatekeeper:
         except EntitlementError as exc:
             return Decision(False, exc.code, address=address)
         limit = wallet_limit if key_limit is None else min(wallet_limit, key_limit)
-        if limit == 0:
-            return Decision(
-                False, Reason.NO_CREDIT, address=address, cost=cost, pro=pro, stale=stale
-            )
+        if limit == 0:  # (a key paused with a budget of 0 says so, not that the wallet has none)
+            reason = Reason.NO_CREDIT if wallet_limit == 0 else Reason.KEY_LIMIT_REACHED
+            return Decision(False, reason, address=address, cost=cost, pro=pro, stale=stale)
         return _Priced(address, cost, wallet_limit, limit, source, pro, stale)
 
     def _decide(

@@ -140,10 +140,9 @@ class Metering:
         except EntitlementError as exc:
             return Reservation(False, exc.code, request_id, address=address)
         limit = wallet_limit if key_limit is None else min(wallet_limit, key_limit)
-        if limit == 0:
-            return Reservation(
-                False, Reason.NO_CREDIT, request_id, address, key_id, pro=pro, stale=stale
-            )
+        if limit == 0:  # (a key paused with a budget of 0 says so, not that the wallet has none)
+            reason = Reason.NO_CREDIT if wallet_limit == 0 else Reason.KEY_LIMIT_REACHED
+            return Reservation(False, reason, request_id, address, key_id, pro=pro, stale=stale)
         return Plan(address, key_id, record, wallet_limit, limit, source, pro, stale)
 
     def settle(self, hold: Reservation | Hold | str, actual_cost: int) -> Settlement:

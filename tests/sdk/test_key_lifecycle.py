@@ -107,6 +107,22 @@ def test_metering_refusal_releases_the_key_holds(
     assert key_counters(ledger, issued.key_id) == (30, 0, 30, 0)
 
 
+def test_a_key_with_a_daily_budget_of_zero_is_refused_for_its_budget(
+    gate: Gatekeeper, keys: KeyStore, ledger: CreditLedger, credits: FakeEntitlements
+) -> None:
+    """A key paused with ``--daily 0`` was refused ``no_credit``, which says the wallet has no
+    DIEM staked (and the gateway's message, "$0.000000 is left today", the same), though the
+    wallet's credit is whole: it is the key's budget that is reached."""
+    issued = keys.issue(ALICE, True, daily_limit_micros=0)
+    assert gate.authorize(issued.key, "tiny", 10).reason == "key_limit_reached"
+    [batched] = gate.authorize_many([(issued.key, "tiny", 10, 0, 0)])
+    assert batched.reason == "key_limit_reached"
+    assert Metering(gate).reserve(issued.key, "req-0", 10).reason == "key_limit_reached"
+    credits.credits[ALICE.lower()] = 0  # no DIEM either: that is the reason given
+    assert gate.authorize(issued.key, "tiny", 10).reason == "no_credit"
+    assert ledger.spent(ALICE) == 0 and key_counters(ledger, issued.key_id) == (0, 0, 0, 0)
+
+
 # ---------------------------------------------------------------------------- budgets
 
 
