@@ -130,6 +130,11 @@ def serve(settings: dict[str, Any]) -> int:
             f"the node at {s['rpc']} does not answer ({type(exc).__name__}): start it, or"
             " check --rpc"
         ) from None
+    if client.chain_id is not None and chain_id != client.chain_id:
+        raise SettingsError(
+            f"the node at {s['rpc']} is chain {chain_id}, but {s['manifest']} is a deployment"
+            f" on chain {client.chain_id}: check --rpc and --manifest"
+        )
     ledger: CreditLedger
     store: ChallengeStore
     if s["redis_url"]:

@@ -482,6 +482,13 @@ class EntitlementClient:
         result = self._rpc("eth_call", [call, at])
         if not isinstance(result, str) or not result.startswith("0x"):
             raise RpcError(f"eth_call answered {result!r}"[:300])
+        if result == "0x":  # (no code there: eth_abi's own error said 0 bytes were read)
+            chain = f" (chain {self.chain_id})" if self.chain_id is not None else ""
+            raise RpcError(
+                f"no contract at {self.lens.address}, the manifest's EntitlementsLens{chain}, on "
+                "this node: another chain, or a node restarted since the deploy (check --rpc, "
+                "or deploy again)"
+            )
         return cast(tuple[Any, Any], abi_decode(self._answer, bytes.fromhex(result[2:])))
 
     def _fetch(self, addresses: list[str]) -> dict[str, Entitlement]:

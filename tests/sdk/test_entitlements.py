@@ -621,3 +621,33 @@ def test_cache__threads_sharing_a_read_take_its_answer_even_with_nothing_cached(
         t.join(10)
     assert got == {w: int(w, 16) for w in wallets}
     assert len(reads) == 2 and sorted(reads[1]) == sorted(wallets[1:]), reads
+
+
+def test_read__a_node_without_the_lens_says_so(tmp_path, rpc_url):
+    """A manifest of another chain (or of a node since restarted) read through --rpc: the lens
+    has no code there, and the error was eth_abi's "InsufficientDataBytes: Tried to read 32
+    bytes, only got 0 bytes"; now it says the lens is not on that node and what to check."""
+    path = tmp_path / "m.json"
+    lens = {"address": "0x" + "e1" * 20}
+    path.write_text(json.dumps({"chain_id": 8453, "contracts": {"EntitlementsLens": lens}}))
+    client = EntitlementClient.from_manifest(path, rpc_url, ttl=0, rpc_retries=0)
+    with pytest.raises(EntitlementUnavailable) as info:
+        client.get("0x" + "ab" * 20)
+    message = str(info.value)
+    assert "no contract at 0x" in message and "check --rpc" in message, message
+    assert "InsufficientDataBytes" not in message
+
+
+def test_serve__a_node_of_another_chain_is_one_error_line(tmp_path, rpc_url, capsys):
+    """`serve` asked the node its chain id at start-up and went on when it was not the
+    manifest's, answering every request rpc_unavailable; now it says so and exits 1."""
+    from venice_sdk.cli import main
+
+    path = tmp_path / "m.json"
+    lens = {"address": "0x" + "e1" * 20}
+    path.write_text(json.dumps({"chain_id": 8453, "contracts": {"EntitlementsLens": lens}}))
+    argv = ["serve", "--manifest", str(path), "--rpc", rpc_url, "--data-dir", str(tmp_path)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "is chain 31337" in err and "8453" in err, err
