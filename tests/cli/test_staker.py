@@ -7,6 +7,7 @@ import json
 import os
 import re
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from ape import chain
@@ -22,6 +23,7 @@ from venice_ops.commands.common import (
     resolve_signer,
     send,
 )
+from venice_ops.deploy.network import node_started_here
 
 
 def give(vvv, owner, account, amount: int) -> None:
@@ -358,10 +360,17 @@ def test_cli__no_code_at_the_manifests_address(run, manifests):
     data["contracts"]["StakedVVV"]["address"] = "0x" + "12" * 20
     path.write_text(json.dumps(data))
 
-    result = run(manifests, "status")
-
+    with mock.patch("venice_ops.deploy.suite.node_started_here", return_value=False):
+        result = run(manifests, "status")  # a node the user runs, restarted
     assert result.exit_code == 1
     assert "has no code there (a restarted local node?)" in result.stderr
+    # No --network: ape started a throwaway node for the command. "Redeploy" there would
+    # have replaced the manifest of the node the suite is on; the message says what to pass.
+    assert node_started_here()  # (the tests' node is ape's)
+    result = run(manifests, "status")
+    assert result.exit_code == 1
+    assert "a throwaway node ape started for it (no --network)" in result.stderr
+    assert "pass the --network of the node you deployed to" in result.stderr
 
 
 ################################################################

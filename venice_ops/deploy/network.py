@@ -78,6 +78,12 @@ def provider_uri() -> str | None:
     return None
 
 
+def node_started_here() -> bool:
+    """Whether ape started the connected node for this command (no ``--network``: a
+    throwaway Anvil, gone when the command ends), not one the user runs."""
+    return getattr(chain.provider, "process", None) is not None
+
+
 def is_loopback(uri: str | None) -> bool:
     """True for a URI whose host is localhost or a loopback address."""
     if not uri:

@@ -22,7 +22,7 @@ from eth_utils import is_address, to_checksum_address
 from venice_ops.deploy.config import ANYONE, ConfigError, DeployConfig
 from venice_ops.deploy.dex import container as dex_container
 from venice_ops.deploy.dex import deploy_dex
-from venice_ops.deploy.network import is_local_chain
+from venice_ops.deploy.network import is_local_chain, node_started_here
 from venice_ops.deploy.tx import deploy, transact
 from venice_ops.paths import DEPLOYMENTS, PROJECT_ROOT
 from venice_sdk.units import format_units
@@ -495,6 +495,13 @@ def load_suite(directory: Path = DEPLOYMENTS, ignore: Collection[str] = ()) -> S
         raise ManifestError(f"{path} is not a valid manifest ({exc}); redeploy") from None
     for name, address in addresses.items():
         if not chain.provider.get_code(address):
+            if node_started_here():  # (a deploy there would replace the manifest of the real one)
+                raise ManifestError(
+                    f"{path} says {name} is at {address}, but this command ran on a throwaway "
+                    "node ape started for it (no --network), which has no code there: pass the "
+                    "--network of the node you deployed to (e.g. --network "
+                    "http://127.0.0.1:8545)"
+                )
             fix = STALE_FIXES.get(name, "Redeploy with `ape run deploy`.")
             raise ManifestError(
                 f"{path} says {name} is at {address}, but chain {chain_id} has no code there "
