@@ -93,6 +93,8 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--redis-url", "redis:/127.0.0.1:6379"], "--redis-url 'redis:/127.0.0.1:6379' is not"),
         (["--redis-url", "127.0.0.1:6379"], "write redis://HOST:PORT/DB"),
         (["--prices", "/nonexistent/prices.yaml"], "cannot read price book /nonexistent/"),
+        (["--upstream", "http://127.0.0.1:8000/v1"], "pass http://127.0.0.1:8000 (the gateway"),
+        (["--upstream", "http://127.0.0.1:8000/v1/"], "ends in /v1"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:

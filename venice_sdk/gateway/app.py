@@ -129,6 +129,13 @@ class GatewayConfig:
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream must be an http(s) URL, not {self.upstream!r}")
+        base = self.upstream.rstrip("/")
+        if base.endswith("/v1"):  # (the openai client's base_url has it; vLLM's docs too)
+            raise ValueError(
+                f"upstream {self.upstream!r} ends in /v1: pass {base[:-3]} (the gateway "
+                "forwards /v1/chat/completions to <upstream>/v1/chat/completions, so this "
+                "would be /v1/v1/..., a 404 for every request)"
+            )
         if not 1 <= self.default_max_tokens <= 10_000_000:
             raise ValueError("default_max_tokens must be between 1 and 10,000,000")
         for name in ("max_body_bytes", "max_answer_bytes"):
