@@ -811,6 +811,23 @@ def test_a_key_with_its_own_limit_is_held_and_settled_on_it_too(
     assert capped.value.status_code == 402 and capped.value.body["code"] == "key_limit_reached"
 
 
+@pytest.mark.parametrize("budget", ["daily", "monthly"])
+def test_the_balance_of_a_key_with_a_budget_is_its_budget_left(
+    make_rig: Callable[..., Rig], budget: str
+) -> None:
+    """An answer read whole said the wallet's credit left, a stream's (after its hold) the
+    key's budget left: a holder of a $0.003 key was told $5 was left once its answer came."""
+    rig = make_rig()
+    limited = rig.keys.issue(ALICE, True, **{f"{budget}_limit_micros": 3_000})  # type: ignore[arg-type]
+    hello = [{"role": "user", "content": "normal"}]
+    raw = rig.client(limited.key).chat.completions.with_raw_response.create(
+        model="tiny", messages=hello, max_tokens=10
+    )
+    cost = tiny(PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert raw.headers["x-venice-balance-usd"] == usd(3_000 - cost)
+    assert raw.headers["x-venice-balance-diem"] == usd(3_000 - cost)
+
+
 def test_images_are_held_per_image_asked_and_settled_per_image_made(
     make_rig: Callable[..., Rig],
 ) -> None:

@@ -221,7 +221,13 @@ class Meter:
             # The request was served: the hold stays until its TTL (then it is released).
             log.error("settling %s failed: %s", reservation.request_id, exc)
             return reservation.remaining, 0
-        return done.remaining, done.cost
+        if reservation.key_hold is None and reservation.month_hold is None:
+            return done.remaining, done.cost
+        # A key with its own budget: what is left is the least of the wallet's credit and the
+        # key's budgets (as the reservation said), each with this request's unused hold back.
+        return min(
+            done.remaining, reservation.remaining + reservation.amount - done.cost
+        ), done.cost
 
     def _record(self, reservation: Reservation, served: Served, charged: int) -> UsageRecord | None:
         """The request's usage record (None: the gateway keeps none, or nobody paid)."""
