@@ -230,12 +230,26 @@ class RedisRateLimiter(RateLimiter):
         self.client.close()
 
 
-def _limits(where: str, entry: object) -> Limits:
+_FIELDS = ("requests_per_minute", "tokens_per_minute")
+_SECTIONS = ("default", "pro", "diem", "keys")
+
+
+def _limits(where: str, entry: object, extra: tuple[str, ...] = ()) -> Limits:
+    """An entry's `Limits`; a missing or unknown field (a typo) is named."""
     if not isinstance(entry, Mapping):
         raise ValueError(f"{where}: expected requests_per_minute and tokens_per_minute")
+    for name in entry:
+        if name not in _FIELDS and name not in extra:
+            raise ValueError(
+                f"{where}: unknown field {name!r} (expected requests_per_minute and "
+                "tokens_per_minute)"
+            )
+    for name in _FIELDS:
+        if name not in entry:
+            raise ValueError(f"{where}: missing {name}")
     try:
         return Limits(int(entry["requests_per_minute"]), int(entry["tokens_per_minute"]))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from None
 
 
@@ -264,6 +278,9 @@ class RateLimitPolicy:
     def from_dict(cls, data: object) -> RateLimitPolicy:
         if not isinstance(data, Mapping) or "default" not in data:
             raise ValueError("a rate limit file needs a 'default' entry")
+        for section in data:  # (a misspelt one was ignored: its limits never applied)
+            if section not in _SECTIONS:
+                raise ValueError(f"unknown section {section!r} (expected {', '.join(_SECTIONS)})")
         tiers = []
         for i, entry in enumerate(data.get("diem") or []):
             where = f"diem[{i}]"
@@ -273,7 +290,7 @@ class RateLimitPolicy:
                 minimum = parse_units(str(entry["min_diem"]), 18)
             except AmountError as exc:
                 raise ValueError(f"{where}: min_diem: {exc}") from None
-            tiers.append((minimum, _limits(where, entry)))
+            tiers.append((minimum, _limits(where, entry, ("min_diem",))))
         keys = data.get("keys") or {}
         if not isinstance(keys, Mapping):
             raise ValueError("'keys' must map key ids to limits")

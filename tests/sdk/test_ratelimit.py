@@ -122,6 +122,23 @@ def test_policy_tiers_and_overrides(tmp_path: Path) -> None:
             "min_diem",
         ),
         ("default: [", "cannot read"),
+        # A typo dropped a section or named a field wrongly (the message was a bare KeyError,
+        # "default: 'tokens_per_minute'"; a misspelt section was ignored: no tiers at all).
+        (
+            "default: {requests_per_minute: 1, tokens_per_minte: 1}",
+            "default: unknown field 'tokens_per_minte' \\(expected requests_per_minute and",
+        ),
+        ("default: {requests_per_minute: 1}", "default: missing tokens_per_minute"),
+        (
+            "default: {requests_per_minute: 1, tokens_per_minute: 1}\n"
+            "deim: [{min_diem: '1', requests_per_minute: 9, tokens_per_minute: 9}]",
+            "unknown section 'deim' \\(expected default, pro, diem, keys\\)",
+        ),
+        (
+            "default: {requests_per_minute: 1, tokens_per_minute: 1}\n"
+            "diem: [{min_diem: '1', requests_per_minute: 9, tokens_per_minute: 9, burst: 1}]",
+            "diem\\[0\\]: unknown field 'burst'",
+        ),
     ],
 )
 def test_a_bad_policy_file_names_its_mistake(tmp_path: Path, text: str, message: str) -> None:
