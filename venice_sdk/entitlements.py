@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -53,6 +54,7 @@ __all__ = [
     "EntitlementError",
     "EntitlementUnavailable",
     "canonical",
+    "check_rpc_url",
     "daily_credit_micros",
     "load_abi",
 ]
@@ -106,6 +108,18 @@ def daily_credit_micros(diem_staked: int) -> int:
     """Today's API credit in micro-USD for `diem_staked` DIEM wei (the model's rule: $1 per
     staked DIEM, none under 0.1 DIEM), rounded down."""
     return daily_credit(diem_staked) // WEI_PER_MICRO_USD
+
+
+def check_rpc_url(rpc_url: str) -> None:
+    """Raise `EntitlementError` (``bad_request``) unless ``rpc_url`` is an http(s) URL with a
+    host, which the client reads the node through (``127.0.0.1:8545`` or a ``ws://`` URL failed
+    each read with requests' "No connection adapters were found", a 503 on every request)."""
+    parts = urlsplit(rpc_url) if isinstance(rpc_url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EntitlementError(
+            Reason.BAD_REQUEST,
+            f"--rpc must be the node's http(s) URL, like http://127.0.0.1:8545, not {rpc_url!r}",
+        )
 
 
 def canonical(address: str) -> str:
@@ -266,6 +280,7 @@ class EntitlementClient:
                 Reason.BAD_MANIFEST,
                 f"{path} is not a deployment manifest with an EntitlementsLens: {exc}",
             ) from None
+        check_rpc_url(rpc_url)
         provider = Web3.HTTPProvider(
             rpc_url,
             request_kwargs={"timeout": rpc_timeout},

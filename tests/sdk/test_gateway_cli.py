@@ -95,6 +95,8 @@ def test_two_workers_on_redis_serve_and_fail_closed(tmp_path: Path, redis_url: s
         (["--prices", "/nonexistent/prices.yaml"], "cannot read price book /nonexistent/"),
         (["--upstream", "http://127.0.0.1:8000/v1"], "pass http://127.0.0.1:8000 (the gateway"),
         (["--upstream", "http://127.0.0.1:8000/v1/"], "ends in /v1"),
+        (["--rpc", "127.0.0.1:8545"], "--rpc must be the node's http(s) URL"),
+        (["--rpc", "ws://127.0.0.1:8545"], "like http://127.0.0.1:8545, not 'ws://"),
     ],
 )
 def test_bad_options_are_one_clear_error(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -173,6 +173,7 @@ def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str])
         (["--prices", "TYPO"], "unknown field 'input_per_milion'"),
         (["--redis-url", "redis:/127.0.0.1:6379"], "is not a Redis URL"),
         (["--redis-url", "127.0.0.1:6379"], "write redis://HOST:PORT/DB"),
+        (["--rpc", "localhost:8545"], "--rpc must be the node's http(s) URL"),
     ],
 )
 def test_serve_says_a_bad_file_or_url_in_one_line(

@@ -308,6 +308,12 @@ def run(args: argparse.Namespace) -> int:
     try:  # check the options here, before any worker starts
         _config(vars(args))
         _key_store_kind(vars(args))
+        from venice_sdk.entitlements import EntitlementError, check_rpc_url
+
+        try:
+            check_rpc_url(args.rpc)
+        except EntitlementError as exc:
+            raise ValueError(exc.message) from None
         if args.redis_url:
             from venice_sdk.ledger.connections import check_redis_url
 
