@@ -88,6 +88,7 @@ def serve(settings: dict[str, Any]) -> int:
             WalletChallenges,
         )
         from venice_sdk.gate import Gatekeeper
+        from venice_sdk.gateway.workers import run_server, single_socket
         from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
         from venice_sdk.pricing import PriceBook, PriceBookError
         from venice_sdk.server.http import protocol
@@ -135,6 +136,8 @@ def serve(settings: dict[str, Any]) -> int:
             f"the node at {s['rpc']} is chain {chain_id}, but {s['manifest']} is a deployment"
             f" on chain {client.chain_id}: check --rpc and --manifest"
         )
+    # Taken, the port is one error: line (uvicorn's own was a logged [Errno 98] and exit 3).
+    sock = single_socket(s["host"], s["port"])
     ledger: CreditLedger
     store: ChallengeStore
     if s["redis_url"]:
@@ -189,7 +192,7 @@ def serve(settings: dict[str, Any]) -> int:
         body_limit=s["body_limit"],
         usage_store=open_usage_store(s["redis_url"], data),
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=s["host"],
         port=s["port"],
@@ -200,7 +203,7 @@ def serve(settings: dict[str, Any]) -> int:
         loop="uvloop",
         http=protocol("httptools"),  # (a connection has keep_alive s to send its headers)
     )
-    return 0
+    return 0 if run_server(config, lambda: None, [sock]) else 3  # (3: startup failed)
 
 
 def parser() -> argparse.ArgumentParser:

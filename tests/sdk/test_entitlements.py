@@ -651,3 +651,23 @@ def test_serve__a_node_of_another_chain_is_one_error_line(tmp_path, rpc_url, cap
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert "is chain 31337" in err and "8453" in err, err
+
+
+def test_serve__a_port_in_use_is_one_error_line(tmp_path, rpc_url):
+    """As the gateway's: uvicorn's own was a logged ``[Errno 98] error while attempting to
+    bind`` and exit code 3."""
+    import socket
+    import subprocess
+    import sys
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"contracts": {"EntitlementsLens": {"address": "0x' + "e1" * 20 + '"}}}')
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        cmd = [
+            sys.executable, "-m", "venice_sdk.cli", "serve", "--manifest", str(manifest),
+            "--rpc", rpc_url, "--port", str(port), "--data-dir", str(tmp_path),
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == f"error: cannot listen on 127.0.0.1:{port}: it is in use\n"
