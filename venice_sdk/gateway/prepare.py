@@ -202,6 +202,9 @@ class Preparer:
         return cached[1]
 
     def close(self) -> None:
+        """Stop the process, waiting for it (at most the one body it is reading): without the
+        wait its queues' semaphores were left behind, and every stop of the gateway ended in
+        multiprocessing's "leaked semaphore objects" warning."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
