@@ -991,6 +991,8 @@ def test_key_lifecycle_refusals_are_openai_shaped(make_rig: Callable[..., Rig]) 
     with pytest.raises(openai.PermissionDeniedError) as denied:
         rig.client(only_small.key).chat.completions.create(model="tiny", messages=hello)
     assert denied.value.status_code == 403 and denied.value.body["code"] == "model_not_allowed"
+    # (it said "refused: model_not_allowed": which model, and which it may use?)
+    assert denied.value.body["message"] == "this API key may not use 'tiny' (its models: small)"
     monthly = rig.keys.issue(ALICE, True, monthly_limit_micros=2_000)
     with pytest.raises(openai.APIStatusError) as spent:  # its worst case is over 3,000
         rig.client(monthly.key).chat.completions.create(model="tiny", messages=hello)

@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from venice_sdk.auth import KEY_PREFIX, AuthError
+from venice_sdk.auth import KEY_PREFIX, AuthError, KeyRecord
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Gatekeeper
 from venice_sdk.gateway.errors import openai_error, status_of
@@ -475,7 +475,7 @@ def create_gateway(
         except LedgerUnavailable as exc:
             return openai_error(Reason.LEDGER_UNAVAILABLE, f"the ledger is unavailable: {exc}")
         if not reservation.allowed:
-            return _refusal(reservation, max_cost, rate)
+            return _refusal(reservation, max_cost, rate, model, record)
         leases[request_id] = (reservation, float(gate.ledger.clock()))
         request.scope[_LEASE] = request_id  # ended by `give_back`, with the slot
 
@@ -666,7 +666,13 @@ async def _read_body(request: Request, max_bytes: int, seconds: float) -> bytes 
         return openai_error(Reason.BAD_REQUEST, message_, 408, headers=close)
 
 
-def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> JSONResponse:
+def _refusal(
+    reservation: Reservation,
+    max_cost: int,
+    rate: dict[str, str],
+    model: str = "",
+    record: KeyRecord | None = None,
+) -> JSONResponse:
     code = reservation.reason
     headers = _balance_headers(reservation.remaining) if reservation.address else {}
     headers.update(rate)
@@ -678,6 +684,9 @@ def _refusal(reservation: Reservation, max_cost: int, rate: dict[str, str]) -> J
         )
     elif status_of(code) == 401:
         message = f"the API key is not valid ({code})"
+    elif code == Reason.MODEL_NOT_ALLOWED:
+        allowed = ", ".join(record.models) if record is not None and record.models else "none"
+        message = f"this API key may not use {model!r} (its models: {allowed})"
     elif code == Reason.RPC_UNAVAILABLE:
         message = "the chain could not be read; try again"
     else:
