@@ -322,3 +322,24 @@ def test_a_stopped_gateway_says_nothing_more(tmp_path: Path, workers: str) -> No
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     assert b"leaked" not in err and err.strip() == b"", err
+
+
+def test_usage_daily_without_a_day_is_today_as_over_http(tmp_path: Path) -> None:
+    """``GET /v1/usage/daily`` without ``day`` sums today; the command said "--daily needs
+    --day" instead."""
+    from venice_sdk.ledger import epoch_day
+    from venice_sdk.usage import SQLiteUsageStore, UsageRecord
+
+    data = tmp_path / "data"
+    data.mkdir()
+    now = time.time()
+    SQLiteUsageStore(data / "usage.sqlite3").record(
+        UsageRecord(
+            "r0", "key1", ALICE.lower(), "tiny", 10, 2, 0, 16, 100, now, epoch_day(now), "complete"
+        )
+    )
+    cmd = [sys.executable, "-m", "venice_sdk.cli", "usage", "--data-dir", str(data)]
+    done = subprocess.run([*cmd, "--key-id", "key1", "--daily"], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["cost"] == 16

@@ -98,7 +98,8 @@ def add_parser(sub: Any) -> None:
     who.add_argument("--wallet", help="a wallet address")
     who.add_argument("--key-id", help="an API key's id")
     u.add_argument("--day", help="a UTC day, YYYY-MM-DD (default: every day kept)")
-    u.add_argument("--daily", action="store_true", help="the day's sums by key and model")
+    u.add_argument("--daily", action="store_true",
+                   help="the day's sums by key and model (default: today)")  # fmt: skip
     u.add_argument("--format", choices=("csv", "json"), default="csv")
     u.add_argument("--cursor", type=int, default=0, help="from a previous page's next cursor")
     u.add_argument("--limit", type=int, default=1_000, help="records per page (1-1000)")
@@ -235,16 +236,17 @@ def usage(args: argparse.Namespace) -> int:
     """``venice-sdk usage``: print a page of records (CSV or JSON) or a day's sums."""
     import dataclasses
     import sys
+    import time
 
     from venice_sdk.addresses import parse_address
     from venice_sdk.gateway.app import _parse_day
-    from venice_sdk.ledger import LedgerUnavailable, normalize_account
+    from venice_sdk.ledger import LedgerUnavailable, epoch_day, normalize_account
     from venice_sdk.usage import to_csv
 
     try:
         day = _parse_day(args.day)
-        if args.daily and day is None:
-            raise ValueError("--daily needs --day")
+        if args.daily and day is None:  # (today, as GET /v1/usage/daily)
+            day = epoch_day(time.time())
         if args.wallet is not None:
             who = {"wallet": normalize_account(parse_address(args.wallet))}
         else:
