@@ -254,6 +254,11 @@ def test_the_keys_are_the_fleets_with_redis_else_the_data_dirs(
     fleet_options = {**options, "redis_url": redis_url, "key_pepper": "pepper"}
     assert _keys_said(fleet_options) == "keys: Redis, with pepper"
     assert _keys_said(options) == f"keys: {tmp_path / 'd' / 'keys.sqlite3'}, no pepper"
+    # A relative --data-dir (the default .venice) is named whole: started from another folder
+    # than the one `venice-sdk keys` wrote to, every key is a 401, and ".venice/keys.sqlite3"
+    # did not say which folder was read.
+    relative = {**options, "data_dir": ".venice"}
+    assert _keys_said(relative) == f"keys: {Path.cwd() / '.venice' / 'keys.sqlite3'}, no pepper"
 
 
 def test_keys_left_in_the_data_dir_stop_a_gateway_that_would_no_longer_read_them(

@@ -173,7 +173,9 @@ def _keys_said(options: dict[str, Any]) -> str:
     """Where the gateway reads its keys, as its serving line says (a key that is a 401 there
     was issued in the other store, or with another pepper)."""
     kind = _key_store_kind(options)
-    where = "Redis" if kind == "redis" else str(Path(options["data_dir"]) / "keys.sqlite3")
+    where = (
+        "Redis" if kind == "redis" else str(Path(options["data_dir"]).absolute() / "keys.sqlite3")
+    )
     return f"keys: {where}, {'with' if options.get('key_pepper') else 'no'} pepper"
 
 
