@@ -176,7 +176,7 @@ def serve(settings: dict[str, Any]) -> int:
         return bytes(client.web3.eth.get_code(to_checksum_address(address)))
 
     app = create_app(
-        Gatekeeper(client, ledger, prices, keys),
+        Gatekeeper(client, ledger, prices, keys, wallets=s["allow_wallet_authorize"]),
         WalletChallenges(domain, store, get_code=get_code),
         SiweVerifier(
             domain,

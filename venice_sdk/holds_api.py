@@ -177,9 +177,14 @@ def _key_id(
     return record.key_id if normalize_account(record.address) == wallet else None
 
 
-def holds_router(gate: Gatekeeper, usage_store: UsageStore | None = None) -> APIRouter:
+def holds_router(
+    gate: Gatekeeper, usage_store: UsageStore | None = None, *, allow_wallets: bool = False
+) -> APIRouter:
     """The four hold routes over ``gate``'s ledger, entitlements and keys; with a
-    ``usage_store``, each settle writes the request's usage record (once per request id)."""
+    ``usage_store``, each settle writes the request's usage record (once per request id).
+    ``/v1/reserve`` takes an API key; a bare wallet address only with ``allow_wallets`` (the
+    sidecar's ``--allow-wallet-authorize``, as for ``/v1/authorize``): anyone who knows an
+    address could otherwise hold, and spend, its credit."""
     metering = Metering(gate)
     router = APIRouter(tags=["holds"])
     answers = responses(internal=True, chain=True)
@@ -203,6 +208,9 @@ def holds_router(gate: Gatekeeper, usage_store: UsageStore | None = None) -> API
 
     @router.post("/v1/reserve", responses=reserve_answers)
     def reserve(body: ReserveRequest) -> Any:
+        if not (allow_wallets and gate.wallets) and not body.who.startswith(KEY_PREFIX):
+            refused = Reservation(False, Reason.WALLET_NOT_ALLOWED, body.request_id)
+            return reservation_json(refused)
         cost = body.max_cost_micros
         if cost is None:
             try:

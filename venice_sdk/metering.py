@@ -133,6 +133,8 @@ class Metering:
             except AuthError as exc:
                 return Reservation(False, exc.code, request_id)
             address, key_id, key_limit = record.address, record.key_id, record.daily_limit_micros
+        elif not gate.wallets:  # (as `Gatekeeper.authorize`: only API keys may spend)
+            return Reservation(False, Reason.WALLET_NOT_ALLOWED, request_id)
         if cached_only and (gate.vcu is not None or gate.client.cached(address) is None):
             return None
         try:

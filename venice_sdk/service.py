@@ -10,9 +10,9 @@ token before anything is parsed).
 Public routes: ``/v1/auth/*`` (sign-in, API keys, a wallet's key management with an admin key:
 `venice_sdk.keys_api`) and ``/healthz``. Internal routes, for the
 operator's own servers only: ``/v1/authorize``, ``/v1/entitlements/*``, ``/metrics`` and
-``/readyz``; with an ``admin_token`` they require it. ``/v1/authorize`` takes an API key; a
-bare wallet address only with ``allow_wallet_authorize`` (anyone who knows an address could
-otherwise spend its credit).
+``/readyz``; with an ``admin_token`` they require it. ``/v1/authorize`` and ``/v1/reserve``
+take an API key; a bare wallet address only with ``allow_wallet_authorize`` (anyone who knows
+an address could otherwise spend its credit).
 
 Concurrent `/v1/authorize` requests are decided in batches (`AuthorizeBatcher`): one ledger call
 (one SQLite transaction, one Redis pipeline of atomic scripts) for every request that arrived
@@ -231,9 +231,9 @@ def create_app(
     """The sidecar. `authorize_batch` caps the `/v1/authorize` requests decided together
     (`AuthorizeBatcher`); 1 decides each request on its own. With `admin_token`, the internal
     routes require it; without, they are open (bind to loopback only). `allow_wallet_authorize`
-    lets `/v1/authorize` take a bare wallet address (trusted callers only). Request bodies over
-    `body_limit` bytes are refused unread (413). With `usage_store`, each `/v1/settle` writes
-    the request's usage record there (`venice_sdk.usage`)."""
+    lets `/v1/authorize` and `/v1/reserve` take a bare wallet address (trusted callers only).
+    Request bodies over `body_limit` bytes are refused unread (413). With `usage_store`, each
+    `/v1/settle` writes the request's usage record there (`venice_sdk.usage`)."""
     app = FastAPI(
         title="venice_sdk sidecar",
         version="0.1.0",
@@ -359,6 +359,6 @@ def create_app(
     from venice_sdk.holds_api import holds_router  # reserve / settle / release (issue 14)
     from venice_sdk.keys_api import keys_router  # a wallet's keys: list, revoke, budgets
 
-    app.include_router(holds_router(gate, usage_store))
+    app.include_router(holds_router(gate, usage_store, allow_wallets=allow_wallet_authorize))
     app.include_router(keys_router(keys))
     return app

@@ -25,10 +25,11 @@ def _http(
     tmp_path: Path,
     credits: dict[str, int] | None = None,
     usage_store: UsageStore | None = None,
+    allow_wallets: bool = True,
 ) -> tuple[TestClient, Any, Any]:
     gate, keys, client = make_gate(ledger, tmp_path, credits)
     app = FastAPI()
-    app.include_router(holds_router(gate, usage_store))
+    app.include_router(holds_router(gate, usage_store, allow_wallets=allow_wallets))
     return TestClient(app), keys, client
 
 
@@ -236,6 +237,42 @@ def test_a_settle_whose_record_fails_is_a_503_and_its_retry_records_it(
     assert ledger.spent(ALICE) == 30
 
 
+def test_a_bare_wallet_is_refused_unless_wallets_are_allowed(
+    ledger: CreditLedger, tmp_path: Path
+) -> None:
+    """/v1/reserve by a bare wallet address is refused wallet_not_allowed, holding nothing,
+    unless the sidecar runs with --allow-wallet-authorize, as /v1/authorize is: anyone who
+    knows an address could otherwise hold its credit, then settle it as spent. Before, the
+    flag guarded /v1/authorize only, and /v1/reserve took any address. An API key works."""
+    http, keys, _ = _http(ledger, tmp_path, {ALICE: 1_000}, allow_wallets=False)
+    body = {"who": ALICE, "request_id": "w-1", "max_cost_micros": 600}
+    refused = http.post("/v1/reserve", json=body)
+    assert refused.status_code == 200
+    assert not refused.json()["allowed"] and refused.json()["reason"] == "wallet_not_allowed"
+    assert ledger.held(ALICE) == 0
+    settle = http.post("/v1/settle", json={"request_id": "w-1", "actual_cost_micros": 600})
+    assert settle.status_code == 409 and ledger.spent(ALICE) == 0
+    key = keys.issue(ALICE, True).key
+    held = http.post("/v1/reserve", json={**body, "who": key, "request_id": "k-1"}).json()
+    assert held["allowed"] and ledger.held(ALICE) == 600
+
+
+def test_metering_refuses_a_bare_wallet_when_the_gate_takes_keys_only(
+    ledger: CreditLedger, tmp_path: Path
+) -> None:
+    """`Metering` (the library's holds) follows `Gatekeeper(..., wallets=False)` as
+    `Gatekeeper.authorize` does."""
+    from venice_sdk.metering import Metering
+
+    gate, keys, _ = make_gate(ledger, tmp_path, {ALICE: 1_000})
+    gate.wallets = False
+    metering = Metering(gate)
+    refused = metering.reserve(ALICE, "m-1", 100)
+    assert not refused.allowed and refused.reason == "wallet_not_allowed"
+    assert ledger.held(ALICE) == 0
+    assert metering.reserve(keys.issue(ALICE, True).key, "m-2", 100).allowed
+
+
 def test_every_hold_route_is_an_internal_route(ledger: CreditLedger, tmp_path: Path) -> None:
     """Each hold route moves a wallet's credit, so each is behind ``--admin-token``
     (`INTERNAL_PREFIXES`): a route added to the router without it would be public."""
@@ -251,7 +288,7 @@ def test_the_sidecars_holds_live_its_hold_ttl(
 ) -> None:
     """`venice-sdk serve --hold-ttl S`: a hold taken through the sidecar keeps its credit S
     seconds unless renewed (900 by default, as the gateway's), on the real sidecar."""
-    options = ("--hold-ttl", ttl) if ttl else ()
+    options = ("--allow-wallet-authorize", *(("--hold-ttl", ttl) if ttl else ()))
     sidecar = Sidecar(manifest, str(chain.provider.http_uri), tmp_path / "s", *options)
     with started(sidecar):
         body = {"who": str(staker.address), "request_id": "r-1", "max_cost_micros": 1_000}
@@ -262,3 +299,18 @@ def test_the_sidecars_holds_live_its_hold_ttl(
         assert expected - 10 < lives <= expected + 1, (lives, held)
         renewed = httpx.post(sidecar.url + "/v1/renew", json={"request_id": "r-1"}).json()
         assert renewed["expires_at"] >= held["expires_at"]
+
+
+def test_the_sidecar_refuses_a_wallets_reserve_without_allow_wallet_authorize(
+    tmp_path: Path, manifest: Path, chain: Any, staker: Any
+) -> None:
+    """`venice-sdk serve` without --allow-wallet-authorize: /v1/reserve by the staker's bare
+    address holds nothing (before: it held, though /v1/authorize refused the same caller)."""
+    sidecar = Sidecar(manifest, str(chain.provider.http_uri), tmp_path / "s")
+    with started(sidecar):
+        body = {"who": str(staker.address), "request_id": "r-1", "max_cost_micros": 1_000}
+        refused = httpx.post(sidecar.url + "/v1/reserve", json=body).json()
+        assert not refused["allowed"] and refused["reason"] == "wallet_not_allowed", refused
+        authorize = {"who": str(staker.address), "model": "small", "output_tokens": 10}
+        decided = httpx.post(sidecar.url + "/v1/authorize", json=authorize).json()
+        assert decided["reason"] == "wallet_not_allowed"

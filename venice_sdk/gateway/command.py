@@ -145,7 +145,12 @@ def build(options: dict[str, Any]) -> Any:
             else LocalRateLimiter()
         )
     app = create_gateway(
-        Gatekeeper(client, ledger, prices, keys), config, limiter, policy, _usage_store(options)
+        # (API keys only: a bearer token is a vvk_ key, never a wallet address)
+        Gatekeeper(client, ledger, prices, keys, wallets=False),
+        config,
+        limiter,
+        policy,
+        _usage_store(options),
     )
     app.state.preparer.start()  # type: ignore[attr-defined]  # (its process: ready first)
     return app
