@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from ape import chain
@@ -166,7 +167,9 @@ def test_force__replaces_a_stale_airdrop_entry_alone(drop, manifests, suite, tre
     manifest.write_text(json.dumps(data))
     before = sent()
 
-    refused = drop(manifests, "deploy", str(path))
+    # (a node the user runs, reset: not the throwaway node ape starts without --network)
+    with mock.patch("venice_ops.deploy.suite.node_started_here", return_value=False):
+        refused = drop(manifests, "deploy", str(path))
 
     one_error_line(refused, f"says AirdropDistributor is at {stale}")
     assert "deploy a new distributor in its place with `ape run airdrop deploy FILE --force`" in (

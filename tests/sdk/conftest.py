@@ -18,6 +18,22 @@ from venice_sdk.ledger import CreditLedger, RedisLedger, SQLiteLedger
 from venice_sdk.usage import RedisUsageStore, SQLiteUsageStore, UsageStore
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """`venice-sdk serve` run in a test's process (`venice_sdk.cli.main`) configures the SDK's
+    and uvicorn's loggers (a handler on that test's stderr, not propagating): put them back
+    after each test, or later tests' ``caplog`` sees nothing and their logs go to a closed
+    file."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("venice_sdk", "uvicorn", "uvicorn.error")]
+    saved = [(log.handlers[:], log.level, log.propagate) for log in loggers]
+    yield
+    for log, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        log.handlers[:], log.propagate = handlers, propagate
+        log.setLevel(level)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(NOON)

@@ -269,7 +269,8 @@ def test_readyz__an_empty_restarted_chain_or_the_wrong_chain_is_not_ready(
     tmp_path: Path, manifest: Path, chain: Any
 ) -> None:
     """Before: /healthz said ok on an empty restarted chain. Now /readyz checks the lens answers
-    at the configured block and the chain id is the manifest's."""
+    at the configured block and the chain id is the manifest's. (A sidecar started on a node of
+    another chain refuses to start; one whose node is replaced by such a node is not ready.)"""
     node = PrivateNode(str(chain.provider.http_uri), chain.chain_id, tmp_path / "node")
     node.start(load=False)  # a chain restarted empty: the lens has no code
     sidecar = Sidecar(manifest, node.url, tmp_path / "sidecar", "--breaker-cooloff", "0.2")
@@ -286,14 +287,19 @@ def test_readyz__an_empty_restarted_chain_or_the_wrong_chain_is_not_ready(
         time.sleep(0.25)  # the breaker's cool-off
         status, _, ready = timed_get(sidecar.url + "/readyz")
         assert status == 200 and ready["checks"]["node"]["chain_id"] == chain.chain_id, ready
-        sidecar.stop()
-        # The same state on a node with another chain id: not ready, "wrong_chain".
+        # The node replaced, on its port, by one of another chain id: not ready, "wrong_chain".
+        node.kill()
         wrong = PrivateNode(str(chain.provider.http_uri), chain.chain_id + 1, tmp_path / "wrong")
+        wrong.port = node.port
         wrong.start()
-        sidecar = Sidecar(manifest, wrong.url, tmp_path / "sidecar2")
-        sidecar.start()
+        time.sleep(0.25)  # the breaker's cool-off
         status, _, ready = timed_get(sidecar.url + "/readyz")
         assert status == 503 and ready["checks"]["node"]["code"] == "wrong_chain", ready
+        sidecar.stop()
+        # A sidecar started on it refuses to start: one error line naming both chains.
+        sidecar = Sidecar(manifest, wrong.url, tmp_path / "sidecar2")
+        with pytest.raises(RuntimeError, match=f"is chain {chain.chain_id + 1}, but"):
+            sidecar.start()
     finally:
         sidecar.stop()
         node.stop()
