@@ -2,7 +2,7 @@
 
     venice-sdk keys issue 0xABC... --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \\
         [--daily 5] [--monthly 100] [--expires 2027-01-01T00:00:00Z] [--model small ...] \\
-        [--kind inference|admin] [--label ci]
+        [--prices prices.yaml] [--kind inference|admin] [--label ci]
     venice-sdk keys list 0xABC...
     venice-sdk keys revoke key_0123abcd
     venice-sdk keys budgets key_0123abcd --daily 5 --monthly none
@@ -32,6 +32,7 @@ from typing import Any
 
 from venice_sdk.auth import ApiKeyStore, AuthError, KeyRecord, KeyStore, RedisKeyStore
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
+from venice_sdk.pricing import PriceBook, UnknownModel
 
 __all__ = ["add_parser", "parse_usd", "run"]
 
@@ -99,6 +100,8 @@ def add_parser(sub: Any) -> None:
     i.add_argument("--expires", type=_arg(_time), help="refused from then on (Unix or ISO time)")
     i.add_argument("--model", action="append", dest="models",
                    help="a model it may use (repeat; default: every model)")  # fmt: skip
+    i.add_argument("--prices", help="the gateway's price book, which must price each --model "
+                   "(default: the bundled one)")  # fmt: skip
     i.add_argument("--kind", choices=("inference", "admin"), default="inference")
     i.add_argument("--label")
     lst = commands.add_parser("list", parents=[store], help="a wallet's keys (never the keys)")
@@ -152,6 +155,16 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(
                     f"--expires {when} is in the past: the key would be refused at once"
                 )
+            if args.models:  # (a model the gateway does not price: every request refused)
+                prices = PriceBook.load(args.prices) if args.prices else PriceBook.default()
+                try:
+                    prices.check_models(args.models)
+                except UnknownModel as exc:
+                    book = args.prices or "the bundled price book (pass the gateway's --prices)"
+                    raise ValueError(
+                        f"--model {exc.model}: no price for it in {book}; priced: "
+                        + ", ".join(sorted(prices))
+                    ) from None
             client = EntitlementClient.from_manifest(args.manifest, args.rpc, ttl=0)
             issued = keys.issue(
                 args.address, lambda a: client.get(a).staked > 0, args.daily, args.label,

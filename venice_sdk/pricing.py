@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -236,6 +236,12 @@ class PriceBook:
             return self._prices[model]
         except KeyError:
             raise UnknownModel(model, sorted(self._prices)) from None
+
+    def check_models(self, models: Iterable[str] | None) -> None:
+        """Raise `UnknownModel` for the first of ``models`` without a price (a key's allowlist
+        naming a model the book does not price would refuse every request it is meant for)."""
+        for model in models or ():
+            self.get(model)
 
     def price(self, model: str, input_tokens: int, output_tokens: int = 0, images: int = 0) -> int:
         """The price of one request in micro-USD, rounded up.

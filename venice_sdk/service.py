@@ -32,11 +32,19 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from venice_sdk.auth import KEY_PREFIX, IssuedKey, KeyStore, SiweVerifier, WalletChallenges
+from venice_sdk.auth import (
+    KEY_PREFIX,
+    AuthError,
+    IssuedKey,
+    KeyStore,
+    SiweVerifier,
+    WalletChallenges,
+)
 from venice_sdk.entitlements import Entitlement
 from venice_sdk.errors import Reason
 from venice_sdk.gate import Decision, Gatekeeper
 from venice_sdk.gate import Request as AuthorizeArgs
+from venice_sdk.pricing import UnknownModel
 from venice_sdk.readiness import add_dependency_checks
 from venice_sdk.server.errors import install_error_handlers
 from venice_sdk.server.middleware import AdminGuard, BodyLimit, RequestContext
@@ -318,6 +326,12 @@ def create_app(
 
     @app.post("/v1/auth/keys", response_model=KeyResponse, responses=public)
     def issue_key(body: KeyRequest) -> dict[str, Any]:
+        try:  # before the challenge is used up; the book of now (a reload may price more)
+            gate.prices.check_models(body.models)
+        except UnknownModel as exc:
+            raise AuthError(Reason.UNKNOWN_MODEL, f"models: {exc}") from None
+        if body.expires_at is not None and body.expires_at <= keys.now():
+            raise ValueError("expires_at is not in the future: the key would be refused at once")
         address = challenges.verify_challenge(body.address, body.signature)
         issued = keys.issue(
             address,

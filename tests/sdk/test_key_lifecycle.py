@@ -359,3 +359,26 @@ def test_keys_list_says_expired_and_issue_refuses_an_expiry_gone_by(
     assert main([*issue, "--data-dir", str(tmp_path), "--expires", "2025-01-01T00:00:00Z"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "in the past" in err and err.count("\n") == 1, err
+
+
+def test_keys_issue_refuses_a_model_the_price_book_does_not_price(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``keys issue --model gpt4`` (a typo, or a model the gateway does not serve) issued a
+    key the gateway refuses on every request; now refused before the chain is asked, naming
+    the models the book prices. ``--prices`` names the gateway's own book."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"contracts": {"EntitlementsLens": {"address": "0x' + "e1" * 20 + '"}}}')
+    issue = ["keys", "issue", ALICE, "--manifest", str(manifest), "--rpc", "http://127.0.0.1:1",
+             "--data-dir", str(tmp_path)]  # fmt: skip
+    assert main([*issue, "--model", "qwen3-4b", "--model", "gpt4"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --model gpt4: no price for it in the bundled price book"), err
+    assert "qwen3-4b" in err and err.count("\n") == 1, err
+    book = tmp_path / "prices.yaml"
+    book.write_text('models:\n  gpt4:\n    input_per_million: "1"\n    output_per_million: "2"\n')
+    assert main([*issue, "--model", "gpt4", "--prices", str(book)]) == 1  # priced: on to the node
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--model" not in err, err
+    assert main([*issue, "--model", "gpt4", "--prices", str(tmp_path / "none.yaml")]) == 1
+    assert "cannot read price book" in capsys.readouterr().err

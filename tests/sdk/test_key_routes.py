@@ -173,3 +173,28 @@ def test_bad_issue_fields_are_4xx(
     message = http.post("/v1/auth/challenge", json={"address": a.address}).json()["message"]
     body = {"address": a.address, "signature": sign(a, message), **fields}
     assert http.post("/v1/auth/keys", json=body).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code"),
+    [
+        ({"models": ["tiny", "gpt-4"]}, 400, "unknown_model"),
+        ({"expires_at": 0}, 400, "bad_request"),
+    ],
+)
+def test_an_issue_refused_for_its_fields_keeps_the_challenge(
+    http: TestClient, wallets: tuple[Any, Any], clock: FakeClock, fields: dict[str, Any],
+    status: int, code: str,
+) -> None:  # fmt: skip
+    """A key whose allowlist names a model the price book does not price would be refused on
+    every request it was issued for, and one expiring at once on the first: both were issued.
+    Now each is refused before the signed challenge is used up, so the wallet signs again only
+    once it has fixed the fields."""
+    a, _ = wallets
+    message = http.post("/v1/auth/challenge", json={"address": a.address}).json()["message"]
+    body = {"address": a.address, "signature": sign(a, message)}
+    refused = http.post("/v1/auth/keys", json={**body, **fields})
+    assert (refused.status_code, refused.json()["code"]) == (status, code), refused.text
+    assert "gpt-4" in refused.json()["message"] or code != "unknown_model"
+    issued = http.post("/v1/auth/keys", json={**body, "models": ["tiny"]})
+    assert issued.status_code == 200 and issued.json()["key"].startswith("vvk_"), issued.text

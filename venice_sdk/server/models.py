@@ -184,6 +184,7 @@ _AUTH_CODES = [
     Reason.UNKNOWN_KEY,
     Reason.KEY_REVOKED,
     Reason.KEY_EXPIRED,
+    Reason.UNKNOWN_MODEL,
     Reason.BAD_REQUEST,
 ]
 
