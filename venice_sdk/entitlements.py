@@ -114,8 +114,15 @@ def check_rpc_url(rpc_url: str) -> None:
     """Raise `EntitlementError` (``bad_request``) unless ``rpc_url`` is an http(s) URL with a
     host, which the client reads the node through (``127.0.0.1:8545`` or a ``ws://`` URL failed
     each read with requests' "No connection adapters were found", a 503 on every request)."""
-    parts = urlsplit(rpc_url) if isinstance(rpc_url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    scheme, host = "", None
+    try:  # ('http://[::1' and a port not a number, 'http://host:85x', raise ValueError)
+        if isinstance(rpc_url, str):
+            parts = urlsplit(rpc_url)
+            _ = parts.port
+            scheme, host = parts.scheme, parts.hostname
+    except ValueError:
+        pass
+    if scheme not in ("http", "https") or not host:
         raise EntitlementError(
             Reason.BAD_REQUEST,
             f"--rpc must be the node's http(s) URL, like http://127.0.0.1:8545, not {rpc_url!r}",

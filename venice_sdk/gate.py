@@ -108,8 +108,8 @@ class VcuPolicy:
 
 class ActiveStake:
     """The stake of wallets active in the last 7 days, for `VcuPolicy`: read once per UTC day
-    (the real system refreshes allocations at 00:00 UTC) from the ledger's active wallets, in
-    batches of 1,000 per `eth_call`."""
+    (the real system refreshes allocations at 00:00 UTC) from the ledger's active wallets, at one
+    block (`EntitlementClient.get_many`: 1,000 wallets per `eth_call`)."""
 
     def __init__(self, client: EntitlementClient, ledger: CreditLedger):
         self.client, self.ledger = client, ledger
@@ -120,9 +120,9 @@ class ActiveStake:
         day = self.ledger.today()
         if day != self._day:
             wallets = [a for a in self.ledger.active_list() if not a.startswith(KEY_PREFIX)]
-            total = 0
-            for start in range(0, len(wallets), 1_000):
-                total += sum(e.staked for e in self.client.get_many(wallets[start : start + 1_000]))
+            # One get_many: it reads the wallets in calls of 1,000 at one block (slices read
+            # each at its own 'latest', so a block between them counted a moved stake twice).
+            total = sum(e.staked for e in self.client.get_many(wallets))
             self._day, self._total = day, total
         return self._total
 

@@ -30,7 +30,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from venice_sdk.auth import ApiKeyStore, AuthError, KeyRecord, KeyStore, RedisKeyStore
+from venice_sdk.auth import (
+    MAX_EXPIRES_AT,
+    ApiKeyStore,
+    AuthError,
+    KeyRecord,
+    KeyStore,
+    RedisKeyStore,
+)
 from venice_sdk.entitlements import EntitlementClient, EntitlementError
 from venice_sdk.pricing import PriceBook, UnknownModel
 
@@ -68,9 +75,13 @@ def _arg(parse: Any) -> Any:
 def _time(text: str) -> float:
     """A Unix time, or an ISO 8601 time with a zone (``2027-01-01T00:00:00Z``)."""
     try:
-        return float(text)
+        moment = float(text)
     except ValueError:
         pass
+    else:
+        if not 0 <= moment <= MAX_EXPIRES_AT:  # (nan and inf too)
+            raise ValueError(f"{text!r} is not a Unix time from 0 to {MAX_EXPIRES_AT}")
+        return moment
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -132,13 +143,22 @@ def _usd(micros: int | None) -> str:
     return "none" if micros is None else f"${Decimal(micros).scaleb(-6).normalize():f}"
 
 
+def _iso(moment: float) -> str:
+    """A Unix time as ISO 8601 UTC (as a number if it is past what a date can say: a record
+    written before `MAX_EXPIRES_AT` was checked)."""
+    try:
+        return datetime.fromtimestamp(moment, UTC).strftime(_ISO)
+    except (ValueError, OverflowError, OSError):
+        return f"{moment:.0f}"
+
+
 def _row(record: KeyRecord) -> str:
     budgets = f"daily={_usd(record.daily_limit_micros)} monthly={_usd(record.monthly_limit_micros)}"
     expired = record.expires_at is not None and record.expires_at <= time.time()
     state = "revoked" if record.revoked else "expired" if expired else "active"
     row = f"{record.key_id}  {record.kind:9}  {state:7}  {budgets}  label={record.label}"
     if record.expires_at is not None:
-        row += "  expires=" + datetime.fromtimestamp(record.expires_at, UTC).strftime(_ISO)
+        row += "  expires=" + _iso(record.expires_at)
     if record.models is not None:
         row += "  models=" + ",".join(record.models)
     return row
@@ -151,9 +171,9 @@ def run(args: argparse.Namespace) -> int:
         command = args.keys_command
         if command == "issue":
             if args.expires is not None and args.expires <= time.time():
-                when = datetime.fromtimestamp(args.expires, UTC).strftime(_ISO)
                 raise ValueError(
-                    f"--expires {when} is in the past: the key would be refused at once"
+                    f"--expires {_iso(args.expires)} is in the past: the key would be refused "
+                    "at once"
                 )
             if args.models:  # (a model the gateway does not price: every request refused)
                 prices = PriceBook.load(args.prices) if args.prices else PriceBook.default()

@@ -209,6 +209,8 @@ class PriceBook:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise PriceBookError(f"cannot read price book {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise PriceBookError(f"price book {path} is not UTF-8 text") from None
         fmt = "json" if path.suffix.lower() == ".json" else "yaml"
         try:
             return cls.loads(text, fmt)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from venice_sdk.clock import Clock
 from venice_sdk.ledger import LedgerUnavailable
-from venice_sdk.ledger.connections import redis_client
+from venice_sdk.ledger.connections import redis_client, unavailable_errors
 from venice_sdk.units import AmountError, parse_units
 
 if TYPE_CHECKING:
@@ -215,8 +215,8 @@ class RedisRateLimiter(RateLimiter):
                 reply = self.client.evalsha(_SHA, 2, *keys_and_args)
             except self._redis.exceptions.NoScriptError:
                 reply = self.client.eval(_LUA, 2, *keys_and_args)
-        except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
-            raise LedgerUnavailable(f"redis unreachable while rate limiting: {exc}") from exc
+        except unavailable_errors(self._redis) as exc:
+            raise LedgerUnavailable(f"redis unavailable while rate limiting: {exc}") from exc
         return [int(x) for x in reply]
 
     def _hit(self, key_id: str, window: int, limits: Limits) -> tuple[bool, int, int]:
@@ -247,10 +247,17 @@ def _limits(where: str, entry: object, extra: tuple[str, ...] = ()) -> Limits:
     for name in _FIELDS:
         if name not in entry:
             raise ValueError(f"{where}: missing {name}")
-    try:
-        return Limits(int(entry["requests_per_minute"]), int(entry["tokens_per_minute"]))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: {exc}") from None
+    counts = []
+    for name in _FIELDS:  # (int() took 12.7 for 12, and .inf raised OverflowError)
+        value = entry[name]
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX:
+            raise ValueError(
+                f"{where}: {name} must be a whole number from 0 to {_MAX}, not {value!r}"
+            )
+        counts.append(value)
+    return Limits(*counts)
 
 
 @dataclass(frozen=True)
@@ -282,6 +289,8 @@ class RateLimitPolicy:
             if section not in _SECTIONS:
                 raise ValueError(f"unknown section {section!r} (expected {', '.join(_SECTIONS)})")
         tiers = []
+        if not isinstance(data.get("diem") or [], list):
+            raise ValueError("'diem' must be a list of tiers, each with min_diem and the limits")
         for i, entry in enumerate(data.get("diem") or []):
             where = f"diem[{i}]"
             if not isinstance(entry, Mapping) or "min_diem" not in entry:
@@ -308,7 +317,7 @@ class RateLimitPolicy:
         try:
             text = Path(path).read_text(encoding="utf-8")
             data = yaml.safe_load(text)
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ValueError(f"cannot read rate limits from {path}: {exc}") from None
         try:
             return cls.from_dict(data)

@@ -28,6 +28,7 @@ from venice_sdk.auth import KeyStore, KeyStoreUnavailable
 from venice_sdk.entitlements import EntitlementClient
 from venice_sdk.errors import Reason
 from venice_sdk.ledger import CreditLedger, LedgerUnavailable
+from venice_sdk.ledger.connections import unavailable_errors
 from venice_sdk.probes import check_dependencies
 
 __all__ = ["Check", "Readiness", "Unavailable", "add_dependency_checks", "check_dependencies"]
@@ -85,9 +86,8 @@ def add_dependency_checks(
     else:
         # A Redis-backed challenge store (sign-in) that does not answer.
         redis_unavailable = _unavailable(Reason.KEY_STORE_UNAVAILABLE, "the sign-in store (redis)")
-        app.add_exception_handler(redis.ConnectionError, redis_unavailable)
-        app.add_exception_handler(redis.TimeoutError, redis_unavailable)
-        app.add_exception_handler(redis.exceptions.ReadOnlyError, redis_unavailable)
+        for error in unavailable_errors(redis):
+            app.add_exception_handler(error, redis_unavailable)
 
     @app.get(
         "/readyz",

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from venice_sdk.ledger import LedgerUnavailable
-from venice_sdk.ledger.connections import redis_client, thread_connection
+from venice_sdk.ledger.connections import redis_client, thread_connection, unavailable_errors
 
 if TYPE_CHECKING:
     import redis
@@ -262,8 +262,8 @@ class RedisUsageStore(UsageStore):
     def _call(self, what: str, call: Any) -> Any:
         try:
             return call()
-        except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
-            raise LedgerUnavailable(f"redis unreachable while {what}: {exc}") from exc
+        except unavailable_errors(self._redis) as exc:
+            raise LedgerUnavailable(f"redis unavailable while {what}: {exc}") from exc
 
     def record_call(self, record: UsageRecord, settled: str | None = None) -> tuple[Any, ...]:
         """`record` as a command to send (its reply: the record's sequence, 0 if it was

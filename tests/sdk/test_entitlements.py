@@ -27,6 +27,8 @@ from venice_sdk.entitlements import (
     daily_credit_micros,
     load_abi,
 )
+from venice_sdk.gate import ActiveStake
+from venice_sdk.ledger import SQLiteLedger
 
 
 class Clock:
@@ -221,6 +223,30 @@ def test_get_many__wallets_read_in_several_calls_are_read_at_one_block(manifest,
         assert {r.block for r in results} == {block}
         assert [r.address for r in results] == wallets and results[-1].staked == 50 * VVV
         assert client.get(wallets[0]).block > block  # the node did move on
+    finally:
+        node.close()
+
+
+def test_active_stake__wallets_of_several_calls_are_summed_at_one_block(
+    manifest, rpc_url, people, tmp_path
+):
+    """VCU mode's active stake sliced its wallets by 1,000 and read each slice at its own
+    'latest', so a block mined between slices summed two blocks (a stake moved between them
+    counted twice, or not at all); now one get_many, at one block."""
+    node = FlakyNode(rpc_url)
+    try:
+        client = EntitlementClient.from_manifest(manifest, node.url, ttl=0)
+        ledger = SQLiteLedger(tmp_path / "ledger.db")
+        for i in range(1_200):
+            ledger.record_activity(to_checksum_address((0x7000 + i).to_bytes(20, "big")))
+        for account in people.values():
+            ledger.record_activity(account.address)
+        node.mine_after_call = True
+        total = ActiveStake(client, ledger)()
+        node.mine_after_call = False
+        calls = [body["params"][1] for body in node.bodies if body["method"] == "eth_call"]
+        assert len(calls) == 2 and calls[0] == calls[1] != "latest", calls  # (before: 'latest')
+        assert total == sum(client.get(a.address).staked for a in people.values()) > 0
     finally:
         node.close()
 

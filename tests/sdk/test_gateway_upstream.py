@@ -617,8 +617,9 @@ def test_a_head_without_end_fails_in_bounded_memory_and_time(start: bytes, piece
         (b"SSH-2.0-OpenSSH_9.6\r\n", "not HTTP"),
         (b"", "not HTTP"),  # closed at once
         (None, "did not answer within 0.3s"),  # silent
+        (b"x" * 70_000, "ran over 64 KiB: not HTTP"),  # (readline's ValueError: /readyz a 500)
     ],
-    ids=["ok", "404", "503", "garbage", "closed", "silent"],
+    ids=["ok", "404", "503", "garbage", "closed", "silent", "endless-line"],
 )
 def test_probe_is_the_status_of_a_get_of_the_models_or_a_clear_error(
     answer: bytes | None, expected: int | str

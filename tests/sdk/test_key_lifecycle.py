@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.fake_gate import ALICE, BOB, PRICES, FakeEntitlements
 from tests.support.sdk import NOON, FakeClock
-from venice_sdk.auth import ApiKeyStore, AuthError, KeyStore, RedisKeyStore
+from venice_sdk.auth import MAX_EXPIRES_AT, ApiKeyStore, AuthError, KeyStore, RedisKeyStore
 from venice_sdk.auth.key_store import key_hash
 from venice_sdk.cli import main
 from venice_sdk.gate import Gatekeeper
@@ -382,3 +382,35 @@ def test_keys_issue_refuses_a_model_the_price_book_does_not_price(
     assert err.startswith("error: ") and "--model" not in err, err
     assert main([*issue, "--model", "gpt4", "--prices", str(tmp_path / "none.yaml")]) == 1
     assert "cannot read price book" in capsys.readouterr().err
+
+
+def test_an_expiry_past_year_9999_is_refused_and_an_old_one_still_lists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An expiry a date cannot say (any staker could ask ``expires_at: 1e12`` over HTTP) was
+    kept, and ``keys list`` of that wallet failed ('year 33658 is out of range'; 1e20 an
+    OverflowError traceback), as did ``issue --expires=-1e20``. Now refused at issue; a record
+    kept before lists with its expiry as a number."""
+    store = ApiKeyStore(tmp_path / "keys.sqlite3")
+    for late in (MAX_EXPIRES_AT + 1, 1e12, 1e20):
+        with pytest.raises(ValueError, match="9999-12-31"):
+            store.issue(ALICE, True, expires_at=late)
+    last = store.issue(ALICE, True, expires_at=MAX_EXPIRES_AT)  # the bound itself is a date
+    old = store.issue(ALICE, True)
+    with sqlite3.connect(tmp_path / "keys.sqlite3") as db:
+        db.execute("UPDATE api_keys SET expires_at = 1e20 WHERE key_id = ?", (old.key_id,))
+    assert main(["keys", "list", ALICE, "--data-dir", str(tmp_path)]) == 0
+    rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert "expires=9999-12-31T23:59:59Z" in rows[last.key_id], rows
+    assert "expires=100000000000000000000" in rows[old.key_id], rows
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"contracts": {"EntitlementsLens": {"address": "0x' + "e1" * 20 + '"}}}')
+    issue = ["keys", "issue", ALICE, "--manifest", str(manifest), "--rpc", "http://127.0.0.1:1",
+             "--data-dir", str(tmp_path)]  # fmt: skip
+    for when in ("1e20", "-1e20", "inf", "nan"):
+        with pytest.raises(SystemExit) as exited:  # (argparse's one usage error)
+            main([*issue, f"--expires={when}"])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "is not a Unix time from 0 to 253402300799" in err, err
+        assert "Traceback" not in err, err

@@ -162,6 +162,7 @@ def test_only_an_admin_key_manages_keys(
         {"kind": "root"},
         {"models": []},
         {"expires_at": "tomorrow"},
+        {"expires_at": 10**12},  # (past 9999-12-31: no date says it)
         {"monthly_limit_micros": True},
         {"monthly_limit_micros": -1},
     ],

@@ -16,8 +16,10 @@ from venice_sdk.ledger import (
     Debit,
     SQLiteLedger,
     epoch_day,
+    month_period,
     normalize_account,
 )
+from venice_sdk.ledger.base import MONTH_BASE
 
 WALLET = "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01"
 DAY = NOON // 86_400
@@ -190,6 +192,31 @@ def test_sqlite_prunes_old_days(tmp_path: Path, clock: FakeClock) -> None:
     days = [row[0] for row in conn.execute("SELECT day FROM spend ORDER BY day")]
     assert days == [DAY + 3, DAY + 4, DAY + 5]
     ledger.close()
+
+
+def test_sqlite_prunes_old_days_when_it_only_reserves_and_settles(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A gateway on SQLite only reserves and settles (no debit): its spend and holds were
+    never pruned, and grew for as long as it ran. Now a day's first reserve or settle prunes
+    as its first debit does; a month's lease renewed for longer than two months is kept."""
+    ledger = SQLiteLedger(tmp_path / "ledger.db", clock=clock, retention_days=2, hold_ttl=60)
+    lessor = SQLiteLedger(tmp_path / "ledger.db", clock=clock, hold_ttl=2 * 86_400)
+    lessor.reserve("vvk_key1", 5, 1_000, "lease", period=month_period(clock.now))
+    for i in range(70):
+        ledger.reserve(WALLET, 1, 10, f"r{i}")
+        ledger.settle(f"r{i}", 1)
+        lessor.renew("lease")
+        clock.now += 86_400
+    ledger.reserve(WALLET, 1, 10, "r70")
+    conn = ledger._conn()
+    days = [row[0] for row in conn.execute("SELECT day FROM spend WHERE day < ?", (MONTH_BASE,))]
+    assert sorted(days) == [DAY + 68, DAY + 69]
+    held = [row[0] for row in conn.execute("SELECT request_id FROM holds ORDER BY day")]
+    assert held == ["r68", "r69", "r70", "lease"]  # (a month's period sorts after the days)
+    assert lessor.settle("lease", 4).cost == 4
+    ledger.close()
+    lessor.close()
 
 
 def test_redis_keys_expire(redis_url: str, clock: FakeClock) -> None:

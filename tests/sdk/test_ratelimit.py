@@ -139,10 +139,32 @@ def test_policy_tiers_and_overrides(tmp_path: Path) -> None:
             "diem: [{min_diem: '1', requests_per_minute: 9, tokens_per_minute: 9, burst: 1}]",
             "diem\\[0\\]: unknown field 'burst'",
         ),
+        # .inf was an OverflowError, 12.7 taken for 12, a tier not in a list a TypeError
+        (
+            "default: {requests_per_minute: .inf, tokens_per_minute: 1}",
+            "default: requests_per_minute must be a whole number from 0 to",
+        ),
+        (
+            "default: {requests_per_minute: 1, tokens_per_minute: 12.7}",
+            "default: tokens_per_minute must be a whole number from 0 to .*not 12.7",
+        ),
+        (
+            "default: {requests_per_minute: 1, tokens_per_minute: 1}\ndiem: 5",
+            "'diem' must be a list of tiers",
+        ),
     ],
 )
 def test_a_bad_policy_file_names_its_mistake(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "limits.yaml"
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
+        RateLimitPolicy.load(path)
+
+
+def test_a_policy_takes_whole_numbers_as_numbers_or_digits(tmp_path: Path) -> None:
+    path = tmp_path / "limits.yaml"
+    path.write_text("default: {requests_per_minute: '60', tokens_per_minute: 100000}\n")
+    assert RateLimitPolicy.load(path).default == Limits(60, 100_000)
+    path.write_bytes(b"default: {requests_per_minute: 1, tokens_per_minute: 1} # caf\xe9\n")
+    with pytest.raises(ValueError, match="cannot read rate limits from"):
         RateLimitPolicy.load(path)

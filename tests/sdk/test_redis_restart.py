@@ -12,6 +12,8 @@ from tests.support.sdk import NO_REDIS, FakeClock
 from venice_ops.bench.redis import RedisServer, free_port
 from venice_sdk.ledger import LedgerUnavailable, RedisLedger
 from venice_sdk.ledger.redis import _DEBIT_LUA
+from venice_sdk.ratelimit import Limits, RedisRateLimiter
+from venice_sdk.usage import RedisUsageStore, UsageRecord
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason=NO_REDIS)
 
@@ -175,6 +177,7 @@ def test_a_read_only_replica_is_unavailable_not_an_error(
 
     ledger = RedisLedger(own_redis.url, clock=clock, retry_for=0.3, direct=direct)
     keys = RedisKeyStore.from_url(own_redis.url)
+    limiter, usage = RedisRateLimiter(own_redis.url), RedisUsageStore(own_redis.url)
     admin = redis.Redis(port=own_redis.port)
     try:
         assert ledger.debit(WALLET, 100, 1_000).allowed
@@ -188,11 +191,25 @@ def test_a_read_only_replica_is_unavailable_not_an_error(
             ledger.reserve(WALLET, 1, 1_000, "r1")
         with pytest.raises(KeyStoreUnavailable, match="refuses writes"):
             keys.issue(WALLET, True)
+        # the rate limits and the usage records on the same Redis (a 500 before: their own
+        # error lists had only a dropped connection and a timeout)
+        with pytest.raises(LedgerUnavailable, match="while rate limiting"):
+            limiter.hit("key_a", Limits(10, 1_000))
+        with pytest.raises(LedgerUnavailable, match="redis unavailable"):
+            usage.record(_usage_record("r1"))
         admin.replicaof("NO", "ONE")
         ledger.ping()
         assert ledger.spent(WALLET) == 100 and ledger.held(WALLET) == 0
         assert ledger.debit(WALLET, 1, 1_000).spent == 101
         assert keys.issue(WALLET, True).key.startswith("vvk_")
+        assert limiter.hit("key_a", Limits(10, 1_000)).allowed
+        usage.record(_usage_record("r1"))
     finally:
         ledger.close()
+        limiter.close()
         admin.close()
+
+
+def _usage_record(request_id: str) -> UsageRecord:
+    return UsageRecord(request_id, "key_a", WALLET, "tiny", 5, 7, 0, 26, 100, 1e9, 11_574,
+                       "complete")  # fmt: skip

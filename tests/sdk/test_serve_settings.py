@@ -173,7 +173,10 @@ def test_json_log_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str])
         (["--prices", "TYPO"], "unknown field 'input_per_milion'"),
         (["--redis-url", "redis:/127.0.0.1:6379"], "is not a Redis URL"),
         (["--redis-url", "127.0.0.1:6379"], "write redis://HOST:PORT/DB"),
+        (["--prices", "LATIN1"], "prices.txt is not UTF-8 text"),
         (["--rpc", "localhost:8545"], "--rpc must be the node's http(s) URL"),
+        (["--rpc", "http://[::1:8545"], "--rpc must be the node's http(s) URL"),
+        (["--rpc", "http://127.0.0.1:85x"], "--rpc must be the node's http(s) URL"),
     ],
 )
 def test_serve_says_a_bad_file_or_url_in_one_line(
@@ -187,7 +190,9 @@ def test_serve_says_a_bad_file_or_url_in_one_line(
     manifest.write_text('{"contracts": {"EntitlementsLens": {"address": "0x' + "e1" * 20 + '"}}}')
     typo = tmp_path / "prices.yaml"
     typo.write_text('models:\n  small:\n    input_per_milion: "1"\n    output_per_million: "1"\n')
-    argv = [str(typo) if a == "TYPO" else a for a in argv]
+    latin1 = tmp_path / "prices.txt"
+    latin1.write_bytes("models:\n  café: {}\n".encode("latin-1"))
+    argv = [{"TYPO": str(typo), "LATIN1": str(latin1)}.get(a, a) for a in argv]
     base = ["serve", "--manifest", str(manifest), "--rpc", "http://127.0.0.1:1"]
     assert main([*base, "--data-dir", str(tmp_path / "d"), *argv]) == 1
     err = capsys.readouterr().err

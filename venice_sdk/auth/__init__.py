@@ -29,7 +29,7 @@ from venice_sdk.auth.common import (
     normalize_address,
     recover_signer,
 )
-from venice_sdk.auth.key_store import KeyStore, KeyStoreUnavailable
+from venice_sdk.auth.key_store import MAX_EXPIRES_AT, KeyStore, KeyStoreUnavailable
 from venice_sdk.auth.keys import KEY_PREFIX, ApiKeyStore, IssuedKey, KeyRecord
 from venice_sdk.auth.redis_keys import RedisKeyStore
 from venice_sdk.auth.siwe import SiweVerifier
@@ -45,6 +45,7 @@ from venice_sdk.clock import Clock
 __all__ = [
     "CHALLENGE_TTL_SECONDS",
     "KEY_PREFIX",
+    "MAX_EXPIRES_AT",
     "ApiKeyStore",
     "AuthError",
     "Challenge",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_KINDS",
+    "MAX_EXPIRES_AT",
     "MAX_LABEL",
     "MAX_MODELS",
     "KeyStore",
@@ -39,6 +40,8 @@ MAX_LABEL = 200
 MAX_MODELS = 64
 """Most models a key's allowlist names (each at most `MAX_LABEL` characters)."""
 KEY_KINDS = ("inference", "admin")
+MAX_EXPIRES_AT = 253_402_300_799
+"""Latest expiry a key takes: 9999-12-31T23:59:59Z (a later one cannot be written as a date)."""
 """``inference``: spends its wallet's credit. ``admin``: spends too, and manages its wallet's
 keys (list, revoke, change budgets) on the sidecar's key routes; a SIWE session is one."""
 
@@ -99,9 +102,11 @@ def check_key_args(
         isinstance(expires_at, bool)
         or not isinstance(expires_at, int | float)
         or not math.isfinite(expires_at)
-        or expires_at < 0
+        or not 0 <= expires_at <= MAX_EXPIRES_AT
     ):
-        raise ValueError("expires_at must be a Unix time in seconds")
+        raise ValueError(
+            f"expires_at must be a Unix time in seconds, from 0 to {MAX_EXPIRES_AT} (9999-12-31)"
+        )
     if kind not in KEY_KINDS:
         raise ValueError(f"kind must be one of {', '.join(KEY_KINDS)}")
     if models is None:

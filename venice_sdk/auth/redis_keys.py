@@ -19,6 +19,7 @@ from venice_sdk.auth.key_store import (
 from venice_sdk.auth.keys import KEY_PREFIX, KeyRecord
 from venice_sdk.clock import Clock
 from venice_sdk.errors import Reason
+from venice_sdk.ledger.connections import unavailable_errors
 
 if TYPE_CHECKING:  # redis is an optional extra
     import redis
@@ -65,14 +66,8 @@ class RedisKeyStore(KeyStore):
         self.prefix = prefix
         self._pepper = pepper
         self._clock = clock
-        self._errors: tuple[type[BaseException], ...] = (
-            redis_module.ConnectionError,
-            redis_module.TimeoutError,
-            redis_module.BusyLoadingError,
-            # a read-only replica (a failover under way): lookups work, issuing does not
-            redis_module.exceptions.ReadOnlyError,
-            redis_module.exceptions.MasterDownError,
-        )
+        # (a read-only replica, in a failover: lookups work, issuing does not)
+        self._errors = unavailable_errors(redis_module)
 
     @classmethod
     def from_url(cls, url: str, *, socket_timeout: float = 0.5, **options: Any) -> RedisKeyStore:
@@ -99,8 +94,11 @@ class RedisKeyStore(KeyStore):
             except self._errors as exc:
                 if attempt == 2:
                     how = "does not answer"
-                    if type(exc).__name__ in ("ReadOnlyError", "MasterDownError"):
-                        how = "refuses writes"
+                    if type(exc).__name__ == "ReadOnlyError":
+                        how = "refuses writes (a read-only replica)"
+                    elif type(exc).__name__ in ("MasterDownError", "TryAgainError",
+                                                "ClusterDownError"):  # fmt: skip
+                        how = "refuses for now"
                     raise KeyStoreUnavailable(
                         f"the key store (redis) {how} while {what}: {type(exc).__name__}"
                     ) from exc

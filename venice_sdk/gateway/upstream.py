@@ -474,6 +474,8 @@ class Upstream:
             raise UpstreamError(f"the upstream did not answer within {seconds:g}s") from None
         except OSError as exc:
             raise UpstreamError(f"the upstream cannot be reached: {describe(exc)}") from None
+        except ValueError:  # (readline's: 64 KiB with no line end)
+            raise UpstreamError("the upstream's first line ran over 64 KiB: not HTTP") from None
         finally:
             if writer is not None:
                 writer.close()

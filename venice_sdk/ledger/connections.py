@@ -15,7 +15,7 @@ from venice_sdk.ledger.base import LedgerUnavailable
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["check_redis_url", "redis_client", "thread_connection"]
+__all__ = ["check_redis_url", "redis_client", "thread_connection", "unavailable_errors"]
 
 
 def thread_connection(
@@ -77,3 +77,20 @@ def redis_client(
         **options,
     )
     return redis_module, client
+
+
+def unavailable_errors(redis_module: ModuleType) -> tuple[type[Exception], ...]:
+    """The Redis errors that mean "not now" rather than a bug: away or timed out, loading its
+    data, or refusing for now (a read-only replica during a failover or named by the URL, a
+    replica cut off from its primary, a cluster resharding). Each store answers them as
+    unavailable (a 503), not as a 500."""
+    errors = redis_module.exceptions
+    return (
+        errors.ConnectionError,
+        errors.TimeoutError,
+        errors.BusyLoadingError,
+        errors.TryAgainError,
+        errors.ReadOnlyError,
+        errors.MasterDownError,
+        errors.ClusterDownError,
+    )

@@ -35,7 +35,7 @@ from venice_sdk.ledger.base import (
     LedgerUnavailable,
     Settlement,
 )
-from venice_sdk.ledger.connections import redis_client
+from venice_sdk.ledger.connections import redis_client, unavailable_errors
 
 #: A month period's spend and holds live this long (the month and the next).
 MONTH_KEEP_DAYS = 62
@@ -150,15 +150,7 @@ class RedisLedger(CreditLedger):
         self._token_seq = itertools.count()
         # Redis away, loading, or refusing writes for now: a read-only replica (a failover
         # under way, or a URL naming a replica) answers READONLY to every debit and hold.
-        self._errors: tuple[type[BaseException], ...] = (
-            self._redis.ConnectionError,
-            self._redis.TimeoutError,
-            self._redis.BusyLoadingError,
-            self._redis.exceptions.TryAgainError,
-            self._redis.exceptions.ReadOnlyError,
-            self._redis.exceptions.MasterDownError,
-            self._redis.exceptions.ClusterDownError,
-        )
+        self._errors = unavailable_errors(self._redis)
         # Debit connections: this thread's (pid, connection), and every one opened (with the
         # pid that opened it) so close() can reach them; a thread's connection closes when the
         # thread ends.

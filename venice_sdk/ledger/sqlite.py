@@ -124,13 +124,28 @@ class SQLiteLedger(CreditLedger):
                     spent += cost
                     self._set_spent(conn, account, day, spent)
                 out.append(base._outcome(account, day, cost, limit, allowed, spent, held))
+            return out
+
+        return self._pruning(day, work, "nothing was debited")
+
+    def _pruning(
+        self,
+        day: int,
+        work: Callable[[sqlite3.Connection], _T],
+        nothing: str = "nothing was changed",
+    ) -> _T:
+        """`_transaction` of ``work``, which also prunes the old days if today (``day``) has
+        not pruned yet: a debit, a reserve or a settle (a gateway only reserves and settles, and
+        its holds and spend were never pruned)."""
+
+        def run(conn: sqlite3.Connection) -> _T:
+            out = work(conn)
             if self._pruned_day != day:
                 self._prune(conn, day)
             return out
 
-        out = self._transaction(work, "nothing was debited")
-        if self._pruned_day != day:
-            self._pruned_day = day
+        out = self._transaction(run, nothing)
+        self._pruned_day = day
         return out
 
     def _prune(self, conn: sqlite3.Connection, day: int) -> None:
@@ -143,10 +158,14 @@ class SQLiteLedger(CreditLedger):
             "DELETE FROM holds WHERE day < ? AND expires < ?",
             (day - self.retention_days, float(self.clock()) - keep),
         )
-        # Month periods (above MONTH_BASE): keep this month's and the last one's.
+        # Month periods (above MONTH_BASE): keep this month's and the last one's (a hold, and
+        # the retention past its expiry, as a day's).
         month = month_period(day * SECONDS_PER_DAY)
-        for table in ("spend", "holds"):
-            conn.execute(f"DELETE FROM {table} WHERE day >= ? AND day < ?", (MONTH_BASE, month - 1))
+        conn.execute("DELETE FROM spend WHERE day >= ? AND day < ?", (MONTH_BASE, month - 1))
+        conn.execute(
+            "DELETE FROM holds WHERE day >= ? AND day < ? AND expires < ?",
+            (MONTH_BASE, month - 1, float(self.clock()) - keep),
+        )
         cutoff = float(self.clock()) - self.activity_retention
         conn.execute("DELETE FROM activity WHERE last_seen <= ?", (cutoff,))
 
@@ -245,7 +264,7 @@ class SQLiteLedger(CreditLedger):
             )
             return base.answer_hold(ask, "held", spent, held + amount)
 
-        return self._transaction(work)
+        return self._pruning(base.epoch_day(now), work)
 
     def _settle(
         self, now: float, account: str | None, request_id: str, cost: int
@@ -278,7 +297,7 @@ class SQLiteLedger(CreditLedger):
                 request_id, owner, day, amount, limit, charged, cost, spent, held
             )
 
-        return self._transaction(work)
+        return self._pruning(base.epoch_day(now), work)
 
     def _release(self, now: float, account: str | None, request_id: str) -> Hold:
         def work(conn: sqlite3.Connection) -> Hold:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from venice_sdk.auth.key_store import MAX_EXPIRES_AT
 from venice_sdk.errors import Reason
 from venice_sdk.ledger import MAX_AMOUNT
 
@@ -66,7 +67,7 @@ class KeyRequest(_Strict):
         None, ge=0, le=MAX_AMOUNT, description="per UTC calendar month"
     )
     expires_at: StrictInt | None = Field(
-        None, ge=0, le=2**40, description="Unix time from which the key is refused"
+        None, ge=0, le=MAX_EXPIRES_AT, description="Unix time from which the key is refused"
     )
     models: list[Annotated[StrictStr, Field(min_length=1, max_length=200)]] | None = Field(
         None, min_length=1, max_length=64, description="the only models it may use"
