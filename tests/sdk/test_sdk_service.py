@@ -329,7 +329,7 @@ def test_cli__keys_issue_checks_the_stake_on_chain(tmp_path, manifest, chain, di
     where = ["--data-dir", str(tmp_path), "--manifest", str(manifest)]
     where += ["--rpc", str(chain.provider.http_uri)]
     args = ["--daily", "1.5", "--monthly", "20", "--expires", "2030-01-01T00:00:00Z"]
-    args += ["--model", "small", "--kind", "admin", "--label", "ci"]
+    args += ["--model", "qwen3-4b", "--kind", "admin", "--label", "ci"]
     assert main(["keys", "issue", diem_staker.address, *where, *args]) == 0
     out = capsys.readouterr().out  # after any log line of the fixtures' transactions
     key = next(line.split()[1] for line in out.splitlines() if line.startswith("key "))
@@ -337,7 +337,7 @@ def test_cli__keys_issue_checks_the_stake_on_chain(tmp_path, manifest, chain, di
     assert (record.address, record.kind, record.models) == (
         diem_staker.address,
         "admin",
-        ("small",),
+        ("qwen3-4b",),
     )
     assert (record.daily_limit_micros, record.monthly_limit_micros) == (1_500_000, 20_000_000)
     assert record.expires_at == 1_893_456_000 and record.label == "ci"
