@@ -120,8 +120,9 @@ class ActiveStake:
         day = self.ledger.today()
         if day != self._day:
             wallets = [a for a in self.ledger.active_list() if not a.startswith(KEY_PREFIX)]
-            # One get_many: it reads the wallets in calls of 1,000 at one block (slices read
-            # each at its own 'latest', so a block between them counted a moved stake twice).
+            # One get_many: the wallets it reads, it reads in calls of 1,000 at one block
+            # (slices read each at its own 'latest', so a block between them counted a moved
+            # stake twice); wallets in the client's cache are as of their own read (ttl).
             total = sum(e.staked for e in self.client.get_many(wallets))
             self._day, self._total = day, total
         return self._total

@@ -1,7 +1,7 @@
 """`venice-sdk keys`: the operator's view of the API-key store (the sidecar's and the gateway's).
 
     venice-sdk keys issue 0xABC... --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \\
-        [--daily 5] [--monthly 100] [--expires 2027-01-01T00:00:00Z] [--model small ...] \\
+        [--daily 5] [--monthly 100] [--expires 2027-01-01T00:00:00Z] [--model qwen3-4b ...] \\
         [--prices prices.yaml] [--kind inference|admin] [--label ci]
     venice-sdk keys list 0xABC...
     venice-sdk keys revoke key_0123abcd
@@ -88,6 +88,8 @@ def _time(text: str) -> float:
         raise ValueError(f"{text!r} is not a time (Unix seconds or ISO 8601 with a zone)") from None
     if when.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone: add Z for UTC")
+    if not 0 <= when.timestamp() <= MAX_EXPIRES_AT:
+        raise ValueError(f"{text!r} is not a time from 1970 to 9999-12-31T23:59:59Z")
     return when.timestamp()
 
 

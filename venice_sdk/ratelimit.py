@@ -250,7 +250,8 @@ def _limits(where: str, entry: object, extra: tuple[str, ...] = ()) -> Limits:
     counts = []
     for name in _FIELDS:  # (int() took 12.7 for 12, and .inf raised OverflowError)
         value = entry[name]
-        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        digits = isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+        if digits or (isinstance(value, float) and value.is_integer()):  # ("60", 60.0, 5.0e+6)
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX:
             raise ValueError(

@@ -219,6 +219,53 @@ def test_sqlite_prunes_old_days_when_it_only_reserves_and_settles(
     lessor.close()
 
 
+def test_sqlite_prunes_after_the_request_in_batches_and_a_failed_prune_undoes_nothing(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A day's first reserve or settle prunes a day of requests' holds: in the request's own
+    transaction it held the write lock throughout (every other worker's settle waited, then
+    failed) and a prune that failed undid the request. Now the request commits first, the
+    prune deletes `PRUNE_BATCH` rows a transaction, and one that fails is logged and left to
+    the next day's."""
+    from venice_sdk.ledger import LedgerUnavailable, sqlite
+
+    history = SQLiteLedger(tmp_path / "ledger.db", clock=clock, retention_days=30, hold_ttl=60)
+    for day in range(4):
+        for i in range(7):
+            history.reserve(WALLET, 1, 100, f"d{day}-{i}")
+            history.settle(f"d{day}-{i}", 1)
+        clock.now += 86_400
+    ledger = SQLiteLedger(tmp_path / "ledger.db", clock=clock, retention_days=1, hold_ttl=60)
+    conn = ledger._conn()
+    tried: list[str] = []
+    real = ledger._delete_batch
+
+    def locked(sql: str, args: tuple[object, ...]) -> int:
+        tried.append(sql)
+        raise LedgerUnavailable("database is locked")
+
+    def counted(sql: str, args: tuple[object, ...]) -> int:
+        tried.append(sql)
+        return real(sql, args)
+
+    monkeypatch.setattr(sqlite, "PRUNE_BATCH", 3)
+    monkeypatch.setattr(ledger, "_delete_batch", locked)
+    assert ledger.reserve(WALLET, 1, 100, "x").allowed  # committed, prune or not
+    assert ledger.settle("x", 1).cost == 1  # (no second try today: each would wait)
+    assert len(tried) == 1 and "pruning the ledger's old days stopped" in caplog.text
+    assert conn.execute("SELECT count(*) FROM holds").fetchone()[0] == 29
+
+    monkeypatch.setattr(ledger, "_delete_batch", counted)
+    tried.clear()
+    clock.now += 86_400
+    assert ledger.reserve(WALLET, 1, 100, "y").allowed  # the next day's prunes
+    assert {row[0] for row in conn.execute("SELECT request_id FROM holds")} == {"x", "y"}
+    assert len(tried) >= 28 // 3 + 1  # (3 rows a transaction)
+    ledger.close()
+    history.close()
+
+
 def test_redis_keys_expire(redis_url: str, clock: FakeClock) -> None:
     import redis
 

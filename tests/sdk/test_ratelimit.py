@@ -165,6 +165,8 @@ def test_a_policy_takes_whole_numbers_as_numbers_or_digits(tmp_path: Path) -> No
     path = tmp_path / "limits.yaml"
     path.write_text("default: {requests_per_minute: '60', tokens_per_minute: 100000}\n")
     assert RateLimitPolicy.load(path).default == Limits(60, 100_000)
+    path.write_text("default: {requests_per_minute: 60.0, tokens_per_minute: 5.0e+6}\n")
+    assert RateLimitPolicy.load(path).default == Limits(60, 5_000_000)
     path.write_bytes(b"default: {requests_per_minute: 1, tokens_per_minute: 1} # caf\xe9\n")
     with pytest.raises(ValueError, match="cannot read rate limits from"):
         RateLimitPolicy.load(path)

@@ -207,6 +207,7 @@ def test_a_read_only_replica_is_unavailable_not_an_error(
     finally:
         ledger.close()
         limiter.close()
+        usage.close()
         admin.close()
 
 

@@ -40,10 +40,10 @@ MAX_LABEL = 200
 MAX_MODELS = 64
 """Most models a key's allowlist names (each at most `MAX_LABEL` characters)."""
 KEY_KINDS = ("inference", "admin")
-MAX_EXPIRES_AT = 253_402_300_799
-"""Latest expiry a key takes: 9999-12-31T23:59:59Z (a later one cannot be written as a date)."""
 """``inference``: spends its wallet's credit. ``admin``: spends too, and manages its wallet's
 keys (list, revoke, change budgets) on the sidecar's key routes; a SIWE session is one."""
+MAX_EXPIRES_AT = 253_402_300_799
+"""Latest expiry a key takes: 9999-12-31T23:59:59Z (a later one cannot be written as a date)."""
 
 
 class KeyStoreUnavailable(AuthError):

@@ -3,6 +3,7 @@ processes on one machine share it and each debit is one ``BEGIN IMMEDIATE`` tran
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -58,6 +59,9 @@ CREATE INDEX IF NOT EXISTS holds_day ON holds (day);
 """
 
 _T = TypeVar("_T")
+_log = logging.getLogger(__name__)
+#: Rows a prune deletes in one transaction (a few ms of the write lock).
+PRUNE_BATCH = 5_000
 _HOLD_COLUMNS = "account, day, amount, lim, expires, state, cost, requested, spent"
 
 
@@ -134,40 +138,49 @@ class SQLiteLedger(CreditLedger):
         work: Callable[[sqlite3.Connection], _T],
         nothing: str = "nothing was changed",
     ) -> _T:
-        """`_transaction` of ``work``, which also prunes the old days if today (``day``) has
-        not pruned yet: a debit, a reserve or a settle (a gateway only reserves and settles, and
-        its holds and spend were never pruned)."""
-
-        def run(conn: sqlite3.Connection) -> _T:
-            out = work(conn)
-            if self._pruned_day != day:
-                self._prune(conn, day)
-            return out
-
-        out = self._transaction(run, nothing)
-        self._pruned_day = day
+        """`_transaction` of ``work`` (a debit, a reserve or a settle; a gateway only reserves
+        and settles); then, the first time on ``day`` (today), the old days pruned, in short
+        transactions of their own: a day's prune may delete a day of requests' holds, and in
+        the request's transaction it held the write lock for all of it (other workers' reserves
+        and settles waited, then failed), and its failure undid the request's settle. A prune
+        that fails (the file locked past ``busy_timeout``) is logged and left to the next day's,
+        which deletes what it left (tried again by each call, each would wait that long)."""
+        out = self._transaction(work, nothing)
+        if self._pruned_day != day:
+            self._pruned_day = day  # (once a day, not once per thread waiting)
+            try:
+                self._prune(day)
+            except LedgerUnavailable as exc:
+                _log.warning("pruning the ledger's old days stopped, tried again tomorrow: %s", exc)
         return out
 
-    def _prune(self, conn: sqlite3.Connection, day: int) -> None:
-        conn.execute("DELETE FROM spend WHERE day < ?", (day - self.retention_days,))
+    def _prune(self, day: int) -> None:
+        """Delete the days past the retention, `PRUNE_BATCH` rows a transaction."""
+        now = float(self.clock())
         # A hold is kept as long as its day, and at least the retention past its expiry (as
         # Redis keeps its record): a hold may outlive its day's spend (a long hold_ttl, a lease
         # renewed for days) and must still settle, and a settle retried after it still answer.
         keep = self.retention_days * SECONDS_PER_DAY
-        conn.execute(
-            "DELETE FROM holds WHERE day < ? AND expires < ?",
-            (day - self.retention_days, float(self.clock()) - keep),
-        )
         # Month periods (above MONTH_BASE): keep this month's and the last one's (a hold, and
         # the retention past its expiry, as a day's).
         month = month_period(day * SECONDS_PER_DAY)
-        conn.execute("DELETE FROM spend WHERE day >= ? AND day < ?", (MONTH_BASE, month - 1))
-        conn.execute(
-            "DELETE FROM holds WHERE day >= ? AND day < ? AND expires < ?",
-            (MONTH_BASE, month - 1, float(self.clock()) - keep),
-        )
-        cutoff = float(self.clock()) - self.activity_retention
-        conn.execute("DELETE FROM activity WHERE last_seen <= ?", (cutoff,))
+        old = day - self.retention_days
+        spend = "DELETE FROM spend WHERE (account, day) IN (SELECT account, day FROM spend WHERE "
+        holds = "DELETE FROM holds WHERE request_id IN (SELECT request_id FROM holds WHERE "
+        for sql, args in (
+            (spend + "day < ? LIMIT ?)", (old,)),
+            (holds + "day < ? AND expires < ? LIMIT ?)", (old, now - keep)),
+            (spend + "day >= ? AND day < ? LIMIT ?)", (MONTH_BASE, month - 1)),
+            (holds + "day >= ? AND day < ? AND expires < ? LIMIT ?)",
+             (MONTH_BASE, month - 1, now - keep)),
+            ("DELETE FROM activity WHERE account IN (SELECT account FROM activity WHERE "
+             "last_seen <= ? LIMIT ?)", (now - self.activity_retention,)),
+        ):  # fmt: skip
+            while self._delete_batch(sql, (*args, PRUNE_BATCH)) == PRUNE_BATCH:
+                pass
+
+    def _delete_batch(self, sql: str, args: tuple[Any, ...]) -> int:
+        return self._transaction(lambda conn: conn.execute(sql, args).rowcount, "nothing pruned")
 
     # --- holds ----------------------------------------------------------------------------
 
