@@ -107,7 +107,7 @@ def serve(settings: dict[str, Any]) -> int:
             " token (--admin-token or VENICE_ADMIN_TOKEN) or listen on 127.0.0.1"
         )
     try:  # (a file's mistake before the node is asked anything)
-        prices = PriceBook.load(s["prices"]) if s["prices"] else PriceBook.default()
+        prices = PriceBook.load_or_default(s["prices"])
     except PriceBookError as exc:
         raise SettingsError(str(exc)) from None
     data = Path(s["data_dir"])

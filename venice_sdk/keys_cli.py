@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
                     "at once"
                 )
             if args.models:  # (a model the gateway does not price: every request refused)
-                prices = PriceBook.load(args.prices) if args.prices else PriceBook.default()
+                prices = PriceBook.load_or_default(args.prices)
                 try:
                     prices.check_models(args.models)
                 except UnknownModel as exc:

@@ -218,6 +218,11 @@ class PriceBook:
             raise PriceBookError(f"{path}: {exc}") from None
 
     @classmethod
+    def load_or_default(cls, path: str | Path | None) -> PriceBook:
+        """The book at ``path`` (a server's ``--prices``), or the bundled one without it."""
+        return cls.load(path) if path else cls.default()
+
+    @classmethod
     def default(cls) -> PriceBook:
         """The price book shipped with the SDK (``venice_sdk/data/prices.yaml``)."""
         text = resources.files("venice_sdk").joinpath("data/prices.yaml").read_text("utf-8")

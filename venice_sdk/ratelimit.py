@@ -183,6 +183,7 @@ class RedisRateLimiter(RateLimiter):
     ) -> None:
         super().__init__(clock)
         self._redis, self.client = redis_client(client_or_url, socket_timeout)
+        self._errors = unavailable_errors(self._redis)
         self.prefix = prefix
 
     def script_call(self, key_id: str, window: int, *args: Any) -> tuple[Any, ...]:
@@ -215,7 +216,7 @@ class RedisRateLimiter(RateLimiter):
                 reply = self.client.evalsha(_SHA, 2, *keys_and_args)
             except self._redis.exceptions.NoScriptError:
                 reply = self.client.eval(_LUA, 2, *keys_and_args)
-        except unavailable_errors(self._redis) as exc:
+        except self._errors as exc:
             raise LedgerUnavailable(f"redis unavailable while rate limiting: {exc}") from exc
         return [int(x) for x in reply]
 
@@ -244,11 +245,10 @@ def _limits(where: str, entry: object, extra: tuple[str, ...] = ()) -> Limits:
                 f"{where}: unknown field {name!r} (expected requests_per_minute and "
                 "tokens_per_minute)"
             )
-    for name in _FIELDS:
-        if name not in entry:
-            raise ValueError(f"{where}: missing {name}")
     counts = []
     for name in _FIELDS:  # (int() took 12.7 for 12, and .inf raised OverflowError)
+        if name not in entry:
+            raise ValueError(f"{where}: missing {name}")
         value = entry[name]
         digits = isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
         if digits or (isinstance(value, float) and value.is_integer()):  # ("60", 60.0, 5.0e+6)

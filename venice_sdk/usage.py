@@ -254,6 +254,7 @@ class RedisUsageStore(UsageStore):
         socket_timeout: float = 5.0,
     ) -> None:
         self._redis, self.client = redis_client(client_or_url, socket_timeout)
+        self._errors = unavailable_errors(self._redis)
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         self.base = f"{{{prefix}}}:"
@@ -262,7 +263,7 @@ class RedisUsageStore(UsageStore):
     def _call(self, what: str, call: Any) -> Any:
         try:
             return call()
-        except unavailable_errors(self._redis) as exc:
+        except self._errors as exc:
             raise LedgerUnavailable(f"redis unavailable while {what}: {exc}") from exc
 
     def record_call(self, record: UsageRecord, settled: str | None = None) -> tuple[Any, ...]:

@@ -133,7 +133,7 @@ def build(options: dict[str, Any]) -> Any:
         ledger = RedisLedger(options["redis_url"], hold_ttl=ttl)
     else:
         ledger = SQLiteLedger(data / "ledger.sqlite3", hold_ttl=ttl)
-    prices = PriceBook.load(options["prices"]) if options.get("prices") else PriceBook.default()
+    prices = PriceBook.load_or_default(options.get("prices"))
     keys = _key_store(options)
     config = _config(options)
     limiter: RateLimiter | None = None
